@@ -1,0 +1,29 @@
+# Quick start: `make demo` runs the example project against the embedded emulator,
+# `make test` runs the whole test suite. Both build their own virtual environment.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/reconciler validate examples
+	$(BIN)/reconciler plan --project examples
+	$(BIN)/reconciler apply --project examples --auto-approve
+	$(BIN)/reconciler state list --project examples
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache examples/.reconciler

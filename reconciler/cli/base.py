@@ -1,0 +1,81 @@
+"""The root command group and the one place errors are rendered."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import ReconcilerError, SpecError
+
+# Exit codes: 0 ok, 1 an expected error (bad spec, refused request...), 2 plan has changes
+# (with --detailed-exitcode), 3 a bug (unexpected exception), 130 interrupted.
+EXIT_ERROR = 1
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconciler")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Keep HubSpot CRM records (meetings, calls, contacts, companies, deals) in YAML.
+
+    \b
+    Example:
+      reconciler validate examples
+      reconciler plan --project examples
+      reconciler apply --project examples --auto-approve
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def render_error(error: ReconcilerError) -> None:
+    """Print an expected error the way a user can act on it: one line per problem."""
+    if isinstance(error, SpecError):
+        for issue in error.issues:
+            click.echo(issue.render(), err=True)
+        click.secho(f"Error: {error}", fg="red", err=True)
+        return
+    click.secho(f"Error: {error}", fg="red", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map expected errors to 1, bugs to 3 and Ctrl-C to 130."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        result: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+    except ReconcilerError as error:
+        if debug:
+            traceback.print_exc()
+        render_error(error)
+        return error.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Exit as exit_:
+        return exit_.exit_code
+    except Exception:  # a bug: say so, and how to report it
+        if debug:
+            traceback.print_exc()
+        else:
+            exc_type, exc, _ = sys.exc_info()
+            click.secho(
+                f"Internal error: {exc_type.__name__ if exc_type else 'Exception'}: {exc}. "
+                "Run again with --debug for the traceback and report it.",
+                fg="red",
+                err=True,
+            )
+        return EXIT_BUG
+    return int(result) if isinstance(result, int) else 0

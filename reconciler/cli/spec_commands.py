@@ -1,0 +1,47 @@
+"""`validate` and `schema`: check the project's files without touching any portal."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from reconciler.cli.base import cli
+
+
+@cli.command()
+@click.argument("project", type=click.Path(path_type=Path), default=".", required=False)
+def validate(project: Path) -> int:
+    """Check every spec file of PROJECT (default: the current folder) against the schema.
+
+    Reports every problem, one a line, as FILE:LINE:COLUMN: path: message, and exits 1
+    if there is any. Nothing is sent anywhere.
+
+    \b
+    Example:
+      reconciler validate examples
+    """
+    from reconciler.spec import load_project
+
+    desired = load_project(project, reference_time=datetime.now(timezone.utc))
+    count = len(desired.records)
+    click.echo(f"OK: {count} record{'s' if count != 1 else ''} in {project}")
+    return 0
+
+
+@cli.command()
+@click.option(
+    "--project-file", is_flag=True, help="Print the schema of reconciler.yaml instead."
+)
+def schema(project_file: bool) -> int:
+    """Print the JSON Schema of spec files (for editors and other validators).
+
+    \b
+    Example:
+      reconciler schema > spec.schema.json
+    """
+    from reconciler.spec import schema_text
+
+    click.echo(schema_text("project" if project_file else "spec"))
+    return 0
