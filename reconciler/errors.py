@@ -8,6 +8,7 @@
     ├── ApiError                    HubSpot (or the emulator) refused a request
     │   └── RateLimitError          a 429; ``policy`` says which limit (DAILY stops the apply)
     ├── TransportError              the server could not be reached, or the connection dropped
+    │   └── AmbiguousWriteError     a create may or may not have committed (recover by marker)
     └── ApplyError                  an apply finished with records that failed
 
 Foreign exceptions (httpx, ruamel, jsonschema) are turned into these where they enter:
@@ -102,6 +103,18 @@ class RateLimitError(ApiError):
 
 class TransportError(ReconcilerError):
     """The request did not get an answer (refused, timed out, connection dropped)."""
+
+
+class AmbiguousWriteError(TransportError):
+    """A non-idempotent write got no trustworthy answer: HubSpot may have committed it.
+
+    Never resend such a write blindly (that is how duplicates are made); look the records
+    up by their marker property first. ``trace_ids`` are the objectWriteTraceIds sent.
+    """
+
+    def __init__(self, message: str, *, trace_ids: list[str] | None = None) -> None:
+        self.trace_ids = trace_ids or []
+        super().__init__(message)
 
 
 class ApplyError(ReconcilerError):
