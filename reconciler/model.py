@@ -143,6 +143,7 @@ class ProjectSettings:
     name: str
     timezone: str = "UTC"
     default_owner: str | None = None
+    default_target: str = "local"
     targets: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     source_file: str | None = None
 

@@ -1,0 +1,146 @@
+"""Resolve flags, environment and ``reconciler.yaml`` into the settings of one run, once.
+
+The library never reads ``os.environ`` itself: the CLI passes the environment in here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.errors import ConfigError
+from reconciler.model import ProjectSettings
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+LOCAL_TARGET = "local"
+
+#: HubSpot's burst limits per 10 seconds for a private app, by account tier
+#: (../shared/hubspot-api-facts.md §2, the current usage guidelines).
+TIER_REQUESTS_PER_10S: Mapping[str, int] = {
+    "free": 100,
+    "starter": 100,
+    "professional": 190,
+    "enterprise": 190,
+    "api-limit-increase": 250,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    requests_per_10s: int | None = 100
+    search_per_second: int | None = 5
+    concurrency: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a run reads and writes: a portal, or the embedded emulator."""
+
+    name: str
+    embedded: bool  # True: start the emulator in-process (the `local` target)
+    base_url: str | None
+    token_env: str
+    portal_id: int | None
+    api_version: str
+    state_path: Path
+    protected: bool
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    emulator_data: Path | None = None
+
+
+def resolve_target(
+    project: ProjectSettings,
+    *,
+    target_name: str | None,
+    state_path: str | Path | None = None,
+    base_url: str | None = None,
+    environ: Mapping[str, str],
+) -> Target:
+    """Pick the target named by ``--target`` (or the project's default) and fill it in.
+
+    ``--base-url`` (or ``HUBSPOT_BASE_URL``) points any target at another server; for
+    ``local`` that means: use that server and start no embedded emulator.
+    """
+    root = Path(project.root)
+    targets = dict(project.targets)
+    name = target_name or project.default_target or LOCAL_TARGET
+    if name not in targets and name != LOCAL_TARGET:
+        known = ", ".join(sorted({LOCAL_TARGET, *targets})) or LOCAL_TARGET
+        raise ConfigError(f"unknown target {name!r}; reconciler.yaml defines: {known}")
+    raw: Mapping[str, Any] = targets.get(name, {})
+    override = base_url or environ.get("HUBSPOT_BASE_URL") or None
+    embedded = name == LOCAL_TARGET and not raw.get("base_url") and not override
+    url = override or raw.get("base_url") or (None if embedded else DEFAULT_BASE_URL)
+    if url is not None:
+        check_base_url(url)
+    state = Path(state_path) if state_path else root / str(
+        raw.get("state") or f".reconciler/state/{name}.json"
+    )
+    api_version = str(raw.get("api_version", "v3"))
+    if api_version not in ("v3", "2026-03"):
+        raise ConfigError(f"target {name}: api_version must be v3 or 2026-03, not {api_version!r}")
+    return Target(
+        name=name,
+        embedded=embedded,
+        base_url=url,
+        token_env=str(raw.get("token_env") or DEFAULT_TOKEN_ENV),
+        portal_id=int(raw["portal_id"]) if raw.get("portal_id") is not None else None,
+        api_version=api_version,
+        state_path=state,
+        protected=bool(raw.get("protected", False)),
+        rate_limit=_rate_limit(raw.get("rate_limit") or {}, embedded=embedded),
+        emulator_data=root / ".reconciler" / "emulator.sqlite3" if embedded else None,
+    )
+
+
+def _rate_limit(raw: Mapping[str, Any], *, embedded: bool) -> RateLimitSettings:
+    if embedded and not raw:
+        # The embedded emulator runs without rate limits unless asked: a demo should be quick.
+        return RateLimitSettings(requests_per_10s=None, search_per_second=None, concurrency=4)
+    tier = str(raw.get("tier", "free"))
+    if tier not in TIER_REQUESTS_PER_10S:
+        raise ConfigError(
+            f"rate_limit.tier must be one of {', '.join(TIER_REQUESTS_PER_10S)}, not {tier!r}"
+        )
+    return RateLimitSettings(
+        requests_per_10s=int(raw.get("requests_per_10s", TIER_REQUESTS_PER_10S[tier])),
+        search_per_second=int(raw.get("search_per_second", 5)),
+        concurrency=int(raw.get("concurrency", 4)),
+    )
+
+
+def check_base_url(url: str) -> None:
+    """Refuse plain http:// to anything but loopback: the token must not cross a network."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"base URL {url!r} is not an http(s) URL")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigError(
+            f"refusing plain http:// to {parts.hostname}: the access token would cross the "
+            "network unencrypted; use https://, or http:// only to 127.0.0.1/localhost"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def read_token(target: Target, environ: Mapping[str, str]) -> str:
+    """The access token, from the environment variable the target names (never a file)."""
+    token = environ.get(target.token_env, "").strip()
+    if not token:
+        raise ConfigError(
+            f"target {target.name} needs an access token: set the environment variable "
+            f"{target.token_env} (a HubSpot private-app or OAuth access token)"
+        )
+    return token

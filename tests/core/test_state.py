@@ -1,0 +1,77 @@
+"""StateStore: atomic saves, refusal of damaged or newer files, one apply at a time."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import StateError, StateLockedError
+from reconciler.state import FORMAT_VERSION, RecordState, State, StateStore
+
+
+def test_absent_file_is_empty_state(tmp_path: Path) -> None:
+    state = StateStore(tmp_path / "s.json").load()
+    assert state.records == {} and state.serial == 0 and state.lineage == ""
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "nested" / "s.json")
+    state = State.empty(target="local", project="demo")
+    state.records["meetings/a"] = RecordState("1", "meetings", {"hs_meeting_title": "A"})
+    store.save(state)
+    loaded = store.load()
+    assert loaded.records == state.records
+    assert loaded.serial == 1 and loaded.lineage == state.lineage != ""
+    assert json.loads(store.path.read_text())["format_version"] == FORMAT_VERSION
+    assert [p.name for p in store.path.parent.iterdir()] == ["s.json"]  # no temp left behind
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("{not json", "cannot be read"),
+        ("[]", "not a reconciler state file"),
+        ('{"format_version": 99, "lineage": "x"}', "newer than this reconciler"),
+        ('{"format_version": 1, "lineage": "x", "records": {"a": {"no_id": 1}}}', "damaged"),
+        (b"\xff\xfe".decode("latin-1"), "cannot be read"),
+    ],
+)
+def test_bad_state_files_are_refused_and_left_untouched(
+    tmp_path: Path, content: str, fragment: str
+) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(content, encoding="latin-1" if "\xff" in content else "utf-8")
+    before = path.read_bytes()
+    with pytest.raises(StateError, match=fragment):
+        StateStore(path).load()
+    assert path.read_bytes() == before
+
+
+def _hold_lock(path: str, ready: "multiprocessing.synchronize.Event") -> None:  # type: ignore[name-defined]
+    with StateStore(path).locked(command="apply"):
+        ready.set()
+        time.sleep(60)
+
+
+def test_second_locker_fails_fast_naming_the_holder(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    ready = multiprocessing.get_context("fork").Event()
+    holder = multiprocessing.get_context("fork").Process(target=_hold_lock, args=(str(path), ready))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(StateLockedError, match=f"pid {holder.pid}"):
+            with StateStore(path).locked():
+                pass
+    finally:
+        assert holder.pid is not None
+        os.kill(holder.pid, signal.SIGKILL)  # a killed holder must not leave the lock stuck
+        holder.join()
+    with StateStore(path).locked():
+        pass
