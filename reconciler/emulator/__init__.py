@@ -1,0 +1,33 @@
+"""A local HubSpot: HubSpot's paths and shapes, limits and failures, on a loopback port.
+
+    from reconciler.emulator import EmulatorConfig, FaultConfig, start_emulator, parse_faults
+    with start_emulator(EmulatorConfig(token="t"), port=0) as emu:
+        ...  # point a client at emu.base_url with Authorization: Bearer t
+
+Modules, by concept: ``config`` (what the portal is), ``server`` (HTTP, auth, limits,
+faults, request log), ``routing`` (paths → handlers), ``store`` (SQLite), ``catalogue``
+(properties and value checks), ``portal`` (shared state, record shape), ``objects``,
+``search``, ``associations``, ``properties``, ``owners``, ``scheduler``, ``limits``,
+``faults``, ``inspection`` (``/__emulator/``), ``embedded`` (in-process start/stop).
+"""
+
+from __future__ import annotations
+
+from reconciler.emulator.config import (
+    DEFAULT_OWNERS,
+    EmulatorConfig,
+    FaultConfig,
+    Owner,
+    parse_faults,
+)
+from reconciler.emulator.embedded import Emulator, start_emulator
+
+__all__ = [
+    "DEFAULT_OWNERS",
+    "Emulator",
+    "EmulatorConfig",
+    "FaultConfig",
+    "Owner",
+    "parse_faults",
+    "start_emulator",
+]

@@ -1,0 +1,263 @@
+"""Associations v4 (and 2026-03): batch create/read/archive, labels, per-record calls.
+
+Every association is stored in both directions with the inverse type id (facts §6),
+so reading from either side sees it. USER_DEFINED labels get portal-assigned type ids
+from ``POST .../labels``, as HubSpot assigns them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.associations import DEFAULT_ASSOCIATION_TYPE_IDS
+from reconciler.emulator.http_types import (
+    ApiRequest,
+    HubSpotError,
+    Reply,
+    error_body,
+    validation_error,
+)
+from reconciler.emulator.objects import _parse_id, batch_inputs
+from reconciler.emulator.portal import Portal, now_iso
+
+_FIRST_LABEL_TYPE_ID = 1000
+
+
+def _pair(portal: Portal, request: ApiRequest) -> tuple[str, str]:
+    return (
+        portal.resolve_type(request.params["fromObjectType"]),
+        portal.resolve_type(request.params["toObjectType"]),
+    )
+
+
+def _valid_type(portal: Portal, from_type: str, to_type: str, category: str, type_id: Any) -> bool:
+    return isinstance(type_id, int) and portal.association_target(from_type, category, type_id) == to_type
+
+
+def _existing(portal: Portal, object_type: str, ids: set[int]) -> set[int]:
+    found = portal.store.get_records(object_type, ids)
+    return {i for i, record in found.items() if not record.archived}
+
+
+def _write(
+    portal: Portal, from_type: str, to_type: str, pairs: list[tuple[int, int, str, int]]
+) -> None:
+    rows = []
+    for from_id, to_id, category, type_id in pairs:
+        rows.append((from_type, from_id, to_type, to_id, category, type_id))
+        inverse = portal.inverse_type(from_type, to_type, category, type_id)
+        if inverse is not None:
+            rows.append((to_type, to_id, from_type, from_id, category, inverse))
+    with portal.store.transaction() as conn:
+        portal.store.add_associations(conn, rows)
+
+
+def _spec(portal: Portal, from_type: str, to_type: str, category: str, type_id: int) -> dict[str, Any]:
+    return {"category": category, "typeId": type_id, "label": portal.label_of(from_type, to_type, category, type_id)}
+
+
+def batch_create(portal: Portal, request: ApiRequest) -> Reply:
+    from_type, to_type = _pair(portal, request)
+    started = now_iso()
+    inputs = batch_inputs(request)
+    pairs: list[tuple[int, int, str, int]] = []
+    for item in inputs:
+        from_id = _parse_id((item.get("from") or {}).get("id"))
+        to_id = _parse_id((item.get("to") or {}).get("id"))
+        types = item.get("types")
+        if from_id is None or to_id is None or not isinstance(types, list) or not types:
+            raise validation_error("Each input needs from.id, to.id and at least one type")
+        for spec in types:
+            category = str(spec.get("associationCategory", ""))
+            type_id = spec.get("associationTypeId")
+            if not _valid_type(portal, from_type, to_type, category, type_id):
+                raise validation_error(
+                    f"{category} association type id {type_id} is not valid from {from_type} to {to_type}"
+                )
+            pairs.append((from_id, to_id, category, int(type_id)))
+    missing_from = {p[0] for p in pairs} - _existing(portal, from_type, {p[0] for p in pairs})
+    missing_to = {p[1] for p in pairs} - _existing(portal, to_type, {p[1] for p in pairs})
+    if missing_from or missing_to:
+        ids = sorted(missing_from | missing_to)
+        raise validation_error(
+            f"One or more associations are invalid: records not found: {', '.join(map(str, ids))}",
+            context={"ids": [str(i) for i in ids]},
+        )
+    _write(portal, from_type, to_type, pairs)
+    grouped: dict[tuple[int, int], list[int]] = {}
+    for from_id, to_id, category, type_id in pairs:
+        grouped.setdefault((from_id, to_id), []).append(type_id)
+    results = []
+    for from_id, to_id in grouped:
+        labels = [
+            portal.label_of(from_type, to_type, c, t)
+            for f, tid, c, t in pairs
+            if (f, tid) == (from_id, to_id)
+        ]
+        results.append({
+            "fromObjectTypeId": portal.object_type_id(from_type),
+            "fromObjectId": str(from_id),
+            "toObjectTypeId": portal.object_type_id(to_type),
+            "toObjectId": str(to_id),
+            "labels": [label for label in labels if label],
+        })
+    body = {"status": "COMPLETE", "results": portal.shuffled(results), "startedAt": started,
+            "completedAt": now_iso()}
+    return Reply(201, body)
+
+
+def batch_read(portal: Portal, request: ApiRequest) -> Reply:
+    from_type, to_type = _pair(portal, request)
+    started = now_iso()
+    inputs = batch_inputs(request, limit=1000)
+    ids = [i for i in (_parse_id(item.get("id")) for item in inputs) if i is not None]
+    rows = portal.store.associations_of(from_type, ids, to_type)
+    by_from: dict[int, dict[int, list[dict[str, Any]]]] = {}
+    for _f, from_id, _t, to_id, category, type_id in rows:
+        by_from.setdefault(from_id, {}).setdefault(to_id, []).append(
+            _spec(portal, from_type, to_type, category, type_id)
+        )
+    results = [
+        {
+            "from": {"id": str(from_id)},
+            "to": [{"toObjectId": str(to_id), "associationTypes": specs} for to_id, specs in targets.items()],
+        }
+        for from_id, targets in by_from.items()
+    ]
+    missing = [str(i) for i in ids if i not in by_from]
+    body: dict[str, Any] = {"status": "COMPLETE", "results": portal.shuffled(results),
+                            "startedAt": started, "completedAt": now_iso()}
+    if missing:
+        body["numErrors"] = len(missing)
+        body["errors"] = [
+            {"status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+             "message": f"No {to_type} is associated with {from_type} {i}.", "context": {"fromObjectId": [i]}}
+            for i in missing
+        ]
+        return Reply(207, body)
+    return Reply(200, body)
+
+
+def batch_archive(portal: Portal, request: ApiRequest) -> Reply:
+    """Remove every association between each from and its listed to's (both directions)."""
+    from_type, to_type = _pair(portal, request)
+    started = now_iso()
+    inputs = batch_inputs(request)
+    pairs = []
+    for item in inputs:
+        from_id = _parse_id((item.get("from") or {}).get("id"))
+        targets = item.get("to") or []
+        if from_id is None or not isinstance(targets, list):
+            raise validation_error("Each input needs from.id and a to array")
+        for target in targets:
+            to_id = _parse_id(target.get("id")) if isinstance(target, dict) else None
+            if to_id is not None:
+                pairs.append((from_type, from_id, to_type, to_id))
+    with portal.store.transaction() as conn:
+        portal.store.remove_associations(conn, pairs)
+    if "/2026-03/" in request.path:  # the date-versioned API answers with a batch body
+        return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": started, "completedAt": now_iso()})
+    return Reply(204)
+
+
+def _labels_for(portal: Portal, from_type: str, to_type: str) -> list[dict[str, Any]]:
+    results = []
+    default = DEFAULT_ASSOCIATION_TYPE_IDS.get((from_type, to_type))
+    if default is not None:
+        results.append({"category": "HUBSPOT_DEFINED", "typeId": default, "label": None})
+    if (from_type, to_type) == ("contacts", "companies"):
+        results.append({"category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary"})
+    for source, target, type_id, label, _name in portal.store.labels():
+        if (source, target) == (from_type, to_type):
+            results.append({"category": "USER_DEFINED", "typeId": type_id, "label": label})
+    return results
+
+
+def list_labels(portal: Portal, request: ApiRequest) -> Reply:
+    from_type, to_type = _pair(portal, request)
+    return Reply(200, {"results": _labels_for(portal, from_type, to_type)})
+
+
+def create_label(portal: Portal, request: ApiRequest) -> Reply:
+    """Create a USER_DEFINED label (and its inverse, if given) with fresh type ids."""
+    from_type, to_type = _pair(portal, request)
+    body = request.body
+    if not isinstance(body, dict) or not body.get("name") or not body.get("label"):
+        raise validation_error("name and label are required")
+    name = str(body["name"])
+    with portal.store.lock:
+        if any(n == name and (s, t) == (from_type, to_type) for s, t, _i, _l, n in portal.store.labels()):
+            raise HubSpotError(409, error_body("CONFLICT", f"An association label named {name} already exists"))
+        next_id = max(portal.store.max_label_type_id() + 1, _FIRST_LABEL_TYPE_ID)
+        inverse_label = body.get("inverseLabel")
+        rows: list[tuple[str, str, int, str | None, str]] = [
+            (from_type, to_type, next_id, str(body["label"]), name)
+        ]
+        # Both sides share the name; the inverse side carries inverseLabel (or the label).
+        rows.append((to_type, from_type, next_id + 1, str(inverse_label or body["label"]), name))
+        portal.store.add_labels(rows)
+    results = [{"category": "USER_DEFINED", "typeId": next_id, "label": str(body["label"])}]
+    if inverse_label:
+        results.append({"category": "USER_DEFINED", "typeId": next_id + 1, "label": str(inverse_label)})
+    return Reply(200, {"results": results})
+
+
+def list_for_record(portal: Portal, request: ApiRequest) -> Reply:
+    from_type, to_type = _pair(portal, request)
+    from_id = int(request.params["fromObjectId"])
+    rows = portal.store.associations_of(from_type, [from_id], to_type)
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for _f, _fid, _t, to_id, category, type_id in rows:
+        grouped.setdefault(to_id, []).append(_spec(portal, from_type, to_type, category, type_id))
+    return Reply(200, {"results": [{"toObjectId": str(to_id), "associationTypes": specs}
+                                   for to_id, specs in grouped.items()]})
+
+
+def _require(portal: Portal, object_type: str, record_id: int) -> None:
+    if not _existing(portal, object_type, {record_id}):
+        raise HubSpotError(404, error_body("OBJECT_NOT_FOUND", f"No {object_type} with id {record_id}"))
+
+
+def put_default(portal: Portal, request: ApiRequest) -> Reply:
+    from_type, to_type = _pair(portal, request)
+    from_id, to_id = int(request.params["fromObjectId"]), int(request.params["toObjectId"])
+    type_id = DEFAULT_ASSOCIATION_TYPE_IDS.get((from_type, to_type))
+    if type_id is None:
+        raise validation_error(f"No default association from {from_type} to {to_type}")
+    _require(portal, from_type, from_id)
+    _require(portal, to_type, to_id)
+    _write(portal, from_type, to_type, [(from_id, to_id, "HUBSPOT_DEFINED", type_id)])
+    return Reply(200, {"status": "COMPLETE", "results": [{
+        "from": {"id": str(from_id)}, "to": {"id": str(to_id)},
+        "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id},
+    }], "startedAt": now_iso(), "completedAt": now_iso()})
+
+
+def put_labelled(portal: Portal, request: ApiRequest) -> Reply:
+    from_type, to_type = _pair(portal, request)
+    from_id, to_id = int(request.params["fromObjectId"]), int(request.params["toObjectId"])
+    specs = request.body if isinstance(request.body, list) else None
+    if not specs:
+        raise validation_error("Expected an array of association types")
+    pairs = []
+    for spec in specs:
+        category, type_id = str(spec.get("associationCategory", "")), spec.get("associationTypeId")
+        if not _valid_type(portal, from_type, to_type, category, type_id):
+            raise validation_error(f"{category} association type id {type_id} is not valid")
+        pairs.append((from_id, to_id, category, int(type_id)))
+    _require(portal, from_type, from_id)
+    _require(portal, to_type, to_id)
+    _write(portal, from_type, to_type, pairs)
+    return Reply(201, {
+        "fromObjectTypeId": portal.object_type_id(from_type), "fromObjectId": str(from_id),
+        "toObjectTypeId": portal.object_type_id(to_type), "toObjectId": str(to_id),
+        "labels": [lbl for _f, _t, c, t in pairs if (lbl := portal.label_of(from_type, to_type, c, t))],
+    })
+
+
+def delete_pair(portal: Portal, request: ApiRequest) -> Reply:
+    from_type, to_type = _pair(portal, request)
+    from_id, to_id = int(request.params["fromObjectId"]), int(request.params["toObjectId"])
+    with portal.store.transaction() as conn:
+        portal.store.remove_associations(conn, [(from_type, from_id, to_type, to_id)])
+    return Reply(204)

@@ -1,0 +1,339 @@
+"""The properties catalogue: what properties each object type has, and how values are checked.
+
+HubSpot rejects unknown property names and bad values with ``Property values were not
+valid: [...]`` (facts §10); to do the same the emulator must know every built-in property
+of the types it serves, with its type and options. Custom properties are added at runtime
+through ``POST /crm/v3/properties/{type}`` and stored next to the records.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from typing import Any
+
+# HubSpot types → the fieldType HubSpot shows for built-ins of that type.
+_FIELD_TYPES = {
+    "string": "text",
+    "number": "number",
+    "datetime": "date",
+    "date": "date",
+    "bool": "booleancheckbox",
+    "enumeration": "select",
+}
+
+
+@dataclass(frozen=True)
+class PropertyDef:
+    """One property of an object type."""
+
+    name: str
+    type: str  # string | number | datetime | date | bool | enumeration
+    options: tuple[str, ...] = ()
+    label: str = ""
+    group_name: str = "default"
+    field_type: str = ""
+    has_unique_value: bool = False
+    read_only: bool = False
+    custom: bool = False
+    hidden: bool = False
+    form_field: bool = False
+    created_at: str = "2020-01-01T00:00:00.000Z"
+    description: str = ""
+    option_labels: dict[str, str] = field(default_factory=dict)
+
+    def to_api(self) -> dict[str, Any]:
+        """HubSpot's ``Property`` shape."""
+        return {
+            "name": self.name,
+            "label": self.label or self.name.replace("_", " ").title(),
+            "type": self.type,
+            "fieldType": self.field_type or _FIELD_TYPES.get(self.type, "text"),
+            "groupName": self.group_name,
+            "description": self.description,
+            "options": [
+                {
+                    "label": self.option_labels.get(value, value),
+                    "value": value,
+                    "displayOrder": index,
+                    "hidden": False,
+                }
+                for index, value in enumerate(self.options)
+            ],
+            "hasUniqueValue": self.has_unique_value,
+            "hidden": self.hidden,
+            "formField": self.form_field,
+            "calculated": False,
+            "externalOptions": False,
+            "hubspotDefined": not self.custom,
+            "modificationMetadata": {
+                "archivable": self.custom,
+                "readOnlyDefinition": not self.custom,
+                "readOnlyValue": self.read_only,
+            },
+            "createdAt": self.created_at,
+            "updatedAt": self.created_at,
+            "archived": False,
+        }
+
+
+def _s(*names: str) -> list[PropertyDef]:
+    return [PropertyDef(name, "string") for name in names]
+
+
+def _e(name: str, *options: str) -> PropertyDef:
+    return PropertyDef(name, "enumeration", options)
+
+
+_COMMON = [
+    PropertyDef("hs_object_id", "number", read_only=True),
+    PropertyDef("hs_createdate", "datetime", read_only=True),
+    PropertyDef("hs_lastmodifieddate", "datetime", read_only=True),
+    PropertyDef("hubspot_owner_id", "enumeration", field_type="select"),
+    PropertyDef("hs_unique_creation_key", "string", has_unique_value=True),
+]
+
+_ENGAGEMENT = [
+    PropertyDef("hs_timestamp", "datetime"),
+    PropertyDef("hs_attachment_ids", "enumeration", field_type="checkbox"),
+    PropertyDef("hs_activity_type", "enumeration"),  # portal-defined options: anything goes
+    *_s("hs_engagement_source", "hs_engagement_source_id", "hs_body_preview"),
+]
+
+MEETING_OUTCOMES = ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED")
+CALL_STATUSES = (
+    "BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING", "FAILED", "IN_PROGRESS",
+    "NO_ANSWER", "QUEUED", "RINGING", "HOLD", "MISSED", "UNKNOWN",
+)
+DEAL_STAGES = (
+    "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
+    "contractsent", "closedwon", "closedlost",
+)
+LIFECYCLE_STAGES = (
+    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
+    "customer", "evangelist", "other",
+)
+
+BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
+    "meetings": [
+        *_COMMON,
+        *_ENGAGEMENT,
+        *_s("hs_meeting_title", "hs_meeting_body", "hs_internal_meeting_notes"),
+        *_s("hs_meeting_external_url", "hs_meeting_location", "hs_unique_id"),
+        PropertyDef("hs_meeting_start_time", "datetime"),
+        PropertyDef("hs_meeting_end_time", "datetime"),
+        _e("hs_meeting_outcome", *MEETING_OUTCOMES),
+        _e("hs_meeting_location_type", "ADDRESS", "CUSTOM", "PHONE", "VCE"),
+        PropertyDef("hs_include_description_in_reminder", "bool"),
+        PropertyDef("hs_attendee_owner_ids", "enumeration", field_type="checkbox"),
+        _e("hs_meeting_source", "CRM_UI", "MEETINGS_PUBLIC", "INTEGRATION", "BIDIRECTIONAL_API"),
+    ],
+    "calls": [
+        *_COMMON,
+        *_ENGAGEMENT,
+        *_s("hs_call_title", "hs_call_body", "hs_call_callee_object_id", "hs_call_callee_object_type"),
+        *_s("hs_call_from_number", "hs_call_to_number", "hs_call_recording_url"),
+        *_s("hs_call_disposition"),
+        _e("hs_call_direction", "INBOUND", "OUTBOUND"),
+        PropertyDef("hs_call_duration", "number"),
+        _e("hs_call_status", *CALL_STATUSES),
+        _e("hs_call_source", "INTEGRATIONS_PLATFORM"),
+        PropertyDef("hs_call_has_voicemail", "bool"),
+    ],
+    "contacts": [
+        *_COMMON,
+        *_s("email", "firstname", "lastname", "phone", "mobilephone", "company", "website"),
+        *_s("jobtitle", "address", "city", "state", "zip", "country", "hs_additional_emails"),
+        PropertyDef("createdate", "datetime", read_only=True),
+        PropertyDef("lastmodifieddate", "datetime", read_only=True),
+        _e("lifecyclestage", *LIFECYCLE_STAGES),
+        _e("hs_lead_status", "NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED",
+           "ATTEMPTED_TO_CONTACT", "CONNECTED", "BAD_TIMING"),
+        PropertyDef("date_of_birth", "date"),
+    ],
+    "companies": [
+        *_COMMON,
+        *_s("name", "domain", "website", "phone", "address", "city", "state", "zip", "country"),
+        *_s("description", "industry"),
+        PropertyDef("createdate", "datetime", read_only=True),
+        PropertyDef("numberofemployees", "number"),
+        PropertyDef("annualrevenue", "number"),
+        _e("lifecyclestage", *LIFECYCLE_STAGES),
+        _e("type", "PROSPECT", "PARTNER", "RESELLER", "VENDOR", "OTHER"),
+    ],
+    "deals": [
+        *_COMMON,
+        *_s("dealname", "description"),
+        PropertyDef("createdate", "datetime", read_only=True),
+        PropertyDef("amount", "number"),
+        PropertyDef("closedate", "datetime"),
+        _e("dealstage", *DEAL_STAGES),
+        _e("pipeline", "default"),
+        _e("dealtype", "newbusiness", "existingbusiness"),
+        _e("hs_priority", "low", "medium", "high"),
+    ],
+    "tickets": [
+        *_COMMON,
+        *_s("subject", "content", "source_type"),
+        PropertyDef("createdate", "datetime", read_only=True),
+        _e("hs_pipeline", "0"),
+        _e("hs_pipeline_stage", "1", "2", "3", "4"),
+        _e("hs_ticket_priority", "LOW", "MEDIUM", "HIGH", "URGENT"),
+        _e("hs_ticket_category", "PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY"),
+    ],
+}
+
+CUSTOM_OBJECT_PROPERTIES: list[PropertyDef] = [*_COMMON, *_s("name", "description")]
+
+#: Properties whose options come from the portal (owners) or are free lists (ids).
+_FREE_ENUMERATIONS = {"hs_activity_type", "hs_attachment_ids"}
+_OWNER_ENUMERATIONS = {"hubspot_owner_id", "hs_attendee_owner_ids"}
+
+#: What a read returns when the client names no properties (HubSpot's defaults per type).
+DEFAULT_READ_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "contacts": ("email", "firstname", "lastname", "createdate", "lastmodifieddate"),
+    "companies": ("name", "domain", "createdate"),
+    "deals": ("dealname", "amount", "dealstage", "pipeline", "closedate", "createdate"),
+    "tickets": ("subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority",
+                "createdate"),
+    "meetings": ("hs_timestamp",),
+    "calls": ("hs_timestamp",),
+}
+ALWAYS_RETURNED = ("hs_object_id", "hs_createdate", "hs_lastmodifieddate")
+
+#: Types where HubSpot documents unique-value properties (facts §7); not engagements.
+UNIQUE_VALUE_TYPES = {"contacts", "companies", "deals", "tickets"}
+
+
+@dataclass(frozen=True)
+class ValueProblem:
+    """One bad property value, in the terms HubSpot's error body uses."""
+
+    name: str
+    error: str  # PROPERTY_DOESNT_EXIST, INVALID_OPTION, INVALID_INTEGER, INVALID_DATE, ...
+    message: str
+
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def format_timestamp(moment: datetime) -> str:
+    """HubSpot's wire form of a datetime: UTC with milliseconds and a Z."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def format_millis(millis: float) -> str:
+    return format_timestamp(datetime.fromtimestamp(millis / 1000, tz=timezone.utc))
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """Unix milliseconds or ISO 8601 (a date alone is midnight UTC); None if neither."""
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        try:
+            return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+@lru_cache(maxsize=4096)
+def _normalized_datetime(text: str) -> str | None:
+    moment = parse_datetime(text)
+    return format_timestamp(moment) if moment is not None else None
+
+
+def normalize_value(
+    prop: PropertyDef, value: Any, owner_ids: frozenset[str]
+) -> tuple[str | None, ValueProblem | None]:
+    """Check one value against its property; return the stored string or the problem.
+
+    An empty string (or None) clears the property, as HubSpot does.
+    """
+    if value is None:
+        return "", None
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, float)):
+        text = repr(value) if isinstance(value, float) else str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        return None, ValueProblem(prop.name, "INVALID_VALUE", f"{value!r} is not a valid value")
+    if text == "":
+        return "", None
+    kind = prop.type
+    if kind == "number":
+        if not _NUMBER.match(text.strip()):
+            return None, ValueProblem(
+                prop.name, "INVALID_INTEGER", f"{text} was not a valid number"
+            )
+        return text.strip(), None
+    if kind == "datetime":
+        normalized = _normalized_datetime(text)
+        if normalized is None:
+            return None, ValueProblem(
+                prop.name, "INVALID_DATE", f"{text} was not a valid date time (Unix ms or ISO 8601)"
+            )
+        return normalized, None
+    if kind == "date":
+        moment = parse_datetime(text)
+        if moment is None or (not _ISO_DATE.match(text) and (moment.hour or moment.minute)):
+            return None, ValueProblem(
+                prop.name, "INVALID_DATE", f"{text} is not a valid date (midnight UTC ms or YYYY-MM-DD)"
+            )
+        return date(moment.year, moment.month, moment.day).isoformat(), None
+    if kind == "bool":
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false"):
+            return None, ValueProblem(
+                prop.name, "INVALID_BOOLEAN", f"{text} was not a valid boolean (true or false)"
+            )
+        return lowered, None
+    if kind == "enumeration":
+        if prop.name in _FREE_ENUMERATIONS:
+            return text, None
+        allowed: tuple[str, ...] | frozenset[str]
+        allowed = owner_ids if prop.name in _OWNER_ENUMERATIONS else prop.options
+        values = text.split(";") if prop.field_type == "checkbox" else [text]
+        for item in values:
+            if item not in allowed:
+                shown = ", ".join(sorted(allowed) if isinstance(allowed, frozenset) else allowed)
+                return None, ValueProblem(
+                    prop.name,
+                    "INVALID_OPTION",
+                    f"{item} was not one of the allowed options: [{shown}]",
+                )
+        return text, None
+    return text, None
+
+
+def property_def_from_api(object_type: str, body: dict[str, Any], created_at: str) -> PropertyDef:
+    """A custom property from a (validated) ``PropertyCreate`` body."""
+    options = tuple(str(option.get("value", "")) for option in body.get("options") or [])
+    labels = {str(o.get("value", "")): str(o.get("label", "")) for o in body.get("options") or []}
+    return PropertyDef(
+        name=str(body["name"]),
+        type=str(body["type"]),
+        options=options,
+        label=str(body.get("label", "")),
+        group_name=str(body.get("groupName", "")),
+        field_type=str(body.get("fieldType", "")),
+        has_unique_value=bool(body.get("hasUniqueValue", False)),
+        custom=True,
+        hidden=bool(body.get("hidden", False)),
+        form_field=bool(body.get("formField", False)),
+        created_at=created_at,
+        description=str(body.get("description", "")),
+        option_labels=labels,
+    )

@@ -1,0 +1,98 @@
+"""Rate limits as HubSpot applies them (facts §2).
+
+A rolling 10-second window per token (``TEN_SECONDLY_ROLLING``), an optional daily
+count (``DAILY``), and a separate per-second limit for search (``SECONDLY``). Search
+responses carry no rate-limit headers; every other response carries
+``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` (and ``-Daily``,
+``-Daily-Remaining`` when a daily limit is set). With a limit off, its headers are absent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+from reconciler.emulator.config import EmulatorConfig
+
+WINDOW_SECONDS = 10.0
+
+
+def rate_limit_body(policy: str, message: str) -> dict[str, Any]:
+    """HubSpot's 429 body: note ``errorType`` and no ``category`` (facts §2)."""
+    return {
+        "status": "error",
+        "message": message,
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": policy,
+        "requestId": str(uuid.uuid4()),
+    }
+
+
+MESSAGES = {
+    "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
+    "DAILY": "You have reached your daily limit.",
+    "SECONDLY": "You have reached your secondly limit.",
+}
+
+
+class RateLimiter:
+    """Counts requests per token; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._windows: dict[str, deque[float]] = {}
+        self._search: dict[str, deque[float]] = {}
+        self._daily: dict[str, int] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+            self._search.clear()
+            self._daily.clear()
+
+    def admit(
+        self, token: str, config: EmulatorConfig, *, search: bool
+    ) -> tuple[dict[str, str], str | None]:
+        """Count one request. Returns its headers and the policy it broke (None: admitted)."""
+        now = time.monotonic()
+        with self._lock:
+            if search:
+                return {}, self._admit_search(token, config, now)
+            headers: dict[str, str] = {}
+            limit = config.rate_limit_per_10s
+            window = self._windows.setdefault(token, deque())
+            while window and window[0] <= now - WINDOW_SECONDS:
+                window.popleft()
+            daily_used = self._daily.get(token, 0)
+            broken: str | None = None
+            if config.daily_limit is not None and daily_used >= config.daily_limit:
+                broken = "DAILY"
+            elif limit is not None and len(window) >= limit:
+                broken = "TEN_SECONDLY_ROLLING"
+            if broken is None:
+                window.append(now)
+                self._daily[token] = daily_used = daily_used + 1
+            if limit is not None:
+                headers["X-HubSpot-RateLimit-Max"] = str(limit)
+                headers["X-HubSpot-RateLimit-Remaining"] = str(max(0, limit - len(window)))
+                headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = str(int(WINDOW_SECONDS * 1000))
+            if config.daily_limit is not None:
+                headers["X-HubSpot-RateLimit-Daily"] = str(config.daily_limit)
+                headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, config.daily_limit - daily_used))
+            return headers, broken
+
+    def _admit_search(self, token: str, config: EmulatorConfig, now: float) -> str | None:
+        limit = config.search_per_second
+        if limit is None:
+            return None
+        window = self._search.setdefault(token, deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= limit:
+            return "SECONDLY"
+        window.append(now)
+        return None

@@ -1,0 +1,341 @@
+"""The portal an emulator pretends to be: its object types, properties, owners and labels.
+
+``Portal`` is the state every handler shares: the store, the current configuration
+(swapped whole at runtime), the properties catalogue including custom properties, and
+the seeded random source that shuffles batch results. It also turns stored records into
+HubSpot's object shape and checks property values the way HubSpot does.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from reconciler.associations import DEFAULT_ASSOCIATION_TYPE_IDS
+from reconciler.emulator.catalogue import (
+    ALWAYS_RETURNED,
+    BUILTIN_PROPERTIES,
+    CUSTOM_OBJECT_PROPERTIES,
+    DEFAULT_READ_PROPERTIES,
+    PropertyDef,
+    ValueProblem,
+    format_timestamp,
+    normalize_value,
+    property_def_from_api,
+)
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.http_types import HubSpotError, error_body
+from reconciler.emulator.store import Store, StoredRecord
+
+#: objectTypeIds HubSpot accepts in place of names (meetings/calls: facts §6, unverified).
+OBJECT_TYPE_IDS = {
+    "0-1": "contacts",
+    "0-2": "companies",
+    "0-3": "deals",
+    "0-5": "tickets",
+    "0-47": "meetings",
+    "0-48": "calls",
+}
+TYPE_ID_OF = {name: type_id for type_id, name in OBJECT_TYPE_IDS.items()}
+SINGULAR = {
+    "contacts": "contact",
+    "companies": "company",
+    "deals": "deal",
+    "tickets": "ticket",
+    "meetings": "meeting",
+    "calls": "call",
+}
+
+#: The OAuth scope family of each type; engagements use the contacts scopes (facts §10).
+_SCOPE_FAMILY = {"meetings": "contacts", "calls": "contacts", "tickets": "tickets"}
+
+
+def now_iso() -> str:
+    return format_timestamp(datetime.now(timezone.utc))
+
+
+class Portal:
+    """Shared state of one emulator; thread-safe (store lock + a small lock for the RNG)."""
+
+    def __init__(self, config: EmulatorConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self._rng = random.Random(config.seed)
+        self._rng_lock = threading.Lock()
+        self._custom: dict[str, dict[str, PropertyDef]] = {}
+        self._catalogue: dict[str, dict[str, PropertyDef]] = {}  # per type, built-ins + custom
+        self._load_custom_properties()
+
+    def _load_custom_properties(self) -> None:
+        self._custom = {}
+        self._catalogue = {}
+        for object_type, definition in self.store.custom_properties():
+            prop = property_def_from_api(object_type, definition, definition.get("createdAt", ""))
+            self._custom.setdefault(object_type, {})[prop.name] = prop
+
+    def reset(self) -> None:
+        self.store.reset()
+        self._custom = {}
+        self._catalogue = {}
+        with self._rng_lock:
+            self._rng = random.Random(self.config.seed)
+
+    # types and scopes -----------------------------------------------------------------
+
+    @property
+    def object_types(self) -> tuple[str, ...]:
+        return (*BUILTIN_PROPERTIES.keys(), *self.config.custom_object_types)
+
+    def resolve_type(self, raw: str) -> str:
+        """A path's object type as our canonical name; 400 like HubSpot when unknown."""
+        name = OBJECT_TYPE_IDS.get(raw, raw)
+        if name in BUILTIN_PROPERTIES or name in self.config.custom_object_types:
+            return name
+        for singular_type, singular in SINGULAR.items():
+            if raw == singular:
+                return singular_type
+        raise HubSpotError(
+            400, error_body("VALIDATION_ERROR", f"Unable to infer object type from: {raw}")
+        )
+
+    def scope_for(self, object_type: str, write: bool) -> str:
+        if object_type in self.config.custom_object_types:
+            family = "custom"
+        else:
+            family = _SCOPE_FAMILY.get(object_type, object_type)
+        if family == "tickets":
+            return "tickets"
+        return f"crm.objects.{family}.{'write' if write else 'read'}"
+
+    def object_type_id(self, object_type: str) -> str:
+        if object_type in TYPE_ID_OF:
+            return TYPE_ID_OF[object_type]
+        index = self.config.custom_object_types.index(object_type) if object_type in \
+            self.config.custom_object_types else 0
+        return f"2-{1000 + index}"
+
+    # properties -------------------------------------------------------------------------
+
+    def properties_of(self, object_type: str) -> dict[str, PropertyDef]:
+        """Every property of a type (built-in and custom); do not mutate the result."""
+        cached = self._catalogue.get(object_type)
+        if cached is None:
+            builtin = BUILTIN_PROPERTIES.get(object_type, CUSTOM_OBJECT_PROPERTIES)
+            cached = {prop.name: prop for prop in builtin}
+            cached.update(self._custom.get(object_type, {}))
+            self._catalogue[object_type] = cached
+        return cached
+
+    def unique_properties(self, object_type: str) -> list[str]:
+        names = [name for name, prop in self.properties_of(object_type).items() if prop.has_unique_value]
+        if object_type == "contacts":
+            names.append("email")  # HubSpot dedupes contacts by email
+        return names
+
+    def add_custom_property(self, object_type: str, body: dict[str, Any]) -> PropertyDef:
+        created = now_iso()
+        definition = {**body, "createdAt": created}
+        self.store.add_custom_property(object_type, str(body["name"]), definition)
+        prop = property_def_from_api(object_type, body, created)
+        self._custom.setdefault(object_type, {})[prop.name] = prop
+        self._catalogue.pop(object_type, None)
+        return prop
+
+    @property
+    def owner_ids(self) -> frozenset[str]:
+        return frozenset(owner.id for owner in self.config.owners)
+
+    def check_properties(
+        self, object_type: str, values: Any, *, creating: bool
+    ) -> tuple[dict[str, str], list[ValueProblem]]:
+        """Normalize a ``properties`` object; return the stored strings and every problem."""
+        if values is None:
+            values = {}
+        if not isinstance(values, dict):
+            return {}, [ValueProblem("properties", "INVALID_VALUE", "properties must be an object")]
+        known = self.properties_of(object_type)
+        owners = self.owner_ids
+        clean: dict[str, str] = {}
+        problems: list[ValueProblem] = []
+        for name, value in values.items():
+            prop = known.get(name)
+            if prop is None:
+                problems.append(
+                    ValueProblem(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
+                )
+                continue
+            if prop.read_only:
+                problems.append(
+                    ValueProblem(name, "READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.')
+                )
+                continue
+            stored, problem = normalize_value(prop, value, owners)
+            if problem is not None:
+                problems.append(problem)
+            elif stored is not None:
+                clean[name] = stored
+        return clean, problems
+
+    def property_error(self, problems: list[ValueProblem]) -> dict[str, Any]:
+        """HubSpot's body for bad property values: a JSON array inside ``message`` (§10)."""
+        listed = [
+            {
+                "isValid": False,
+                "message": problem.message,
+                "error": problem.error,
+                "name": problem.name,
+                "localizedErrorMessage": problem.message,
+                "portalId": self.config.portal_id,
+            }
+            for problem in problems
+        ]
+        return error_body(
+            "VALIDATION_ERROR",
+            "Property values were not valid: " + json.dumps(listed, separators=(",", ":")),
+            errors=[
+                {"message": p.message, "code": p.error, "context": {"propertyName": [p.name]}}
+                for p in problems
+            ],
+        )
+
+    # records ----------------------------------------------------------------------------
+
+    def search_lag(self) -> float:
+        return self.config.search_lag_seconds
+
+    def new_record(self, object_type: str, record_id: int, props: dict[str, str], now: str) -> StoredRecord:
+        stored = {k: v for k, v in props.items() if v != ""}
+        stored["hs_object_id"] = str(record_id)
+        stored["hs_createdate"] = now
+        stored["hs_lastmodifieddate"] = now
+        known = self.properties_of(object_type)
+        if "createdate" in known:
+            stored["createdate"] = now
+        if "lastmodifieddate" in known:
+            stored["lastmodifieddate"] = now
+        lag = self.search_lag()
+        return StoredRecord(
+            type=object_type,
+            id=record_id,
+            properties=stored,
+            created_at=now,
+            updated_at=now,
+            archived=False,
+            archived_at=None,
+            visible_at=time.time() + lag if lag > 0 else 0.0,
+            indexed=None,
+        )
+
+    def apply_update(self, record: StoredRecord, props: dict[str, str], now: str) -> None:
+        lag = self.search_lag()
+        if lag > 0:
+            # Search keeps seeing what it had indexed until the lag has passed.
+            seen = record.properties if time.time() >= record.visible_at else record.indexed
+            record.indexed = dict(seen) if seen is not None else None
+            record.visible_at = time.time() + lag
+        for name, value in props.items():
+            if value == "":
+                record.properties.pop(name, None)
+            else:
+                record.properties[name] = value
+        record.properties["hs_lastmodifieddate"] = now
+        if "lastmodifieddate" in self.properties_of(record.type):
+            record.properties["lastmodifieddate"] = now
+        record.updated_at = now
+
+    def to_api(
+        self,
+        record: StoredRecord,
+        wanted: Iterable[str] | None = None,
+        *,
+        trace_id: str | None = None,
+    ) -> dict[str, Any]:
+        """HubSpot's ``SimplePublicObject``: the wanted properties (``None`` = all stored),
+        plus the always-returned ones, with ``null`` for a wanted property that is unset."""
+        if wanted is None:
+            properties: dict[str, Any] = dict(record.properties)
+        else:
+            properties = {name: record.properties.get(name) for name in wanted}
+            for name in ALWAYS_RETURNED:
+                properties[name] = record.properties.get(name)
+        shaped: dict[str, Any] = {
+            "id": str(record.id),
+            "properties": properties,
+            "createdAt": record.created_at,
+            "updatedAt": record.updated_at,
+            "archived": record.archived,
+        }
+        if record.archived_at:
+            shaped["archivedAt"] = record.archived_at
+        if trace_id is not None:
+            shaped["objectWriteTraceId"] = trace_id
+        return shaped
+
+    def read_properties(self, object_type: str, requested: list[str]) -> list[str]:
+        """What a read returns: the requested names, else the type's defaults."""
+        if requested:
+            return requested
+        return list(DEFAULT_READ_PROPERTIES.get(object_type, ("name",)))
+
+    def shuffled(self, items: list[Any]) -> list[Any]:
+        """HubSpot does not promise batch result order (facts §3): neither do we."""
+        if self.config.shuffle_results and len(items) > 1:
+            with self._rng_lock:
+                self._rng.shuffle(items)
+        return items
+
+    def roll(self) -> float:
+        with self._rng_lock:
+            return self._rng.random()
+
+    def choice(self, options: list[Any]) -> Any:
+        with self._rng_lock:
+            return self._rng.choice(options)
+
+    # associations -----------------------------------------------------------------------
+
+    def association_target(self, from_type: str, category: str, type_id: int) -> str | None:
+        """The object type an association type id points at from ``from_type``."""
+        if category == "HUBSPOT_DEFINED":
+            if from_type == "contacts" and type_id == 1:
+                return "companies"  # primary company
+            if from_type == "companies" and type_id == 2:
+                return "contacts"
+            for (source, target), known in DEFAULT_ASSOCIATION_TYPE_IDS.items():
+                if source == from_type and known == type_id:
+                    return target
+            return None
+        for source, target, label_type_id, _label, _name in self.store.labels():
+            if source == from_type and label_type_id == type_id:
+                return target
+        return None
+
+    def inverse_type(self, from_type: str, to_type: str, category: str, type_id: int) -> int | None:
+        """The type id of the same association seen from the other side."""
+        if category == "HUBSPOT_DEFINED":
+            if (from_type, to_type, type_id) == ("contacts", "companies", 1):
+                return 2
+            if (from_type, to_type, type_id) == ("companies", "contacts", 2):
+                return 1
+            return DEFAULT_ASSOCIATION_TYPE_IDS.get((to_type, from_type))
+        labels = self.store.labels()
+        name = next(
+            (n for s, t, i, _l, n in labels if (s, t, i) == (from_type, to_type, type_id)), None
+        )
+        for source, target, label_type_id, _label, other in labels:
+            if (source, target) == (to_type, from_type) and other == name:
+                return label_type_id
+        return None
+
+    def label_of(self, from_type: str, to_type: str, category: str, type_id: int) -> str | None:
+        if category == "HUBSPOT_DEFINED":
+            return "Primary" if type_id in (1, 2) and {from_type, to_type} == {"contacts", "companies"} else None
+        for source, target, label_type_id, label, _name in self.store.labels():
+            if (source, target, label_type_id) == (from_type, to_type, type_id):
+                return label
+        return None

@@ -1,0 +1,119 @@
+"""The route table: HubSpot's paths (v3/v4 and 2026-03) → handlers, with the scope each needs.
+
+Each ``Route`` says which OAuth scope it needs (so a token with limited scopes gets
+HubSpot's 403 ``MISSING_SCOPES``) and whether it is a search (own rate limit, no headers).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reconciler.emulator import associations, objects, owners, properties, scheduler, search
+from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply
+from reconciler.emulator.portal import Portal
+
+Handler = Callable[[Portal, ApiRequest], Reply]
+# (portal, path params) -> the scope the call needs
+ScopeRule = Callable[[Portal, dict[str, str]], str]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    scope: ScopeRule
+    is_search: bool = False
+
+
+def _objects_scope(write: bool, key: str = "objectType") -> ScopeRule:
+    def rule(portal: Portal, params: dict[str, str]) -> str:
+        try:
+            return portal.scope_for(portal.resolve_type(params[key]), write)
+        except HubSpotError:  # an unknown type is reported by the handler, not as a scope
+            return ""
+
+    return rule
+
+
+def _schema_scope(write: bool) -> ScopeRule:
+    def rule(portal: Portal, params: dict[str, str]) -> str:
+        try:
+            object_type = portal.resolve_type(params["objectType"])
+        except HubSpotError:
+            return ""
+        family = {"meetings": "contacts", "calls": "contacts"}.get(object_type, object_type)
+        if object_type in portal.config.custom_object_types:
+            family = "custom"
+        return f"crm.schemas.{family}.{'write' if write else 'read'}"
+
+    return rule
+
+
+def _fixed(scope: str) -> ScopeRule:
+    return lambda _portal, _params: scope
+
+
+_OBJ = r"/crm/(?:v3/objects|objects/2026-03)/(?P<objectType>[^/]+)"
+_PROPS = r"/crm/(?:v3/properties|properties/2026-03)/(?P<objectType>[^/]+)"
+_OWNERS = r"/crm/(?:v3/owners|owners/2026-03)"
+_ASSOC = r"/crm/(?:v4/associations|associations/2026-03)/(?P<fromObjectType>[^/]+)/(?P<toObjectType>[^/]+)"
+_LABELS = r"/crm/(?:associations/v4|associations/2026-03|v4/associations)/(?P<fromObjectType>[^/]+)/(?P<toObjectType>[^/]+)/labels"
+_V4OBJ = r"/crm/(?:v4/objects|objects/2026-03)/(?P<fromObjectType>[^/]+)/(?P<fromObjectId>\d+)/associations"
+_SCHED = r"/scheduler/(?:v3|2026-03)/meetings/calendar"
+
+
+def _route(method: str, path: str, handler: Handler, scope: ScopeRule, is_search: bool = False) -> Route:
+    return Route(method, re.compile(f"^{path}/?$"), handler, scope, is_search)
+
+
+ROUTES: tuple[Route, ...] = (
+    _route("POST", _OBJ + "/batch/create", objects.batch_create, _objects_scope(True)),
+    _route("POST", _OBJ + "/batch/read", objects.batch_read, _objects_scope(False)),
+    _route("POST", _OBJ + "/batch/update", objects.batch_update, _objects_scope(True)),
+    _route("POST", _OBJ + "/batch/archive", objects.batch_archive, _objects_scope(True)),
+    _route("POST", _OBJ + "/batch/upsert", objects.batch_upsert, _objects_scope(True)),
+    _route("POST", _OBJ + "/search", search.search, _objects_scope(False), is_search=True),
+    _route("GET", _OBJ, objects.list_records, _objects_scope(False)),
+    _route("POST", _OBJ, objects.create_one, _objects_scope(True)),
+    _route("GET", _OBJ + r"/(?P<objectId>[^/]+)", objects.get_one, _objects_scope(False)),
+    _route("PATCH", _OBJ + r"/(?P<objectId>[^/]+)", objects.patch_one, _objects_scope(True)),
+    _route("DELETE", _OBJ + r"/(?P<objectId>[^/]+)", objects.delete_one, _objects_scope(True)),
+    _route("GET", _PROPS, properties.list_properties, _schema_scope(False)),
+    _route("POST", _PROPS, properties.create_property, _schema_scope(True)),
+    _route("GET", _PROPS + r"/(?P<propertyName>[^/]+)", properties.get_property, _schema_scope(False)),
+    _route("GET", _OWNERS, owners.list_owners, _fixed("crm.objects.owners.read")),
+    _route("GET", _OWNERS + r"/(?P<ownerId>[^/]+)", owners.get_owner, _fixed("crm.objects.owners.read")),
+    _route("POST", _ASSOC + "/batch/create", associations.batch_create,
+           _objects_scope(True, "fromObjectType")),
+    _route("POST", _ASSOC + "/batch/read", associations.batch_read,
+           _objects_scope(False, "fromObjectType")),
+    _route("POST", _ASSOC + "/batch/archive", associations.batch_archive,
+           _objects_scope(True, "fromObjectType")),
+    _route("GET", _LABELS, associations.list_labels, _objects_scope(False, "fromObjectType")),
+    _route("POST", _LABELS, associations.create_label, _objects_scope(True, "fromObjectType")),
+    _route("GET", _V4OBJ + r"/(?P<toObjectType>[^/]+)", associations.list_for_record,
+           _objects_scope(False, "fromObjectType")),
+    _route("PUT", _V4OBJ + r"/default/(?P<toObjectType>[^/]+)/(?P<toObjectId>\d+)",
+           associations.put_default, _objects_scope(True, "fromObjectType")),
+    _route("PUT", _V4OBJ + r"/(?P<toObjectType>[^/]+)/(?P<toObjectId>\d+)",
+           associations.put_labelled, _objects_scope(True, "fromObjectType")),
+    _route("DELETE", _V4OBJ + r"/(?P<toObjectType>[^/]+)/(?P<toObjectId>\d+)",
+           associations.delete_pair, _objects_scope(True, "fromObjectType")),
+    _route("POST", _SCHED, scheduler.create_calendar_meeting, _fixed("crm.objects.contacts.write")),
+)
+
+
+def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None | str:
+    """The route and its path params; ``"method"`` if the path exists for other methods."""
+    path_known = False
+    for route in ROUTES:
+        found = route.pattern.match(path)
+        if found is None:
+            continue
+        if route.method == method:
+            return route, {k: v for k, v in found.groupdict().items() if v is not None}
+        path_known = True
+    return "method" if path_known else None

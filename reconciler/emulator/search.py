@@ -1,0 +1,187 @@
+"""``POST /crm/v3/objects/{type}/search``: filter groups, one sort, paging, query, lag.
+
+Facts §7: filterGroups are OR-ed, filters inside a group AND-ed; at most 5 groups and
+6 filters each (the stricter documented reading); page size up to 200; 10,000 results
+at most. Search is eventually consistent: a write becomes visible after the configured
+indexing lag, while reads by id see it at once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from reconciler.emulator.catalogue import parse_datetime
+from reconciler.emulator.http_types import ApiRequest, Reply, validation_error
+from reconciler.emulator.portal import Portal
+from reconciler.emulator.store import StoredRecord
+
+MAX_GROUPS = 5
+MAX_FILTERS_PER_GROUP = 6
+MAX_LIMIT = 200
+MAX_TOTAL = 10_000
+OPERATORS = {
+    "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN",
+    "HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN",
+}
+#: Properties ``query`` matches, per HubSpot's "default searchable properties".
+QUERY_PROPERTIES = {
+    "contacts": ("firstname", "lastname", "email", "phone", "company"),
+    "companies": ("name", "domain", "website", "phone"),
+    "deals": ("dealname",),
+    "tickets": ("subject", "content"),
+    "meetings": ("hs_meeting_title", "hs_meeting_body"),
+    "calls": ("hs_call_title", "hs_call_body"),
+}
+
+
+def _comparable(value: str, kind: str) -> Any:
+    if kind == "number":
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if kind in ("datetime", "date"):
+        moment = parse_datetime(value)
+        return moment.timestamp() if moment else value
+    return value.lower()
+
+
+def _matches(filter_: dict[str, Any], props: dict[str, str], kinds: dict[str, str]) -> bool:
+    name = str(filter_.get("propertyName", ""))
+    operator = str(filter_.get("operator", "EQ"))
+    actual = props.get(name)
+    if name == "hs_object_id" and actual is None:
+        actual = props.get("hs_object_id")
+    if operator == "HAS_PROPERTY":
+        return actual not in (None, "")
+    if operator == "NOT_HAS_PROPERTY":
+        return actual in (None, "")
+    kind = kinds.get(name, "string")
+    if operator in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+        token = str(filter_.get("value", "")).lower()
+        found = actual is not None and _token_match(token, actual.lower())
+        return found if operator == "CONTAINS_TOKEN" else not found
+    if operator in ("IN", "NOT_IN"):
+        values = {_comparable(str(v), kind) for v in filter_.get("values") or []}
+        inside = actual is not None and _comparable(actual, kind) in values
+        return inside if operator == "IN" else not inside
+    if operator == "NEQ":
+        return actual is None or _comparable(actual, kind) != _comparable(str(filter_.get("value", "")), kind)
+    if actual is None:
+        return False
+    left = _comparable(actual, kind)
+    right = _comparable(str(filter_.get("value", "")), kind)
+    try:
+        if operator == "EQ":
+            return bool(left == right)
+        if operator == "LT":
+            return bool(left < right)
+        if operator == "LTE":
+            return bool(left <= right)
+        if operator == "GT":
+            return bool(left > right)
+        if operator == "GTE":
+            return bool(left >= right)
+        if operator == "BETWEEN":
+            high = _comparable(str(filter_.get("highValue", "")), kind)
+            return bool(right <= left <= high)
+    except TypeError:
+        return False
+    return False
+
+
+def _token_match(token: str, text: str) -> bool:
+    """HubSpot tokenizes on word boundaries; ``*`` is a wildcard at either end."""
+    if token.startswith("*") or token.endswith("*"):
+        return token.strip("*") in text
+    words = "".join(ch if ch.isalnum() or ch in "@._-" else " " for ch in text).split()
+    return token in words or token == text
+
+
+def _check_request(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise validation_error("Invalid input JSON: expected a search request object")
+    groups = body.get("filterGroups") or []
+    if not isinstance(groups, list) or len(groups) > MAX_GROUPS:
+        raise validation_error(f"Too many filter groups: at most {MAX_GROUPS} are allowed")
+    for group in groups:
+        filters = group.get("filters") if isinstance(group, dict) else None
+        if not isinstance(filters, list):
+            raise validation_error("Each filter group needs a filters array")
+        if len(filters) > MAX_FILTERS_PER_GROUP:
+            raise validation_error(f"Too many filters in a group: at most {MAX_FILTERS_PER_GROUP}")
+        for filter_ in filters:
+            operator = filter_.get("operator") if isinstance(filter_, dict) else None
+            if operator not in OPERATORS:
+                raise validation_error(f"Unknown filter operator: {operator}")
+            if not filter_.get("propertyName"):
+                raise validation_error("Each filter needs a propertyName")
+    sorts = body.get("sorts") or []
+    if len(sorts) > 1:
+        raise validation_error("Only one sort is supported")
+    limit = body.get("limit", 10)
+    if not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
+        raise validation_error(f"limit must be between 1 and {MAX_LIMIT}")
+    return body
+
+
+def _searchable(record: StoredRecord, now: float) -> dict[str, str] | None:
+    """What the search index holds for a record right now (None: not indexed yet)."""
+    if now >= record.visible_at:
+        return record.properties
+    return record.indexed
+
+
+def search(portal: Portal, request: ApiRequest) -> Reply:
+    object_type = portal.resolve_type(request.params["objectType"])
+    body = _check_request(request.body)
+    after = int(str(body.get("after") or "0") or "0") if str(body.get("after") or "0").isdigit() else 0
+    limit = int(body.get("limit", 10))
+    if after + limit > MAX_TOTAL:
+        raise validation_error(f"Cannot page beyond {MAX_TOTAL} results")
+    kinds = {name: prop.type for name, prop in portal.properties_of(object_type).items()}
+    groups = body.get("filterGroups") or []
+    query = str(body.get("query") or "").strip().lower()
+    query_props = QUERY_PROPERTIES.get(object_type, ("name",))
+    now = time.time()
+    hits: list[tuple[StoredRecord, dict[str, str]]] = []
+    for record in portal.store.list_records(object_type, archived=False):
+        props = _searchable(record, now)
+        if props is None:
+            continue
+        if groups and not any(
+            all(_matches(f, props, kinds) for f in group.get("filters", [])) for group in groups
+        ):
+            continue
+        if query and not any(
+            _token_match(query, props.get(name, "").lower()) or query in props.get(name, "").lower()
+            for name in query_props
+        ):
+            continue
+        hits.append((record, props))
+    sorts = body.get("sorts") or []
+    if sorts:
+        sort = sorts[0]
+        if isinstance(sort, str):  # the spec types sorts as strings; accept "-name" too
+            name, descending = sort.lstrip("-"), sort.startswith("-")
+        else:
+            name = str(sort.get("propertyName", "hs_object_id"))
+            descending = str(sort.get("direction", "ASCENDING")).upper() == "DESCENDING"
+        kind = kinds.get(name, "string")
+        present = [h for h in hits if h[1].get(name) not in (None, "")]
+        absent = [h for h in hits if h[1].get(name) in (None, "")]
+        present.sort(key=lambda h: _comparable(h[1][name], kind), reverse=descending)
+        hits = present + absent
+    hits = hits[:MAX_TOTAL]
+    page = hits[after : after + limit]
+    wanted = portal.read_properties(object_type, [str(p) for p in body.get("properties") or []])
+    results = []
+    for record, props in page:
+        shaped = portal.to_api(record, wanted)
+        shaped["properties"] = {name: props.get(name) for name in shaped["properties"]}
+        results.append(shaped)
+    reply: dict[str, Any] = {"total": len(hits), "results": results}
+    if after + limit < len(hits):
+        reply["paging"] = {"next": {"after": str(after + limit)}}
+    return Reply(200, reply)

@@ -1,0 +1,93 @@
+"""Fixtures every test layer shares.
+
+- ``emulator``: a running in-memory HubSpot emulator (rate limits and faults off), one per
+  worker process, reset before each test. At teardown every exchange the test had with it
+  is checked against HubSpot's OpenAPI specs (``tests/emulator/contract.py``); a mismatch
+  fails the test. Opt out per test with ``@pytest.mark.contract(requests=False)`` (a test
+  that sends deliberately bad requests) or ``@pytest.mark.contract(False)``.
+- ``contract_checker``: the parsed specs (once per session), or a skip when absent.
+- an autouse guard: ``HOME`` (and XDG folders) point into a temporary folder and
+  ``HUBSPOT_ACCESS_TOKEN`` / ``HUBSPOT_BASE_URL`` are removed, so no test can read or write
+  the user's real state or reach a real portal.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.emulator import Emulator, EmulatorConfig, start_emulator
+
+_CONTRACT_PATH = Path(__file__).parent / "emulator" / "contract.py"
+_spec = importlib.util.spec_from_file_location("hubspot_contract", _CONTRACT_PATH)
+assert _spec is not None and _spec.loader is not None
+hubspot_contract = importlib.util.module_from_spec(_spec)
+sys.modules["hubspot_contract"] = hubspot_contract  # tests: ``import hubspot_contract``
+_spec.loader.exec_module(hubspot_contract)
+
+EMULATOR_TOKEN = "emulator-test-token"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "contract(enabled=True, requests=True, responses=True): which exchanges with the "
+        "emulator fixture are checked against HubSpot's OpenAPI specs at teardown",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may touch the real home folder or a real HubSpot portal."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+    for name in ("HUBSPOT_ACCESS_TOKEN", "HUBSPOT_BASE_URL", "RECONCILER_TARGET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def contract_checker() -> object:
+    """HubSpot's specs, parsed once per session; skips the test when they are absent."""
+    checker = hubspot_contract.session_checker()
+    if checker is None:
+        pytest.skip(hubspot_contract.SKIP_REASON)
+    return checker
+
+
+@pytest.fixture(scope="session")
+def _emulator_server() -> Iterator[Emulator]:
+    with start_emulator(EmulatorConfig(token=EMULATOR_TOKEN), host="127.0.0.1", port=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def emulator(_emulator_server: Emulator, request: pytest.FixtureRequest) -> Iterator[Emulator]:
+    """A clean emulator for this test; its exchanges are contract-checked at teardown."""
+    emu = _emulator_server
+    emu.reset()
+    yield emu
+    marker = request.node.get_closest_marker("contract")
+    enabled = True
+    options = {"requests": True, "responses": True}
+    if marker is not None:
+        enabled = bool(marker.args[0]) if marker.args else True
+        options.update({k: bool(v) for k, v in marker.kwargs.items() if k in options})
+    checker = hubspot_contract.session_checker()
+    exchanges = emu.requests()
+    emu.reset()
+    if not enabled or checker is None:
+        return
+    problems: list[str] = []
+    for entry in exchanges:
+        problems.extend(checker.check(entry, **options))
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        pytest.fail(f"emulator exchanges do not match HubSpot's OpenAPI specs:\n  {shown}{more}", pytrace=False)

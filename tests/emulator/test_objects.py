@@ -1,0 +1,239 @@
+"""CRM object endpoints over real HTTP: create, read, update, archive, upsert, validation."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from reconciler.emulator import Emulator
+
+BATCH = "/crm/v3/objects/meetings/batch"
+
+
+def _meetings(count: int, traced: bool = True) -> list[dict[str, object]]:
+    inputs: list[dict[str, object]] = []
+    for i in range(count):
+        item: dict[str, object] = {
+            "properties": {"hs_timestamp": "2026-01-05T10:00:00Z", "hs_meeting_title": f"M{i}"},
+            "associations": [],
+        }
+        if traced:
+            item["objectWriteTraceId"] = f"t{i}"
+        inputs.append(item)
+    return inputs
+
+
+def test_batch_create_answers_201_with_hubspot_shape(api: httpx.Client, emulator: Emulator) -> None:
+    response = api.post(f"{BATCH}/create", json={"inputs": _meetings(3)})
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "COMPLETE" and "startedAt" in body and "completedAt" in body
+    first = body["results"][0]
+    assert isinstance(first["id"], str) and first["archived"] is False
+    assert first["createdAt"].endswith("Z") and first["updatedAt"] == first["createdAt"]
+    props = first["properties"]
+    assert props["hs_timestamp"] == "2026-01-05T10:00:00.000Z"
+    assert props["hs_object_id"] == first["id"]
+    assert {"hs_createdate", "hs_lastmodifieddate"} <= props.keys()
+    assert response.headers["X-HubSpot-Correlation-Id"]
+    assert len(emulator.records("meetings")) == 3
+
+
+def test_batch_results_are_shuffled_and_echo_trace_ids(api: httpx.Client) -> None:
+    orders = []
+    for _ in range(3):
+        body = api.post(f"{BATCH}/create", json={"inputs": _meetings(20)}).json()
+        trace_ids = [r["objectWriteTraceId"] for r in body["results"]]
+        assert sorted(trace_ids) == sorted(f"t{i}" for i in range(20))
+        for result in body["results"]:  # correlate by trace id, never by position
+            assert result["properties"]["hs_meeting_title"] == f"M{result['objectWriteTraceId'][1:]}"
+        orders.append(trace_ids)
+    assert any(order != [f"t{i}" for i in range(20)] for order in orders)
+
+
+def test_partial_failure_with_trace_ids_is_207(api: httpx.Client, emulator: Emulator) -> None:
+    inputs = _meetings(3)
+    inputs[1]["properties"] = {"hs_timestamp": "2026-01-05T10:00:00Z", "no_such_prop": "x"}
+    response = api.post(f"{BATCH}/create", json={"inputs": inputs})
+    assert response.status_code == 207
+    body = response.json()
+    assert body["numErrors"] == 1
+    error = body["errors"][0]
+    assert error["category"] == "VALIDATION_ERROR"
+    assert error["context"]["objectWriteTraceId"] == ["t1"]
+    assert error["message"].startswith("Property values were not valid: [")
+    listed = json.loads(error["message"].split(": ", 1)[1])
+    assert listed[0]["error"] == "PROPERTY_DOESNT_EXIST" and listed[0]["name"] == "no_such_prop"
+    assert sorted(r["objectWriteTraceId"] for r in body["results"]) == ["t0", "t2"]
+    assert len(emulator.records("meetings")) == 2
+
+
+def test_bad_input_without_trace_ids_fails_the_whole_batch(api: httpx.Client, emulator: Emulator) -> None:
+    inputs = _meetings(3, traced=False)
+    inputs[2]["properties"] = {"hs_meeting_outcome": "MAYBE"}
+    response = api.post(f"{BATCH}/create", json={"inputs": inputs})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["category"] == "VALIDATION_ERROR" and body["correlationId"]
+    assert "INVALID_OPTION" in body["message"]
+    assert "MAYBE was not one of the allowed options: [SCHEDULED, COMPLETED" in body["message"]
+    assert emulator.records("meetings") == []
+
+
+def test_more_than_100_inputs_is_refused(api: httpx.Client, emulator: Emulator) -> None:
+    response = api.post(f"{BATCH}/create", json={"inputs": _meetings(101)})
+    assert response.status_code == 400
+    assert response.json()["message"] == (
+        "The maximum number of inputs supported in a batch is 100. "
+        "Please reduce the number of items and try again"
+    )
+    assert emulator.records("meetings") == []
+
+
+@pytest.mark.parametrize(
+    ("properties", "code"),
+    [
+        ({"hs_call_duration": "ten"}, "INVALID_INTEGER"),
+        ({"hs_timestamp": "yesterday"}, "INVALID_DATE"),
+        ({"hs_call_direction": "SIDEWAYS"}, "INVALID_OPTION"),
+        ({"hubspot_owner_id": "9999"}, "INVALID_OPTION"),
+        ({"hs_call_has_voicemail": "maybe"}, "INVALID_BOOLEAN"),
+        ({"hs_object_id": "5"}, "READ_ONLY_VALUE"),
+    ],
+)
+def test_values_are_validated_like_hubspot(api: httpx.Client, properties: dict[str, str], code: str) -> None:
+    response = api.post("/crm/v3/objects/calls", json={"properties": properties, "associations": []})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["errors"][0]["code"] == code
+    assert body["errors"][0]["context"]["propertyName"] == list(properties)
+
+
+def test_values_are_normalized(api: httpx.Client) -> None:
+    response = api.post("/crm/v3/objects/calls", json={"properties": {
+        "hs_timestamp": "1767607200000", "hs_call_duration": "3800", "hs_call_has_voicemail": "TRUE",
+        "hs_call_status": "MISSED", "hubspot_owner_id": "1002",
+    }, "associations": []})
+    assert response.status_code == 201
+    props = response.json()["properties"]
+    assert props["hs_timestamp"] == "2026-01-05T10:00:00.000Z"
+    assert props["hs_call_duration"] == "3800"
+    assert props["hs_call_has_voicemail"] == "true"
+
+
+def test_reads_return_requested_properties_with_null_for_unset(api: httpx.Client) -> None:
+    created = api.post(f"{BATCH}/create", json={"inputs": _meetings(1)}).json()["results"][0]
+    response = api.get(
+        f"/crm/v3/objects/meetings/{created['id']}", params={"properties": "hs_meeting_title,hs_meeting_body"}
+    )
+    assert response.status_code == 200
+    props = response.json()["properties"]
+    assert props["hs_meeting_title"] == "M0" and props["hs_meeting_body"] is None
+    assert props["hs_object_id"] == created["id"]
+    assert response.headers.get("X-HubSpot-Correlation-Id")
+
+
+def test_batch_read_reports_missing_ids(api: httpx.Client) -> None:
+    created = api.post(f"{BATCH}/create", json={"inputs": _meetings(2)}).json()["results"]
+    ids = [r["id"] for r in created]
+    response = api.post(f"{BATCH}/read", json={
+        "inputs": [{"id": ids[0]}, {"id": ids[1]}, {"id": "424242"}], "properties": ["hs_meeting_title"],
+    })
+    assert response.status_code == 207
+    body = response.json()
+    assert sorted(r["id"] for r in body["results"]) == sorted(ids)
+    assert body["errors"][0]["category"] == "OBJECT_NOT_FOUND"
+    assert body["errors"][0]["context"]["ids"] == ["424242"]
+
+
+def test_update_and_patch(api: httpx.Client, emulator: Emulator) -> None:
+    created = api.post(f"{BATCH}/create", json={"inputs": _meetings(2)}).json()["results"]
+    response = api.post(f"{BATCH}/update", json={"inputs": [
+        {"id": created[0]["id"], "properties": {"hs_meeting_outcome": "COMPLETED"}, "objectWriteTraceId": "u0"},
+        {"id": "999999", "properties": {"hs_meeting_outcome": "COMPLETED"}, "objectWriteTraceId": "u1"},
+    ]})
+    assert response.status_code == 207
+    body = response.json()
+    assert body["results"][0]["properties"]["hs_meeting_outcome"] == "COMPLETED"
+    assert body["errors"][0]["context"]["objectWriteTraceId"] == ["u1"]
+    patched = api.patch(
+        f"/crm/v3/objects/meetings/{created[1]['id']}", json={"properties": {"hs_meeting_title": "Renamed"}}
+    )
+    assert patched.status_code == 200
+    assert patched.json()["properties"]["hs_meeting_title"] == "Renamed"
+    stored = {r["id"]: r for r in emulator.records("meetings")}
+    assert stored[created[1]["id"]]["properties"]["hs_meeting_title"] == "Renamed"
+
+
+def test_archive_hides_records_except_with_archived_true(api: httpx.Client, emulator: Emulator) -> None:
+    created = api.post(f"{BATCH}/create", json={"inputs": _meetings(2)}).json()["results"]
+    gone = created[0]["id"]
+    response = api.post(f"{BATCH}/archive", json={"inputs": [{"id": gone}]})
+    assert response.status_code == 204 and response.content == b""
+    assert api.get(f"/crm/v3/objects/meetings/{gone}").status_code == 404
+    archived = api.get(f"/crm/v3/objects/meetings/{gone}", params={"archived": "true"}).json()
+    assert archived["archived"] is True and archived["archivedAt"]
+    assert [r["id"] for r in emulator.records("meetings")] == [created[1]["id"]]
+    assert [r["id"] for r in emulator.records("meetings", archived=True)] == [gone]
+    assert api.delete(f"/crm/v3/objects/meetings/{created[1]['id']}").status_code == 204
+    assert emulator.records("meetings") == []
+
+
+def test_list_pages_with_after(api: httpx.Client) -> None:
+    api.post(f"{BATCH}/create", json={"inputs": _meetings(5)})
+    first = api.get("/crm/v3/objects/meetings", params={"limit": 3}).json()
+    assert len(first["results"]) == 3
+    second = api.get("/crm/v3/objects/meetings", params={"limit": 3, "after": first["paging"]["next"]["after"]}).json()
+    assert len(second["results"]) == 2 and "paging" not in second
+
+
+def test_date_versioned_paths_and_type_ids(api: httpx.Client) -> None:
+    response = api.post("/crm/objects/2026-03/meetings/batch/create", json={"inputs": _meetings(1)})
+    assert response.status_code == 201
+    record_id = response.json()["results"][0]["id"]
+    assert api.get(f"/crm/objects/2026-03/meetings/{record_id}").status_code == 200
+    assert api.get(f"/crm/v3/objects/0-47/{record_id}").status_code == 200
+
+
+def test_custom_object_type(api: httpx.Client, emulator: Emulator) -> None:
+    response = api.post("/crm/v3/objects/p_widgets", json={"properties": {"name": "Sprocket"}, "associations": []})
+    assert response.status_code == 201
+    assert emulator.records("p_widgets")[0]["properties"]["name"] == "Sprocket"
+
+
+@pytest.mark.contract(requests=False)
+def test_unknown_object_type_and_bad_json(api: httpx.Client) -> None:
+    response = api.post("/crm/v3/objects/unicorns/batch/create", json={"inputs": []})
+    assert response.status_code == 400 and "unicorns" in response.json()["message"]
+    response = api.post(f"{BATCH}/create", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["category"] == "VALIDATION_ERROR"
+
+
+def test_unique_properties_conflict_and_upsert(api: httpx.Client, emulator: Emulator) -> None:
+    created = api.post("/crm/v3/properties/companies", json={
+        "name": "external_key", "label": "External key", "type": "string", "fieldType": "text",
+        "groupName": "companyinformation", "hasUniqueValue": True,
+    })
+    assert created.status_code == 201 and created.json()["hasUniqueValue"] is True
+    first = api.post("/crm/v3/objects/companies", json={"properties": {"name": "A", "external_key": "k1"}, "associations": []})
+    assert first.status_code == 201
+    duplicate = api.post("/crm/v3/objects/companies", json={"properties": {"name": "B", "external_key": "k1"}, "associations": []})
+    assert duplicate.status_code == 409 and duplicate.json()["category"] == "CONFLICT"
+    upsert = api.post("/crm/v3/objects/companies/batch/upsert", json={"inputs": [
+        {"id": "k1", "idProperty": "external_key", "properties": {"name": "A2"}},
+        {"id": "k2", "idProperty": "external_key", "properties": {"name": "C"}},
+    ]})
+    assert upsert.status_code == 200
+    by_key = {r["properties"]["external_key"]: r for r in upsert.json()["results"]}
+    assert by_key["k1"]["new"] is False and by_key["k1"]["id"] == first.json()["id"]
+    assert by_key["k2"]["new"] is True
+    assert sorted(r["properties"]["name"] for r in emulator.records("companies")) == ["A2", "C"]
+
+
+def test_upsert_by_non_unique_property_is_refused(api: httpx.Client) -> None:
+    response = api.post("/crm/v3/objects/meetings/batch/upsert", json={"inputs": [
+        {"id": "x", "idProperty": "hs_meeting_title", "properties": {}}]})
+    assert response.status_code == 400
+    assert "non-unique" in response.json()["message"]

@@ -1,0 +1,82 @@
+"""The scheduler calendar endpoint, owners, and the properties API."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from reconciler.emulator import Emulator
+
+
+def _calendar_body(contact: str, **overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "associations": [{"to": {"id": contact}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 200}]}],
+        "emailReminderSchedule": {"reminders": [{"numberOfTimeUnits": 1, "timeUnit": "HOURS"}], "shouldIncludeInviteDescription": True},
+        "timezone": "Europe/Berlin",
+        "properties": {
+            "hs_meeting_title": "Demo", "hs_meeting_start_time": "2026-01-05T10:00:00Z",
+            "hs_meeting_end_time": "2026-01-05T11:00:00Z", "hs_timestamp": "2026-01-05T10:00:00Z",
+            "hs_meeting_outcome": "SCHEDULED", "hubspot_owner_id": "1001", "hs_attendee_owner_ids": ["1002"],
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+def test_calendar_meeting(api: httpx.Client, emulator: Emulator) -> None:
+    contact = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "c@example.com"}, "associations": []}).json()["id"]
+    response = api.post("/scheduler/2026-03/meetings/calendar", params={"organizerUserId": "5001"}, json=_calendar_body(contact))
+    assert response.status_code == 200
+    body = response.json()
+    assert {"id", "createdAt", "lastUpdatedAt", "properties"} <= body.keys()
+    assert body["properties"]["hs_engagement_source"] and body["properties"]["hs_engagement_source_id"]
+    assert body["properties"]["hs_attendee_owner_ids"] == ["1002"]
+    stored = emulator.records("meetings")
+    assert stored[0]["id"] == body["id"]
+    event = emulator.calendar_events()[0]
+    assert event["organizerUserId"] == "5001" and event["timezone"] == "Europe/Berlin"
+    assert event["includeDescription"] is True
+    assert httpx.get(emulator.base_url + "/__emulator/calendar-events").json()["results"] == [event]
+
+
+@pytest.mark.contract(requests=False)
+def test_calendar_meeting_validation(api: httpx.Client, emulator: Emulator) -> None:
+    contact = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "d@example.com"}, "associations": []}).json()["id"]
+    unknown_user = api.post("/scheduler/v3/meetings/calendar", params={"organizerUserId": "1001"}, json=_calendar_body(contact))
+    assert unknown_user.status_code == 400 and "organizerUserId" in unknown_user.json()["message"]
+    body = _calendar_body(contact)
+    del body["timezone"]
+    assert api.post("/scheduler/v3/meetings/calendar", params={"organizerUserId": "5001"}, json=body).status_code == 400
+    assert emulator.records("meetings") == []
+
+
+def test_owners(api: httpx.Client) -> None:
+    owners = api.get("/crm/v3/owners").json()["results"]
+    assert [o["email"] for o in owners] == ["alice@example.com", "bob@example.com", "carol@example.com"]
+    assert owners[0]["id"] == "1001" and owners[0]["userId"] == 5001
+    bob = api.get("/crm/owners/2026-03", params={"email": "bob@example.com"}).json()["results"]
+    assert [o["id"] for o in bob] == ["1002"]
+    assert api.get("/crm/v3/owners/1003").json()["email"] == "carol@example.com"
+
+
+def test_properties_catalogue_and_custom(api: httpx.Client) -> None:
+    names = {p["name"]: p for p in api.get("/crm/v3/properties/meetings").json()["results"]}
+    outcome = names["hs_meeting_outcome"]
+    assert [o["value"] for o in outcome["options"]] == ["SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"]
+    created = api.post("/crm/v3/properties/meetings", json={
+        "name": "reconciler_key", "label": "Reconciler key", "type": "string", "fieldType": "text",
+        "groupName": "meetinginformation"})
+    assert created.status_code == 201
+    made = api.post("/crm/v3/objects/meetings", json={"properties": {"reconciler_key": "k"}, "associations": []})
+    assert made.status_code == 201
+    again = api.post("/crm/properties/2026-03/meetings", json={
+        "name": "reconciler_key", "label": "x", "type": "string", "fieldType": "text", "groupName": "g"})
+    assert again.status_code == 409
+
+
+def test_unique_values_are_refused_for_engagements(api: httpx.Client) -> None:
+    response = api.post("/crm/v3/properties/calls", json={
+        "name": "ext_id", "label": "Ext", "type": "string", "fieldType": "text", "groupName": "g",
+        "hasUniqueValue": True})
+    assert response.status_code == 400
+    assert "hasUniqueValue is not supported for calls" in response.json()["message"]

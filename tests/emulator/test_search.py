@@ -1,0 +1,108 @@
+"""Search: filter groups, operators, one sort, paging, query, archived, indexing lag."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from reconciler.emulator import Emulator
+
+SEARCH = "/crm/v3/objects/contacts/search"
+
+
+def _contacts(api: httpx.Client) -> list[str]:
+    people = [
+        ("ada@example.com", "Ada", "Lovelace", "customer"),
+        ("alan@example.com", "Alan", "Turing", "lead"),
+        ("grace@example.com", "Grace", "Hopper", "customer"),
+        ("linus@example.org", "Linus", "Torvalds", "lead"),
+    ]
+    inputs = [
+        {"properties": {"email": e, "firstname": f, "lastname": l, "lifecyclestage": s}, "associations": []}
+        for e, f, l, s in people
+    ]
+    results = api.post("/crm/v3/objects/contacts/batch/create", json={"inputs": inputs}).json()["results"]
+    by_email = {r["properties"]["email"]: r["id"] for r in results}  # results are shuffled
+    return [by_email[e] for e, *_ in people]
+
+
+def _emails(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return sorted(r["properties"]["email"] for r in response.json()["results"])
+
+
+def test_filter_groups_are_or_of_ands(api: httpx.Client) -> None:
+    _contacts(api)
+    body = {"filterGroups": [
+        {"filters": [{"propertyName": "lifecyclestage", "operator": "EQ", "value": "customer"},
+                     {"propertyName": "firstname", "operator": "NEQ", "value": "Ada"}]},
+        {"filters": [{"propertyName": "email", "operator": "CONTAINS_TOKEN", "value": "*example.org"}]},
+    ], "properties": ["email"]}
+    assert _emails(api.post(SEARCH, json=body)) == ["grace@example.com", "linus@example.org"]
+
+
+def test_operators(api: httpx.Client) -> None:
+    ids = _contacts(api)
+
+    def find(*filters: dict[str, object]) -> list[str]:
+        return _emails(api.post(SEARCH, json={"filterGroups": [{"filters": list(filters)}], "properties": ["email"]}))
+
+    assert find({"propertyName": "firstname", "operator": "IN", "values": ["Ada", "Alan"]}) == [
+        "ada@example.com", "alan@example.com"]
+    assert len(find({"propertyName": "firstname", "operator": "NOT_IN", "values": ["Ada"]})) == 3
+    assert find({"propertyName": "phone", "operator": "HAS_PROPERTY"}) == []
+    assert len(find({"propertyName": "phone", "operator": "NOT_HAS_PROPERTY"})) == 4
+    assert find({"propertyName": "hs_object_id", "operator": "EQ", "value": ids[0]}) == ["ada@example.com"]
+    assert len(find({"propertyName": "hs_object_id", "operator": "BETWEEN", "value": ids[1], "highValue": ids[2]})) == 2
+    assert len(find({"propertyName": "hs_object_id", "operator": "GT", "value": ids[0]})) == 3
+    assert len(find({"propertyName": "hs_object_id", "operator": "LTE", "value": ids[0]})) == 1
+
+
+def test_sort_paging_and_total(api: httpx.Client) -> None:
+    _contacts(api)
+    body = {"sorts": [{"propertyName": "lastname", "direction": "DESCENDING"}], "limit": 3,
+            "properties": ["lastname"]}
+    first = api.post(SEARCH, json=body).json()
+    assert first["total"] == 4
+    assert [r["properties"]["lastname"] for r in first["results"]] == ["Turing", "Torvalds", "Lovelace"]
+    second = api.post(SEARCH, json={**body, "after": first["paging"]["next"]["after"]}).json()
+    assert [r["properties"]["lastname"] for r in second["results"]] == ["Hopper"]
+    assert "paging" not in second
+
+
+def test_query_and_archived(api: httpx.Client) -> None:
+    ids = _contacts(api)
+    assert _emails(api.post(SEARCH, json={"query": "grace"})) == ["grace@example.com"]
+    api.post("/crm/v3/objects/contacts/batch/archive", json={"inputs": [{"id": ids[2]}]})
+    assert _emails(api.post(SEARCH, json={"query": "grace"})) == []
+
+
+def test_search_has_no_rate_limit_headers(api: httpx.Client, emulator: Emulator) -> None:
+    emulator.set_config(rate_limit_per_10s=100)
+    response = api.post(SEARCH, json={})
+    assert response.status_code == 200
+    assert not [h for h in response.headers if h.lower().startswith("x-hubspot-ratelimit")]
+    assert api.get("/crm/v3/objects/contacts").headers["X-HubSpot-RateLimit-Max"] == "100"
+
+
+def test_search_sees_writes_only_after_the_indexing_lag(api: httpx.Client, emulator: Emulator) -> None:
+    emulator.set_config(search_lag_seconds=0.3)
+    created = api.post("/crm/v3/objects/contacts", json={
+        "properties": {"email": "new@example.com", "firstname": "Old"}, "associations": []}).json()
+    assert api.get(f"/crm/v3/objects/contacts/{created['id']}").status_code == 200  # reads: at once
+    assert _emails(api.post(SEARCH, json={"query": "new@example.com"})) == []
+    time.sleep(0.35)
+    assert _emails(api.post(SEARCH, json={"query": "new@example.com"})) == ["new@example.com"]
+    api.patch(f"/crm/v3/objects/contacts/{created['id']}", json={"properties": {"firstname": "Renamed"}})
+    by_name = {"filterGroups": [{"filters": [{"propertyName": "firstname", "operator": "EQ", "value": "Renamed"}]}]}
+    assert _emails(api.post(SEARCH, json=by_name)) == []  # the index still has the old name
+    time.sleep(0.35)
+    assert _emails(api.post(SEARCH, json=by_name)) == ["new@example.com"]
+
+
+def test_search_limits(api: httpx.Client) -> None:
+    assert api.post(SEARCH, json={"limit": 201}).status_code == 400
+    too_many = {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "HAS_PROPERTY"}]}] * 6}
+    assert api.post(SEARCH, json=too_many).status_code == 400
+    assert api.post(SEARCH, json={"after": "9950", "limit": 100}).status_code == 400
