@@ -1,0 +1,220 @@
+"""Error answers, retries and the ambiguous write, with faults injected by the emulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from reconciler.client import CreateInput, HubSpotClient
+from reconciler.emulator import Emulator, FaultConfig
+from reconciler.errors import (
+    AmbiguousWriteError,
+    ApiError,
+    RateLimitError,
+    TransportError,
+)
+from reconciler.retrying import (
+    RetryableFailure,
+    RetryPolicy,
+    call_with_retries,
+    retry_after_seconds,
+)
+
+from .conftest import TOKEN, api_requests
+
+
+def meetings(n: int, prefix: str = "t") -> list[CreateInput]:
+    return [
+        CreateInput(f"{prefix}{i}", {"hs_timestamp": "1700000000000", "hs_meeting_title": f"{prefix}{i}"})
+        for i in range(n)
+    ]
+
+
+# ---- error answers -------------------------------------------------------------------------
+
+
+def test_401_maps_to_api_error(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
+    client = make_client(token="wrong-token")
+    with pytest.raises(ApiError) as caught:
+        client.list_owners()
+    error = caught.value
+    assert (error.status, error.category, error.method, error.path) == (
+        401, "INVALID_AUTHENTICATION", "GET", "/crm/v3/owners",
+    )  # fmt: skip
+    assert error.correlation_id
+    assert str(error).startswith("HubSpot answered 401 INVALID_AUTHENTICATION GET /crm/v3/owners: ")
+    assert len(hub.requests()) == 1  # not retried
+
+
+def test_403_missing_scopes(client: HubSpotClient, hub: Emulator) -> None:
+    hub.set_config(scopes=("crm.objects.owners.read",))
+    with pytest.raises(ApiError) as caught:
+        client.batch_create("meetings", meetings(1))
+    assert caught.value.status == 403
+    assert caught.value.category == "MISSING_SCOPES"
+    assert not isinstance(caught.value, AmbiguousWriteError)
+
+
+def test_400_validation_body(client: HubSpotClient) -> None:
+    # upsert by a property that is not unique: HubSpot refuses the whole batch (facts §7)
+    with pytest.raises(ApiError) as caught:
+        client.batch_upsert("companies", "name", [CreateInput("x", {"name": "Acme"})])
+    error = caught.value
+    assert (error.status, error.category) == (400, "VALIDATION_ERROR")
+    assert error.correlation_id
+    assert error.path == "/crm/v3/objects/companies/batch/upsert"
+
+
+def test_400_on_bad_property_definition(client: HubSpotClient) -> None:
+    from reconciler.client import PropertyDefinition
+
+    with pytest.raises(ApiError) as caught:
+        client.create_property("meetings", PropertyDefinition("x", "X", "no-such-type", "text", "g"))
+    assert caught.value.status == 400
+    assert caught.value.category == "VALIDATION_ERROR"
+    assert caught.value.api_message
+
+
+# ---- retries ---------------------------------------------------------------------------------
+
+
+def test_5xx_on_reads_is_retried(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
+    client = make_client(max_retries=8)
+    hub.set_faults(FaultConfig(error_5xx=0.5), seed=3)
+    for _ in range(5):
+        assert client.list_owners()
+    statuses = [r["status"] for r in api_requests(hub, "/owners")]
+    assert any(s >= 500 for s in statuses)
+    assert statuses.count(200) == 5
+    assert client.retries == len(statuses) - 5
+
+
+def test_5xx_on_create_is_ambiguous_and_not_resent(client: HubSpotClient, hub: Emulator) -> None:
+    hub.set_faults(FaultConfig(error_5xx=1.0))
+    with pytest.raises(AmbiguousWriteError) as caught:
+        client.batch_create("meetings", meetings(3))
+    assert caught.value.trace_ids == ["t0", "t1", "t2"]
+    assert len(api_requests(hub, "/batch/create")) == 1
+
+
+def test_429_is_retried_for_reads_and_creates(client: HubSpotClient, hub: Emulator) -> None:
+    hub.set_faults(FaultConfig(rate_limit_429=0.5), seed=5)
+    for batch in range(4):
+        outcome = client.batch_create("meetings", meetings(5, prefix=f"b{batch}-"))
+        assert len(outcome.results) == 5
+    hub.set_faults(FaultConfig())
+    assert len(hub.records("meetings")) == 20  # a 429 was not processed: no duplicates
+    assert client.rate_limited > 0
+    assert client.retries == client.rate_limited
+
+
+def test_daily_limit_stops_at_once(client: HubSpotClient, hub: Emulator) -> None:
+    hub.set_config(daily_limit=2)
+    client.list_owners()
+    client.list_owners()
+    hub.clear_requests()
+    with pytest.raises(RateLimitError) as caught:
+        client.list_owners()
+    assert caught.value.policy == "DAILY"
+    assert "daily" in str(caught.value).lower()
+    assert len(hub.requests()) == 1  # never retried
+
+
+def test_drop_after_commit_on_create_is_ambiguous(client: HubSpotClient, hub: Emulator) -> None:
+    hub.set_faults(FaultConfig(drop_after_commit=1.0))
+    with pytest.raises(AmbiguousWriteError) as caught:
+        client.batch_create("meetings", meetings(2, prefix="amb"))
+    hub.set_faults(FaultConfig())
+    assert sorted(caught.value.trace_ids) == ["amb0", "amb1"]
+    assert sorted(r["properties"]["hs_meeting_title"] for r in hub.records("meetings")) == ["amb0", "amb1"]
+    assert len(api_requests(hub, "/batch/create")) == 1
+    assert TOKEN not in str(caught.value)
+
+
+def test_dropped_connection_on_read_is_retried(client: HubSpotClient, hub: Emulator) -> None:
+    ids = [r.id for r in client.batch_create("meetings", meetings(3)).results]
+    hub.set_faults(FaultConfig(drop_after_commit=0.3, drop_before_write=0.3), seed=11)
+    for _ in range(4):
+        assert set(client.read_all("meetings", ids, ["hs_meeting_title"])) == set(ids)
+    assert client.retries > 0
+
+
+def test_calendar_create_is_not_resent_after_a_drop(client: HubSpotClient, hub: Emulator) -> None:
+    hub.set_faults(FaultConfig(drop_after_commit=1.0))
+    with pytest.raises(AmbiguousWriteError):
+        client.create_calendar_meeting(
+            "5001",
+            {"hs_meeting_title": "T", "hs_meeting_start_time": "1767261600000",
+             "hs_meeting_end_time": "1767265200000", "hs_meeting_outcome": "SCHEDULED",
+             "hubspot_owner_id": "1001"},
+            [], "UTC", [], False,
+        )  # fmt: skip
+    assert len(api_requests(hub, "/scheduler/")) == 1
+
+
+def test_read_timeout(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
+    client = make_client(timeout_seconds=0.2, max_retries=1)
+    hub.set_faults(FaultConfig(slow=1.0, slow_seconds=0.6))
+    with pytest.raises(AmbiguousWriteError):
+        client.batch_create("meetings", meetings(1))
+    with pytest.raises(TransportError) as caught:
+        client.list_owners()
+    assert not isinstance(caught.value, AmbiguousWriteError)
+    assert "ReadTimeout" in str(caught.value)
+    assert client.retries == 1
+    hub.set_faults(FaultConfig())
+    time.sleep(0.7)  # let the emulator finish the slow answers before the next test resets it
+
+
+def test_connect_error_is_retried_even_for_creates(make_client: Callable[..., HubSpotClient]) -> None:
+    client = make_client(base_url="http://127.0.0.1:9", max_retries=2)
+    with pytest.raises(TransportError) as caught:
+        client.batch_create("meetings", meetings(1))
+    assert not isinstance(caught.value, AmbiguousWriteError)
+    assert client.requests_sent == 3
+    assert "ConnectError" in str(caught.value)
+
+
+# ---- the retry policy on its own ---------------------------------------------------------------
+
+
+def test_retry_after_is_honoured_and_capped() -> None:
+    slept: list[float] = []
+    calls = []
+
+    def attempt(number: int) -> str:
+        calls.append(number)
+        if number < 3:
+            raise RetryableFailure(ApiError(503, "busy"), retry_after=0.25)
+        return "ok"
+
+    assert call_with_retries(attempt, RetryPolicy(max_retries=5), sleep=slept.append) == "ok"
+    assert slept == [0.25, 0.25]
+
+    def migrating(number: int) -> str:
+        raise RetryableFailure(ApiError(477, "Migration in progress"), retry_after=86400)
+
+    with pytest.raises(ApiError, match="Migration"):
+        call_with_retries(migrating, RetryPolicy(max_retries=5), sleep=slept.append)
+    assert slept == [0.25, 0.25]  # gave up instead of waiting a day
+
+
+def test_backoff_has_jitter_min_wait_and_a_ceiling() -> None:
+    slept: list[float] = []
+
+    def attempt(number: int) -> str:
+        raise RetryableFailure(ApiError(423, "locked"), min_wait=2.0)
+
+    with pytest.raises(ApiError, match="locked"):
+        call_with_retries(attempt, RetryPolicy(max_retries=4, initial_seconds=0.01, max_seconds=5), sleep=slept.append)
+    assert len(slept) == 4
+    assert all(2.0 <= s <= 5.0 for s in slept)
+
+
+def test_retry_after_parsing() -> None:
+    assert retry_after_seconds("3") == 3.0
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0

@@ -1,0 +1,147 @@
+"""The rolling-window limiter on its own (a fake clock), and against the emulator's limits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from reconciler.client import HubSpotClient
+from reconciler.emulator import Emulator
+from reconciler.ratelimit import RollingWindowLimiter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def limiter(limit: int, window: float = 10.0, headroom: float = 0.0) -> tuple[RollingWindowLimiter, FakeClock]:
+    clock = FakeClock()
+    return RollingWindowLimiter(limit, window, headroom=headroom, clock=clock, sleep=clock.sleep), clock
+
+
+def test_allows_limit_per_rolling_window() -> None:
+    lim, clock = limiter(3)
+    assert [lim.acquire() for _ in range(3)] == [0, 0, 0]
+    clock.now += 4
+    waited = lim.acquire()  # the 4th waits until the 1st leaves the window
+    assert waited == pytest.approx(6.0)
+    assert clock.now == pytest.approx(1010.0)
+    clock.now += 0.5
+    assert lim.acquire() == pytest.approx(0.0)  # sent at 1000 and 1000: both expired at 1010
+    assert lim.in_window() == 2
+
+
+def test_headroom() -> None:
+    lim, _ = limiter(100, headroom=0.08)
+    assert lim.limit == 92
+    assert limiter(1, headroom=0.5)[0].limit == 1
+
+
+def test_headers_resize_the_window_and_limit() -> None:
+    lim, _ = limiter(1000, headroom=0.1)
+    lim.observe(server_limit=20, remaining=None, window_seconds=2.0)
+    assert (lim.limit, lim.window_seconds) == (18, 2.0)
+
+
+def test_requests_counted_by_the_server_but_not_by_us_are_booked() -> None:
+    lim, clock = limiter(10)
+    lim.acquire()
+    # the server has seen 7 in its window (someone else shares the app): book 6 more
+    lim.observe(server_limit=10, remaining=3, window_seconds=10.0)
+    assert lim.in_window() == 7
+    # a stale answer that counts fewer than we sent changes nothing
+    lim.observe(server_limit=10, remaining=9, window_seconds=10.0)
+    assert lim.in_window() == 7
+    lim.exhausted()
+    assert lim.in_window() == 10
+    assert lim.until_oldest_expires() == pytest.approx(10.0)
+    clock.now += 10
+    assert lim.in_window() == 0
+
+
+def test_thread_safe_under_contention() -> None:
+    lim = RollingWindowLimiter(50, 60.0)
+    count = 0
+    lock = threading.Lock()
+
+    def grab() -> None:
+        nonlocal count
+        for _ in range(10):
+            lim.acquire()
+            with lock:
+                count += 1
+
+    threads = [threading.Thread(target=grab) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert count == 50 and lim.in_window() == 50
+
+
+# ---- against the emulator ------------------------------------------------------------------------
+
+
+def test_burst_stays_under_the_portal_limit(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
+    hub.set_config(rate_limit_per_10s=20)
+    client = make_client(requests_per_10s=20, concurrency=4)
+    assert client.rate_limiter is not None and client.rate_limiter.limit == 18
+
+    def read(chunk: Sequence[int]) -> int:
+        client.list_owners()
+        return chunk[0]
+
+    outcomes = list(client.run_batches(read, list(range(18)), size=1))
+    assert len(outcomes) == 18 and all(isinstance(o, int) for _, o in outcomes)
+    assert client.rate_limited == 0
+    assert all(r["status"] == 200 for r in hub.requests())
+    # the next request would have to wait for the window
+    assert client.rate_limiter.in_window() == 18
+    assert client.rate_limiter.until_oldest_expires() > 5
+
+
+def test_limit_is_corrected_from_headers(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
+    hub.set_config(rate_limit_per_10s=20)
+    client = make_client(requests_per_10s=1000)
+    other = make_client(requests_per_10s=None)  # another process using the same app
+    for _ in range(10):
+        other.list_owners()
+    client.list_owners()
+    limiter = client.rate_limiter
+    assert limiter is not None
+    assert limiter.limit == 18  # from X-HubSpot-RateLimit-Max: 20, less the headroom
+    assert limiter.in_window() == 11  # the server counted 11 in the window; we sent 1
+
+
+def test_search_has_its_own_per_second_limit(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
+    hub.set_config(search_per_second=2)
+    client = make_client(search_per_second=2)
+    started = time.monotonic()
+    for _ in range(4):
+        list(client.search("meetings", [], []))
+    elapsed = time.monotonic() - started
+    assert client.rate_limited == 0
+    assert elapsed >= 1.0  # 4 searches at 2 per second span more than one window
+    assert all(r["status"] == 200 for r in hub.requests())
+
+
+def test_search_429_is_retried(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
+    hub.set_config(search_per_second=1)
+    client = make_client(search_per_second=None, max_retries=8)  # no limiter: collect 429s
+    for _ in range(2):
+        list(client.search("meetings", [], []))
+    assert client.rate_limited >= 1
+    statuses = [r["status"] for r in hub.requests()]
+    assert statuses.count(200) == 2 and 429 in statuses
