@@ -93,14 +93,15 @@ def resolve_target(
         api_version=api_version,
         state_path=state,
         protected=bool(raw.get("protected", False)),
-        rate_limit=_rate_limit(raw.get("rate_limit") or {}, embedded=embedded),
+        rate_limit=_rate_limit(raw.get("rate_limit") or {}, local=name == LOCAL_TARGET),
         emulator_data=root / ".reconciler" / "emulator.sqlite3" if embedded else None,
     )
 
 
-def _rate_limit(raw: Mapping[str, Any], *, embedded: bool) -> RateLimitSettings:
-    if embedded and not raw:
-        # The embedded emulator runs without rate limits unless asked: a demo should be quick.
+def _rate_limit(raw: Mapping[str, Any], *, local: bool) -> RateLimitSettings:
+    if local and not raw:
+        # `local` is an emulator (embedded, or given by --base-url), which runs without
+        # rate limits unless asked: a demo should be quick.
         return RateLimitSettings(requests_per_10s=None, search_per_second=None, concurrency=4)
     tier = str(raw.get("tier", "free"))
     if tier not in TIER_REQUESTS_PER_10S:

@@ -1,0 +1,578 @@
+"""Execute a ``Plan`` against a portal, recording every outcome in the state at once.
+
+One place sends a batch and records its outcome (``_Applier._record_creates`` and
+friends): the state is saved after every batch, so a crash loses nothing HubSpot accepted.
+
+Crash safety rests on a marker: every record this tool creates carries the custom property
+``reconciler_key`` = ``<project>:<address>`` (ensured on each object type before the first
+write). Before a create batch is sent its keys are written to the state as *in flight*;
+if the process dies, or the answer is lost, the next run finds those records by searching
+for their marker and adopts them instead of creating them again (``recover_in_flight``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from reconciler.client import (
+    CreateInput,
+    HubSpotClient,
+    PropertyDefinition,
+    UpdateInput,
+)
+from reconciler.errors import AmbiguousWriteError, RateLimitError, ReconcilerError
+from reconciler.model import AssociationRef, Source, write_rank
+from reconciler.planner import Change, Plan
+from reconciler.state import AppliedAssociation, RecordState, State, StateStore
+
+MARKER_PROPERTY = "reconciler_key"
+MARKER_GROUP = {
+    "contacts": "contactinformation",
+    "companies": "companyinformation",
+    "deals": "dealinformation",
+    "tickets": "ticketinformation",
+    "meetings": "meetinginformation",
+    "calls": "callinformation",
+}
+#: Object types where HubSpot documents no unique-value properties (facts §7):
+#: the marker there is an ordinary property, and recovery rests on search.
+NO_UNIQUE_PROPERTIES = frozenset({"meetings", "calls"})
+
+
+def marker_value(project: str, address: str) -> str:
+    return f"{project}:{address}"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    address: str
+    source: Source | None
+    message: str
+    skipped: bool = False
+
+    def render(self) -> str:
+        where = f"{self.source.file}:{self.source.line}: " if self.source else ""
+        verb = "skipped" if self.skipped else "failed"
+        return f"{where}{self.address}: {verb}: {self.message}"
+
+
+@dataclass(slots=True)
+class ApplyResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    interrupted: bool = False
+    stopped_reason: str | None = None
+    requests: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.interrupted and self.stopped_reason is None
+
+
+ProgressCallback = Callable[[int], None]
+
+
+class _Stop(Exception):
+    """Raised inside the apply loop when the daily limit or Ctrl-C ends it early."""
+
+
+class _Applier:
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        client: HubSpotClient,
+        store: StateStore,
+        state: State,
+        project: str,
+        progress: ProgressCallback | None,
+        stop: threading.Event | None,
+    ) -> None:
+        self.plan = plan
+        self.client = client
+        self.store = store
+        self.state = state
+        self.project = project
+        self.progress = progress or (lambda n: None)
+        self.stop = stop or threading.Event()
+        self.result = ApplyResult()
+        self.failed: set[str] = set()
+        self.unique_marker: dict[str, bool] = {}
+        self.labels: dict[tuple[str, str, str], int] = {}
+        self.run_id = uuid.uuid4().hex[:10]
+        self._trace_counter = 0
+        self._lock = threading.Lock()
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _trace_id(self) -> str:
+        self._trace_counter += 1
+        return f"{self.run_id}-{self._trace_counter}"
+
+    def _save(self) -> None:
+        self.store.save(self.state)
+
+    def _fail(self, change: Change, message: str, *, skipped: bool = False) -> None:
+        self.failed.add(change.address)
+        self.result.failures.append(Failure(change.address, change.source, message, skipped))
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            self.result.interrupted = True
+            raise _Stop()
+
+    def _handle_batch_error(self, changes: Sequence[Change], error: ReconcilerError) -> None:
+        if isinstance(error, RateLimitError) and error.policy == "DAILY":
+            for change in changes:
+                self._fail(change, "not sent: HubSpot's daily API limit is reached")
+            self.result.stopped_reason = (
+                "HubSpot's daily API limit is reached; the state holds everything applied so "
+                "far. Run apply again after the daily limit resets (midnight in the portal's "
+                "time zone)."
+            )
+            self.stop.set()
+            return
+        for change in changes:
+            self._fail(change, str(error))
+
+    # -- resolution ---------------------------------------------------------------------
+
+    def _target_id(self, ref: AssociationRef) -> str | None:
+        if ref.to_id is not None:
+            return ref.to_id
+        recorded = self.state.records.get(f"{ref.to_type}/{ref.to_key}")
+        return recorded.id if recorded else None
+
+    def _type_id(self, from_type: str, ref: AssociationRef) -> int | None:
+        if ref.type_id is not None:
+            return ref.type_id
+        if ref.label is None:
+            return None
+        key = (from_type, ref.to_type, ref.label.lower())
+        if key not in self.labels:
+            for label in self.client.association_labels(from_type, ref.to_type):
+                if label.label:
+                    self.labels[(from_type, ref.to_type, label.label.lower())] = label.type_id
+        return self.labels.get(key)
+
+    def _applied(self, from_type: str, ref: AssociationRef) -> AppliedAssociation | None:
+        to_id = self._target_id(ref)
+        type_id = self._type_id(from_type, ref)
+        if to_id is None or type_id is None:
+            return None
+        return AppliedAssociation(ref.to_type, to_id, ref.category, type_id, ref.to_key)
+
+    def _blocked_by(self, change: Change) -> str | None:
+        for ref in change.associations:
+            if ref.to_key is not None and f"{ref.to_type}/{ref.to_key}" in self.failed:
+                return f"{ref.to_type}/{ref.to_key}"
+        return None
+
+    # -- the phases ---------------------------------------------------------------------
+
+    def run(self) -> ApplyResult:
+        try:
+            types = {c.object_type for c in self.plan.changes if c.action == "create"}
+            ensure_markers(self.client, types, self.unique_marker)
+            by_type: dict[str, list[Change]] = defaultdict(list)
+            for change in self.plan.changes:
+                if change.action == "create":
+                    by_type[change.object_type].append(change)
+            deferred: list[tuple[Change, AssociationRef]] = []
+            for object_type in sorted(by_type, key=lambda t: (write_rank(t), t)):
+                self._check_stop()
+                deferred.extend(self._create(object_type, by_type[object_type]))
+            self._check_stop()
+            self._update([c for c in self.plan.changes if c.action == "update"])
+            self._associate_deferred(deferred)
+            self._check_stop()
+            self._archive([c for c in self.plan.changes if c.action == "archive"])
+        except _Stop:
+            pass
+        self.result.requests = self.client.requests_sent
+        return self.result
+
+    def _create(self, object_type: str, changes: list[Change]) -> list[tuple[Change, AssociationRef]]:
+        ready: list[tuple[Change, CreateInput]] = []
+        deferred: list[tuple[Change, AssociationRef]] = []
+        calendar: list[Change] = []
+        for change in changes:
+            blocker = self._blocked_by(change)
+            if blocker:
+                self._fail(change, f"depends on {blocker}, which failed", skipped=True)
+                continue
+            if any(v.startswith("<owner ") for v in change.after.values()):
+                self._fail(change, "owner email could not be resolved to a HubSpot owner")
+                continue
+            inline: list[tuple[str, str, str, int]] = []
+            for ref in change.associations:
+                applied = self._applied(object_type, ref)
+                if applied is None:
+                    if ref.label is not None and self._type_id(object_type, ref) is None:
+                        self._fail(change, f"association label {ref.label!r} does not exist in "
+                                   f"the portal for {object_type} → {ref.to_type}")
+                        break
+                    deferred.append((change, ref))
+                else:
+                    inline.append((applied.to_type, applied.to_id, applied.category, applied.type_id))
+            else:
+                if change.calendar is not None:
+                    calendar.append(change)
+                    continue
+                properties = dict(change.after)
+                properties[MARKER_PROPERTY] = marker_value(self.project, change.address)
+                ready.append(
+                    (change, CreateInput(self._trace_id(), properties, tuple(inline)))
+                )
+        for change in calendar:
+            self._check_stop()
+            self._create_calendar(change)
+        if ready:
+            self._run_create_batches(object_type, ready)
+        return deferred
+
+    def _run_create_batches(
+        self, object_type: str, ready: list[tuple[Change, CreateInput]]
+    ) -> None:
+        by_trace = {inp.trace_id: change for change, inp in ready}
+        inputs = [inp for _, inp in ready]
+        use_upsert = self.unique_marker.get(object_type, False)
+
+        def send(chunk: Sequence[CreateInput]):  # type: ignore[no-untyped-def]
+            batch_id = chunk[0].trace_id
+            with self._lock:
+                self.state.in_flight[batch_id] = {
+                    "object_type": object_type,
+                    "addresses": [by_trace[i.trace_id].address for i in chunk],
+                    "started_at": time.time(),
+                }
+                self._save()
+            if use_upsert:
+                return self.client.batch_upsert(object_type, MARKER_PROPERTY, chunk)
+            return self.client.batch_create(object_type, chunk)
+
+        for chunk, outcome in self.client.run_batches(send, inputs, stop=self.stop):
+            changes = [by_trace[i.trace_id] for i in chunk]
+            with self._lock:
+                if isinstance(outcome, AmbiguousWriteError):
+                    # The batch may have committed: keep it in flight; the next run adopts
+                    # whatever exists by marker and creates only what is missing.
+                    for change in changes:
+                        self._fail(change, f"outcome unknown ({outcome}); run apply again to "
+                                   "recover it (nothing will be duplicated)")
+                    self._save()
+                    continue
+                self.state.in_flight.pop(chunk[0].trace_id, None)
+                if isinstance(outcome, ReconcilerError):
+                    self._handle_batch_error(changes, outcome)
+                    self._save()
+                    continue
+                matched = outcome.by_trace_id()
+                by_marker = {
+                    r.properties.get(MARKER_PROPERTY): r for r in outcome.results
+                }
+                errors_by_trace = {t: e for e in outcome.errors for t in e.trace_ids}
+                for inp, change in zip(chunk, changes):
+                    remote = matched.get(inp.trace_id) or by_marker.get(
+                        inp.properties[MARKER_PROPERTY]
+                    )
+                    if remote is not None:
+                        self._record_created(change, remote.id)
+                    else:
+                        error = errors_by_trace.get(inp.trace_id)
+                        self._fail(change, error.message if error else "HubSpot returned no result")
+                self._save()
+            self.progress(len(chunk))
+
+    def _record_created(self, change: Change, hubspot_id: str, *, via_calendar: bool = False) -> None:
+        applied = tuple(
+            a for a in (self._applied(change.object_type, r) for r in change.associations)
+            if a is not None
+        )
+        self.state.records[change.address] = RecordState(
+            id=hubspot_id,
+            object_type=change.object_type,
+            properties=dict(change.after),
+            associations=applied,
+            pinned=dict(change.pins),
+            via_calendar=via_calendar,
+        )
+        self.result.created.append(change.address)
+
+    def _create_calendar(self, change: Change) -> None:
+        cal = change.calendar
+        assert cal is not None
+        inline = []
+        for ref in change.associations:
+            applied = self._applied(change.object_type, ref)
+            if applied is not None:
+                inline.append((applied.to_type, applied.to_id, applied.category, applied.type_id))
+        properties = dict(change.after)
+        properties.setdefault("hs_meeting_outcome", "SCHEDULED")
+        batch_id = f"calendar-{self._trace_id()}"
+        self.state.in_flight[batch_id] = {
+            "object_type": change.object_type,
+            "addresses": [change.address],
+            "started_at": time.time(),
+            "calendar": True,
+        }
+        self._save()
+        try:
+            remote = self.client.create_calendar_meeting(
+                cal.organizer,
+                properties,
+                inline,
+                cal.timezone,
+                [(r.number_of_time_units, r.time_unit) for r in cal.reminders],
+                cal.include_description,
+            )
+        except AmbiguousWriteError as error:
+            self._fail(change, f"outcome unknown ({error}); run apply again to recover it")
+            self._save()
+            return
+        except ReconcilerError as error:
+            self.state.in_flight.pop(batch_id, None)
+            self._handle_batch_error([change], error)
+            self._save()
+            return
+        self.state.in_flight.pop(batch_id, None)
+        # The scheduler endpoint takes no custom properties: set the marker afterwards.
+        try:
+            self.client.batch_update(
+                change.object_type,
+                [UpdateInput(remote.id, {MARKER_PROPERTY: marker_value(self.project, change.address)})],
+            )
+        except ReconcilerError:
+            pass  # the record exists and is mapped; only crash recovery would miss it
+        self._record_created(change, remote.id, via_calendar=True)
+        self._save()
+        self.progress(1)
+
+    def _update(self, changes: list[Change]) -> None:
+        by_type: dict[str, list[Change]] = defaultdict(list)
+        for change in changes:
+            by_type[change.object_type].append(change)
+        for object_type in sorted(by_type, key=lambda t: (write_rank(t), t)):
+            sending = [c for c in by_type[object_type] if c.properties_to_send]
+            by_id = {c.hubspot_id: c for c in sending}
+            inputs = [UpdateInput(str(c.hubspot_id), c.properties_to_send) for c in sending]
+            for chunk, outcome in self.client.run_batches(
+                lambda ch: self.client.batch_update(object_type, ch), inputs, stop=self.stop
+            ):
+                chunk_changes = [by_id[i.id] for i in chunk]
+                if isinstance(outcome, ReconcilerError):
+                    self._handle_batch_error(chunk_changes, outcome)
+                    continue
+                ok_ids = {r.id for r in outcome.results}
+                errors = {i: e for e in outcome.errors for i in e.ids}
+                for inp, change in zip(chunk, chunk_changes):
+                    if inp.id in ok_ids:
+                        self._record_updated(change)
+                    else:
+                        error = errors.get(inp.id)
+                        self._fail(change, error.message if error else "HubSpot returned no result")
+                self._save()
+                self.progress(len(chunk))
+            # association-only changes, and the association part of property updates
+            for change in by_type[object_type]:
+                if change.address in self.failed:
+                    continue
+                if not change.properties_to_send:
+                    self._record_updated(change)
+                    self.progress(1)
+            self._save()
+
+    def _record_updated(self, change: Change) -> None:
+        recorded = self.state.records.get(change.address)
+        if recorded is None:
+            return
+        associations = list(recorded.associations)
+        try:
+            for applied in change.remove_associations:
+                self.client.dissociate(
+                    change.object_type, applied.to_type,
+                    [(recorded.id, applied.to_id, applied.category, applied.type_id)],
+                )
+                associations = [a for a in associations if a != applied]
+            for ref in change.add_associations:
+                target = self._applied(change.object_type, ref)
+                if target is None:
+                    self._fail(change, f"association target {ref.to_type}/{ref.to_key} has no "
+                               "HubSpot id yet")
+                    return
+                self.client.associate(
+                    change.object_type, target.to_type,
+                    [(recorded.id, target.to_id, target.category, target.type_id)],
+                )
+                associations.append(target)
+        except ReconcilerError as error:
+            self._fail(change, str(error))
+            return
+        self.state.records[change.address] = RecordState(
+            id=recorded.id,
+            object_type=recorded.object_type,
+            properties=dict(change.after),
+            associations=tuple(associations),
+            pinned=dict(change.pins),
+            via_calendar=recorded.via_calendar,
+        )
+        if change.address not in self.result.updated:
+            self.result.updated.append(change.address)
+
+    def _associate_deferred(self, deferred: list[tuple[Change, AssociationRef]]) -> None:
+        for change, ref in deferred:
+            recorded = self.state.records.get(change.address)
+            if recorded is None:
+                continue
+            target = self._applied(change.object_type, ref)
+            if target is None:
+                self._fail(change, f"association target {ref.to_type}/{ref.to_key} was not "
+                           "created", skipped=True)
+                continue
+            try:
+                self.client.associate(
+                    change.object_type, target.to_type,
+                    [(recorded.id, target.to_id, target.category, target.type_id)],
+                )
+            except ReconcilerError as error:
+                self._fail(change, f"association to {ref.to_type}/{ref.to_key}: {error}")
+                continue
+            self.state.records[change.address] = RecordState(
+                id=recorded.id,
+                object_type=recorded.object_type,
+                properties=recorded.properties,
+                associations=(*recorded.associations, target),
+                pinned=recorded.pinned,
+                via_calendar=recorded.via_calendar,
+            )
+            self._save()
+
+    def _archive(self, changes: list[Change]) -> None:
+        by_type: dict[str, list[Change]] = defaultdict(list)
+        for change in changes:
+            by_type[change.object_type].append(change)
+        for object_type in sorted(by_type, key=lambda t: (-write_rank(t), t)):
+            by_id = {str(c.hubspot_id): c for c in by_type[object_type]}
+            for chunk, outcome in self.client.run_batches(
+                lambda ids: self.client.batch_archive(object_type, ids), list(by_id), stop=self.stop
+            ):
+                chunk_changes = [by_id[i] for i in chunk]
+                if isinstance(outcome, ReconcilerError):
+                    self._handle_batch_error(chunk_changes, outcome)
+                    continue
+                for change in chunk_changes:
+                    self.state.records.pop(change.address, None)
+                    self.result.archived.append(change.address)
+                self._save()
+                self.progress(len(chunk))
+
+
+def ensure_markers(
+    client: HubSpotClient, object_types: Iterable[str], unique: dict[str, bool] | None = None
+) -> dict[str, bool]:
+    """Make sure the marker property exists on each type; return which types have it unique."""
+    unique = unique if unique is not None else {}
+    for object_type in sorted(set(object_types)):
+        existing = {p.name: p for p in client.list_properties(object_type)}
+        if MARKER_PROPERTY in existing:
+            unique[object_type] = existing[MARKER_PROPERTY].has_unique_value
+            continue
+        wants_unique = object_type not in NO_UNIQUE_PROPERTIES
+        created = client.create_property(
+            object_type,
+            PropertyDefinition(
+                name=MARKER_PROPERTY,
+                label="Reconciler key",
+                type="string",
+                field_type="text",
+                group_name=MARKER_GROUP.get(object_type, f"{object_type.rstrip('s')}information"),
+                has_unique_value=wants_unique,
+                hidden=True,
+                form_field=False,
+            ),
+        )
+        unique[object_type] = created.has_unique_value
+    return unique
+
+
+# How long after an in-flight batch was sent an empty marker search is still not proof
+# that nothing was created: HubSpot's search index lags writes "a few moments".
+SEARCH_LAG_GRACE_SECONDS = 30.0
+
+
+def recover_in_flight(
+    client: HubSpotClient,
+    store: StateStore,
+    state: State,
+    project: str,
+    *,
+    grace_seconds: float = SEARCH_LAG_GRACE_SECONDS,
+    poll_seconds: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> list[str]:
+    """Adopt records a crashed or cut-off apply created; return the adopted addresses.
+
+    For each in-flight batch, search for its keys' markers. A key not found is only
+    concluded "not created" once the batch is older than the search lag grace; until then
+    the search is repeated.
+    """
+    adopted: list[str] = []
+    for batch_id, entry in sorted(state.in_flight.items()):
+        object_type = str(entry["object_type"])
+        pending = [a for a in entry.get("addresses", []) if a not in state.records]
+        markers = {marker_value(project, a): a for a in pending}
+        while markers:
+            found = client.search_by_property_values(
+                object_type, MARKER_PROPERTY, list(markers), [MARKER_PROPERTY]
+            )
+            for remote in found:
+                address = markers.pop(str(remote.properties.get(MARKER_PROPERTY)), None)
+                if address is None or address in state.records:
+                    continue
+                state.records[address] = RecordState(
+                    id=remote.id, object_type=object_type, properties={}, associations=()
+                )
+                adopted.append(address)
+            if not markers or clock() - float(entry.get("started_at", 0)) > grace_seconds:
+                break
+            sleep(poll_seconds)
+        state.in_flight.pop(batch_id, None)
+        store.save(state)
+    return adopted
+
+
+def apply_plan(
+    plan: Plan,
+    *,
+    client: HubSpotClient,
+    store: StateStore,
+    state: State,
+    project: str,
+    progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+) -> ApplyResult:
+    """Carry out ``plan``; the caller holds the state lock. Never raises for one record."""
+    return _Applier(
+        plan, client=client, store=store, state=state, project=project,
+        progress=progress, stop=stop,
+    ).run()
+
+
+__all__ = [
+    "ApplyResult",
+    "Failure",
+    "MARKER_PROPERTY",
+    "apply_plan",
+    "ensure_markers",
+    "marker_value",
+    "recover_in_flight",
+]

@@ -1,0 +1,292 @@
+"""`plan`, `apply` and `state`: compare the spec with a portal and make it so."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.cli.base import EXIT_ERROR, EXIT_INTERRUPTED, cli
+from reconciler.errors import ConfigError
+from reconciler.planner import Plan
+from reconciler.render import (
+    apply_result_json,
+    render_apply_summary,
+    render_plan_json,
+    render_plan_markdown,
+    render_plan_text,
+    summary_line,
+)
+from reconciler.workflow import RunOptions, run_apply, run_plan, save_plan
+
+EXIT_CHANGES = 2
+
+
+def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--project, --target, --state and --base-url, shared by every command that needs a portal."""
+    func = click.option(
+        "--base-url",
+        envvar="HUBSPOT_BASE_URL",
+        help="Use this server instead of the target's (for `local`: start no emulator). "
+        "Also HUBSPOT_BASE_URL.",
+    )(func)
+    func = click.option(
+        "--state", "state_path", type=click.Path(path_type=Path),
+        help="State file to use (default: .reconciler/state/<target>.json in the project).",
+    )(func)
+    func = click.option(
+        "--target", "-t", "target_name",
+        help="Target portal from reconciler.yaml (default: the project's default_target, `local`).",
+    )(func)
+    func = click.option(
+        "--project", "-p", "project_dir", type=click.Path(path_type=Path, file_okay=False),
+        default=".", show_default=True, help="The project folder.",
+    )(func)
+    return func
+
+
+def _options(project_dir: Path, target_name: str | None, state_path: Path | None,
+             base_url: str | None, offline: bool = False) -> RunOptions:
+    return RunOptions(
+        project_dir=project_dir,
+        environ=dict(os.environ),
+        target_name=target_name,
+        state_path=state_path,
+        base_url=base_url,
+        offline=offline,
+    )
+
+
+def _colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+@cli.command()
+@target_options
+@click.option("--offline", is_flag=True, help="Plan from the state file alone; needs no token.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as versioned JSON.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default=None,
+    help="Output format (markdown: for a pull-request comment).",
+)
+@click.option("--out", "out_file", type=click.Path(path_type=Path),
+              help="Save the plan for `apply --plan FILE`.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 with no changes, 2 with changes, 1 on error.")
+def plan(project_dir: Path, target_name: str | None, state_path: Path | None,
+         base_url: str | None, offline: bool, as_json: bool, fmt: str | None,
+         out_file: Path | None, detailed_exitcode: bool) -> int:
+    """Show what apply would create, update and archive.
+
+    By default the managed records are read from the portal first, so edits made in
+    HubSpot since the last apply show as drift.
+
+    \b
+    Examples:
+      reconciler plan --project examples
+      reconciler plan --offline --json
+      reconciler plan --target sandbox --out plan.json
+    """
+    outcome = run_plan(_options(project_dir, target_name, state_path, base_url, offline))
+    the_plan = outcome.plan
+    fmt = "json" if as_json else (fmt or "text")
+    if fmt == "json":
+        click.echo(render_plan_json(the_plan))
+    elif fmt == "markdown":
+        click.echo(render_plan_markdown(the_plan), nl=False)
+    else:
+        if outcome.in_flight:
+            click.echo(
+                f"Note: {outcome.in_flight} record(s) from an interrupted apply will be looked "
+                "up by marker and adopted by the next apply before anything is created.\n"
+            )
+        click.echo(render_plan_text(the_plan, colour=_colour()))
+    if out_file is not None:
+        save_plan(the_plan, out_file)
+        if fmt == "text":
+            click.echo(f"\nSaved the plan to {out_file}; run `reconciler apply --plan {out_file}`.")
+    if detailed_exitcode and the_plan.has_changes:
+        return EXIT_CHANGES
+    return 0
+
+
+@contextmanager
+def _graceful_interrupt(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C: finish the batches in flight, record them, stop. Second: abort now."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nStopping after the batches in flight (Ctrl-C again to abort now)...", err=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@cli.command()
+@target_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--plan", "plan_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Apply exactly this saved plan (refused if the state changed since).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
+          base_url: str | None, auto_approve: bool, plan_file: Path | None, as_json: bool) -> int:
+    """Make the portal match the spec: create, update and archive records.
+
+    Shows the plan and asks first unless --auto-approve (or --plan) is given. The
+    state file is saved after every batch; run apply again after any failure or
+    interruption: nothing is created twice.
+
+    \b
+    Examples:
+      reconciler apply --project examples --auto-approve
+      reconciler apply --plan plan.json
+    """
+    interactive = sys.stdin.isatty()
+    if not auto_approve and plan_file is None and not interactive:
+        raise ConfigError(
+            "apply needs confirmation but there is no terminal to ask on; "
+            "pass --auto-approve (or apply a saved plan with --plan FILE)"
+        )
+
+    def confirm(the_plan: Plan) -> bool:
+        if not as_json:
+            click.echo(render_plan_text(the_plan, colour=_colour()))
+        if auto_approve or plan_file is not None:
+            return True
+        click.echo("")
+        return click.confirm("Apply these changes?", default=False)
+
+    stop = threading.Event()
+    progress_factory, finish_progress = _progress(enabled=sys.stderr.isatty() and not as_json)
+    with _graceful_interrupt(stop):
+        outcome = run_apply(
+            _options(project_dir, target_name, state_path, base_url),
+            confirm=confirm,
+            progress=progress_factory,
+            stop=stop,
+            saved_plan=plan_file,
+        )
+    finish_progress()
+    result = outcome.result
+    if as_json:
+        payload: dict[str, Any] = (
+            apply_result_json(result, outcome.plan)
+            if result is not None
+            else {"format_version": 1, "ok": True, "declined": outcome.declined,
+                  "summary": outcome.plan.summary()}
+        )
+        click.echo(json.dumps(payload, indent=2))
+    if result is None:
+        if not as_json:
+            if outcome.recovered:
+                click.echo(f"Recovered {len(outcome.recovered)} record(s) from an interrupted apply.")
+            click.echo("Apply cancelled." if outcome.declined else summary_line(outcome.plan))
+        return 0
+    if not as_json:
+        for failure in result.failures:
+            click.secho(failure.render(), fg="red", err=True)
+        if result.stopped_reason:
+            click.secho(result.stopped_reason, fg="red", err=True)
+        click.echo(render_apply_summary(result))
+        click.echo(f"State: {outcome.target.state_path}")
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if result.ok else EXIT_ERROR
+
+
+def _progress(enabled: bool) -> tuple[Callable[[Plan], Callable[[int], None]], Callable[[], None]]:
+    """A rich progress bar with counts and rate on a terminal; nothing otherwise."""
+    holder: dict[str, Any] = {}
+
+    def factory(the_plan: Plan) -> Callable[[int], None]:
+        if not enabled:
+            return lambda n: None
+        from rich.progress import (
+            BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task: Any) -> Text:
+                return Text(f"{task.speed or 0:.0f} records/s")
+
+        progress = Progress(
+            TextColumn("Applying"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+            TimeRemainingColumn(), transient=True,
+        )
+        task = progress.add_task("apply", total=len(the_plan.changes))
+        progress.start()
+        holder["progress"] = progress
+        return lambda n: progress.advance(task, n)
+
+    def finish() -> None:
+        if "progress" in holder:
+            holder["progress"].stop()
+
+    return factory, finish
+
+
+@cli.group()
+def state() -> None:
+    """Inspect the state file: which HubSpot id each local key became."""
+
+
+@state.command("list")
+@target_options
+def state_list(project_dir: Path, target_name: str | None, state_path: Path | None,
+               base_url: str | None) -> int:
+    """List every managed record as ADDRESS  HUBSPOT-ID.
+
+    \b
+    Example:
+      reconciler state list --project examples
+    """
+    from reconciler.workflow import load_state
+
+    target, loaded = load_state(_options(project_dir, target_name, state_path, base_url))
+    if not loaded.records:
+        click.echo(f"No records in {target.state_path}.")
+        return 0
+    width = max(len(a) for a in loaded.records)
+    for address, recorded in sorted(loaded.records.items()):
+        click.echo(f"{address:<{width}}  {recorded.id}")
+    click.echo(f"{len(loaded.records)} records in {target.state_path}.")
+    return 0
+
+
+@state.command("show")
+@target_options
+@click.argument("address")
+def state_show(project_dir: Path, target_name: str | None, state_path: Path | None,
+               base_url: str | None, address: str) -> int:
+    """Show what the state holds for one record, as JSON.
+
+    \b
+    Example:
+      reconciler state show meetings/kickoff --project examples
+    """
+    from reconciler.workflow import load_state
+
+    _, loaded = load_state(_options(project_dir, target_name, state_path, base_url))
+    recorded = loaded.records.get(address)
+    if recorded is None:
+        raise ConfigError(f"{address} is not in the state; `reconciler state list` shows what is")
+    click.echo(json.dumps({"address": address, **recorded.to_json()}, indent=2))
+    return 0

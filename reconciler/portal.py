@@ -1,0 +1,106 @@
+"""Connecting to a target's portal, and the read steps that come before a plan.
+
+``connect`` yields a ``HubSpotClient`` for a target: for the embedded ``local`` target it
+first starts the emulator in-process (data under ``.reconciler/``) and stops it after.
+``refresh`` reads what the portal holds for the managed records (batch read, 100 ids a
+request); ``resolve_owners`` maps owner emails through the owners API. Reads only: the
+planner then works on plain data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from reconciler import __version__
+from reconciler.client import ClientSettings, HubSpotClient
+from reconciler.errors import ConfigError
+from reconciler.model import DesiredState
+from reconciler.planner import RemoteSnapshot
+from reconciler.settings import Target, read_token
+from reconciler.state import State
+
+
+@dataclass(frozen=True, slots=True)
+class PortalInfo:
+    base_url: str
+    embedded: bool
+
+
+@contextmanager
+def connect(target: Target, environ: Mapping[str, str]) -> Iterator[HubSpotClient]:
+    """A client for the target's portal (starting the embedded emulator for ``local``)."""
+    if target.embedded:
+        from reconciler.emulator import EmulatorConfig, start_emulator
+
+        assert target.emulator_data is not None
+        target.emulator_data.parent.mkdir(parents=True, exist_ok=True)
+        config = EmulatorConfig(token="local-embedded", data_path=str(target.emulator_data))
+        with start_emulator(config, host="127.0.0.1", port=0) as emulator:
+            with HubSpotClient(_client_settings(target, emulator.base_url, emulator.token)) as client:
+                yield client
+        return
+    assert target.base_url is not None
+    token = read_token(target, environ)
+    with HubSpotClient(_client_settings(target, target.base_url, token)) as client:
+        if target.portal_id is not None:
+            actual = client.account_portal_id()
+            if actual is not None and actual != target.portal_id:
+                raise ConfigError(
+                    f"target {target.name} expects portal {target.portal_id}, but the token in "
+                    f"{target.token_env} belongs to portal {actual}; nothing was changed"
+                )
+        yield client
+
+
+def _client_settings(target: Target, base_url: str, token: str) -> ClientSettings:
+    limits = target.rate_limit
+    return ClientSettings(
+        base_url=base_url,
+        token=token,
+        api_version=target.api_version,
+        requests_per_10s=limits.requests_per_10s,
+        search_per_second=limits.search_per_second,
+        concurrency=limits.concurrency,
+        user_agent=f"hubspot-reconciler/{__version__}",
+    )
+
+
+def refresh(
+    client: HubSpotClient, desired: DesiredState, state: State
+) -> dict[str, RemoteSnapshot | None]:
+    """What the portal holds now for every managed record (None: deleted or archived)."""
+    wanted_props: dict[str, set[str]] = defaultdict(set)
+    ids_by_type: dict[str, dict[str, str]] = defaultdict(dict)
+    for address, recorded in state.records.items():
+        ids_by_type[recorded.object_type][recorded.id] = address
+        wanted_props[recorded.object_type].update(recorded.properties)
+        record = desired.records.get(address)
+        if record is not None:
+            wanted_props[recorded.object_type].update(record.properties)
+            if record.owner_email:
+                wanted_props[recorded.object_type].add("hubspot_owner_id")
+    snapshots: dict[str, RemoteSnapshot | None] = {}
+    for object_type, by_id in ids_by_type.items():
+        found = client.read_all(object_type, list(by_id), sorted(wanted_props[object_type]))
+        for hubspot_id, address in by_id.items():
+            remote = found.get(hubspot_id)
+            snapshots[address] = (
+                RemoteSnapshot(id=remote.id, properties=dict(remote.properties))
+                if remote is not None and not remote.archived
+                else None
+            )
+    return snapshots
+
+
+def resolve_owners(client: HubSpotClient, desired: DesiredState, state: State) -> dict[str, str]:
+    """Owner emails used by the spec → owner ids (also cached in the state)."""
+    emails = {r.owner_email.lower() for r in desired.records.values() if r.owner_email}
+    if not emails:
+        return {}
+    known = {o.email.lower(): o.id for o in client.list_owners() if o.email}
+    resolved = {email: known[email] for email in emails if email in known}
+    state.owners.update(resolved)
+    return resolved

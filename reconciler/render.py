@@ -1,0 +1,171 @@
+"""Plans and apply results as text for people (terminal, Markdown) and JSON for machines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from reconciler.apply import ApplyResult
+from reconciler.planner import Change, Plan, PropertyDiff, plan_to_json
+
+#: Above this many changes the text plan lists one line per change instead of every property.
+DETAILED_LIMIT = 200
+
+_COLOURS = {"create": "32", "update": "33", "archive": "31", "dim": "2", "bold": "1"}
+_SYMBOLS = {"create": "+", "update": "~", "archive": "-"}
+
+
+def _style(text: str, colour: str, enabled: bool) -> str:
+    return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m" if enabled else text
+
+
+def _quote(value: str | None) -> str:
+    if value is None:
+        return "(unset)"
+    short = value if len(value) <= 80 else value[:77] + "..."
+    return json.dumps(short, ensure_ascii=False)
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return "No changes. The portal matches the spec."
+    return (
+        f"Plan: {plan.count('create')} to create, {plan.count('update')} to update, "
+        f"{plan.count('archive')} to archive."
+    )
+
+
+def render_plan_text(plan: Plan, *, colour: bool = False) -> str:
+    """Terraform-like: + create, ~ update (old → new per property), - archive."""
+    lines: list[str] = []
+    drifted = [c for c in plan.changes if c.drift]
+    if drifted:
+        lines.append(_style("Changed in the portal since the last apply:", "bold", colour))
+        for change in drifted:
+            lines.append(f"  {change.address}")
+            for diff in change.drift:
+                lines.append(f"      {diff.name}: {_quote(diff.before)} → {_quote(diff.after)}")
+        lines.append("")
+    if plan.has_changes:
+        where = f" on target {plan.target}" if plan.target else ""
+        lines.append(f"Reconciler will perform these actions{where}:")
+        lines.append("")
+        detailed = len(plan.changes) <= DETAILED_LIMIT
+        for change in plan.changes:
+            lines.extend(_change_lines(change, colour=colour, detailed=detailed))
+        lines.append("")
+    lines.append(_style(summary_line(plan), "bold", colour))
+    return "\n".join(lines)
+
+
+def _change_lines(change: Change, *, colour: bool, detailed: bool) -> list[str]:
+    symbol = _style(_SYMBOLS[change.action], change.action, colour)
+    notes = []
+    if change.hubspot_id:
+        notes.append(f"id {change.hubspot_id}")
+    notes.append(change.reason)
+    if change.source is not None:
+        notes.append(f"{change.source.file}:{change.source.line}")
+    if change.calendar is not None:
+        notes.append("calendar event")
+    head = f"  {symbol} {change.address}  " + _style(f"({'; '.join(notes)})", "dim", colour)
+    if not detailed:
+        return [head]
+    lines = [head]
+    if change.action == "create":
+        for diff in change.diffs:
+            lines.append(f"      {diff.name}: {_quote(diff.after)}")
+    elif change.action == "update":
+        for diff in change.diffs:
+            lines.append(f"      {diff.name}: {_quote(diff.before)} → {_quote(diff.after)}")
+    for ref in change.add_associations:
+        target = ref.to_address or f"{ref.to_type} id {ref.to_id}"
+        lines.append(f"      associations: + {target}")
+    for applied in change.remove_associations:
+        target = f"{applied.to_type}/{applied.to_key}" if applied.to_key else applied.to_id
+        lines.append(f"      associations: - {target}")
+    return lines
+
+
+def render_plan_markdown(plan: Plan) -> str:
+    """For a pull-request comment: a summary, then a collapsible table of changes."""
+    lines = [f"### reconciler plan{f' for `{plan.target}`' if plan.target else ''}", ""]
+    lines.append(f"**{summary_line(plan)}**")
+    if plan.has_changes:
+        lines += ["", "<details><summary>Changes</summary>", "",
+                  "| | record | what | where |", "|---|---|---|---|"]
+        for change in plan.changes:
+            what = ", ".join(d.name for d in change.diffs[:6]) if change.action == "update" else (
+                change.reason
+            )
+            where = f"`{change.source.file}:{change.source.line}`" if change.source else ""
+            lines.append(
+                f"| `{_SYMBOLS[change.action]}` | `{change.address}` | {what} | {where} |"
+            )
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def render_plan_json(plan: Plan) -> str:
+    return json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False)
+
+
+def apply_result_json(result: ApplyResult, plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": 1,
+        "ok": result.ok,
+        "target": plan.target,
+        "created": result.created,
+        "updated": result.updated,
+        "archived": result.archived,
+        "adopted": result.adopted,
+        "failed": [
+            {
+                "address": f.address,
+                "message": f.message,
+                "skipped": f.skipped,
+                "file": f.source.file if f.source else None,
+                "line": f.source.line if f.source else None,
+            }
+            for f in result.failures
+        ],
+        "interrupted": result.interrupted,
+        "stopped_reason": result.stopped_reason,
+        "requests": result.requests,
+    }
+
+
+def render_apply_summary(result: ApplyResult) -> str:
+    parts = [
+        f"{len(result.created)} created",
+        f"{len(result.updated)} updated",
+        f"{len(result.archived)} archived",
+    ]
+    if result.adopted:
+        parts.append(f"{len(result.adopted)} recovered")
+    failed = [f for f in result.failures if not f.skipped]
+    skipped = [f for f in result.failures if f.skipped]
+    if failed:
+        parts.append(f"{len(failed)} failed")
+    if skipped:
+        parts.append(f"{len(skipped)} skipped")
+    head = "Apply complete" if result.ok else (
+        "Apply interrupted" if result.interrupted else "Apply finished with errors"
+    )
+    return f"{head}: {', '.join(parts)} ({result.requests} HTTP requests)."
+
+
+def render_failures(failures: Iterable[Any]) -> list[str]:
+    return [f.render() for f in failures]
+
+
+__all__ = [
+    "PropertyDiff",
+    "apply_result_json",
+    "render_apply_summary",
+    "render_plan_json",
+    "render_plan_markdown",
+    "render_plan_text",
+    "summary_line",
+]
