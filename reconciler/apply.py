@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.client import (
+    CALENDAR_PROPERTIES,
     CreateInput,
     HubSpotClient,
     PropertyDefinition,
@@ -344,15 +345,24 @@ class _Applier:
             self._save()
             return
         self.state.in_flight.pop(batch_id, None)
-        # The scheduler endpoint takes no custom properties: set the marker afterwards.
-        try:
-            self.client.batch_update(
-                change.object_type,
-                [UpdateInput(remote.id, {MARKER_PROPERTY: marker_value(self.project, change.address)})],
-            )
-        except ReconcilerError:
-            pass  # the record exists and is mapped; only crash recovery would miss it
+        # The scheduler takes only its own properties: send the marker and the rest now.
+        rest = {k: v for k, v in properties.items() if k not in CALENDAR_PROPERTIES}
+        rest[MARKER_PROPERTY] = marker_value(self.project, change.address)
         self._record_created(change, remote.id, via_calendar=True)
+        try:
+            outcome = self.client.batch_update(change.object_type, [UpdateInput(remote.id, rest)])
+            if outcome.errors:
+                raise ReconcilerError(outcome.errors[0].message)
+        except ReconcilerError as error:
+            # Mapped, but not all properties set: record what is missing so the next
+            # plan shows an update for it.
+            recorded = self.state.records[change.address]
+            self.state.records[change.address] = RecordState(
+                id=recorded.id, object_type=recorded.object_type,
+                properties={k: v for k, v in recorded.properties.items() if k not in rest},
+                associations=recorded.associations, pinned=recorded.pinned, via_calendar=True,
+            )
+            self._fail(change, f"created, but setting its other properties failed: {error}")
         self._save()
         self.progress(1)
 

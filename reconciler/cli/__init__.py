@@ -14,7 +14,7 @@ from reconciler.cli.base import cli, main  # noqa: F401  (entry point: reconcile
 # Importing a command module registers its commands on ``cli``.
 from reconciler.cli import spec_commands  # noqa: E402,F401
 
-for _optional in ("emulator_commands", "plan_commands"):
+for _optional in ("emulator_commands", "plan_commands", "manage_commands"):
     try:  # modules are added issue by issue; a missing one only hides its commands
         __import__(f"reconciler.cli.{_optional}")
     except ModuleNotFoundError as exc:  # pragma: no cover - only while a module is absent

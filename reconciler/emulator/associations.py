@@ -160,6 +160,31 @@ def batch_archive(portal: Portal, request: ApiRequest) -> Reply:
     return Reply(204)
 
 
+def batch_archive_labels(portal: Portal, request: ApiRequest) -> Reply:
+    """Remove only the listed association types between each pair (and their inverses)."""
+    from_type, to_type = _pair(portal, request)
+    started = now_iso()
+    rows = []
+    for item in batch_inputs(request):
+        from_id = _parse_id((item.get("from") or {}).get("id"))
+        to_id = _parse_id((item.get("to") or {}).get("id"))
+        types = item.get("types")
+        if from_id is None or to_id is None or not isinstance(types, list) or not types:
+            raise validation_error("Each input needs from.id, to.id and at least one type")
+        for spec in types:
+            category = str(spec.get("associationCategory", ""))
+            type_id = int(spec.get("associationTypeId") or 0)
+            rows.append((from_type, from_id, to_type, to_id, category, type_id))
+            inverse = portal.inverse_type(from_type, to_type, category, type_id)
+            if inverse is not None:
+                rows.append((to_type, to_id, from_type, from_id, category, inverse))
+    with portal.store.transaction() as conn:
+        portal.store.remove_association_types(conn, rows)
+    if "/2026-03/" in request.path:
+        return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": started, "completedAt": now_iso()})
+    return Reply(204)
+
+
 def _labels_for(portal: Portal, from_type: str, to_type: str) -> list[dict[str, Any]]:
     results = []
     default = DEFAULT_ASSOCIATION_TYPE_IDS.get((from_type, to_type))

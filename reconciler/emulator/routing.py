@@ -92,6 +92,8 @@ ROUTES: tuple[Route, ...] = (
            _objects_scope(False, "fromObjectType")),
     _route("POST", _ASSOC + "/batch/archive", associations.batch_archive,
            _objects_scope(True, "fromObjectType")),
+    _route("POST", _ASSOC + "/batch/labels/archive", associations.batch_archive_labels,
+           _objects_scope(True, "fromObjectType")),
     _route("GET", _LABELS, associations.list_labels, _objects_scope(False, "fromObjectType")),
     _route("POST", _LABELS, associations.create_label, _objects_scope(True, "fromObjectType")),
     _route("GET", _V4OBJ + r"/(?P<toObjectType>[^/]+)", associations.list_for_record,

@@ -286,3 +286,24 @@ def test_offline_plan_needs_no_token(project: Path, capsys: pytest.CaptureFixtur
                  "--base-url", "https://api.hubapi.com"])
     out = capsys.readouterr().out
     assert code == 0 and "Plan: 4 to create" in out
+
+
+def test_association_changes_go_through_the_associations_api(run, project: Path, emulator: Any) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    path = project / "activities.yaml"
+    path.write_text(path.read_text().replace("      - company: acme\n", "", 1))
+    code, out, err = run("apply", "--project", project, "--auto-approve")
+    assert code == 0, out + err
+    assert "Plan: 0 to create, 1 to update, 0 to archive." in out
+    state = json.loads((project / ".reconciler/state/local.json").read_text())["records"]
+    meeting_id = state["meetings/kickoff"]["id"]
+    answer = httpx.post(
+        f"{emulator.base_url}/crm/v4/associations/meetings/companies/batch/read",
+        json={"inputs": [{"id": meeting_id}]},
+        headers={"Authorization": f"Bearer {emulator.token}"},
+    ).json()
+    assert all(not r.get("to") for r in answer.get("results", []))
+    assert [a["to_type"] for a in state["meetings/kickoff"]["associations"]] == ["contacts"]
+    assert run("plan", "--project", project, "--detailed-exitcode")[0] == 0
