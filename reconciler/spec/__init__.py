@@ -1,0 +1,18 @@
+"""The spec: YAML files that describe the records a project wants in HubSpot.
+
+    load_project(root, reference_time=..., use_cache=True) -> DesiredState
+    load_project_settings(root) -> ProjectSettings
+    schema_text("spec" | "project") -> str
+
+Modules: ``yamlfile`` (fast parsing, positions), ``schema`` (JSON Schema validation and
+messages), ``records`` (friendly fields → HubSpot properties), ``times`` (absolute and
+relative times, durations, wire format), ``cache`` (parsed files by content hash),
+``project`` (the folder, cross-file checks, the result).
+"""
+
+from __future__ import annotations
+
+from reconciler.spec.project import load_project, load_project_settings, spec_files
+from reconciler.spec.schema import schema_text
+
+__all__ = ["load_project", "load_project_settings", "schema_text", "spec_files"]
