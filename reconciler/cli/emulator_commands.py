@@ -12,6 +12,8 @@ import click
 from reconciler.cli.base import cli
 from reconciler.errors import ConfigError
 
+FAULT_MODE_SEARCH_LAG = 3.0  # seconds; HubSpot's index lags writes "a few moments"
+
 
 @cli.group()
 def emulator() -> None:
@@ -29,8 +31,9 @@ def emulator() -> None:
 @click.option("--rate-limit", default="off", show_default=True, help="Burst limit: 100/10s, or off.")
 @click.option("--daily-limit", type=int, help="Requests per day before 429 DAILY.")
 @click.option("--search-rate", type=int, help="Search requests per second (HubSpot: 5).")
-@click.option("--search-lag", type=float, default=0.0, show_default=True,
-              help="Seconds before a write is visible to search.")
+@click.option("--search-lag", type=float, default=None,
+              help="Seconds before a write is visible to search "
+              f"(default: {FAULT_MODE_SEARCH_LAG:g} with --faults, else 0).")
 @click.option("--faults", default="off", show_default=True,
               help="e.g. 5xx=0.1,drop_after_commit=0.05,429=0.3,slow=0.1:2s,seed=7")
 @click.option("--token", help="Bearer token to accept (default: a random one, printed).")
@@ -38,7 +41,7 @@ def emulator() -> None:
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (no real security!).")
 def serve(
     host: str, port: int, data: Path | None, rate_limit: str, daily_limit: int | None,
-    search_rate: int | None, search_lag: float, faults: str, token: str | None, seed: int,
+    search_rate: int | None, search_lag: float | None, faults: str, token: str | None, seed: int,
     allow_remote: bool,
 ) -> int:
     """Serve a local HubSpot on HOST:PORT until Ctrl-C; prints its base URL and token.
@@ -57,6 +60,9 @@ def serve(
             "pass --allow-remote to serve it anyway"
         )
     fault_config, fault_seed = parse_faults(faults)
+    if search_lag is None:
+        # As HubSpot's search index lags writes "a few moments": on when rehearsing faults.
+        search_lag = FAULT_MODE_SEARCH_LAG if faults not in ("", "off") else 0.0
     if data is not None:
         data.parent.mkdir(parents=True, exist_ok=True)
     config = EmulatorConfig(

@@ -1,0 +1,232 @@
+"""`import`, `destroy`, `refresh-times`, and `state rm | mv | rebuild`: living with a state."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from reconciler.cli.base import EXIT_ERROR, EXIT_INTERRUPTED, cli
+from reconciler.cli.plan_commands import (
+    _colour,
+    _graceful_interrupt,
+    _options,
+    _progress,
+    state,
+    target_options,
+)
+from reconciler.errors import ConfigError
+from reconciler.manage import (
+    AdoptOutcome,
+    RunOutcome,
+    StateEditOutcome,
+    import_all_matching,
+    import_record,
+    move_in_state,
+    rebuild_state,
+    remove_from_state,
+    run_destroy,
+    run_refresh_times,
+)
+from reconciler.planner import Plan
+from reconciler.render import render_apply_summary, render_plan_text, summary_line
+
+
+def _render_adopted(outcome: AdoptOutcome, verb: str) -> None:
+    for item in outcome.adopted:
+        click.echo(f"{verb} {item.address} (HubSpot id {item.hubspot_id})")
+    for address, ids in sorted(outcome.duplicates.items()):
+        click.secho(
+            f"Warning: other records also carry the marker of {address} (ids "
+            f"{', '.join(ids)}); they were left alone, archive them in HubSpot if unwanted",
+            fg="yellow", err=True,
+        )
+    _render_state_footer(outcome.target.state_path, outcome.backup)
+
+
+def _render_state_footer(state_path: Path, backup: Path | None) -> None:
+    click.echo(f"State: {state_path}" + (f" (previous file kept as {backup})" if backup else ""))
+
+
+def _confirmer(auto_approve: bool, question: str) -> Callable[[Plan], bool]:
+    if not auto_approve and not sys.stdin.isatty():
+        raise ConfigError(
+            "this needs confirmation but there is no terminal to ask on; pass --auto-approve"
+        )
+
+    def confirm(the_plan: Plan) -> bool:
+        click.echo(render_plan_text(the_plan, colour=_colour()))
+        if auto_approve:
+            return True
+        click.echo("")
+        return click.confirm(question, default=False)
+
+    return confirm
+
+
+def _run_with_plan(
+    run: Callable[..., RunOutcome], options: object, auto_approve: bool, question: str
+) -> tuple[RunOutcome, int]:
+    confirm = _confirmer(auto_approve, question)
+    stop = threading.Event()
+    progress_factory, finish_progress = _progress(enabled=sys.stderr.isatty())
+    with _graceful_interrupt(stop):
+        outcome = run(options, confirm=confirm, progress=progress_factory, stop=stop)
+    finish_progress()
+    result = outcome.result
+    if result is None:
+        click.echo("Cancelled." if outcome.declined else summary_line(outcome.plan))
+        return outcome, 0
+    for failure in result.failures:
+        click.secho(failure.render(), fg="red", err=True)
+    if result.stopped_reason:
+        click.secho(result.stopped_reason, fg="red", err=True)
+    click.echo(render_apply_summary(result))
+    _render_state_footer(outcome.target.state_path, outcome.backup)
+    if result.interrupted:
+        return outcome, EXIT_INTERRUPTED
+    return outcome, 0 if result.ok else EXIT_ERROR
+
+
+@cli.command("import")
+@target_options
+@click.argument("address", required=False)
+@click.argument("hubspot_id", metavar="HUBSPOT-ID", required=False)
+@click.option("--all-matching", is_flag=True,
+              help="Adopt every spec record the portal has by its reconciler_key marker.")
+def import_command(project_dir: Path, target_name: str | None, state_path: Path | None,
+                   base_url: str | None, address: str | None, hubspot_id: str | None,
+                   all_matching: bool) -> int:
+    """Adopt a record that already exists in the portal (it must be in the spec too).
+
+    The record's managed properties are recorded as the portal holds them, so the next
+    plan shows only the real differences; it gets the reconciler_key marker. With
+    --all-matching, every spec record not in the state is looked up by its marker
+    (after a state file was lost) and adopted in one go.
+
+    \b
+    Examples:
+      reconciler import contacts/jane-doe 151 --project examples
+      reconciler import --all-matching --target sandbox
+    """
+    options = _options(project_dir, target_name, state_path, base_url)
+    if all_matching:
+        if address or hubspot_id:
+            raise ConfigError("--all-matching takes no ADDRESS or HUBSPOT-ID")
+        outcome = import_all_matching(options)
+        if not outcome.adopted:
+            click.echo("Nothing to import: no spec record missing from the state carries a marker "
+                       "in the portal.")
+    else:
+        if not address or not hubspot_id:
+            raise ConfigError(
+                "import needs ADDRESS and HUBSPOT-ID (e.g. `reconciler import contacts/jane-doe "
+                "151`), or --all-matching"
+            )
+        outcome = import_record(options, address, hubspot_id)
+    _render_adopted(outcome, "Imported")
+    return 0
+
+
+@cli.command()
+@target_options
+@click.option("--auto-approve", is_flag=True, help="Archive without asking.")
+def destroy(project_dir: Path, target_name: str | None, state_path: Path | None,
+            base_url: str | None, auto_approve: bool) -> int:
+    """Archive every record this state manages (the cleanup of a seeded sandbox).
+
+    Shows the plan first and asks unless --auto-approve. Archived records go to
+    HubSpot's recycle bin. A target marked `protected: true` in reconciler.yaml refuses,
+    whatever the flags.
+
+    \b
+    Example:
+      reconciler destroy --target sandbox --auto-approve
+    """
+    options = _options(project_dir, target_name, state_path, base_url)
+    _, code = _run_with_plan(run_destroy, options, auto_approve, "Archive all these records?")
+    return code
+
+
+@cli.command("refresh-times")
+@target_options
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+def refresh_times(project_dir: Path, target_name: str | None, state_path: Path | None,
+                  base_url: str | None, auto_approve: bool) -> int:
+    """Re-resolve relative times ("+3d 10:00", "next monday") against now and apply.
+
+    Apply pins a relative time when it creates a record, so re-plans do not move it;
+    this moves them again, so a demo portal's "meeting next Tuesday" stays in the
+    future. Shows the plan and asks unless --auto-approve.
+
+    \b
+    Example:
+      reconciler refresh-times --target sandbox --auto-approve
+    """
+    options = _options(project_dir, target_name, state_path, base_url)
+    outcome, code = _run_with_plan(run_refresh_times, options, auto_approve, "Apply these changes?")
+    if outcome.moved:
+        click.echo(f"Moved the times of {len(outcome.moved)} record(s).")
+    return code
+
+
+@state.command("rm")
+@target_options
+@click.argument("addresses", nargs=-1, required=True)
+def state_rm(project_dir: Path, target_name: str | None, state_path: Path | None,
+             base_url: str | None, addresses: tuple[str, ...]) -> int:
+    """Stop managing records: remove them from the state, leave them in the portal.
+
+    \b
+    Example:
+      reconciler state rm meetings/kickoff calls/intro-call --project examples
+    """
+    outcome = remove_from_state(_options(project_dir, target_name, state_path, base_url), addresses)
+    _render_edit(outcome, f"Removed {', '.join(outcome.changed)} from the state.")
+    return 0
+
+
+@state.command("mv")
+@target_options
+@click.argument("source")
+@click.argument("destination")
+def state_mv(project_dir: Path, target_name: str | None, state_path: Path | None,
+             base_url: str | None, source: str, destination: str) -> int:
+    """Rename a record's address after renaming its key in the spec (no archive + create).
+
+    \b
+    Example:
+      reconciler state mv meetings/kickoff meetings/northwind-kickoff --project examples
+    """
+    outcome = move_in_state(
+        _options(project_dir, target_name, state_path, base_url), source, destination
+    )
+    _render_edit(outcome, f"Moved {source} to {destination}.")
+    return 0
+
+
+def _render_edit(outcome: StateEditOutcome, message: str) -> None:
+    click.echo(message)
+    _render_state_footer(outcome.target.state_path, outcome.backup)
+
+
+@state.command("rebuild")
+@target_options
+def state_rebuild(project_dir: Path, target_name: str | None, state_path: Path | None,
+                  base_url: str | None) -> int:
+    """Rebuild the state file from the portal, by the reconciler_key marker on each record.
+
+    For a lost or damaged state file: the old file is kept as a backup. Records whose
+    marker names a key no longer in the spec are found too (the next plan archives them).
+
+    \b
+    Example:
+      reconciler state rebuild --target sandbox
+    """
+    outcome = rebuild_state(_options(project_dir, target_name, state_path, base_url))
+    _render_adopted(outcome, "Found")
+    click.echo(f"Rebuilt the state with {len(outcome.adopted)} record(s).")
+    return 0
