@@ -13,10 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The example project against the embedded emulator (data kept in examples/.reconciler/):
+# validate, plan (saved), apply exactly that plan, show that nothing is left to do, list the state.
 demo: $(STAMP)
 	$(BIN)/reconciler validate examples
-	$(BIN)/reconciler plan --project examples
-	$(BIN)/reconciler apply --project examples --auto-approve
+	$(BIN)/reconciler plan --project examples --out examples/.reconciler/demo-plan.json
+	$(BIN)/reconciler apply --project examples --plan examples/.reconciler/demo-plan.json
+	$(BIN)/reconciler plan --project examples --detailed-exitcode
 	$(BIN)/reconciler state list --project examples
 
 test: $(STAMP)

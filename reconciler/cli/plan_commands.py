@@ -165,9 +165,11 @@ def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
         )
 
     def confirm(the_plan: Plan) -> bool:
+        if plan_file is not None:  # reviewed already, when it was saved
+            return True
         if not as_json:
             click.echo(render_plan_text(the_plan, colour=_colour()))
-        if auto_approve or plan_file is not None:
+        if auto_approve:
             return True
         click.echo("")
         return click.confirm("Apply these changes?", default=False)
