@@ -13,13 +13,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reconciler.apply import ApplyResult, apply_plan, recover_in_flight
+from reconciler.apply import (
+    SEARCH_LAG_GRACE_SECONDS,
+    ApplyResult,
+    apply_plan,
+    recover_in_flight,
+)
 from reconciler.errors import ConfigError, SpecError, SpecIssue, StateError
 from reconciler.model import DesiredState
 from reconciler.planner import Plan, plan, plan_from_json, plan_to_json
 from reconciler.portal import connect, refresh, resolve_owners
 from reconciler.settings import Target, resolve_target
 from reconciler.state import State, StateStore
+
+GRACE_ENV = "RECONCILER_RECOVERY_GRACE_SECONDS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +38,23 @@ class RunOptions:
     base_url: str | None = None
     offline: bool = False
     reference_time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    #: How long a create whose answer was lost is looked for by marker before it counts as
+    #: not created (None: RECONCILER_RECOVERY_GRACE_SECONDS, else 30 s).
+    recovery_grace_seconds: float | None = None
+
+    def grace_seconds(self) -> float:
+        if self.recovery_grace_seconds is not None:
+            return self.recovery_grace_seconds
+        raw = self.environ.get(GRACE_ENV, "").strip()
+        if not raw:
+            return SEARCH_LAG_GRACE_SECONDS
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{GRACE_ENV}={raw!r} is not a number of seconds") from None
+        if value < 0:
+            raise ConfigError(f"{GRACE_ENV}={raw!r} must not be negative")
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +87,7 @@ def _load(options: RunOptions) -> tuple[DesiredState, Target, StateStore]:
     return desired, target, StateStore(target.state_path)
 
 
-def _check_owners(desired: DesiredState, owners: Mapping[str, str]) -> None:
+def check_owners(desired: DesiredState, owners: Mapping[str, str]) -> None:
     issues = [
         SpecIssue(
             r.source.file, r.source.line, r.source.column, f"{r.object_type}.{r.key}.owner",
@@ -86,7 +110,7 @@ def run_plan(options: RunOptions) -> PlanOutcome:
     with connect(target, options.environ) as client:
         remote = refresh(client, desired, state)
         owners = resolve_owners(client, desired, state)
-        _check_owners(desired, {**state.owners, **owners})
+        check_owners(desired, {**state.owners, **owners})
         result = plan(desired, state, remote, owners=owners, target=target.name)
     return PlanOutcome(result, target, in_flight)
 
@@ -102,19 +126,23 @@ def run_apply(
     """Lock the state, recover an interrupted apply, plan (or load a saved plan), confirm,
     and apply. The state is saved after every batch."""
     desired, target, store = _load(options)
+    grace = options.grace_seconds()
     with store.locked(command="apply"):
         state = store.load(target=target.name, project=desired.project.name)
         with connect(target, options.environ) as client:
             recovered: list[str] = []
             if state.in_flight:
-                recovered = recover_in_flight(client, store, state, desired.project.name)
+                recovered = recover_in_flight(
+                    client, store, state, desired.project.name, grace_seconds=grace
+                )
             if saved_plan is not None:
                 the_plan = load_saved_plan(saved_plan, state, target)
             else:
                 remote = refresh(client, desired, state)
                 owners = resolve_owners(client, desired, state)
-                _check_owners(desired, {**state.owners, **owners})
+                check_owners(desired, {**state.owners, **owners})
                 the_plan = plan(desired, state, remote, owners=owners, target=target.name)
+            refuse_protected_archives(target, the_plan)
             if not the_plan.has_changes:
                 if recovered:
                     store.save(state)
@@ -129,10 +157,27 @@ def run_apply(
                 project=desired.project.name,
                 progress=progress(the_plan) if progress else None,
                 stop=stop,
+                grace_seconds=grace,
             )
             result.adopted.extend(recovered)
             store.save(state)
     return ApplyOutcome(the_plan, target, result, tuple(recovered))
+
+
+def refuse_protected_archives(target: Target, the_plan: Plan) -> None:
+    """A target marked ``protected: true`` never has records archived, whatever the flags:
+    the whole apply is refused before anything is written."""
+    if not target.protected:
+        return
+    archives = [c.address for c in the_plan.changes if c.action == "archive"]
+    if not archives:
+        return
+    shown = ", ".join(archives[:5]) + (f" and {len(archives) - 5} more" if len(archives) > 5 else "")
+    raise ConfigError(
+        f"target {target.name} is protected: refusing to archive {shown}; put "
+        f"{'it' if len(archives) == 1 else 'them'} back in the spec, or stop managing "
+        "with `reconciler state rm ADDRESS` (the portal keeps the record)"
+    )
 
 
 def save_plan(the_plan: Plan, path: Path) -> None:

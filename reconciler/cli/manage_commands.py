@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.adoption import AdoptOutcome, import_all_matching, import_record, rebuild_state
 from reconciler.cli.base import EXIT_ERROR, EXIT_INTERRUPTED, cli
 from reconciler.cli.plan_commands import (
     _colour,
@@ -20,13 +21,9 @@ from reconciler.cli.plan_commands import (
 )
 from reconciler.errors import ConfigError
 from reconciler.manage import (
-    AdoptOutcome,
     RunOutcome,
     StateEditOutcome,
-    import_all_matching,
-    import_record,
     move_in_state,
-    rebuild_state,
     remove_from_state,
     run_destroy,
     run_refresh_times,
@@ -35,7 +32,7 @@ from reconciler.planner import Plan
 from reconciler.render import render_apply_summary, render_plan_text, summary_line
 
 
-def _render_adopted(outcome: AdoptOutcome, verb: str) -> None:
+def _render_adopted(outcome: AdoptOutcome, verb: str, summary: str | None = None) -> None:
     for item in outcome.adopted:
         click.echo(f"{verb} {item.address} (HubSpot id {item.hubspot_id})")
     for address, ids in sorted(outcome.duplicates.items()):
@@ -44,6 +41,8 @@ def _render_adopted(outcome: AdoptOutcome, verb: str) -> None:
             f"{', '.join(ids)}); they were left alone, archive them in HubSpot if unwanted",
             fg="yellow", err=True,
         )
+    if summary:
+        click.echo(summary)
     _render_state_footer(outcome.target.state_path, outcome.backup)
 
 
@@ -52,12 +51,13 @@ def _render_state_footer(state_path: Path, backup: Path | None) -> None:
 
 
 def _confirmer(auto_approve: bool, question: str) -> Callable[[Plan], bool]:
-    if not auto_approve and not sys.stdin.isatty():
-        raise ConfigError(
-            "this needs confirmation but there is no terminal to ask on; pass --auto-approve"
-        )
-
     def confirm(the_plan: Plan) -> bool:
+        # Asked only once there is something to do, after the library's own refusals
+        # (a protected target), so those are what the user sees first.
+        if not auto_approve and not sys.stdin.isatty():
+            raise ConfigError(
+                "this needs confirmation but there is no terminal to ask on; pass --auto-approve"
+            )
         click.echo(render_plan_text(the_plan, colour=_colour()))
         if auto_approve:
             return True
@@ -227,6 +227,5 @@ def state_rebuild(project_dir: Path, target_name: str | None, state_path: Path |
       reconciler state rebuild --target sandbox
     """
     outcome = rebuild_state(_options(project_dir, target_name, state_path, base_url))
-    _render_adopted(outcome, "Found")
-    click.echo(f"Rebuilt the state with {len(outcome.adopted)} record(s).")
+    _render_adopted(outcome, "Found", f"Rebuilt the state with {len(outcome.adopted)} record(s).")
     return 0

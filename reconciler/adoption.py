@@ -1,0 +1,313 @@
+"""Adopting records that already exist in the portal: ``import`` and ``state rebuild``.
+
+A record is found by its HubSpot id (``import_record``) or by the marker property
+``reconciler_key`` = ``<project>:<address>`` that apply writes on everything it creates
+(``import_all_matching``, ``rebuild_state``). Its managed properties are recorded as the
+portal holds them, its relative times pinned to the portal's values and its existing
+associations recorded, so the next plan shows only the real differences.
+
+Like every command that changes the state: the state lock is held, and the previous file
+is copied to a backup first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from reconciler.apply import MARKER_PROPERTY, ensure_markers, marker_value
+from reconciler.client import HubSpotClient, UpdateInput
+from reconciler.crm_records import RemoteRecord
+from reconciler.errors import ConfigError, ReconcilerError, StateError
+from reconciler.manage import check_address, load_with_spec
+from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState
+from reconciler.portal import connect, resolve_owners
+from reconciler.settings import Target
+from reconciler.state import AppliedAssociation, Pin, RecordState, State
+from reconciler.workflow import RunOptions
+
+
+@dataclass(frozen=True, slots=True)
+class Adopted:
+    address: str
+    hubspot_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptOutcome:
+    """What import (or rebuild) adopted into the state."""
+
+    target: Target
+    adopted: tuple[Adopted, ...]
+    #: address → ids of other portal records carrying the same marker (left alone)
+    duplicates: Mapping[str, tuple[str, ...]]
+    backup: Path | None
+
+
+def _unknown_spec_address(address: str, desired: DesiredState) -> ConfigError:
+    from reconciler.spec.issues import did_you_mean
+
+    hint = did_you_mean(address, desired.records)
+    return ConfigError(
+        f"{address} is not in the spec{hint}; import adopts records the spec describes, "
+        "so add it to a spec file first"
+    )
+
+
+def _managed_properties(record: DesiredRecord | None) -> list[str]:
+    if record is None:
+        return []
+    names = set(record.properties)
+    if record.owner_email:
+        names.add("hubspot_owner_id")
+    return sorted(names)
+
+
+def _adopted_record(record: DesiredRecord | None, object_type: str, remote: RemoteRecord) -> RecordState:
+    """The state entry for a record found in the portal: its managed properties as the
+    portal holds them (so the next plan shows only real differences), and relative times
+    pinned to the portal's value, as if this tool had created it."""
+    names = _managed_properties(record)
+    properties = {n: v for n in names if (v := remote.properties.get(n)) is not None}
+    pinned: dict[str, Pin] = {}
+    if record is not None:
+        pinned = {
+            name: Pin(expr=expr, value=properties[name])
+            for name, expr in record.relative_times.items()
+            if name in properties
+        }
+    return RecordState(id=remote.id, object_type=object_type, properties=properties, pinned=pinned)
+
+
+def _record_existing_associations(
+    client: HubSpotClient, desired: DesiredState, state: State, addresses: Iterable[str]
+) -> None:
+    """Record the spec's associations the portal already has, so plan adds only the rest."""
+    wanted: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for address in addresses:
+        record = desired.records.get(address)
+        if record is None:
+            continue
+        for to_type in sorted({ref.to_type for ref in record.associations}):
+            wanted[(record.object_type, to_type)].append(address)
+    existing: dict[str, set[tuple[str, str, int]]] = defaultdict(set)  # address → portal pairs
+    for (from_type, to_type), group in sorted(wanted.items()):
+        ids = {state.records[a].id: a for a in group}
+        for hubspot_id, linked in client.read_associations(from_type, to_type, list(ids)).items():
+            if hubspot_id in ids:
+                existing[ids[hubspot_id]].update((to_type, to_id, kind) for to_id, kind in linked)
+    for address, pairs in existing.items():
+        recorded = state.records[address]
+        found: list[AppliedAssociation] = []
+        for ref in desired.records[address].associations:  # in the spec's order
+            to_id = ref.to_id
+            if to_id is None and ref.to_address in state.records:
+                to_id = state.records[str(ref.to_address)].id
+            linked_now = (ref.to_type, to_id, ref.type_id)
+            if ref.type_id is not None and to_id is not None and linked_now in pairs:
+                found.append(
+                    AppliedAssociation(ref.to_type, to_id, ref.category, ref.type_id, ref.to_key)
+                )
+        state.records[address] = replace(recorded, associations=tuple(found))
+
+
+def _read_one(
+    client: HubSpotClient, object_type: str, hubspot_id: str, properties: list[str]
+) -> RemoteRecord:
+    found = client.read_all(object_type, [hubspot_id], properties)
+    if hubspot_id in found:
+        return found[hubspot_id]
+    archived = client.batch_read(object_type, [hubspot_id], [], archived=True).by_id()
+    if hubspot_id in archived:
+        raise ConfigError(
+            f"{object_type} {hubspot_id} is archived in the portal; restore it in HubSpot "
+            "first, or let apply create the record"
+        )
+    raise ConfigError(f"{object_type} {hubspot_id} does not exist in the portal")
+
+
+def _set_markers(
+    client: HubSpotClient, object_type: str, project: str, adopted: Iterable[Adopted]
+) -> None:
+    inputs = [
+        UpdateInput(a.hubspot_id, {MARKER_PROPERTY: marker_value(project, a.address)})
+        for a in adopted
+    ]
+    for _chunk, outcome in client.run_batches(
+        lambda chunk: client.batch_update(object_type, chunk), inputs
+    ):
+        if isinstance(outcome, ReconcilerError):
+            raise outcome
+        if outcome.errors:
+            raise ConfigError(
+                f"could not set {MARKER_PROPERTY} on {object_type}: {outcome.errors[0].message}"
+            )
+
+
+def import_record(options: RunOptions, address: str, hubspot_id: str) -> AdoptOutcome:
+    """Adopt the portal record ``hubspot_id`` as the spec's ``address``."""
+    check_address(address)
+    hubspot_id = hubspot_id.strip()
+    if not hubspot_id.isdigit():
+        raise ConfigError(f"{hubspot_id!r} is not a HubSpot record id (a number, e.g. 4242)")
+    desired, target, store = load_with_spec(options)
+    record = desired.records.get(address)
+    if record is None:
+        raise _unknown_spec_address(address, desired)
+    with store.locked(command="import"):
+        state = store.load(target=target.name, project=desired.project.name)
+        if address in state.records:
+            raise StateError(
+                f"{address} is already managed (HubSpot id {state.records[address].id}); "
+                f"run `reconciler state rm {address}` first to adopt another record"
+            )
+        for other, recorded in state.records.items():
+            if recorded.id == hubspot_id and recorded.object_type == record.object_type:
+                raise StateError(f"{record.object_type} {hubspot_id} is already managed as {other}")
+        with connect(target, options.environ) as client:
+            remote = _read_one(client, record.object_type, hubspot_id, _managed_properties(record))
+            ensure_markers(client, [record.object_type])
+            adopted = Adopted(address, remote.id)
+            _set_markers(client, record.object_type, desired.project.name, [adopted])
+            resolve_owners(client, desired, state)
+            state.records[address] = _adopted_record(record, record.object_type, remote)
+            _record_existing_associations(client, desired, state, [address])
+        backup = store.backup()
+        store.save(state)
+    return AdoptOutcome(target, (adopted,), {}, backup)
+
+
+def _oldest_first(records: Iterable[RemoteRecord]) -> list[RemoteRecord]:
+    return sorted(records, key=lambda r: (len(r.id), r.id))
+
+
+def _find_by_marker(
+    client: HubSpotClient,
+    project: str,
+    object_types: Iterable[str],
+    properties: Mapping[str, list[str]],
+    addresses: Mapping[str, list[str]] | None,
+) -> tuple[dict[str, tuple[str, RemoteRecord]], dict[str, tuple[str, ...]]]:
+    """address → (type, record) for this project's records found by their marker.
+
+    With ``addresses`` (type → addresses) only those markers are searched (IN, chunked);
+    without, every record carrying a marker of this project is found (a full rebuild,
+    which also finds records since removed from the spec). When several records carry
+    one marker the oldest wins; the others are reported.
+    """
+    found: dict[str, tuple[str, RemoteRecord]] = {}
+    duplicates: dict[str, tuple[str, ...]] = {}
+    prefix = f"{project}:"
+    for object_type in sorted(set(object_types)):
+        defined = {p.name for p in client.list_properties(object_type)}
+        if MARKER_PROPERTY not in defined:
+            continue  # this tool never wrote a record of this type to this portal
+        props = [*properties.get(object_type, []), MARKER_PROPERTY]
+        if addresses is not None:
+            markers = [marker_value(project, a) for a in addresses.get(object_type, [])]
+            if not markers:
+                continue
+            matches = client.search_by_property_values(object_type, MARKER_PROPERTY, markers, props)
+        else:
+            has_marker = [{"filters": [{"propertyName": MARKER_PROPERTY, "operator": "HAS_PROPERTY"}]}]
+            matches = list(client.search(object_type, has_marker, props))
+        by_address: dict[str, list[RemoteRecord]] = defaultdict(list)
+        for remote in matches:
+            value = str(remote.properties.get(MARKER_PROPERTY) or "")
+            address = value[len(prefix):] if value.startswith(prefix) else ""
+            if address.partition("/")[0] == object_type:
+                by_address[address].append(remote)
+        for address, remotes in by_address.items():
+            first, *others = _oldest_first(remotes)
+            found[address] = (object_type, first)
+            if others:
+                duplicates[address] = tuple(r.id for r in others)
+    return found, duplicates
+
+
+def _adopt_found(
+    client: HubSpotClient,
+    desired: DesiredState,
+    state: State,
+    found: Mapping[str, tuple[str, RemoteRecord]],
+) -> tuple[Adopted, ...]:
+    managed_ids = {(r.object_type, r.id) for r in state.records.values()}
+    adopted: list[Adopted] = []
+    for address, (object_type, remote) in sorted(found.items()):
+        if address in state.records or (object_type, remote.id) in managed_ids:
+            continue
+        state.records[address] = _adopted_record(desired.records.get(address), object_type, remote)
+        adopted.append(Adopted(address, remote.id))
+    _record_existing_associations(client, desired, state, [a.address for a in adopted])
+    return tuple(adopted)
+
+
+def _properties_by_type(desired: DesiredState) -> dict[str, list[str]]:
+    names: dict[str, set[str]] = defaultdict(set)
+    for record in desired.records.values():
+        names[record.object_type].update(_managed_properties(record))
+    return {t: sorted(n) for t, n in names.items()}
+
+
+def import_all_matching(options: RunOptions) -> AdoptOutcome:
+    """Adopt every spec record not in the state that the portal has by its marker."""
+    desired, target, store = load_with_spec(options)
+    with store.locked(command="import"):
+        state = store.load(target=target.name, project=desired.project.name)
+        wanted: dict[str, list[str]] = defaultdict(list)
+        for address, record in desired.records.items():
+            if address not in state.records:
+                wanted[record.object_type].append(address)
+        with connect(target, options.environ) as client:
+            found, duplicates = _find_by_marker(
+                client, desired.project.name, wanted, _properties_by_type(desired), wanted
+            )
+            adopted = _adopt_found(client, desired, state, found)
+            if adopted:
+                resolve_owners(client, desired, state)
+        backup = None
+        if adopted:
+            backup = store.backup()
+            store.save(state)
+    return AdoptOutcome(target, adopted, duplicates, backup)
+
+
+def rebuild_state(options: RunOptions) -> AdoptOutcome:
+    """A new state file from the portal: every record carrying this project's marker.
+
+    The old file (even a damaged one) is kept as a backup; owners and in-flight entries
+    start afresh (the marker search finds what an interrupted apply created).
+    """
+    desired, target, store = load_with_spec(options)
+    with store.locked(command="state rebuild"):
+        lineage, serial = "", 0
+        try:
+            old = store.load(target=target.name, project=desired.project.name)
+            lineage, serial = old.lineage, old.serial
+            old_types = {r.object_type for r in old.records.values()}
+        except StateError:
+            old_types = set()
+        state = State(lineage=lineage, serial=serial, target=target.name,
+                      project=desired.project.name)
+        types = {*SECTION_OBJECT_TYPES.values(), *old_types,
+                 *(r.object_type for r in desired.records.values())}
+        with connect(target, options.environ) as client:
+            found, duplicates = _find_by_marker(
+                client, desired.project.name, types, _properties_by_type(desired), None
+            )
+            adopted = _adopt_found(client, desired, state, found)
+            resolve_owners(client, desired, state)
+        backup = store.backup()
+        store.save(state)
+    return AdoptOutcome(target, adopted, duplicates, backup)
+
+
+__all__ = [
+    "AdoptOutcome",
+    "Adopted",
+    "import_all_matching",
+    "import_record",
+    "rebuild_state",
+]

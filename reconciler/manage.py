@@ -1,0 +1,305 @@
+"""Living with a state file for years: import, destroy, state repair, refresh-times.
+
+Each function takes resolved ``RunOptions`` (and callbacks for what needs a human), does
+its reads, then its writes, and returns a frozen outcome; the CLI renders it.
+
+- adopting records that already exist in the portal (``import``, ``state rebuild``) lives
+  in ``reconciler.adoption``.
+- ``remove_from_state`` / ``move_in_state``: edit the state by hand, the portal untouched.
+- ``run_destroy``: archive every record the state manages (the cleanup of a sandbox).
+- ``run_refresh_times``: re-resolve relative times against now and apply what moved.
+
+Every command that changes the state holds the state lock and copies the previous file
+to a backup first. A target with ``protected: true`` never has records archived.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import timezone
+from pathlib import Path
+
+from reconciler.apply import ApplyResult, apply_plan, recover_in_flight
+from reconciler.client import HubSpotClient
+from reconciler.errors import ConfigError, StateError
+from reconciler.model import DesiredState, ProjectSettings
+from reconciler.planner import Change, Plan, plan
+from reconciler.portal import connect, refresh, resolve_owners
+from reconciler.settings import Target, resolve_target
+from reconciler.state import RecordState, State, StateStore
+from reconciler.workflow import RunOptions, check_owners, refuse_protected_archives
+
+Confirm = Callable[[Plan], bool]
+ProgressFactory = Callable[[Plan], Callable[[int], None]]
+
+
+@dataclass(frozen=True, slots=True)
+class StateEditOutcome:
+    target: Target
+    changed: tuple[str, ...]
+    backup: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """A destroy or refresh-times run: the plan shown, and what applying it did."""
+
+    plan: Plan
+    target: Target
+    result: ApplyResult | None  # None: nothing to do, or the user declined
+    declined: bool = False
+    backup: Path | None = None
+    #: refresh-times: the records whose relative times moved
+    moved: tuple[str, ...] = ()
+
+
+# -- loading ----------------------------------------------------------------------------
+
+
+def _now_iso(options: RunOptions) -> str:
+    return options.reference_time.astimezone(timezone.utc).isoformat()
+
+
+def _target(options: RunOptions, project: ProjectSettings) -> tuple[Target, StateStore]:
+    target = resolve_target(
+        project,
+        target_name=options.target_name,
+        state_path=options.state_path,
+        base_url=options.base_url,
+        environ=options.environ,
+    )
+    return target, StateStore(target.state_path)
+
+
+def load_with_spec(options: RunOptions) -> tuple[DesiredState, Target, StateStore]:
+    from reconciler.spec import load_project
+
+    desired = load_project(options.project_dir, reference_time=options.reference_time)
+    target, store = _target(options, desired.project)
+    return desired, target, store
+
+
+def load_settings_only(options: RunOptions) -> tuple[ProjectSettings, Target, StateStore]:
+    from reconciler.spec import load_project_settings
+
+    project = load_project_settings(options.project_dir)
+    target, store = _target(options, project)
+    return project, target, store
+
+
+def check_address(address: str) -> tuple[str, str]:
+    """``"<type>/<key>"`` → (type, key), or a ConfigError saying what an address is."""
+    object_type, slash, key = address.partition("/")
+    if not slash or not object_type or not key:
+        raise ConfigError(
+            f"{address!r} is not an address; write <type>/<key>, e.g. meetings/kickoff"
+        )
+    return object_type, key
+
+
+# -- editing the state by hand ----------------------------------------------------------
+
+
+def remove_from_state(options: RunOptions, addresses: Iterable[str]) -> StateEditOutcome:
+    """Forget records (they stay in the portal, no longer managed)."""
+    wanted = list(dict.fromkeys(addresses))
+    if not wanted:
+        raise ConfigError("name at least one address to remove, e.g. meetings/kickoff")
+    for address in wanted:
+        check_address(address)
+    project, target, store = load_settings_only(options)
+    with store.locked(command="state rm"):
+        state = store.load(target=target.name, project=project.name)
+        missing = [a for a in wanted if a not in state.records]
+        if missing:
+            raise StateError(
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the state "
+                f"{target.state_path}; `reconciler state list` shows what is"
+            )
+        backup = store.backup()
+        for address in wanted:
+            del state.records[address]
+        store.save(state)
+    return StateEditOutcome(target, tuple(wanted), backup)
+
+
+def move_in_state(options: RunOptions, source: str, destination: str) -> StateEditOutcome:
+    """Rename a managed record's address (after renaming its key in the spec), so the next
+    plan does not archive the old and create the new."""
+    source_type, _ = check_address(source)
+    dest_type, dest_key = check_address(destination)
+    if source_type != dest_type:
+        raise ConfigError(
+            f"cannot move {source} to {destination}: a record keeps its type ({source_type})"
+        )
+    project, target, store = load_settings_only(options)
+    with store.locked(command="state mv"):
+        state = store.load(target=target.name, project=project.name)
+        if source not in state.records:
+            raise StateError(f"{source} is not in the state; `reconciler state list` shows what is")
+        if destination in state.records:
+            raise StateError(
+                f"{destination} is already in the state (HubSpot id "
+                f"{state.records[destination].id}); `reconciler state rm` it first"
+            )
+        backup = store.backup()
+        records: dict[str, RecordState] = {}
+        source_key = source.partition("/")[2]
+        for address, recorded in state.records.items():
+            # associations name their target by local key: follow the rename
+            associations = tuple(
+                replace(a, to_key=dest_key)
+                if a.to_type == source_type and a.to_key == source_key else a
+                for a in recorded.associations
+            )
+            records[destination if address == source else address] = replace(
+                recorded, associations=associations
+            )
+        state.records = records
+        store.save(state)
+    return StateEditOutcome(target, (source, destination), backup)
+
+
+# -- destroy and refresh-times ----------------------------------------------------------
+
+
+def run_destroy(
+    options: RunOptions,
+    *,
+    confirm: Confirm,
+    progress: ProgressFactory | None = None,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
+    """Archive every record the state manages, in reverse dependency order."""
+    project, target, store = load_settings_only(options)
+    if target.protected:
+        raise ConfigError(
+            f"target {target.name} is protected (protected: true in reconciler.yaml); "
+            "destroy is refused whatever the flags"
+        )
+    empty = DesiredState(project=project, records={}, reference_time=_now_iso(options))
+    with store.locked(command="destroy"):
+        state = store.load(target=target.name, project=project.name)
+        with connect(target, options.environ) as client:
+            if state.in_flight:  # what an interrupted apply created is ours to archive too
+                recover_in_flight(
+                    client, store, state, project.name, grace_seconds=options.grace_seconds()
+                )
+            remote = refresh(client, empty, state)
+            drafted = plan(empty, state, remote, target=target.name)
+            the_plan = replace(drafted, changes=tuple(
+                c if c.reason == "already gone from the portal" else replace(c, reason="destroy")
+                for c in drafted.changes
+            ))
+            return _confirm_and_apply(
+                the_plan, target, store, state, client, project.name,
+                confirm=confirm, progress=progress, stop=stop,
+            )
+
+
+def _confirm_and_apply(
+    the_plan: Plan,
+    target: Target,
+    store: StateStore,
+    state: State,
+    client: HubSpotClient,
+    project: str,
+    *,
+    confirm: Confirm,
+    progress: ProgressFactory | None,
+    stop: threading.Event | None,
+    moved: tuple[str, ...] = (),
+) -> RunOutcome:
+    if not the_plan.has_changes:
+        return RunOutcome(the_plan, target, None, moved=moved)
+    if not confirm(the_plan):
+        return RunOutcome(the_plan, target, None, declined=True, moved=moved)
+    backup = store.backup()
+    result = apply_plan(
+        the_plan, client=client, store=store, state=state, project=project,
+        progress=progress(the_plan) if progress else None, stop=stop,
+    )
+    store.save(state)
+    return RunOutcome(the_plan, target, result, backup=backup, moved=moved)
+
+
+def run_refresh_times(
+    options: RunOptions,
+    *,
+    confirm: Confirm,
+    progress: ProgressFactory | None = None,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
+    """Apply, with every relative time re-resolved against ``options.reference_time``.
+
+    The pins apply keeps (so re-plans do not churn) are set aside for this one plan; the
+    records whose times move are updated and pinned anew. Other pending spec changes are
+    part of the plan as with any apply.
+    """
+    desired, target, store = load_with_spec(options)
+    with store.locked(command="refresh-times"):
+        state = store.load(target=target.name, project=desired.project.name)
+        with connect(target, options.environ) as client:
+            if state.in_flight:
+                recover_in_flight(
+                    client, store, state, desired.project.name,
+                    grace_seconds=options.grace_seconds(),
+                )
+            remote = refresh(client, desired, state)
+            owners = resolve_owners(client, desired, state)
+            check_owners(desired, {**state.owners, **owners})
+            unpinned = state.copy()
+            for address, record in desired.records.items():
+                recorded = unpinned.records.get(address)
+                if recorded is not None and record.relative_times:
+                    unpinned.records[address] = replace(recorded, pinned={
+                        k: v for k, v in recorded.pinned.items() if k not in record.relative_times
+                    })
+            drafted = plan(desired, unpinned, remote, owners=owners, target=target.name)
+            the_plan, moved = _drop_pin_only_updates(drafted, state, desired)
+            refuse_protected_archives(target, the_plan)
+            return _confirm_and_apply(
+                the_plan, target, store, state, client, desired.project.name,
+                confirm=confirm, progress=progress, stop=stop, moved=moved,
+            )
+
+
+def _drop_pin_only_updates(
+    drafted: Plan, state: State, desired: DesiredState
+) -> tuple[Plan, tuple[str, ...]]:
+    """Updates that change nothing (the time re-resolved to the value already pinned)
+    are no change at all; also name the records whose relative times move."""
+    changes: list[Change] = []
+    unchanged = list(drafted.unchanged)
+    moved: list[str] = []
+    for change in drafted.changes:
+        recorded = state.records.get(change.address)
+        if (
+            change.action == "update" and recorded is not None and not change.diffs
+            and not change.add_associations and not change.remove_associations
+            and dict(change.pins) == dict(recorded.pinned)
+        ):
+            unchanged.append(change.address)
+            continue
+        record = desired.records.get(change.address)
+        if change.action == "update" and record is not None and any(
+            d.name in record.relative_times for d in change.diffs
+        ):
+            moved.append(change.address)
+        changes.append(change)
+    return replace(drafted, changes=tuple(changes), unchanged=tuple(sorted(unchanged))), tuple(moved)
+
+
+__all__ = [
+    "RunOutcome",
+    "StateEditOutcome",
+    "check_address",
+    "load_settings_only",
+    "load_with_spec",
+    "move_in_state",
+    "remove_from_state",
+    "run_destroy",
+    "run_refresh_times",
+]

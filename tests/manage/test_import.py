@@ -1,0 +1,124 @@
+"""`reconciler import`: adopt records that already exist in the portal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from reconciler.client import CreateInput, HubSpotClient
+from tests.manage.conftest import Run, backups, one_line_error, state_of, stored
+
+
+def seed_acme(hub: HubSpotClient) -> tuple[str, str]:
+    """A company and a contact made "by hand in HubSpot", associated, before any apply."""
+    (company,) = hub.batch_create(
+        "companies", [CreateInput("c1", {"name": "Acme GmbH", "domain": "acme.example",
+                                  "hubspot_owner_id": "1001"})]
+    ).results
+    (contact,) = hub.batch_create(
+        "contacts",
+        [CreateInput("p1", {"email": "jane@acme.example", "firstname": "Janet", "lastname": "Doe",
+                      "hubspot_owner_id": "1001"},
+                     (("companies", company.id, "HUBSPOT_DEFINED", 279),))],
+    ).results
+    return company.id, contact.id
+
+
+def test_import_then_plan_shows_only_the_differences(
+    run: Run, project: Path, hub: HubSpotClient, emulator: Any
+) -> None:
+    company_id, contact_id = seed_acme(hub)
+    code, out, err = run("import", "companies/acme", company_id, "--project", project)
+    assert code == 0, out + err
+    assert f"Imported companies/acme (HubSpot id {company_id})" in out
+    assert run("import", "contacts/jane-doe", contact_id, "--project", project)[0] == 0
+
+    records = state_of(project)["records"]
+    assert records["contacts/jane-doe"]["id"] == contact_id
+    assert records["contacts/jane-doe"]["properties"]["firstname"] == "Janet"  # as the portal has it
+    assert records["contacts/jane-doe"]["associations"] == [
+        {"to_type": "companies", "to_id": company_id, "to_key": "acme",
+         "category": "HUBSPOT_DEFINED", "type_id": 279}
+    ]
+    (contact,) = stored(emulator, "contacts")
+    assert contact["properties"]["reconciler_key"] == "demo:contacts/jane-doe"
+
+    code, out, _ = run("plan", "--project", project, "--json")
+    changes = {c["address"]: c for c in json.loads(out)["changes"]}
+    assert {a: c["action"] for a, c in changes.items()} == {
+        "contacts/jane-doe": "update", "meetings/kickoff": "create", "calls/intro-call": "create",
+    }
+    assert changes["contacts/jane-doe"]["changes"] == [
+        {"property": "firstname", "before": "Janet", "after": "Jane"}
+    ]
+    assert changes["contacts/jane-doe"]["add_associations"] == []
+
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    assert len(stored(emulator, "contacts")) == 1 and len(stored(emulator, "companies")) == 1
+    assert stored(emulator, "contacts")[0]["properties"]["firstname"] == "Jane"
+
+
+def test_import_keeps_a_backup_of_the_state(run: Run, project: Path, hub: HubSpotClient) -> None:
+    company_id, contact_id = seed_acme(hub)
+    assert run("import", "companies/acme", company_id, "--project", project)[0] == 0
+    assert backups(project) == []  # there was no state file to keep
+    before = (project / ".reconciler/state/local.json").read_text()
+    assert run("import", "contacts/jane-doe", contact_id, "--project", project)[0] == 0
+    (backup,) = backups(project)
+    assert backup.read_text() == before
+
+
+def test_import_all_matching_adopts_by_marker_after_the_state_is_lost(
+    run: Run, project: Path, emulator: Any
+) -> None:
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    original = state_of(project)["records"]
+    (project / ".reconciler/state/local.json").unlink()
+
+    code, out, err = run("import", "--all-matching", "--project", project)
+    assert code == 0, out + err
+    records = state_of(project)["records"]
+    assert {a: r["id"] for a, r in records.items()} == {a: r["id"] for a, r in original.items()}
+    # associations the portal has are recorded, relative times pinned as the portal holds them
+    assert records["meetings/kickoff"]["associations"] == original["meetings/kickoff"]["associations"]
+    assert records["meetings/kickoff"]["pinned"] == original["meetings/kickoff"]["pinned"]
+
+    code, out, _ = run("plan", "--project", project)
+    assert "No changes." in out, out
+    code, out, _ = run("import", "--all-matching", "--project", project)
+    assert code == 0 and "Nothing to import" in out
+    assert len(stored(emulator, "meetings")) == 1
+
+
+def test_import_all_matching_on_a_fresh_portal_finds_nothing(run: Run, project: Path) -> None:
+    code, out, err = run("import", "--all-matching", "--project", project)
+    assert code == 0, err
+    assert "Nothing to import" in out
+    assert not (project / ".reconciler/state/local.json").exists()
+
+
+def test_import_refusals_are_one_line_errors(run: Run, project: Path, hub: HubSpotClient) -> None:
+    company_id, contact_id = seed_acme(hub)
+    line = one_line_error(*run("import", "companies/acme-corp", company_id, "--project", project))
+    assert "companies/acme-corp is not in the spec; did you mean 'companies/acme'?" in line
+
+    line = one_line_error(*run("import", "companies/acme", "999999", "--project", project))
+    assert "companies 999999 does not exist in the portal" in line
+
+    line = one_line_error(*run("import", "acme", company_id, "--project", project))
+    assert "'acme' is not an address" in line
+
+    line = one_line_error(*run("import", "companies/acme", "abc", "--project", project))
+    assert "not a HubSpot record id" in line
+
+    line = one_line_error(*run("import", "companies/acme", "--project", project))
+    assert "import needs ADDRESS and HUBSPOT-ID" in line
+
+    assert run("import", "companies/acme", company_id, "--project", project)[0] == 0
+    line = one_line_error(*run("import", "companies/acme", company_id, "--project", project))
+    assert "companies/acme is already managed" in line
+
+    hub.batch_archive("contacts", [contact_id])
+    line = one_line_error(*run("import", "contacts/jane-doe", contact_id, "--project", project))
+    assert f"contacts {contact_id} is archived in the portal" in line
