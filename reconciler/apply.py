@@ -16,14 +16,17 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from reconciler.client import (
     CALENDAR_PROPERTIES,
+    BatchOutcome,
     CreateInput,
     HubSpotClient,
     PropertyDefinition,
+    RemoteRecord,
     UpdateInput,
 )
 from reconciler.errors import AmbiguousWriteError, RateLimitError, ReconcilerError
@@ -96,8 +99,10 @@ class _Applier:
         project: str,
         progress: ProgressCallback | None,
         stop: threading.Event | None,
+        grace_seconds: float = 30.0,
     ) -> None:
         self.plan = plan
+        self.grace_seconds = grace_seconds
         self.client = client
         self.store = store
         self.state = state
@@ -127,7 +132,8 @@ class _Applier:
 
     def _check_stop(self) -> None:
         if self.stop.is_set():
-            self.result.interrupted = True
+            # The daily limit stops the apply too, but that is an error (exit 1), not Ctrl-C.
+            self.result.interrupted = self.result.stopped_reason is None
             raise _Stop()
 
     def _handle_batch_error(self, changes: Sequence[Change], error: ReconcilerError) -> None:
@@ -196,6 +202,7 @@ class _Applier:
             self._associate_deferred(deferred)
             self._check_stop()
             self._archive([c for c in self.plan.changes if c.action == "archive"])
+            self._check_stop()  # stopped during the last phase: some of it was not sent
         except _Stop:
             pass
         self.result.requests = self.client.requests_sent
@@ -243,69 +250,155 @@ class _Applier:
     def _run_create_batches(
         self, object_type: str, ready: list[tuple[Change, CreateInput]]
     ) -> None:
-        by_trace = {inp.trace_id: change for change, inp in ready}
-        inputs = [inp for _, inp in ready]
-        use_upsert = self.unique_marker.get(object_type, False)
+        """Create in batches; settle batches whose answer was lost within this run.
 
-        def send(chunk: Sequence[CreateInput]):  # type: ignore[no-untyped-def]
+        A batch that may or may not have committed (a 5xx, a dropped connection) is looked
+        up by marker once the search index has had time to catch up; what exists is adopted
+        and only the rest is sent again, for up to ``CREATE_ROUNDS`` rounds. What is still
+        unsettled then (or when stopping) stays in flight for the next run.
+        """
+        pending = [(change, inp, self._record_state(change)) for change, inp in ready]
+        for round_number in range(1, CREATE_ROUNDS + 1):
+            unsettled = self._send_creates(object_type, pending)
+            if not unsettled:
+                return
+            last = round_number == CREATE_ROUNDS or self.stop.is_set()
+            if last:
+                break
+            try:
+                found = self._settle(object_type, unsettled)
+            except ReconcilerError as error:
+                for change, _inp, _rs, _batch in unsettled:
+                    self._fail(change, f"outcome unknown, and looking it up failed ({error}); "
+                               "run apply again to recover it (nothing will be duplicated)")
+                return
+            pending = [
+                (change, replace(inp, trace_id=self._trace_id()), rs)
+                for change, inp, rs, _batch in unsettled
+                if change.address not in found
+            ]
+            if not pending:
+                return
+            if self.stop.is_set():
+                unsettled = [u for u in unsettled if u[0].address not in found]
+                break
+        for change, _inp, _rs, _batch in unsettled:
+            self._fail(change, "outcome unknown (HubSpot's answer was lost); run apply again "
+                       "to recover it: it is looked up by marker first, nothing is duplicated")
+
+    def _send_creates(
+        self, object_type: str, items: list[tuple[Change, CreateInput, RecordState]]
+    ) -> list[tuple[Change, CreateInput, RecordState, str]]:
+        """One pass of batch creates (or upserts); return the inputs whose outcome is unknown."""
+        by_trace = {inp.trace_id: (change, rs) for change, inp, rs in items}
+        inputs = [inp for _, inp, _ in items]
+        use_upsert = self.unique_marker.get(object_type, False)
+        unsettled: list[tuple[Change, CreateInput, RecordState, str]] = []
+
+        def send(chunk: Sequence[CreateInput]) -> BatchOutcome:
+            # Runs on a worker thread: the in-flight entry is saved before the request
+            # leaves, so a crash at any later moment leaves a trail to the records.
             batch_id = chunk[0].trace_id
+            entry = {
+                "object_type": object_type,
+                "addresses": [by_trace[i.trace_id][0].address for i in chunk],
+                "started_at": time.time(),
+                "records": {
+                    by_trace[i.trace_id][0].address: by_trace[i.trace_id][1].to_json()
+                    for i in chunk
+                },
+            }
             with self._lock:
-                self.state.in_flight[batch_id] = {
-                    "object_type": object_type,
-                    "addresses": [by_trace[i.trace_id].address for i in chunk],
-                    "started_at": time.time(),
-                }
+                self.state.in_flight[batch_id] = entry
                 self._save()
             if use_upsert:
                 return self.client.batch_upsert(object_type, MARKER_PROPERTY, chunk)
             return self.client.batch_create(object_type, chunk)
 
         for chunk, outcome in self.client.run_batches(send, inputs, stop=self.stop):
-            changes = [by_trace[i.trace_id] for i in chunk]
+            batch_id = chunk[0].trace_id
+            changes = [by_trace[i.trace_id][0] for i in chunk]
             with self._lock:
                 if isinstance(outcome, AmbiguousWriteError):
-                    # The batch may have committed: keep it in flight; the next run adopts
-                    # whatever exists by marker and creates only what is missing.
-                    for change in changes:
-                        self._fail(change, f"outcome unknown ({outcome}); run apply again to "
-                                   "recover it (nothing will be duplicated)")
-                    self._save()
+                    # It may have committed: it stays in flight until settled by marker.
+                    unsettled.extend(
+                        (by_trace[i.trace_id][0], i, by_trace[i.trace_id][1], batch_id)
+                        for i in chunk
+                    )
                     continue
-                self.state.in_flight.pop(chunk[0].trace_id, None)
+                self.state.in_flight.pop(batch_id, None)
                 if isinstance(outcome, ReconcilerError):
                     self._handle_batch_error(changes, outcome)
                     self._save()
                     continue
                 matched = outcome.by_trace_id()
-                by_marker = {
-                    r.properties.get(MARKER_PROPERTY): r for r in outcome.results
-                }
+                by_marker = {r.properties.get(MARKER_PROPERTY): r for r in outcome.results}
                 errors_by_trace = {t: e for e in outcome.errors for t in e.trace_ids}
-                for inp, change in zip(chunk, changes):
+                for inp in chunk:
+                    change, record = by_trace[inp.trace_id]
                     remote = matched.get(inp.trace_id) or by_marker.get(
                         inp.properties[MARKER_PROPERTY]
                     )
                     if remote is not None:
-                        self._record_created(change, remote.id)
+                        self._record_created(change, remote.id, record)
                     else:
                         error = errors_by_trace.get(inp.trace_id)
                         self._fail(change, error.message if error else "HubSpot returned no result")
                 self._save()
             self.progress(len(chunk))
+        return unsettled
 
-    def _record_created(self, change: Change, hubspot_id: str, *, via_calendar: bool = False) -> None:
+    def _settle(
+        self, object_type: str, unsettled: list[tuple[Change, CreateInput, RecordState, str]]
+    ) -> set[str]:
+        """Look up unsettled creates by marker; adopt what exists; return the addresses found."""
+        batch_ids = {batch for *_, batch in unsettled}
+        started = max(
+            float(self.state.in_flight.get(b, {}).get("started_at", time.time())) for b in batch_ids
+        )
+        markers = {marker_value(self.project, change.address): change.address
+                   for change, *_ in unsettled}
+        found = find_by_marker(
+            self.client, object_type, markers, deadline=started + self.grace_seconds,
+            sleep=self._sleep, stopped=self.stop.is_set,
+        )
+        with self._lock:
+            for change, _inp, record, _batch in unsettled:
+                remote = found.get(change.address)
+                if remote is not None:
+                    self._record_created(change, remote.id, record)
+                    self.progress(1)
+            if not self.stop.is_set():  # else the wait was cut short: proof of nothing
+                for batch_id in batch_ids:
+                    self.state.in_flight.pop(batch_id, None)
+            self._save()
+        return set(found)
+
+    def _sleep(self, seconds: float) -> None:
+        # Waiting for the search index; Ctrl-C cuts the wait short (the batch stays in flight).
+        self.stop.wait(seconds)
+
+    def _record_state(self, change: Change, *, via_calendar: bool = False) -> RecordState:
+        """What the state records for ``change`` once HubSpot has created it."""
         applied = tuple(
             a for a in (self._applied(change.object_type, r) for r in change.associations)
             if a is not None
         )
-        self.state.records[change.address] = RecordState(
-            id=hubspot_id,
+        return RecordState(
+            id="",
             object_type=change.object_type,
             properties=dict(change.after),
             associations=applied,
             pinned=dict(change.pins),
             via_calendar=via_calendar,
         )
+
+    def _record_created(
+        self, change: Change, hubspot_id: str, record: RecordState | None = None,
+        *, via_calendar: bool = False,
+    ) -> None:
+        record = record or self._record_state(change, via_calendar=via_calendar)
+        self.state.records[change.address] = replace(record, id=hubspot_id)
         self.result.created.append(change.address)
 
     def _create_calendar(self, change: Change) -> None:
@@ -513,9 +606,46 @@ def ensure_markers(
     return unique
 
 
-# How long after an in-flight batch was sent an empty marker search is still not proof
-# that nothing was created: HubSpot's search index lags writes "a few moments".
+# How long after an in-flight batch was sent an empty marker search still proves nothing:
+# HubSpot's search index lags writes by "a few moments" (facts §7), and a request cut off
+# on our side may still be processed on HubSpot's. Tunable with RECONCILER_RECOVERY_GRACE_SECONDS.
 SEARCH_LAG_GRACE_SECONDS = 30.0
+SEARCH_POLL_SECONDS = 1.0
+#: Rounds of create → settle lost answers by marker → resend the rest, within one apply.
+CREATE_ROUNDS = 3
+
+
+def find_by_marker(
+    client: HubSpotClient,
+    object_type: str,
+    markers: Mapping[str, str],
+    *,
+    deadline: float,
+    poll_seconds: float = SEARCH_POLL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    stopped: Callable[[], bool] = lambda: False,
+) -> dict[str, RemoteRecord]:
+    """Records carrying the markers (marker → address); address → record found.
+
+    Searches again until every marker is found or ``deadline`` has passed: the last search
+    is made after the deadline, so "not found" means "not in the index after the grace",
+    never "not indexed yet".
+    """
+    missing = dict(markers)
+    found: dict[str, RemoteRecord] = {}
+    while missing:
+        for remote in client.search_by_property_values(
+            object_type, MARKER_PROPERTY, list(missing), [MARKER_PROPERTY]
+        ):
+            address = missing.pop(str(remote.properties.get(MARKER_PROPERTY)), None)
+            if address is not None:
+                found[address] = remote
+        now = clock()
+        if not missing or now >= deadline or stopped():
+            break
+        sleep(min(poll_seconds, deadline - now))
+    return found
 
 
 def recover_in_flight(
@@ -525,37 +655,48 @@ def recover_in_flight(
     project: str,
     *,
     grace_seconds: float = SEARCH_LAG_GRACE_SECONDS,
-    poll_seconds: float = 1.0,
+    poll_seconds: float = SEARCH_POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> list[str]:
     """Adopt records a crashed or cut-off apply created; return the adopted addresses.
 
-    For each in-flight batch, search for its keys' markers. A key not found is only
-    concluded "not created" once the batch is older than the search lag grace; until then
-    the search is repeated.
+    The in-flight batches of each object type are looked up together by marker
+    (``find_by_marker``), waiting until the newest of them is ``grace_seconds`` old before
+    concluding that a key was not created. An adopted record gets the state entry saved
+    with its batch (properties, associations, pins as sent), so the next plan is exact.
     """
     adopted: list[str] = []
+    by_type: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for batch_id, entry in sorted(state.in_flight.items()):
-        object_type = str(entry["object_type"])
-        pending = [a for a in entry.get("addresses", []) if a not in state.records]
-        markers = {marker_value(project, a): a for a in pending}
-        while markers:
-            found = client.search_by_property_values(
-                object_type, MARKER_PROPERTY, list(markers), [MARKER_PROPERTY]
-            )
-            for remote in found:
-                address = markers.pop(str(remote.properties.get(MARKER_PROPERTY)), None)
-                if address is None or address in state.records:
+        by_type[str(entry["object_type"])].append((batch_id, entry))
+    for object_type, entries in sorted(by_type.items()):
+        markers = {
+            marker_value(project, address): address
+            for _, entry in entries
+            for address in entry.get("addresses", [])
+            if address not in state.records
+        }
+        newest = max(float(entry.get("started_at", 0)) for _, entry in entries)
+        found = find_by_marker(
+            client, object_type, markers, deadline=newest + grace_seconds,
+            poll_seconds=poll_seconds, sleep=sleep, clock=clock,
+        ) if markers else {}
+        for _, entry in entries:
+            sent: Mapping[str, Any] = entry.get("records") or {}
+            for address in entry.get("addresses", []):
+                remote = found.get(address)
+                if remote is None or address in state.records:
                     continue
-                state.records[address] = RecordState(
-                    id=remote.id, object_type=object_type, properties={}, associations=()
+                record = (
+                    RecordState.from_json({**sent[address], "id": remote.id})
+                    if address in sent
+                    else RecordState(id=remote.id, object_type=object_type, properties={})
                 )
+                state.records[address] = record
                 adopted.append(address)
-            if not markers or clock() - float(entry.get("started_at", 0)) > grace_seconds:
-                break
-            sleep(poll_seconds)
-        state.in_flight.pop(batch_id, None)
+        for batch_id, _ in entries:
+            state.in_flight.pop(batch_id, None)
         store.save(state)
     return adopted
 
@@ -569,11 +710,15 @@ def apply_plan(
     project: str,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    grace_seconds: float = SEARCH_LAG_GRACE_SECONDS,
 ) -> ApplyResult:
-    """Carry out ``plan``; the caller holds the state lock. Never raises for one record."""
+    """Carry out ``plan``; the caller holds the state lock. Never raises for one record.
+
+    ``grace_seconds``: how long a create whose answer was lost is looked for by marker
+    before it is sent again (see ``find_by_marker``)."""
     return _Applier(
         plan, client=client, store=store, state=state, project=project,
-        progress=progress, stop=stop,
+        progress=progress, stop=stop, grace_seconds=grace_seconds,
     ).run()
 
 
@@ -583,6 +728,7 @@ __all__ = [
     "MARKER_PROPERTY",
     "apply_plan",
     "ensure_markers",
+    "find_by_marker",
     "marker_value",
     "recover_in_flight",
 ]
