@@ -247,7 +247,7 @@ def _progress(enabled: bool) -> tuple[Callable[[Plan], Callable[[int], None]], C
 
 @cli.group()
 def state() -> None:
-    """Inspect the state file: which HubSpot id each local key became."""
+    """Inspect and repair the state file: which HubSpot id each local key became."""
 
 
 @state.command("list")
