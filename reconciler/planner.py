@@ -163,7 +163,9 @@ def plan(
         baseline: Mapping[str, str | None] = (
             snapshot.properties if snapshot is not None else recorded.properties
         )
-        diffs = tuple(
+        # Most records are unchanged: one C-level dict comparison settles those before
+        # the per-property walk (which also treats "5" and "5.0" as one value).
+        diffs = () if after == baseline else tuple(
             PropertyDiff(name, baseline.get(name), value)
             for name, value in sorted(after.items())
             if not same_value(baseline.get(name), value)
@@ -286,11 +288,25 @@ def applied_identity(applied: AppliedAssociation) -> tuple[str, str, str, str]:
 def _association_changes(
     wanted: tuple[AssociationRef, ...], applied: tuple[AppliedAssociation, ...]
 ) -> tuple[tuple[AssociationRef, ...], tuple[AppliedAssociation, ...]]:
+    if len(wanted) == len(applied) and all(map(_same_association, wanted, applied)):
+        return (), ()  # the common case, settled without building identity strings
     applied_by_identity = {applied_identity(a): a for a in applied}
     wanted_ids = {association_identity(w) for w in wanted}
     added = tuple(w for w in wanted if association_identity(w) not in applied_by_identity)
     removed = tuple(a for ident, a in applied_by_identity.items() if ident not in wanted_ids)
     return added, removed
+
+
+def _same_association(ref: AssociationRef, applied: AppliedAssociation) -> bool:
+    """True only if the two identities are equal (False may still mean equal: full check)."""
+    return (
+        ref.type_id is not None
+        and ref.type_id == applied.type_id
+        and ref.to_key == applied.to_key
+        and (ref.to_key is not None or ref.to_id == applied.to_id)
+        and ref.to_type == applied.to_type
+        and ref.category == applied.category
+    )
 
 
 def same_value(before: str | None, after: str | None) -> bool:

@@ -75,3 +75,15 @@ def test_second_locker_fails_fast_naming_the_holder(tmp_path: Path) -> None:
         holder.join()
     with StateStore(path).locked():
         pass
+
+
+def test_backups_in_the_same_second_never_overwrite_each_other(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "s.json")
+    state = State.empty()
+    backups = []
+    for n in range(3):
+        state.records[f"meetings/m{n}"] = RecordState(str(n), "meetings", {})
+        store.save(state)
+        backups.append(store.backup())
+    assert len({b for b in backups if b is not None}) == 3
+    assert [len(json.loads(b.read_text())["records"]) for b in backups if b] == [1, 2, 3]
