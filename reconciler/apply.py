@@ -18,6 +18,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from reconciler.client import (
@@ -468,7 +469,7 @@ class _Applier:
             by_id = {c.hubspot_id: c for c in sending}
             inputs = [UpdateInput(str(c.hubspot_id), c.properties_to_send) for c in sending]
             for chunk, outcome in self.client.run_batches(
-                lambda ch: self.client.batch_update(object_type, ch), inputs, stop=self.stop
+                partial(self.client.batch_update, object_type), inputs, stop=self.stop
             ):
                 chunk_changes = [by_id[i.id] for i in chunk]
                 if isinstance(outcome, ReconcilerError):
@@ -565,7 +566,7 @@ class _Applier:
         for object_type in sorted(by_type, key=lambda t: (-write_rank(t), t)):
             by_id = {str(c.hubspot_id): c for c in by_type[object_type]}
             for chunk, outcome in self.client.run_batches(
-                lambda ids: self.client.batch_archive(object_type, ids), list(by_id), stop=self.stop
+                partial(self.client.batch_archive, object_type), list(by_id), stop=self.stop
             ):
                 chunk_changes = [by_id[i] for i in chunk]
                 if isinstance(outcome, ReconcilerError):
@@ -723,9 +724,9 @@ def apply_plan(
 
 
 __all__ = [
+    "MARKER_PROPERTY",
     "ApplyResult",
     "Failure",
-    "MARKER_PROPERTY",
     "apply_plan",
     "ensure_markers",
     "find_by_marker",

@@ -1,0 +1,227 @@
+"""Apply under HubSpot's default private-app limit (100 requests / 10 s), against the emulator.
+
+In one run against one emulator (rate limit on, faults off):
+
+1. the reconciler (a child process, ``reconciler apply``) creates N meetings and N calls:
+   records/s as a share of the ceiling the limit allows (100 requests / 10 s x 100 records a
+   batch = 1,000 records/s), 429s received, HTTP requests per record, peak memory (RSS);
+2. the official SDK (``hubspot-api-client``) creating records one request each, the way a
+   simple script does (a sample, extrapolated to 2N records, as stated in the output);
+3. the official SDK in a plain batch loop with no limiter (sleeping 1 s after a 429).
+
+    .venv/bin/python bench/bench_rate_limited.py            # N = 10,000 (about 2 minutes)
+    .venv/bin/python bench/bench_rate_limited.py --quick    # N = 1,000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from reconciler.emulator import EmulatorConfig, start_emulator
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-token"
+LIMIT_PER_10S = 100
+CEILING = LIMIT_PER_10S / 10 * 100  # records/s: every request a full batch of 100
+WINDOW = 10.0
+
+
+def write_project(root: Path, base_url: str, n: int) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "reconciler.yaml").write_text(
+        "name: bench\ndefault_target: bench\n"
+        f"targets:\n  bench:\n    base_url: {base_url}\n    rate_limit: {{tier: free}}\n"
+    )
+    lines = ["meetings:"]
+    for i in range(n):
+        lines += [f"  m{i}:", f"    title: Meeting {i}", "    start: 2026-12-01T10:00:00Z"]
+    lines.append("calls:")
+    for i in range(n):
+        lines += [f"  c{i}:", f"    title: Call {i}", "    timestamp: 2026-12-01T10:00:00Z"]
+    (root / "bulk.yaml").write_text("\n".join(lines) + "\n")
+
+
+def reconciler_apply(emu: Any, n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        project = Path(folder) / "bench"
+        write_project(project, emu.base_url, n)
+        emu.clear_requests()
+        env = {**os.environ, "HUBSPOT_ACCESS_TOKEN": TOKEN, "NO_COLOR": "1"}
+        code = "import sys; from reconciler.cli import main; sys.exit(main())"
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, "apply", "--project", str(project), "--auto-approve"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        )
+        _, err = process.communicate()
+        wall = time.monotonic() - started
+        if process.returncode != 0:
+            raise SystemExit(f"reconciler apply failed ({process.returncode}):\n{err[-2000:]}")
+        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    log = [r for r in emu.requests() if not r["path"].startswith("/__emulator")]
+    writes = [r for r in log if r["path"].endswith("/batch/create") and r["status"] in (200, 201, 207)]
+    first = min(r["time"] for r in log)
+    last = max(r["time"] for r in log)
+    created = sum(len(r["request_body"]["inputs"]) for r in writes)
+    assert created == 2 * n, f"created {created}, expected {2 * n}"
+    return {
+        "records": created,
+        "wall_s": wall,
+        "http_s": last - first,
+        "requests": len(log),
+        "429s": sum(1 for r in log if r["status"] == 429),
+        "peak_rss_mib": peak_kib / 1024,
+    }
+
+
+def _sdk(emu: Any) -> Any:
+    from hubspot import HubSpot
+
+    return HubSpot(access_token=TOKEN, host=emu.base_url, base_url=emu.base_url)
+
+
+def _with_429_sleep(send: Callable[[], Any], counter: list[int]) -> None:
+    """What a simple script does: on a 429, sleep a second and try again."""
+    while True:
+        try:
+            send()
+            return
+        except Exception as error:  # each SDK module has its own ApiException class
+            if getattr(error, "status", None) != 429:
+                raise
+            counter[0] += 1
+            time.sleep(1.0)
+
+
+def sdk_single_creates(emu: Any, sample: int) -> dict[str, float]:
+    from hubspot.crm.objects.meetings import SimplePublicObjectInputForCreate
+
+    client = _sdk(emu)
+    hits = [0]
+    started = time.monotonic()
+    for i in range(sample):
+        body = SimplePublicObjectInputForCreate(
+            properties={"hs_meeting_title": f"SDK {i}", "hs_timestamp": "2026-12-01T10:00:00Z"},
+            associations=[],
+        )
+        _with_429_sleep(
+            lambda body=body: client.crm.objects.meetings.basic_api.create(
+                simple_public_object_input_for_create=body
+            ),
+            hits,
+        )
+    seconds = time.monotonic() - started
+    return {"records": sample, "seconds": seconds, "429s": hits[0], "requests": sample + hits[0]}
+
+
+def sdk_batch_loop(emu: Any, n: int) -> dict[str, float]:
+    from hubspot.crm.objects.calls import (
+        BatchInputSimplePublicObjectBatchInputForCreate as CallBatch,
+    )
+    from hubspot.crm.objects.calls import (
+        SimplePublicObjectBatchInputForCreate as CallInput,
+    )
+    from hubspot.crm.objects.meetings import (
+        BatchInputSimplePublicObjectBatchInputForCreate as MeetingBatch,
+    )
+    from hubspot.crm.objects.meetings import (
+        SimplePublicObjectBatchInputForCreate as MeetingInput,
+    )
+
+    client = _sdk(emu)
+    hits = [0]
+    started = time.monotonic()
+    for kind, api, batch_cls, input_cls, title in (
+        ("m", client.crm.objects.meetings.batch_api, MeetingBatch, MeetingInput, "hs_meeting_title"),
+        ("c", client.crm.objects.calls.batch_api, CallBatch, CallInput, "hs_call_title"),
+    ):
+        for start in range(0, n, 100):
+            inputs = [
+                input_cls(properties={title: f"Loop {kind}{i}", "hs_timestamp": "2026-12-01T10:00:00Z"},
+                          associations=[], object_write_trace_id=f"{kind}{i}")
+                for i in range(start, min(n, start + 100))
+            ]
+            batch = batch_cls(inputs=inputs)
+            _with_429_sleep(
+                lambda api=api, batch=batch: api.create(
+                    batch_input_simple_public_object_batch_input_for_create=batch
+                ),
+                hits,
+            )
+    seconds = time.monotonic() - started
+    requests = (2 * n + 99) // 100 + hits[0]
+    return {"records": 2 * n, "seconds": seconds, "429s": hits[0], "requests": requests}
+
+
+def machine() -> str:
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines()
+                      if l.startswith("Model name")), platform.processor())
+    except OSError:
+        model = platform.processor()
+    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 meetings and 1,000 calls")
+    parser.add_argument("--sample", type=int, default=None,
+                        help="SDK single creates to time (default 300, quick 100)")
+    args = parser.parse_args()
+    n = 1000 if args.quick else 10_000
+    sample = args.sample or (100 if args.quick else 300)
+
+    config = EmulatorConfig(token=TOKEN, rate_limit_per_10s=LIMIT_PER_10S, search_per_second=5,
+                            request_log_size=100_000)
+    print(f"# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {machine()}")
+    print(f"# emulator limit {LIMIT_PER_10S} requests / 10 s: ceiling {CEILING:.0f} records/s")
+    with start_emulator(config, port=0) as emu:
+        ours = reconciler_apply(emu, n)
+        rate = ours["records"] / ours["http_s"]
+        # The fastest the limit allows: a full window's burst at once, then one window per
+        # further LIMIT_PER_10S requests (a rolling window lets the first burst through).
+        fastest = (int(ours["requests"]) - 1) // LIMIT_PER_10S * WINDOW
+        print(f"reconciler apply, {n:,} meetings + {n:,} calls:")
+        print(f"  {rate:,.0f} records/s = {rate / CEILING:.0%} of the ceiling "
+              f"(first to last request {ours['http_s']:.1f} s; whole process "
+              f"{ours['wall_s']:.1f} s, {ours['records'] / ours['wall_s']:,.0f} records/s)")
+        if fastest:
+            print(f"  the limit allows these {int(ours['requests'])} requests in {fastest:.0f} s "
+                  f"at best: {fastest / ours['http_s']:.0%} of that pace")
+        else:
+            print("  (all requests fit in one 10-second window: use the full run to measure)")
+        print(f"  429s received: {ours['429s']}; HTTP requests: {ours['requests']} "
+              f"({ours['requests'] / ours['records']:.4f} per record); "
+              f"peak memory (RSS): {ours['peak_rss_mib']:.0f} MiB")
+
+        time.sleep(WINDOW)  # let the rolling window empty between contenders
+        single = sdk_single_creates(emu, sample)
+        per_second = single["records"] / single["seconds"]
+        print(f"SDK, one request per record ({sample} timed, extrapolated to {2 * n:,}):")
+        print(f"  {per_second:,.1f} records/s = {per_second / CEILING:.1%} of the ceiling; "
+              f"{2 * n / per_second / 60:,.0f} min for {2 * n:,} records; "
+              f"429s: {single['429s']} in the sample; 1 request per record")
+
+        time.sleep(WINDOW)
+        loop = sdk_batch_loop(emu, n)
+        per_second = loop["records"] / loop["seconds"]
+        print(f"SDK, plain batch loop without a limiter, {n:,} + {n:,}:")
+        print(f"  {per_second:,.0f} records/s = {per_second / CEILING:.0%} of the ceiling; "
+              f"429s received: {loop['429s']}; "
+              f"{loop['requests'] / loop['records']:.4f} requests per record")
+
+
+if __name__ == "__main__":
+    main()

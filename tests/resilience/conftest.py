@@ -1,0 +1,168 @@
+"""Helpers for apply-under-fire tests: bulk projects, the CLI in-process or as a process
+that can be killed, and what the emulator and the state file hold afterwards.
+
+Every test here talks real HTTP to the shared emulator (``tests/conftest.py``) with its
+faults switched on per test; the faults are seeded and switched off again at teardown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from reconciler.apply import MARKER_PROPERTY
+from reconciler.cli import main
+from reconciler.emulator import Emulator, FaultConfig
+
+TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
+GRACE_ENV = "RECONCILER_RECOVERY_GRACE_SECONDS"
+STATE = ".reconciler/state/local.json"
+
+
+def bulk_spec(meetings: int, calls: int, *, prefix: str = "") -> str:
+    """A spec file with ``meetings`` meetings and ``calls`` calls (one line per field)."""
+    lines = ["meetings:"] if meetings else []
+    for i in range(meetings):
+        lines += [f"  {prefix}m{i}:", f"    title: Meeting {i}", "    start: 2026-12-01T10:00:00Z"]
+    if calls:
+        lines.append("calls:")
+    for i in range(calls):
+        lines += [f"  {prefix}c{i}:", f"    title: Call {i}", "    timestamp: 2026-12-01T10:00:00Z"]
+    return "\n".join(lines) + "\n"
+
+
+def write_project(root: Path, files: dict[str, str]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (root / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
+
+
+def read_state(project: Path) -> dict[str, Any]:
+    path = project / STATE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {
+        "records": {}, "in_flight": {}
+    }
+
+
+def markers(emulator: Emulator, object_type: str) -> Counter[str]:
+    """How many live records of a type carry each marker value."""
+    return Counter(
+        str(r["properties"].get(MARKER_PROPERTY)) for r in emulator.records(object_type)
+    )
+
+
+def assert_exactly(emulator: Emulator, project: Path, expected: dict[str, int]) -> None:
+    """The portal holds exactly ``expected`` records per type, each once, each mapped."""
+    state = read_state(project)
+    name = project.name
+    for object_type, count in expected.items():
+        seen = markers(emulator, object_type)
+        duplicates = {m: n for m, n in seen.items() if n > 1}
+        assert not duplicates, f"{object_type}: duplicates {list(duplicates.items())[:5]}"
+        assert len(seen) == count, f"{object_type}: {len(seen)} in the portal, want {count}"
+        mapped = {
+            a: r for a, r in state["records"].items() if r["object_type"] == object_type
+        }
+        assert len(mapped) == count, f"{object_type}: {len(mapped)} in the state, want {count}"
+        ids = {str(r["id"]) for r in emulator.records(object_type)}
+        assert {str(r["id"]) for r in mapped.values()} == ids, f"{object_type}: ids differ"
+        assert set(seen) == {f"{name}:{a}" for a in mapped}, f"{object_type}: markers differ"
+    assert state["in_flight"] == {}
+
+
+@dataclass
+class CliRun:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def faulty(emulator: Emulator) -> Iterator[Emulator]:
+    """The emulator, with faults and lag switched off again after the test."""
+    yield emulator
+    emulator.set_faults(FaultConfig(), seed=0)
+    emulator.set_config(search_lag_seconds=0.0, daily_limit=None, rate_limit_per_10s=None,
+                        search_per_second=None)
+
+
+@pytest.fixture
+def cli(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., CliRun]:
+    """Run the real CLI in this process against the emulator."""
+    monkeypatch.setenv(TOKEN_ENV, emulator.token)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def invoke(*args: str | Path, grace: float | None = None) -> CliRun:
+        if grace is not None:
+            monkeypatch.setenv(GRACE_ENV, str(grace))
+        code = main([*map(str, args), "--base-url", emulator.base_url])
+        captured = capsys.readouterr()
+        return CliRun(code, captured.out, captured.err)
+
+    return invoke
+
+
+def cli_process(
+    emulator: Emulator, *args: str | Path, grace: float | None = None
+) -> CliProcess:
+    """The CLI as a separate process (to kill it, or to Ctrl-C it)."""
+    env = {
+        **os.environ,
+        TOKEN_ENV: emulator.token,
+        "NO_COLOR": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    if grace is not None:
+        env[GRACE_ENV] = str(grace)
+    code = "import sys; from reconciler.cli import main; sys.exit(main())"
+    # Output goes to files, not pipes: a plan of thousands of lines would fill a pipe
+    # nobody reads until the end and block the apply before it starts.
+    out = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed by finish()
+    err = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed by finish()
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args), "--base-url", emulator.base_url],
+        stdout=out, stderr=err, text=True, env=env,
+    )
+    return CliProcess(process, out, err)
+
+
+@dataclass
+class CliProcess:
+    """A running CLI process; ``finish()`` waits for it and returns what it printed."""
+
+    process: subprocess.Popen[str]
+    _out: IO[str]
+    _err: IO[str]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def send_signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def finish(self, timeout: float = 120.0) -> CliRun:
+        code = self.process.wait(timeout=timeout)
+        texts = []
+        for stream in (self._out, self._err):
+            stream.seek(0)
+            texts.append(stream.read())
+            stream.close()
+        return CliRun(code, texts[0], texts[1])

@@ -1,0 +1,163 @@
+"""kill -9, Ctrl-C and a second apply: the apply as a real process, the emulator in this one."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reconciler.emulator import Emulator, FaultConfig
+
+from .conftest import (
+    STATE,
+    CliRun,
+    assert_exactly,
+    bulk_spec,
+    cli_process,
+    read_state,
+    write_project,
+)
+
+pytestmark = pytest.mark.contract(False)
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.02)
+
+
+def _records_in_state(project: Path) -> int:
+    try:
+        return len(read_state(project)["records"])
+    except ValueError:  # never half a file (os.replace), but be safe while polling
+        return 0
+
+
+KILL_PROJECT = """\
+name: kill
+targets:
+  local:
+    rate_limit: {concurrency: 1, requests_per_10s: 10000, search_per_second: 50}
+"""
+
+
+def _in_flight(project: Path) -> bool:
+    try:
+        return bool(read_state(project)["in_flight"])
+    except ValueError:
+        return False
+
+
+@pytest.mark.slow
+def test_sigkill_at_twenty_random_moments_never_duplicates(
+    faulty: Emulator, tmp_path: Path
+) -> None:
+    project = write_project(tmp_path / "kill", {
+        "reconciler.yaml": KILL_PROJECT, "bulk.yaml": bulk_spec(1000, 1000),
+    })
+    # Some slow answers give the kills something to land in; a lagging index makes the
+    # recovery after each kill prove that it waits before concluding "not created".
+    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.25), seed=3)
+    faulty.set_config(search_lag_seconds=0.3)
+    rng = random.Random(20)
+    args = ("apply", "--project", project, "--auto-approve")
+    outcomes: list[int] = []
+    progress: list[int] = []
+    for _ in range(20):
+        process = cli_process(faulty, *args, grace=1.0)
+        if rng.random() < 0.5:
+            # anywhere: start-up, recovery of the last kill, refresh, planning, writing
+            time.sleep(rng.uniform(0.2, 2.0))
+        else:
+            # while writing: between saving a batch as in flight and recording its answer
+            deadline = time.monotonic() + 20
+            while not _in_flight(project) and process.process.poll() is None:
+                assert time.monotonic() < deadline, "the apply never started writing"
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.35))
+        process.kill()
+        outcomes.append(process.finish().code)
+        progress.append(_records_in_state(project))
+    print("records in the state after each kill:", progress)
+    assert outcomes.count(-signal.SIGKILL) >= 18, outcomes
+    assert sum(1 for n in progress if n < 2000) >= 15, progress  # they landed mid-apply
+    final = cli_process(faulty, *args, grace=1.0)
+    run = final.finish()
+    assert run.code == 0, run.err[-2000:]
+    assert "Traceback" not in run.err
+    faulty.set_faults(FaultConfig())
+    assert_exactly(faulty, project, {"meetings": 1000, "calls": 1000})
+
+
+def test_ctrl_c_finishes_the_batches_in_flight_then_exits_130(
+    faulty: Emulator, tmp_path: Path
+) -> None:
+    project = write_project(tmp_path / "int", {
+        "reconciler.yaml": "name: int\n", "bulk.yaml": bulk_spec(1500, 0),
+    })
+    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.3), seed=5)
+    process = cli_process(faulty, "apply", "--project", project, "--auto-approve")
+    _wait_for(lambda: _records_in_state(project) > 0)
+    process.send_signal(signal.SIGINT)
+    run = process.finish(timeout=30)
+    assert run.code == 130, run.err
+    assert "Stopping after the batches in flight" in run.err
+    assert "Apply interrupted:" in run.out and "created" in run.out
+    assert "Traceback" not in run.err
+    state = read_state(project)
+    assert state["in_flight"] == {}  # every batch sent was answered and recorded
+    assert 0 < len(state["records"]) < 1500
+    assert len(faulty.records("meetings")) == len(state["records"])
+
+    faulty.set_faults(FaultConfig())
+    rerun = cli_process(faulty, "apply", "--project", project, "--auto-approve")
+    again = rerun.finish()
+    assert again.code == 0, again.err
+    assert f"Plan: {1500 - len(state['records'])} to create" in again.out
+    assert_exactly(faulty, project, {"meetings": 1500})
+
+
+def test_a_second_apply_fails_fast_naming_the_holder(
+    faulty: Emulator, cli: Callable[..., CliRun], tmp_path: Path
+) -> None:
+    project = write_project(tmp_path / "lock", {
+        "reconciler.yaml": "name: lock\n", "bulk.yaml": bulk_spec(300, 0),
+    })
+    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.3), seed=9)
+    first = cli_process(faulty, "apply", "--project", project, "--auto-approve")
+    _wait_for(lambda: (project / (STATE + ".lock.json")).exists())
+
+    started = time.monotonic()
+    second = cli("apply", "--project", project, "--auto-approve")
+    assert time.monotonic() - started < 5
+    assert second.code == 1
+    assert "is locked by another reconciler" in second.err
+    assert f"pid {first.pid}" in second.err and "`apply`" in second.err
+    assert "Traceback" not in second.err
+
+    assert first.finish().code == 0
+    faulty.set_faults(FaultConfig())
+    assert_exactly(faulty, project, {"meetings": 300})
+
+
+def test_a_lock_left_by_a_killed_apply_is_released(faulty: Emulator, tmp_path: Path) -> None:
+    project = write_project(tmp_path / "stale", {
+        "reconciler.yaml": "name: stale\n", "bulk.yaml": bulk_spec(300, 0),
+    })
+    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.3), seed=11)
+    first = cli_process(faulty, "apply", "--project", project, "--auto-approve", grace=1.0)
+    _wait_for(lambda: (project / (STATE + ".lock.json")).exists())
+    first.kill()
+    first.finish()
+    faulty.set_faults(FaultConfig())
+    second = cli_process(faulty, "apply", "--project", project, "--auto-approve", grace=1.0)
+    run = second.finish()
+    assert run.code == 0, run.err
+    assert_exactly(faulty, project, {"meetings": 300})
+
