@@ -35,7 +35,6 @@ since the last save (``RecordState`` is frozen; apply replaces records, never ed
 from __future__ import annotations
 
 import copy
-import gc
 import json
 import os
 import socket
@@ -53,6 +52,7 @@ from filelock import FileLock, Timeout
 
 from reconciler import __version__
 from reconciler.errors import StateError, StateLockedError
+from reconciler.gc_pause import gc_paused
 
 FORMAT_VERSION = 1
 
@@ -234,7 +234,7 @@ class StateStore:
         """Read the state; an absent file is an empty state. Never modifies the file."""
         if not self.path.exists():
             return State.empty(target=target, project=project)
-        with _gc_paused():
+        with gc_paused():
             try:
                 text = self.path.read_text(encoding="utf-8")
                 data = json.loads(text)
@@ -355,22 +355,6 @@ class StateStore:
 def _dumps(value: Any) -> str:
     # No indent: only then does ``json`` use its C encoder.
     return json.dumps(value, ensure_ascii=False)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic collector while a load allocates ~10 objects per record.
-
-    Its full passes over the growing heap cost ~1/3 of loading a 50k-record state; a load
-    makes no cycles, and the collector catches up once it is back on.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @contextmanager
