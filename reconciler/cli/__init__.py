@@ -1,25 +1,24 @@
 """The command line: a thin click layer over the library.
 
 Click lives in this package only. Each command resolves its options, calls one library
-function, and renders the result; errors are rendered once, in ``render_errors``.
-Commands are grouped by concept in the modules below and registered on ``cli`` here.
+function, and renders the result; errors are rendered once, in ``base.main``.
+Commands are grouped by concept in the modules below; importing one registers its
+commands on ``cli``.
 """
 
 from __future__ import annotations
 
 import sys
 
-from reconciler.cli.base import cli, main  # noqa: F401  (entry point: reconciler.cli:main)
+from reconciler.cli import (  # noqa: F401  (registers the commands)
+    emulator_commands,
+    manage_commands,
+    plan_commands,
+    spec_commands,
+)
+from reconciler.cli.base import cli, main
 
-# Importing a command module registers its commands on ``cli``.
-from reconciler.cli import spec_commands  # noqa: E402,F401
-
-for _optional in ("emulator_commands", "plan_commands", "manage_commands"):
-    try:  # modules are added issue by issue; a missing one only hides its commands
-        __import__(f"reconciler.cli.{_optional}")
-    except ModuleNotFoundError as exc:  # pragma: no cover - only while a module is absent
-        if exc.name != f"reconciler.cli.{_optional}":
-            raise
+__all__ = ["cli", "main"]
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

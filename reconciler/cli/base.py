@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
-    except Exception:  # a bug: say so, and how to report it
+    except Exception:  # noqa: BLE001 - a bug: say so, and how to report it
         if debug:
             traceback.print_exc()
         else:

@@ -220,7 +220,11 @@ def _progress(enabled: bool) -> tuple[Callable[[Plan], Callable[[int], None]], C
         if not enabled:
             return lambda n: None
         from rich.progress import (
-            BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
             TimeRemainingColumn,
         )
         from rich.text import Text
