@@ -17,13 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reconciler.apply import MARKER_PROPERTY, ensure_markers, marker_value
 from reconciler.client import HubSpotClient, UpdateInput
 from reconciler.crm_records import RemoteRecord
 from reconciler.errors import ConfigError, ReconcilerError, StateError
 from reconciler.manage import check_address, load_with_spec
 from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState
 from reconciler.portal import connect, resolve_owners
+from reconciler.recovery import MARKER_PROPERTY, ensure_markers, marker_value
 from reconciler.settings import Target
 from reconciler.state import AppliedAssociation, Pin, RecordState, State
 from reconciler.workflow import RunOptions

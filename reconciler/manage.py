@@ -21,12 +21,13 @@ from dataclasses import dataclass, replace
 from datetime import timezone
 from pathlib import Path
 
-from reconciler.apply import ApplyResult, apply_plan, recover_in_flight
+from reconciler.apply import ApplyResult, apply_plan
 from reconciler.client import HubSpotClient
 from reconciler.errors import ConfigError, StateError
 from reconciler.model import DesiredState, ProjectSettings
 from reconciler.planner import Change, Plan, plan
 from reconciler.portal import connect, refresh, resolve_owners
+from reconciler.recovery import recover_in_flight
 from reconciler.settings import Target, resolve_target
 from reconciler.state import RecordState, State, StateStore
 from reconciler.workflow import RunOptions, check_owners, refuse_protected_archives

@@ -13,16 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reconciler.apply import (
-    SEARCH_LAG_GRACE_SECONDS,
-    ApplyResult,
-    apply_plan,
-    recover_in_flight,
-)
+from reconciler.apply import ApplyResult, apply_plan
 from reconciler.errors import ConfigError, SpecError, SpecIssue, StateError
 from reconciler.model import DesiredState
 from reconciler.planner import Plan, plan, plan_from_json, plan_to_json
 from reconciler.portal import connect, refresh, resolve_owners
+from reconciler.recovery import SEARCH_LAG_GRACE_SECONDS, recover_in_flight
 from reconciler.settings import Target, resolve_target
 from reconciler.state import State, StateStore
 

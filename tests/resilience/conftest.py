@@ -21,9 +21,9 @@ from typing import IO, Any
 
 import pytest
 
-from reconciler.apply import MARKER_PROPERTY
 from reconciler.cli import main
 from reconciler.emulator import Emulator, FaultConfig
+from reconciler.recovery import MARKER_PROPERTY
 
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 GRACE_ENV = "RECONCILER_RECOVERY_GRACE_SECONDS"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply import MARKER_PROPERTY, ensure_markers, marker_value
 from reconciler.client import ClientSettings, CreateInput, HubSpotClient
 from reconciler.emulator import Emulator, FaultConfig
+from reconciler.recovery import MARKER_PROPERTY, ensure_markers, marker_value
 from reconciler.state import State, StateStore
 
 from .conftest import STATE, CliRun, assert_exactly, bulk_spec, markers, read_state, write_project
