@@ -186,7 +186,7 @@ def run_destroy(
         with connect(target, options.environ) as client:
             if state.in_flight:  # what an interrupted apply created is ours to archive too
                 recover_in_flight(
-                    client, store, state, project.name, grace_seconds=options.grace_seconds()
+                    client, store, state, project.name, grace_seconds=options.grace_seconds(target)
                 )
             remote = refresh(client, empty, state)
             drafted = plan(empty, state, remote, target=target.name)
@@ -246,7 +246,7 @@ def run_refresh_times(
             if state.in_flight:
                 recover_in_flight(
                     client, store, state, desired.project.name,
-                    grace_seconds=options.grace_seconds(),
+                    grace_seconds=options.grace_seconds(target),
                 )
             remote = refresh(client, desired, state)
             owners = resolve_owners(client, desired, state)

@@ -51,6 +51,8 @@ class Target:
     protected: bool
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     emulator_data: Path | None = None
+    #: seconds to keep searching for a lost create's marker before resending it
+    recovery_grace_seconds: float | None = None
 
 
 def resolve_target(
@@ -95,6 +97,11 @@ def resolve_target(
         protected=bool(raw.get("protected", False)),
         rate_limit=_rate_limit(raw.get("rate_limit") or {}, local=name == LOCAL_TARGET),
         emulator_data=root / ".reconciler" / "emulator.sqlite3" if embedded else None,
+        recovery_grace_seconds=(
+            float(raw["recovery_grace_seconds"])
+            if raw.get("recovery_grace_seconds") is not None
+            else None
+        ),
     )
 
 

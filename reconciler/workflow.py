@@ -35,14 +35,17 @@ class RunOptions:
     offline: bool = False
     reference_time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     #: How long a create whose answer was lost is looked for by marker before it counts as
-    #: not created (None: RECONCILER_RECOVERY_GRACE_SECONDS, else 30 s).
+    #: not created (None: RECONCILER_RECOVERY_GRACE_SECONDS, else the target's
+    #: recovery_grace_seconds, else 30 s).
     recovery_grace_seconds: float | None = None
 
-    def grace_seconds(self) -> float:
+    def grace_seconds(self, target: Target | None = None) -> float:
         if self.recovery_grace_seconds is not None:
             return self.recovery_grace_seconds
         raw = self.environ.get(GRACE_ENV, "").strip()
         if not raw:
+            if target is not None and target.recovery_grace_seconds is not None:
+                return target.recovery_grace_seconds
             return SEARCH_LAG_GRACE_SECONDS
         try:
             value = float(raw)
@@ -122,7 +125,7 @@ def run_apply(
     """Lock the state, recover an interrupted apply, plan (or load a saved plan), confirm,
     and apply. The state is saved after every batch."""
     desired, target, store = _load(options)
-    grace = options.grace_seconds()
+    grace = options.grace_seconds(target)
     with store.locked(command="apply"):
         state = store.load(target=target.name, project=desired.project.name)
         with connect(target, options.environ) as client:
