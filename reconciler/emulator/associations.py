@@ -56,25 +56,32 @@ def _spec(portal: Portal, from_type: str, to_type: str, category: str, type_id: 
     return {"category": category, "typeId": type_id, "label": portal.label_of(from_type, to_type, category, type_id)}
 
 
-def batch_create(portal: Portal, request: ApiRequest) -> Reply:
-    from_type, to_type = _pair(portal, request)
-    started = now_iso()
-    inputs = batch_inputs(request)
-    pairs: list[tuple[int, int, str, int]] = []
-    for item in inputs:
+def _typed_pairs(request: ApiRequest) -> list[tuple[int, int, str, Any]]:
+    """The (from id, to id, category, type id) of every ``{from, to, types}`` input."""
+    pairs: list[tuple[int, int, str, Any]] = []
+    for item in batch_inputs(request):
         from_id = _parse_id((item.get("from") or {}).get("id"))
         to_id = _parse_id((item.get("to") or {}).get("id"))
         types = item.get("types")
         if from_id is None or to_id is None or not isinstance(types, list) or not types:
             raise validation_error("Each input needs from.id, to.id and at least one type")
         for spec in types:
-            category = str(spec.get("associationCategory", ""))
-            type_id = spec.get("associationTypeId")
-            if not _valid_type(portal, from_type, to_type, category, type_id):
-                raise validation_error(
-                    f"{category} association type id {type_id} is not valid from {from_type} to {to_type}"
-                )
-            pairs.append((from_id, to_id, category, int(type_id)))
+            pairs.append(
+                (from_id, to_id, str(spec.get("associationCategory", "")), spec.get("associationTypeId"))
+            )
+    return pairs
+
+
+def batch_create(portal: Portal, request: ApiRequest) -> Reply:
+    from_type, to_type = _pair(portal, request)
+    started = now_iso()
+    pairs: list[tuple[int, int, str, int]] = []
+    for from_id, to_id, category, type_id in _typed_pairs(request):
+        if not _valid_type(portal, from_type, to_type, category, type_id):
+            raise validation_error(
+                f"{category} association type id {type_id} is not valid from {from_type} to {to_type}"
+            )
+        pairs.append((from_id, to_id, category, int(type_id)))
     missing_from = {p[0] for p in pairs} - _existing(portal, from_type, {p[0] for p in pairs})
     missing_to = {p[1] for p in pairs} - _existing(portal, to_type, {p[1] for p in pairs})
     if missing_from or missing_to:
@@ -165,19 +172,12 @@ def batch_archive_labels(portal: Portal, request: ApiRequest) -> Reply:
     from_type, to_type = _pair(portal, request)
     started = now_iso()
     rows = []
-    for item in batch_inputs(request):
-        from_id = _parse_id((item.get("from") or {}).get("id"))
-        to_id = _parse_id((item.get("to") or {}).get("id"))
-        types = item.get("types")
-        if from_id is None or to_id is None or not isinstance(types, list) or not types:
-            raise validation_error("Each input needs from.id, to.id and at least one type")
-        for spec in types:
-            category = str(spec.get("associationCategory", ""))
-            type_id = int(spec.get("associationTypeId") or 0)
-            rows.append((from_type, from_id, to_type, to_id, category, type_id))
-            inverse = portal.inverse_type(from_type, to_type, category, type_id)
-            if inverse is not None:
-                rows.append((to_type, to_id, from_type, from_id, category, inverse))
+    for from_id, to_id, category, raw_type_id in _typed_pairs(request):
+        type_id = int(raw_type_id or 0)
+        rows.append((from_type, from_id, to_type, to_id, category, type_id))
+        inverse = portal.inverse_type(from_type, to_type, category, type_id)
+        if inverse is not None:
+            rows.append((to_type, to_id, from_type, from_id, category, inverse))
     with portal.store.transaction() as conn:
         portal.store.remove_association_types(conn, rows)
     if "/2026-03/" in request.path:
