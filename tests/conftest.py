@@ -6,6 +6,8 @@
   fails the test. Opt out per test with ``@pytest.mark.contract(requests=False)`` (a test
   that sends deliberately bad requests) or ``@pytest.mark.contract(False)``.
 - ``contract_checker``: the parsed specs (once per session), or a skip when absent.
+- ``run``: the CLI (``reconciler.cli.main``) against that emulator, with its token in
+  ``HUBSPOT_ACCESS_TOKEN``; returns ``(exit code, stdout, stderr)``.
 - an autouse guard: ``HOME`` (and XDG folders) point into a temporary folder and
   ``HUBSPOT_ACCESS_TOKEN`` / ``HUBSPOT_BASE_URL`` are removed, so no test can read or write
   the user's real state or reach a real portal.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,21 @@ def emulator(_emulator_server: Emulator, request: pytest.FixtureRequest) -> Iter
         shown = "\n  ".join(problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         pytest.fail(f"emulator exchanges do not match HubSpot's OpenAPI specs:\n  {shown}{more}", pytrace=False)
+
+
+@pytest.fixture
+def run(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """Run the CLI against the emulator; return (exit code, stdout, stderr)."""
+    from reconciler.cli import main
+
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", emulator.token)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    def invoke(*args: str | Path) -> tuple[int, str, str]:
+        code = main([*map(str, args), "--base-url", emulator.base_url])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from reconciler.cli import main
+from tests.helpers import stored, write_project
 
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 
@@ -56,39 +57,12 @@ calls:
 """
 
 
-def write_project(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return write_project(
         tmp_path / "proj",
         {"reconciler.yaml": PROJECT, "accounts.yaml": ACCOUNTS, "activities.yaml": ACTIVITIES},
     )
-
-
-@pytest.fixture
-def run(emulator: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Run the CLI against the emulator; return (exit code, stdout, stderr)."""
-    monkeypatch.setenv(TOKEN_ENV, emulator.token)
-    monkeypatch.setenv("NO_COLOR", "1")
-
-    def invoke(*args: str | Path) -> tuple[int, str, str]:
-        code = main([*map(str, args), "--base-url", emulator.base_url])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
-
-
-def stored(emulator: Any, object_type: str) -> list[dict[str, Any]]:
-    return list(emulator.records(object_type))
 
 
 def test_apply_creates_everything_then_no_changes(run, project: Path, emulator: Any) -> None:  # type: ignore[no-untyped-def]

@@ -6,15 +6,14 @@ Everything talks real HTTP to the emulator fixture on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.cli import main
 from reconciler.client import ClientSettings, HubSpotClient
+from tests.helpers import Run, stored, write_project  # noqa: F401  (re-exported to the tests)
 
 PROJECT = """\
 name: demo
@@ -62,16 +61,6 @@ calls:
 
 ADDRESSES = ["calls/intro-call", "companies/acme", "contacts/jane-doe", "meetings/kickoff"]
 
-Run = Callable[..., tuple[int, str, str]]
-
-
-def write_project(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
 
 
 @pytest.fixture
@@ -80,20 +69,6 @@ def project(tmp_path: Path) -> Path:
         tmp_path / "proj",
         {"reconciler.yaml": PROJECT, "accounts.yaml": ACCOUNTS, "activities.yaml": ACTIVITIES},
     )
-
-
-@pytest.fixture
-def run(emulator: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """Run the CLI against the emulator; return (exit code, stdout, stderr)."""
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", emulator.token)
-    monkeypatch.setenv("NO_COLOR", "1")
-
-    def invoke(*args: str | Path) -> tuple[int, str, str]:
-        code = main([*map(str, args), "--base-url", emulator.base_url])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 @pytest.fixture
@@ -116,10 +91,6 @@ def state_of(project: Path, target: str = "local") -> dict[str, Any]:
 
 def backups(project: Path, target: str = "local") -> list[Path]:
     return sorted((project / ".reconciler" / "state").glob(f"{target}.json.*.backup"))
-
-
-def stored(emulator: Any, object_type: str) -> list[dict[str, Any]]:
-    return list(emulator.records(object_type))
 
 
 def one_line_error(code: int, out: str, err: str) -> str:

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import pytest
 from reconciler.cli import main
 from reconciler.emulator import Emulator, FaultConfig
 from reconciler.recovery import MARKER_PROPERTY
+from tests.helpers import write_project  # noqa: F401  (re-exported to the tests)
 
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 GRACE_ENV = "RECONCILER_RECOVERY_GRACE_SECONDS"
@@ -40,13 +40,6 @@ def bulk_spec(meetings: int, calls: int, *, prefix: str = "") -> str:
     for i in range(calls):
         lines += [f"  {prefix}c{i}:", f"    title: Call {i}", "    timestamp: 2026-12-01T10:00:00Z"]
     return "\n".join(lines) + "\n"
-
-
-def write_project(root: Path, files: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        (root / name).write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
 
 
 def read_state(project: Path) -> dict[str, Any]:
