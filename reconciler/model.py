@@ -6,6 +6,8 @@ Nothing here knows about ruamel, httpx or files on disk.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -146,6 +148,24 @@ class ProjectSettings:
     default_target: str = "local"
     targets: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     source_file: str | None = None
+    #: The project's identity (``id:`` in ``reconciler.yaml``), written once by
+    #: ``reconciler init`` and committed: it does not change when the folder moves.
+    id: str | None = None
+
+    @property
+    def marker_id(self) -> str:
+        """The prefix of this project's markers in the portal: its ``id``, lowercase.
+
+        A project without an id (allowed only against the ``local`` emulator) falls back
+        to its name, lowercased and slugged, as the first release did.
+        """
+        return (self.id or slug(self.name)).lower()
+
+
+def slug(text: str) -> str:
+    """``text`` as a marker-safe lowercase word (``My Demo`` → ``my-demo``)."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return cleaned or "project"
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,6 +126,7 @@ def _project_settings(path: Path, given: str | Path) -> tuple[ProjectSettings, l
         default_target=default_target,
         targets=MappingProxyType({str(k): dict(v or {}) for k, v in targets.items()}),
         source_file=display,
+        id=str(data["id"]) if data.get("id") is not None else None,
     )
     return settings, []
 
