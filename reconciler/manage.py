@@ -112,7 +112,8 @@ def remove_from_state(options: RunOptions, addresses: Iterable[str]) -> StateEdi
         check_address(address)
     project, target, store = load_settings_only(options)
     with store.locked(command="state rm"):
-        state = store.load(target=target.name, project=project.name)
+        state = store.load(target=target.name, project=project.name,
+                           project_id=project.marker_id)
         missing = [a for a in wanted if a not in state.records]
         if missing:
             raise StateError(
@@ -137,7 +138,8 @@ def move_in_state(options: RunOptions, source: str, destination: str) -> StateEd
         )
     project, target, store = load_settings_only(options)
     with store.locked(command="state mv"):
-        state = store.load(target=target.name, project=project.name)
+        state = store.load(target=target.name, project=project.name,
+                           project_id=project.marker_id)
         if source not in state.records:
             raise StateError(f"{source} is not in the state; `reconciler state list` shows what is")
         if destination in state.records:
@@ -182,11 +184,13 @@ def run_destroy(
         )
     empty = DesiredState(project=project, records={}, reference_time=_now_iso(options))
     with store.locked(command="destroy"):
-        state = store.load(target=target.name, project=project.name)
+        state = store.load(target=target.name, project=project.name,
+                           project_id=project.marker_id)
         with connect(target, options.environ) as client:
             if state.in_flight:  # what an interrupted apply created is ours to archive too
                 recover_in_flight(
-                    client, store, state, project.name, grace_seconds=options.grace_seconds(target)
+                    client, store, state, project.marker_id,
+                    grace_seconds=options.grace_seconds(target),
                 )
             remote = refresh(client, empty, state)
             drafted = plan(empty, state, remote, target=target.name)
@@ -195,7 +199,7 @@ def run_destroy(
                 for c in drafted.changes
             ))
             return _confirm_and_apply(
-                the_plan, target, store, state, client, project.name,
+                the_plan, target, store, state, client, project.marker_id,
                 confirm=confirm, progress=progress, stop=stop,
             )
 
@@ -241,11 +245,12 @@ def run_refresh_times(
     """
     desired, target, store = load_with_spec(options)
     with store.locked(command="refresh-times"):
-        state = store.load(target=target.name, project=desired.project.name)
+        state = store.load(target=target.name, project=desired.project.name,
+                           project_id=desired.project.marker_id)
         with connect(target, options.environ) as client:
             if state.in_flight:
                 recover_in_flight(
-                    client, store, state, desired.project.name,
+                    client, store, state, desired.project.marker_id,
                     grace_seconds=options.grace_seconds(target),
                 )
             remote = refresh(client, desired, state)
@@ -262,7 +267,7 @@ def run_refresh_times(
             the_plan, moved = _drop_pin_only_updates(drafted, state, desired)
             refuse_protected_archives(target, the_plan)
             return _confirm_and_apply(
-                the_plan, target, store, state, client, desired.project.name,
+                the_plan, target, store, state, client, desired.project.marker_id,
                 confirm=confirm, progress=progress, stop=stop, moved=moved,
             )
 

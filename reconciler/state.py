@@ -6,7 +6,7 @@ One ``StateStore`` owns the file. The format is versioned JSON::
       "format_version": 1,
       "lineage": "<uuid: this state's history>",
       "serial": 12,                       # +1 on every save; a saved plan remembers it
-      "target": "local", "portal_id": 1234567, "project": "demo",
+      "target": "local", "portal_id": 1234567, "project": "demo", "project_id": "demo-4f2a9c",
       "owners": {"alice@example.com": "1001"},          # resolved owner emails
       "records": {
         "meetings/kickoff": {
@@ -152,15 +152,21 @@ class State:
     target: str | None = None
     portal_id: int | None = None
     project: str | None = None
+    #: the project id its records' markers carry (``ProjectSettings.marker_id``); None in
+    #: files written by the first release, whose markers carry the project name
+    project_id: str | None = None
     records: dict[str, RecordState] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
     in_flight: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def empty(cls, *, target: str | None = None, project: str | None = None) -> State:
+    def empty(
+        cls, *, target: str | None = None, project: str | None = None,
+        project_id: str | None = None,
+    ) -> State:
         # The lineage is set at the first save, so that plans made before any apply
         # (lineage "") stay valid until something is written.
-        return cls(lineage="", target=target, project=project)
+        return cls(lineage="", target=target, project=project, project_id=project_id)
 
     def copy(self) -> State:
         return copy.deepcopy(self)
@@ -180,6 +186,7 @@ class State:
             "target": self.target,
             "portal_id": self.portal_id,
             "project": self.project,
+            "project_id": self.project_id,
             "owners": dict(sorted(self.owners.items())),
             "records": {},
             "in_flight": self.in_flight,
@@ -202,6 +209,7 @@ class State:
                 target=data.get("target"),
                 portal_id=data.get("portal_id"),
                 project=data.get("project"),
+                project_id=data.get("project_id"),
                 records={
                     str(addr): RecordState.from_json(rec)
                     for addr, rec in data.get("records", {}).items()
@@ -230,10 +238,13 @@ class StateStore:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def load(self, *, target: str | None = None, project: str | None = None) -> State:
+    def load(
+        self, *, target: str | None = None, project: str | None = None,
+        project_id: str | None = None,
+    ) -> State:
         """Read the state; an absent file is an empty state. Never modifies the file."""
         if not self.path.exists():
-            return State.empty(target=target, project=project)
+            return State.empty(target=target, project=project, project_id=project_id)
         with gc_paused():
             try:
                 text = self.path.read_text(encoding="utf-8")

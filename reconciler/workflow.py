@@ -102,7 +102,8 @@ def check_owners(desired: DesiredState, owners: Mapping[str, str]) -> None:
 def run_plan(options: RunOptions) -> PlanOutcome:
     """Plan from the state (offline) or from the state and the portal (refresh)."""
     desired, target, store = _load(options)
-    state = store.load(target=target.name, project=desired.project.name)
+    state = store.load(target=target.name, project=desired.project.name,
+                       project_id=desired.project.marker_id)
     in_flight = sum(len(e.get("addresses", [])) for e in state.in_flight.values())
     if options.offline:
         return PlanOutcome(plan(desired, state, None, target=target.name), target, in_flight)
@@ -127,12 +128,13 @@ def run_apply(
     desired, target, store = _load(options)
     grace = options.grace_seconds(target)
     with store.locked(command="apply"):
-        state = store.load(target=target.name, project=desired.project.name)
+        state = store.load(target=target.name, project=desired.project.name,
+                           project_id=desired.project.marker_id)
         with connect(target, options.environ) as client:
             recovered: list[str] = []
             if state.in_flight:
                 recovered = recover_in_flight(
-                    client, store, state, desired.project.name, grace_seconds=grace
+                    client, store, state, desired.project.marker_id, grace_seconds=grace
                 )
             if saved_plan is not None:
                 the_plan = load_saved_plan(saved_plan, state, target)
@@ -153,7 +155,7 @@ def run_apply(
                 client=client,
                 store=store,
                 state=state,
-                project=desired.project.name,
+                project=desired.project.marker_id,
                 progress=progress(the_plan) if progress else None,
                 stop=stop,
                 grace_seconds=grace,
@@ -214,4 +216,6 @@ def load_state(options: RunOptions) -> tuple[Target, State]:
         base_url=options.base_url,
         environ=options.environ,
     )
-    return target, StateStore(target.state_path).load(target=target.name, project=project.name)
+    return target, StateStore(target.state_path).load(
+        target=target.name, project=project.name, project_id=project.marker_id
+    )
