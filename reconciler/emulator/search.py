@@ -1,6 +1,7 @@
 """``POST /crm/v3/objects/{type}/search``: filter groups, one sort, paging, query, lag.
 
-Facts §7: filterGroups are OR-ed, filters inside a group AND-ed; at most 5 groups and
+Facts §7: filterGroups are OR-ed, filters inside a group AND-ed; ``IN``/``NOT_IN`` match
+text indexed lowercased against the sent values as they are (a capital matches nothing); at most 5 groups and
 6 filters each (the stricter documented reading); page size up to 200; 10,000 results
 at most. Search is eventually consistent: a write becomes visible after the configured
 indexing lag, while reads by id see it at once.
@@ -63,8 +64,7 @@ def _matches(filter_: dict[str, Any], props: dict[str, str], kinds: dict[str, st
         found = actual is not None and _token_match(token, actual.lower())
         return found if operator == "CONTAINS_TOKEN" else not found
     if operator in ("IN", "NOT_IN"):
-        values = {_comparable(str(v), kind) for v in filter_.get("values") or []}
-        inside = actual is not None and _comparable(actual, kind) in values
+        inside = actual is not None and _in_key(actual, kind) in _in_values(filter_, kind)
         return inside if operator == "IN" else not inside
     if operator == "NEQ":
         return actual is None or _comparable(actual, kind) != _comparable(str(filter_.get("value", "")), kind)
@@ -89,6 +89,22 @@ def _matches(filter_: dict[str, Any], props: dict[str, str], kinds: dict[str, st
     except TypeError:
         return False
     return False
+
+
+def _in_key(value: str, kind: str) -> Any:
+    """How ``IN`` sees a stored value: text is indexed lowercased (facts §7)."""
+    if kind in ("number", "datetime", "date"):
+        return _comparable(value, kind)
+    return value.lower()
+
+
+def _in_values(filter_: dict[str, Any], kind: str) -> set[Any]:
+    """The sent ``IN`` values as they are: HubSpot's IN "is case-sensitive, so inputted values
+    must be in lowercase" (facts §7), so ``Acme`` matches nothing, not even ``Acme``."""
+    sent = [str(v) for v in filter_.get("values") or []]
+    if kind in ("number", "datetime", "date"):
+        return {_comparable(v, kind) for v in sent}
+    return set(sent)
 
 
 def _token_match(token: str, text: str) -> bool:

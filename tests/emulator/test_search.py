@@ -48,9 +48,9 @@ def test_operators(api: httpx.Client) -> None:
     def find(*filters: dict[str, object]) -> list[str]:
         return _emails(api.post(SEARCH, json={"filterGroups": [{"filters": list(filters)}], "properties": ["email"]}))
 
-    assert find({"propertyName": "firstname", "operator": "IN", "values": ["Ada", "Alan"]}) == [
+    assert find({"propertyName": "firstname", "operator": "IN", "values": ["ada", "alan"]}) == [
         "ada@example.com", "alan@example.com"]
-    assert len(find({"propertyName": "firstname", "operator": "NOT_IN", "values": ["Ada"]})) == 3
+    assert len(find({"propertyName": "firstname", "operator": "NOT_IN", "values": ["ada"]})) == 3
     assert find({"propertyName": "phone", "operator": "HAS_PROPERTY"}) == []
     assert len(find({"propertyName": "phone", "operator": "NOT_HAS_PROPERTY"})) == 4
     assert find({"propertyName": "hs_object_id", "operator": "EQ", "value": ids[0]}) == ["ada@example.com"]
@@ -106,3 +106,19 @@ def test_search_limits(api: httpx.Client) -> None:
     too_many = {"filterGroups": [{"filters": [{"propertyName": "email", "operator": "HAS_PROPERTY"}]}] * 6}
     assert api.post(SEARCH, json=too_many).status_code == 400
     assert api.post(SEARCH, json={"after": "9950", "limit": 100}).status_code == 400
+
+
+def test_in_is_case_sensitive_and_wants_lowercase(api: httpx.Client) -> None:
+    """Facts §7: "IN ... is case-sensitive, so inputted values must be in lowercase"."""
+    _contacts(api)
+
+    def find(operator: str, values: list[str]) -> list[str]:
+        filters = [{"propertyName": "firstname", "operator": operator, "values": values}]
+        return _emails(api.post(SEARCH, json={"filterGroups": [{"filters": filters}], "properties": ["email"]}))
+
+    assert find("IN", ["ada"]) == ["ada@example.com"]  # stored "Ada", indexed lowercased
+    assert find("IN", ["Ada"]) == []  # a capital letter matches nothing
+    assert find("IN", ["ADA", "Alan"]) == []
+    assert len(find("NOT_IN", ["Ada"])) == 4  # ... so NOT_IN excludes nothing
+    marker = {"propertyName": "email", "operator": "IN", "values": ["Ada@Example.com"]}
+    assert _emails(api.post(SEARCH, json={"filterGroups": [{"filters": [marker]}]})) == []
