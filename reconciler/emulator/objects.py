@@ -4,6 +4,10 @@ Semantics follow facts §3: a batch is validated as a whole and written in one
 transaction. With ``objectWriteTraceId`` on inputs, good inputs are written and bad ones
 come back in ``errors`` (207), each naming its trace id; without, one bad input fails the
 whole batch and nothing is written. Results are shuffled (HubSpot promises no order).
+
+Fields HubSpot's request schemas do not define are ignored, as HubSpot ignores them: an
+upsert input (``SimplePublicObjectBatchInputUpsert``: id, idProperty, objectWriteTraceId,
+properties) that carries ``associations`` creates no association.
 """
 
 from __future__ import annotations
@@ -56,6 +60,17 @@ def batch_inputs(request: ApiRequest, limit: int = BATCH_LIMIT) -> list[Any]:
         if not isinstance(item, dict):
             raise validation_error("Invalid input JSON: every input must be an object")
     return inputs
+
+
+#: The fields each input schema defines (objects specs); anything else is ignored.
+CREATE_FIELDS = ("associations", "objectWriteTraceId", "properties")  # ...BatchInputForCreate
+CREATE_ONE_FIELDS = ("associations", "properties")  # SimplePublicObjectInputForCreate
+UPSERT_FIELDS = ("id", "idProperty", "objectWriteTraceId", "properties")  # ...BatchInputUpsert
+
+
+def defined_fields(raw: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Only the fields a request schema defines: HubSpot acts on nothing else."""
+    return {name: raw[name] for name in names if name in raw}
 
 
 def _trace_id(item: dict[str, Any]) -> str | None:
@@ -234,7 +249,7 @@ def create_records(
 def batch_create(portal: Portal, request: ApiRequest) -> Reply:
     object_type = portal.resolve_type(request.params["objectType"])
     started = now_iso()
-    inputs = batch_inputs(request)
+    inputs = [defined_fields(raw, CREATE_FIELDS) for raw in batch_inputs(request)]
     good, bad = create_records(portal, object_type, inputs)
     results = [portal.to_api(item.record, trace_id=item.trace_id) for item in good if item.record]
     return _batch_reply(portal, results, _errors_of(bad), 201, started)
@@ -244,7 +259,7 @@ def create_one(portal: Portal, request: ApiRequest) -> Reply:
     object_type = portal.resolve_type(request.params["objectType"])
     if not isinstance(request.body, dict):
         raise validation_error("Invalid input JSON: expected an object with properties")
-    body = {key: value for key, value in request.body.items() if key != "objectWriteTraceId"}
+    body = defined_fields(request.body, CREATE_ONE_FIELDS)
     good, _bad = create_records(portal, object_type, [body])
     assert good[0].record is not None
     return Reply(201, portal.to_api(good[0].record))
@@ -360,7 +375,7 @@ def batch_upsert(portal: Portal, request: ApiRequest) -> Reply:
     """Create or update by a unique ``idProperty``; each result says whether it is ``new``."""
     object_type = portal.resolve_type(request.params["objectType"])
     started = now_iso()
-    inputs = batch_inputs(request)
+    inputs = [defined_fields(raw, UPSERT_FIELDS) for raw in batch_inputs(request)]
     id_property = next((str(i["idProperty"]) for i in inputs if i.get("idProperty")), None)
     if not id_property:
         raise validation_error("idProperty is required for upsert")

@@ -21,6 +21,12 @@ REQUIRED_PROPERTIES = (
     "hs_meeting_outcome", "hubspot_owner_id",
 )
 TIME_UNITS = ("MINUTES", "HOURS", "DAYS", "WEEKS")
+#: ExternalCalendarMeetingEventCreateProperties: the only properties the endpoint takes;
+#: any other key (a custom property, say) is ignored, not written to the meeting.
+SCHEDULER_PROPERTIES = (
+    *REQUIRED_PROPERTIES, "hs_activity_type", "hs_attachment_ids", "hs_attendee_owner_ids",
+    "hs_internal_meeting_notes", "hs_meeting_body", "hs_meeting_location", "hs_meeting_location_type",
+)
 
 
 def _check_body(body: Any) -> dict[str, Any]:
@@ -65,12 +71,18 @@ def create_calendar_meeting(portal: Portal, request: ApiRequest) -> Reply:
         raise validation_error(f"organizerUserId {organizer} is not a user of this portal")
     body = _check_body(request.body)
     schedule = body["emailReminderSchedule"]
-    props = {name: _wire(value) for name, value in body["properties"].items()}
+    props = {
+        name: _wire(value) for name, value in body["properties"].items() if name in SCHEDULER_PROPERTIES
+    }
+    associations = [
+        {key: item[key] for key in ("to", "types") if key in item} if isinstance(item, dict) else item
+        for item in body["associations"]
+    ] if isinstance(body["associations"], list) else body["associations"]
     props["hs_engagement_source"] = "MEETINGS"
     props["hs_engagement_source_id"] = str(uuid.uuid4())
     props["hs_include_description_in_reminder"] = schedule["shouldIncludeInviteDescription"]
     good, _bad = create_records(
-        portal, "meetings", [{"properties": props, "associations": body["associations"]}]
+        portal, "meetings", [{"properties": props, "associations": associations}]
     )
     record = good[0].record
     if record is None:  # pragma: no cover - create_records raises for a bad input
@@ -81,7 +93,7 @@ def create_calendar_meeting(portal: Portal, request: ApiRequest) -> Reply:
         "timezone": body["timezone"],
         "reminders": schedule["reminders"],
         "includeDescription": schedule["shouldIncludeInviteDescription"],
-        "associations": body["associations"],
+        "associations": associations,
         "createdAt": record.created_at,
     }
     with portal.store.transaction() as conn:

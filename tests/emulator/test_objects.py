@@ -237,3 +237,27 @@ def test_upsert_by_non_unique_property_is_refused(api: httpx.Client) -> None:
         {"id": "x", "idProperty": "hs_meeting_title", "properties": {}}]})
     assert response.status_code == 400
     assert "non-unique" in response.json()["message"]
+
+
+@pytest.mark.contract(requests=False)  # sends fields the schemas do not define, on purpose
+def test_fields_the_schemas_do_not_define_are_ignored(api: httpx.Client, emulator: Emulator) -> None:
+    """HubSpot acts on no field its request schemas lack: SimplePublicObjectBatchInputUpsert has
+    only id, idProperty, objectWriteTraceId and properties, so inline associations are dropped."""
+    api.post("/crm/v3/properties/companies", json={
+        "name": "external_key", "label": "External key", "type": "string", "fieldType": "text",
+        "groupName": "companyinformation", "hasUniqueValue": True,
+    })
+    contact = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "u@example.com"}, "associations": []})
+    contact_id = contact.json()["id"]
+    link = [{"to": {"id": contact_id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 280}]}]
+    upsert = api.post("/crm/v3/objects/companies/batch/upsert", json={"inputs": [
+        {"id": "k1", "idProperty": "external_key", "properties": {"name": "A"}, "associations": link,
+         "unknownField": "x"}]})
+    assert upsert.status_code == 200, upsert.text
+    company_id = upsert.json()["results"][0]["id"]
+    read = api.post("/crm/v4/associations/companies/contacts/batch/read", json={"inputs": [{"id": company_id}]})
+    assert read.json()["results"] == []  # no association was made
+    created = api.post("/crm/v3/objects/companies", json={
+        "properties": {"name": "B"}, "associations": [], "objectWriteTraceId": "t", "id": "999"})
+    assert created.status_code == 201 and created.json()["id"] != "999"
+    assert "objectWriteTraceId" not in created.json()

@@ -80,3 +80,15 @@ def test_unique_values_are_refused_for_engagements(api: httpx.Client) -> None:
         "hasUniqueValue": True})
     assert response.status_code == 400
     assert "hasUniqueValue is not supported for calls" in response.json()["message"]
+
+
+@pytest.mark.contract(requests=False)  # sends a property the scheduler's schema does not define
+def test_calendar_meeting_ignores_properties_its_schema_does_not_define(api: httpx.Client, emulator: Emulator) -> None:
+    api.post("/crm/v3/properties/meetings", json={
+        "name": "reconciler_key", "label": "Key", "type": "string", "fieldType": "text", "groupName": "g"})
+    contact = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "e@example.com"}, "associations": []}).json()["id"]
+    body = _calendar_body(contact)
+    body["properties"]["reconciler_key"] = "p:meetings/x"  # type: ignore[index]
+    response = api.post("/scheduler/2026-03/meetings/calendar", params={"organizerUserId": "5001"}, json=body)
+    assert response.status_code == 200, response.text
+    assert "reconciler_key" not in emulator.records("meetings")[0]["properties"]
