@@ -383,11 +383,11 @@ def batch_upsert(portal: Portal, request: ApiRequest) -> Reply:
         mapping = _lookup_ids(portal, object_type, [i.get("id") for i in inputs], id_property)
         to_update = [i for i in inputs if mapping.get(str(i.get("id"))) is not None]
         to_create = []
-        for item in inputs:
-            if mapping.get(str(item.get("id"))) is None:
-                props = dict(item.get("properties") or {})
-                props[id_property] = item.get("id")
-                to_create.append({**item, "properties": props})
+        for raw in inputs:
+            if mapping.get(str(raw.get("id"))) is None:
+                props = dict(raw.get("properties") or {})
+                props[id_property] = raw.get("id")
+                to_create.append({**raw, "properties": props})
         updated, bad_u = update_records(portal, object_type, to_update, id_property)
         created, bad_c = create_records(portal, object_type, to_create)
     results = []
