@@ -38,11 +38,13 @@ def emulator() -> None:
               help="e.g. 5xx=0.1,drop_after_commit=0.05,429=0.3,slow=0.1:2s,seed=7")
 @click.option("--token", help="Bearer token to accept (default: a random one, printed).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for shuffles and faults.")
+@click.option("--portal-id", type=click.IntRange(1, 2**31 - 1), default=1234567, show_default=True,
+              help="The hub id GET /account-info/v3/details answers (match a target's portal_id).")
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (no real security!).")
 def serve(
     host: str, port: int, data: Path | None, rate_limit: str, daily_limit: int | None,
     search_rate: int | None, search_lag: float | None, faults: str, token: str | None, seed: int,
-    allow_remote: bool,
+    portal_id: int, allow_remote: bool,
 ) -> int:
     """Serve a local HubSpot on HOST:PORT until Ctrl-C; prints its base URL and token.
 
@@ -50,6 +52,7 @@ def serve(
     Example:
       reconciler emulator serve --port 8080 --data .reconciler/emulator.sqlite
       reconciler emulator serve --rate-limit 100/10s --faults 5xx=0.1,drop_after_commit=0.05
+      reconciler emulator serve --portal-id 2519445
     """
     from reconciler.emulator import EmulatorConfig, start_emulator
     from reconciler.emulator.config import LOOPBACK_HOSTS, parse_faults, parse_rate_limit
@@ -74,6 +77,7 @@ def serve(
         search_lag_seconds=search_lag,
         faults=fault_config,
         seed=fault_seed if fault_seed is not None else seed,
+        portal_id=portal_id,
     )
     try:
         emu = start_emulator(config, host=host, port=port)

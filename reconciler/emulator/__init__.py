@@ -8,7 +8,8 @@ Modules, by concept: ``config`` (what the portal is), ``server`` (HTTP, auth, li
 faults, request log), ``routing`` (paths → handlers), ``store`` (SQLite), ``catalogue``
 (properties and value checks), ``portal`` (shared state, record shape), ``objects``,
 ``search``, ``associations``, ``properties``, ``owners``, ``scheduler``, ``limits``,
-``faults``, ``inspection`` (``/__emulator/``), ``embedded`` (in-process start/stop).
+``account`` (``/account-info``), ``faults``, ``inspection`` (``/__emulator/``), ``embedded``
+(in-process start/stop).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.errors import ConfigError
 
@@ -78,12 +79,21 @@ class EmulatorConfig:
     search_lag_seconds: float = 0.0  # indexing lag before search sees a write
     faults: FaultConfig = field(default_factory=FaultConfig)
     seed: int = 0
-    portal_id: int = 1234567
+    portal_id: int = 1234567  # what GET /account-info/v3/details answers as portalId
+    time_zone: str = "US/Eastern"  # the account's timeZone (an IANA name)
     scopes: tuple[str, ...] | None = None  # None = every scope
     custom_object_types: tuple[str, ...] = ("p_widgets",)
     owners: tuple[Owner, ...] = DEFAULT_OWNERS
     shuffle_results: bool = True
     request_log_size: int = 2000  # the newest exchanges kept for inspection
+
+    def __post_init__(self) -> None:
+        if isinstance(self.portal_id, bool) or not isinstance(self.portal_id, int) or not 0 < self.portal_id < 2**31:
+            raise ConfigError(f"portal_id={self.portal_id!r} must be a positive whole number (a HubSpot hub id)")
+        try:
+            ZoneInfo(self.time_zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ConfigError(f"time_zone={self.time_zone!r} is not a known IANA time zone") from None
 
 
 _FAULT_KEYS = {

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: Config fields that may change at runtime (the token and the store may not).
 RUNTIME_KNOBS = {
     "rate_limit_per_10s", "daily_limit", "search_per_second", "search_lag_seconds", "scopes",
-    "shuffle_results", "custom_object_types",
+    "shuffle_results", "custom_object_types", "portal_id", "time_zone",
 }
 
 
@@ -42,7 +42,6 @@ def config_view(app: EmulatorApp) -> dict[str, Any]:
     config = app.config
     view = {name: getattr(config, name) for name in sorted(RUNTIME_KNOBS)}
     view["faults"] = asdict(config.faults)
-    view["portal_id"] = config.portal_id
     return view
 
 

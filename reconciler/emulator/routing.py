@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconciler.emulator import associations, objects, owners, properties, scheduler, search
+from reconciler.emulator import account, associations, objects, owners, properties, scheduler, search
 from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply
 from reconciler.emulator.portal import Portal
 
@@ -63,6 +63,7 @@ _ASSOC = r"/crm/(?:v4/associations|associations/2026-03)/(?P<fromObjectType>[^/]
 _LABELS = r"/crm/(?:associations/v4|associations/2026-03|v4/associations)/(?P<fromObjectType>[^/]+)/(?P<toObjectType>[^/]+)/labels"
 _V4OBJ = r"/crm/(?:v4/objects|objects/2026-03)/(?P<fromObjectType>[^/]+)/(?P<fromObjectId>\d+)/associations"
 _SCHED = r"/scheduler/(?:v3|2026-03)/meetings/calendar"
+_ACCOUNT = r"/account-info/(?:v3|2026-03)/details"
 
 
 def _route(method: str, path: str, handler: Handler, scope: ScopeRule, is_search: bool = False) -> Route:
@@ -105,6 +106,7 @@ ROUTES: tuple[Route, ...] = (
     _route("DELETE", _V4OBJ + r"/(?P<toObjectType>[^/]+)/(?P<toObjectId>\d+)",
            associations.delete_pair, _objects_scope(True, "fromObjectType")),
     _route("POST", _SCHED, scheduler.create_calendar_meeting, _fixed("crm.objects.contacts.write")),
+    _route("GET", _ACCOUNT, account.account_details, _fixed("oauth")),
 )
 
 

@@ -92,3 +92,32 @@ def test_calendar_meeting_ignores_properties_its_schema_does_not_define(api: htt
     response = api.post("/scheduler/2026-03/meetings/calendar", params={"organizerUserId": "5001"}, json=body)
     assert response.status_code == 200, response.text
     assert "reconciler_key" not in emulator.records("meetings")[0]["properties"]
+
+
+def test_account_details_in_hubspots_documented_shape(api: httpx.Client, emulator: Emulator) -> None:
+    response = api.get("/account-info/v3/details")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["portalId"] == emulator.config.portal_id == 1234567
+    assert set(body) == {"portalId", "accountType", "timeZone", "companyCurrency", "additionalCurrencies",
+                         "dataHostingLocation", "uiDomain", "utcOffset", "utcOffsetMilliseconds"}
+    assert body["accountType"] in ("APP_DEVELOPER", "DEVELOPER_TEST", "SANDBOX", "STANDARD")
+    assert body["utcOffset"] in ("-05:00", "-04:00") and body["utcOffsetMilliseconds"] in (-18000000, -14400000)
+    assert response.headers["X-HubSpot-Correlation-Id"]
+    emulator.set_config(portal_id=2519445)
+    assert api.get("/account-info/2026-03/details").json()["portalId"] == 2519445
+    patched = httpx.patch(emulator.base_url + "/__emulator/config", json={"portal_id": 42})
+    assert patched.status_code == 200 and patched.json()["portal_id"] == 42
+    assert httpx.patch(emulator.base_url + "/__emulator/config", json={"portal_id": -1}).status_code == 400
+    emulator.set_config(scopes=("crm.objects.contacts.read",))
+    assert api.get("/account-info/v3/details").status_code == 403  # HubSpot's guide: scope oauth
+    emulator.set_config(scopes=("oauth",))
+    assert api.get("/account-info/v3/details").status_code == 200
+
+
+def test_reconciler_client_reads_the_portal_id(emulator: Emulator) -> None:
+    from reconciler.client import ClientSettings, HubSpotClient
+
+    emulator.set_config(portal_id=777)
+    with HubSpotClient(ClientSettings(base_url=emulator.base_url, token=emulator.token)) as client:
+        assert client.account_portal_id() == 777

@@ -17,7 +17,7 @@ from reconciler.emulator import EmulatorConfig, start_emulator
 def test_serve_prints_url_and_token_and_answers(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-u", "-c", "import sys; from reconciler.cli import main; sys.exit(main())",
-         "emulator", "serve", "--port", "0", "--data", str(tmp_path / "emu.sqlite")],
+         "emulator", "serve", "--port", "0", "--data", str(tmp_path / "emu.sqlite"), "--portal-id", "2519445"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -27,6 +27,8 @@ def test_serve_prints_url_and_token_and_answers(tmp_path: Path) -> None:
         assert url and token
         response = httpx.get(url.group(1) + "/crm/v3/owners", headers={"Authorization": f"Bearer {token.group(1)}"})
         assert response.status_code == 200
+        account = httpx.get(url.group(1) + "/account-info/v3/details", headers={"Authorization": f"Bearer {token.group(1)}"})
+        assert account.json()["portalId"] == 2519445
     finally:
         process.terminate()
         process.wait(timeout=10)
