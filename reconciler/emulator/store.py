@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.errors import ConfigError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     type TEXT NOT NULL,
@@ -95,12 +97,30 @@ class Store:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            path or ":memory:", check_same_thread=False, isolation_level=None
-        )
+        try:
+            self._conn = sqlite3.connect(
+                path or ":memory:", check_same_thread=False, isolation_level=None
+            )
+        except sqlite3.Error as error:
+            raise ConfigError(f"cannot open the emulator database {path}: {error}") from None
+        try:
+            self._open(path)
+        except (sqlite3.Error, ValueError) as error:
+            self._conn.close()
+            raise ConfigError(
+                f"the emulator database {path} is not a usable SQLite file ({error}); "
+                "move it aside (or delete it) to start an empty portal, or pass another --data file"
+            ) from None
+
+    def _open(self, path: str | None) -> None:
         if path:
+            # A file that is not SQLite fails here; a damaged one fails quick_check, up front
+            # rather than as a 500 on some later request.
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            first = str(self._conn.execute("PRAGMA quick_check(1)").fetchone()[0])
+            if first != "ok":
+                raise sqlite3.DatabaseError("damaged: " + first.splitlines()[0])
         self._conn.executescript(_SCHEMA)
         self._next_id = self._load_next_id()
 

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
 from reconciler.emulator import EmulatorConfig, start_emulator
+from reconciler.errors import ConfigError
 
 
 def test_serve_prints_url_and_token_and_answers(tmp_path: Path) -> None:
@@ -59,3 +61,31 @@ def test_file_store_survives_a_restart(tmp_path: Path) -> None:
         again = httpx.post(emu.base_url + "/crm/v3/objects/contacts", headers={"Authorization": "Bearer t"},
                            json={"properties": {"email": "two@example.com", "k": "v"}, "associations": []})
         assert again.status_code == 201 and int(again.json()["id"]) > int(created.json()["id"])
+
+
+def _damaged_copy(tmp_path: Path) -> Path:
+    """A real emulator database with its pages overwritten past the header."""
+    path = tmp_path / "damaged.sqlite"
+    with start_emulator(EmulatorConfig(token="t", data_path=str(path))) as emu:
+        httpx.post(emu.base_url + "/crm/v3/objects/contacts", headers={"Authorization": "Bearer t"},
+                   json={"properties": {"email": "x@example.com"}, "associations": []})
+    data = bytearray(path.read_bytes())
+    for offset in range(4096 + 8, len(data), 97):
+        data[offset] = 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_corrupt_database_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler.cli import main
+
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("these are my notes, not a database\n" * 100)
+    for path in (not_sqlite, _damaged_copy(tmp_path)):
+        with pytest.raises(ConfigError, match="move it aside"):
+            start_emulator(EmulatorConfig(token="t", data_path=str(path)))  # the library raises...
+        code = main(["emulator", "serve", "--port", "0", "--data", str(path)])  # ...the CLI exits 1
+        err = capsys.readouterr().err
+        assert code == 1, err
+        assert str(path) in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
