@@ -40,11 +40,13 @@ def emulator() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for shuffles and faults.")
 @click.option("--portal-id", type=click.IntRange(1, 2**31 - 1), default=1234567, show_default=True,
               help="The hub id GET /account-info/v3/details answers (match a target's portal_id).")
+@click.option("--trace-id-echo/--no-trace-id-echo", "echo_trace_ids", default=True, show_default=True,
+              help="Echo objectWriteTraceId on batch results (HubSpot's documented 207 example has none).")
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (no real security!).")
 def serve(
     host: str, port: int, data: Path | None, rate_limit: str, daily_limit: int | None,
     search_rate: int | None, search_lag: float | None, faults: str, token: str | None, seed: int,
-    portal_id: int, allow_remote: bool,
+    portal_id: int, echo_trace_ids: bool, allow_remote: bool,
 ) -> int:
     """Serve a local HubSpot on HOST:PORT until Ctrl-C; prints its base URL and token.
 
@@ -78,6 +80,7 @@ def serve(
         faults=fault_config,
         seed=fault_seed if fault_seed is not None else seed,
         portal_id=portal_id,
+        echo_trace_ids=echo_trace_ids,
     )
     try:
         emu = start_emulator(config, host=host, port=port)

@@ -85,6 +85,9 @@ class EmulatorConfig:
     custom_object_types: tuple[str, ...] = ("p_widgets",)
     owners: tuple[Owner, ...] = DEFAULT_OWNERS
     shuffle_results: bool = True
+    # Echo each input's objectWriteTraceId on its batch result. The spec allows it, but
+    # HubSpot's documented 207 example has none (facts §3): turn off to test fallback matching.
+    echo_trace_ids: bool = True
     request_log_size: int = 2000  # the newest exchanges kept for inspection
 
     def __post_init__(self) -> None:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 RUNTIME_KNOBS = {
     "rate_limit_per_10s", "daily_limit", "search_per_second", "search_lag_seconds", "scopes",
     "shuffle_results", "custom_object_types", "portal_id", "time_zone",
+    "echo_trace_ids",
 }
 
 

@@ -272,7 +272,7 @@ class Portal:
         }
         if record.archived_at:
             shaped["archivedAt"] = record.archived_at
-        if trace_id is not None:
+        if trace_id is not None and self.config.echo_trace_ids:
             shaped["objectWriteTraceId"] = trace_id
         return shaped
 

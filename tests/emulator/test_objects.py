@@ -261,3 +261,22 @@ def test_fields_the_schemas_do_not_define_are_ignored(api: httpx.Client, emulato
         "properties": {"name": "B"}, "associations": [], "objectWriteTraceId": "t", "id": "999"})
     assert created.status_code == 201 and created.json()["id"] != "999"
     assert "objectWriteTraceId" not in created.json()
+
+
+def test_trace_id_echo_can_be_switched_off(api: httpx.Client, emulator: Emulator) -> None:
+    """HubSpot's documented 207 example echoes no objectWriteTraceId on results (facts §3)."""
+    patched = httpx.patch(emulator.base_url + "/__emulator/config", json={"echo_trace_ids": False})
+    assert patched.status_code == 200 and patched.json()["echo_trace_ids"] is False
+    inputs = _meetings(3)
+    inputs[1]["properties"] = {"hs_timestamp": "2026-01-05T10:00:00Z", "no_such_prop": "x"}
+    body = api.post(f"{BATCH}/create", json={"inputs": inputs}).json()
+    assert len(body["results"]) == 2
+    assert all("objectWriteTraceId" not in result for result in body["results"])
+    assert body["errors"][0]["context"]["objectWriteTraceId"] == ["t1"]  # errors still name theirs
+    ids = [r["id"] for r in body["results"]]
+    updated = api.post(f"{BATCH}/update", json={"inputs": [
+        {"id": i, "properties": {"hs_meeting_title": "x"}, "objectWriteTraceId": f"u{i}"} for i in ids]}).json()
+    assert all("objectWriteTraceId" not in result for result in updated["results"])
+    emulator.set_config(echo_trace_ids=True)
+    again = api.post(f"{BATCH}/create", json={"inputs": _meetings(1)}).json()
+    assert again["results"][0]["objectWriteTraceId"] == "t0"
