@@ -280,3 +280,22 @@ def test_trace_id_echo_can_be_switched_off(api: httpx.Client, emulator: Emulator
     emulator.set_config(echo_trace_ids=True)
     again = api.post(f"{BATCH}/create", json={"inputs": _meetings(1)}).json()
     assert again["results"][0]["objectWriteTraceId"] == "t0"
+
+
+def test_hs_timestamp_is_required_on_meetings_and_calls(api: httpx.Client, emulator: Emulator) -> None:
+    """MEET-GUIDE and CALL-GUIDE: hs_timestamp is required; a meeting's defaults to its start."""
+    for kind, props in (("meetings", {"hs_meeting_title": "No time"}), ("calls", {"hs_call_title": "No time"})):
+        response = api.post(f"/crm/v3/objects/{kind}", json={"properties": props, "associations": []})
+        assert response.status_code == 400, response.text
+        body = response.json()
+        assert body["category"] == "VALIDATION_ERROR" and body["context"]["properties"] == ["hs_timestamp"]
+        assert "Some required properties were not set." in body["message"]
+        assert emulator.records(kind) == []
+    started = api.post("/crm/v3/objects/meetings", json={"properties": {
+        "hs_meeting_title": "Start only", "hs_meeting_start_time": "2026-01-05T10:00:00Z"}, "associations": []})
+    assert started.status_code == 201
+    assert started.json()["properties"]["hs_timestamp"] == "2026-01-05T10:00:00.000Z"
+    inputs = _meetings(2)
+    inputs[1]["properties"] = {"hs_meeting_title": "none"}
+    partial = api.post(f"{BATCH}/create", json={"inputs": inputs})
+    assert partial.status_code == 207 and partial.json()["errors"][0]["context"]["objectWriteTraceId"] == ["t1"]

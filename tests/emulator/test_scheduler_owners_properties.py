@@ -67,7 +67,7 @@ def test_properties_catalogue_and_custom(api: httpx.Client) -> None:
         "name": "reconciler_key", "label": "Reconciler key", "type": "string", "fieldType": "text",
         "groupName": "meetinginformation"})
     assert created.status_code == 201
-    made = api.post("/crm/v3/objects/meetings", json={"properties": {"reconciler_key": "k"}, "associations": []})
+    made = api.post("/crm/v3/objects/meetings", json={"properties": {"reconciler_key": "k", "hs_timestamp": "0"}, "associations": []})
     assert made.status_code == 201
     again = api.post("/crm/properties/2026-03/meetings", json={
         "name": "reconciler_key", "label": "x", "type": "string", "fieldType": "text", "groupName": "g"})
