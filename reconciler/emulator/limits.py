@@ -2,9 +2,11 @@
 
 A rolling 10-second window per token (``TEN_SECONDLY_ROLLING``), an optional daily
 count (``DAILY``), and a separate per-second limit for search (``SECONDLY``). Search
-responses carry no rate-limit headers; every other response carries
-``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` (and ``-Daily``,
-``-Daily-Remaining`` when a daily limit is set). With a limit off, its headers are absent.
+responses carry no rate-limit headers; every other admitted response carries
+``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` and ``-Daily``,
+``-Daily-Remaining``, as HubSpot's private-app answers do. With a limit off, its headers
+still come, with a maximum no run reaches (``UNLIMITED_PER_10S``, ``UNLIMITED_DAILY``), so a
+client's header handling is exercised in every run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from reconciler.emulator.config import EmulatorConfig
 
 WINDOW_SECONDS = 10.0
+UNLIMITED_PER_10S = 1_000_000  # the Max shown when the burst limit is off
+UNLIMITED_DAILY = 1_000_000_000  # the Daily shown when the daily limit is off
 
 
 def rate_limit_body(policy: str, message: str) -> dict[str, Any]:
@@ -76,13 +80,13 @@ class RateLimiter:
             if broken is None:
                 window.append(now)
                 self._daily[token] = daily_used = daily_used + 1
-            if limit is not None:
-                headers["X-HubSpot-RateLimit-Max"] = str(limit)
-                headers["X-HubSpot-RateLimit-Remaining"] = str(max(0, limit - len(window)))
-                headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = str(int(WINDOW_SECONDS * 1000))
-            if config.daily_limit is not None:
-                headers["X-HubSpot-RateLimit-Daily"] = str(config.daily_limit)
-                headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, config.daily_limit - daily_used))
+            shown = limit if limit is not None else UNLIMITED_PER_10S
+            daily = config.daily_limit if config.daily_limit is not None else UNLIMITED_DAILY
+            headers["X-HubSpot-RateLimit-Max"] = str(shown)
+            headers["X-HubSpot-RateLimit-Remaining"] = str(max(0, shown - len(window)))
+            headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = str(int(WINDOW_SECONDS * 1000))
+            headers["X-HubSpot-RateLimit-Daily"] = str(daily)
+            headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(max(0, daily - daily_used))
             return headers, broken
 
     def _admit_search(self, token: str, config: EmulatorConfig, now: float) -> str | None:

@@ -73,3 +73,22 @@ def test_inspection_api_needs_no_token_and_is_never_limited(emulator: Emulator) 
     emulator.set_config(rate_limit_per_10s=1)
     for _ in range(3):
         assert httpx.get(emulator.base_url + "/__emulator/health").json()["status"] == "ok"
+
+
+def test_rate_limit_headers_come_on_every_non_search_answer_even_with_limits_off(api: httpx.Client) -> None:
+    """So a client's header handling runs in every test, as it would against HubSpot."""
+    answers = [
+        api.get("/crm/v3/objects/meetings"),
+        api.post(CREATE, json=ONE),
+        api.get("/crm/v3/objects/meetings/424242"),  # a 404 from the handler
+        api.get("/crm/v3/owners"),
+        api.get("/account-info/v3/details"),
+    ]
+    for response in answers:
+        assert int(response.headers["X-HubSpot-RateLimit-Max"]) >= 1_000_000, response.request.url
+        assert int(response.headers["X-HubSpot-RateLimit-Remaining"]) > 0
+        assert response.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+        assert int(response.headers["X-HubSpot-RateLimit-Daily-Remaining"]) > 0
+        assert int(response.headers["X-HubSpot-RateLimit-Daily"]) >= int(response.headers["X-HubSpot-RateLimit-Daily-Remaining"])
+    search = api.post("/crm/v3/objects/meetings/search", json={})
+    assert not [h for h in search.headers if h.lower().startswith("x-hubspot-ratelimit")]
