@@ -5,12 +5,20 @@ Facts §8: all four body keys are required (``associations``, ``emailReminderSch
 the scheduler's own shape (``id, createdAt, lastUpdatedAt, properties``). The emulator
 creates an ordinary meeting record and keeps the calendar event (organizer, timezone,
 reminders) for inspection at ``/__emulator/calendar-events``.
+
+Refused with 400 VALIDATION_ERROR, as the scheduler's schema types them: a
+``hs_meeting_location_type`` outside ADDRESS|CUSTOM|PHONE, a time zone that does not exist,
+times that are not ISO 8601 date-times (Unix ms is CRM-only), and an end before the start.
+The messages are ours (HubSpot's are not documented).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply, validation_error
 from reconciler.emulator.objects import create_records
@@ -21,6 +29,9 @@ REQUIRED_PROPERTIES = (
     "hs_meeting_outcome", "hubspot_owner_id",
 )
 TIME_UNITS = ("MINUTES", "HOURS", "DAYS", "WEEKS")
+LOCATION_TYPES = ("ADDRESS", "CUSTOM", "PHONE")  # the scheduler's enum (facts §4; no VCE here)
+DATE_TIME_PROPERTIES = ("hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp")
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
 #: ExternalCalendarMeetingEventCreateProperties: the only properties the endpoint takes;
 #: any other key (a custom property, say) is ignored, not written to the meeting.
 SCHEDULER_PROPERTIES = (
@@ -53,7 +64,59 @@ def _check_body(body: Any) -> dict[str, Any]:
             raise validation_error(f"Each reminder needs numberOfTimeUnits and timeUnit in {list(TIME_UNITS)}")
     if not isinstance(body["timezone"], str) or not body["timezone"]:
         raise validation_error("timezone must be a non-empty string")
+    _check_timezone(body["timezone"])
+    _check_properties(props)
     return body
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise validation_error(
+            f"timezone {name!r} is not a known time zone (an IANA name such as Europe/Berlin)",
+            context={"timezone": [name]},
+        ) from None
+
+
+def _check_properties(props: dict[str, Any]) -> None:
+    """What ``ExternalCalendarMeetingEventCreateProperties`` types: date-time strings (not
+    Unix ms), the ADDRESS|CUSTOM|PHONE location types, arrays for id lists; and an end that
+    is not before the start."""
+    moments = {}
+    for name in DATE_TIME_PROPERTIES:
+        value = props.get(name)
+        moment = _date_time(value)
+        if moment is None:
+            raise validation_error(
+                f"{name} must be an ISO 8601 date-time such as 2026-01-05T10:00:00Z, not {value!r}",
+                context={"propertyName": [name]},
+            )
+        moments[name] = moment
+    if moments["hs_meeting_end_time"] < moments["hs_meeting_start_time"]:
+        raise validation_error(
+            "hs_meeting_end_time must not be before hs_meeting_start_time",
+            context={"propertyName": ["hs_meeting_end_time"]},
+        )
+    location_type = props.get("hs_meeting_location_type")
+    if location_type is not None and location_type not in LOCATION_TYPES:
+        raise validation_error(
+            f"hs_meeting_location_type {location_type!r} is not one of {', '.join(LOCATION_TYPES)}",
+            context={"propertyName": ["hs_meeting_location_type"]},
+        )
+    for name in ("hs_attachment_ids", "hs_attendee_owner_ids"):
+        if name in props and not isinstance(props[name], list):
+            raise validation_error(f"{name} must be an array of strings", context={"propertyName": [name]})
+
+
+def _date_time(value: Any) -> datetime | None:
+    """An RFC 3339 date-time (OpenAPI ``format: date-time``), or None."""
+    if not isinstance(value, str) or not _DATE_TIME.match(value):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _wire(value: Any) -> Any:

@@ -121,3 +121,36 @@ def test_reconciler_client_reads_the_portal_id(emulator: Emulator) -> None:
     emulator.set_config(portal_id=777)
     with HubSpotClient(ClientSettings(base_url=emulator.base_url, token=emulator.token)) as client:
         assert client.account_portal_id() == 777
+
+
+@pytest.mark.contract(requests=False)  # the bodies break the scheduler schema on purpose
+@pytest.mark.parametrize(
+    ("properties", "timezone", "expected"),
+    [
+        ({"hs_meeting_location_type": "VCE"}, "Europe/Berlin", "hs_meeting_location_type"),
+        ({}, "Mars/Olympus_Mons", "timezone"),
+        ({"hs_meeting_end_time": "2026-01-05T09:00:00Z"}, "Europe/Berlin", "before"),
+        ({"hs_meeting_start_time": "1767607200000"}, "Europe/Berlin", "hs_meeting_start_time"),
+        ({"hs_timestamp": "2026-01-05"}, "Europe/Berlin", "hs_timestamp"),
+        ({"hs_meeting_end_time": "tomorrow"}, "Europe/Berlin", "hs_meeting_end_time"),
+    ],
+)
+def test_scheduler_refuses_what_its_schema_does_not_allow(
+    api: httpx.Client, emulator: Emulator, properties: dict[str, str], timezone: str, expected: str
+) -> None:
+    contact = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "f@example.com"}, "associations": []}).json()["id"]
+    body = _calendar_body(contact, timezone=timezone)
+    body["properties"] = {**body["properties"], **properties}  # type: ignore[dict-item]
+    response = api.post("/scheduler/2026-03/meetings/calendar", params={"organizerUserId": "5001"}, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["category"] == "VALIDATION_ERROR" and expected in response.json()["message"]
+    assert emulator.records("meetings") == [] and emulator.calendar_events() == []
+
+
+def test_scheduler_accepts_offsets_and_the_documented_location_types(api: httpx.Client, emulator: Emulator) -> None:
+    contact = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "g@example.com"}, "associations": []}).json()["id"]
+    body = _calendar_body(contact, timezone="America/New_York")
+    body["properties"] = {**body["properties"], "hs_meeting_location_type": "PHONE",  # type: ignore[dict-item]
+                          "hs_meeting_start_time": "2026-01-05T11:00:00+01:00", "hs_meeting_end_time": "2026-01-05T10:00:00.500Z"}
+    response = api.post("/scheduler/2026-03/meetings/calendar", params={"organizerUserId": "5001"}, json=body)
+    assert response.status_code == 200, response.text
