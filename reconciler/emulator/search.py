@@ -1,10 +1,11 @@
 """``POST /crm/v3/objects/{type}/search``: filter groups, one sort, paging, query, lag.
 
 Facts §7: filterGroups are OR-ed, filters inside a group AND-ed; ``IN``/``NOT_IN`` match
-text indexed lowercased against the sent values as they are (a capital matches nothing); at most 5 groups and
-6 filters each (the stricter documented reading); page size up to 200; 10,000 results
-at most. Search is eventually consistent: a write becomes visible after the configured
-indexing lag, while reads by id see it at once.
+text indexed lowercased against the sent values as they are (a capital matches nothing).
+Filter limits are the 2024-08-26 changelog's: at most 5 groups, 10 filters in a group and
+25 in all, else 400 VALIDATION_ERROR (the messages are ours). Page size up to 200; 10,000
+results at most. Search is eventually consistent: a write becomes visible after the
+configured indexing lag, while reads by id see it at once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from reconciler.emulator.portal import Portal
 from reconciler.emulator.store import StoredRecord
 
 MAX_GROUPS = 5
-MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS_PER_GROUP = 10
+MAX_FILTERS = 25
 MAX_LIMIT = 200
 MAX_TOTAL = 10_000
 OPERATORS = {
@@ -126,13 +128,20 @@ def _check_request(body: Any) -> dict[str, Any]:
         if not isinstance(filters, list):
             raise validation_error("Each filter group needs a filters array")
         if len(filters) > MAX_FILTERS_PER_GROUP:
-            raise validation_error(f"Too many filters in a group: at most {MAX_FILTERS_PER_GROUP}")
+            raise validation_error(
+                f"Too many filters in a filter group: at most {MAX_FILTERS_PER_GROUP} are allowed"
+            )
         for filter_ in filters:
             operator = filter_.get("operator") if isinstance(filter_, dict) else None
             if operator not in OPERATORS:
                 raise validation_error(f"Unknown filter operator: {operator}")
             if not filter_.get("propertyName"):
                 raise validation_error("Each filter needs a propertyName")
+    total = sum(len(group["filters"]) for group in groups)
+    if total > MAX_FILTERS:
+        raise validation_error(
+            f"Too many filters: at most {MAX_FILTERS} are allowed in all filter groups together"
+        )
     sorts = body.get("sorts") or []
     if len(sorts) > 1:
         raise validation_error("Only one sort is supported")

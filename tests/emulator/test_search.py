@@ -122,3 +122,17 @@ def test_in_is_case_sensitive_and_wants_lowercase(api: httpx.Client) -> None:
     assert len(find("NOT_IN", ["Ada"])) == 4  # ... so NOT_IN excludes nothing
     marker = {"propertyName": "email", "operator": "IN", "values": ["Ada@Example.com"]}
     assert _emails(api.post(SEARCH, json={"filterGroups": [{"filters": [marker]}]})) == []
+
+
+def test_filter_limits_of_the_2024_08_26_changelog(api: httpx.Client) -> None:
+    """5 groups, 10 filters in a group, 25 in all; beyond, a 400 VALIDATION_ERROR."""
+    def body(*group_sizes: int) -> dict[str, object]:
+        one = {"propertyName": "email", "operator": "HAS_PROPERTY"}
+        return {"filterGroups": [{"filters": [one] * size} for size in group_sizes]}
+
+    for allowed in ((10,), (5, 5, 5, 5, 5), (10, 10, 5)):
+        assert api.post(SEARCH, json=body(*allowed)).status_code == 200, allowed
+    for refused in ((11,), (1, 1, 1, 1, 1, 1), (10, 10, 6)):
+        response = api.post(SEARCH, json=body(*refused))
+        assert response.status_code == 400, refused
+        assert response.json()["category"] == "VALIDATION_ERROR" and response.json()["correlationId"]
