@@ -105,12 +105,15 @@ def run_plan(options: RunOptions) -> PlanOutcome:
     state = store.load(target=target.name, project=desired.project.name,
                        project_id=desired.project.marker_id)
     in_flight = sum(len(e.get("addresses", [])) for e in state.in_flight.values())
+    from reconciler.catalogue import check_against_portal, check_cached
+
     if options.offline:
+        check_cached(desired, target)  # the catalogue cached by the last plan, if any
         return PlanOutcome(plan(desired, state, None, target=target.name), target, in_flight)
     with connect(target, options.environ) as client:
         remote = refresh(client, desired, state)
         owners = resolve_owners(client, desired, state)
-        check_owners(desired, {**state.owners, **owners})
+        check_against_portal(client, desired, target, owners=owners)
         result = plan(desired, state, remote, owners=owners, target=target.name)
     return PlanOutcome(result, target, in_flight)
 
@@ -141,7 +144,9 @@ def run_apply(
             else:
                 remote = refresh(client, desired, state)
                 owners = resolve_owners(client, desired, state)
-                check_owners(desired, {**state.owners, **owners})
+                from reconciler.catalogue import check_against_portal
+
+                check_against_portal(client, desired, target, owners=owners)
                 the_plan = plan(desired, state, remote, owners=owners, target=target.name)
             refuse_protected_archives(target, the_plan)
             if not the_plan.has_changes:
