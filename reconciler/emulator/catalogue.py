@@ -92,7 +92,9 @@ _COMMON = [
     PropertyDef("hs_createdate", "datetime", read_only=True),
     PropertyDef("hs_lastmodifieddate", "datetime", read_only=True),
     PropertyDef("hubspot_owner_id", "enumeration", field_type="select"),
-    PropertyDef("hs_unique_creation_key", "string", has_unique_value=True),
+    # Unique, but HubSpot sets it itself: a write is refused (READ_ONLY_VALUE) like any
+    # read-only property, so it cannot serve as a client-side idempotency key.
+    PropertyDef("hs_unique_creation_key", "string", has_unique_value=True, read_only=True),
 ]
 
 _ENGAGEMENT = [

@@ -295,6 +295,15 @@ def _visible(record: StoredRecord | None, archived: bool) -> bool:
     return record is not None and record.archived == archived
 
 
+def _non_unique(portal: Portal, object_type: str, id_property: str) -> HubSpotError:
+    """HubSpot's answer to an update/upsert by a property without unique values (facts §7,
+    observed with ``hs_object_id`` on companies)."""
+    return validation_error(
+        f"Unable to perform update/upsert by non-unique {portal.object_type_id(object_type)} "
+        f"property {id_property} in portal ID {portal.config.portal_id}"
+    )
+
+
 def _lookup_ids(
     portal: Portal, object_type: str, raw_ids: list[Any], id_property: str | None
 ) -> dict[str, int | None]:
@@ -302,10 +311,7 @@ def _lookup_ids(
     mapping: dict[str, int | None] = {}
     if id_property and id_property != "hs_object_id":
         if id_property not in portal.unique_properties(object_type):
-            raise validation_error(
-                f"Unable to perform update/upsert by non-unique {portal.object_type_id(object_type)} "
-                f"property {id_property} in portal ID {portal.config.portal_id}"
-            )
+            raise _non_unique(portal, object_type, id_property)
         for raw in raw_ids:
             mapping[str(raw)] = portal.store.unique_owner(object_type, id_property, str(raw))
         return mapping
@@ -405,6 +411,8 @@ def batch_upsert(portal: Portal, request: ApiRequest) -> Reply:
     id_property = next((str(i["idProperty"]) for i in inputs if i.get("idProperty")), None)
     if not id_property:
         raise validation_error("idProperty is required for upsert")
+    if id_property == "hs_object_id":  # HubSpot: the record id is not a unique-value property
+        raise _non_unique(portal, object_type, id_property)
     with portal.store.lock:
         mapping = _lookup_ids(portal, object_type, [i.get("id") for i in inputs], id_property)
         to_update = [i for i in inputs if mapping.get(str(i.get("id"))) is not None]

@@ -101,6 +101,7 @@ def test_more_than_100_inputs_is_refused(api: httpx.Client, emulator: Emulator) 
         ({"hubspot_owner_id": "9999"}, "INVALID_OPTION"),
         ({"hs_call_has_voicemail": "maybe"}, "INVALID_BOOLEAN"),
         ({"hs_object_id": "5"}, "READ_ONLY_VALUE"),
+        ({"hs_unique_creation_key": "k1"}, "READ_ONLY_VALUE"),
     ],
 )
 def test_values_are_validated_like_hubspot(api: httpx.Client, properties: dict[str, str], code: str) -> None:
@@ -236,7 +237,13 @@ def test_upsert_by_non_unique_property_is_refused(api: httpx.Client) -> None:
     response = api.post("/crm/v3/objects/meetings/batch/upsert", json={"inputs": [
         {"id": "x", "idProperty": "hs_meeting_title", "properties": {}}]})
     assert response.status_code == 400
-    assert "non-unique" in response.json()["message"]
+    assert response.json()["message"] == (
+        "Unable to perform update/upsert by non-unique 0-47 property hs_meeting_title in portal ID 1234567")
+    by_id = api.post("/crm/v3/objects/companies/batch/upsert", json={"inputs": [
+        {"id": "1", "idProperty": "hs_object_id", "properties": {"name": "x"}}]})
+    assert by_id.status_code == 400 and by_id.json()["category"] == "VALIDATION_ERROR"
+    assert by_id.json()["message"] == (  # the message seen from HubSpot (facts §7)
+        "Unable to perform update/upsert by non-unique 0-2 property hs_object_id in portal ID 1234567")
 
 
 @pytest.mark.contract(requests=False)  # sends fields the schemas do not define, on purpose
