@@ -103,14 +103,38 @@ class Portal:
             400, error_body("VALIDATION_ERROR", f"Unable to infer object type from: {raw}")
         )
 
-    def scope_for(self, object_type: str, write: bool) -> str:
+    def scope_family(self, object_type: str) -> str:
         if object_type in self.config.custom_object_types:
-            family = "custom"
-        else:
-            family = _SCOPE_FAMILY.get(object_type, object_type)
+            return "custom"
+        return _SCOPE_FAMILY.get(object_type, object_type)
+
+    def scopes_for(self, object_type: str, write: bool) -> tuple[str, ...]:
+        """The scopes any one of which lets a token read (write) records of a type.
+
+        From the specs' ``security`` any-of lists: meetings and calls have their own specs,
+        which name ``crm.objects.contacts.read`` / ``.write`` alone; the generic objects spec
+        lists, per type, the plain, ``sensitive`` and ``highly_sensitive`` scopes (and for
+        tickets the legacy ``tickets`` ones). A read is also allowed by the type's write
+        scopes, as the generic lists name both for every operation; a write needs a write scope.
+        """
+        if object_type in ("meetings", "calls"):
+            return (f"crm.objects.contacts.{'write' if write else 'read'}",)
+        family = self.scope_family(object_type)
         if family == "tickets":
-            return "tickets"
-        return f"crm.objects.{family}.{'write' if write else 'read'}"
+            return ("tickets", "tickets.highly_sensitive.v2", "tickets.sensitive.v2")
+        writes = (
+            f"crm.objects.{family}.write",
+            f"crm.objects.{family}.sensitive.write.v2",
+            f"crm.objects.{family}.highly_sensitive.write.v2",
+        )
+        if write:
+            return writes
+        return (
+            f"crm.objects.{family}.read",
+            f"crm.objects.{family}.sensitive.read.v2",
+            f"crm.objects.{family}.highly_sensitive.read.v2",
+            *writes,
+        )
 
     def object_type_id(self, object_type: str) -> str:
         if object_type in TYPE_ID_OF:

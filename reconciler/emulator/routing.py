@@ -1,7 +1,7 @@
 """The route table: HubSpot's paths (v3/v4 and 2026-03) → handlers, with the scope each needs.
 
-Each ``Route`` says which OAuth scope it needs (so a token with limited scopes gets
-HubSpot's 403 ``MISSING_SCOPES``) and whether it is a search (own rate limit, no headers).
+Each ``Route`` says which OAuth scopes allow it, any one of them, as the specs' ``security``
+lists do (so a token with limited scopes gets HubSpot's 403 ``MISSING_SCOPES``, and only then) and whether it is a search (own rate limit, no headers).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply
 from reconciler.emulator.portal import Portal
 
 Handler = Callable[[Portal, ApiRequest], Reply]
-# (portal, path params) -> the scope the call needs
-ScopeRule = Callable[[Portal, dict[str, str]], str]
+# (portal, path params) -> the scopes any one of which allows the call (empty: no check)
+ScopeRule = Callable[[Portal, dict[str, str]], tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -29,31 +29,54 @@ class Route:
 
 
 def _objects_scope(write: bool, key: str = "objectType") -> ScopeRule:
-    def rule(portal: Portal, params: dict[str, str]) -> str:
+    def rule(portal: Portal, params: dict[str, str]) -> tuple[str, ...]:
         try:
-            return portal.scope_for(portal.resolve_type(params[key]), write)
+            return portal.scopes_for(portal.resolve_type(params[key]), write)
         except HubSpotError:  # an unknown type is reported by the handler, not as a scope
-            return ""
+            return ()
 
     return rule
 
 
 def _schema_scope(write: bool) -> ScopeRule:
-    def rule(portal: Portal, params: dict[str, str]) -> str:
+    """Properties: reads accept the type's ``crm.schemas.<type>.read`` or any scope that reads
+    its records (the properties spec's any-of list names both); writes need
+    ``crm.schemas.<type>.write``, where meetings and calls (absent from that list) go by
+    contacts."""
+    def rule(portal: Portal, params: dict[str, str]) -> tuple[str, ...]:
         try:
             object_type = portal.resolve_type(params["objectType"])
         except HubSpotError:
-            return ""
-        family = {"meetings": "contacts", "calls": "contacts"}.get(object_type, object_type)
-        if object_type in portal.config.custom_object_types:
-            family = "custom"
-        return f"crm.schemas.{family}.{'write' if write else 'read'}"
+            return ()
+        family = portal.scope_family(object_type)  # meetings and calls: contacts
+        if write:
+            return (f"crm.schemas.{family}.write",)
+        schemas = [f"crm.schemas.{family}.read"]
+        if object_type in ("meetings", "calls"):
+            schemas += [f"crm.schemas.{object_type}.read", f"crm.objects.{object_type}.read"]
+        return (*schemas, *portal.scopes_for(object_type, False))
 
     return rule
 
 
-def _fixed(scope: str) -> ScopeRule:
-    return lambda _portal, _params: scope
+def _fixed(*scopes: str) -> ScopeRule:
+    return lambda _portal, _params: scopes
+
+
+#: The scheduler's any-of list for POST .../meetings/calendar (scheduler specs).
+_SCHEDULER_WRITE = (
+    "crm.objects.appointments.sensitive.write.v2", "crm.objects.appointments.write",
+    "crm.objects.commercepayments.write", "crm.objects.companies.highly_sensitive.write.v2",
+    "crm.objects.companies.sensitive.write.v2", "crm.objects.companies.write",
+    "crm.objects.contacts.highly_sensitive.write.v2", "crm.objects.contacts.sensitive.write.v2",
+    "crm.objects.contacts.write", "crm.objects.courses.write",
+    "crm.objects.deals.highly_sensitive.write.v2", "crm.objects.deals.sensitive.write.v2",
+    "crm.objects.deals.write", "crm.objects.goals.write", "crm.objects.line_items.write",
+    "crm.objects.listings.write", "crm.objects.products.write",
+    "crm.objects.projects.highly_sensitive.write", "crm.objects.projects.sensitive.write",
+    "crm.objects.projects.write", "crm.objects.services.write", "meetings-write", "tickets",
+    "tickets.highly_sensitive.v2", "tickets.sensitive.v2",
+)
 
 
 _OBJ = r"/crm/(?:v3/objects|objects/2026-03)/(?P<objectType>[^/]+)"
@@ -85,8 +108,8 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", _PROPS, properties.list_properties, _schema_scope(False)),
     _route("POST", _PROPS, properties.create_property, _schema_scope(True)),
     _route("GET", _PROPS + r"/(?P<propertyName>[^/]+)", properties.get_property, _schema_scope(False)),
-    _route("GET", _OWNERS, owners.list_owners, _fixed("crm.objects.owners.read")),
-    _route("GET", _OWNERS + r"/(?P<ownerId>[^/]+)", owners.get_owner, _fixed("crm.objects.owners.read")),
+    _route("GET", _OWNERS, owners.list_owners, _fixed("automation", "crm.objects.owners.read")),
+    _route("GET", _OWNERS + r"/(?P<ownerId>[^/]+)", owners.get_owner, _fixed("automation", "crm.objects.owners.read")),
     _route("POST", _ASSOC + "/batch/create", associations.batch_create,
            _objects_scope(True, "fromObjectType")),
     _route("POST", _ASSOC + "/batch/read", associations.batch_read,
@@ -105,7 +128,7 @@ ROUTES: tuple[Route, ...] = (
            associations.put_labelled, _objects_scope(True, "fromObjectType")),
     _route("DELETE", _V4OBJ + r"/(?P<toObjectType>[^/]+)/(?P<toObjectId>\d+)",
            associations.delete_pair, _objects_scope(True, "fromObjectType")),
-    _route("POST", _SCHED, scheduler.create_calendar_meeting, _fixed("crm.objects.contacts.write")),
+    _route("POST", _SCHED, scheduler.create_calendar_meeting, _fixed(*_SCHEDULER_WRITE)),
     _route("GET", _ACCOUNT, account.account_details, _fixed("oauth")),
 )
 

@@ -145,12 +145,12 @@ class EmulatorApp:
         if token is None or token != config.token:
             return Reply(401, error_body("INVALID_AUTHENTICATION", AUTH_MESSAGE))
         if config.scopes is not None:
-            needed = route.scope(self.portal, params)
-            if needed and needed not in config.scopes:
+            any_of = route.scope(self.portal, params)
+            if any_of and not set(any_of) & set(config.scopes):
                 return Reply(403, error_body(
                     "MISSING_SCOPES", SCOPES_MESSAGE,
                     errors=[{"message": "One or more of the following scopes are required.",
-                             "context": {"requiredGranularScopes": [needed]}}],
+                             "context": {"requiredGranularScopes": list(any_of)}}],
                 ))
         limit_headers, broken = self.limiter.admit(token, config, search=route.is_search)
         if broken is not None:

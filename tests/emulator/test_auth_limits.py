@@ -92,3 +92,23 @@ def test_rate_limit_headers_come_on_every_non_search_answer_even_with_limits_off
         assert int(response.headers["X-HubSpot-RateLimit-Daily"]) >= int(response.headers["X-HubSpot-RateLimit-Daily-Remaining"])
     search = api.post("/crm/v3/objects/meetings/search", json={})
     assert not [h for h in search.headers if h.lower().startswith("x-hubspot-ratelimit")]
+
+
+def test_scopes_follow_the_specs_any_of_lists(api: httpx.Client, emulator: Emulator) -> None:
+    """Any one scope of an operation's security list is enough: no false 403s."""
+    contact = {"properties": {"email": "s@example.com"}, "associations": []}
+    emulator.set_config(scopes=("crm.objects.contacts.sensitive.write.v2",))
+    assert api.post("/crm/v3/objects/contacts", json=contact).status_code == 201
+    assert api.get("/crm/v3/objects/contacts").status_code == 200  # a write scope reads too
+    emulator.set_config(scopes=("crm.objects.contacts.read", "automation"))
+    assert api.get("/crm/v3/properties/contacts").status_code == 200  # no crm.schemas.* needed
+    assert api.get("/crm/v3/owners").status_code == 200  # automation is on the owners list
+    refused = api.post("/crm/v3/objects/companies", json={"properties": {"name": "A"}, "associations": []})
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["context"]["requiredGranularScopes"] == [
+        "crm.objects.companies.write", "crm.objects.companies.sensitive.write.v2",
+        "crm.objects.companies.highly_sensitive.write.v2"]
+    emulator.set_config(scopes=("tickets.sensitive.v2",))
+    assert api.get("/crm/v3/objects/tickets").status_code == 200
+    assert api.post("/crm/v3/properties/contacts", json={
+        "name": "x", "label": "X", "type": "string", "fieldType": "text", "groupName": "g"}).status_code == 403
