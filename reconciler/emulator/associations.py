@@ -14,6 +14,7 @@ from reconciler.emulator.http_types import (
     ApiRequest,
     HubSpotError,
     Reply,
+    as_int,
     error_body,
     validation_error,
 )
@@ -31,7 +32,13 @@ def _pair(portal: Portal, request: ApiRequest) -> tuple[str, str]:
 
 
 def _valid_type(portal: Portal, from_type: str, to_type: str, category: str, type_id: Any) -> bool:
-    return isinstance(type_id, int) and portal.association_target(from_type, category, type_id) == to_type
+    number = as_int(type_id)
+    return number is not None and portal.association_target(from_type, category, number) == to_type
+
+
+def _id_of(value: Any) -> int | None:
+    """``{"id": "123"}`` → 123; anything else (not an object, no numeric id) → None."""
+    return _parse_id(value.get("id")) if isinstance(value, dict) else None
 
 
 def _existing(portal: Portal, object_type: str, ids: set[int]) -> set[int]:
@@ -60,12 +67,14 @@ def _typed_pairs(request: ApiRequest) -> list[tuple[int, int, str, Any]]:
     """The (from id, to id, category, type id) of every ``{from, to, types}`` input."""
     pairs: list[tuple[int, int, str, Any]] = []
     for item in batch_inputs(request):
-        from_id = _parse_id((item.get("from") or {}).get("id"))
-        to_id = _parse_id((item.get("to") or {}).get("id"))
+        from_id = _id_of(item.get("from"))
+        to_id = _id_of(item.get("to"))
         types = item.get("types")
         if from_id is None or to_id is None or not isinstance(types, list) or not types:
             raise validation_error("Each input needs from.id, to.id and at least one type")
         for spec in types:
+            if not isinstance(spec, dict):
+                raise validation_error("Each association type needs associationCategory and associationTypeId")
             pairs.append(
                 (from_id, to_id, str(spec.get("associationCategory", "")), spec.get("associationTypeId"))
             )
@@ -81,7 +90,7 @@ def batch_create(portal: Portal, request: ApiRequest) -> Reply:
             raise validation_error(
                 f"{category} association type id {type_id} is not valid from {from_type} to {to_type}"
             )
-        pairs.append((from_id, to_id, category, int(type_id)))
+        pairs.append((from_id, to_id, category, int(type_id)))  # _valid_type: an integer
     missing_from = {p[0] for p in pairs} - _existing(portal, from_type, {p[0] for p in pairs})
     missing_to = {p[1] for p in pairs} - _existing(portal, to_type, {p[1] for p in pairs})
     if missing_from or missing_to:
@@ -152,7 +161,7 @@ def batch_archive(portal: Portal, request: ApiRequest) -> Reply:
     inputs = batch_inputs(request)
     pairs = []
     for item in inputs:
-        from_id = _parse_id((item.get("from") or {}).get("id"))
+        from_id = _id_of(item.get("from"))
         targets = item.get("to") or []
         if from_id is None or not isinstance(targets, list):
             raise validation_error("Each input needs from.id and a to array")
@@ -173,7 +182,9 @@ def batch_archive_labels(portal: Portal, request: ApiRequest) -> Reply:
     started = now_iso()
     rows = []
     for from_id, to_id, category, raw_type_id in _typed_pairs(request):
-        type_id = int(raw_type_id or 0)
+        type_id = as_int(raw_type_id)
+        if type_id is None:
+            raise validation_error(f"associationTypeId {raw_type_id!r} is not an integer")
         rows.append((from_type, from_id, to_type, to_id, category, type_id))
         inverse = portal.inverse_type(from_type, to_type, category, type_id)
         if inverse is not None:
@@ -266,10 +277,13 @@ def put_labelled(portal: Portal, request: ApiRequest) -> Reply:
         raise validation_error("Expected an array of association types")
     pairs = []
     for spec in specs:
-        category, type_id = str(spec.get("associationCategory", "")), spec.get("associationTypeId")
-        if not _valid_type(portal, from_type, to_type, category, type_id):
-            raise validation_error(f"{category} association type id {type_id} is not valid")
-        pairs.append((from_id, to_id, category, int(type_id)))
+        if not isinstance(spec, dict):
+            raise validation_error("Expected an array of association types")
+        category, raw_type_id = str(spec.get("associationCategory", "")), spec.get("associationTypeId")
+        type_id = as_int(raw_type_id)
+        if type_id is None or not _valid_type(portal, from_type, to_type, category, type_id):
+            raise validation_error(f"{category} association type id {raw_type_id} is not valid")
+        pairs.append((from_id, to_id, category, type_id))
     _require(portal, from_type, from_id)
     _require(portal, to_type, to_id)
     _write(portal, from_type, to_type, pairs)

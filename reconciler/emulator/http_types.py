@@ -34,6 +34,29 @@ class ApiRequest:
     def query_bool(self, name: str) -> bool:
         return (self.query_one(name, "false") or "false").lower() == "true"
 
+    def query_int(self, name: str, default: int, low: int, high: int) -> int:
+        """An integer query parameter within [low, high]; a 400 (never a 500) otherwise."""
+        raw = self.query_one(name)
+        if raw is None or raw == "":
+            return default
+        value = as_int(raw)
+        if value is None or not low <= value <= high:
+            raise validation_error(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
+        return value
+
+
+def as_int(value: Any) -> int | None:
+    """An integer field as HubSpot's JSON reader takes it: a JSON integer or a numeric string
+    (``"200"``). Booleans and other strings are not integers. (Coercing numeric strings is
+    Jackson's default; HubSpot does not document it.)"""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
 
 @dataclass
 class Reply:

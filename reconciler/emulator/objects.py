@@ -21,6 +21,7 @@ from reconciler.emulator.http_types import (
     ApiRequest,
     HubSpotError,
     Reply,
+    as_int,
     error_body,
     not_found,
     validation_error,
@@ -102,18 +103,15 @@ def check_associations(
             )
         for spec in types:
             category = str(spec.get("associationCategory", "")) if isinstance(spec, dict) else ""
-            type_id = spec.get("associationTypeId") if isinstance(spec, dict) else None
-            target = (
-                portal.association_target(object_type, category, type_id)
-                if isinstance(type_id, int)
-                else None
-            )
-            if target is None or not isinstance(type_id, int):
+            raw_type_id = spec.get("associationTypeId") if isinstance(spec, dict) else None
+            type_id = as_int(raw_type_id)
+            target = portal.association_target(object_type, category, type_id) if type_id is not None else None
+            if target is None or type_id is None:
                 return [], error_body(
                     "VALIDATION_ERROR",
-                    f"{category} association type id {type_id} is not valid for {object_type}",
+                    f"{category} association type id {raw_type_id} is not valid for {object_type}",
                     errors=[{"message": "invalid association type", "code": "INVALID_ASSOCIATION_TYPE",
-                             "context": {"associationTypeId": [str(type_id)]}}],
+                             "context": {"associationTypeId": [str(raw_type_id)]}}],
                 )
             wanted.append((target, to_id, category, type_id))
     by_type: dict[str, set[int]] = {}
@@ -517,10 +515,8 @@ def delete_one(portal: Portal, request: ApiRequest) -> Reply:
 
 def list_records(portal: Portal, request: ApiRequest) -> Reply:
     object_type = portal.resolve_type(request.params["objectType"])
-    limit = int(request.query_one("limit", "10") or "10")
-    if not 1 <= limit <= 100:
-        raise validation_error("limit must be between 1 and 100")
-    after = int(request.query_one("after", "0") or "0")
+    limit = request.query_int("limit", 10, 1, 100)
+    after = request.query_int("after", 0, 0, 2**63 - 1)  # our cursor is the last id seen
     records = [r for r in portal.store.list_records(object_type, request.query_bool("archived")) if r.id > after]
     wanted = portal.read_properties(object_type, request.query_list("properties"))
     page = records[:limit]

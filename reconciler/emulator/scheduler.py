@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply, validation_error
+from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply, as_int, validation_error
 from reconciler.emulator.objects import create_records
 from reconciler.emulator.portal import Portal
 
@@ -59,7 +59,7 @@ def _check_body(body: Any) -> dict[str, Any]:
             "emailReminderSchedule needs reminders (array) and shouldIncludeInviteDescription (boolean)"
         )
     for reminder in schedule["reminders"]:
-        if not isinstance(reminder, dict) or not isinstance(reminder.get("numberOfTimeUnits"), int) \
+        if not isinstance(reminder, dict) or as_int(reminder.get("numberOfTimeUnits")) is None \
                 or reminder.get("timeUnit") not in TIME_UNITS:
             raise validation_error(f"Each reminder needs numberOfTimeUnits and timeUnit in {list(TIME_UNITS)}")
     if not isinstance(body["timezone"], str) or not body["timezone"]:

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from reconciler.emulator.catalogue import parse_datetime
-from reconciler.emulator.http_types import ApiRequest, Reply, validation_error
+from reconciler.emulator.http_types import ApiRequest, Reply, as_int, validation_error
 from reconciler.emulator.portal import Portal
 from reconciler.emulator.store import StoredRecord
 
@@ -143,12 +143,14 @@ def _check_request(body: Any) -> dict[str, Any]:
             f"Too many filters: at most {MAX_FILTERS} are allowed in all filter groups together"
         )
     sorts = body.get("sorts") or []
+    if not isinstance(sorts, list) or not all(isinstance(sort, (str, dict)) for sort in sorts):
+        raise validation_error("sorts must be an array of sorts")
     if len(sorts) > 1:
         raise validation_error("Only one sort is supported")
-    limit = body.get("limit", 10)
-    if not isinstance(limit, int) or not 0 < limit <= MAX_LIMIT:
+    limit = as_int(body.get("limit", 10))
+    if limit is None or not 0 < limit <= MAX_LIMIT:
         raise validation_error(f"limit must be between 1 and {MAX_LIMIT}")
-    return body
+    return {**body, "limit": limit}
 
 
 def _searchable(record: StoredRecord, now: float) -> dict[str, str] | None:

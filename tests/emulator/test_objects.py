@@ -306,3 +306,25 @@ def test_hs_timestamp_is_required_on_meetings_and_calls(api: httpx.Client, emula
     inputs[1]["properties"] = {"hs_meeting_title": "none"}
     partial = api.post(f"{BATCH}/create", json={"inputs": inputs})
     assert partial.status_code == 207 and partial.json()["errors"][0]["context"]["objectWriteTraceId"] == ["t1"]
+
+
+@pytest.mark.contract(requests=False)  # bad query values and numeric strings, on purpose
+def test_bad_limit_is_a_400_and_numeric_strings_are_integers(api: httpx.Client, emulator: Emulator) -> None:
+    for params in ({"limit": "abc"}, {"limit": "0"}, {"limit": "101"}, {"after": "x"}):
+        response = api.get("/crm/v3/objects/meetings", params=params)
+        assert response.status_code == 400, params
+        assert response.json()["category"] == "VALIDATION_ERROR" and response.json()["correlationId"]
+    assert api.post("/crm/v3/objects/contacts/search", json={"limit": "abc"}).status_code == 400
+    assert api.post("/crm/v3/objects/contacts/search", json={"limit": "5"}).status_code == 200
+    contact = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "n@example.com"}, "associations": []}).json()["id"]
+    meeting = api.post("/crm/v3/objects/meetings", json={"properties": {"hs_timestamp": "0"}, "associations": [
+        {"to": {"id": int(contact)}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": "200"}]}]})
+    assert meeting.status_code == 201, meeting.text
+    created = api.post("/crm/v4/associations/contacts/meetings/batch/create", json={"inputs": [
+        {"from": {"id": contact}, "to": {"id": meeting.json()["id"]},
+         "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": "199"}]}]})
+    assert created.status_code == 201, created.text
+    broken = api.post("/crm/v4/associations/contacts/meetings/batch/labels/archive", json={"inputs": [
+        {"from": {"id": contact}, "to": {"id": meeting.json()["id"]},
+         "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": "x"}]}]})
+    assert broken.status_code == 400
