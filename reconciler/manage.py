@@ -30,7 +30,12 @@ from reconciler.portal import connect, refresh, resolve_owners
 from reconciler.recovery import recover_in_flight
 from reconciler.settings import Target, resolve_target
 from reconciler.state import RecordState, State, StateStore
-from reconciler.workflow import RunOptions, check_owners, refuse_protected_archives
+from reconciler.workflow import (
+    RunOptions,
+    check_owners,
+    refuse_before_writing,
+    store_for,
+)
 
 Confirm = Callable[[Plan], bool]
 ProgressFactory = Callable[[Plan], Callable[[int], None]]
@@ -71,7 +76,7 @@ def _target(options: RunOptions, project: ProjectSettings) -> tuple[Target, Stat
         base_url=options.base_url,
         environ=options.environ,
     )
-    return target, StateStore(target.state_path)
+    return target, store_for(project, target)
 
 
 def load_with_spec(options: RunOptions) -> tuple[DesiredState, Target, StateStore]:
@@ -112,8 +117,7 @@ def remove_from_state(options: RunOptions, addresses: Iterable[str]) -> StateEdi
         check_address(address)
     project, target, store = load_settings_only(options)
     with store.locked(command="state rm"):
-        state = store.load(target=target.name, project=project.name,
-                           project_id=project.marker_id)
+        state = store.load()
         missing = [a for a in wanted if a not in state.records]
         if missing:
             raise StateError(
@@ -138,8 +142,7 @@ def move_in_state(options: RunOptions, source: str, destination: str) -> StateEd
         )
     project, target, store = load_settings_only(options)
     with store.locked(command="state mv"):
-        state = store.load(target=target.name, project=project.name,
-                           project_id=project.marker_id)
+        state = store.load()
         if source not in state.records:
             raise StateError(f"{source} is not in the state; `reconciler state list` shows what is")
         if destination in state.records:
@@ -165,7 +168,65 @@ def move_in_state(options: RunOptions, source: str, destination: str) -> StateEd
     return StateEditOutcome(target, (source, destination), backup)
 
 
+@dataclass(frozen=True, slots=True)
+class Rebinding:
+    """What ``state rebind`` would change: the file's owner before and after."""
+
+    path: Path
+    records: int
+    before: tuple[str | None, str | None, str | None, int | None]  # project, id, target, portal
+    after: tuple[str, str, str]  # project, id, target
+
+
+def rebind_state(options: RunOptions, *, confirm: Callable[[Rebinding], bool]) -> StateEditOutcome:
+    """Make a state file of another project, target or portal this project's state for
+    the chosen target, on purpose (a copy, a moved folder, a renamed target).
+
+    Its records are then this project's: the next plan shows them, rewrites their markers
+    to this project's, and archives those the spec does not have. The portal id is
+    forgotten and recorded again at the next run. A backup is kept.
+    """
+    project, target, store = load_settings_only(options)
+    if not store.exists():
+        raise StateError(f"{target.state_path} does not exist: there is no state to rebind")
+    with store.locked(command="state rebind"):
+        state = store.load(check=False)
+        binding = store.binding
+        assert binding is not None
+        if binding.problem(state) is None and state.portal_id is None:
+            raise StateError(
+                f"{target.state_path} already is this project's state for target {target.name}"
+            )
+        change = Rebinding(
+            path=target.state_path,
+            records=len(state.records),
+            before=(state.project, state.project_id, state.target, state.portal_id),
+            after=(project.name, project.marker_id, target.name),
+        )
+        if not confirm(change):
+            return StateEditOutcome(target, (), None)
+        backup = store.backup()
+        if state.project_id not in (binding.project_id, binding.name_slug):
+            # Its records carry another project's markers: with no project id the state is
+            # this project's by name, and the next apply rewrites the markers to this
+            # project's (the plan shows each as a marker rewrite).
+            state.project_id = None
+        state.project, state.target, state.portal_id = project.name, target.name, None
+        store.save(state)
+    return StateEditOutcome(target, (str(target.state_path),), backup)
+
+
 # -- destroy and refresh-times ----------------------------------------------------------
+
+
+def _stopped(stop: threading.Event | None) -> Callable[[], bool]:
+    return stop.is_set if stop is not None else (lambda: False)
+
+
+def _raise_if_stopped(stop: threading.Event | None) -> None:
+    """Ctrl-C during recovery: what it settled is saved; nothing more is done."""
+    if stop is not None and stop.is_set():
+        raise KeyboardInterrupt
 
 
 def run_destroy(
@@ -184,14 +245,14 @@ def run_destroy(
         )
     empty = DesiredState(project=project, records={}, reference_time=_now_iso(options))
     with store.locked(command="destroy"):
-        state = store.load(target=target.name, project=project.name,
-                           project_id=project.marker_id)
-        with connect(target, options.environ) as client:
+        state = store.load()
+        with connect(target, options.environ, state=state) as client:
             if state.in_flight:  # what an interrupted apply created is ours to archive too
                 recover_in_flight(
                     client, store, state, project.marker_id,
-                    grace_seconds=options.grace_seconds(target),
+                    grace_seconds=options.grace_seconds(target), stopped=_stopped(stop),
                 )
+                _raise_if_stopped(stop)
             remote = refresh(client, empty, state)
             drafted = plan(empty, state, remote, target=target.name)
             the_plan = replace(drafted, changes=tuple(
@@ -245,14 +306,14 @@ def run_refresh_times(
     """
     desired, target, store = load_with_spec(options)
     with store.locked(command="refresh-times"):
-        state = store.load(target=target.name, project=desired.project.name,
-                           project_id=desired.project.marker_id)
-        with connect(target, options.environ) as client:
+        state = store.load()
+        with connect(target, options.environ, state=state) as client:
             if state.in_flight:
                 recover_in_flight(
                     client, store, state, desired.project.marker_id,
-                    grace_seconds=options.grace_seconds(target),
+                    grace_seconds=options.grace_seconds(target), stopped=_stopped(stop),
                 )
+                _raise_if_stopped(stop)
             remote = refresh(client, desired, state)
             owners = resolve_owners(client, desired, state)
             check_owners(desired, {**state.owners, **owners})
@@ -265,7 +326,7 @@ def run_refresh_times(
                     })
             drafted = plan(desired, unpinned, remote, owners=owners, target=target.name)
             the_plan, moved = _drop_pin_only_updates(drafted, state, desired)
-            refuse_protected_archives(target, the_plan)
+            refuse_before_writing(target, the_plan, state, options)
             return _confirm_and_apply(
                 the_plan, target, store, state, client, desired.project.marker_id,
                 confirm=confirm, progress=progress, stop=stop, moved=moved,
@@ -299,12 +360,14 @@ def _drop_pin_only_updates(
 
 
 __all__ = [
+    "Rebinding",
     "RunOutcome",
     "StateEditOutcome",
     "check_address",
     "load_settings_only",
     "load_with_spec",
     "move_in_state",
+    "rebind_state",
     "remove_from_state",
     "run_destroy",
     "run_refresh_times",

@@ -17,6 +17,8 @@ reverse order.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +37,9 @@ from reconciler.state import AppliedAssociation, Pin, RecordState, State
 
 PLAN_FORMAT_VERSION = 1
 
-Action = Literal["create", "update", "archive"]
+Action = Literal["create", "update", "archive", "remark"]
+#: Every action a plan may hold ("remark": rewrite a managed record's markers).
+ACTIONS: tuple[Action, ...] = ("create", "update", "archive", "remark")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +104,9 @@ class Plan:
     refreshed: bool
     reference_time: str
     format_version: int = PLAN_FORMAT_VERSION
+    #: owner email → owner id, as resolved when the plan was made (saved with the plan so
+    #: that ``apply --plan`` records them in the state)
+    owners: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
@@ -109,12 +116,15 @@ class Plan:
         return sum(1 for change in self.changes if change.action == action)
 
     def summary(self) -> dict[str, int]:
-        return {
+        counts = {
             "create": self.count("create"),
             "update": self.count("update"),
             "archive": self.count("archive"),
             "unchanged": len(self.unchanged),
         }
+        if self.count("remark"):  # only while markers migrate: the usual shape stays as it was
+            counts["remark"] = self.count("remark")
+        return counts
 
 
 def plan(
@@ -332,11 +342,21 @@ def _instant(text: str) -> datetime:
 
 
 # -- saving and loading plans -------------------------------------------------------------
+#
+# A saved plan is applied exactly as written, so it is read with suspicion: every field's
+# type is checked, and a digest over the canonical JSON of the body, bound to the state
+# lineage and serial it was made from, catches any edit made after it was saved. (The
+# digest is no signature: it stops silent edits and damage, and ``apply --plan`` also checks
+# that every change follows from the state it names, see ``workflow.check_plan_against``.)
+
+
+class PlanFileError(ValueError):
+    """A saved plan that cannot be trusted: edited, damaged, or not a plan at all."""
 
 
 def plan_to_json(plan_: Plan) -> dict[str, Any]:
     """The documented, versioned JSON form (``plan --json`` and ``plan --out``)."""
-    return {
+    body: dict[str, Any] = {
         "format_version": plan_.format_version,
         "target": plan_.target,
         "project": plan_.project,
@@ -346,7 +366,19 @@ def plan_to_json(plan_: Plan) -> dict[str, Any]:
         "summary": plan_.summary(),
         "changes": [_change_to_json(c) for c in plan_.changes],
         "unchanged": list(plan_.unchanged),
+        "owners": dict(sorted(plan_.owners.items())),
     }
+    body["digest"] = plan_digest(body)
+    return body
+
+
+def plan_digest(body: Mapping[str, Any]) -> str:
+    """sha256 over the state it was made from and the canonical JSON of everything else."""
+    rest = {k: v for k, v in body.items() if k != "digest"}
+    state = rest.get("state")
+    bound = f"{state.get('lineage')}:{state.get('serial')}:" if isinstance(state, Mapping) else ":"
+    canonical = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256((bound + canonical).encode("ascii")).hexdigest()
 
 
 def _change_to_json(change: Change) -> dict[str, Any]:
@@ -398,68 +430,164 @@ def _ref_to_json(ref: AssociationRef) -> dict[str, Any]:
     }
 
 
-def _ref_from_json(data: Mapping[str, Any]) -> AssociationRef:
-    return AssociationRef(
-        to_type=data["to_type"],
-        to_key=data.get("to_key"),
-        to_id=data.get("to_id"),
-        category=data.get("category", "HUBSPOT_DEFINED"),
-        type_id=data.get("type_id"),
-        label=data.get("label"),
+_MISSING = object()
+
+
+def _field(data: Any, name: str, kinds: tuple[type, ...], default: Any = _MISSING) -> Any:
+    """``data[name]`` if it has one of ``kinds`` (bool is never an int here)."""
+    if type(data) is not dict:
+        raise PlanFileError(f"expected a JSON object where {name!r} is, found {_kind(data)}")
+    value = data.get(name, _MISSING)
+    if value is _MISSING:
+        if default is _MISSING:
+            raise PlanFileError(f"{name!r} is missing")
+        return default
+    if type(value) not in kinds:
+        raise PlanFileError(f"{name!r} is {_kind(value)}, not {' or '.join(_kind_name(k) for k in kinds)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else _kind_name(type(value))
+
+
+def _kind_name(kind: type) -> str:
+    return {
+        str: "a string", int: "a whole number", float: "a number", bool: "true/false",
+        list: "a list", dict: "an object", type(None): "null",
+    }.get(kind, kind.__name__)
+
+
+_TEXT = (str,)
+_TEXT_OR_NULL = (str, type(None))
+
+
+def _texts(value: Any, name: str, *, nullable: bool = False) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise PlanFileError(f"{name!r} is {_kind(value)}, not an object")
+    kinds = _TEXT_OR_NULL if nullable else _TEXT
+    for k, v in value.items():
+        if type(v) not in kinds:
+            raise PlanFileError(f"{name}.{k} is {_kind(v)}, not a string")
+    return dict(value)
+
+
+def _diffs(items: Any, name: str, before: str, after: str) -> tuple[PropertyDiff, ...]:
+    if type(items) is not list:
+        raise PlanFileError(f"{name!r} is {_kind(items)}, not a list")
+    return tuple(
+        PropertyDiff(
+            _field(d, "property", _TEXT),
+            _field(d, before, _TEXT_OR_NULL, None),
+            _field(d, after, _TEXT_OR_NULL, None),
+        )
+        for d in items
     )
 
 
-def plan_from_json(data: Mapping[str, Any]) -> Plan:
-    """Read a saved plan (``plan --out``); raises KeyError/TypeError/ValueError if malformed."""
-    if data.get("format_version") != PLAN_FORMAT_VERSION:
-        raise ValueError(f"unsupported plan format {data.get('format_version')!r}")
-    changes = []
-    for item in data["changes"]:
-        cal = item.get("calendar")
-        src = item.get("source")
-        changes.append(
-            Change(
-                action=item["action"],
-                object_type=item["type"],
-                key=item["key"],
-                reason=item.get("reason", ""),
-                hubspot_id=item.get("id"),
-                after=dict(item.get("after", {})),
-                diffs=tuple(
-                    PropertyDiff(d["property"], d.get("before"), d.get("after"))
-                    for d in item.get("changes", [])
-                ),
-                drift=tuple(
-                    PropertyDiff(d["property"], d.get("applied"), d.get("portal"))
-                    for d in item.get("drift", [])
-                ),
-                add_associations=tuple(_ref_from_json(a) for a in item.get("add_associations", [])),
-                remove_associations=tuple(
-                    AppliedAssociation.from_json(a) for a in item.get("remove_associations", [])
-                ),
-                associations=tuple(_ref_from_json(a) for a in item.get("associations", [])),
-                pins={
-                    k: Pin(expr=v["expr"], value=v["value"])
-                    for k, v in item.get("pins", {}).items()
-                },
-                calendar=CalendarSpec(
-                    organizer=str(cal["organizer"]),
-                    timezone=str(cal["timezone"]),
-                    reminders=tuple(Reminder(int(n), str(u)) for n, u in cal["reminders"]),
-                    include_description=bool(cal["include_description"]),
-                )
-                if cal
-                else None,
-                source=Source(src["file"], int(src["line"]), int(src["column"])) if src else None,
-            )
+def _ref_from_json(data: Any) -> AssociationRef:
+    return AssociationRef(
+        to_type=_field(data, "to_type", _TEXT),
+        to_key=_field(data, "to_key", _TEXT_OR_NULL, None),
+        to_id=_field(data, "to_id", _TEXT_OR_NULL, None),
+        category=_field(data, "category", _TEXT, "HUBSPOT_DEFINED"),
+        type_id=_field(data, "type_id", (int, type(None)), None),
+        label=_field(data, "label", _TEXT_OR_NULL, None),
+    )
+
+
+def _applied_from_json(data: Any) -> AppliedAssociation:
+    return AppliedAssociation(
+        to_type=_field(data, "to_type", _TEXT),
+        to_id=_field(data, "to_id", _TEXT),
+        category=_field(data, "category", _TEXT),
+        type_id=_field(data, "type_id", (int,)),
+        to_key=_field(data, "to_key", _TEXT_OR_NULL, None),
+    )
+
+
+def _list(data: Any, name: str) -> list[Any]:
+    value: list[Any] = _field(data, name, (list,), [])
+    return value
+
+
+def _change_from_json(item: Any) -> Change:
+    action = _field(item, "action", _TEXT)
+    if action not in ACTIONS:
+        raise PlanFileError(
+            f"unknown action {action!r} (a plan holds only {', '.join(ACTIONS)})"
         )
+    object_type = _field(item, "type", _TEXT)
+    key = _field(item, "key", _TEXT)
+    address = _field(item, "address", _TEXT, f"{object_type}/{key}")
+    if not object_type or not key or address != f"{object_type}/{key}":
+        raise PlanFileError(f"address {address!r} does not match type {object_type!r} and key {key!r}")
+    cal = _field(item, "calendar", (dict, type(None)), None)
+    src = _field(item, "source", (dict, type(None)), None)
+    pins = _field(item, "pins", (dict,), {})
+    calendar = None
+    if cal is not None:
+        reminders = _list(cal, "reminders")
+        for r in reminders:
+            if type(r) is not list or len(r) != 2 or type(r[0]) is not int or type(r[1]) is not str:
+                raise PlanFileError("calendar.reminders holds something other than [number, unit]")
+        calendar = CalendarSpec(
+            organizer=_field(cal, "organizer", _TEXT),
+            timezone=_field(cal, "timezone", _TEXT),
+            reminders=tuple(Reminder(n, u) for n, u in reminders),
+            include_description=_field(cal, "include_description", (bool,)),
+        )
+    return Change(
+        action=action,
+        object_type=object_type,
+        key=key,
+        reason=_field(item, "reason", _TEXT, ""),
+        hubspot_id=_field(item, "id", _TEXT_OR_NULL, None),
+        after=_texts(_field(item, "after", (dict,), {}), "after"),
+        diffs=_diffs(_field(item, "changes", (list,), []), "changes", "before", "after"),
+        drift=_diffs(_field(item, "drift", (list,), []), "drift", "applied", "portal"),
+        add_associations=tuple(_ref_from_json(a) for a in _list(item, "add_associations")),
+        remove_associations=tuple(
+            _applied_from_json(a) for a in _list(item, "remove_associations")
+        ),
+        associations=tuple(_ref_from_json(a) for a in _list(item, "associations")),
+        pins={
+            str(k): Pin(expr=_field(v, "expr", _TEXT), value=_field(v, "value", _TEXT))
+            for k, v in pins.items()
+        },
+        calendar=calendar,
+        source=Source(
+            _field(src, "file", _TEXT), _field(src, "line", (int,)), _field(src, "column", (int,))
+        ) if src is not None else None,
+    )
+
+
+def plan_from_json(data: Any) -> Plan:
+    """Read a saved plan (``plan --out``); ``PlanFileError`` if it is not one, is damaged,
+    or was edited after it was saved (its digest does not match)."""
+    if type(data) is not dict:
+        raise PlanFileError(f"a saved plan is a JSON object, this is {_kind(data)}")
+    version = data.get("format_version")
+    if version != PLAN_FORMAT_VERSION or type(version) is not int:
+        raise PlanFileError(f"unsupported plan format {version!r} (this reconciler reads {PLAN_FORMAT_VERSION})")
+    digest = data.get("digest")
+    if type(digest) is not str:
+        raise PlanFileError("it has no digest (saved by an older reconciler, or not by `plan --out`)")
+    if digest != plan_digest(data):
+        raise PlanFileError("it was changed after it was saved (its digest does not match)")
+    state = _field(data, "state", (dict,))
+    changes = [_change_from_json(item) for item in _field(data, "changes", (list,))]
+    unchanged = _field(data, "unchanged", (list,), [])
+    if not all(type(a) is str for a in unchanged):
+        raise PlanFileError("'unchanged' holds something other than addresses")
     return Plan(
         changes=tuple(changes),
-        unchanged=tuple(data.get("unchanged", [])),
-        target=data.get("target"),
-        project=data.get("project"),
-        state_lineage=data["state"]["lineage"],
-        state_serial=int(data["state"]["serial"]),
-        refreshed=bool(data.get("refreshed")),
-        reference_time=str(data.get("reference_time", "")),
+        unchanged=tuple(unchanged),
+        target=_field(data, "target", _TEXT_OR_NULL, None),
+        project=_field(data, "project", _TEXT_OR_NULL, None),
+        state_lineage=_field(state, "lineage", _TEXT),
+        state_serial=_field(state, "serial", (int,)),
+        refreshed=_field(data, "refreshed", (bool,), False),
+        reference_time=_field(data, "reference_time", _TEXT, ""),
+        owners=_texts(_field(data, "owners", (dict,), {}), "owners"),
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from reconciler import __version__
 from reconciler.client import ClientSettings, HubSpotClient
-from reconciler.errors import ConfigError
+from reconciler.errors import ApiError, ConfigError, StateError
 from reconciler.model import DesiredState
 from reconciler.planner import RemoteSnapshot
 from reconciler.settings import Target, read_token
@@ -30,8 +30,16 @@ class PortalInfo:
 
 
 @contextmanager
-def connect(target: Target, environ: Mapping[str, str]) -> Iterator[HubSpotClient]:
-    """A client for the target's portal (starting the embedded emulator for ``local``)."""
+def connect(
+    target: Target, environ: Mapping[str, str], *, state: State | None = None
+) -> Iterator[HubSpotClient]:
+    """A client for the target's portal (starting the embedded emulator for ``local``).
+
+    Refused before any request: a target other than ``local`` for a project without an
+    ``id:``. Checked before anything else is sent: the portal behind the token, when the
+    target names a ``portal_id`` or the ``state`` recorded one (``check_portal``).
+    """
+    require_project_id(target)
     if target.embedded:
         from reconciler.emulator import EmulatorConfig, start_emulator
 
@@ -40,19 +48,64 @@ def connect(target: Target, environ: Mapping[str, str]) -> Iterator[HubSpotClien
         config = EmulatorConfig(token="local-embedded", data_path=str(target.emulator_data))
         with start_emulator(config, host="127.0.0.1", port=0) as emulator:
             with HubSpotClient(_client_settings(target, emulator.base_url, emulator.token)) as client:
+                check_portal(client, target, state)
                 yield client
         return
     assert target.base_url is not None
     token = read_token(target, environ)
     with HubSpotClient(_client_settings(target, target.base_url, token)) as client:
-        if target.portal_id is not None:
-            actual = client.account_portal_id()
-            if actual is not None and actual != target.portal_id:
-                raise ConfigError(
-                    f"target {target.name} expects portal {target.portal_id}, but the token in "
-                    f"{target.token_env} belongs to portal {actual}; nothing was changed"
-                )
+        check_portal(client, target, state)
         yield client
+
+
+def require_project_id(target: Target) -> None:
+    """Only ``local`` may be used by a project without an ``id:``: two folders named
+    alike would otherwise mark (and archive) each other's records in a shared portal."""
+    if target.project_id is None and not target.is_local:
+        raise ConfigError(
+            f"target {target.name} needs the project's id: run `reconciler init` in the "
+            "project folder (it writes `id:` to reconciler.yaml; commit it), then try again"
+        )
+
+
+def check_portal(client: HubSpotClient, target: Target, state: State | None) -> None:
+    """The portal behind the token must be the one the target names and the state was
+    made in. Fails closed: when a portal id must be checked and the account cannot be
+    identified, nothing is done. The state records the portal id once it is known."""
+    expected = {
+        "the target": target.portal_id,
+        "the state": state.portal_id if state is not None else None,
+    }
+    if all(v is None for v in expected.values()):
+        return
+    try:
+        actual = client.account_portal_id()
+    except ApiError as error:
+        actual, why = None, f"it answered {error.status}"
+    else:
+        why = "it does not say"
+    if actual is None:
+        which = "target " + target.name if target.portal_id is not None else "the state"
+        wanted = target.portal_id if target.portal_id is not None else expected["the state"]
+        raise ConfigError(
+            f"{which} expects portal {wanted}, but the account behind the token in "
+            f"{target.token_env} cannot be identified (GET /account-info/v3/details: {why}); "
+            "nothing was changed. Use a token whose app may read the account details"
+        )
+    if target.portal_id is not None and actual != target.portal_id:
+        raise ConfigError(
+            f"target {target.name} expects portal {target.portal_id}, but the token in "
+            f"{target.token_env} belongs to portal {actual}; nothing was changed"
+        )
+    if state is not None and state.portal_id is not None and state.portal_id != actual:
+        raise StateError(
+            f"the state for target {target.name} was made in portal {state.portal_id}, but "
+            f"the token in {target.token_env} belongs to portal {actual}; nothing was "
+            "changed. Use that portal's token, or `reconciler state rebind` to move the "
+            "state on purpose"
+        )
+    if state is not None:
+        state.portal_id = actual
 
 
 def _client_settings(target: Target, base_url: str, token: str) -> ClientSettings:

@@ -18,6 +18,10 @@ from reconciler.model import ProjectSettings
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
 LOCAL_TARGET = "local"
+DEFAULT_MAX_ARCHIVES = 50
+DEFAULT_MAX_ARCHIVE_PERCENT = 10.0
+#: The share rule applies only when more than this many records would be archived.
+ARCHIVE_PERCENT_FLOOR = 5
 
 #: HubSpot's burst limits per 10 seconds for a private app, by account tier
 #: (../shared/hubspot-api-facts.md §2, the current usage guidelines).
@@ -53,6 +57,16 @@ class Target:
     emulator_data: Path | None = None
     #: seconds to keep searching for a lost create's marker before resending it
     recovery_grace_seconds: float | None = None
+    #: the project's ``id:`` (None: none yet; only ``local`` may then talk to a portal)
+    project_id: str | None = None
+    #: an apply archiving more than this many records stops unless --allow-archives
+    max_archives: int = DEFAULT_MAX_ARCHIVES
+    #: ... or more than this share (percent) of the managed records, when over 5 records
+    max_archive_percent: float = DEFAULT_MAX_ARCHIVE_PERCENT
+
+    @property
+    def is_local(self) -> bool:
+        return self.name == LOCAL_TARGET
 
 
 def resolve_target(
@@ -102,7 +116,26 @@ def resolve_target(
             if raw.get("recovery_grace_seconds") is not None
             else None
         ),
+        project_id=project.id,
+        max_archives=_count(raw, "max_archives", DEFAULT_MAX_ARCHIVES, name),
+        max_archive_percent=_percent(raw, name),
     )
+
+
+def _count(raw: Mapping[str, Any], key: str, default: int, target: str) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"target {target}: {key} must be a whole number >= 0, not {value!r}")
+    return value
+
+
+def _percent(raw: Mapping[str, Any], target: str) -> float:
+    value = raw.get("max_archive_percent", DEFAULT_MAX_ARCHIVE_PERCENT)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise ConfigError(
+            f"target {target}: max_archive_percent must be a number from 0 to 100, not {value!r}"
+        )
+    return float(value)
 
 
 def _rate_limit(raw: Mapping[str, Any], *, local: bool) -> RateLimitSettings:
@@ -144,11 +177,26 @@ def is_loopback(host: str) -> bool:
 
 
 def read_token(target: Target, environ: Mapping[str, str]) -> str:
-    """The access token, from the environment variable the target names (never a file)."""
+    """The access token, from the environment variable the target names (never a file).
+
+    A token is printable ASCII without spaces (``pat-na1-…``); anything else (a pasted
+    newline, a non-ASCII quote) is refused here, before any request, and the message never
+    shows the token.
+    """
     token = environ.get(target.token_env, "").strip()
     if not token:
         raise ConfigError(
             f"target {target.name} needs an access token: set the environment variable "
             f"{target.token_env} (a HubSpot private-app or OAuth access token)"
+        )
+    bad = next((c for c in token if not ("!" <= c <= "~")), None)
+    if bad is not None:
+        what = (
+            "a line break" if bad in "\r\n" else "a space or tab" if bad in " \t"
+            else "a non-ASCII character" if ord(bad) > 127 else "a control character"
+        )
+        raise ConfigError(
+            f"the access token in {target.token_env} contains {what}, which no HubSpot token "
+            "has; copy it again from the private app's page (the token is not shown here)"
         )
     return token

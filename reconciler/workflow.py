@@ -9,18 +9,18 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from reconciler.apply import ApplyResult, apply_plan
 from reconciler.errors import ConfigError, SpecError, SpecIssue, StateError
-from reconciler.model import DesiredState
-from reconciler.planner import Plan, plan, plan_from_json, plan_to_json
+from reconciler.model import DesiredState, ProjectSettings, slug
+from reconciler.planner import Plan, PlanFileError, plan, plan_from_json, plan_to_json
 from reconciler.portal import connect, refresh, resolve_owners
 from reconciler.recovery import SEARCH_LAG_GRACE_SECONDS, recover_in_flight
-from reconciler.settings import Target, resolve_target
-from reconciler.state import State, StateStore
+from reconciler.settings import ARCHIVE_PERCENT_FLOOR, Target, resolve_target
+from reconciler.state import State, StateBinding, StateStore
 
 GRACE_ENV = "RECONCILER_RECOVERY_GRACE_SECONDS"
 
@@ -38,6 +38,10 @@ class RunOptions:
     #: not created (None: RECONCILER_RECOVERY_GRACE_SECONDS, else the target's
     #: recovery_grace_seconds, else 30 s).
     recovery_grace_seconds: float | None = None
+    #: apply: archive up to this many records even past the target's archive limits
+    allow_archives: int | None = None
+    #: apply: rewrite the markers of managed records on a protected target
+    migrate_markers: bool = False
 
     def grace_seconds(self, target: Target | None = None) -> float:
         if self.recovery_grace_seconds is not None:
@@ -70,6 +74,21 @@ class ApplyOutcome:
     result: ApplyResult | None  # None: nothing to do, or the user declined
     recovered: tuple[str, ...] = ()
     declined: bool = False
+    #: Ctrl-C stopped the run before anything was applied (during recovery)
+    interrupted: bool = False
+
+
+def binding_for(project: ProjectSettings, target: Target) -> StateBinding:
+    """What a state file must belong to for this project and target (see ``StateBinding``)."""
+    return StateBinding(
+        target=target.name, project=project.name, project_id=project.marker_id,
+        name_slug=slug(project.name),
+    )
+
+
+def store_for(project: ProjectSettings, target: Target) -> StateStore:
+    """The target's state file, refusing (on load) one of another project or target."""
+    return StateStore(target.state_path, binding=binding_for(project, target))
 
 
 def _load(options: RunOptions) -> tuple[DesiredState, Target, StateStore]:
@@ -83,7 +102,7 @@ def _load(options: RunOptions) -> tuple[DesiredState, Target, StateStore]:
         base_url=options.base_url,
         environ=options.environ,
     )
-    return desired, target, StateStore(target.state_path)
+    return desired, target, store_for(desired.project, target)
 
 
 def check_owners(desired: DesiredState, owners: Mapping[str, str]) -> None:
@@ -102,19 +121,20 @@ def check_owners(desired: DesiredState, owners: Mapping[str, str]) -> None:
 def run_plan(options: RunOptions) -> PlanOutcome:
     """Plan from the state (offline) or from the state and the portal (refresh)."""
     desired, target, store = _load(options)
-    state = store.load(target=target.name, project=desired.project.name,
-                       project_id=desired.project.marker_id)
+    state = store.load()
     in_flight = sum(len(e.get("addresses", [])) for e in state.in_flight.values())
     from reconciler.catalogue import check_against_portal, check_cached
 
     if options.offline:
         check_cached(desired, target)  # the catalogue cached by the last plan, if any
         return PlanOutcome(plan(desired, state, None, target=target.name), target, in_flight)
-    with connect(target, options.environ) as client:
+    with connect(target, options.environ, state=state) as client:
         remote = refresh(client, desired, state)
         owners = resolve_owners(client, desired, state)
         check_against_portal(client, desired, target, owners=owners)
-        result = plan(desired, state, remote, owners=owners, target=target.name)
+        result = replace(
+            plan(desired, state, remote, owners=owners, target=target.name), owners=owners
+        )
     return PlanOutcome(result, target, in_flight)
 
 
@@ -130,27 +150,42 @@ def run_apply(
     and apply. The state is saved after every batch."""
     desired, target, store = _load(options)
     grace = options.grace_seconds(target)
+    stopped = stop.is_set if stop is not None else (lambda: False)
     with store.locked(command="apply"):
-        state = store.load(target=target.name, project=desired.project.name,
-                           project_id=desired.project.marker_id)
-        with connect(target, options.environ) as client:
+        state = store.load()
+        known_portal = state.portal_id
+        with connect(target, options.environ, state=state) as client:
             recovered: list[str] = []
             if state.in_flight:
                 recovered = recover_in_flight(
-                    client, store, state, desired.project.marker_id, grace_seconds=grace
+                    client, store, state, desired.project.marker_id, grace_seconds=grace,
+                    stopped=stopped,
                 )
+                if stopped():  # Ctrl-C during recovery: what it settled is saved; stop here
+                    store.save(state)
+                    nothing = Plan(
+                        changes=(), unchanged=(), target=target.name,
+                        project=desired.project.name, state_lineage=state.lineage,
+                        state_serial=state.serial, refreshed=False,
+                        reference_time=desired.reference_time,
+                    )
+                    return ApplyOutcome(nothing, target, None, tuple(recovered), interrupted=True)
             if saved_plan is not None:
-                the_plan = load_saved_plan(saved_plan, state, target)
+                the_plan = load_saved_plan(saved_plan, state, target, desired)
+                state.owners.update(the_plan.owners)
             else:
                 remote = refresh(client, desired, state)
                 owners = resolve_owners(client, desired, state)
                 from reconciler.catalogue import check_against_portal
 
                 check_against_portal(client, desired, target, owners=owners)
-                the_plan = plan(desired, state, remote, owners=owners, target=target.name)
-            refuse_protected_archives(target, the_plan)
+                the_plan = replace(
+                    plan(desired, state, remote, owners=owners, target=target.name),
+                    owners=owners,
+                )
+            refuse_before_writing(target, the_plan, state, options)
             if not the_plan.has_changes:
-                if recovered:
+                if recovered or (state.portal_id != known_portal and store.exists()):
                     store.save(state)
                 return ApplyOutcome(the_plan, target, None, tuple(recovered))
             if not confirm(the_plan):
@@ -170,6 +205,16 @@ def run_apply(
     return ApplyOutcome(the_plan, target, result, tuple(recovered))
 
 
+def refuse_before_writing(
+    target: Target, the_plan: Plan, state: State, options: RunOptions
+) -> None:
+    """Every refusal that must come before the first write of an apply."""
+    refuse_unresolved_owners(the_plan)
+    refuse_protected_archives(target, the_plan)
+    refuse_protected_remarks(target, the_plan, migrate_markers=options.migrate_markers)
+    refuse_mass_archives(target, the_plan, state, allow=options.allow_archives)
+
+
 def refuse_protected_archives(target: Target, the_plan: Plan) -> None:
     """A target marked ``protected: true`` never has records archived, whatever the flags:
     the whole apply is refused before anything is written."""
@@ -178,35 +223,186 @@ def refuse_protected_archives(target: Target, the_plan: Plan) -> None:
     archives = [c.address for c in the_plan.changes if c.action == "archive"]
     if not archives:
         return
-    shown = ", ".join(archives[:5]) + (f" and {len(archives) - 5} more" if len(archives) > 5 else "")
     raise ConfigError(
-        f"target {target.name} is protected: refusing to archive {shown}; put "
+        f"target {target.name} is protected: refusing to archive {_some(archives)}; put "
         f"{'it' if len(archives) == 1 else 'them'} back in the spec, or stop managing "
         "with `reconciler state rm ADDRESS` (the portal keeps the record)"
     )
 
 
-def save_plan(the_plan: Plan, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(plan_to_json(the_plan), indent=2) + "\n", encoding="utf-8")
+def refuse_protected_remarks(target: Target, the_plan: Plan, *, migrate_markers: bool) -> None:
+    """Rewriting markers writes to every managed record: on a protected target only when
+    asked for with ``--migrate-markers``."""
+    remarks = [c.address for c in the_plan.changes if c.action == "remark"]
+    if not remarks or not target.protected or migrate_markers:
+        return
+    raise ConfigError(
+        f"target {target.name} is protected: this plan rewrites the markers of "
+        f"{len(remarks)} managed record(s) ({_some(remarks)}), a write to each of them; "
+        "run `reconciler apply --migrate-markers` to do it on purpose"
+    )
 
 
-def load_saved_plan(path: Path, state: State, target: Target) -> Plan:
-    """A plan saved by ``plan --out``; refused if the state changed since it was made."""
+def refuse_mass_archives(
+    target: Target, the_plan: Plan, state: State, *, allow: int | None
+) -> None:
+    """Stop before writing when a plan archives more than the target allows: more than
+    ``max_archives`` records, or (when more than 5) more than ``max_archive_percent`` of
+    the records the state manages. A spec folder checked out half-way, a wrong --state or
+    a renamed key type must not empty a portal; ``--allow-archives N`` says it is meant."""
+    archives = the_plan.count("archive")
+    managed = len(state.records)
+    too_many = archives > target.max_archives
+    too_large_share = (
+        archives > ARCHIVE_PERCENT_FLOOR
+        and archives * 100 > target.max_archive_percent * max(managed, 1)
+    )
+    if not (too_many or too_large_share) or (allow is not None and allow >= archives):
+        return
+    limit = (
+        f"more than max_archives: {target.max_archives}" if too_many
+        else f"more than max_archive_percent: {target.max_archive_percent:g}% of the "
+        f"{managed} records the state manages"
+    )
+    hint = (
+        f"--allow-archives {allow} is fewer than that; " if allow is not None else ""
+    )
+    raise ConfigError(
+        f"this plan archives {archives} records on target {target.name}, {limit}; nothing "
+        f"was changed. {hint}Check the plan (`reconciler plan`), and if that is meant, run "
+        f"again with --allow-archives {archives}"
+    )
+
+
+def refuse_unresolved_owners(the_plan: Plan) -> None:
+    """Never send the ``<owner email>`` placeholder a plan shows for an unresolved owner."""
+    unresolved = sorted({
+        f"{change.address} ({value})"
+        for change in the_plan.changes
+        for name, value in change.properties_to_send.items()
+        if name == "hubspot_owner_id" and value.startswith("<owner ")
+    })
+    if unresolved:
+        raise ConfigError(
+            f"the owner of {_some(unresolved)} is not resolved to an owner id; nothing was "
+            "changed. Make the plan against the portal (`reconciler plan --out FILE`, not "
+            "--offline) so owners are looked up, then apply it"
+        )
+
+
+def _some(items: list[str]) -> str:
+    return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+
+
+def save_plan(the_plan: Plan, path: Path, store: StateStore | None = None) -> None:
+    """Write ``plan --out``; never over a state file (or its lock), and OSErrors become
+    ConfigErrors that say what to do."""
+    if store is not None and store.owns(path):
+        raise ConfigError(
+            f"refusing to write the plan to {path}: that is the state file (or its lock); "
+            "give --out another name, e.g. plan.json"
+        )
+    if looks_like_state(path):
+        raise ConfigError(
+            f"refusing to write the plan to {path}: it holds a reconciler state; give --out "
+            "another name, e.g. plan.json"
+        )
+    text = json.dumps(plan_to_json(the_plan), indent=2) + "\n"
     try:
-        saved = plan_from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: not a saved reconciler plan ({exc})") from exc
-    if saved.target is not None and saved.target != target.name:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+    except OSError as exc:
+        raise ConfigError(
+            f"the plan could not be written to {path} ({exc.strerror or exc}); free some disk "
+            "space or choose another --out"
+        ) from exc
+
+
+def looks_like_state(path: Path) -> bool:
+    """Whether ``path`` is an existing reconciler state file (or one's backup)."""
+    try:
+        if not path.is_file():
+            return False
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return b'"format_version"' in head and b'"lineage"' in head and b'"records"' in head
+
+
+def load_saved_plan(path: Path, state: State, target: Target, desired: DesiredState) -> Plan:
+    """A plan saved by ``plan --out``: refused if it is damaged or edited, was made for
+    another target, project or state, or does not follow from the state it names."""
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{path}: the plan cannot be read ({exc.strerror or exc})") from exc
+    except ValueError as exc:
+        raise ConfigError(
+            f"{path}: not a saved reconciler plan (not JSON: {exc}); make one with "
+            "`reconciler plan --out FILE`"
+        ) from exc
+    try:
+        saved = plan_from_json(data)
+    except PlanFileError as exc:
+        raise ConfigError(
+            f"{path}: not a plan this reconciler will apply: {exc}. Make a new one with "
+            "`reconciler plan --out FILE`"
+        ) from None
+    if saved.target != target.name:
         raise StateError(
             f"{path} was made for target {saved.target}, not {target.name}; make a new plan"
+        )
+    if saved.project != desired.project.name:
+        raise StateError(
+            f"{path} was made for project {saved.project}, not {desired.project.name}; make a "
+            "new plan in this project"
         )
     if saved.state_lineage != state.lineage or saved.state_serial != state.serial:
         raise StateError(
             f"{path} is stale: the state changed since the plan was made "
             f"(serial {saved.state_serial} → {state.serial}); run `reconciler plan --out` again"
         )
+    problems = check_plan_against(saved, state)
+    if problems:
+        raise StateError(
+            f"{path} does not follow from the state it names, so nothing was applied: "
+            f"{_some(problems)}. Make a new plan with `reconciler plan --out FILE`"
+        )
     return saved
+
+
+def check_plan_against(the_plan: Plan, state: State) -> list[str]:
+    """What in a plan does not follow from ``state``: every update, remark and archive
+    names a record the state manages by the state's id for it (and its type); a create
+    names no id; no record appears twice."""
+    problems: list[str] = []
+    seen: set[str] = set()
+    for change in the_plan.changes:
+        address = change.address
+        if address in seen:
+            problems.append(f"{address} appears twice")
+        seen.add(address)
+        recorded = state.records.get(address)
+        if change.action == "create":
+            if change.hubspot_id is not None:
+                problems.append(f"the create of {address} names id {change.hubspot_id}")
+            continue
+        if recorded is None:
+            problems.append(f"{change.action} of {address}, which the state does not manage")
+        elif change.hubspot_id != recorded.id:
+            problems.append(
+                f"{change.action} of {address} names id {change.hubspot_id}, but the state "
+                f"maps it to {recorded.id}"
+            )
+        elif change.object_type != recorded.object_type:
+            problems.append(
+                f"{change.action} of {address} as {change.object_type}, but it is "
+                f"{recorded.object_type}"
+            )
+    return problems
 
 
 def load_state(options: RunOptions) -> tuple[Target, State]:
@@ -221,6 +417,4 @@ def load_state(options: RunOptions) -> tuple[Target, State]:
         base_url=options.base_url,
         environ=options.environ,
     )
-    return target, StateStore(target.state_path).load(
-        target=target.name, project=project.name, project_id=project.marker_id
-    )
+    return target, store_for(project, target).load()

@@ -12,8 +12,9 @@ import click
 from reconciler import __version__
 from reconciler.errors import ReconcilerError, SpecError
 
-# Exit codes: 0 ok, 1 an expected error (bad spec, refused request...), 2 plan has changes
-# (with --detailed-exitcode), 3 a bug (unexpected exception), 130 interrupted.
+# Exit codes: 0 ok, 1 an expected error (bad spec, refused request, bad usage...), 2 plan
+# has changes (with --detailed-exitcode, and nothing else), 3 a bug (unexpected
+# exception), 130 interrupted.
 EXIT_ERROR = 1
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
@@ -69,10 +70,24 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Interrupted.", err=True)
         return EXIT_INTERRUPTED
     except click.ClickException as error:
+        # A usage error is an error like any other: exit 1, as Terraform does; 2 means
+        # "plan has changes" to scripts using --detailed-exitcode.
         error.show()
-        return error.exit_code
+        return EXIT_ERROR
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
+    except OSError as error:
+        # The machine, not the code: a full disk, a folder we may not read, a file that
+        # vanished. Say which file and why; the traceback only with --debug.
+        if debug:
+            traceback.print_exc()
+        where = f" ({error.filename})" if error.filename else ""
+        click.secho(
+            f"Error: {error.strerror or error}{where}; check that the file or folder exists, "
+            "can be read and written, and that the disk has room",
+            fg="red", err=True,
+        )
+        return EXIT_ERROR
     except Exception:  # noqa: BLE001 - a bug: say so, and how to report it
         if debug:
             traceback.print_exc()

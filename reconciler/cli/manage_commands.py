@@ -12,18 +12,22 @@ import click
 from reconciler.adoption import AdoptOutcome, import_all_matching, import_record, rebuild_state
 from reconciler.cli.base import EXIT_ERROR, EXIT_INTERRUPTED, cli
 from reconciler.cli.plan_commands import (
+    Interrupts,
     _colour,
     _graceful_interrupt,
     _options,
     _progress,
+    allow_archives_option,
     state,
     target_options,
 )
 from reconciler.errors import ConfigError
 from reconciler.manage import (
+    Rebinding,
     RunOutcome,
     StateEditOutcome,
     move_in_state,
+    rebind_state,
     remove_from_state,
     run_destroy,
     run_refresh_times,
@@ -50,7 +54,7 @@ def _render_state_footer(state_path: Path, backup: Path | None) -> None:
     click.echo(f"State: {state_path}" + (f" (previous file kept as {backup})" if backup else ""))
 
 
-def _confirmer(auto_approve: bool, question: str) -> Callable[[Plan], bool]:
+def _confirmer(auto_approve: bool, question: str, interrupts: Interrupts) -> Callable[[Plan], bool]:
     def confirm(the_plan: Plan) -> bool:
         # Asked only once there is something to do, after the library's own refusals
         # (a protected target), so those are what the user sees first.
@@ -62,7 +66,7 @@ def _confirmer(auto_approve: bool, question: str) -> Callable[[Plan], bool]:
         if auto_approve:
             return True
         click.echo("")
-        return click.confirm(question, default=False)
+        return interrupts.ask(question)
 
     return confirm
 
@@ -70,11 +74,11 @@ def _confirmer(auto_approve: bool, question: str) -> Callable[[Plan], bool]:
 def _run_with_plan(
     run: Callable[..., RunOutcome], options: object, auto_approve: bool, question: str
 ) -> tuple[RunOutcome, int]:
-    confirm = _confirmer(auto_approve, question)
-    stop = threading.Event()
+    interrupts = Interrupts()
+    confirm = _confirmer(auto_approve, question, interrupts)
     progress_factory, finish_progress = _progress(enabled=sys.stderr.isatty())
-    with _graceful_interrupt(stop):
-        outcome = run(options, confirm=confirm, progress=progress_factory, stop=stop)
+    with _graceful_interrupt(interrupts):
+        outcome = run(options, confirm=confirm, progress=progress_factory, stop=interrupts.stop)
     finish_progress()
     result = outcome.result
     if result is None:
@@ -140,7 +144,8 @@ def destroy(project_dir: Path, target_name: str | None, state_path: Path | None,
 
     Shows the plan first and asks unless --auto-approve. Archived records go to
     HubSpot's recycle bin. A target marked `protected: true` in reconciler.yaml refuses,
-    whatever the flags.
+    whatever the flags. Being the explicit archive-everything command, destroy is not
+    held to the target's max_archives / max_archive_percent (apply is).
 
     \b
     Example:
@@ -154,8 +159,9 @@ def destroy(project_dir: Path, target_name: str | None, state_path: Path | None,
 @cli.command("refresh-times")
 @target_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@allow_archives_option
 def refresh_times(project_dir: Path, target_name: str | None, state_path: Path | None,
-                  base_url: str | None, auto_approve: bool) -> int:
+                  base_url: str | None, auto_approve: bool, allow_archives: int | None) -> int:
     """Re-resolve relative times ("+3d 10:00", "next monday") against now and apply.
 
     Apply pins a relative time when it creates a record, so re-plans do not move it;
@@ -166,7 +172,8 @@ def refresh_times(project_dir: Path, target_name: str | None, state_path: Path |
     Example:
       reconciler refresh-times --target sandbox --auto-approve
     """
-    options = _options(project_dir, target_name, state_path, base_url)
+    options = _options(project_dir, target_name, state_path, base_url,
+                       allow_archives=allow_archives)
     outcome, code = _run_with_plan(run_refresh_times, options, auto_approve, "Apply these changes?")
     if outcome.moved:
         click.echo(f"Moved the times of {len(outcome.moved)} record(s).")
@@ -228,4 +235,45 @@ def state_rebuild(project_dir: Path, target_name: str | None, state_path: Path |
     """
     outcome = rebuild_state(_options(project_dir, target_name, state_path, base_url))
     _render_adopted(outcome, "Found", f"Rebuilt the state with {len(outcome.adopted)} record(s).")
+    return 0
+
+
+@state.command("rebind")
+@target_options
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Rebind without asking.")
+def state_rebind(project_dir: Path, target_name: str | None, state_path: Path | None,
+                 base_url: str | None, assume_yes: bool) -> int:
+    """Make a state file of another project, target or portal this project's, on purpose.
+
+    Every command refuses a state file that belongs to another project or target (so a
+    wrong --state never archives someone else's records). When the file really is meant
+    for this project (a copied or moved project, a renamed target), rebind rewrites its
+    project, target and portal, keeping a backup. Its records are then managed by this
+    project: the next plan rewrites their markers and archives those not in the spec.
+
+    \b
+    Example:
+      reconciler state rebind --state old/.reconciler/state/local.json --target sandbox
+    """
+    def confirm(change: Rebinding) -> bool:
+        project, project_id, target, portal = change.before
+        click.echo(
+            f"{change.path} holds {change.records} record(s) of project {project or '(none)'}"
+            f" (id {project_id or 'none'}), target {target or '(none)'}, portal "
+            f"{portal or 'unknown'}.\nIt becomes the state of project {change.after[0]} "
+            f"(id {change.after[1]}) for target {change.after[2]}; the next plan shows what "
+            "that means for its records."
+        )
+        if assume_yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfigError("rebind needs confirmation but there is no terminal; pass --yes")
+        return click.confirm("Rebind this state?", default=False)
+
+    outcome = rebind_state(_options(project_dir, target_name, state_path, base_url),
+                           confirm=confirm)
+    if not outcome.changed:
+        click.echo("Cancelled.")
+        return 0
+    _render_edit(outcome, f"Rebound {outcome.target.state_path} to this project.")
     return 0

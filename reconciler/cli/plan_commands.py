@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -25,6 +26,7 @@ from reconciler.render import (
     render_plan_text,
     summary_line,
 )
+from reconciler.state import StateStore
 from reconciler.workflow import RunOptions, run_apply, run_plan, save_plan
 
 EXIT_CHANGES = 2
@@ -54,7 +56,8 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _options(project_dir: Path, target_name: str | None, state_path: Path | None,
-             base_url: str | None, offline: bool = False) -> RunOptions:
+             base_url: str | None, offline: bool = False, *,
+             allow_archives: int | None = None, migrate_markers: bool = False) -> RunOptions:
     return RunOptions(
         project_dir=project_dir,
         environ=dict(os.environ),
@@ -62,7 +65,17 @@ def _options(project_dir: Path, target_name: str | None, state_path: Path | None
         state_path=state_path,
         base_url=base_url,
         offline=offline,
+        allow_archives=allow_archives,
+        migrate_markers=migrate_markers,
     )
+
+
+def allow_archives_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--allow-archives", type=click.IntRange(min=0), metavar="N",
+        help="Archive up to N records even past the target's max_archives (default 50) or "
+        "max_archive_percent (default 10% of the managed records, when over 5).",
+    )(func)
 
 
 def _colour() -> bool:
@@ -95,6 +108,8 @@ def plan(project_dir: Path, target_name: str | None, state_path: Path | None,
       reconciler plan --offline --json
       reconciler plan --target sandbox --out plan.json
     """
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} contradict each other; pick one")
     outcome = run_plan(_options(project_dir, target_name, state_path, base_url, offline))
     the_plan = outcome.plan
     fmt = "json" if as_json else (fmt or "text")
@@ -110,23 +125,58 @@ def plan(project_dir: Path, target_name: str | None, state_path: Path | None,
             )
         click.echo(render_plan_text(the_plan, colour=_colour()))
     if out_file is not None:
-        save_plan(the_plan, out_file)
+        save_plan(the_plan, out_file, StateStore(outcome.target.state_path))
         if fmt == "text":
-            click.echo(f"\nSaved the plan to {out_file}; run `reconciler apply --plan {out_file}`.")
+            command = _apply_command(out_file, project_dir, target_name, state_path)
+            click.echo(f"\nSaved the plan to {out_file}; run `{command}`.")
     if detailed_exitcode and the_plan.has_changes:
         return EXIT_CHANGES
     return 0
 
 
+def _apply_command(out_file: Path, project_dir: Path, target_name: str | None,
+                   state_path: Path | None) -> str:
+    """The apply command for a saved plan, as it works from where the user is."""
+    words = ["reconciler", "apply", "--plan", str(out_file)]
+    if Path(project_dir) != Path("."):
+        words += ["--project", str(project_dir)]
+    if target_name:
+        words += ["--target", target_name]
+    if state_path is not None:
+        words += ["--state", str(state_path)]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+class Interrupts:
+    """Ctrl-C, as a run sees it. While a question is asked (``asking``) or before anything
+    is written, Ctrl-C cancels at once; once writing, the first one stops after the batches
+    in flight (``stop``) and a second aborts."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.asking = False
+
+    def ask(self, question: str) -> bool:
+        if self.stop.is_set():  # Ctrl-C while the plan was being made: cancel
+            raise click.exceptions.Abort()
+        self.asking = True
+        try:
+            return click.confirm(question, default=False)
+        finally:
+            self.asking = False
+
+
 @contextmanager
-def _graceful_interrupt(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C: finish the batches in flight, record them, stop. Second: abort now."""
+def _graceful_interrupt(interrupts: Interrupts) -> Iterator[None]:
+    """First Ctrl-C: finish the batches in flight, record them, stop. Second: abort now.
+    At a confirmation prompt: cancel (nothing written)."""
+    stop = interrupts.stop
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: object) -> None:
-        if stop.is_set():
+        if stop.is_set() or interrupts.asking:
             raise KeyboardInterrupt
         stop.set()
         click.echo("\nStopping after the batches in flight (Ctrl-C again to abort now)...", err=True)
@@ -144,18 +194,26 @@ def _graceful_interrupt(stop: threading.Event) -> Iterator[None]:
 @click.option("--plan", "plan_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Apply exactly this saved plan (refused if the state changed since).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@allow_archives_option
+@click.option("--migrate-markers", is_flag=True,
+              help="On a protected target, allow the one-time rewrite of every managed "
+              "record's markers that the plan shows.")
 def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
-          base_url: str | None, auto_approve: bool, plan_file: Path | None, as_json: bool) -> int:
+          base_url: str | None, auto_approve: bool, plan_file: Path | None, as_json: bool,
+          allow_archives: int | None, migrate_markers: bool) -> int:
     """Make the portal match the spec: create, update and archive records.
 
     Shows the plan and asks first unless --auto-approve (or --plan) is given. The
     state file is saved after every batch; run apply again after any failure or
-    interruption: nothing is created twice.
+    interruption: nothing is created twice. A plan that archives more records than the
+    target allows (max_archives, max_archive_percent) is refused before anything is
+    written unless --allow-archives N covers it.
 
     \b
     Examples:
       reconciler apply --project examples --auto-approve
       reconciler apply --plan plan.json
+      reconciler apply --target sandbox --allow-archives 120
     """
     interactive = sys.stdin.isatty()
     if not auto_approve and plan_file is None and not interactive:
@@ -172,19 +230,23 @@ def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
         if auto_approve:
             return True
         click.echo("")
-        return click.confirm("Apply these changes?", default=False)
+        return interrupts.ask("Apply these changes?")
 
-    stop = threading.Event()
+    interrupts = Interrupts()
     progress_factory, finish_progress = _progress(enabled=sys.stderr.isatty() and not as_json)
-    with _graceful_interrupt(stop):
+    with _graceful_interrupt(interrupts):
         outcome = run_apply(
-            _options(project_dir, target_name, state_path, base_url),
+            _options(project_dir, target_name, state_path, base_url,
+                     allow_archives=allow_archives, migrate_markers=migrate_markers),
             confirm=confirm,
             progress=progress_factory,
-            stop=stop,
+            stop=interrupts.stop,
             saved_plan=plan_file,
         )
     finish_progress()
+    if outcome.interrupted:
+        click.echo("Interrupted during recovery; nothing was applied. Run apply again.", err=True)
+        return EXIT_INTERRUPTED
     result = outcome.result
     if as_json:
         payload: dict[str, Any] = (

@@ -17,6 +17,7 @@ from tests.helpers import Run, stored, write_project  # noqa: F401  (re-exported
 
 PROJECT = """\
 name: demo
+id: demo-5k2m9q
 timezone: Europe/Berlin
 default_owner: alice@example.com
 targets:
