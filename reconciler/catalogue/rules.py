@@ -62,6 +62,7 @@ def find_problems(
     """
     findings: list[Finding] = []
     reported_types: set[str] = set()
+    seen: dict[tuple[str, str, str], str | None] = {}  # values repeat: check each once
     for record in sorted(desired.records.values(), key=lambda r: (r.source.file, r.source.line)):
         object_type = record.object_type
         if object_type in catalogue.unknown_types:
@@ -72,7 +73,7 @@ def find_problems(
             continue
         properties = catalogue.properties.get(object_type)
         if properties is not None:
-            findings.extend(_property_findings(record, properties, catalogue))
+            findings.extend(_property_findings(record, properties, catalogue, seen))
         if owner_emails is not None and record.owner_email:
             if record.owner_email.lower() not in owner_emails:
                 message = (
@@ -85,7 +86,10 @@ def find_problems(
 
 
 def _property_findings(
-    record: DesiredRecord, properties: Mapping[str, PropertyInfo], catalogue: Catalogue
+    record: DesiredRecord,
+    properties: Mapping[str, PropertyInfo],
+    catalogue: Catalogue,
+    seen: dict[tuple[str, str, str], str | None],
 ) -> list[Finding]:
     findings: list[Finding] = []
     for name, value in record.properties.items():
@@ -99,7 +103,11 @@ def _property_findings(
             )
             findings.append(Finding(record.address, message, prop=name, at_key=True))
             continue
-        problem = value_problem(info, value, catalogue.owner_ids)
+        key = (record.object_type, name, value)
+        if key in seen:
+            problem = seen[key]
+        else:
+            problem = seen[key] = value_problem(info, value, catalogue.owner_ids)
         if problem is not None:
             findings.append(Finding(record.address, problem, prop=name))
     return findings
