@@ -83,8 +83,16 @@ def _s(*names: str) -> list[PropertyDef]:
     return [PropertyDef(name, "string") for name in names]
 
 
-def _e(name: str, *options: str) -> PropertyDef:
-    return PropertyDef(name, "enumeration", options)
+def _e(name: str, *options: str | tuple[str, str]) -> PropertyDef:
+    """An enumeration; each option is its internal value, or ``(value, label)``."""
+    values = tuple(option if isinstance(option, str) else option[0] for option in options)
+    labels = {option[0]: option[1] for option in options if not isinstance(option, str)}
+    return PropertyDef(name, "enumeration", values, option_labels=labels)
+
+
+def _labelled(*values: str) -> tuple[tuple[str, str], ...]:
+    """Options whose label is the value in words (``NO_SHOW`` → ``No Show``)."""
+    return tuple((value, value.replace("_", " ").title()) for value in values)
 
 
 _COMMON = [
@@ -104,18 +112,80 @@ _ENGAGEMENT = [
     *_s("hs_engagement_source", "hs_engagement_source_id", "hs_body_preview"),
 ]
 
-MEETING_OUTCOMES = ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED")
-CALL_STATUSES = (
+# Built-in options as HubSpot ships them (values and labels): a value outside them is
+# refused with INVALID_OPTION, as a real portal refuses it. A portal can add options
+# (custom call and meeting outcomes, deal stages of other pipelines); the emulator has
+# only the defaults.
+MEETING_OUTCOMES = ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED")  # MEET-GUIDE
+CALL_STATUSES = (  # CALL-GUIDE, plus the calling-extensions spec's HOLD, MISSED, UNKNOWN
     "BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING", "FAILED", "IN_PROGRESS",
     "NO_ANSWER", "QUEUED", "RINGING", "HOLD", "MISSED", "UNKNOWN",
 )
-DEAL_STAGES = (
-    "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
-    "contractsent", "closedwon", "closedlost",
+CALL_DISPOSITIONS = (  # CALL-GUIDE: the default outcomes' GUIDs (facts §5)
+    ("9d9162e7-6cf3-4944-bf63-4dff82258764", "Busy"),
+    ("f240bbac-87c9-4f6e-bf70-924b57d47db7", "Connected"),
+    ("a4c4c377-d246-4b32-a13b-75a56a4cd0ff", "Left live message"),
+    ("b2cf5968-551e-4856-9783-52b3da59a7d0", "Left voicemail"),
+    ("73a0d17f-1163-4015-bdd5-ec830791da20", "No answer"),
+    ("17b47fee-58de-441e-a44c-c6300d46f273", "Wrong number"),
+)
+DEAL_STAGES = (  # the default pipeline ("Sales Pipeline")
+    ("appointmentscheduled", "Appointment Scheduled"),
+    ("qualifiedtobuy", "Qualified To Buy"),
+    ("presentationscheduled", "Presentation Scheduled"),
+    ("decisionmakerboughtin", "Decision Maker Bought-In"),
+    ("contractsent", "Contract Sent"),
+    ("closedwon", "Closed Won"),
+    ("closedlost", "Closed Lost"),
 )
 LIFECYCLE_STAGES = (
-    "subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity",
-    "customer", "evangelist", "other",
+    ("subscriber", "Subscriber"), ("lead", "Lead"), ("marketingqualifiedlead", "Marketing Qualified Lead"),
+    ("salesqualifiedlead", "Sales Qualified Lead"), ("opportunity", "Opportunity"),
+    ("customer", "Customer"), ("evangelist", "Evangelist"), ("other", "Other"),
+)
+LEAD_STATUSES = (
+    ("NEW", "New"), ("OPEN", "Open"), ("IN_PROGRESS", "In Progress"), ("OPEN_DEAL", "Open Deal"),
+    ("UNQUALIFIED", "Unqualified"), ("ATTEMPTED_TO_CONTACT", "Attempted to Contact"),
+    ("CONNECTED", "Connected"), ("BAD_TIMING", "Bad Timing"),
+)
+#: The company ``industry`` values (the list HubSpot's validation error names).
+INDUSTRIES = (
+    "ACCOUNTING", "AIRLINES_AVIATION", "ALTERNATIVE_DISPUTE_RESOLUTION", "ALTERNATIVE_MEDICINE",
+    "ANIMATION", "APPAREL_FASHION", "ARCHITECTURE_PLANNING", "ARTS_AND_CRAFTS", "AUTOMOTIVE",
+    "AVIATION_AEROSPACE", "BANKING", "BIOTECHNOLOGY", "BROADCAST_MEDIA", "BUILDING_MATERIALS",
+    "BUSINESS_SUPPLIES_AND_EQUIPMENT", "CAPITAL_MARKETS", "CHEMICALS", "CIVIC_SOCIAL_ORGANIZATION",
+    "CIVIL_ENGINEERING", "COMMERCIAL_REAL_ESTATE", "COMPUTER_NETWORK_SECURITY", "COMPUTER_GAMES",
+    "COMPUTER_HARDWARE", "COMPUTER_NETWORKING", "COMPUTER_SOFTWARE", "INTERNET", "CONSTRUCTION",
+    "CONSUMER_ELECTRONICS", "CONSUMER_GOODS", "CONSUMER_SERVICES", "COSMETICS", "DAIRY",
+    "DEFENSE_SPACE", "DESIGN", "EDUCATION_MANAGEMENT", "E_LEARNING",
+    "ELECTRICAL_ELECTRONIC_MANUFACTURING", "ENTERTAINMENT", "ENVIRONMENTAL_SERVICES",
+    "EVENTS_SERVICES", "EXECUTIVE_OFFICE", "FACILITIES_SERVICES", "FARMING", "FINANCIAL_SERVICES",
+    "FINE_ART", "FISHERY", "FOOD_BEVERAGES", "FOOD_PRODUCTION", "FUND_RAISING", "FURNITURE",
+    "GAMBLING_CASINOS", "GLASS_CERAMICS_CONCRETE", "GOVERNMENT_ADMINISTRATION",
+    "GOVERNMENT_RELATIONS", "GRAPHIC_DESIGN", "HEALTH_WELLNESS_AND_FITNESS", "HIGHER_EDUCATION",
+    "HOSPITAL_HEALTH_CARE", "HOSPITALITY", "HUMAN_RESOURCES", "IMPORT_AND_EXPORT",
+    "INDIVIDUAL_FAMILY_SERVICES", "INDUSTRIAL_AUTOMATION", "INFORMATION_SERVICES",
+    "INFORMATION_TECHNOLOGY_AND_SERVICES", "INSURANCE", "INTERNATIONAL_AFFAIRS",
+    "INTERNATIONAL_TRADE_AND_DEVELOPMENT", "INVESTMENT_BANKING", "INVESTMENT_MANAGEMENT",
+    "JUDICIARY", "LAW_ENFORCEMENT", "LAW_PRACTICE", "LEGAL_SERVICES", "LEGISLATIVE_OFFICE",
+    "LEISURE_TRAVEL_TOURISM", "LIBRARIES", "LOGISTICS_AND_SUPPLY_CHAIN", "LUXURY_GOODS_JEWELRY",
+    "MACHINERY", "MANAGEMENT_CONSULTING", "MARITIME", "MARKET_RESEARCH",
+    "MARKETING_AND_ADVERTISING", "MECHANICAL_OR_INDUSTRIAL_ENGINEERING", "MEDIA_PRODUCTION",
+    "MEDICAL_DEVICES", "MEDICAL_PRACTICE", "MENTAL_HEALTH_CARE", "MILITARY", "MINING_METALS",
+    "MOTION_PICTURES_AND_FILM", "MUSEUMS_AND_INSTITUTIONS", "MUSIC", "NANOTECHNOLOGY",
+    "NEWSPAPERS", "NON_PROFIT_ORGANIZATION_MANAGEMENT", "OIL_ENERGY", "ONLINE_MEDIA",
+    "OUTSOURCING_OFFSHORING", "PACKAGE_FREIGHT_DELIVERY", "PACKAGING_AND_CONTAINERS",
+    "PAPER_FOREST_PRODUCTS", "PERFORMING_ARTS", "PHARMACEUTICALS", "PHILANTHROPY", "PHOTOGRAPHY",
+    "PLASTICS", "POLITICAL_ORGANIZATION", "PRIMARY_SECONDARY_EDUCATION", "PRINTING",
+    "PROFESSIONAL_TRAINING_COACHING", "PROGRAM_DEVELOPMENT", "PUBLIC_POLICY",
+    "PUBLIC_RELATIONS_AND_COMMUNICATIONS", "PUBLIC_SAFETY", "PUBLISHING", "RAILROAD_MANUFACTURE",
+    "RANCHING", "REAL_ESTATE", "RECREATIONAL_FACILITIES_AND_SERVICES", "RELIGIOUS_INSTITUTIONS",
+    "RENEWABLES_ENVIRONMENT", "RESEARCH", "RESTAURANTS", "RETAIL", "SECURITY_AND_INVESTIGATIONS",
+    "SEMICONDUCTORS", "SHIPBUILDING", "SPORTING_GOODS", "SPORTS", "STAFFING_AND_RECRUITING",
+    "SUPERMARKETS", "TELECOMMUNICATIONS", "TEXTILES", "THINK_TANKS", "TOBACCO",
+    "TRANSLATION_AND_LOCALIZATION", "TRANSPORTATION_TRUCKING_RAILROAD", "UTILITIES",
+    "VENTURE_CAPITAL_PRIVATE_EQUITY", "VETERINARY", "WAREHOUSING", "WHOLESALE",
+    "WINE_AND_SPIRITS", "WIRELESS", "WRITING_AND_EDITING", "MOBILE_GAMES",
 )
 
 BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
@@ -126,22 +196,23 @@ BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
         *_s("hs_meeting_external_url", "hs_meeting_location", "hs_unique_id"),
         PropertyDef("hs_meeting_start_time", "datetime"),
         PropertyDef("hs_meeting_end_time", "datetime"),
-        _e("hs_meeting_outcome", *MEETING_OUTCOMES),
-        _e("hs_meeting_location_type", "ADDRESS", "CUSTOM", "PHONE", "VCE"),
+        _e("hs_meeting_outcome", *_labelled(*MEETING_OUTCOMES)),
+        # The scheduler takes ADDRESS|CUSTOM|PHONE; portals also hold VCE (facts §4).
+        _e("hs_meeting_location_type", *_labelled("ADDRESS", "CUSTOM", "PHONE"), ("VCE", "Video conference")),
         PropertyDef("hs_include_description_in_reminder", "bool"),
         PropertyDef("hs_attendee_owner_ids", "enumeration", field_type="checkbox"),
-        _e("hs_meeting_source", "CRM_UI", "MEETINGS_PUBLIC", "INTEGRATION", "BIDIRECTIONAL_API"),
+        _e("hs_meeting_source", *_labelled("CRM_UI", "MEETINGS_PUBLIC", "INTEGRATION", "BIDIRECTIONAL_API")),
     ],
     "calls": [
         *_COMMON,
         *_ENGAGEMENT,
         *_s("hs_call_title", "hs_call_body", "hs_call_callee_object_id", "hs_call_callee_object_type"),
         *_s("hs_call_from_number", "hs_call_to_number", "hs_call_recording_url"),
-        *_s("hs_call_disposition"),
-        _e("hs_call_direction", "INBOUND", "OUTBOUND"),
+        _e("hs_call_disposition", *CALL_DISPOSITIONS),
+        _e("hs_call_direction", *_labelled("INBOUND", "OUTBOUND")),
         PropertyDef("hs_call_duration", "number"),
-        _e("hs_call_status", *CALL_STATUSES),
-        _e("hs_call_source", "INTEGRATIONS_PLATFORM"),
+        _e("hs_call_status", *_labelled(*CALL_STATUSES)),
+        _e("hs_call_source", ("INTEGRATIONS_PLATFORM", "Integrations platform")),
         PropertyDef("hs_call_has_voicemail", "bool"),
     ],
     "contacts": [
@@ -151,19 +222,19 @@ BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
         PropertyDef("createdate", "datetime", read_only=True),
         PropertyDef("lastmodifieddate", "datetime", read_only=True),
         _e("lifecyclestage", *LIFECYCLE_STAGES),
-        _e("hs_lead_status", "NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED",
-           "ATTEMPTED_TO_CONTACT", "CONNECTED", "BAD_TIMING"),
+        _e("hs_lead_status", *LEAD_STATUSES),
         PropertyDef("date_of_birth", "date"),
     ],
     "companies": [
         *_COMMON,
         *_s("name", "domain", "website", "phone", "address", "city", "state", "zip", "country"),
-        *_s("description", "industry"),
+        *_s("description"),
+        _e("industry", *_labelled(*INDUSTRIES)),
         PropertyDef("createdate", "datetime", read_only=True),
         PropertyDef("numberofemployees", "number"),
         PropertyDef("annualrevenue", "number"),
         _e("lifecyclestage", *LIFECYCLE_STAGES),
-        _e("type", "PROSPECT", "PARTNER", "RESELLER", "VENDOR", "OTHER"),
+        _e("type", *_labelled("PROSPECT", "PARTNER", "RESELLER", "VENDOR", "OTHER")),
     ],
     "deals": [
         *_COMMON,
@@ -172,18 +243,18 @@ BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
         PropertyDef("amount", "number"),
         PropertyDef("closedate", "datetime"),
         _e("dealstage", *DEAL_STAGES),
-        _e("pipeline", "default"),
-        _e("dealtype", "newbusiness", "existingbusiness"),
-        _e("hs_priority", "low", "medium", "high"),
+        _e("pipeline", ("default", "Sales Pipeline")),
+        _e("dealtype", ("newbusiness", "New Business"), ("existingbusiness", "Existing Business")),
+        _e("hs_priority", ("low", "Low"), ("medium", "Medium"), ("high", "High")),
     ],
     "tickets": [
         *_COMMON,
         *_s("subject", "content", "source_type"),
         PropertyDef("createdate", "datetime", read_only=True),
-        _e("hs_pipeline", "0"),
-        _e("hs_pipeline_stage", "1", "2", "3", "4"),
-        _e("hs_ticket_priority", "LOW", "MEDIUM", "HIGH", "URGENT"),
-        _e("hs_ticket_category", "PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY"),
+        _e("hs_pipeline", ("0", "Support Pipeline")),
+        _e("hs_pipeline_stage", ("1", "New"), ("2", "Waiting on contact"), ("3", "Waiting on us"), ("4", "Closed")),
+        _e("hs_ticket_priority", *_labelled("LOW", "MEDIUM", "HIGH", "URGENT")),
+        _e("hs_ticket_category", *_labelled("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY")),
     ],
 }
 

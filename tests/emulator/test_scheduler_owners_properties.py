@@ -154,3 +154,45 @@ def test_scheduler_accepts_offsets_and_the_documented_location_types(api: httpx.
                           "hs_meeting_start_time": "2026-01-05T11:00:00+01:00", "hs_meeting_end_time": "2026-01-05T10:00:00.500Z"}
     response = api.post("/scheduler/2026-03/meetings/calendar", params={"organizerUserId": "5001"}, json=body)
     assert response.status_code == 200, response.text
+
+
+def test_built_in_enumerations_carry_hubspots_options(api: httpx.Client) -> None:
+    def options(object_type: str, name: str) -> dict[str, str]:
+        prop = api.get(f"/crm/v3/properties/{object_type}/{name}").json()
+        assert prop["type"] == "enumeration", name
+        return {o["value"]: o["label"] for o in prop["options"]}
+
+    stages = options("deals", "dealstage")
+    assert list(stages) == ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled",
+                            "decisionmakerboughtin", "contractsent", "closedwon", "closedlost"]
+    assert stages["closedwon"] == "Closed Won"
+    assert options("deals", "dealtype") == {"newbusiness": "New Business", "existingbusiness": "Existing Business"}
+    assert options("contacts", "lifecyclestage")["marketingqualifiedlead"] == "Marketing Qualified Lead"
+    assert "ATTEMPTED_TO_CONTACT" in options("contacts", "hs_lead_status")
+    industries = options("companies", "industry")
+    assert {"ACCOUNTING", "COMPUTER_SOFTWARE", "WHOLESALE", "MOBILE_GAMES"} <= set(industries)
+    assert options("meetings", "hs_meeting_outcome")["NO_SHOW"] == "No Show"
+    assert options("calls", "hs_call_direction") == {"INBOUND": "Inbound", "OUTBOUND": "Outbound"}
+    assert options("calls", "hs_call_disposition")["f240bbac-87c9-4f6e-bf70-924b57d47db7"] == "Connected"
+    assert "MISSED" in options("calls", "hs_call_status")
+
+
+@pytest.mark.parametrize(
+    ("object_type", "properties", "name"),
+    [
+        ("companies", {"name": "A", "industry": "Software"}, "industry"),
+        ("deals", {"dealname": "D", "dealstage": "closed won"}, "dealstage"),
+        ("deals", {"dealname": "D", "dealtype": "brandnew"}, "dealtype"),
+        ("contacts", {"email": "h@example.com", "hs_lead_status": "new"}, "hs_lead_status"),
+        ("calls", {"hs_timestamp": "0", "hs_call_disposition": "Connected"}, "hs_call_disposition"),
+        ("meetings", {"hs_timestamp": "0", "hs_meeting_outcome": "DONE"}, "hs_meeting_outcome"),
+    ],
+)
+def test_values_outside_the_options_are_invalid_option(
+    api: httpx.Client, object_type: str, properties: dict[str, str], name: str
+) -> None:
+    response = api.post(f"/crm/v3/objects/{object_type}", json={"properties": properties, "associations": []})
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {
+        "message": response.json()["errors"][0]["message"], "code": "INVALID_OPTION", "context": {"propertyName": [name]}}
+    assert "was not one of the allowed options: [" in response.json()["message"]
