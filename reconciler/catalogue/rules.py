@@ -63,7 +63,7 @@ def find_problems(
     findings: list[Finding] = []
     reported_types: set[str] = set()
     seen: dict[tuple[str, str, str], str | None] = {}  # values repeat: check each once
-    for record in sorted(desired.records.values(), key=lambda r: (r.source.file, r.source.line)):
+    for record in desired.records.values():  # in the order of the files
         object_type = record.object_type
         if object_type in catalogue.unknown_types:
             if object_type not in reported_types:
