@@ -81,44 +81,56 @@ def _typed_pairs(request: ApiRequest) -> list[tuple[int, int, str, Any]]:
     return pairs
 
 
+def _pair_error(message: str, context: dict[str, list[str]]) -> dict[str, Any]:
+    return {"status": "error", "category": "VALIDATION_ERROR", "message": message, "context": context}
+
+
 def batch_create(portal: Portal, request: ApiRequest) -> Reply:
+    """Create each valid pair; a pair with a type id that does not go from this type to that
+    one, or with a record that does not exist, comes back in ``errors`` (207), as HubSpot's
+    batch endpoints report partial failure; the others are written (201 when none fail)."""
     from_type, to_type = _pair(portal, request)
     started = now_iso()
+    typed = _typed_pairs(request)
+    existing_from = _existing(portal, from_type, {p[0] for p in typed})
+    existing_to = _existing(portal, to_type, {p[1] for p in typed})
     pairs: list[tuple[int, int, str, int]] = []
-    for from_id, to_id, category, type_id in _typed_pairs(request):
-        if not _valid_type(portal, from_type, to_type, category, type_id):
-            raise validation_error(
-                f"{category} association type id {type_id} is not valid from {from_type} to {to_type}"
-            )
-        pairs.append((from_id, to_id, category, int(type_id)))  # _valid_type: an integer
-    missing_from = {p[0] for p in pairs} - _existing(portal, from_type, {p[0] for p in pairs})
-    missing_to = {p[1] for p in pairs} - _existing(portal, to_type, {p[1] for p in pairs})
-    if missing_from or missing_to:
-        ids = sorted(missing_from | missing_to)
-        raise validation_error(
-            f"One or more associations are invalid: records not found: {', '.join(map(str, ids))}",
-            context={"ids": [str(i) for i in ids]},
-        )
-    _write(portal, from_type, to_type, pairs)
-    grouped: dict[tuple[int, int], list[int]] = {}
+    errors: list[dict[str, Any]] = []
+    for from_id, to_id, category, raw_type_id in typed:
+        ids = {"fromObjectId": [str(from_id)], "toObjectId": [str(to_id)]}
+        type_id = as_int(raw_type_id)
+        if type_id is None or not _valid_type(portal, from_type, to_type, category, type_id):
+            errors.append(_pair_error(
+                f"{category} association type id {raw_type_id} is not valid from {from_type} to {to_type}",
+                {**ids, "associationTypeId": [str(raw_type_id)]},
+            ))
+        elif from_id not in existing_from or to_id not in existing_to:
+            missing = [f"{from_type} {from_id}"] if from_id not in existing_from else []
+            missing += [f"{to_type} {to_id}"] if to_id not in existing_to else []
+            errors.append(_pair_error(f"No such record: {', '.join(missing)}", ids))
+        else:
+            pairs.append((from_id, to_id, category, type_id))
+    if pairs:
+        _write(portal, from_type, to_type, pairs)
+    grouped: dict[tuple[int, int], list[tuple[str, int]]] = {}
     for from_id, to_id, category, type_id in pairs:
-        grouped.setdefault((from_id, to_id), []).append(type_id)
-    results = []
-    for from_id, to_id in grouped:
-        labels = [
-            portal.label_of(from_type, to_type, c, t)
-            for f, tid, c, t in pairs
-            if (f, tid) == (from_id, to_id)
-        ]
-        results.append({
+        grouped.setdefault((from_id, to_id), []).append((category, type_id))
+    results = [
+        {
             "fromObjectTypeId": portal.object_type_id(from_type),
             "fromObjectId": str(from_id),
             "toObjectTypeId": portal.object_type_id(to_type),
             "toObjectId": str(to_id),
-            "labels": [label for label in labels if label],
-        })
-    body = {"status": "COMPLETE", "results": portal.shuffled(results), "startedAt": started,
-            "completedAt": now_iso()}
+            "labels": [label for c, t in types if (label := portal.label_of(from_type, to_type, c, t))],
+        }
+        for (from_id, to_id), types in grouped.items()
+    ]
+    body: dict[str, Any] = {"status": "COMPLETE", "results": portal.shuffled(results),
+                            "startedAt": started, "completedAt": now_iso()}
+    if errors:
+        body["numErrors"] = len(errors)
+        body["errors"] = errors
+        return Reply(207, body)
     return Reply(201, body)
 
 

@@ -466,18 +466,19 @@ def _one(portal: Portal, request: ApiRequest, archived: bool = False) -> StoredR
 def associations_block(
     portal: Portal, object_type: str, record_id: int, to_types: list[str]
 ) -> dict[str, Any]:
-    """The v3 ``associations`` of a read: ``{toType: {results: [{id, type}]}}``."""
+    """The v3 ``associations`` of a read: ``{toType: {results: [{id, type}]}}``, one entry per
+    association type (a pair with a label and the unlabeled type shows twice), named as v3
+    names them (``contact_to_company_unlabeled``, ``meeting_event_to_contact``)."""
     block: dict[str, Any] = {}
     for raw in to_types:
         to_type = portal.resolve_type(raw)
         rows = portal.store.associations_of(object_type, [record_id], to_type)
         if not rows:
             continue
-        results = []
-        for _f, _fid, target, to_id, category, type_id in rows:
-            label = portal.label_of(object_type, target, category, type_id)
-            kind = label or f"{SINGULAR.get(object_type, object_type)}_to_{SINGULAR.get(target, target)}"
-            results.append({"id": str(to_id), "type": kind})
+        results = [
+            {"id": str(to_id), "type": portal.v3_association_name(object_type, target, category, type_id)}
+            for _f, _fid, target, to_id, category, type_id in rows
+        ]
         block[raw] = {"results": results}
     return block
 

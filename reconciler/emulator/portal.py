@@ -51,6 +51,9 @@ SINGULAR = {
     "calls": "call",
 }
 
+#: Singular names in v3 association type names (meetings are "meeting_event" there).
+V3_SINGULAR = {**SINGULAR, "meetings": "meeting_event"}
+
 #: The OAuth scope family of each type; engagements use the contacts scopes (facts §10).
 _SCOPE_FAMILY = {"meetings": "contacts", "calls": "contacts", "tickets": "tickets"}
 
@@ -355,6 +358,26 @@ class Portal:
             if (source, target) == (to_type, from_type) and other == name:
                 return label_type_id
         return None
+
+    def v3_association_name(self, from_type: str, to_type: str, category: str, type_id: int) -> str:
+        """The ``type`` a v3 read shows for an association: ``<from>_to_<to>`` in v3's
+        singular names (meetings are ``meeting_event``); where HubSpot also defines a
+        "Primary" type for the pair (contact/company, deal/company, ticket/company), the
+        unlabeled default is ``..._unlabeled``; a USER_DEFINED label shows its internal name.
+        (Unverified beyond the spec's ``deal_to_contact`` example.)"""
+        if category != "HUBSPOT_DEFINED":
+            for source, target, label_type_id, _label, name in self.store.labels():
+                if (source, target, label_type_id) == (from_type, to_type, type_id):
+                    return name
+        base = f"{V3_SINGULAR.get(from_type, from_type)}_to_{V3_SINGULAR.get(to_type, to_type)}"
+        with_primary = {frozenset(("contacts", "companies")), frozenset(("deals", "companies")),
+                        frozenset(("tickets", "companies"))}
+        if (
+            frozenset((from_type, to_type)) in with_primary
+            and DEFAULT_ASSOCIATION_TYPE_IDS.get((from_type, to_type)) == type_id
+        ):
+            return base + "_unlabeled"
+        return base
 
     def label_of(self, from_type: str, to_type: str, category: str, type_id: int) -> str | None:
         if category == "HUBSPOT_DEFINED":

@@ -73,3 +73,38 @@ def test_labels(api: httpx.Client) -> None:
                       [_to(contact, type_id, "USER_DEFINED")])
     read = api.post("/crm/v4/associations/meetings/contacts/batch/read", json={"inputs": [{"id": meeting}]}).json()
     assert read["results"][0]["to"][0]["associationTypes"][0]["label"] == "Organizer"
+
+
+def test_v4_batch_create_reports_bad_pairs_in_a_207(api: httpx.Client) -> None:
+    call = _create(api, "calls", {"hs_timestamp": "2026-01-05T10:00:00Z"})
+    deal = _create(api, "deals", {"dealname": "Big"})
+    spec = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 206}]
+    response = api.post("/crm/v4/associations/calls/deals/batch/create", json={"inputs": [
+        {"from": {"id": call}, "to": {"id": deal}, "types": spec},
+        {"from": {"id": call}, "to": {"id": "424242"}, "types": spec},
+        {"from": {"id": call}, "to": {"id": deal}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 200}]},
+    ]})
+    assert response.status_code == 207, response.text
+    body = response.json()
+    assert [r["toObjectId"] for r in body["results"]] == [deal]
+    assert body["numErrors"] == 2
+    for error in body["errors"]:
+        assert error["status"] == "error" and error["category"] == "VALIDATION_ERROR"
+        assert error["context"]["fromObjectId"] == [call]
+    assert {tuple(e["context"]["toObjectId"]) for e in body["errors"]} == {("424242",), (deal,)}
+    read = api.post("/crm/v4/associations/calls/deals/batch/read", json={"inputs": [{"id": call}]}).json()
+    assert [t["typeId"] for t in read["results"][0]["to"][0]["associationTypes"]] == [206]
+
+
+def test_v3_reads_name_association_types_as_v3_does(api: httpx.Client) -> None:
+    contact = _create(api, "contacts", {"email": "v3@example.com"})
+    company = _create(api, "companies", {"name": "Acme"}, [_to(contact, 280)])
+    meeting = _create(api, "meetings", {"hs_timestamp": "2026-01-05T10:00:00Z"}, [_to(contact, 200)])
+    api.put(f"/crm/v4/objects/contacts/{contact}/associations/companies/{company}",
+            json=[{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}])
+    read = api.get(f"/crm/v3/objects/contacts/{contact}", params={"associations": "companies,meetings"}).json()
+    assert sorted(r["type"] for r in read["associations"]["companies"]["results"]) == [
+        "contact_to_company", "contact_to_company_unlabeled"]
+    assert read["associations"]["meetings"]["results"] == [{"id": meeting, "type": "contact_to_meeting_event"}]
+    back = api.get(f"/crm/v3/objects/meetings/{meeting}", params={"associations": "contacts"}).json()
+    assert back["associations"]["contacts"]["results"] == [{"id": contact, "type": "meeting_event_to_contact"}]
