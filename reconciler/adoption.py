@@ -1,8 +1,9 @@
 """Adopting records that already exist in the portal: ``import`` and ``state rebuild``.
 
-A record is found by its HubSpot id (``import_record``) or by the marker property
-``reconciler_key`` = ``<project>:<address>`` that apply writes on everything it creates
-(``import_all_matching``, ``rebuild_state``). Its managed properties are recorded as the
+A record is found by its HubSpot id (``import_record``) or by the markers apply writes on
+everything it creates, ``reconciler_key`` = ``<project id>:<address>`` and
+``reconciler_project`` = ``<project id>``, all lowercase (``import_all_matching``,
+``rebuild_state``). Adopting a record sets both markers on it. Its managed properties are recorded as the
 portal holds them, its relative times pinned to the portal's values and its existing
 associations recorded, so the next plan shows only the real differences.
 
@@ -16,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from reconciler.client import HubSpotClient, UpdateInput
 from reconciler.crm_records import RemoteRecord
@@ -23,7 +25,13 @@ from reconciler.errors import ConfigError, ReconcilerError, StateError
 from reconciler.manage import check_address, load_with_spec
 from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState
 from reconciler.portal import connect, resolve_owners
-from reconciler.recovery import MARKER_PROPERTY, ensure_markers, marker_value
+from reconciler.recovery import (
+    MARKER_PROPERTY,
+    PROJECT_PROPERTY,
+    ensure_markers,
+    marker_properties,
+    marker_value,
+)
 from reconciler.settings import Target
 from reconciler.state import AppliedAssociation, Pin, RecordState, State
 from reconciler.workflow import RunOptions
@@ -131,10 +139,7 @@ def _read_one(
 def _set_markers(
     client: HubSpotClient, object_type: str, project: str, adopted: Iterable[Adopted]
 ) -> None:
-    inputs = [
-        UpdateInput(a.hubspot_id, {MARKER_PROPERTY: marker_value(project, a.address)})
-        for a in adopted
-    ]
+    inputs = [UpdateInput(a.hubspot_id, marker_properties(project, a.address)) for a in adopted]
     for _chunk, outcome in client.run_batches(
         lambda chunk: client.batch_update(object_type, chunk), inputs
     ):
@@ -157,7 +162,8 @@ def import_record(options: RunOptions, address: str, hubspot_id: str) -> AdoptOu
     if record is None:
         raise _unknown_spec_address(address, desired)
     with store.locked(command="import"):
-        state = store.load(target=target.name, project=desired.project.name)
+        state = store.load(target=target.name, project=desired.project.name,
+                           project_id=desired.project.marker_id)
         if address in state.records:
             raise StateError(
                 f"{address} is already managed (HubSpot id {state.records[address].id}); "
@@ -170,7 +176,7 @@ def import_record(options: RunOptions, address: str, hubspot_id: str) -> AdoptOu
             remote = _read_one(client, record.object_type, hubspot_id, _managed_properties(record))
             ensure_markers(client, [record.object_type])
             adopted = Adopted(address, remote.id)
-            _set_markers(client, record.object_type, desired.project.name, [adopted])
+            _set_markers(client, record.object_type, desired.project.marker_id, [adopted])
             resolve_owners(client, desired, state)
             state.records[address] = _adopted_record(record, record.object_type, remote)
             _record_existing_associations(client, desired, state, [address])
@@ -185,38 +191,55 @@ def _oldest_first(records: Iterable[RemoteRecord]) -> list[RemoteRecord]:
 
 def _find_by_marker(
     client: HubSpotClient,
-    project: str,
+    project_id: str,
     object_types: Iterable[str],
     properties: Mapping[str, list[str]],
     addresses: Mapping[str, list[str]] | None,
+    *,
+    legacy_prefixes: Iterable[str] = (),
 ) -> tuple[dict[str, tuple[str, RemoteRecord]], dict[str, tuple[str, ...]]]:
     """address → (type, record) for this project's records found by their marker.
 
-    With ``addresses`` (type → addresses) only those markers are searched (IN, chunked);
-    without, every record carrying a marker of this project is found (a full rebuild,
-    which also finds records since removed from the spec). When several records carry
-    one marker the oldest wins; the others are reported.
+    With ``addresses`` (type → addresses) only those markers are searched (IN, lowercase,
+    chunked); without, every record whose ``reconciler_project`` is this project's id is
+    found (a full rebuild, which also finds records since removed from the spec), and
+    records the first release marked (a ``reconciler_key`` but no ``reconciler_project``)
+    whose key starts with one of ``legacy_prefixes``. Markers compare lowercase. When
+    several records carry one marker the oldest wins; the others are reported.
     """
     found: dict[str, tuple[str, RemoteRecord]] = {}
     duplicates: dict[str, tuple[str, ...]] = {}
-    prefix = f"{project}:"
+    prefixes = {f"{p.lower()}:" for p in (project_id, *legacy_prefixes)}
     for object_type in sorted(set(object_types)):
         defined = {p.name for p in client.list_properties(object_type)}
         if MARKER_PROPERTY not in defined:
             continue  # this tool never wrote a record of this type to this portal
-        props = [*properties.get(object_type, []), MARKER_PROPERTY]
+        props = [*properties.get(object_type, []), MARKER_PROPERTY, PROJECT_PROPERTY]
         if addresses is not None:
-            markers = [marker_value(project, a) for a in addresses.get(object_type, [])]
+            markers = [marker_value(project_id, a) for a in addresses.get(object_type, [])]
             if not markers:
                 continue
             matches = client.search_by_property_values(object_type, MARKER_PROPERTY, markers, props)
         else:
-            has_marker = [{"filters": [{"propertyName": MARKER_PROPERTY, "operator": "HAS_PROPERTY"}]}]
-            matches = list(client.search(object_type, has_marker, props))
+            groups: list[dict[str, Any]] = []
+            if PROJECT_PROPERTY in defined:
+                groups.append({"filters": [{"propertyName": PROJECT_PROPERTY, "operator": "EQ",
+                                            "value": project_id.lower()}]})
+                legacy = [{"propertyName": MARKER_PROPERTY, "operator": "HAS_PROPERTY"},
+                          {"propertyName": PROJECT_PROPERTY, "operator": "NOT_HAS_PROPERTY"}]
+            else:
+                legacy = [{"propertyName": MARKER_PROPERTY, "operator": "HAS_PROPERTY"}]
+            groups.append({"filters": legacy})
+            matches = list(client.search(object_type, groups, props))
         by_address: dict[str, list[RemoteRecord]] = defaultdict(list)
         for remote in matches:
-            value = str(remote.properties.get(MARKER_PROPERTY) or "")
-            address = value[len(prefix):] if value.startswith(prefix) else ""
+            value = str(remote.properties.get(MARKER_PROPERTY) or "").lower()
+            prefix, sep, address = value.partition(":")
+            if not sep or f"{prefix}:" not in prefixes:
+                continue
+            owner = str(remote.properties.get(PROJECT_PROPERTY) or "").lower()
+            if owner and owner != project_id.lower():
+                continue  # another project's record that happens to share a prefix
             if address.partition("/")[0] == object_type:
                 by_address[address].append(remote)
         for address, remotes in by_address.items():
@@ -255,14 +278,15 @@ def import_all_matching(options: RunOptions) -> AdoptOutcome:
     """Adopt every spec record not in the state that the portal has by its marker."""
     desired, target, store = load_with_spec(options)
     with store.locked(command="import"):
-        state = store.load(target=target.name, project=desired.project.name)
+        state = store.load(target=target.name, project=desired.project.name,
+                           project_id=desired.project.marker_id)
         wanted: dict[str, list[str]] = defaultdict(list)
         for address, record in desired.records.items():
             if address not in state.records:
                 wanted[record.object_type].append(address)
         with connect(target, options.environ) as client:
             found, duplicates = _find_by_marker(
-                client, desired.project.name, wanted, _properties_by_type(desired), wanted
+                client, desired.project.marker_id, wanted, _properties_by_type(desired), wanted
             )
             adopted = _adopt_found(client, desired, state, found)
             if adopted:
@@ -284,20 +308,26 @@ def rebuild_state(options: RunOptions) -> AdoptOutcome:
     with store.locked(command="state rebuild"):
         lineage, serial = "", 0
         try:
-            old = store.load(target=target.name, project=desired.project.name)
+            old = store.load(target=target.name, project=desired.project.name,
+                             project_id=desired.project.marker_id)
             lineage, serial = old.lineage, old.serial
             old_types = {r.object_type for r in old.records.values()}
         except StateError:
             old_types = set()
         state = State(lineage=lineage, serial=serial, target=target.name,
-                      project=desired.project.name)
+                      project=desired.project.name, project_id=desired.project.marker_id)
         types = {*SECTION_OBJECT_TYPES.values(), *old_types,
                  *(r.object_type for r in desired.records.values())}
         with connect(target, options.environ) as client:
             found, duplicates = _find_by_marker(
-                client, desired.project.name, types, _properties_by_type(desired), None
+                client, desired.project.marker_id, types, _properties_by_type(desired), None,
+                legacy_prefixes=[desired.project.name],
             )
             adopted = _adopt_found(client, desired, state, found)
+            if any(not r.properties.get(PROJECT_PROPERTY) for _t, r in found.values()):
+                # records marked the first release's way: the next plan rewrites their
+                # markers (a state without project_id is bound by the project name)
+                state.project_id = None
             resolve_owners(client, desired, state)
         backup = store.backup()
         store.save(state)

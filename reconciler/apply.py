@@ -32,6 +32,7 @@ from reconciler.recovery import (
     SEARCH_LAG_GRACE_SECONDS,
     ensure_markers,
     find_by_marker,
+    marker_properties,
     marker_value,
     recover_in_flight,
 )
@@ -222,7 +223,7 @@ class _Applier:
                     calendar.append(change)
                     continue
                 properties = dict(change.after)
-                properties[MARKER_PROPERTY] = marker_value(self.project, change.address)
+                properties.update(marker_properties(self.project, change.address))
                 ready.append(
                     (change, CreateInput(self._trace_id(), properties, tuple(inline)))
                 )
@@ -293,6 +294,11 @@ class _Applier:
                     by_trace[i.trace_id][0].address: by_trace[i.trace_id][1].to_json()
                     for i in chunk
                 },
+                # the exact marker sent: recovery searches for it, whatever the release
+                "markers": {
+                    by_trace[i.trace_id][0].address: i.properties[MARKER_PROPERTY]
+                    for i in chunk
+                },
             }
             with self._lock:
                 self.state.in_flight[batch_id] = entry
@@ -342,8 +348,8 @@ class _Applier:
         started = max(
             float(self.state.in_flight.get(b, {}).get("started_at", time.time())) for b in batch_ids
         )
-        markers = {marker_value(self.project, change.address): change.address
-                   for change, *_ in unsettled}
+        markers = {inp.properties[MARKER_PROPERTY]: change.address
+                   for change, inp, *_ in unsettled}
         found = find_by_marker(
             self.client, object_type, markers, deadline=started + self.grace_seconds,
             sleep=self._sleep, stopped=self.stop.is_set,
@@ -426,7 +432,7 @@ class _Applier:
         self.state.in_flight.pop(batch_id, None)
         # The scheduler takes only its own properties: send the marker and the rest now.
         rest = {k: v for k, v in properties.items() if k not in CALENDAR_PROPERTIES}
-        rest[MARKER_PROPERTY] = marker_value(self.project, change.address)
+        rest.update(marker_properties(self.project, change.address))
         self._record_created(change, remote.id, via_calendar=True)
         try:
             outcome = self.client.batch_update(change.object_type, [UpdateInput(remote.id, rest)])

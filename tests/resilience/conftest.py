@@ -22,7 +22,8 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.emulator import Emulator, FaultConfig
-from reconciler.recovery import MARKER_PROPERTY
+from reconciler.model import slug
+from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY
 from tests.helpers import write_project  # noqa: F401  (re-exported to the tests)
 
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -59,7 +60,7 @@ def markers(emulator: Emulator, object_type: str) -> Counter[str]:
 def assert_exactly(emulator: Emulator, project: Path, expected: dict[str, int]) -> None:
     """The portal holds exactly ``expected`` records per type, each once, each mapped."""
     state = read_state(project)
-    name = project.name
+    project_id = state.get("project_id") or slug(project.name)
     for object_type, count in expected.items():
         seen = markers(emulator, object_type)
         duplicates = {m: n for m, n in seen.items() if n > 1}
@@ -71,7 +72,9 @@ def assert_exactly(emulator: Emulator, project: Path, expected: dict[str, int]) 
         assert len(mapped) == count, f"{object_type}: {len(mapped)} in the state, want {count}"
         ids = {str(r["id"]) for r in emulator.records(object_type)}
         assert {str(r["id"]) for r in mapped.values()} == ids, f"{object_type}: ids differ"
-        assert set(seen) == {f"{name}:{a}" for a in mapped}, f"{object_type}: markers differ"
+        assert set(seen) == {f"{project_id}:{a}" for a in mapped}, f"{object_type}: markers differ"
+        owners = {r["properties"].get(PROJECT_PROPERTY) for r in emulator.records(object_type)}
+        assert owners == ({project_id} if count else set()), f"{object_type}: {owners}"
     assert state["in_flight"] == {}
 
 

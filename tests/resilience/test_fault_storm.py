@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.client import ClientSettings, CreateInput, HubSpotClient
 from reconciler.emulator import Emulator, FaultConfig
-from reconciler.recovery import MARKER_PROPERTY, ensure_markers, marker_value
+from reconciler.recovery import ensure_markers, marker_properties, marker_value
 from reconciler.state import State, StateStore
 
 from .conftest import STATE, CliRun, assert_exactly, bulk_spec, markers, read_state, write_project
@@ -54,13 +54,14 @@ def _committed_but_unanswered(emulator: Emulator, project: Path, count: int) -> 
         client.batch_create("meetings", [
             CreateInput(f"t{i}", {"hs_meeting_title": f"Meeting {i}",
                                   "hs_timestamp": "2026-12-01T10:00:00Z",
-                                  MARKER_PROPERTY: marker_value("lag", address)})
+                                  **marker_properties("lag", address)})
             for i, address in enumerate(addresses)
         ])
     store = StateStore(project / STATE)
     state = State.empty(target="local", project="lag")
     state.in_flight["t0"] = {"object_type": "meetings", "addresses": addresses,
-                             "started_at": time.time()}
+                             "started_at": time.time(),
+                             "markers": {a: marker_value("lag", a) for a in addresses}}
     store.save(state)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.client import ClientSettings, CreateInput, HubSpotClient
 from reconciler.emulator import Emulator
 
 from .conftest import CliRun, assert_exactly, bulk_spec, read_state, write_project
@@ -16,23 +17,18 @@ pytestmark = pytest.mark.contract(False)  # HubSpot's 429 body is not in its own
 
 PROJECT = "name: partial\n"
 
-# owner "9999" passes validation (an owner id is a number) but the portal has no such
-# owner: only HubSpot can refuse it.
+# bad@example.com passes every check a plan makes, but a contact with that email already
+# exists in the portal (made by hand): only HubSpot can refuse it (it dedupes by email).
 SPEC = """\
 contacts:
   ok-contact:
     email: ok@example.com
   bad-contact:
     email: bad@example.com
-    owner: "9999"
 meetings:
   good-1:
     title: Good one
     start: 2026-12-01T10:00:00Z
-  bad-owner:
-    title: Bad owner
-    start: 2026-12-01T11:00:00Z
-    owner: "9999"
   good-2:
     title: Good two
     start: 2026-12-01T12:00:00Z
@@ -51,32 +47,35 @@ def test_refused_inputs_are_reported_with_file_and_line_and_retried_alone(
 ) -> None:
     project = write_project(tmp_path / "partial", {"reconciler.yaml": PROJECT, "spec.yaml": SPEC})
     spec = project / "spec.yaml"
+    settings = ClientSettings(base_url=emulator.base_url, token=emulator.token,
+                              requests_per_10s=None, search_per_second=None)
+    with HubSpotClient(settings) as hub:
+        (by_hand,) = hub.batch_create(
+            "contacts", [CreateInput("h1", {"email": "bad@example.com"})]
+        ).results
 
     run = cli("apply", "--project", project, "--auto-approve")
 
-    assert run.code == 1
+    assert run.code == 1, run.out + run.err
     assert "Traceback" not in run.err
     lines = run.err.splitlines()
-    bad_meeting = next(l for l in lines if "meetings/bad-owner" in l)
-    assert bad_meeting.startswith(f"{spec}:11: meetings/bad-owner: failed: ")
-    assert "9999" in bad_meeting  # HubSpot's own message names the refused value
     bad_contact = next(l for l in lines if "contacts/bad-contact" in l)
-    assert bad_contact.startswith(f"{spec}:4: contacts/bad-contact: failed: ")
+    assert bad_contact.startswith(f"{spec}:4: contacts/bad-contact: failed: "), bad_contact
     skipped = next(l for l in lines if "meetings/needs-bad-contact" in l)
-    assert skipped == (f"{spec}:20: meetings/needs-bad-contact: skipped: depends on "
+    assert skipped == (f"{spec}:15: meetings/needs-bad-contact: skipped: depends on "
                        "contacts/bad-contact, which failed")
-    assert re.search(r"3 created, .*2 failed, 1 skipped", run.out), run.out
+    assert re.search(r"3 created, .*1 failed, 1 skipped", run.out), run.out
 
     state = read_state(project)["records"]
     assert sorted(state) == ["contacts/ok-contact", "meetings/good-1", "meetings/good-2"]
-    assert len(emulator.records("meetings")) == 2 and len(emulator.records("contacts")) == 1
+    assert len(emulator.records("meetings")) == 2 and len(emulator.records("contacts")) == 2
 
     # fix the file: only what is missing is created
-    spec.write_text(SPEC.replace('owner: "9999"', 'owner: "1001"'))
+    spec.write_text(SPEC.replace("bad@example.com", "good@example.com"))
     emulator.clear_requests()
     again = cli("apply", "--project", project, "--auto-approve")
     assert again.code == 0, again.err
-    assert "Plan: 3 to create, 0 to update, 0 to archive." in again.out
+    assert "Plan: 2 to create, 0 to update, 0 to archive." in again.out
     created = {
         address
         for request in emulator.requests()
@@ -84,8 +83,10 @@ def test_refused_inputs_are_reported_with_file_and_line_and_retried_alone(
         for item in request["request_body"]["inputs"]
         for address in [item["properties"]["reconciler_key"].split(":", 1)[1]]
     }
-    assert created == {"contacts/bad-contact", "meetings/bad-owner", "meetings/needs-bad-contact"}
-    assert_exactly(emulator, project, {"meetings": 4, "contacts": 2})
+    assert created == {"contacts/bad-contact", "meetings/needs-bad-contact"}
+    hub_made = [r for r in emulator.records("contacts") if str(r["id"]) == by_hand.id]
+    assert hub_made and "reconciler_key" not in hub_made[0]["properties"]  # never touched
+    assert len(emulator.records("contacts")) == 3 and len(emulator.records("meetings")) == 3
 
 
 def test_the_daily_limit_stops_the_apply_cleanly_and_it_resumes(
