@@ -60,7 +60,9 @@ def _requests(emulator: Any, method: str, part: str) -> list[str]:
 # ---- one check each -------------------------------------------------------------------------
 
 
-def test_unknown_property_suggests_the_portals_name(run: Run, tmp_path: Path, emulator: Any) -> None:
+def test_unknown_property_suggests_the_portals_name(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
     project = _project(tmp_path, """\
         deals:
           big:
@@ -88,7 +90,9 @@ def test_an_option_label_names_its_internal_value(run: Run, tmp_path: Path, emul
     ]
 
 
-def test_an_option_that_does_not_exist_lists_the_options(run: Run, tmp_path: Path, emulator: Any) -> None:
+def test_an_option_that_does_not_exist_lists_the_options(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
     project = _project(tmp_path, """\
         deals:
           big:
@@ -102,7 +106,9 @@ def test_an_option_that_does_not_exist_lists_the_options(run: Run, tmp_path: Pat
     ]
 
 
-def test_an_option_in_the_wrong_case_gets_a_suggestion(run: Run, tmp_path: Path, emulator: Any) -> None:
+def test_an_option_in_the_wrong_case_gets_a_suggestion(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
     project = _project(tmp_path, """\
         deals:
           big:
@@ -127,7 +133,9 @@ def test_a_number_with_thousands_separators(run: Run, tmp_path: Path, emulator: 
     ]
 
 
-def test_a_boolean_date_and_datetime_in_the_wrong_format(run: Run, tmp_path: Path, emulator: Any) -> None:
+def test_a_boolean_date_and_datetime_in_the_wrong_format(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
     project = _project(tmp_path, """\
         contacts:
           jane:
@@ -227,7 +235,9 @@ def test_owner_ids_and_emails_that_do_not_exist(run: Run, tmp_path: Path, emulat
     assert len(_requests(emulator, "GET", "/owners")) == 2
 
 
-def test_an_inherited_default_owner_points_at_reconciler_yaml(run: Run, tmp_path: Path, emulator: Any) -> None:
+def test_an_inherited_default_owner_points_at_reconciler_yaml(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
     project = _project(
         tmp_path,
         """\
@@ -298,7 +308,9 @@ def test_association_labels_that_do_not_exist(run: Run, tmp_path: Path, emulator
     assert len(_requests(emulator, "GET", "/labels")) == 1  # one read per pair using labels
 
 
-def test_existing_id_associations_whose_record_does_not_exist(run: Run, tmp_path: Path, emulator: Any) -> None:
+def test_existing_id_associations_whose_record_does_not_exist(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
     with _api(emulator) as api:
         response = api.post("/crm/v3/objects/companies", json={"properties": {"name": "Acme"}})
         response.raise_for_status()
@@ -383,7 +395,9 @@ def test_apply_refuses_before_writing_anything(run: Run, tmp_path: Path, emulato
     assert not (project / ".reconciler/state/local.json").exists()
 
 
-def test_the_markers_the_tool_writes_are_not_checked(run: Run, tmp_path: Path, emulator: Any) -> None:
+def test_the_markers_the_tool_writes_are_not_checked(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
     project = _project(tmp_path, """\
         deals:
           big:
@@ -464,3 +478,37 @@ def test_a_cache_made_against_another_server_is_not_used(
     _cache(project).write_text(json.dumps(data))
     code, out, err = run("plan", "--project", project, "--offline")
     assert (code, err) == (0, ""), out + err
+
+
+def test_the_date_versioned_api_reads_the_same_catalogue(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
+    project = _project(
+        tmp_path, PROBLEMS, project='name: demo\ntargets:\n  local:\n    api_version: "2026-03"\n'
+    )
+    assert len(_plan_fails(run, project, emulator)) == 3
+    assert _requests(emulator, "GET", "/properties/") == ["/crm/properties/2026-03/deals"]
+
+
+def test_a_property_created_since_the_cache_is_found_by_the_next_plan(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
+    project = _project(tmp_path, """\
+        deals:
+          big:
+            name: Big deal
+        """)
+    assert run("plan", "--project", project)[0] == 0
+    with _api(emulator) as api:
+        api.post("/crm/v3/properties/deals", json={
+            "name": "tier", "label": "Tier", "type": "string", "fieldType": "text",
+            "groupName": "dealinformation",
+        }).raise_for_status()
+    spec = project / "spec.yaml"
+    spec.write_text(spec.read_text() + "    properties:\n      tier: gold\n")
+    code, _out, err = run("plan", "--project", project, "--offline")
+    assert code == 1 and "property 'tier' does not exist for deals" in err  # the cache is old
+    code, out, err = run("plan", "--project", project)
+    assert code == 0, out + err
+    code, out, err = run("plan", "--project", project, "--offline")
+    assert code == 0, out + err

@@ -65,7 +65,9 @@ def test_calculated_and_read_only_properties_cannot_be_set() -> None:
         "hs_forecast_amount is calculated by HubSpot and cannot be set; remove it"
     )
     read_only = PropertyInfo("hs_object_id", "number", "number", read_only=True)
-    assert value_problem(read_only, "", None) == "hs_object_id is read-only (HubSpot sets it); remove it"
+    assert value_problem(read_only, "", None) == (
+        "hs_object_id is read-only (HubSpot sets it); remove it"
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,7 +105,8 @@ def test_options_labels_case_and_lists() -> None:
     assert value_problem(STAGE, "CLOSEDWON", None) == (
         "'CLOSEDWON' is not an option of dealstage; did you mean 'closedwon'?"
     )
-    many = PropertyInfo("p", "enumeration", "select", options=tuple((f"o{n}", f"O {n}") for n in range(12)))
+    options = tuple((f"o{n}", f"O {n}") for n in range(12))
+    many = PropertyInfo("p", "enumeration", "select", options=options)
     assert value_problem(many, "zzz", None) == (
         "'zzz' is not an option of p; use one of: o0, o1, o2, o3, o4, o5, o6, o7, o8, o9 "
         "and 2 more"
@@ -114,7 +117,9 @@ def test_several_options_and_options_from_elsewhere() -> None:
     checkbox = PropertyInfo("tags", "enumeration", "checkbox", options=(("a", "A"), ("b", "B")))
     assert value_problem(checkbox, "a;b", None) is None
     assert value_problem(checkbox, "a;c", None) == "'c' is not an option of tags; use one of: a, b"
-    external = PropertyInfo("ext", "enumeration", "select", options=(("a", "A"),), external_options=True)
+    external = PropertyInfo(
+        "ext", "enumeration", "select", options=(("a", "A"),), external_options=True
+    )
     assert value_problem(external, "anything", None) is None
     assert value_problem(PropertyInfo("free", "enumeration", "select"), "anything", None) is None
 
@@ -146,8 +151,13 @@ def test_findings_name_the_property_or_the_association() -> None:
         )),
     )
     catalogue = Catalogue(
-        properties={"deals": {"dealstage": STAGE, "hs_priority": PropertyInfo("hs_priority", "string", "text")},
-                    "contacts": {}},
+        properties={
+            "deals": {
+                "dealstage": STAGE,
+                "hs_priority": PropertyInfo("hs_priority", "string", "text"),
+            },
+            "contacts": {},
+        },
         labels={("contacts", "companies"): ()},
     )
     findings = find_problems(desired, catalogue, existing={"companies": frozenset({"6"})})
@@ -158,7 +168,8 @@ def test_findings_name_the_property_or_the_association() -> None:
         ("contacts/jane", None, 0, True),
     ]
     assert findings[1].message == (
-        "property 'hs_prioritee' does not exist for deals in this portal; did you mean 'hs_priority'?"
+        "property 'hs_prioritee' does not exist for deals in this portal; "
+        "did you mean 'hs_priority'?"
     )
     assert findings[2].message == (
         "association label 'Boss' does not exist for contacts → companies in this portal; none "
@@ -181,7 +192,9 @@ def test_the_catalogue_round_trips_through_json_and_merges() -> None:
         labels={("deals", "contacts"): ("Old",)},
         unknown_types=frozenset({"gadgets"}),
     )
-    new = Catalogue(properties={"deals": {"dealstage": STAGE}}, labels={("deals", "contacts"): ("New",)})
+    new = Catalogue(
+        properties={"deals": {"dealstage": STAGE}}, labels={("deals", "contacts"): ("New",)}
+    )
     merged = new.merged_over(Catalogue.from_json(old.to_json()))
     assert Catalogue.from_json(merged.to_json()) == merged
     assert sorted(merged.properties) == ["contacts", "deals"]
