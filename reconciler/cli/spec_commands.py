@@ -12,7 +12,9 @@ from reconciler.cli.base import cli
 
 
 @cli.command()
-@click.argument("project", type=click.Path(path_type=Path), default=".", required=False)
+@click.argument(
+    "project", type=click.Path(path_type=Path, readable=False), default=".", required=False
+)
 @click.option("--no-cache", is_flag=True, help="Parse every file again (ignore .reconciler/cache).")
 def validate(project: Path, no_cache: bool) -> int:
     """Check every spec file of PROJECT (default: the current folder) against the schema.

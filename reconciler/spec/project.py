@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -36,11 +37,21 @@ from reconciler.spec.cache import DraftCache
 from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean, render_path
 from reconciler.spec.records import Draft, build_drafts, parse_owner
 from reconciler.spec.times import format_wire_time, resolve_time, zone
-from reconciler.spec.yamlfile import ParsedFile, decode, locate, parse, record_positions
+from reconciler.spec.yamlfile import ParsedFile, decode, parse
 
 PROJECT_FILES = ("reconciler.yaml", "reconciler.yml")
 SPEC_SUFFIXES = (".yaml", ".yml")
 _SKIPPED_DIRS = {"node_modules", "__pycache__"}
+#: The largest spec or project file read (the 50k-record benchmark project is 16.7 MB in
+#: 50 files). Checked before reading, so a huge file or an endless device costs nothing.
+MAX_FILE_BYTES = 16 << 20
+_NOT_REGULAR = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
 
 
 @dataclass
@@ -60,11 +71,96 @@ def _display(root: str | Path, relative: Path) -> str:
 
 def _check_root(root: str | Path) -> Path:
     path = Path(root)
-    if not path.exists():
-        raise ConfigError(f"project folder {str(root)!r} does not exist")
-    if not path.is_dir():
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"project folder {str(root)!r} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the project folder {str(root)!r}: {_reason(exc)}") from None
+    if not stat.S_ISDIR(found.st_mode):
         raise ConfigError(f"{str(root)!r} is not a folder; give the project folder")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot read the project folder {str(root)!r}: permission denied; "
+            "check its permissions (reading and listing it)"
+        )
     return path
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+def read_file(path: Path, display: str, root: Path) -> tuple[bytes | None, PendingIssue | None]:
+    """The bytes of a spec or project file, or the one-line reason it was not read.
+
+    Hostile or careless files are refused without opening them: a link that leads out of
+    the project (it would read any file on the machine), FIFOs, devices and sockets (a
+    FIFO blocks forever, a link to /dev/zero never ends), files over ``MAX_FILE_BYTES``.
+    The open itself does not block and is checked again, in case the file was swapped.
+    """
+
+    def refused(message: str) -> tuple[None, PendingIssue]:
+        return None, PendingIssue(display, (), message, line=1, column=1)
+
+    try:
+        found = os.lstat(path)
+        target = path
+        if stat.S_ISLNK(found.st_mode):
+            target = path.resolve()
+            if not target.is_relative_to(root.resolve()):
+                return refused(
+                    "the file is a symbolic link to a file outside the project folder; it was "
+                    "not read: copy the file into the project instead"
+                )
+            found = os.stat(target)
+    except FileNotFoundError:
+        return refused("the file is a symbolic link to nothing; fix or remove the link")
+    except RuntimeError:  # a loop of links (Path.resolve)
+        return refused("the file is a symbolic link that loops; fix or remove the link")
+    except OSError as exc:
+        return refused(f"cannot read the file: {_reason(exc)}; check its permissions")
+    problem = _refusal(found)
+    if problem is not None:
+        return refused(problem)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        handle = os.open(target, flags)
+    except OSError as exc:
+        return refused(f"cannot read the file: {_reason(exc)}; check its permissions")
+    try:
+        problem = _refusal(os.fstat(handle))
+        if problem is not None:
+            return refused(problem)
+        with os.fdopen(handle, "rb", closefd=False) as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return refused(f"cannot read the file: {_reason(exc)}")
+    finally:
+        os.close(handle)
+    if len(raw) > MAX_FILE_BYTES:
+        return refused(_too_big(len(raw)))
+    return raw, None
+
+
+def _refusal(found: os.stat_result) -> str | None:
+    kind = stat.S_IFMT(found.st_mode)
+    if kind != stat.S_IFREG:
+        what = _NOT_REGULAR.get(kind, "not a regular file")
+        return (
+            f"the file is {what}, not a regular file; it was not read: replace it with a "
+            "regular file, or remove it"
+        )
+    if found.st_size > MAX_FILE_BYTES:
+        return _too_big(found.st_size)
+    return None
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"the file is {size / (1 << 20):.1f} MiB, over the limit of {MAX_FILE_BYTES >> 20} MiB "
+        "per file; split it into several files"
+    )
 
 
 # -- reconciler.yaml --------------------------------------------------------------------
@@ -81,14 +177,16 @@ def load_project_settings(root: str | Path) -> ProjectSettings:
 def _project_settings(path: Path, given: str | Path) -> tuple[ProjectSettings, list[SpecIssue]]:
     name = path.resolve().name or "project"
     defaults = ProjectSettings(root=str(given), name=name)
-    project_file = next((path / n for n in PROJECT_FILES if (path / n).is_file()), None)
+    # lexists, not is_file: a FIFO or a dangling link named reconciler.yaml is refused,
+    # not silently taken for "no project file".
+    project_file = next((path / n for n in PROJECT_FILES if os.path.lexists(path / n)), None)
     if project_file is None:
         return defaults, []
     display = _display(given, Path(project_file.name))
-    try:
-        raw = project_file.read_bytes()
-    except OSError as exc:
-        return defaults, [SpecIssue(display, 1, 1, "", f"cannot read the file: {exc.strerror}")]
+    raw, refused = read_file(project_file, display, path)
+    if raw is None:
+        assert refused is not None
+        return defaults, _locate_all([refused], {})
     text, pending = decode(raw, display)
     parsed = ParsedFile(None, pending)
     if text is not None:
@@ -138,14 +236,19 @@ def spec_files(root: Path) -> Iterator[Path]:
     """Every spec file below ``root`` (relative paths, sorted).
 
     Hidden folders (``.github``, ``.reconciler``) are skipped, and so is any sub-folder with
-    a ``reconciler.yaml`` of its own: that is another project.
+    a ``reconciler.yaml`` of its own: that is another project. Links to folders are not
+    followed (one could lead anywhere on the machine, or back into the project). A folder
+    that cannot be read is an error (``ConfigError``): skipping it would drop its records,
+    and the plan would archive them.
     """
     found: list[Path] = []
-    for folder, dirs, files in os.walk(root):
+    unreadable: list[OSError] = []
+    for folder, dirs, files in os.walk(root, onerror=unreadable.append):
         dirs[:] = [
             d for d in dirs
             if not d.startswith(".") and d not in _SKIPPED_DIRS
-            and not any((Path(folder) / d / name).is_file() for name in PROJECT_FILES)
+            and not os.path.islink(Path(folder) / d)
+            and not any(os.path.lexists(Path(folder) / d / name) for name in PROJECT_FILES)
         ]
         relative_folder = Path(folder).relative_to(root)
         for name in files:
@@ -154,6 +257,12 @@ def spec_files(root: Path) -> Iterator[Path]:
             if relative_folder == Path(".") and name in PROJECT_FILES:
                 continue
             found.append(relative_folder / name)
+    if unreadable:
+        error = unreadable[0]
+        raise ConfigError(
+            f"cannot read the folder {str(error.filename or root)!r}: {_reason(error)}; fix "
+            "its permissions (skipping it would leave its records out of the plan)"
+        )
     yield from sorted(found)
 
 
@@ -166,14 +275,13 @@ def _record_prefix(path: tuple[PathPart, ...]) -> tuple[str, ...] | None:
 
 
 def _load_file(
-    path: Path, display: str, settings: ProjectSettings, cache: DraftCache
+    root: Path, path: Path, display: str, settings: ProjectSettings, cache: DraftCache
 ) -> _FileResult:
     result = _FileResult(display, path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        message = f"cannot read the file: {exc.strerror or exc}"
-        result.issues.append(PendingIssue(display, (), message, line=1, column=1))
+    raw, refused = read_file(path, display, root)
+    if raw is None:
+        assert refused is not None
+        result.issues.append(refused)
         return result
     key = cache.key(raw)
     cached = cache.get(key)
@@ -204,7 +312,8 @@ def _load_file(
         skip = {p for p in (_record_prefix(i.path) for i in result.issues) if p is not None}
     drafts, keys, build_issues = build_drafts(document, display, settings.timezone, skip)
     result.issues.extend(build_issues)
-    positions = record_positions(parsed.root)
+    index = parsed.positions()
+    positions = index.records() if index is not None else {}
     result.rows = [_row(d, positions.get(tuple(d["path"]), (1, 1))) for d in drafts]
     result.keys = [[t, k, *positions.get(p, (1, 1))] for t, k, p in keys]
     if result.issues:
@@ -277,7 +386,7 @@ def _load_project(root: str | Path, *, reference_time: datetime, use_cache: bool
         raise SpecError(settings_issues)
     cache = DraftCache(path, enabled=use_cache, salt=_salt(settings))
     results = [
-        _load_file(path / relative, _display(root, relative), settings, cache)
+        _load_file(path, path / relative, _display(root, relative), settings, cache)
         for relative in spec_files(path)
     ]
     issues = [issue for result in results for issue in result.issues]
@@ -286,7 +395,7 @@ def _load_project(root: str | Path, *, reference_time: datetime, use_cache: bool
     if issues:
         parsed = {r.display: r.parsed for r in results}
         files = {r.display: r.path for r in results}
-        raise SpecError(_locate_all(issues, parsed, files))
+        raise SpecError(_locate_all(issues, parsed, files, path))
     cache.prune()
     return DesiredState(
         project=settings,
@@ -416,26 +525,29 @@ def _locate_all(
     pending: list[PendingIssue],
     parsed: Mapping[str, ParsedFile | None],
     files: Mapping[str, Path] | None = None,
+    root: Path | None = None,
 ) -> list[SpecIssue]:
-    """Give every pending issue its line and column, re-reading files only as needed."""
-    roots = {display: p.root for display, p in parsed.items() if p is not None}
+    """Give every pending issue its line and column, re-reading files only as needed.
+
+    Each file's positions are indexed once (``ParsedFile.positions``): linear in the
+    files, however many issues there are.
+    """
+    known: dict[str, ParsedFile | None] = dict(parsed)
     located: list[SpecIssue] = []
     for issue in pending:
         line, column = issue.line, issue.column
         if line is None or column is None:
-            root = roots.get(issue.file)
-            if root is None and files is not None and issue.file in files:
-                root = _reparse(files[issue.file], issue.file)
-                roots[issue.file] = root
-            position = locate(root, issue.path, at_key=issue.at_key) if root is not None else None
+            if known.get(issue.file) is None and files is not None and issue.file in files:
+                known[issue.file] = _reparse(files[issue.file], issue.file, root)
+            file = known.get(issue.file)
+            positions = file.positions() if file is not None else None
+            position = positions.locate(issue.path, at_key=issue.at_key) if positions else None
             line, column = position or (1, 1)
         located.append(SpecIssue(issue.file, line, column, render_path(issue.path), issue.message))
     return located
 
 
-def _reparse(path: Path, display: str) -> Any:
-    try:
-        text, _ = decode(path.read_bytes(), display)
-    except OSError:
-        return None
-    return parse(text, display).root if text is not None else None
+def _reparse(path: Path, display: str, root: Path | None) -> ParsedFile | None:
+    raw, _ = read_file(path, display, root if root is not None else path.parent)
+    text = decode(raw, display)[0] if raw is not None else None
+    return parse(text, display) if text is not None else None
