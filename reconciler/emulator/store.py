@@ -109,7 +109,7 @@ class Store:
             self._conn.close()
             raise ConfigError(
                 f"the emulator database {path} is not a usable SQLite file ({error}); "
-                "move it aside (or delete it) to start an empty portal, or pass another --data file"
+                "move it aside (or delete it) and the emulator starts with an empty portal"
             ) from None
 
     def _open(self, path: str | None) -> None:
