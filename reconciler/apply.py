@@ -58,6 +58,8 @@ class ApplyResult:
     updated: list[str] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
+    #: records whose markers were rewritten to this project's id (marker migration)
+    remarked: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     interrupted: bool = False
     stopped_reason: str | None = None
@@ -174,8 +176,10 @@ class _Applier:
 
     def run(self) -> ApplyResult:
         try:
-            types = {c.object_type for c in self.plan.changes if c.action == "create"}
+            types = {c.object_type for c in self.plan.changes if c.action in ("create", "remark")}
             ensure_markers(self.client, types, self.unique_marker)
+            self._remark([c for c in self.plan.changes if c.action == "remark"])
+            self._check_stop()
             by_type: dict[str, list[Change]] = defaultdict(list)
             for change in self.plan.changes:
                 if change.action == "create":
@@ -192,8 +196,52 @@ class _Applier:
             self._check_stop()  # stopped during the last phase: some of it was not sent
         except _Stop:
             pass
+        self._bind_project_id()
         self.result.requests = self.client.requests_sent
         return self.result
+
+    def _remark(self, changes: list[Change]) -> None:
+        """Rewrite the markers of records this state maps (by the state's id) to this
+        project's id: one batch update of the two marker properties."""
+        by_type: dict[str, list[Change]] = defaultdict(list)
+        for change in changes:
+            recorded = self.state.records.get(change.address)
+            if recorded is None or recorded.id != change.hubspot_id:
+                self._fail(change, "not rewritten: the state does not map this record to "
+                           f"id {change.hubspot_id}")
+                continue
+            by_type[change.object_type].append(change)
+        for object_type in sorted(by_type, key=lambda t: (write_rank(t), t)):
+            by_id = {str(c.hubspot_id): c for c in by_type[object_type]}
+            inputs = [UpdateInput(i, marker_properties(self.project, c.address))
+                      for i, c in by_id.items()]
+            for chunk, outcome in self.client.run_batches(
+                partial(self.client.batch_update, object_type), inputs, stop=self.stop
+            ):
+                chunk_changes = [by_id[i.id] for i in chunk]
+                if isinstance(outcome, ReconcilerError):
+                    self._handle_batch_error(chunk_changes, outcome)
+                    continue
+                ok_ids = {r.id for r in outcome.results}
+                errors = {i: e for e in outcome.errors for i in e.ids}
+                for inp, change in zip(chunk, chunk_changes):
+                    if inp.id in ok_ids:
+                        self.result.remarked.append(change.address)
+                    else:
+                        error = errors.get(inp.id)
+                        self._fail(change, "marker rewrite failed: "
+                                   + (error.message if error else "HubSpot returned no result"))
+                self.progress(len(chunk))
+
+    def _bind_project_id(self) -> None:
+        """The state carries this project's id once every record it maps carries its
+        markers: all rewritten (or made) by this run, or the state was empty."""
+        if self.state.project_id == self.project:
+            return
+        marked = {*self.result.remarked, *self.result.created}
+        if all(address in marked for address in self.state.records):
+            self.state.project_id = self.project
+            self._save()
 
     def _create(self, object_type: str, changes: list[Change]) -> list[tuple[Change, AssociationRef]]:
         ready: list[tuple[Change, CreateInput]] = []

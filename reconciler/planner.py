@@ -33,6 +33,7 @@ from reconciler.model import (
     Source,
     write_rank,
 )
+from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties
 from reconciler.state import AppliedAssociation, Pin, RecordState, State
 
 PLAN_FORMAT_VERSION = 1
@@ -232,6 +233,7 @@ def plan(
             )
         )
 
+    changes.extend(_remarks(desired, state, remote))
     changes.sort(key=_change_order)
     return Plan(
         changes=tuple(changes),
@@ -243,6 +245,43 @@ def plan(
         refreshed=remote is not None,
         reference_time=desired.reference_time,
     )
+
+
+def _remarks(
+    desired: DesiredState, state: State, remote: Mapping[str, RemoteSnapshot | None] | None
+) -> list[Change]:
+    """Marker rewrites, while the state's records carry another project id's markers.
+
+    A state made by the first release (no ``project_id``: markers ``<name>:<address>``),
+    or before the project got its ``id:``, maps records whose markers are not this
+    project's. Each managed record still in the spec gets one ``remark`` (by the state's id:
+    only records this state maps are claimed); those being created again, or archived,
+    need none.
+    """
+    new_id = desired.project.marker_id
+    old_id = state.project_id if state.project_id is not None else state.project
+    if not state.records or old_id is None or state.project_id == new_id:
+        return []  # (a state naming no project at all is not a file apply wrote)
+    remarks: list[Change] = []
+    for address, recorded in state.records.items():
+        record = desired.records.get(address)
+        if record is None or (remote is not None and remote.get(address) is None):
+            continue
+        after = marker_properties(new_id, address)
+        before = {MARKER_PROPERTY: f"{old_id}:{address}",
+                  PROJECT_PROPERTY: state.project_id}
+        remarks.append(Change(
+            action="remark",
+            object_type=recorded.object_type,
+            key=record.key,
+            reason=f"markers of project {old_id} → {new_id}",
+            hubspot_id=recorded.id,
+            after=after,
+            diffs=tuple(PropertyDiff(name, before[name], value)
+                        for name, value in sorted(after.items())),
+            source=record.source,
+        ))
+    return remarks
 
 
 def _change_order(change: Change) -> tuple[int, int, str, str]:

@@ -4,18 +4,21 @@ still recovered without a duplicate."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from reconciler.client import ClientSettings, CreateInput, HubSpotClient
+from reconciler.client import ClientSettings, CreateInput, HubSpotClient, UpdateInput
 from reconciler.emulator import Emulator, FaultConfig
-from reconciler.recovery import MARKER_PROPERTY, ensure_markers
+from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
 from reconciler.state import State, StateStore
 
-from .conftest import STATE, CliRun, assert_exactly, bulk_spec, markers, read_state, write_project
+from tests.helpers import write_project
+
+from .conftest import STATE, CliRun, assert_exactly, bulk_spec, markers, read_state
 
 pytestmark = pytest.mark.contract(False)
 
@@ -72,3 +75,62 @@ def test_an_in_flight_batch_left_by_the_first_release_is_recovered(
     assert len(faulty.records("meetings")) == 5  # three adopted, two created, none twice
     seen = markers(faulty, "meetings")
     assert max(seen.values()) == 1
+
+
+def _first_release_project(emulator: Emulator, cli: Callable[..., CliRun], root: Path) -> Path:
+    """A project applied the way the first release did: markers `Demo:<address>` (the
+    name, capitals kept), no reconciler_project, and a state without project_id."""
+    project = write_project(root, {"reconciler.yaml": "name: Demo\n", "bulk.yaml": bulk_spec(3, 2)})
+    assert cli("apply", "--project", project, "--auto-approve").code == 0
+    state = read_state(project)
+    with _client(emulator) as client:
+        for object_type in ("meetings", "calls"):
+            client.batch_update(object_type, [
+                UpdateInput(record["id"], {MARKER_PROPERTY: f"Demo:{address}",
+                                           PROJECT_PROPERTY: ""})
+                for address, record in state["records"].items()
+                if record["object_type"] == object_type
+            ])
+    path = project / STATE
+    data = json.loads(path.read_text())
+    del data["project_id"]
+    path.write_text(json.dumps(data))
+    return project
+
+
+def test_markers_of_the_first_release_are_rewritten_in_one_explicit_step(
+    emulator: Emulator, cli: Callable[..., CliRun], tmp_path: Path
+) -> None:
+    project = _first_release_project(emulator, cli, tmp_path / "demo")
+    emulator.clear_requests()
+
+    shown = cli("plan", "--project", project)
+    assert shown.code == 0, shown.err
+    assert "5 marker rewrites" in shown.out, shown.out
+    assert "Demo:meetings/m0" in shown.out and "demo:meetings/m0" in shown.out
+
+    run = cli("apply", "--project", project, "--auto-approve")
+    assert run.code == 0, run.out + run.err
+    writes = [r for r in emulator.requests() if r["method"] == "POST"
+              and r["path"].endswith(("/batch/create", "/batch/upsert", "/batch/archive"))]
+    assert writes == []  # a rewrite of markers, nothing created or archived
+    assert set(markers(emulator, "meetings")) == {f"demo:meetings/m{i}" for i in range(3)}
+    assert read_state(project)["project_id"] == "demo"
+    assert_exactly(emulator, project, {"meetings": 3, "calls": 2})
+
+    again = cli("plan", "--project", project)
+    assert "No changes." in again.out, again.out
+
+
+def test_a_first_release_record_deleted_by_hand_is_made_again_with_new_markers(
+    emulator: Emulator, cli: Callable[..., CliRun], tmp_path: Path
+) -> None:
+    project = _first_release_project(emulator, cli, tmp_path / "demo")
+    state = read_state(project)
+    with _client(emulator) as client:  # one record deleted by hand: its rewrite fails
+        client.batch_archive("calls", [state["records"]["calls/c0"]["id"]])
+    run = cli("apply", "--project", project, "--auto-approve")
+    # a refresh sees calls/c0 gone: it is created again (new markers), the rest rewritten
+    assert run.code == 0, run.out + run.err
+    assert read_state(project)["project_id"] == "demo"
+    assert_exactly(emulator, project, {"meetings": 3, "calls": 2})
