@@ -30,6 +30,10 @@ from reconciler.emulator.portal import SINGULAR, Portal, now_iso
 from reconciler.emulator.store import StoredRecord
 
 BATCH_LIMIT = 100
+HISTORY_BATCH_LIMIT = 50  # batch/read with propertiesWithHistory (facts §1, observed)
+TOO_MANY_WITH_HISTORY = (
+    "The maximum number of inputs supported in a batch request for property histories is 50"
+)
 TOO_MANY = (
     "The maximum number of inputs supported in a batch is 100. "
     "Please reduce the number of items and try again"
@@ -323,6 +327,8 @@ def batch_read(portal: Portal, request: ApiRequest) -> Reply:
     started = now_iso()
     inputs = batch_inputs(request)
     body = request.body
+    if body.get("propertiesWithHistory") and len(inputs) > HISTORY_BATCH_LIMIT:
+        raise validation_error(TOO_MANY_WITH_HISTORY)
     archived = request.query_bool("archived")
     wanted = portal.read_properties(object_type, [str(p) for p in body.get("properties") or []])
     raw_ids = [item.get("id") for item in inputs]

@@ -22,6 +22,7 @@ MAX_GROUPS = 5
 MAX_FILTERS_PER_GROUP = 10
 MAX_FILTERS = 25
 MAX_LIMIT = 200
+MAX_QUERY = 3000  # characters (the spec: "up to 3000 characters")
 MAX_TOTAL = 10_000
 OPERATORS = {
     "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN",
@@ -137,6 +138,9 @@ def _check_request(body: Any) -> dict[str, Any]:
                 raise validation_error(f"Unknown filter operator: {operator}")
             if not filter_.get("propertyName"):
                 raise validation_error("Each filter needs a propertyName")
+    query = body.get("query")
+    if query is not None and (not isinstance(query, str) or len(query) > MAX_QUERY):
+        raise validation_error(f"query must be a string of at most {MAX_QUERY} characters")
     total = sum(len(group["filters"]) for group in groups)
     if total > MAX_FILTERS:
         raise validation_error(

@@ -328,3 +328,13 @@ def test_bad_limit_is_a_400_and_numeric_strings_are_integers(api: httpx.Client, 
         {"from": {"id": contact}, "to": {"id": meeting.json()["id"]},
          "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": "x"}]}]})
     assert broken.status_code == 400
+
+
+def test_batch_read_with_history_takes_at_most_50_inputs(api: httpx.Client) -> None:
+    inputs = [{"id": str(i)} for i in range(1, 52)]
+    refused = api.post(f"{BATCH}/read", json={"inputs": inputs, "properties": [], "propertiesWithHistory": ["hs_meeting_title"]})
+    assert refused.status_code == 400
+    assert refused.json()["message"] == (
+        "The maximum number of inputs supported in a batch request for property histories is 50")
+    allowed = api.post(f"{BATCH}/read", json={"inputs": inputs, "properties": [], "propertiesWithHistory": []})
+    assert allowed.status_code == 207  # none of the ids exists

@@ -136,3 +136,8 @@ def test_filter_limits_of_the_2024_08_26_changelog(api: httpx.Client) -> None:
         response = api.post(SEARCH, json=body(*refused))
         assert response.status_code == 400, refused
         assert response.json()["category"] == "VALIDATION_ERROR" and response.json()["correlationId"]
+
+
+def test_query_is_at_most_3000_characters(api: httpx.Client) -> None:
+    assert api.post(SEARCH, json={"query": "a" * 3000}).status_code == 200
+    assert api.post(SEARCH, json={"query": "a" * 3001}).status_code == 400
