@@ -23,6 +23,13 @@ from reconciler.emulator.portal import Portal
 _TYPES = {"string", "number", "datetime", "date", "bool", "enumeration"}
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_UNIQUE = 10
+#: PropertyCreate's fields (properties specs): anything else in the body is ignored.
+PROPERTY_CREATE_FIELDS = frozenset({
+    "calculationFormula", "currencyPropertyName", "dataSensitivity", "description", "displayOrder",
+    "externalOptions", "fieldType", "formField", "groupName", "hasUniqueValue", "hidden", "label",
+    "name", "numberDisplayHint", "options", "referencedObjectType", "showCurrencySymbol",
+    "textDisplayHint", "type",
+})
 
 
 def list_properties(portal: Portal, request: ApiRequest) -> Reply:
@@ -73,5 +80,7 @@ def create_property(portal: Portal, request: ApiRequest) -> Reply:
                 raise validation_error(
                     f"You can have up to {MAX_UNIQUE} unique value properties per object"
                 )
-        prop = portal.add_custom_property(object_type, body)
+        prop = portal.add_custom_property(
+            object_type, {key: value for key, value in body.items() if key in PROPERTY_CREATE_FIELDS}
+        )
     return Reply(201, prop.to_api())
