@@ -285,7 +285,7 @@ def _load_file(
         return result
     key = cache.key(raw)
     cached = cache.get(key)
-    if cached is not None and isinstance(cached.get("rows"), list):
+    if cached is not None and _rows_are_sound(cached.get("rows")):
         result.rows = cached["rows"]
         result.keys = [row[:4] for row in result.rows]
         return result
@@ -340,6 +340,65 @@ def _row(draft: Draft, position: tuple[int, int]) -> list[Any]:
         draft["type"], draft["key"], position[0], position[1], draft["props"], draft["rel"],
         associations, draft["cal"], draft["owner_email"], flags,
     ]  # fmt: skip
+
+
+def _rows_are_sound(rows: Any) -> bool:
+    """True if cached ``rows`` have exactly the shape ``_row`` writes (else: parse again).
+
+    The cache checks each entry's digest; this check makes sure that even an entry that
+    passes it can never crash the load or put a non-text value into a property.
+    """
+    if type(rows) is not list:
+        return False
+    try:
+        for row in rows:
+            if type(row) is not list or len(row) != 10:
+                return False
+            object_type, key, line, column, props, rel, assoc, cal, email, flags = row
+            if not (
+                type(object_type) is str and type(key) is str
+                and type(line) is int and type(column) is int
+                and type(props) is dict and type(rel) is dict
+                and type(assoc) is list and type(flags) is int and 0 <= flags <= 3
+                and (email is None or type(email) is str)
+                and all(type(v) is str for v in props.values())
+                and all(type(v) is str for v in rel.values())
+                and all(_association_is_sound(a) for a in assoc)
+                and (cal is None or _calendar_is_sound(cal))
+            ):
+                return False
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _association_is_sound(item: Any) -> bool:
+    if type(item) is not list or len(item) != 8:
+        return False
+    to_type, to_key, to_id, category, type_id, label, index, field_name = item
+    return (
+        type(to_type) is str and type(index) is int and type(field_name) is str
+        and all(v is None or type(v) is str for v in (to_key, to_id, category, label))
+        and (type_id is None or type(type_id) is int)
+    )  # fmt: skip
+
+
+def _calendar_is_sound(cal: Any) -> bool:
+    if type(cal) is not dict or set(cal) != {
+        "organizer", "timezone", "reminders", "include_description"
+    }:  # fmt: skip
+        return False
+    reminders = cal["reminders"]
+    return (
+        type(cal["organizer"]) is str
+        and (cal["timezone"] is None or type(cal["timezone"]) is str)
+        and type(cal["include_description"]) is bool
+        and type(reminders) is list
+        and all(
+            type(r) is list and len(r) == 2 and type(r[0]) is int and type(r[1]) is str
+            for r in reminders
+        )
+    )
 
 
 def _record_path(object_type: str, key: str) -> tuple[str, ...]:
