@@ -115,13 +115,17 @@ class Portal:
         """The scopes any one of which lets a token read (write) records of a type.
 
         From the specs' ``security`` any-of lists: meetings and calls have their own specs,
-        which name ``crm.objects.contacts.read`` / ``.write`` alone; the generic objects spec
+        which name ``crm.objects.contacts.read`` / ``.write`` (the generic objects spec adds
+        ``crm.objects.meetings.read`` / ``crm.objects.calls.read`` for reads); the generic spec
         lists, per type, the plain, ``sensitive`` and ``highly_sensitive`` scopes (and for
         tickets the legacy ``tickets`` ones). A read is also allowed by the type's write
         scopes, as the generic lists name both for every operation; a write needs a write scope.
         """
         if object_type in ("meetings", "calls"):
-            return (f"crm.objects.contacts.{'write' if write else 'read'}",)
+            if write:
+                return ("crm.objects.contacts.write",)
+            # The generic objects spec's list also names crm.objects.meetings.read / .calls.read.
+            return ("crm.objects.contacts.read", f"crm.objects.{object_type}.read")
         family = self.scope_family(object_type)
         if family == "tickets":
             return ("tickets", "tickets.highly_sensitive.v2", "tickets.sensitive.v2")

@@ -112,3 +112,12 @@ def test_scopes_follow_the_specs_any_of_lists(api: httpx.Client, emulator: Emula
     assert api.get("/crm/v3/objects/tickets").status_code == 200
     assert api.post("/crm/v3/properties/contacts", json={
         "name": "x", "label": "X", "type": "string", "fieldType": "text", "groupName": "g"}).status_code == 403
+
+
+def test_meetings_and_calls_take_the_contacts_scopes_or_their_own_read(api: httpx.Client, emulator: Emulator) -> None:
+    emulator.set_config(scopes=("crm.objects.meetings.read",))
+    assert api.get("/crm/v3/objects/meetings").status_code == 200
+    assert api.get("/crm/v3/objects/calls").status_code == 403
+    refused = api.post(CREATE, json=ONE)
+    assert refused.status_code == 403
+    assert refused.json()["errors"][0]["context"]["requiredGranularScopes"] == ["crm.objects.contacts.write"]
