@@ -53,7 +53,8 @@ MAX_NESTING = 64
 #: measured safe at 5,000. Below this cheap upper bound, files go straight to it.
 _COMPOSER_SAFE_BOUND = 1000
 #: A line starting with this many indentation/indicator characters may nest deeply.
-_LONG_PREFIX = re.compile(r"^(?:[ \t?:-]|[&!][^ \t\n]*){100,}", re.MULTILINE)
+#: Atomic and possessive: "&-&-&-..." must not be split every possible way (exponential).
+_LONG_PREFIX = re.compile(r"^(?>[ \t?:-]|[&!][^ \t\n]*+){100,}", re.MULTILINE)
 #: Line breaks libyaml knows besides \n: a pre-scan must see the lines it sees.
 _OTHER_BREAKS = re.compile("\r\n?|[\x85\u2028\u2029]")
 #: Aliases and merge keys may expand a file to this many times its size (at least 4 MiB).

@@ -51,6 +51,11 @@ FRAGMENTS = [
     "    start: +99999999d",
     "  c: {timestamp: now, duration: 1h, disposition: busy}",
     "\x00",
+    "[" * 70,
+    "- " * 70 + "x",
+    "b: &b [*a, *a, *a, *a]",
+    "<<: [*a, *b]",
+    "? " * 40 + ": x",
 ]
 
 yamlish = st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("\n".join)

@@ -82,6 +82,14 @@ def test_nesting_is_bounded_before_the_composer(text: str, position: tuple[int, 
         assert str(MAX_NESTING) in nesting_message()
 
 
+def test_the_pre_scan_itself_is_linear() -> None:
+    # Anchors and dashes that a careless pattern would split every possible way.
+    text = ("&-" * 45 + " x\n") * 20_000 + ("& " * 49 + "x\n") * 20_000
+    started = time.monotonic()
+    parse(text, "spec.yaml")
+    assert time.monotonic() - started < 5
+
+
 def test_every_problem_is_located_in_linear_time(project) -> None:
     # One typo per record over 16k records took 54 s: each position was a linear search.
     count = 16_000
