@@ -35,7 +35,13 @@ def test_validate_reports_every_problem_on_stderr(
     assert "Traceback" not in captured.err
 
 
-@pytest.mark.parametrize("case", ["not-utf8", "yaml-syntax-error", "empty-file", "yaml-tags"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "not-utf8", "yaml-syntax-error", "empty-file", "yaml-tags",
+        "billion-laughs", "deep-flow-nesting", "deep-block-nesting", "alias-nesting",
+    ],
+)  # fmt: skip
 def test_validate_never_shows_a_traceback(
     case: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
