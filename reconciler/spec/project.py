@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -309,9 +310,14 @@ def _load_file(
     skip: set[tuple[str, ...]] = set()
     if result.issues or not schemas.is_valid("spec", document):
         result.issues.extend(schemas.validation_issues("spec", document, display))
+    if parsed.lossy:
+        result.issues = _lossy_numbers(result.issues, parsed.lossy, display)
+    if result.issues:
         skip = {p for p in (_record_prefix(i.path) for i in result.issues) if p is not None}
     drafts, keys, build_issues = build_drafts(document, display, settings.timezone, skip)
     result.issues.extend(build_issues)
+    if skip:
+        result.issues.extend(_more_issues(document, display, settings.timezone, result.issues))
     index = parsed.positions()
     positions = index.records() if index is not None else {}
     result.rows = [_row(d, positions.get(tuple(d["path"]), (1, 1))) for d in drafts]
@@ -321,6 +327,70 @@ def _load_file(
     else:
         cache.put(key, {"rows": result.rows})
     return result
+
+
+def _lossy_numbers(
+    issues: list[PendingIssue], lossy: Mapping[tuple[PathPart, ...], str], display: str
+) -> list[PendingIssue]:
+    """One issue per number whose text YAML does not keep: ``phone: 0301234`` is 301234.
+
+    It replaces the schema's "expected text, got a whole number" at the same place, which
+    does not say why: YAML 1.1 habits (and YAML 1.2 too) read digits as a number.
+    """
+    kept = [i for i in issues if not (i.path in lossy and i.message.startswith("expected "))]
+    for path, text in lossy.items():
+        lost = "plus sign" if text.startswith("+") else "leading zero"
+        number = re.sub(r"^\+?(-?)0*(?=[0-9])", r"\1", text)
+        message = (
+            f"{text} is read by YAML as the number {number}, which drops the {lost}; "
+            f'quote it ("{text}") to keep it as written, or write {number}'
+        )
+        kept.append(PendingIssue(display, path, message))
+    return kept
+
+
+def _more_issues(
+    document: dict[str, Any], display: str, timezone_name: str, found: list[PendingIssue]
+) -> list[PendingIssue]:
+    """The problems of records with schema errors that the schema does not see.
+
+    Such records are skipped when drafts are built (the builder relies on valid input), so
+    a bad time next to a misspelt field would only show after the first fix. Here each is
+    built on its own, and what it finds in fields the schema did not already flag is
+    reported too: every problem of a record in one pass.
+    """
+    flagged: dict[tuple[str, ...], set[PathPart]] = {}
+    for issue in found:
+        prefix = _record_prefix(issue.path)
+        if prefix is None:
+            continue
+        fields = flagged.setdefault(prefix, set())
+        if len(issue.path) > len(prefix):
+            fields.add(issue.path[len(prefix)])
+        elif not issue.message.startswith("missing required field"):
+            fields.add("")  # the record itself is wrong: nothing else to check
+    more: list[PendingIssue] = []
+    for prefix, fields in flagged.items():
+        body: Any = document
+        for part in prefix:
+            body = body.get(part) if isinstance(body, dict) else None
+        if "" in fields or not isinstance(body, dict):
+            continue
+        single: dict[str, Any] = {}
+        nest = single
+        for part in prefix[:-1]:
+            nest = nest.setdefault(part, {})
+        nest[prefix[-1]] = body
+        try:
+            _, _, issues = build_drafts(single, display, timezone_name, set())
+        except Exception:  # noqa: BLE001 - a record the schema refused can break the builder
+            continue
+        more.extend(
+            issue
+            for issue in issues
+            if len(issue.path) > len(prefix) and issue.path[len(prefix)] not in fields
+        )
+    return more
 
 
 # A record as the cache stores it: a compact row, since warm loads read 50k of them.

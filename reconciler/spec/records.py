@@ -96,6 +96,8 @@ CALL_DISPOSITIONS: Mapping[str, str] = MappingProxyType(
     }
 )
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+#: hs_meeting_location_type values the meetings scheduler (calendar:) accepts.
+CALENDAR_LOCATION_TYPES = ("ADDRESS", "CUSTOM", "PHONE")
 _REMINDER_UNITS = {"m": "MINUTES", "h": "HOURS", "d": "DAYS", "w": "WEEKS"}
 #: Sections whose records take ``owner:`` and the project's ``default_owner``.
 OWNED_SECTIONS = frozenset({"meetings", "calls", "contacts", "companies", "deals"})
@@ -262,6 +264,19 @@ class FileBuilder:
             "reminders": reminders,
             "include_description": bool(calendar.get("include_description", False)),
         }
+        # The scheduler's enum is shorter than the CRM property's options (which also hold
+        # VCE): hubspot-api-facts.md, hs_meeting_location_type.
+        for where_type, value in (
+            ((*path, "location_type"), body.get("location_type")),
+            ((*path, "properties", "hs_meeting_location_type"),
+             (body.get("properties") or {}).get("hs_meeting_location_type")),
+        ):  # fmt: skip
+            if value is not None and str(value).upper() not in CALENDAR_LOCATION_TYPES:
+                self.issue(
+                    where_type,
+                    f"{str(value)!r} is not a location type the meetings scheduler takes; "
+                    f"a calendar meeting uses one of {', '.join(CALENDAR_LOCATION_TYPES)}",
+                )
         props, rel = draft["props"], draft["rel"]
         has_end = "hs_meeting_end_time" in props or "hs_meeting_end_time" in rel
         if not has_end and "end" not in body and "duration" not in body:

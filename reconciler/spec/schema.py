@@ -183,6 +183,12 @@ def _value_message(error: ValidationError, value: Any) -> str:
     validator = error.validator
     path: tuple[PathPart, ...] = tuple(error.absolute_path)
     if validator == "type":
+        if _is_duration(schema) and type(value) is int:
+            # YAML 1.1 habit: a bare number of minutes.
+            return (
+                f"{value} is not a duration; did you mean {value}m? "
+                "Durations need a unit: 45m, 1h30m or 2h"
+            )
         wanted = schema.get("type")
         names = [wanted] if isinstance(wanted, str) else list(wanted or [])
         words = [_TYPE_WORDS.get(n, n) for n in names if n != "null"]
@@ -202,7 +208,7 @@ def _value_message(error: ValidationError, value: Any) -> str:
         return f"must be {schema.get('const')!r}, not {_short(value)}"
     if validator == "pattern":
         template = _PATTERN_MESSAGES.get(str(schema.get("pattern")))
-        if "duration" in str(schema.get("description", "")).lower():
+        if _is_duration(schema):
             return f"{_short(value)} is not a duration; write it like 45m, 1h30m or 2h"
         if template:
             return template.format(value=value)
@@ -217,6 +223,11 @@ def _value_message(error: ValidationError, value: Any) -> str:
     if validator == "anyOf":
         return _any_of_message(error, value, path)
     return str(error.message)
+
+
+def _is_duration(schema: Mapping[str, Any]) -> bool:
+    pattern: str = load_schema("spec")["$defs"]["duration"]["pattern"]
+    return schema.get("pattern") == pattern
 
 
 def _any_of_message(error: ValidationError, value: Any, path: tuple[PathPart, ...]) -> str:

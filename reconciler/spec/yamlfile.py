@@ -57,6 +57,8 @@ _COMPOSER_SAFE_BOUND = 1000
 _LONG_PREFIX = re.compile(r"^(?>[ \t?:-]|[&!][^ \t\n]*+){100,}", re.MULTILINE)
 #: Line breaks libyaml knows besides \n: a pre-scan must see the lines it sees.
 _OTHER_BREAKS = re.compile("\r\n?|[\x85\u2028\u2029]")
+#: Numbers written with a leading zero or a plus sign: a phone number, a zip code.
+_LOSSY_NUMBER = re.compile(r"\+|-?0[0-9]")
 #: Aliases and merge keys may expand a file to this many times its size (at least 4 MiB).
 EXPANSION_FACTOR = 8
 MIN_EXPANSION_LIMIT = 4 << 20
@@ -119,6 +121,8 @@ class ParsedFile:
     data: Any
     issues: list[PendingIssue] = field(default_factory=list)
     root: Node | None = None  # for positions; callers drop it once they have them
+    #: Numbers whose text says more than the number (0123456, +4930...): path → text.
+    lossy: dict[tuple[PathPart, ...], str] = field(default_factory=dict)
     _positions: Positions | None = field(default=None, repr=False, compare=False)
 
     def positions(self) -> Positions | None:
@@ -194,7 +198,7 @@ def parse(text: str, display: str) -> ParsedFile:
                 "repeat less through aliases"
             )
         return ParsedFile(None, [PendingIssue(display, (), message, line=line, column=column)])
-    return ParsedFile(data, walker.issues, root)
+    return ParsedFile(data, walker.issues, root, walker.lossy)
 
 
 def _mebibytes(size: int) -> str:
@@ -290,6 +294,7 @@ class _Walker:
         self.display = display
         self.limit = limit
         self.issues: list[PendingIssue] = []
+        self.lossy: dict[tuple[PathPart, ...], str] = {}
         self.size = 0
         self._done: dict[int, Any] = {}  # node id → value: aliases share, never re-expand
         self._shape: dict[int, tuple[int, int]] = {}  # collection id → (size, levels)
@@ -353,9 +358,12 @@ class _Walker:
             return node.value
         if tag in _PLAIN_SCALARS:
             try:
-                return _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, node)
+                value = _CONSTRUCTOR.yaml_constructors[tag](_CONSTRUCTOR, node)
             except Exception:  # noqa: BLE001 - ruamel raises assorted errors on odd numbers
                 return node.value
+            if _LOSSY_NUMBER.match(node.value):
+                self.lossy[path] = node.value
+            return value
         self._issue(node, path, f"YAML tag {_short_tag(tag)} is not supported here")
         return node.value
 
