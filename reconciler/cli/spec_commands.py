@@ -2,43 +2,128 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
 from reconciler.cli.base import cli
+from reconciler.errors import ReconcilerError, SpecError, SpecIssue
+
+FORMAT_VERSION = 1
 
 
 @cli.command()
 @click.argument(
-    "project", type=click.Path(path_type=Path, readable=False), default=".", required=False
+    "project", type=click.Path(path_type=Path, readable=False), default=None, required=False
 )
+@click.option(
+    "--project", "-p", "project_option", type=click.Path(path_type=Path, readable=False),
+    default=None, help="The project folder (the same as PROJECT; default: the current folder).",
+)  # fmt: skip
 @click.option("--no-cache", is_flag=True, help="Parse every file again (ignore .reconciler/cache).")
-def validate(project: Path, no_cache: bool) -> int:
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "github"]), default=None,
+    help="Output format (github: annotations on the pull request's lines).",
+)  # fmt: skip
+def validate(
+    project: Path | None, project_option: Path | None, no_cache: bool, as_json: bool,
+    fmt: str | None,
+) -> int:  # fmt: skip
     """Check every spec file of PROJECT (default: the current folder) against the schema.
 
     Reports every problem, one a line, as FILE:LINE:COLUMN: path: message, and exits 1
-    if there is any. Nothing is sent anywhere.
+    if there is any. Nothing is sent anywhere. --json prints one JSON document;
+    --format github prints GitHub Actions annotations (::error file=...,line=...::).
 
     \b
     Example:
       reconciler validate examples
+      reconciler validate --project examples --format github
     """
     from reconciler.spec import load_project
 
-    desired = load_project(
-        project, reference_time=datetime.now(timezone.utc), use_cache=not no_cache
-    )
-    count = len(desired.records)
+    if as_json and fmt not in (None, "json"):
+        raise click.UsageError(f"--json and --format {fmt} contradict each other; pick one")
+    if project is not None and project_option is not None and project != project_option:
+        raise click.UsageError(
+            f"two project folders given ({project} and --project {project_option}); give one"
+        )
+    folder = project or project_option or Path(".")
+    fmt = "json" if as_json else (fmt or "text")
+    try:
+        desired = load_project(
+            folder, reference_time=datetime.now(timezone.utc), use_cache=not no_cache
+        )
+    except ReconcilerError as error:
+        if fmt == "text":
+            raise  # rendered by the CLI's one error handler
+        _render_failure(error, fmt)
+        return error.exit_code
     by_type = Counter(record.object_type for record in desired.records.values())
+    count = len(desired.records)
+    if fmt == "json":
+        click.echo(json.dumps(_result(count, by_type, []), indent=2))
+        return 0
     detail = ", ".join(f"{n} {object_type}" for object_type, n in sorted(by_type.items()))
     click.echo(
-        f"OK: {count} record{'s' if count != 1 else ''} in {project}"
+        f"OK: {count} record{'s' if count != 1 else ''} in {folder}"
         + (f" ({detail})" if detail else "")
     )
     return 0
+
+
+def _result(count: int, by_type: Counter[str], problems: list[SpecIssue]) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "ok": not problems,
+        "records": count,
+        "by_type": dict(sorted(by_type.items())),
+        "problems": [
+            {
+                "file": issue.file,
+                "line": issue.line,
+                "column": issue.column,
+                "path": issue.path,
+                "message": issue.message,
+            }
+            for issue in problems
+        ],
+    }
+
+
+def _render_failure(error: ReconcilerError, fmt: str) -> None:
+    issues = error.issues if isinstance(error, SpecError) else []
+    if fmt == "json":
+        payload = _result(0, Counter(), issues)
+        payload.update(ok=False, records=None, by_type=None)
+        payload["error"] = str(error)
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for issue in issues:
+        message = f"{issue.path}: {issue.message}" if issue.path else issue.message
+        where = (
+            f"file={_property(issue.file)},line={issue.line},col={issue.column},"
+            f"title={_property('reconciler validate')}"
+        )
+        click.echo(f"::error {where}::{_data(message)}")
+    if not issues:
+        click.echo(f"::error title={_property('reconciler validate')}::{_data(str(error))}")
+    click.echo(f"Error: {error}", err=True)
+
+
+def _data(text: str) -> str:
+    """Escape a workflow command's message (GitHub's toolkit: %, CR and LF)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    """Escape a workflow command's property value (also ':' and ',')."""
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 @cli.command()

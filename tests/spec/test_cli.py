@@ -66,3 +66,77 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
     for command in ("validate", "schema"):
         assert main([command, "--help"]) == 0
         assert "Example:" in capsys.readouterr().out
+
+
+def test_validate_takes_project_as_an_option_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns(".reconciler"))
+    assert main(["validate", "--project", str(copy)]) == 0
+    assert capsys.readouterr().out.startswith(f"OK: 21 records in {copy} (")
+    assert main(["validate", "-p", str(copy), str(copy)]) == 0
+    capsys.readouterr()
+    assert main(["validate", "-p", str(copy), str(tmp_path)]) != 0
+    assert "two project folders given" in capsys.readouterr().err
+
+
+def test_validate_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns(".reconciler"))
+    assert main(["validate", "--json", str(copy)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result == {
+        "format_version": 1, "ok": True, "records": 21,
+        "by_type": {"calls": 5, "companies": 3, "contacts": 4, "deals": 2, "meetings": 7},
+        "problems": [],
+    }  # fmt: skip
+    monkeypatch.chdir(BAD_SPECS)
+    assert main(["validate", "--format", "json", "--no-cache", "many-errors-sorted"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert (result["ok"], result["records"], result["error"]) == (
+        False, None, "3 problems found in the spec"
+    )  # fmt: skip
+    assert result["problems"][1] == {
+        "file": "many-errors-sorted/a.yaml", "line": 8, "column": 5, "path": "meetings.a.titl",
+        "message": "unknown field 'titl'; did you mean 'title'?",
+    }  # fmt: skip
+    assert main(["validate", "--json", "no-such-folder"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert (result["ok"], result["problems"]) == (False, [])
+    assert result["error"] == "project folder 'no-such-folder' does not exist"
+
+
+def test_validate_github_annotations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(BAD_SPECS)
+    assert main(["validate", "--format", "github", "--no-cache", "many-errors-sorted"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        "::error file=many-errors-sorted/a.yaml,line=5,col=14,title=reconciler validate::"
+        "meetings.z.outcome: 'maybe' is not a valid outcome; use one of SCHEDULED, COMPLETED, "
+        "RESCHEDULED, NO_SHOW, CANCELED",
+        "::error file=many-errors-sorted/a.yaml,line=8,col=5,title=reconciler validate::"
+        "meetings.a.titl: unknown field 'titl'; did you mean 'title'?",
+        "::error file=many-errors-sorted/b.yaml,line=3,col=16,title=reconciler validate::"
+        "calls.c.timestamp: 'yesterday 25:00': '25:00' is not a valid time of day",
+    ]
+    assert captured.err == "Error: 3 problems found in the spec\n"
+    # Commas, colons and percent signs in a file name cannot break the annotation.
+    odd = tmp_path / "a,b:c%"
+    odd.mkdir()
+    (odd / "x.yaml").write_text("calls: [1]\n")
+    assert main(["validate", "--format", "github", str(odd)]) == 1
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line == (
+        f"::error file={tmp_path}/a%2Cb%3Ac%25/x.yaml,line=1,col=8,title=reconciler validate"
+        "::calls: expected a mapping, got a list"
+    )
+
+
+def test_validate_refuses_contradicting_formats(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--json", "--format", "github"]) != 0
+    assert "contradict" in capsys.readouterr().err
