@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +23,16 @@ from typing import Any
 from reconciler import __version__
 from reconciler.errors import ConfigError, SpecError, SpecIssue
 from reconciler.gc_pause import gc_paused
+from reconciler.generate.loading import (
+    Generated,
+    HandRecord,
+    file_sections,
+    generate,
+    resolve_variables,
+    sections_are_sound,
+    seed_text,
+    variable_issues,
+)
 from reconciler.model import (
     SECTION_OBJECT_TYPES,
     AssociationRef,
@@ -63,6 +73,7 @@ class _FileResult:
     keys: list[list[Any]] = field(default_factory=list)  # [type, key, line, column]
     issues: list[PendingIssue] = field(default_factory=list)
     parsed: ParsedFile | None = None  # kept only when issues need positions
+    sections: dict[str, Any] | None = None  # generate:/patch: (reconciler.generate.loading)
 
 
 def _display(root: str | Path, relative: Path) -> str:
@@ -215,6 +226,7 @@ def _project_settings(path: Path, given: str | Path) -> tuple[ProjectSettings, l
         known = ", ".join(["local", *targets])
         message = f"{default_target!r} is not defined under targets; known: {known}"
         checks.append(PendingIssue(display, ("default_target",), message))
+    checks.extend(variable_issues(data, display))
     if checks:
         return defaults, _locate_all(checks, {display: parsed})
     settings = ProjectSettings(
@@ -226,6 +238,9 @@ def _project_settings(path: Path, given: str | Path) -> tuple[ProjectSettings, l
         targets=MappingProxyType({str(k): dict(v or {}) for k, v in targets.items()}),
         source_file=display,
         id=str(data["id"]) if data.get("id") is not None else None,
+        generation=MappingProxyType(
+            {k: data[k] for k in ("vars", "seed", "max_generated") if k in data}
+        ),
     )
     return settings, []
 
@@ -286,7 +301,11 @@ def _load_file(
         return result
     key = cache.key(raw)
     cached = cache.get(key)
-    if cached is not None and _rows_are_sound(cached.get("rows")):
+    if (
+        cached is not None and _rows_are_sound(cached.get("rows"))
+        and sections_are_sound(cached.get("generate"))
+    ):
+        result.sections = cached.get("generate")
         result.rows = cached["rows"]
         result.keys = [row[:4] for row in result.rows]
         return result
@@ -322,10 +341,11 @@ def _load_file(
     positions = index.records() if index is not None else {}
     result.rows = [_row(d, positions.get(tuple(d["path"]), (1, 1))) for d in drafts]
     result.keys = [[t, k, *positions.get(p, (1, 1))] for t, k, p in keys]
+    result.sections = file_sections(document, index)
     if result.issues:
         result.parsed = parsed
     else:
-        cache.put(key, {"rows": result.rows})
+        cache.put(key, {"rows": result.rows, "generate": result.sections})
     return result
 
 
@@ -494,19 +514,36 @@ def _salt(settings: ProjectSettings) -> str:
 
 
 def load_project(
-    root: str | Path, *, reference_time: datetime, use_cache: bool = True
+    root: str | Path,
+    *,
+    reference_time: datetime,
+    use_cache: bool = True,
+    target: str | None = None,
+    variables: Iterable[tuple[str, str]] = (),
 ) -> DesiredState:
     """Load and check every file of the project at ``root`` into a ``DesiredState``.
 
     Relative times are resolved against ``reference_time`` (naive means UTC). Raises
     ``SpecError`` with every problem found, or ``ConfigError`` if ``root`` is not a folder.
     Parsed files are cached under ``<root>/.reconciler/cache/`` unless ``use_cache`` is off.
+    Generators (``generate:``) use the variables of ``target`` (default: the project's
+    default target) overridden by ``variables`` (``--var name=value``).
     """
     with gc_paused():
-        return _load_project(root, reference_time=reference_time, use_cache=use_cache)
+        return _load_project(
+            root, reference_time=reference_time, use_cache=use_cache, target=target,
+            variables=tuple(variables),
+        )
 
 
-def _load_project(root: str | Path, *, reference_time: datetime, use_cache: bool) -> DesiredState:
+def _load_project(
+    root: str | Path,
+    *,
+    reference_time: datetime,
+    use_cache: bool,
+    target: str | None = None,
+    variables: tuple[tuple[str, str], ...] = (),
+) -> DesiredState:
     path = _check_root(root)
     if reference_time.tzinfo is None:
         reference_time = reference_time.replace(tzinfo=timezone.utc)
@@ -519,7 +556,19 @@ def _load_project(root: str | Path, *, reference_time: datetime, use_cache: bool
         for relative in spec_files(path)
     ]
     issues = [issue for result in results for issue in result.issues]
-    records, cross_issues = _assemble(results, settings, reference_time)
+    generated: list[_FileResult] = []
+    resolved: dict[str, str] = {}
+    if not issues and any(result.sections for result in results):
+        made = _generated(results, settings, reference_time, cache, target, variables)
+        issues.extend(made.issues)
+        resolved = made.resolved
+        paths = {r.display: r.path for r in results}
+        for display, drafts in made.by_file.items():
+            extra = _FileResult(display, paths[display])
+            extra.rows = [_row(draft, position) for draft, position in drafts]
+            extra.keys = [row[:4] for row in extra.rows]
+            generated.append(extra)
+    records, cross_issues = _assemble([*results, *generated], settings, reference_time, resolved)
     issues.extend(cross_issues)
     if issues:
         parsed = {r.display: r.parsed for r in results}
@@ -533,8 +582,37 @@ def _load_project(root: str | Path, *, reference_time: datetime, use_cache: bool
     )
 
 
+def _generated(
+    results: list[_FileResult], settings: ProjectSettings, reference_time: datetime,
+    cache: DraftCache, target: str | None, variables: tuple[tuple[str, str], ...],
+) -> Generated:
+    """The records of the project's generators (``reconciler.generate``), for this run."""
+    hand = [
+        HandRecord(row[_TYPE], row[_KEY], row[_PROPS], f"{r.display}:{row[_LINE]}:{row[_COLUMN]}")
+        for r in results for row in r.rows
+    ]
+    generation = settings.generation
+    values = resolve_variables(
+        generation, settings.targets, target or settings.default_target, variables
+    )
+    return generate(
+        [(r.display, r.sections) for r in results if r.sections],
+        hand,
+        seed=seed_text(generation.get("seed")),
+        timezone=settings.timezone,
+        limit=generation.get("max_generated"),
+        variables=values,
+        reference_time=reference_time,
+        cache=cache,
+        salt=_salt(settings),
+    )
+
+
 def _assemble(
-    results: list[_FileResult], settings: ProjectSettings, reference_time: datetime
+    results: list[_FileResult],
+    settings: ProjectSettings,
+    reference_time: datetime,
+    generated_values: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, DesiredRecord], list[PendingIssue]]:
     issues: list[PendingIssue] = []
     owners: dict[tuple[str, str], tuple[str, int, int]] = {}
@@ -552,7 +630,8 @@ def _assemble(
     for object_type, key in owners:
         keys_by_type.setdefault(object_type, []).append(key)
     default_owner = parse_owner(settings.default_owner) if settings.default_owner else None
-    resolved: dict[str, str] = {}
+    # Generated values are looked up like resolved relative times, by their pin expression.
+    resolved: dict[str, str] = dict(generated_values or {})
     records: dict[str, DesiredRecord] = {}
     for result in results:
         for row in result.rows:

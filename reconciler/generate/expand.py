@@ -1,0 +1,942 @@
+"""Generators → records: the ``generate:`` and ``patch:`` sections of a project expanded.
+
+Input: each file's sections (plain data, with the position of each generator), the
+project's hand-written records, the seed, timezone, variables and record ceiling. Output:
+record drafts in exactly the form ``reconciler.spec.records`` builds for hand-written
+records (so the planner never knows a record was generated), plus the stable parts of
+generated times, resolved at each run by ``finalize``.
+
+Stability rules, and how they hold:
+
+- a value depends only on (seed, generator, key, field): each field draws from its own
+  ``random.Random`` seeded by a SHA-256 of those (``values.seed_of``);
+- generators are expanded in an order fixed by their names and dependencies, never by
+  file order; keys come from ``n`` (1..count), so raising a count adds keys at the end
+  and lowering it drops the highest;
+- every generated property is pinned like a relative time: its "expression" is a digest
+  of its definition (``gen:<hex>``), so the planner keeps the value applied at creation
+  until that one definition changes, whatever Faker or Python do meanwhile. Times and the
+  values chosen by them are ``gen@t:<hex>`` (``refresh-times`` re-pins those only);
+- a ``random_reference`` picks by rendezvous hashing among sorted candidates: a growing
+  candidate set moves a pick only to a new candidate that outranks it, and the pick is
+  pinned once applied (see ``reconciler.planner``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from reconciler.generate.templates import TemplateProblem, compile_template, is_template
+from reconciler.generate.values import (
+    Definition,
+    Evaluator,
+    ValueProblem,
+    define,
+    seed_of,
+    time_pick,
+)
+from reconciler.generate.inputs import (
+    TIME_PIN,
+    VALUE_PIN,
+    FileSections,
+    HandRecord,
+    Options,
+)
+from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
+from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean
+
+_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_TIME_KINDS = ("time", "by_time")
+_PLACEHOLDER_BASE = datetime(1901, 1, 1, tzinfo=timezone.utc)
+_PLACEHOLDER_STRIDE = timedelta(days=40)
+#: The friendly fields whose value is a time, by section.
+_TIME_FIELDS = {
+    "meetings": {"start", "end"},
+    "calls": {"timestamp"},
+    "deals": {"close_date"},
+}
+
+
+@dataclass
+class Expansion:
+    """Generated records (JSON-able, cacheable) and the problems found."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    issues: list[PendingIssue] = field(default_factory=list)
+
+
+class _Stop(Exception):
+    """A generator cannot go on (its problem is already recorded)."""
+
+
+@dataclass
+class _Generator:
+    name: str
+    file: str
+    line: int
+    column: int
+    object_type: str
+    section: str
+    key_pattern: str
+    count: Any
+    for_each: str | None
+    locale: str
+    fields: list[tuple[str, str, Any]]  # (group "fields"/"properties"/"owner", name, raw)
+    associations: list[Any]
+    patches: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
+    used_patches: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Made:
+    """A generated record while the project is expanded."""
+
+    key: str
+    n: int
+    parent: str | None
+    context: dict[str, Any]  # parent.<name> for children: key, n, fields and properties
+    digests: dict[str, str]
+
+
+def expand(
+    sections: Iterable[FileSections], existing: Iterable[HandRecord], options: Options
+) -> Expansion:
+    return _Expander(list(sections), list(existing), options).run()
+
+
+class _Expander:
+    def __init__(
+        self, sections: list[FileSections], existing: list[HandRecord], options: Options
+    ) -> None:
+        self.sections = sections
+        self.options = options
+        self.result = Expansion()
+        self.hand: dict[str, list[HandRecord]] = {}
+        for record in existing:
+            self.hand.setdefault(record.object_type, []).append(record)
+        self.hand_keys = {(r.object_type, r.key): r for r in existing}
+        self.generators: dict[str, _Generator] = {}
+        self.made: dict[str, list[_Made]] = {}
+        self.keys_by_type: dict[str, dict[str, str]] = {}  # type → key → generator
+
+    # -- problems -----------------------------------------------------------------------
+
+    def issue(self, file: str, path: tuple[PathPart, ...], message: str, *, at_key: bool = False) -> None:
+        self.result.issues.append(PendingIssue(file, path, message, at_key=at_key))
+
+    def gen_issue(self, gen: _Generator, path: tuple[PathPart, ...], message: str, *, at_key: bool = False) -> None:
+        self.issue(gen.file, ("generate", gen.name, *path), message, at_key=at_key)
+
+    # -- the run ------------------------------------------------------------------------
+
+    def run(self) -> Expansion:
+        self._collect()
+        if self.result.issues:
+            return self.result
+        order = self._order()
+        if order is None or not self._within_limit(order):
+            return self.result
+        for name in order:
+            try:
+                self._expand(self.generators[name])
+            except _Stop:
+                continue
+        self._check_patches()
+        self._check_references()
+        return self.result
+
+    def _collect(self) -> None:
+        for section in self.sections:
+            for name, body in section.generate.items():
+                if not isinstance(body, dict):
+                    continue
+                line, column = section.positions.get(name, (1, 1))
+                first = self.generators.get(name)
+                if first is not None:
+                    self.issue(
+                        section.file, ("generate", name),
+                        f"the generator {name!r} is already defined at "
+                        f"{first.file}:{first.line}:{first.column}; generator names are unique "
+                        "in a project",
+                        at_key=True,
+                    )
+                    continue
+                gen = self._generator(section.file, name, body, line, column)
+                if gen is not None:
+                    self.generators[name] = gen
+        for section in self.sections:
+            for name, patches in section.patch.items():
+                gen = self.generators.get(name)
+                if gen is None:
+                    hint = did_you_mean(name, self.generators) or (
+                        "" if self.generators else "; the project has no generators"
+                    )
+                    self.issue(section.file, ("patch", name), f"no generator is named {name!r}{hint}", at_key=True)
+                    continue
+                if not isinstance(patches, dict):
+                    continue
+                for pattern, body in patches.items():
+                    if isinstance(body, dict):
+                        gen.patches.append((pattern, {"file": section.file, **body}))
+
+    def _generator(self, file: str, name: str, body: Mapping[str, Any], line: int, column: int) -> _Generator | None:
+        where = ("generate", name)
+        object_type = body.get("type")
+        if object_type is None:
+            if name not in SECTION_OBJECT_TYPES:
+                self.issue(file, where, f"name the object type: type: contacts, companies, deals, meetings, calls, or another type like tickets", at_key=True)
+                return None
+            object_type = name
+        object_type = str(object_type)
+        section = object_type if object_type in SECTION_OBJECT_TYPES else "objects"
+        fields: list[tuple[str, str, Any]] = []
+        allowed = _friendly_fields(section)
+        for field_name, raw in (body.get("fields") or {}).items():
+            if field_name not in allowed:
+                hint = did_you_mean(field_name, allowed) or (
+                    f"; {object_type} fields are {', '.join(sorted(allowed))}" if allowed
+                    else f"; set {object_type} values under properties:"
+                )
+                self.issue(file, (*where, "fields", field_name), f"unknown field {field_name!r}{hint}", at_key=True)
+                continue
+            fields.append(("fields", field_name, raw))
+        for prop, raw in (body.get("properties") or {}).items():
+            fields.append(("properties", prop, raw))
+        if "owner" in body:
+            fields.append(("owner", "owner", body["owner"]))
+        key_pattern = str(body.get("key", ""))
+        problem = _key_pattern_problem(key_pattern)
+        if problem:
+            self.issue(file, (*where, "key"), problem)
+            return None
+        return _Generator(
+            name=name, file=file, line=line, column=column, object_type=object_type,
+            section=section, key_pattern=key_pattern, count=body.get("count", 1),
+            for_each=str(body["for_each"]) if body.get("for_each") is not None else None,
+            locale=str(body.get("locale") or "en_US"), fields=fields,
+            associations=list(body.get("associations") or []),
+        )
+
+    # -- order and ceiling ----------------------------------------------------------------
+
+    def _sources(self, gen: _Generator) -> list[str]:
+        """Generators this one needs first: its parent, and those it picks from."""
+        names = []
+        if gen.for_each is not None:
+            names.extend(self._generators_for(gen.for_each))
+        for item in gen.associations:
+            if isinstance(item, dict):
+                for value in item.values():
+                    if isinstance(value, dict) and "random_reference" in value:
+                        names.extend(self._generators_for(str(value["random_reference"])))
+                    elif isinstance(value, str) and is_template(value):
+                        pass
+        return sorted(set(names) - {gen.name})
+
+    def _generators_for(self, source: str) -> list[str]:
+        if source in self.generators:
+            return [source]
+        return [n for n, g in self.generators.items() if g.object_type == source]
+
+    def _order(self) -> list[str] | None:
+        order: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(name: str, chain: list[str]) -> bool:
+            if state.get(name) == 2:
+                return True
+            if state.get(name) == 1:
+                cycle = " → ".join([*chain[chain.index(name):], name])
+                gen = self.generators[name]
+                self.gen_issue(gen, (), f"generators depend on each other in a circle: {cycle}", at_key=True)
+                return False
+            state[name] = 1
+            for source in self._sources(self.generators[name]):
+                if not visit(source, [*chain, name]):
+                    return False
+            state[name] = 2
+            order.append(name)
+            return True
+
+        for name in sorted(self.generators):
+            if not visit(name, []):
+                return None
+        return order
+
+    def _within_limit(self, order: list[str]) -> bool:
+        most: dict[str, int] = {}
+        for name in order:
+            gen = self.generators[name]
+            try:
+                top = self._count_bounds(gen)[1]
+            except _Stop:
+                return False
+            parents = 1
+            if gen.for_each is not None:
+                parents = sum(most[g] for g in self._generators_for(gen.for_each))
+                if gen.for_each not in self.generators:
+                    parents += len(self.hand.get(gen.for_each, []))
+            most[name] = top * parents
+        total = sum(most.values())
+        if total > self.options.limit:
+            biggest = max(most, key=lambda n: (most[n], n))
+            self.gen_issue(
+                self.generators[biggest], ("count",),
+                f"the generators would make up to {total:,} records, over the limit of "
+                f"{self.options.limit:,} (this one up to {most[biggest]:,}); lower the counts, "
+                "or raise max_generated in reconciler.yaml",
+            )
+            return False
+        return True
+
+    def _count_bounds(self, gen: _Generator) -> tuple[int, int]:
+        count = gen.count
+        if isinstance(count, bool):
+            count = None
+        if isinstance(count, int):
+            if count < 0:
+                self.gen_issue(gen, ("count",), "count must be zero or more")
+                raise _Stop
+            return count, count
+        if isinstance(count, str) and is_template(count):
+            value = self._vars_template(gen, ("count",), count)
+            try:
+                number = int(value)
+            except ValueError:
+                self.gen_issue(gen, ("count",), f"the count template gave {value!r}, not a whole number")
+                raise _Stop from None
+            if number < 0:
+                self.gen_issue(gen, ("count",), f"the count template gave {number}; counts are zero or more")
+                raise _Stop
+            gen.count = number
+            return number, number
+        if isinstance(count, dict):
+            try:
+                definition = define(count, gen.locale)
+            except ValueProblem as exc:
+                self.gen_issue(gen, ("count",), str(exc))
+                raise _Stop from None
+            if definition.kind == "number" and definition.low >= 0 and definition.step == 1:
+                gen.count = definition
+                return int(definition.low), int(definition.high)
+            if definition.kind == "choice" and all(
+                c.kind == "literal" and isinstance(c.raw, int) and not isinstance(c.raw, bool) and c.raw >= 0
+                for c in definition.choices
+            ):
+                gen.count = definition
+                numbers = [int(c.raw) for c in definition.choices]
+                return min(numbers), max(numbers)
+        self.gen_issue(
+            gen, ("count",),
+            "count is a whole number, a template of variables like \"{{ vars.accounts }}\", "
+            "{random_number: {min: 2, max: 5}} or {random_choice: {1: 60%, 2: 40%}}",
+        )
+        raise _Stop
+
+    def _vars_template(self, gen: _Generator, path: tuple[PathPart, ...], source: str) -> str:
+        try:
+            template = compile_template(source)
+            self._check_vars(gen, path, template.variables)
+            return template.render({"vars": dict(self.options.variables)})
+        except TemplateProblem as exc:
+            self.gen_issue(gen, path, str(exc))
+            raise _Stop from None
+
+    def _check_vars(self, gen: _Generator, path: tuple[PathPart, ...], names: Iterable[str]) -> None:
+        for name in sorted(names):
+            if name not in self.options.variables:
+                known = list(self.options.variables)
+                hint = did_you_mean(name, known) or (
+                    f"; declared: {', '.join(sorted(known))}" if known
+                    else "; declare it under vars: in reconciler.yaml"
+                )
+                self.gen_issue(gen, path, f"unknown variable {name!r}{hint}")
+                raise _Stop
+
+    def _count(self, gen: _Generator, parent: str | None) -> int:
+        count = gen.count
+        if isinstance(count, int):
+            return count
+        assert isinstance(count, Definition)
+        value = Evaluator(seed_of(self.options.seed, gen.name, parent or "", "\x00count"), {}).value(count)
+        return int(value)
+
+    # -- one generator ------------------------------------------------------------------
+
+    def _expand(self, gen: _Generator) -> None:
+        definitions = self._definitions(gen, gen.fields, ("",))
+        parents: list[tuple[str | None, dict[str, Any], dict[str, str]]]
+        if gen.for_each is None:
+            parents = [(None, {}, {})]
+        else:
+            parents = self._parents(gen)
+        made: list[_Made] = []
+        seen: dict[str, str] = {}
+        by_type = self.keys_by_type.setdefault(gen.object_type, {})
+        records: list[dict[str, Any]] = []
+        builder_cache: dict[str, Any] = {}
+        for parent_key, parent_context, parent_digests in parents:
+            count = self._count(gen, parent_key)
+            for n in range(1, count + 1):
+                key = _key(gen.key_pattern, n, parent_key)
+                problem = _key_problem(key)
+                if problem:
+                    self.gen_issue(gen, ("key",), f"{gen.key_pattern!r} gives {key!r} (n={n}): {problem}")
+                    raise _Stop
+                clash = seen.get(key) or by_type.get(key)
+                if clash is not None:
+                    other = "" if clash == gen.name else f" (generator {clash!r} makes it too)"
+                    self.gen_issue(
+                        gen, ("key",),
+                        f"{gen.key_pattern!r} gives the key {key!r} twice{other}; put {{n}} "
+                        + ("and {parent} " if gen.for_each else "") + "in the key pattern",
+                    )
+                    raise _Stop
+                hand = self.hand_keys.get((gen.object_type, key))
+                if hand is not None:
+                    self.issue(
+                        hand.where.rsplit(":", 2)[0],
+                        _hand_path(gen.object_type, key),
+                        f"{gen.object_type}/{key} is also made by the generator {gen.name!r} at "
+                        f"{gen.file}:{gen.line}:{gen.column}; rename this record, or change the "
+                        f"generated one with patch: {{{gen.name}: {{{key}: ...}}}}",
+                        at_key=True,
+                    )
+                    raise _Stop
+                seen[key] = gen.name
+                record_defs = self._patched(gen, key, definitions)
+                made_record, entry = self._record(
+                    gen, key, n, parent_key, parent_context, parent_digests, record_defs, builder_cache
+                )
+                made.append(made_record)
+                records.append(entry)
+        for key in seen:
+            by_type[key] = gen.name
+        self.made[gen.name] = made
+        self.result.records.extend(records)
+
+    def _parents(self, gen: _Generator) -> list[tuple[str | None, dict[str, Any], dict[str, str]]]:
+        assert gen.for_each is not None
+        found: list[tuple[str | None, dict[str, Any], dict[str, str]]] = []
+        if gen.for_each in self.generators:
+            for made in self.made.get(gen.for_each, []):
+                found.append((made.key, made.context, made.digests))
+        else:
+            for name in self._generators_for(gen.for_each):
+                for made in self.made.get(name, []):
+                    found.append((made.key, made.context, made.digests))
+            for index, hand in enumerate(sorted(self.hand.get(gen.for_each, []), key=lambda r: r.key)):
+                context = {"key": hand.key, "n": index + 1, "properties": dict(hand.properties)}
+                digest = hashlib.sha256(json.dumps(context, sort_keys=True).encode()).hexdigest()[:12]
+                found.append((hand.key, context, {"*": digest}))
+            found.sort(key=lambda p: p[0] or "")
+        if not found:
+            known = sorted(self.generators)
+            hint = did_you_mean(gen.for_each, [*known, *SECTION_OBJECT_TYPES.values()])
+            self.gen_issue(
+                gen, ("for_each",),
+                f"for_each: {gen.for_each!r} names no generator and no records of that type"
+                f"{hint}; name a generator, or an object type with records in the project",
+            )
+            raise _Stop
+        return found
+
+    def _definitions(
+        self, gen: _Generator, raw_fields: list[tuple[str, str, Any]], prefix: tuple[str, ...],
+        path_prefix: tuple[PathPart, ...] = (),
+    ) -> list[tuple[str, str, Definition, tuple[PathPart, ...]]]:
+        out: list[tuple[str, str, Definition, tuple[PathPart, ...]]] = []
+        for group, name, raw in raw_fields:
+            path: tuple[PathPart, ...] = (
+                *path_prefix, group, name) if group != "owner" else (*path_prefix, "owner")
+            try:
+                definition = define(raw, gen.locale)
+            except ValueProblem as exc:
+                self.issue(gen.file if not path_prefix else path_prefix_file(path_prefix), _full(gen, path), str(exc))
+                raise _Stop from None
+            out.append((group, name, definition, path))
+        return out
+
+    def _patched(
+        self, gen: _Generator, key: str,
+        definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
+    ) -> list[tuple[str, str, Definition, tuple[PathPart, ...]]]:
+        if not gen.patches:
+            return definitions
+        result = list(definitions)
+        for pattern, body in sorted(gen.patches, key=lambda p: (_is_glob(p[0]) is False, p[0])):
+            if not fnmatch.fnmatchcase(key, pattern):
+                continue
+            gen.used_patches.add(pattern)
+            compiled = _patch_cache(self, gen, pattern, body)
+            for group, name, definition, path in compiled:
+                for index, (g, n, _, _) in enumerate(result):
+                    if (g, n) == (group, name):
+                        result[index] = (group, name, definition, path)
+                        break
+                else:
+                    result.append((group, name, definition, path))
+        return result
+
+    def _record(
+        self, gen: _Generator, key: str, n: int, parent_key: str | None,
+        parent_context: dict[str, Any], parent_digests: dict[str, str],
+        definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
+        builder_cache: dict[str, Any],
+    ) -> tuple[_Made, dict[str, Any]]:
+        from reconciler.spec.records import FileBuilder
+
+        seed = self.options.seed
+        values: dict[str, Any] = {}  # name → value as templates see it
+        digests: dict[str, str] = {}
+        kinds: dict[str, str] = {}
+        body: dict[str, Any] = {}
+        future: dict[str, Any] = {}  # by_time fields: their future value
+        when: dict[str, str] = {}  # by_time field → its time field
+        times: dict[str, tuple[Definition, float, int]] = {}
+        pins: dict[str, str] = {}  # field name → pin prefix + digest
+        for group, name, definition, path in definitions:
+            for read in sorted(definition.reads_fields()):
+                if read not in kinds:
+                    message = (
+                        f"fields.{read} is not set before this field; fields are made in the "
+                        "order written, so move it above" if read in {d[1] for d in definitions}
+                        else f"fields.{read} is not a field of this generator"
+                        + did_you_mean(read, [d[1] for d in definitions])
+                    )
+                    self._field_problem(gen, key, path, message)
+                if kinds[read] in _TIME_KINDS and definition.kind != "by_time":
+                    self._field_problem(
+                        gen, key, path,
+                        f"fields.{read} is a generated time, resolved at each run; choose a value "
+                        "by it with by_time: {field: ..., past: ..., future: ...}",
+                    )
+            if definition.kind == "by_time":
+                if kinds.get(definition.time_field) != "time":
+                    self._field_problem(
+                        gen, key, path,
+                        f"by_time: field: {definition.time_field!r} must name a datetime_between "
+                        "field written above this one",
+                    )
+                when[name] = definition.time_field
+            self._check_vars(gen, path, definition.reads_vars())
+            for read in definition.reads_parent():
+                if parent_key is None:
+                    self._field_problem(gen, key, path, "parent is only known with for_each:")
+            digest = _digest(
+                seed, gen.name, key, name, definition.raw,
+                sorted((r, digests.get(r, "")) for r in definition.reads_fields()),
+                sorted((r, parent_digests.get(r, parent_digests.get("*", ""))) for r in definition.reads_parent()),
+                sorted((v, self.options.variables.get(v)) for v in definition.reads_vars()),
+            )
+            digests[name] = digest
+            kinds[name] = definition.kind
+            field_seed = seed_of(seed, gen.name, key, name)
+            context = {
+                "n": n, "key": key, "parent": parent_context, "fields": values,
+                "vars": self.options.variables, "locale": gen.locale,
+            }
+            try:
+                if definition.kind == "time":
+                    assert definition.window is not None
+                    u, slot = time_pick(field_seed, definition.window)
+                    times[name] = (definition, u, slot)
+                    value: Any = _placeholder(len(times) - 1)
+                    pins[name] = TIME_PIN + digest
+                elif definition.kind == "by_time":
+                    assert definition.past is not None and definition.future is not None
+                    value = Evaluator(field_seed, context).value(definition.past)
+                    future[name] = Evaluator(field_seed, context).value(definition.future)
+                    pins[name] = TIME_PIN + _digest(digest, digests.get(definition.time_field, ""))
+                else:
+                    value = Evaluator(field_seed, context).value(definition)
+                    if definition.pinned:
+                        pins[name] = VALUE_PIN + digest
+            except ValueProblem as exc:
+                self._field_problem(gen, key, path, str(exc))
+            values[name] = value
+            if group == "fields":
+                body[name] = value
+            elif group == "properties":
+                body.setdefault("properties", {})[name] = value
+            else:
+                body["owner"] = value
+        associations = self._associations(gen, key, parent_key, values, context_for_assoc(
+            n, key, parent_context, values, self.options.variables, gen.locale))
+        if associations:
+            body["associations"] = [item for item, _ in associations]
+        draft, problems = self._build(gen, key, body, builder_cache)
+        if problems:
+            for path_tail, message in problems[:1]:
+                self._field_problem(gen, key, _generator_path(definitions, path_tail), message)
+        futures: dict[str, str] = {}
+        if future:
+            future_body = dict(body)
+            future_body["properties"] = dict(body.get("properties", {}))
+            for name, value in future.items():
+                if name in future_body.get("properties", {}):
+                    future_body["properties"][name] = value
+                else:
+                    future_body[name] = value
+            future_draft, problems = self._build(gen, key, future_body, builder_cache)
+            if problems:
+                path_tail, message = problems[0]
+                self._field_problem(gen, key, _generator_path(definitions, path_tail), message)
+            futures = {
+                p: v for p, v in future_draft["props"].items() if draft["props"].get(p) != v
+            }
+        entry = self._entry(gen, key, draft, definitions, pins, times, futures, when, associations)
+        parent_view = dict(values)
+        for name in list(parent_view):
+            if kinds.get(name) in _TIME_KINDS:
+                parent_view.pop(name)  # resolved at each run: not for templates
+        parent_view.update(key=key, n=n, parent=parent_key)
+        return _Made(key, n, parent_key, parent_view, digests), entry
+
+    def _field_problem(self, gen: _Generator, key: str, path: tuple[PathPart, ...], message: str) -> None:
+        file = gen.file
+        if path and path[0] == "@patch":
+            file = str(path[1])
+            full: tuple[PathPart, ...] = ("patch", gen.name, *path[2:])
+        else:
+            full = ("generate", gen.name, *path)
+        self.issue(file, full, f"{gen.object_type}/{key}: {message}")
+        raise _Stop
+
+    def _build(
+        self, gen: _Generator, key: str, body: dict[str, Any], cache: dict[str, Any]
+    ) -> tuple[dict[str, Any], list[tuple[tuple[PathPart, ...], str]]]:
+        from reconciler.spec import schema as schemas
+        from reconciler.spec.records import FileBuilder
+
+        path = (gen.section, key) if gen.section != "objects" else ("objects", gen.object_type, key)
+        document: dict[str, Any] = (
+            {gen.section: {key: body}} if gen.section != "objects"
+            else {"objects": {gen.object_type: {key: body}}}
+        )
+        problems: list[tuple[tuple[PathPart, ...], str]] = []
+        if not schemas.is_valid("spec", document):
+            for issue in schemas.validation_issues("spec", document, gen.file):
+                problems.append((issue.path[len(path):], issue.message))
+        builder = FileBuilder(gen.file, self.options.timezone)
+        draft = builder.record(gen.object_type, gen.section, path, body)
+        for issue in builder.issues:
+            problems.append((issue.path[len(path):], issue.message))
+        return draft, problems
+
+    def _associations(
+        self, gen: _Generator, key: str, parent_key: str | None, values: Mapping[str, Any],
+        context: Mapping[str, Any],
+    ) -> list[tuple[dict[str, Any], str | None]]:
+        """Each association item as a hand-written one, and the pin expression of a pick."""
+        out: list[tuple[dict[str, Any], str | None]] = []
+        for index, item in enumerate(gen.associations):
+            if not isinstance(item, dict):
+                continue
+            resolved: dict[str, Any] = {}
+            pick: str | None = None
+            for name, value in item.items():
+                path: tuple[PathPart, ...] = ("associations", index, name)
+                if name in ("label", "type_id", "category", "object") or not isinstance(value, (str, dict)):
+                    resolved[name] = value
+                    continue
+                if isinstance(value, dict) and "random_reference" in value:
+                    target_type = ASSOCIATION_TARGET_NAMES.get(name, str(item.get("object", "")))
+                    chosen, pick = self._pick(gen, key, parent_key, path, value, target_type, index)
+                    resolved[name] = chosen
+                elif isinstance(value, str) and is_template(value):
+                    try:
+                        definition = define(value, gen.locale)
+                        self._check_vars(gen, path, definition.reads_vars())
+                        resolved[name] = str(
+                            Evaluator(seed_of(self.options.seed, gen.name, key, f"@{index}"), context).value(definition)
+                        )
+                    except ValueProblem as exc:
+                        self._field_problem(gen, key, path, str(exc))
+                else:
+                    resolved[name] = value
+            out.append((resolved, pick))
+        return out
+
+    def _pick(
+        self, gen: _Generator, key: str, parent_key: str | None, path: tuple[PathPart, ...],
+        spec: Mapping[str, Any], target_type: str, index: int,
+    ) -> tuple[str, str]:
+        source = str(spec["random_reference"])
+        scope = spec.get("scope")
+        extra = set(spec) - {"random_reference", "scope"}
+        if extra or scope not in (None, "parent"):
+            self._field_problem(gen, key, path, "random_reference: takes a generator or type, and optionally scope: parent")
+        candidates: list[str] = []
+        names = self._generators_for(source)
+        for name in names:
+            if self.generators[name].object_type != target_type:
+                self._field_problem(
+                    gen, key, path,
+                    f"random_reference: {source!r} makes {self.generators[name].object_type}, "
+                    f"not {target_type}",
+                )
+            for made in self.made.get(name, []):
+                if scope == "parent" and made.parent != parent_key:
+                    continue
+                candidates.append(made.key)
+        if source not in self.generators and scope != "parent":
+            candidates.extend(r.key for r in self.hand.get(source, []))
+        if not names and source not in self.hand:
+            hint = did_you_mean(source, [*self.generators, *SECTION_OBJECT_TYPES.values()])
+            self._field_problem(gen, key, path, f"random_reference: {source!r} names no generator and no records{hint}")
+        if not candidates:
+            what = f"{source} records of the parent {parent_key!r}" if scope == "parent" else f"{source} records"
+            self._field_problem(gen, key, path, f"random_reference: there are no {what} to pick from")
+        digest = _digest(self.options.seed, gen.name, key, f"@assoc{index}", spec)
+        chosen = max(sorted(candidates), key=lambda c: seed_of(digest, c))
+        return chosen, VALUE_PIN + digest
+
+    def _entry(
+        self, gen: _Generator, key: str, draft: dict[str, Any],
+        definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
+        pins: Mapping[str, str], times: Mapping[str, tuple[Definition, float, int]],
+        futures: Mapping[str, str], when: Mapping[str, str],
+        associations: list[tuple[dict[str, Any], str | None]],
+    ) -> dict[str, Any]:
+        """The cacheable form of one generated record (see ``finalize``)."""
+        props: dict[str, str] = draft["props"]
+        rel: dict[str, str] = {}
+        slots: dict[str, list[Any]] = {}
+        by_props: dict[str, list[Any]] = {}
+        field_props = _field_properties(gen.section)
+        time_names = list(times)
+        for prop, value in props.items():
+            if value.startswith("1901-"):
+                instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                index = int((instant - _PLACEHOLDER_BASE) // _PLACEHOLDER_STRIDE)
+                offset = instant - (_PLACEHOLDER_BASE + index * _PLACEHOLDER_STRIDE)
+                name = time_names[index]
+                definition, u, slot = times[name]
+                assert definition.window is not None
+                window = definition.window
+                slots[prop] = [window.start_day, window.end_day, window.business_hours, u, slot,
+                               int(offset.total_seconds() * 1000)]
+                rel[prop] = _pin_for(pins[name], prop, offset)
+        for group, name, definition, _ in definitions:
+            if name not in pins or name in times:
+                continue
+            targets = [name] if group == "properties" else field_props.get(name, [])
+            if group == "owner":
+                targets = ["hubspot_owner_id"]
+            for prop in targets:
+                if prop in props and prop not in rel:
+                    rel[prop] = _pin_for(pins[name], prop, None)
+                    if name in when:
+                        by_props[prop] = [_time_prop(gen.section, when[name]), futures.get(prop, props[prop])]
+        for prop, value in futures.items():
+            if prop not in by_props:
+                rel.setdefault(prop, _pin_for(pins.get(next(iter(when)), TIME_PIN), prop, None))
+                by_props[prop] = [_time_prop(gen.section, next(iter(when.values()))), value]
+        draft["rel"] = {**draft["rel"], **rel}
+        picks = [
+            [index, pin] for index, (_, pin) in enumerate(associations) if pin is not None
+        ]
+        return {
+            "type": gen.object_type, "key": key, "file": gen.file,
+            "line": gen.line, "column": gen.column, "section": gen.section,
+            "draft": {k: v for k, v in draft.items() if k != "path"},
+            "times": slots, "by_time": by_props, "picks": picks,
+        }
+
+    # -- checks after everything is made --------------------------------------------------
+
+    def _check_patches(self) -> None:
+        for gen in self.generators.values():
+            if gen.name not in self.made:
+                continue
+            for pattern, body in gen.patches:
+                if pattern not in gen.used_patches:
+                    keys = [m.key for m in self.made.get(gen.name, [])]
+                    hint = did_you_mean(pattern, keys) if not _is_glob(pattern) else ""
+                    self.issue(
+                        str(body["file"]), ("patch", gen.name, pattern),
+                        f"{pattern!r} matches no record of the generator {gen.name!r}{hint}",
+                        at_key=True,
+                    )
+
+    def _check_references(self) -> None:
+        known: dict[str, set[str]] = {t: set(keys) for t, keys in self.keys_by_type.items()}
+        for (object_type, key) in self.hand_keys:
+            known.setdefault(object_type, set()).add(key)
+        for entry in self.result.records:
+            for index, assoc in enumerate(entry["draft"]["assoc"]):
+                to_type, to_key = assoc[0], assoc[1]
+                if to_key is not None and to_key not in known.get(to_type, set()):
+                    gen = next(g for g in self.generators.values() if g.file == entry["file"] and (g.line, g.column) == (entry["line"], entry["column"]))
+                    hint = did_you_mean(to_key, sorted(known.get(to_type, set())))
+                    self.gen_issue(
+                        gen, ("associations", assoc[6][-1] if isinstance(assoc[6], list) else index),
+                        f"{entry['type']}/{entry['key']}: no {to_type} record has the key {to_key!r}{hint}",
+                    )
+                    return
+
+
+def path_prefix_file(path_prefix: tuple[PathPart, ...]) -> str:
+    return str(path_prefix[1])
+
+
+def _full(gen: _Generator, path: tuple[PathPart, ...]) -> tuple[PathPart, ...]:
+    if path and path[0] == "@patch":
+        return ("patch", gen.name, *path[2:])
+    return ("generate", gen.name, *path)
+
+
+def _patch_cache(
+    expander: _Expander, gen: _Generator, pattern: str, body: Mapping[str, Any]
+) -> list[tuple[str, str, Definition, tuple[PathPart, ...]]]:
+    cache: dict[tuple[str, str], Any] = expander.__dict__.setdefault("_patch_definitions", {})
+    found = cache.get((gen.name, pattern))
+    if found is None:
+        raw: list[tuple[str, str, Any]] = []
+        allowed = _friendly_fields(gen.section)
+        file = str(body["file"])
+        for name, value in (body.get("fields") or {}).items():
+            if name not in allowed:
+                expander.issue(file, ("patch", gen.name, pattern, "fields", name),
+                               f"unknown field {name!r}{did_you_mean(name, allowed)}", at_key=True)
+                raise _Stop
+            raw.append(("fields", name, value))
+        for name, value in (body.get("properties") or {}).items():
+            raw.append(("properties", name, value))
+        if "owner" in body:
+            raw.append(("owner", "owner", body["owner"]))
+        found = []
+        for group, name, value in raw:
+            path: tuple[PathPart, ...] = ("@patch", file, pattern, group, name) if group != "owner" else ("@patch", file, pattern, "owner")
+            try:
+                definition = define(value, gen.locale)
+            except ValueProblem as exc:
+                expander.issue(file, ("patch", gen.name, *path[2:]), str(exc))
+                raise _Stop from None
+            found.append((group, name, definition, path))
+        cache[(gen.name, pattern)] = found
+    return list(found)
+
+
+def context_for_assoc(
+    n: int, key: str, parent: Mapping[str, Any], values: Mapping[str, Any],
+    variables: Mapping[str, Any], locale: str,
+) -> dict[str, Any]:
+    return {"n": n, "key": key, "parent": parent, "fields": values, "vars": variables, "locale": locale}
+
+
+def _friendly_fields(section: str) -> list[str]:
+    from reconciler.spec.records import FRIENDLY_FIELDS
+
+    names = list(FRIENDLY_FIELDS.get(section, {}))
+    if section == "meetings":
+        names.append("duration")
+    return names
+
+
+def _field_properties(section: str) -> dict[str, list[str]]:
+    from reconciler.spec.records import FRIENDLY_FIELDS
+
+    mapping = {name: [prop] for name, (prop, _) in FRIENDLY_FIELDS.get(section, {}).items()}
+    if section == "meetings":
+        mapping["start"] = ["hs_meeting_start_time", "hs_timestamp"]
+        mapping["duration"] = ["hs_meeting_end_time"]
+    return mapping
+
+
+def _time_prop(section: str, field_name: str) -> str:
+    props = _field_properties(section).get(field_name)
+    return props[0] if props else field_name
+
+
+def _generator_path(
+    definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
+    tail: tuple[PathPart, ...],
+) -> tuple[PathPart, ...]:
+    """A builder/schema problem at ``tail`` (inside the record body) → the generator's path."""
+    if not tail:
+        return ()
+    head = tail[0]
+    if head == "properties" and len(tail) > 1:
+        lookup = ("properties", tail[1])
+    elif head == "associations":
+        return tail[:2]
+    elif head == "owner":
+        lookup = ("owner", "owner")
+    else:
+        lookup = ("fields", head)
+    for group, name, _, path in definitions:
+        if (group, name) == lookup:
+            return path
+    return ("fields", str(head)) if head not in ("properties",) else tuple(tail[:2])
+
+
+def _pin_for(pin: str, prop: str, offset: timedelta | None) -> str:
+    prefix = TIME_PIN if pin.startswith(TIME_PIN) else VALUE_PIN
+    extra = "" if offset is None else f"|{int(offset.total_seconds())}"
+    return prefix + hashlib.sha256(f"{pin}|{prop}{extra}".encode()).hexdigest()[:12]
+
+
+def _digest(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _placeholder(index: int) -> str:
+    instant = _PLACEHOLDER_BASE + index * _PLACEHOLDER_STRIDE
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _is_glob(pattern: str) -> bool:
+    return any(c in pattern for c in "*?[")
+
+
+def _hand_path(object_type: str, key: str) -> tuple[str, ...]:
+    if object_type in SECTION_OBJECT_TYPES:
+        return (object_type, key)
+    return ("objects", object_type, key)
+
+
+def _key_pattern_problem(pattern: str) -> str | None:
+    if not pattern:
+        return "missing key: a pattern like acct-{n:04} or {parent}-c{n}"
+    try:
+        parsed = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        return f"{pattern!r} is not a key pattern ({exc}); write it like acct-{{n:04}}"
+    names = [name for _, name, _, _ in parsed if name is not None]
+    for name in names:
+        if name not in ("n", "parent"):
+            return f"{pattern!r}: {{{name}}} is not known in a key pattern; use {{n}} and {{parent}}"
+    for _, field_name, spec, conversion in parsed:
+        if conversion:
+            return f"{pattern!r}: conversions (!r, !s) are not allowed in a key pattern"
+        if field_name == "n" and spec:
+            try:
+                format(1, spec)
+            except ValueError:
+                return f"{pattern!r}: {spec!r} is not a number format; write {{n:04}}"
+        if field_name == "parent" and spec:
+            return f"{pattern!r}: {{parent}} takes no format"
+    return None
+
+
+def _key(pattern: str, n: int, parent: str | None) -> str:
+    return pattern.format(n=n, parent=parent or "")
+
+
+def _key_problem(key: str) -> str | None:
+    if len(key) > 100:
+        return "keys are at most 100 characters"
+    if not _KEY_RE.match(key):
+        return "keys are lowercase letters, digits, '-', '_' and '.', starting with a letter or digit"
+    return None

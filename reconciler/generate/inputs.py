@@ -1,0 +1,52 @@
+"""What the expansion takes: the generator sections of each file, hand-written records and
+options. Plain data only, so the loader can import this without Faker or Jinja2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Most records the generators of a project may make, unless ``max_generated`` says more.
+DEFAULT_LIMIT = 200_000
+#: Pin expressions of generated values (kept by ``refresh-times``) and of generated times
+#: and the values chosen by them (re-pinned by ``refresh-times``).
+VALUE_PIN = "gen:"
+TIME_PIN = "gen@t:"
+
+
+def is_generated_pin(expr: str) -> bool:
+    """True for the pin of a generated value that no time decides (``refresh-times`` keeps it)."""
+    return expr.startswith(VALUE_PIN)
+
+
+@dataclass(frozen=True)
+class FileSections:
+    """One spec file's ``generate:`` and ``patch:`` sections, and where things are."""
+
+    file: str
+    generate: Mapping[str, Any]
+    patch: Mapping[str, Any]
+    #: generator name → (line, column) of its name
+    positions: Mapping[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class HandRecord:
+    """A hand-written record, as generators see it (parents, picks, key clashes)."""
+
+    object_type: str
+    key: str
+    properties: Mapping[str, str]
+    where: str  # file:line:column
+
+
+@dataclass(frozen=True)
+class Options:
+    seed: str = "0"
+    timezone: str = "UTC"
+    limit: int = DEFAULT_LIMIT
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+

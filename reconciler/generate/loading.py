@@ -1,0 +1,283 @@
+"""The spec stage's side of generators: sections out of parsed files, variables, caching.
+
+``reconciler.spec.project`` calls these while it loads a project: ``file_sections`` per
+parsed file (kept in the parse cache with the file's rows), ``variable_issues`` for
+``reconciler.yaml``, ``resolve_variables`` for one run, and ``generate`` once the
+hand-written records are known. The result is record drafts the loader treats like any
+other; the expansion itself is cached by a digest of everything it depends on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from reconciler.errors import ConfigError
+from reconciler.generate.inputs import DEFAULT_LIMIT, FileSections, HandRecord, Options
+from reconciler.generate.times import finalize
+from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean
+
+#: Variable types as written in ``vars:`` → what a value must be.
+_TYPES = ("integer", "number", "string", "boolean")
+
+
+class _Positions(Protocol):
+    def locate(self, path: tuple[PathPart, ...], *, at_key: bool) -> tuple[int, int] | None: ...
+
+
+class _Cache(Protocol):
+    def key(self, content: bytes) -> str: ...
+    def get(self, key: str) -> dict[str, Any] | None: ...
+    def put(self, key: str, payload: dict[str, Any]) -> None: ...
+
+
+def file_sections(document: Mapping[str, Any], positions: _Positions | None) -> dict[str, Any] | None:
+    """A file's ``generate:``/``patch:`` sections with each generator's position, or None."""
+    generate = document.get("generate")
+    patch = document.get("patch")
+    if not generate and not patch:
+        return None
+    generate = generate if isinstance(generate, dict) else {}
+    patch = patch if isinstance(patch, dict) else {}
+    where: dict[str, list[int]] = {}
+    for name in generate:
+        found = positions.locate(("generate", name), at_key=True) if positions else None
+        where[name] = list(found or (1, 1))
+    return {"generate": generate, "patch": patch, "positions": where}
+
+
+def sections_are_sound(value: Any) -> bool:
+    """True if a cached ``file_sections`` value has its shape (else: parse again)."""
+    if value is None:
+        return True
+    return (
+        type(value) is dict and set(value) == {"generate", "patch", "positions"}
+        and type(value["generate"]) is dict and type(value["patch"]) is dict
+        and type(value["positions"]) is dict
+        and all(
+            type(p) is list and len(p) == 2 and all(type(i) is int for i in p)
+            for p in value["positions"].values()
+        )
+    )
+
+
+# -- variables ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    type: str
+    default: Any
+
+
+def declared_variables(data: Mapping[str, Any]) -> dict[str, Variable]:
+    """``vars:`` of a (schema-valid) ``reconciler.yaml``: ``name: default`` or
+    ``name: {type: integer, default: 40, description: ...}``."""
+    found: dict[str, Variable] = {}
+    for name, spec in (data.get("vars") or {}).items():
+        if isinstance(spec, dict):
+            default = spec.get("default")
+            kind = str(spec.get("type") or _type_of(default))
+        else:
+            default, kind = spec, _type_of(spec)
+        found[str(name)] = Variable(str(name), kind, default)
+    return found
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+def _typed(variable: Variable, value: Any, *, from_text: bool) -> Any:
+    """``value`` as the variable's type; ValueError says why not."""
+    kind = variable.type
+    if from_text and isinstance(value, str):
+        text = value.strip()
+        if kind == "integer":
+            try:
+                return int(text)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a whole number") from None
+        if kind == "number":
+            try:
+                return float(text)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a number") from None
+        if kind == "boolean":
+            if text.lower() in ("true", "yes", "1"):
+                return True
+            if text.lower() in ("false", "no", "0"):
+                return False
+            raise ValueError(f"{value!r} is not true or false")
+        return value
+    ok = {
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+        "string": isinstance(value, str),
+    }[kind]
+    if not ok:
+        word = {"integer": "a whole number", "number": "a number", "boolean": "true or false",
+                "string": "text"}[kind]
+        raise ValueError(f"{value!r} is not {word}")
+    return value
+
+
+def variable_issues(data: Mapping[str, Any], display: str) -> list[PendingIssue]:
+    """Problems with ``vars:`` (defaults of the declared type) and every target's ``vars:``."""
+    issues: list[PendingIssue] = []
+    declared = declared_variables(data)
+    for name, variable in declared.items():
+        if variable.type not in _TYPES:
+            issues.append(PendingIssue(display, ("vars", name, "type"),
+                                       f"{variable.type!r} is not a variable type; use {', '.join(_TYPES)}"))
+            continue
+        try:
+            _typed(variable, variable.default, from_text=False)
+        except ValueError as exc:
+            path: tuple[PathPart, ...] = ("vars", name, "default") if isinstance(
+                (data.get("vars") or {}).get(name), dict) else ("vars", name)
+            issues.append(PendingIssue(display, path, f"the default of {name}: {exc}"))
+    for target, body in (data.get("targets") or {}).items():
+        for name, value in ((body or {}).get("vars") or {}).items():
+            where = ("targets", target, "vars", name)
+            known = declared.get(name)
+            if known is None:
+                hint = did_you_mean(name, declared) or "; declare it under vars: first"
+                issues.append(PendingIssue(display, where, f"unknown variable {name!r}{hint}", at_key=True))
+                continue
+            try:
+                _typed(known, value, from_text=False)
+            except ValueError as exc:
+                issues.append(PendingIssue(display, where, f"{name}: {exc}"))
+    return issues
+
+
+def resolve_variables(
+    data: Mapping[str, Any], targets: Mapping[str, Mapping[str, Any]], target: str | None,
+    overrides: Iterable[tuple[str, str]],
+) -> dict[str, Any]:
+    """The variables of one run: defaults, then the target's ``vars:``, then ``--var``."""
+    declared = declared_variables(data)
+    values = {name: v.default for name, v in declared.items()}
+    if target is not None:
+        values.update(dict((targets.get(target) or {}).get("vars") or {}))
+    for name, text in overrides:
+        wanted = declared.get(name)
+        if wanted is None:
+            hint = did_you_mean(name, declared) or (
+                "; declare it under vars: in reconciler.yaml" if not declared
+                else f"; declared: {', '.join(sorted(declared))}"
+            )
+            raise ConfigError(f"--var {name}={text}: unknown variable {name!r}{hint}")
+        try:
+            values[name] = _typed(wanted, text, from_text=True)
+        except ValueError as exc:
+            raise ConfigError(f"--var {name}={text}: {exc} ({name} is {wanted.type})") from None
+    return values
+
+
+def parse_var_option(text: str) -> tuple[str, str]:
+    """``name=value`` from the command line."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise ConfigError(f"--var {text!r}: write it as name=value, e.g. --var accounts=200")
+    return name.strip(), value
+
+
+# -- the expansion --------------------------------------------------------------------------
+
+
+@dataclass
+class Generated:
+    """Generated drafts by the file of their generator, and their pinned values."""
+
+    by_file: dict[str, list[tuple[dict[str, Any], tuple[int, int]]]] = field(default_factory=dict)
+    issues: list[PendingIssue] = field(default_factory=list)
+    resolved: dict[str, str] = field(default_factory=dict)
+
+
+def generate(
+    files: Iterable[tuple[str, Mapping[str, Any]]],
+    hand: Iterable[HandRecord],
+    *,
+    seed: str,
+    timezone: str,
+    limit: int | None,
+    variables: Mapping[str, Any],
+    reference_time: datetime,
+    cache: _Cache | None,
+    salt: str,
+) -> Generated:
+    """Expand the generators of ``files`` (display, ``file_sections`` value) for one run."""
+    sections = [
+        FileSections(display, s["generate"], s["patch"],
+                     {k: (int(v[0]), int(v[1])) for k, v in s["positions"].items()})
+        for display, s in files
+    ]
+    if not sections:
+        return Generated()
+    hand = list(hand)
+    options = Options(seed=seed, timezone=timezone, limit=limit or DEFAULT_LIMIT,
+                      variables=dict(variables))
+    content = json.dumps(
+        [salt, seed, timezone, options.limit, sorted(options.variables.items()),
+         [[s.file, s.generate, s.patch, s.positions] for s in sections],
+         sorted([h.object_type, h.key, sorted(h.properties.items()), h.where] for h in hand)],
+        sort_keys=True, default=str, separators=(",", ":"),
+    ).encode()
+    key = cache.key(b"generate\x00" + content) if cache is not None else ""
+    payload = cache.get(key) if cache is not None else None
+    records = payload.get("generated") if payload is not None else None
+    result = Generated()
+    if not isinstance(records, list):
+        from reconciler.generate.expand import expand  # Faker and Jinja2: only when needed
+
+        expansion = expand(sections, hand, options)
+        if expansion.issues:
+            result.issues = expansion.issues
+            return result
+        records = expansion.records
+        if cache is not None:
+            cache.put(key, {"generated": records})
+    for entry in records:
+        draft = finalize(entry, reference_time, timezone, result.resolved)
+        draft["path"] = _path(entry)
+        result.by_file.setdefault(entry["file"], []).append(
+            (draft, (int(entry["line"]), int(entry["column"])))
+        )
+    return result
+
+
+def _path(entry: Mapping[str, Any]) -> list[str]:
+    if entry["section"] == "objects":
+        return ["objects", entry["type"], entry["key"]]
+    return [entry["section"], entry["key"]]
+
+
+def seed_text(value: Any) -> str:
+    return "0" if value is None else str(value)
+
+
+__all__ = [
+    "Generated",
+    "HandRecord",
+    "declared_variables",
+    "file_sections",
+    "generate",
+    "parse_var_option",
+    "resolve_variables",
+    "sections_are_sound",
+    "variable_issues",
+]
