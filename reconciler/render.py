@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,8 +14,10 @@ from reconciler.planner import Change, Plan, PropertyDiff, plan_to_json
 #: Above this many changes the text plan lists one line per change instead of every property.
 DETAILED_LIMIT = 200
 
-_COLOURS = {"create": "32", "update": "33", "archive": "31", "dim": "2", "bold": "1"}
-_SYMBOLS = {"create": "+", "update": "~", "archive": "-"}
+_COLOURS = {
+    "create": "32", "update": "33", "archive": "31", "remark": "36", "dim": "2", "bold": "1",
+}
+_SYMBOLS = {"create": "+", "update": "~", "archive": "-", "remark": "#"}
 
 
 def _style(text: str, colour: str, enabled: bool) -> str:
@@ -30,9 +34,11 @@ def _quote(value: str | None) -> str:
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return "No changes. The portal matches the spec."
+    remarks = plan.count("remark")
     return (
         f"Plan: {plan.count('create')} to create, {plan.count('update')} to update, "
-        f"{plan.count('archive')} to archive."
+        f"{plan.count('archive')} to archive"
+        + (f", {remarks} marker rewrite{'s' if remarks != 1 else ''}." if remarks else ".")
     )
 
 
@@ -73,7 +79,13 @@ def _change_lines(change: Change, *, colour: bool, detailed: bool) -> list[str]:
     if not detailed:
         return [head]
     lines = [head]
-    if change.action == "create":
+    if change.action == "remark":
+        lines[0] = f"  {symbol} {change.address}  " + _style(
+            f"(marker rewrite; {'; '.join(notes)})", "dim", colour
+        )
+        for diff in change.diffs:
+            lines.append(f"      {diff.name}: {_quote(diff.before)} → {_quote(diff.after)}")
+    elif change.action == "create":
         for diff in change.diffs:
             lines.append(f"      {diff.name}: {_quote(diff.after)}")
     elif change.action == "update":
@@ -89,22 +101,41 @@ def _change_lines(change: Change, *, colour: bool, detailed: bool) -> list[str]:
 
 
 def render_plan_markdown(plan: Plan) -> str:
-    """For a pull-request comment: a summary, then a collapsible table of changes."""
-    lines = [f"### reconciler plan{f' for `{plan.target}`' if plan.target else ''}", ""]
+    """For a pull-request comment: a summary, then a collapsible table of changes.
+
+    Everything that comes from the project (file names, keys, property names, reasons, the
+    target's name) is escaped: a file named ``x\n**No changes**.yaml`` must not write its
+    own line into the comment.
+    """
+    lines = [f"### reconciler plan{f' for {_md(plan.target)}' if plan.target else ''}", ""]
     lines.append(f"**{summary_line(plan)}**")
     if plan.has_changes:
         lines += ["", "<details><summary>Changes</summary>", "",
                   "| | record | what | where |", "|---|---|---|---|"]
         for change in plan.changes:
-            what = ", ".join(d.name for d in change.diffs[:6]) if change.action == "update" else (
-                change.reason
-            )
-            where = f"`{change.source.file}:{change.source.line}`" if change.source else ""
+            if change.action == "update":
+                what = ", ".join(_md(d.name) for d in change.diffs[:6])
+            elif change.action == "remark":
+                what = "marker rewrite"
+            else:
+                what = _md(change.reason)
+            where = _md(f"{change.source.file}:{change.source.line}") if change.source else ""
             lines.append(
-                f"| `{_SYMBOLS[change.action]}` | `{change.address}` | {what} | {where} |"
+                f"| {_md(_SYMBOLS[change.action])} | {_md(change.address)} | {what} | {where} |"
             )
         lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
+
+
+#: Characters with a meaning in GitHub-flavoured Markdown (tables included).
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def _md(text: str) -> str:
+    """``text`` as literal Markdown on one line: specials backslash-escaped, HTML escaped,
+    line breaks and other control characters turned into spaces."""
+    one_line = "".join(" " if ord(c) < 32 or c in "\u2028\u2029\x7f" else c for c in text)
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False))
 
 
 def render_plan_json(plan: Plan) -> str:

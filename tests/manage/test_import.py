@@ -42,7 +42,7 @@ def test_import_then_plan_shows_only_the_differences(
          "category": "HUBSPOT_DEFINED", "type_id": 279}
     ]
     (contact,) = stored(emulator, "contacts")
-    assert contact["properties"]["reconciler_key"] == "demo:contacts/jane-doe"
+    assert contact["properties"]["reconciler_key"] == "demo-5k2m9q:contacts/jane-doe"
 
     code, out, _ = run("plan", "--project", project, "--json")
     changes = {c["address"]: c for c in json.loads(out)["changes"]}
