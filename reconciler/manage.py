@@ -24,6 +24,7 @@ from pathlib import Path
 from reconciler.apply import ApplyResult, apply_plan
 from reconciler.client import HubSpotClient
 from reconciler.errors import ConfigError, StateError
+from reconciler.generate.inputs import is_generated_pin
 from reconciler.model import DesiredState, ProjectSettings
 from reconciler.planner import Change, Plan, plan
 from reconciler.portal import connect, refresh, resolve_owners
@@ -82,7 +83,10 @@ def _target(options: RunOptions, project: ProjectSettings) -> tuple[Target, Stat
 def load_with_spec(options: RunOptions) -> tuple[DesiredState, Target, StateStore]:
     from reconciler.spec import load_project
 
-    desired = load_project(options.project_dir, reference_time=options.reference_time)
+    desired = load_project(
+        options.project_dir, reference_time=options.reference_time,
+        target=options.target_name, variables=options.variables,
+    )
     target, store = _target(options, desired.project)
     return desired, target, store
 
@@ -322,7 +326,8 @@ def run_refresh_times(
                 recorded = unpinned.records.get(address)
                 if recorded is not None and record.relative_times:
                     unpinned.records[address] = replace(recorded, pinned={
-                        k: v for k, v in recorded.pinned.items() if k not in record.relative_times
+                        k: v for k, v in recorded.pinned.items()
+                        if k not in record.relative_times or is_generated_pin(v.expr)
                     })
             drafted = plan(desired, unpinned, remote, owners=owners, target=target.name)
             the_plan, moved = _drop_pin_only_updates(drafted, state, desired)

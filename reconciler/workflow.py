@@ -42,6 +42,8 @@ class RunOptions:
     allow_archives: int | None = None
     #: apply: rewrite the markers of managed records on a protected target
     migrate_markers: bool = False
+    #: --var name=value: the generators' variables for this run
+    variables: tuple[tuple[str, str], ...] = ()
 
     def grace_seconds(self, target: Target | None = None) -> float:
         if self.recovery_grace_seconds is not None:
@@ -94,7 +96,10 @@ def store_for(project: ProjectSettings, target: Target) -> StateStore:
 def _load(options: RunOptions) -> tuple[DesiredState, Target, StateStore]:
     from reconciler.spec import load_project
 
-    desired = load_project(options.project_dir, reference_time=options.reference_time)
+    desired = load_project(
+        options.project_dir, reference_time=options.reference_time,
+        target=options.target_name, variables=options.variables,
+    )
     target = resolve_target(
         desired.project,
         target_name=options.target_name,

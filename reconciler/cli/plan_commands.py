@@ -32,8 +32,30 @@ from reconciler.workflow import RunOptions, run_apply, run_plan, save_plan
 EXIT_CHANGES = 2
 
 
+def var_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--var name=value (repeatable): the values of the generators' variables for this run.
+
+    Kept in the click context (``vars_given``), so commands need no parameter for it.
+    """
+    return click.option(
+        "--var", "variables", multiple=True, metavar="NAME=VALUE", expose_value=False,
+        callback=lambda ctx, _param, value: ctx.meta.__setitem__("reconciler.vars", value),
+        help="Set a variable of the project's generators (vars: in reconciler.yaml); repeatable.",
+    )(func)
+
+
+def vars_given() -> tuple[tuple[str, str], ...]:
+    """The --var values of the running command, as (name, value) pairs."""
+    from reconciler.generate.loading import parse_var_option
+
+    context = click.get_current_context(silent=True)
+    raw = context.meta.get("reconciler.vars", ()) if context is not None else ()
+    return tuple(parse_var_option(text) for text in raw)
+
+
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--project, --target, --state and --base-url, shared by every command that needs a portal."""
+    """--project, --target, --state, --base-url and --var, shared by every command that needs a portal."""
+    func = var_option(func)
     func = click.option(
         "--base-url",
         envvar="HUBSPOT_BASE_URL",
@@ -67,6 +89,7 @@ def _options(project_dir: Path, target_name: str | None, state_path: Path | None
         offline=offline,
         allow_archives=allow_archives,
         migrate_markers=migrate_markers,
+        variables=vars_given(),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from reconciler.cli.base import cli
+from reconciler.cli.plan_commands import var_option, vars_given
 from reconciler.errors import ReconcilerError, SpecError, SpecIssue
 
 FORMAT_VERSION = 1
@@ -25,14 +26,19 @@ FORMAT_VERSION = 1
     default=None, help="The project folder (the same as PROJECT; default: the current folder).",
 )  # fmt: skip
 @click.option("--no-cache", is_flag=True, help="Parse every file again (ignore .reconciler/cache).")
+@click.option(
+    "--target", "-t", "target_name", default=None,
+    help="Generate with this target's variables (default: the project's default_target).",
+)
+@var_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "github"]), default=None,
     help="Output format (github: annotations on the pull request's lines).",
 )  # fmt: skip
 def validate(
-    project: Path | None, project_option: Path | None, no_cache: bool, as_json: bool,
-    fmt: str | None,
+    project: Path | None, project_option: Path | None, no_cache: bool, target_name: str | None,
+    as_json: bool, fmt: str | None,
 ) -> int:  # fmt: skip
     """Check every spec file of PROJECT (default: the current folder) against the schema.
 
@@ -57,7 +63,8 @@ def validate(
     fmt = "json" if as_json else (fmt or "text")
     try:
         desired = load_project(
-            folder, reference_time=datetime.now(timezone.utc), use_cache=not no_cache
+            folder, reference_time=datetime.now(timezone.utc), use_cache=not no_cache,
+            target=target_name, variables=vars_given(),
         )
     except ReconcilerError as error:
         if fmt == "text":

@@ -14,12 +14,15 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.errors import ConfigError
 from reconciler.generate.inputs import DEFAULT_LIMIT, FileSections, HandRecord, Options
 from reconciler.generate.times import finalize
-from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean
+
+if TYPE_CHECKING:
+    # reconciler.spec imports this module: its names are imported where they are used.
+    from reconciler.spec.issues import PathPart, PendingIssue
 
 #: Variable types as written in ``vars:`` → what a value must be.
 _TYPES = ("integer", "number", "string", "boolean")
@@ -136,6 +139,8 @@ def _typed(variable: Variable, value: Any, *, from_text: bool) -> Any:
 
 def variable_issues(data: Mapping[str, Any], display: str) -> list[PendingIssue]:
     """Problems with ``vars:`` (defaults of the declared type) and every target's ``vars:``."""
+    from reconciler.spec.issues import PendingIssue, did_you_mean
+
     issues: list[PendingIssue] = []
     declared = declared_variables(data)
     for name, variable in declared.items():
@@ -169,6 +174,8 @@ def resolve_variables(
     overrides: Iterable[tuple[str, str]],
 ) -> dict[str, Any]:
     """The variables of one run: defaults, then the target's ``vars:``, then ``--var``."""
+    from reconciler.spec.issues import did_you_mean
+
     declared = declared_variables(data)
     values = {name: v.default for name, v in declared.items()}
     if target is not None:
