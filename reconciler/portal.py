@@ -71,12 +71,11 @@ def require_project_id(target: Target) -> None:
 def check_portal(client: HubSpotClient, target: Target, state: State | None) -> None:
     """The portal behind the token must be the one the target names and the state was
     made in. Fails closed: when a portal id must be checked and the account cannot be
-    identified, nothing is done. The state records the portal id once it is known."""
-    expected = {
-        "the target": target.portal_id,
-        "the state": state.portal_id if state is not None else None,
-    }
-    if all(v is None for v in expected.values()):
+    identified, nothing is done. The state records the portal id once it is known (asked
+    of every portal but the ``local`` emulator, so that a state can later be checked even
+    when the target names no ``portal_id``)."""
+    required = target.portal_id is not None or (state is not None and state.portal_id is not None)
+    if not required and (state is None or target.is_local):
         return
     try:
         actual = client.account_portal_id()
@@ -85,8 +84,12 @@ def check_portal(client: HubSpotClient, target: Target, state: State | None) -> 
     else:
         why = "it does not say"
     if actual is None:
-        which = "target " + target.name if target.portal_id is not None else "the state"
-        wanted = target.portal_id if target.portal_id is not None else expected["the state"]
+        if not required:
+            return  # nothing to check against; the state learns the id another time
+        which = f"target {target.name}" if target.portal_id is not None else "the state"
+        wanted = target.portal_id if target.portal_id is not None else (
+            state.portal_id if state is not None else None
+        )
         raise ConfigError(
             f"{which} expects portal {wanted}, but the account behind the token in "
             f"{target.token_env} cannot be identified (GET /account-info/v3/details: {why}); "

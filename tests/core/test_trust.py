@@ -32,6 +32,7 @@ targets:
     portal_id: 1234567
   other-portal:
     portal_id: 7654321
+  staging: {}
 """
 
 
@@ -152,6 +153,17 @@ def test_the_state_records_the_portal_and_a_wrong_portal_is_refused(
     emulator.set_config(portal_id=2222222)  # the same target, now another account's token
     err = error_line(*run("plan", "--project", alpha, "-t", "sandbox"))
     assert "expects portal 1234567" in err and "belongs to portal 2222222" in err
+
+
+def test_a_state_remembers_its_portal_when_the_target_names_none(
+    run: Run, alpha: Path, emulator: Any
+) -> None:
+    assert run("apply", "--project", alpha, "-t", "staging", "--auto-approve")[0] == 0
+    assert read_state(alpha, "staging")["portal_id"] == 1234567
+    emulator.set_config(portal_id=2222222)
+    err = error_line(*run("apply", "--project", alpha, "-t", "staging", "--auto-approve"))
+    assert "was made in portal 1234567" in err and "belongs to portal 2222222" in err
+    assert len(stored(emulator, "companies")) == 3
 
 
 def test_an_account_that_cannot_be_identified_is_refused(
