@@ -328,7 +328,7 @@ class _Expander:
                 gen.count = definition
                 return int(definition.low), int(definition.high)
             if definition.kind == "choice" and all(
-                c.kind == "literal" and isinstance(c.raw, int) and not isinstance(c.raw, bool) and c.raw >= 0
+                c.kind == "literal" and not isinstance(c.raw, bool) and str(c.raw).isdigit()
                 for c in definition.choices
             ):
                 gen.count = definition

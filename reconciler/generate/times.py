@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from reconciler.generate.inputs import TIME_PIN, VALUE_PIN
@@ -53,13 +54,17 @@ def finalize(
 def _resolve_slot(
     today: date, start: int, end: int, business: bool, u: float, slot: int, tz: Any
 ) -> datetime:
-    days = [today + timedelta(days=d) for d in range(start, end + 1)]
-    if business:
-        weekdays = [d for d in days if d.weekday() < 5]
-        days = weekdays or days
-        minutes = BUSINESS_START_MINUTES + (slot % BUSINESS_SLOTS) * 15
-    else:
-        minutes = slot * 15
+    days = _days(today, start, end, business)
+    minutes = BUSINESS_START_MINUTES + (slot % BUSINESS_SLOTS) * 15 if business else slot * 15
     day = days[min(int(u * len(days)), len(days) - 1)]
     wall = datetime.combine(day, time(minutes // 60, minutes % 60))
     return wall.replace(tzinfo=tz).astimezone(timezone.utc)
+
+
+@lru_cache(maxsize=256)
+def _days(today: date, start: int, end: int, business: bool) -> tuple[date, ...]:
+    """The days of a window (weekdays only for business hours, unless it holds none)."""
+    days = tuple(today + timedelta(days=d) for d in range(start, end + 1))
+    if business:
+        return tuple(d for d in days if d.weekday() < 5) or days
+    return days
