@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from reconciler.model import (
     DesiredState,
     Reminder,
     Source,
+    address_of,
     write_rank,
 )
 from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties
@@ -151,9 +152,10 @@ def plan(
         snapshot = remote.get(address) if (remote is not None and recorded) else None
         gone_from_portal = remote is not None and recorded is not None and snapshot is None
         after, pins = _desired_properties(record, recorded, owner_ids)
+        associations, picks = _picked_associations(record, recorded, desired.records)
 
         if recorded is None or gone_from_portal:
-            pins = _fresh_pins(record, after)
+            pins = {**_fresh_pins(record, after), **picks}
             changes.append(
                 Change(
                     action="create",
@@ -162,8 +164,8 @@ def plan(
                     reason="deleted in the portal" if gone_from_portal else "new in the spec",
                     after=after,
                     diffs=tuple(PropertyDiff(k, None, v) for k, v in sorted(after.items())),
-                    add_associations=record.associations,
-                    associations=record.associations,
+                    add_associations=associations,
+                    associations=associations,
                     pins=pins,
                     calendar=record.calendar,
                     source=record.source,
@@ -190,8 +192,9 @@ def plan(
             if snapshot is not None
             else ()
         )
-        added, removed = _association_changes(record.associations, recorded.associations)
-        if not diffs and not added and not removed and pins == dict(recorded.pinned):
+        pins.update(picks)
+        added, removed = _association_changes(associations, recorded.associations)
+        if not diffs and not added and not removed and _same_pins(pins, recorded, record):
             unchanged.append(address)
             continue
         reason = "changed in the portal" if drift and not _spec_changed(after, recorded) else (
@@ -209,7 +212,7 @@ def plan(
                 drift=drift,
                 add_associations=added,
                 remove_associations=removed,
-                associations=record.associations,
+                associations=associations,
                 pins=pins,
                 source=record.source,
             )
@@ -298,6 +301,8 @@ def _desired_properties(
     after = dict(record.properties)
     pins: dict[str, Pin] = {}
     for name, expr in record.relative_times.items():
+        if name.startswith(PICK_PREFIX):
+            continue
         pinned = recorded.pinned.get(name) if recorded else None
         if pinned is not None and pinned.expr == expr:
             after[name] = pinned.value
@@ -311,6 +316,50 @@ def _desired_properties(
         owner_id = owner_ids.get(record.owner_email.lower())
         after["hubspot_owner_id"] = owner_id if owner_id else f"<owner {record.owner_email}>"
     return after, pins
+
+
+#: ``relative_times`` entries named ``@association:<index>`` pin a generated record's
+#: association chosen at random among records (``random_reference``, reconciler.generate):
+#: the expression is a digest of the pick's definition, the value the chosen key.
+PICK_PREFIX = "@association:"
+
+
+def _picked_associations(
+    record: DesiredRecord, recorded: RecordState | None, known: Mapping[str, DesiredRecord]
+) -> tuple[tuple[AssociationRef, ...], dict[str, Pin]]:
+    """The record's associations with pinned random picks kept, and the picks' pins.
+
+    A pick applied once stays while its definition is unchanged and its target is still
+    in the spec, however many candidates were added since.
+    """
+    if not record.relative_times or not any(
+        name.startswith(PICK_PREFIX) for name in record.relative_times
+    ):
+        return record.associations, {}
+    associations = list(record.associations)
+    pins: dict[str, Pin] = {}
+    for name, expr in record.relative_times.items():
+        if not name.startswith(PICK_PREFIX):
+            continue
+        index = int(name[len(PICK_PREFIX):])
+        if not 0 <= index < len(associations) or associations[index].to_key is None:
+            continue
+        chosen = associations[index]
+        pinned = recorded.pinned.get(name) if recorded else None
+        if (
+            pinned is not None and pinned.expr == expr and pinned.value != chosen.to_key
+            and address_of(chosen.to_type, pinned.value) in known
+        ):
+            chosen = replace(chosen, to_key=pinned.value)
+            associations[index] = chosen
+        pins[name] = Pin(expr=expr, value=str(chosen.to_key))
+    return tuple(associations), pins
+
+
+def _same_pins(pins: Mapping[str, Pin], recorded: RecordState, record: DesiredRecord) -> bool:
+    """The pins the record uses are those recorded (a pin the spec no longer uses, say a
+    relative time written out as the time it was pinned to, changes nothing)."""
+    return pins == {k: v for k, v in recorded.pinned.items() if k in record.relative_times}
 
 
 def _fresh_pins(record: DesiredRecord, after: Mapping[str, str]) -> dict[str, Pin]:

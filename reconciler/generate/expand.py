@@ -44,6 +44,7 @@ from reconciler.generate.values import (
     time_pick,
 )
 from reconciler.generate.inputs import (
+    PICK_PREFIX,
     TIME_PIN,
     VALUE_PIN,
     FileSections,
@@ -741,15 +742,15 @@ class _Expander:
             if prop not in by_props:
                 rel.setdefault(prop, _pin_for(pins.get(next(iter(when)), TIME_PIN), prop, None))
                 by_props[prop] = [_time_prop(gen.section, next(iter(when.values()))), value]
+        for index, (_, pick) in enumerate(associations):
+            if pick is not None:  # pinned by the planner once applied (planner.PICK_PREFIX)
+                rel[f"{PICK_PREFIX}{index}"] = pick
         draft["rel"] = {**draft["rel"], **rel}
-        picks = [
-            [index, pin] for index, (_, pin) in enumerate(associations) if pin is not None
-        ]
         return {
             "type": gen.object_type, "key": key, "file": gen.file,
             "line": gen.line, "column": gen.column, "section": gen.section,
             "draft": {k: v for k, v in draft.items() if k != "path"},
-            "times": slots, "by_time": by_props, "picks": picks,
+            "times": slots, "by_time": by_props,
         }
 
     # -- checks after everything is made --------------------------------------------------

@@ -14,6 +14,8 @@ DEFAULT_LIMIT = 200_000
 #: and the values chosen by them (re-pinned by ``refresh-times``).
 VALUE_PIN = "gen:"
 TIME_PIN = "gen@t:"
+#: The name under which a random pick among records is pinned (``planner.PICK_PREFIX``).
+PICK_PREFIX = "@association:"
 
 
 def is_generated_pin(expr: str) -> bool:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     # reconciler.spec imports this module: its names are imported where they are used.
     from reconciler.spec.issues import PathPart, PendingIssue
 
+#: Bump when the cached form of generated records (``expand._entry``) changes.
+EXPANSION_FORMAT = 2
 #: Variable types as written in ``vars:`` → what a value must be.
 _TYPES = ("integer", "number", "string", "boolean")
 
@@ -239,7 +241,7 @@ def generate(
     options = Options(seed=seed, timezone=timezone, limit=limit or DEFAULT_LIMIT,
                       variables=dict(variables))
     content = json.dumps(
-        [salt, seed, timezone, options.limit, sorted(options.variables.items()),
+        [EXPANSION_FORMAT, salt, seed, timezone, options.limit, sorted(options.variables.items()),
          [[s.file, s.generate, s.patch, s.positions] for s in sections],
          sorted([h.object_type, h.key, sorted(h.properties.items()), h.where] for h in hand)],
         sort_keys=True, default=str, separators=(",", ":"),
