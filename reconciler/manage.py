@@ -36,6 +36,7 @@ from reconciler.workflow import (
     check_owners,
     refuse_before_writing,
     store_for,
+    with_context,
 )
 
 Confirm = Callable[[Plan], bool]
@@ -258,7 +259,7 @@ def run_destroy(
                 )
                 _raise_if_stopped(stop)
             remote = refresh(client, empty, state)
-            drafted = plan(empty, state, remote, target=target.name)
+            drafted = with_context(plan(empty, state, remote, target=target.name), empty)
             the_plan = replace(drafted, changes=tuple(
                 c if c.reason == "already gone from the portal" else replace(c, reason="destroy")
                 for c in drafted.changes
@@ -329,7 +330,10 @@ def run_refresh_times(
                         k: v for k, v in recorded.pinned.items()
                         if k not in record.relative_times or is_generated_pin(v.expr)
                     })
-            drafted = plan(desired, unpinned, remote, owners=owners, target=target.name)
+            drafted = with_context(
+                plan(desired, unpinned, remote, owners=owners, target=target.name),
+                desired, owners,
+            )
             the_plan, moved = _drop_pin_only_updates(drafted, state, desired)
             refuse_before_writing(target, the_plan, state, options)
             return _confirm_and_apply(

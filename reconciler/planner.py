@@ -109,6 +109,8 @@ class Plan:
     #: owner email → owner id, as resolved when the plan was made (saved with the plan so
     #: that ``apply --plan`` records them in the state)
     owners: Mapping[str, str] = field(default_factory=dict)
+    #: the project's timezone: the text plan shows times in it
+    timezone: str = "UTC"
 
     @property
     def has_changes(self) -> bool:
@@ -455,6 +457,7 @@ def plan_to_json(plan_: Plan) -> dict[str, Any]:
         "changes": [_change_to_json(c) for c in plan_.changes],
         "unchanged": list(plan_.unchanged),
         "owners": dict(sorted(plan_.owners.items())),
+        "timezone": plan_.timezone,
     }
     body["digest"] = plan_digest(body)
     return body
@@ -678,4 +681,5 @@ def plan_from_json(data: Any) -> Plan:
         refreshed=_field(data, "refreshed", (bool,), False),
         reference_time=_field(data, "reference_time", _TEXT, ""),
         owners=_texts(_field(data, "owners", (dict,), {}), "owners"),
+        timezone=_field(data, "timezone", _TEXT, "UTC"),
     )

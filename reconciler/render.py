@@ -5,7 +5,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable
+from datetime import datetime
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.apply import ApplyResult
@@ -24,11 +25,32 @@ def _style(text: str, colour: str, enabled: bool) -> str:
     return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m" if enabled else text
 
 
-def _quote(value: str | None) -> str:
+def _quote(value: str | None, timezone: str | None = None) -> str:
+    """A property value as the plan shows it; an instant also in the project's timezone."""
     if value is None:
         return "(unset)"
     short = value if len(value) <= 80 else value[:77] + "..."
-    return json.dumps(short, ensure_ascii=False)
+    quoted = json.dumps(short, ensure_ascii=False)
+    local = _local_time(value, timezone) if timezone else None
+    return f"{quoted} ({local})" if local else quoted
+
+
+def _local_time(value: str, timezone: str) -> str | None:
+    """``2026-12-01T09:00:00.000Z`` → ``Tue 2026-12-01 10:00 Europe/Berlin``; None if
+    ``value`` is not an instant (a date alone, a number, text)."""
+    if len(value) < 16 or value[10:11] != "T" or not value[:4].isdigit():
+        return None
+    try:
+        from zoneinfo import ZoneInfo
+
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if instant.tzinfo is None:
+            return None
+        local = instant.astimezone(ZoneInfo(timezone))
+    except (ValueError, KeyError, OSError):
+        return None
+    seconds = ":%S" if local.second else ""
+    return local.strftime(f"%a %Y-%m-%d %H:%M{seconds} ") + timezone
 
 
 def summary_line(plan: Plan) -> str:
@@ -51,7 +73,10 @@ def render_plan_text(plan: Plan, *, colour: bool = False) -> str:
         for change in drifted:
             lines.append(f"  {change.address}")
             for diff in change.drift:
-                lines.append(f"      {diff.name}: {_quote(diff.before)} → {_quote(diff.after)}")
+                lines.append(
+                    f"      {diff.name}: {_quote(diff.before, plan.timezone)} → "
+                    f"{_quote(diff.after, plan.timezone)}"
+                )
         lines.append("")
     if plan.has_changes:
         where = f" on target {plan.target}" if plan.target else ""
@@ -59,13 +84,16 @@ def render_plan_text(plan: Plan, *, colour: bool = False) -> str:
         lines.append("")
         detailed = len(plan.changes) <= DETAILED_LIMIT
         for change in plan.changes:
-            lines.extend(_change_lines(change, colour=colour, detailed=detailed))
+            lines.extend(_change_lines(change, colour=colour, detailed=detailed,
+                                       timezone=plan.timezone))
         lines.append("")
     lines.append(_style(summary_line(plan), "bold", colour))
     return "\n".join(lines)
 
 
-def _change_lines(change: Change, *, colour: bool, detailed: bool) -> list[str]:
+def _change_lines(
+    change: Change, *, colour: bool, detailed: bool, timezone: str | None = None
+) -> list[str]:
     symbol = _style(_SYMBOLS[change.action], change.action, colour)
     notes = []
     if change.hubspot_id:
@@ -87,10 +115,13 @@ def _change_lines(change: Change, *, colour: bool, detailed: bool) -> list[str]:
             lines.append(f"      {diff.name}: {_quote(diff.before)} → {_quote(diff.after)}")
     elif change.action == "create":
         for diff in change.diffs:
-            lines.append(f"      {diff.name}: {_quote(diff.after)}")
+            lines.append(f"      {diff.name}: {_quote(diff.after, timezone)}")
     elif change.action == "update":
         for diff in change.diffs:
-            lines.append(f"      {diff.name}: {_quote(diff.before)} → {_quote(diff.after)}")
+            lines.append(
+                f"      {diff.name}: {_quote(diff.before, timezone)} → "
+                f"{_quote(diff.after, timezone)}"
+            )
     for ref in change.add_associations:
         target = ref.to_address or f"{ref.to_type} id {ref.to_id}"
         lines.append(f"      associations: + {target}")
@@ -142,7 +173,10 @@ def render_plan_json(plan: Plan) -> str:
     return json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False)
 
 
-def apply_result_json(result: ApplyResult, plan: Plan) -> dict[str, Any]:
+def apply_result_json(
+    result: ApplyResult, plan: Plan, new_ids: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``apply --json``; ``ids`` maps each record created (or recovered) to its new id."""
     return {
         "format_version": 1,
         "ok": result.ok,
@@ -151,6 +185,7 @@ def apply_result_json(result: ApplyResult, plan: Plan) -> dict[str, Any]:
         "updated": result.updated,
         "archived": result.archived,
         "adopted": result.adopted,
+        "ids": dict(sorted((new_ids or {}).items())),
         "failed": [
             {
                 "address": f.address,

@@ -78,6 +78,8 @@ class ApplyOutcome:
     declined: bool = False
     #: Ctrl-C stopped the run before anything was applied (during recovery)
     interrupted: bool = False
+    #: address → HubSpot id of every record this run created or recovered
+    new_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 def binding_for(project: ProjectSettings, target: Target) -> StateBinding:
@@ -132,15 +134,24 @@ def run_plan(options: RunOptions) -> PlanOutcome:
 
     if options.offline:
         check_cached(desired, target)  # the catalogue cached by the last plan, if any
-        return PlanOutcome(plan(desired, state, None, target=target.name), target, in_flight)
+        offline = with_context(plan(desired, state, None, target=target.name), desired)
+        return PlanOutcome(offline, target, in_flight)
     with connect(target, options.environ, state=state) as client:
         remote = refresh(client, desired, state)
         owners = resolve_owners(client, desired, state)
         check_against_portal(client, desired, target, owners=owners)
-        result = replace(
-            plan(desired, state, remote, owners=owners, target=target.name), owners=owners
+        result = with_context(
+            plan(desired, state, remote, owners=owners, target=target.name), desired, owners
         )
     return PlanOutcome(result, target, in_flight)
+
+
+def with_context(
+    the_plan: Plan, desired: DesiredState, owners: Mapping[str, str] | None = None
+) -> Plan:
+    """The plan with what it was made with: the owners it resolved (saved with it, so that
+    ``apply --plan`` records them) and the project's timezone (times are shown in it)."""
+    return replace(the_plan, owners=dict(owners or {}), timezone=desired.project.timezone)
 
 
 def run_apply(
@@ -184,9 +195,9 @@ def run_apply(
                 from reconciler.catalogue import check_against_portal
 
                 check_against_portal(client, desired, target, owners=owners)
-                the_plan = replace(
+                the_plan = with_context(
                     plan(desired, state, remote, owners=owners, target=target.name),
-                    owners=owners,
+                    desired, owners,
                 )
             refuse_before_writing(target, the_plan, state, options)
             if not the_plan.has_changes:
@@ -207,7 +218,11 @@ def run_apply(
             )
             result.adopted.extend(recovered)
             store.save(state)
-    return ApplyOutcome(the_plan, target, result, tuple(recovered))
+    new_ids = {
+        address: state.records[address].id
+        for address in [*result.created, *result.adopted] if address in state.records
+    }
+    return ApplyOutcome(the_plan, target, result, tuple(recovered), new_ids=new_ids)
 
 
 def refuse_before_writing(

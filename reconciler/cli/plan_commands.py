@@ -53,9 +53,23 @@ def vars_given() -> tuple[tuple[str, str], ...]:
     return tuple(parse_var_option(text) for text in raw)
 
 
+def _once(default: Any = None) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback for an option given at most once: ``--target a --target b`` is refused
+    instead of quietly meaning ``b`` (the option is declared ``multiple`` to see repeats)."""
+    def callback(ctx: click.Context, param: click.Parameter, values: Any) -> Any:
+        values = tuple(values or ())
+        if len(values) > 1:
+            raise click.BadParameter(
+                f"given {len(values)} times ({', '.join(map(str, values))}); give it once",
+                ctx=ctx, param=param,
+            )
+        return values[0] if values else default
+
+    return callback
+
+
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--project, --target, --state, --base-url and --var, shared by every command that needs a portal."""
-    func = var_option(func)
+    """--project, --target, --state and --base-url, shared by every command that needs a portal."""
     func = click.option(
         "--base-url",
         envvar="HUBSPOT_BASE_URL",
@@ -63,16 +77,18 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "Also HUBSPOT_BASE_URL.",
     )(func)
     func = click.option(
-        "--state", "state_path", type=click.Path(path_type=Path),
+        "--state", "state_path", type=click.Path(path_type=Path), multiple=True,
+        callback=_once(), metavar="FILE",
         help="State file to use (default: .reconciler/state/<target>.json in the project).",
     )(func)
     func = click.option(
-        "--target", "-t", "target_name",
+        "--target", "-t", "target_name", multiple=True, callback=_once(), metavar="NAME",
         help="Target portal from reconciler.yaml (default: the project's default_target, `local`).",
     )(func)
     func = click.option(
         "--project", "-p", "project_dir", type=click.Path(path_type=Path, file_okay=False),
-        default=".", show_default=True, help="The project folder.",
+        multiple=True, callback=_once(Path(".")), metavar="DIR",
+        help="The project folder.  [default: .]",
     )(func)
     return func
 
@@ -273,7 +289,7 @@ def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
     result = outcome.result
     if as_json:
         payload: dict[str, Any] = (
-            apply_result_json(result, outcome.plan)
+            apply_result_json(result, outcome.plan, outcome.new_ids)
             if result is not None
             else {"format_version": 1, "ok": True, "declined": outcome.declined,
                   "summary": outcome.plan.summary()}

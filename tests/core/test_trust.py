@@ -459,6 +459,8 @@ def test_a_symlinked_state_shares_the_lock_and_stays_a_link(
     ["plan", "--json", "--format", "markdown"],
     ["apply", "--allow-archives", "-1"],
     ["nosuchcommand"],
+    ["plan", "--target", "local", "--target", "sandbox"],
+    ["state", "list", "-t", "local", "-t", "local"],
 ])
 def test_usage_errors_exit_1_not_2(run: Run, alpha: Path, args: list[str]) -> None:
     code, out, err = run(*args, "--project", alpha)
@@ -495,3 +497,25 @@ def test_markdown_plans_cannot_be_injected_into(run: Run, tmp_path: Path) -> Non
     row = next(line for line in lines if "companies/acme" in line)
     assert "\\*\\*No changes\\*\\*" in row and "\\| a \\| b \\|" in row
     assert row.count(" | ") == 3  # the table keeps its four columns
+
+
+# -- the command line, consistent (issue 11) ------------------------------------------------
+
+
+def test_apply_json_names_each_new_records_id(run: Run, alpha: Path, emulator: Any) -> None:
+    code, out, err = run("apply", "--project", alpha, "--auto-approve", "--json")
+    assert code == 0, out + err
+    ids = json.loads(out)["ids"]
+    assert ids == {a: r["id"] for a, r in read_state(alpha)["records"].items()}
+    assert sorted(ids) == ["companies/acme", "companies/globex", "companies/initech"]
+
+
+def test_plans_show_times_in_the_projects_timezone(run: Run, tmp_path: Path) -> None:
+    project = write_project(tmp_path / "tz", {
+        "reconciler.yaml": "name: tz\ntimezone: Europe/Berlin\n",
+        "m.yaml": "meetings:\n  kickoff:\n    title: Kickoff\n"
+                  "    start: 2026-12-01T09:00:00Z\n    duration: 30m\n",
+    })
+    code, out, err = run("plan", "--project", project, "--offline")
+    assert code == 0, out + err
+    assert 'hs_meeting_start_time: "2026-12-01T09:00:00.000Z" (Tue 2026-12-01 10:00 Europe/Berlin)' in out, out
