@@ -18,7 +18,7 @@ from reconciler.errors import ConfigError, SpecError, SpecIssue, StateError
 from reconciler.model import DesiredState, ProjectSettings, slug
 from reconciler.planner import Plan, PlanFileError, plan, plan_from_json, plan_to_json
 from reconciler.portal import connect, refresh, resolve_owners
-from reconciler.recovery import SEARCH_LAG_GRACE_SECONDS, recover_in_flight
+from reconciler.recovery import SEARCH_LAG_GRACE_SECONDS, marker_properties, recover_in_flight
 from reconciler.settings import ARCHIVE_PERCENT_FLOOR, Target, resolve_target
 from reconciler.state import State, StateBinding, StateStore
 
@@ -385,7 +385,7 @@ def load_saved_plan(path: Path, state: State, target: Target, desired: DesiredSt
             f"{path} is stale: the state changed since the plan was made "
             f"(serial {saved.state_serial} → {state.serial}); run `reconciler plan --out` again"
         )
-    problems = check_plan_against(saved, state)
+    problems = check_plan_against(saved, state, desired.project.marker_id)
     if problems:
         raise StateError(
             f"{path} does not follow from the state it names, so nothing was applied: "
@@ -394,10 +394,10 @@ def load_saved_plan(path: Path, state: State, target: Target, desired: DesiredSt
     return saved
 
 
-def check_plan_against(the_plan: Plan, state: State) -> list[str]:
+def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str]:
     """What in a plan does not follow from ``state``: every update, remark and archive
     names a record the state manages by the state's id for it (and its type); a create
-    names no id; no record appears twice."""
+    names no id; a remark writes exactly this project's markers; no record appears twice."""
     problems: list[str] = []
     seen: set[str] = set()
     for change in the_plan.changes:
@@ -422,6 +422,11 @@ def check_plan_against(the_plan: Plan, state: State) -> list[str]:
                 f"{change.action} of {address} as {change.object_type}, but it is "
                 f"{recorded.object_type}"
             )
+        elif change.action == "remark" and (
+            dict(change.after) != marker_properties(marker_id, address)
+            or change.properties_to_send != marker_properties(marker_id, address)
+        ):
+            problems.append(f"the marker rewrite of {address} writes more than its markers")
     return problems
 
 

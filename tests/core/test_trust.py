@@ -287,6 +287,26 @@ def test_a_plan_that_does_not_follow_from_its_state_is_refused(
     assert "Acme Inc" in {c["properties"]["name"] for c in stored(emulator, "companies")}
 
 
+def test_a_marker_rewrite_writes_only_the_markers(run: Run, alpha: Path, tmp_path: Path,
+                                                  emulator: Any) -> None:
+    assert run("apply", "--project", alpha, "--auto-approve")[0] == 0
+    data = read_state(alpha)
+    data["project_id"] = None  # a state of the first release: its markers carry the name
+    state_path(alpha).write_text(json.dumps(data))
+    plan_file = tmp_path / "plan.json"
+    code, out, err = run("plan", "--project", alpha, "--out", plan_file)
+    assert code == 0 and "3 marker rewrites" in out, out + err
+
+    def evil(plan: dict[str, Any]) -> None:
+        plan["changes"][0]["after"]["name"] = "Evil Inc"
+        plan["changes"][0]["changes"].append({"property": "name", "before": None, "after": "Evil"})
+
+    _rewrite(plan_file, evil)
+    err = error_line(*run("apply", "--project", alpha, "--plan", plan_file))
+    assert "writes more than its markers" in err
+    assert "Evil Inc" not in {c["properties"]["name"] for c in stored(emulator, "companies")}
+
+
 @pytest.mark.parametrize("content", ["[]", "{not json", '"a string"', "null", "\x00\xff"])
 def test_a_plan_file_that_is_not_a_plan_is_exit_1(run: Run, alpha: Path, tmp_path: Path,
                                                    content: str) -> None:
