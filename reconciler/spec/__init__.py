@@ -7,12 +7,14 @@
 Modules: ``yamlfile`` (fast parsing, positions), ``schema`` (JSON Schema validation and
 messages), ``records`` (friendly fields → HubSpot properties), ``times`` (absolute and
 relative times, durations, wire format), ``cache`` (parsed files by content hash),
-``project`` (the folder, cross-file checks, the result).
+``files`` (which files, read without trusting them), ``project`` (the folder,
+cross-file checks, the result).
 """
 
 from __future__ import annotations
 
-from reconciler.spec.project import load_project, load_project_settings, spec_files
+from reconciler.spec.files import spec_files
+from reconciler.spec.project import load_project, load_project_settings
 from reconciler.spec.schema import schema_text
 
 __all__ = ["load_project", "load_project_settings", "schema_text", "spec_files"]

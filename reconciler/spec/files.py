@@ -1,0 +1,160 @@
+"""Which files make up a project, and reading them without trusting them.
+
+A project folder can come from an untrusted pull request. Before a file is opened it must
+be a regular file inside the project: a link that leads out of the project would let a
+spec read any file on the machine, a FIFO blocks forever, a device such as /dev/zero never
+ends, and a huge file costs memory for nothing. A folder that cannot be read is an error,
+never skipped: its records would be missing from the plan, and apply would archive them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from reconciler.errors import ConfigError
+from reconciler.spec.issues import PendingIssue
+
+PROJECT_FILES = ("reconciler.yaml", "reconciler.yml")
+SPEC_SUFFIXES = (".yaml", ".yml")
+_SKIPPED_DIRS = {"node_modules", "__pycache__"}
+#: The largest spec or project file read (the 50k-record benchmark project is 16.7 MB in
+#: 50 files). Checked before reading, so a huge file or an endless device costs nothing.
+MAX_FILE_BYTES = 16 << 20
+_NOT_REGULAR = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def check_root(root: str | Path) -> Path:
+    path = Path(root)
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"project folder {str(root)!r} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the project folder {str(root)!r}: {_reason(exc)}") from None
+    if not stat.S_ISDIR(found.st_mode):
+        raise ConfigError(f"{str(root)!r} is not a folder; give the project folder")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot read the project folder {str(root)!r}: permission denied; "
+            "check its permissions (reading and listing it)"
+        )
+    return path
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+def read_file(path: Path, display: str, root: Path) -> tuple[bytes | None, PendingIssue | None]:
+    """The bytes of a spec or project file, or the one-line reason it was not read.
+
+    Hostile or careless files are refused without opening them: a link that leads out of
+    the project (it would read any file on the machine), FIFOs, devices and sockets (a
+    FIFO blocks forever, a link to /dev/zero never ends), files over ``MAX_FILE_BYTES``.
+    The open itself does not block and is checked again, in case the file was swapped.
+    """
+
+    def refused(message: str) -> tuple[None, PendingIssue]:
+        return None, PendingIssue(display, (), message, line=1, column=1)
+
+    try:
+        found = os.lstat(path)
+        target = path
+        if stat.S_ISLNK(found.st_mode):
+            target = path.resolve()
+            if not target.is_relative_to(root.resolve()):
+                return refused(
+                    "the file is a symbolic link to a file outside the project folder; it was "
+                    "not read: copy the file into the project instead"
+                )
+            found = os.stat(target)
+    except FileNotFoundError:
+        return refused("the file is a symbolic link to nothing; fix or remove the link")
+    except RuntimeError:  # a loop of links (Path.resolve)
+        return refused("the file is a symbolic link that loops; fix or remove the link")
+    except OSError as exc:
+        return refused(f"cannot read the file: {_reason(exc)}; check its permissions")
+    problem = _refusal(found)
+    if problem is not None:
+        return refused(problem)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        handle = os.open(target, flags)
+    except OSError as exc:
+        return refused(f"cannot read the file: {_reason(exc)}; check its permissions")
+    try:
+        problem = _refusal(os.fstat(handle))
+        if problem is not None:
+            return refused(problem)
+        with os.fdopen(handle, "rb", closefd=False) as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return refused(f"cannot read the file: {_reason(exc)}")
+    finally:
+        os.close(handle)
+    if len(raw) > MAX_FILE_BYTES:
+        return refused(_too_big(len(raw)))
+    return raw, None
+
+
+def _refusal(found: os.stat_result) -> str | None:
+    kind = stat.S_IFMT(found.st_mode)
+    if kind != stat.S_IFREG:
+        what = _NOT_REGULAR.get(kind, "not a regular file")
+        return (
+            f"the file is {what}, not a regular file; it was not read: replace it with a "
+            "regular file, or remove it"
+        )
+    if found.st_size > MAX_FILE_BYTES:
+        return _too_big(found.st_size)
+    return None
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"the file is {size / (1 << 20):.1f} MiB, over the limit of {MAX_FILE_BYTES >> 20} MiB "
+        "per file; split it into several files"
+    )
+
+
+def spec_files(root: Path) -> Iterator[Path]:
+    """Every spec file below ``root`` (relative paths, sorted).
+
+    Hidden folders (``.github``, ``.reconciler``) are skipped, and so is any sub-folder with
+    a ``reconciler.yaml`` of its own: that is another project. Links to folders are not
+    followed (one could lead anywhere on the machine, or back into the project). A folder
+    that cannot be read is an error (``ConfigError``): skipping it would drop its records,
+    and the plan would archive them.
+    """
+    found: list[Path] = []
+    unreadable: list[OSError] = []
+    for folder, dirs, files in os.walk(root, onerror=unreadable.append):
+        dirs[:] = [
+            d for d in dirs
+            if not d.startswith(".") and d not in _SKIPPED_DIRS
+            and not os.path.islink(Path(folder) / d)
+            and not any(os.path.lexists(Path(folder) / d / name) for name in PROJECT_FILES)
+        ]
+        relative_folder = Path(folder).relative_to(root)
+        for name in files:
+            if not name.endswith(SPEC_SUFFIXES) or name.startswith("."):
+                continue
+            if relative_folder == Path(".") and name in PROJECT_FILES:
+                continue
+            found.append(relative_folder / name)
+    if unreadable:
+        error = unreadable[0]
+        raise ConfigError(
+            f"cannot read the folder {str(error.filename or root)!r}: {_reason(error)}; fix "
+            "its permissions (skipping it would leave its records out of the plan)"
+        )
+    yield from sorted(found)
