@@ -87,3 +87,62 @@ def test_backups_in_the_same_second_never_overwrite_each_other(tmp_path: Path) -
         backups.append(store.backup())
     assert len({b for b in backups if b is not None}) == 3
     assert [len(json.loads(b.read_text())["records"]) for b in backups if b] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("target, project, project_id, accepted", [
+    ("local", "Demo Project", "demo-4k7q2z", True),    # this project's id
+    ("local", "Demo Project", "demo-project", True),   # made before the project got its id
+    ("local", "Demo Project", None, True),             # first release: by name
+    ("local", "Other", None, False),
+    ("local", "Demo Project", "other-9x3m1w", False),
+    ("sandbox", "Demo Project", "demo-4k7q2z", False),
+    (None, "Demo Project", "demo-4k7q2z", False),
+])
+def test_a_state_is_bound_to_its_project_and_target(
+    tmp_path: Path, target: str | None, project: str, project_id: str | None, accepted: bool
+) -> None:
+    from reconciler.state import StateBinding
+
+    path = tmp_path / "s.json"
+    state = State(lineage="", target=target, project=project, project_id=project_id)
+    StateStore(path).save(state)
+    binding = StateBinding(target="local", project="Demo Project", project_id="demo-4k7q2z",
+                           name_slug="demo-project")
+    store = StateStore(path, binding=binding)
+    if accepted:
+        assert store.load().project == project
+    else:
+        with pytest.raises(StateError, match="is not this project's state"):
+            store.load()
+        assert store.load(check=False).project == project
+
+
+def test_saves_write_through_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "s.json"
+    real.parent.mkdir()
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    store = StateStore(link)
+    state = State.empty(target="local", project="demo")
+    state.records["meetings/a"] = RecordState("1", "meetings", {})
+    store.save(state)
+    store.save(state)
+    assert link.is_symlink() and json.loads(real.read_text())["serial"] == 2
+
+
+def test_the_lock_survives_its_files_being_deleted(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    ready = multiprocessing.get_context("fork").Event()
+    holder = multiprocessing.get_context("fork").Process(target=_hold_lock, args=(str(path), ready))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        for leftover in tmp_path.iterdir():
+            leftover.unlink()
+        with pytest.raises(StateLockedError):
+            with StateStore(path).locked():
+                pass
+    finally:
+        assert holder.pid is not None
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join()
