@@ -17,10 +17,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from reconciler.connection import ClientSettings, HubSpotConnection
+from reconciler.connection import ClientSettings, HubSpotConnection, RequestKind
 from reconciler.crm_records import (
     BATCH_LIMIT,
     CALENDAR_PROPERTIES,
+    AnswerShapeError,
     AssociationLabel,
     BatchItemError,
     BatchOutcome,
@@ -29,16 +30,23 @@ from reconciler.crm_records import (
     PropertyDefinition,
     RemoteRecord,
     UpdateInput,
+    as_integer,
+    as_object,
+    association_errors_from_api,
+    associations_from_api,
     associations_to_api,
     calendar_properties,
     create_input_to_api,
     iso_datetime,
     label_from_api,
+    next_after,
     outcome_from_api,
     owner_from_api,
     property_from_api,
     property_to_api,
     record_from_api,
+    results_list,
+    search_page_from_api,
 )
 from reconciler.errors import ApiError, ReconcilerError
 from reconciler.ratelimit import RollingWindowLimiter
@@ -160,6 +168,24 @@ class HubSpotClient:
         """Ask every ``run_batches`` to submit no more batches (those in flight finish)."""
         self._cancelled.set()
 
+    def _call(
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[Any], T],
+        *,
+        kind: RequestKind = "read",
+        trace_ids: Sequence[str] = (),
+        **send: Any,
+    ) -> T:
+        """Send, then check the answer's shape where it enters: a 2xx that ``parse``
+        cannot use is an error for a read and "outcome unknown" for a write."""
+        data = self._send(method, path, kind=kind, trace_ids=trace_ids, **send)
+        try:
+            return parse(data)
+        except AnswerShapeError as problem:
+            raise self.connection.unusable(method, path, kind, str(problem), trace_ids) from None
+
     # ---- objects ------------------------------------------------------------------
 
     def batch_create(self, object_type: str, inputs: Sequence[CreateInput]) -> BatchOutcome:
@@ -169,11 +195,11 @@ class HubSpotClient:
         if len(set(trace_ids)) != len(trace_ids):
             raise ValueError("every CreateInput needs its own trace_id")
         body = {"inputs": [create_input_to_api(i) for i in inputs]}
-        data = self._send(
+        return self._call(
             "POST", f"{self.paths.objects(object_type)}/batch/create",
+            lambda data: _created(outcome_from_api(data), trace_ids),
             json=body, kind="create", trace_ids=trace_ids,
         )
-        return outcome_from_api(data)
 
     def batch_update(self, object_type: str, inputs: Sequence[UpdateInput]) -> BatchOutcome:
         """One batch update. Every input is sent with a trace id (its own, or one made from
@@ -189,10 +215,12 @@ class HubSpotClient:
                 {"id": str(update.id), "properties": dict(update.properties),
                  "objectWriteTraceId": trace_id}
             )  # fmt: skip
-        data = self._send(
-            "POST", f"{self.paths.objects(object_type)}/batch/update", json={"inputs": items}
+        sent_ids = [str(u.id) for u in inputs]
+        outcome = self._call(
+            "POST", f"{self.paths.objects(object_type)}/batch/update",
+            lambda data: _for_ids(outcome_from_api(data), sent_ids),
+            json={"inputs": items}, kind="write", trace_ids=list(id_of_trace),
         )
-        outcome = outcome_from_api(data)
         errors = tuple(
             replace(error, ids=tuple(dict.fromkeys(
                 [*error.ids, *(id_of_trace[t] for t in error.trace_ids if t in id_of_trace)]
@@ -217,10 +245,12 @@ class HubSpotClient:
             body["id"] = item.properties[id_property]
             body["idProperty"] = id_property
             items.append(body)
-        data = self._send(
-            "POST", f"{self.paths.objects(object_type)}/batch/upsert", json={"inputs": items}
+        trace_ids = [i.trace_id for i in inputs]
+        return self._call(
+            "POST", f"{self.paths.objects(object_type)}/batch/upsert",
+            lambda data: _created(outcome_from_api(data), trace_ids),
+            json={"inputs": items}, kind="write", trace_ids=trace_ids,
         )
-        return outcome_from_api(data)
 
     def batch_archive(self, object_type: str, ids: Sequence[str]) -> None:
         """Archive (HubSpot's recycle bin); unknown or archived ids are not an error (204)."""
@@ -244,11 +274,12 @@ class HubSpotClient:
             "properties": list(properties),
             "propertiesWithHistory": [],
         }
-        data = self._send(
+        asked = [str(i) for i in ids]
+        return self._call(
             "POST", f"{self.paths.objects(object_type)}/batch/read",
+            lambda data: _for_ids(outcome_from_api(data), asked),
             json=body, params={"archived": "true" if archived else "false"},
         )
-        return outcome_from_api(data)
 
     def read_all(
         self, object_type: str, ids: Sequence[str], properties: Sequence[str]
@@ -348,48 +379,65 @@ class HubSpotClient:
             }
             if after is not None:
                 body["after"] = after
-            data = self._send(
-                "POST", f"{self.paths.objects(object_type)}/search", json=body, search=True
-            ) or {}
-            for item in data.get("results") or []:
-                yield record_from_api(item)
-            after = ((data.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                return
+            records, following = self._call(
+                "POST", f"{self.paths.objects(object_type)}/search", search_page_from_api,
+                json=body, search=True,
+            )
+            yield from records
+            if following is None or following == after:
+                return  # (the same cursor again would page forever)
+            after = following
 
     def search_by_property_values(
         self, object_type: str, prop: str, values: Sequence[str], properties: Sequence[str]
     ) -> list[RemoteRecord]:
-        """Records whose ``prop`` is one of ``values`` (IN filters, chunked)."""
-        wanted = list(dict.fromkeys(values))
+        """Records whose ``prop`` is one of ``values`` (IN filters, chunked).
+
+        HubSpot matches ``IN`` only in lowercase ("inputted values must be in lowercase",
+        facts §7), so every value is sent lowercased and matched without regard to case.
+        A hit whose ``prop`` is none of the values asked for is ignored, never returned.
+        """
+        wanted = list(dict.fromkeys(str(v).lower() for v in values))
+        asked = set(wanted)
         props = list(dict.fromkeys([*properties, prop]))
         found: dict[str, RemoteRecord] = {}
         for start in range(0, len(wanted), SEARCH_IN_VALUES):
             chunk = wanted[start : start + SEARCH_IN_VALUES]
             groups = [{"filters": [{"propertyName": prop, "operator": "IN", "values": chunk}]}]
             for record in self.search(object_type, groups, props):
-                found.setdefault(record.id, record)
+                if str(record.properties.get(prop) or "").lower() in asked:
+                    found.setdefault(record.id, record)
         return list(found.values())
 
     # ---- properties, owners, account ----------------------------------------------------
 
     def list_properties(self, object_type: str) -> list[PropertyDefinition]:
-        data = self._send("GET", self.paths.properties(object_type)) or {}
-        return [property_from_api(p) for p in data.get("results") or []]
+        return self._call(
+            "GET", self.paths.properties(object_type),
+            lambda data: [property_from_api(p, f"results[{n}]") for n, p in enumerate(results_list(data))],
+        )
 
     def create_property(
         self, object_type: str, definition: PropertyDefinition
     ) -> PropertyDefinition:
         """Create a property; if it already exists (409), return the existing one."""
+        def parse(data: Any) -> PropertyDefinition:
+            created = property_from_api(data)
+            if created.name != definition.name:
+                raise AnswerShapeError(
+                    f"it describes property {created.name!r}, not {definition.name!r}"
+                )
+            return created
+
         try:
-            data = self._send(
-                "POST", self.paths.properties(object_type), json=property_to_api(definition)
+            return self._call(
+                "POST", self.paths.properties(object_type), parse,
+                json=property_to_api(definition), kind="write",
             )
         except ApiError as error:
             if error.status != 409:
                 raise
-            data = self._send("GET", f"{self.paths.properties(object_type)}/{definition.name}")
-        return property_from_api(data or {})
+        return self._call("GET", f"{self.paths.properties(object_type)}/{definition.name}", parse)
 
     def list_owners(self) -> list[Owner]:
         owners: list[Owner] = []
@@ -398,25 +446,35 @@ class HubSpotClient:
             params = {"limit": "100", "archived": "false"}
             if after:
                 params["after"] = after
-            data = self._send("GET", self.paths.owners(), params=params) or {}
-            owners.extend(owner_from_api(o) for o in data.get("results") or [])
-            after = ((data.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
+            page, following = self._call(
+                "GET", self.paths.owners(),
+                lambda data: (
+                    [owner_from_api(o, f"results[{n}]") for n, o in enumerate(results_list(data))],
+                    next_after(data),
+                ),
+                params=params,
+            )
+            owners.extend(page)
+            if following is None or following == after:
                 return owners
+            after = following
 
     def account_portal_id(self) -> int | None:
-        """The portal (hub) id the token belongs to, or None if the server does not say."""
+        """The portal (hub) id the token belongs to; None only when the endpoint is refused
+        or absent (403, 404, 405). An answer without a usable ``portalId`` is an error."""
+
+        def parse(data: Any) -> int:
+            body = as_object(data, "the body")
+            if "portalId" not in body:
+                raise AnswerShapeError("'portalId' is missing")
+            return as_integer(body["portalId"], "'portalId'")
+
         try:
-            data = self._send("GET", self.paths.account_details()) or {}
+            return self._call("GET", self.paths.account_details(), parse)
         except ApiError as error:
             if error.status in (403, 404, 405):
                 return None
             raise
-        portal_id = data.get("portalId")
-        try:
-            return int(portal_id) if portal_id is not None else None
-        except (TypeError, ValueError):
-            return None
 
     # ---- scheduler ------------------------------------------------------------------------
 
@@ -446,11 +504,10 @@ class HubSpotClient:
                 "shouldIncludeInviteDescription": bool(include_description),
             },
         }
-        data = self._send(
-            "POST", self.paths.calendar_meetings(),
+        return self._call(
+            "POST", self.paths.calendar_meetings(), record_from_api,
             json=body, params={"organizerUserId": str(organizer_user_id)}, kind="create",
         )
-        return record_from_api(data or {})
 
     # ---- associations ---------------------------------------------------------------------
 
@@ -465,8 +522,11 @@ class HubSpotClient:
         inputs = _association_inputs(pairs)
         path = f"{self.paths.associations(from_type, to_type)}/batch/create"
         for start in range(0, len(inputs), BATCH_LIMIT):
-            data = self._send("POST", path, json={"inputs": inputs[start : start + BATCH_LIMIT]})
-            _raise_batch_errors(outcome_from_api(data).errors, "POST", path)
+            errors = self._call(
+                "POST", path, association_errors_from_api,
+                json={"inputs": inputs[start : start + BATCH_LIMIT]}, kind="write",
+            )
+            _raise_batch_errors(errors, "POST", path)
 
     def dissociate(
         self,
@@ -488,13 +548,19 @@ class HubSpotClient:
             archive = [{"from": {"id": f}, "to": t} for f, t in by_from.items()]
             path = f"{base}/batch/archive"
             for start in range(0, len(archive), BATCH_LIMIT):
-                self._send("POST", path, json={"inputs": archive[start : start + BATCH_LIMIT]})
+                self._call(
+                    "POST", path, association_errors_from_api,
+                    json={"inputs": archive[start : start + BATCH_LIMIT]}, kind="write",
+                )
             return
         inputs = _association_inputs(pairs)
         path = f"{base}/batch/labels/archive"
         for start in range(0, len(inputs), BATCH_LIMIT):
-            data = self._send("POST", path, json={"inputs": inputs[start : start + BATCH_LIMIT]})
-            _raise_batch_errors(outcome_from_api(data).errors, "POST", path)
+            errors = self._call(
+                "POST", path, association_errors_from_api,
+                json={"inputs": inputs[start : start + BATCH_LIMIT]}, kind="write",
+            )
+            _raise_batch_errors(errors, "POST", path)
 
     def read_associations(
         self, from_type: str, to_type: str, ids: Sequence[str]
@@ -505,26 +571,70 @@ class HubSpotClient:
         todo: list[dict[str, str]] = [{"id": str(i)} for i in dict.fromkeys(ids)]
         while todo:
             batch, todo = todo[:BATCH_LIMIT], todo[BATCH_LIMIT:]
-            data = self._send("POST", path, json={"inputs": batch}) or {}
-            for result in data.get("results") or []:
-                from_id = str((result.get("from") or {}).get("id"))
+            asked = {item["id"] for item in batch}
+
+            def parse(data: Any) -> list[tuple[str, list[tuple[str, int]], str | None]]:
+                results = associations_from_api(data)
+                for from_id, _pairs, _after in results:
+                    if from_id not in asked:
+                        raise AnswerShapeError(f"it answers for {from_id}, which was not asked for")
+                return results
+
+            for from_id, pairs_found, after in self._call(
+                "POST", path, parse, json={"inputs": batch}
+            ):
                 pairs = found.setdefault(from_id, [])
-                for target in result.get("to") or []:
-                    for kind in target.get("associationTypes") or []:
-                        pair = (str(target.get("toObjectId")), int(kind.get("typeId", 0)))
-                        if pair not in pairs:
-                            pairs.append(pair)
-                after = (((result.get("paging") or {}).get("next")) or {}).get("after")
+                pairs.extend(pair for pair in pairs_found if pair not in pairs)
                 if after:
-                    todo.append({"id": from_id, "after": str(after)})
+                    todo.append({"id": from_id, "after": after})
             # 207 errors here mean "no associations" for those ids: nothing to add.
         return {from_id: tuple(pairs) for from_id, pairs in found.items() if pairs}
 
     def association_labels(self, from_type: str, to_type: str) -> list[AssociationLabel]:
-        data = self._send("GET", self.paths.association_labels(from_type, to_type)) or {}
-        return [label_from_api(item) for item in data.get("results") or []]
+        return self._call(
+            "GET", self.paths.association_labels(from_type, to_type),
+            lambda data: [label_from_api(item, f"results[{n}]") for n, item in enumerate(results_list(data))],
+        )
 
 # ---- helpers ------------------------------------------------------------------------------
+
+
+def _created(outcome: BatchOutcome, trace_ids: Sequence[str]) -> BatchOutcome:
+    """A create's (or upsert's) answer, checked against what was sent: at most one result
+    per input, each trace id one that was sent and answered once, each id once. Anything
+    else cannot be mapped to inputs safely (AnswerShapeError: outcome unknown)."""
+    sent = set(trace_ids)
+    if len(outcome.results) > len(sent):
+        raise AnswerShapeError(f"{len(outcome.results)} results for {len(sent)} inputs")
+    ids: set[str] = set()
+    traces: set[str] = set()
+    for n, result in enumerate(outcome.results):
+        if result.id in ids:
+            raise AnswerShapeError(f"results[{n}]: id {result.id} answers two inputs")
+        ids.add(result.id)
+        trace = result.object_write_trace_id
+        if trace is None:
+            continue  # HubSpot's documented 207 has none: the caller matches by marker
+        if trace not in sent:
+            raise AnswerShapeError(f"results[{n}] answers trace id {trace!r}, which was not sent")
+        if trace in traces:
+            raise AnswerShapeError(f"results[{n}]: trace id {trace!r} is answered twice")
+        traces.add(trace)
+    return outcome
+
+
+def _for_ids(outcome: BatchOutcome, ids: Sequence[str]) -> BatchOutcome:
+    """A batch read's or update's answer: every result one of ``ids``, none twice. (A
+    result for an id not sent, or one id for all inputs, would map the wrong record.)"""
+    asked = set(ids)
+    seen: set[str] = set()
+    for n, result in enumerate(outcome.results):
+        if result.id not in asked:
+            raise AnswerShapeError(f"results[{n}] is record {result.id}, which was not asked for")
+        if result.id in seen:
+            raise AnswerShapeError(f"results[{n}]: record {result.id} is answered twice")
+        seen.add(result.id)
+    return outcome
 
 
 def _check_batch(items: Sequence[Any]) -> None:

@@ -1,4 +1,4 @@
-"""The one place a request to HubSpot is sent: auth, rate limits, retries, error mapping.
+"""The one place a request to HubSpot is sent: auth, deadline, rate limits, retries, errors.
 
 ``HubSpotConnection`` owns the one ``httpx.Client`` (keep-alive, HTTP/1.1, thread-safe),
 the limiters (``reconciler.ratelimit``) and the retry policy (``reconciler.retrying``);
@@ -7,41 +7,59 @@ answers become ``reconciler.errors`` here: nothing outside sees an httpx type.
 
 Which failures are sent again (facts §2, §3)::
 
-    answer / failure                      kind="read": reads, update,  kind="create": batch
-                                          upsert, archive, association  create, single create,
-                                          writes                        calendar create
-    429 TEN_SECONDLY_ROLLING / SECONDLY   retry (after Retry-After, or once our oldest request
-                                          leaves the window; search: one second)
-    429 DAILY                             RateLimitError at once: the apply stops
-    423 Locked                            retry, >= 2 s later
-    500 502 503 504 521 523 524           retry                         AmbiguousWriteError
-    connect error (nothing was sent)      retry                         retry
-    read timeout, dropped connection      retry                         AmbiguousWriteError
-    any other non-2xx                     ApiError
+    answer / failure                kind="read": reads,   kind="write":      kind="create": batch
+                                    archive               update, upsert,    create, calendar
+                                                          associations       create
+    429 TEN_SECONDLY / SECONDLY     retry (after Retry-After, or once our oldest request
+                                    leaves the window; search: one second)
+    429 DAILY                       RateLimitError at once: the apply stops
+    423 Locked                      retry, >= 2 s later
+    500 502 503 504 521 523 524     retry                 retry              AmbiguousWriteError
+    connect error, first contact    UnreachableError at once (a wrong URL fails in seconds)
+    connect error, later            retry                 retry              retry
+    timeout, dropped connection     retry                 retry              AmbiguousWriteError
+    deadline passed                 DeadlineError         AmbiguousWriteError
+    2xx of the wrong shape          UnusableAnswerError   AmbiguousWriteError
+    any other non-2xx               ApiError (InvalidPropertiesError for refused properties)
 
-The access token is sent in the ``Authorization`` header only; it is never part of a
-``repr``, a log line or an error message (messages are scrubbed of it as well).
+Every request has one overall deadline (``ClientSettings.timeout_seconds``): connecting,
+sending, waiting and reading the whole answer, retries and backoff included; only the
+pauses HubSpot asks for (429, 423, Retry-After) and our own rate limiter do not count.
+
+The access token is sent in the ``Authorization`` header only. It is checked before any
+request (no whitespace, control or non-ASCII characters; the error names the environment
+variable, never the value), and every printed form of it (raw, repr, JSON, URL-encoded,
+bytes) is scrubbed from error messages and from the log records of ``reconciler``,
+``httpx`` and ``httpcore``.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote, quote_plus, urlsplit
 
 import httpx
 
 from reconciler import __version__
+from reconciler.crm_records import readable_message
 from reconciler.errors import (
     AmbiguousWriteError,
     ApiError,
     ConfigError,
+    DeadlineError,
+    InvalidPropertiesError,
     RateLimitError,
+    ReconcilerError,
     TransportError,
+    UnreachableError,
+    UnusableAnswerError,
 )
 from reconciler.ratelimit import RollingWindowLimiter
 from reconciler.retrying import (
@@ -58,10 +76,17 @@ log = logging.getLogger("reconciler.http")
 RATE_LIMIT_HEADROOM = 0.08
 _RETRYABLE_5XX = frozenset({500, 502, 503, 504, 521, 523, 524})
 _DATE_VERSION = re.compile(r"^\d{4}-\d{2}$")
+#: The loggers whose records are scrubbed of the token (httpcore logs per module).
+_SCRUBBED_LOGGERS = (
+    "reconciler", "reconciler.http", "httpx", "httpcore.connection", "httpcore.http11",
+    "httpcore.http2", "httpcore.proxy", "httpcore.socks",
+)  # fmt: skip
 
-#: "read": idempotent, retried on every transient failure. "create": may not be resent
-#: once the server may have seen it (a duplicate record is worse than a failed apply).
-RequestKind = Literal["read", "create"]
+#: "read": idempotent, retried on every transient failure. "write": an idempotent write
+#: (update, upsert, associations), retried like a read, but a write whose answer is lost
+#: or unusable is "outcome unknown". "create": may not be resent once the server may have
+#: seen it (a duplicate record is worse than a failed apply).
+RequestKind = Literal["read", "write", "create"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +96,10 @@ class ClientSettings:
     base_url: str  # e.g. "https://api.hubapi.com" or "http://127.0.0.1:8080"
     token: str = field(repr=False)  # never printed, logged, or written anywhere
     api_version: str = "v3"  # "v3" -> /crm/v3/objects/..., "2026-03" -> /crm/objects/2026-03/...
-    timeout_seconds: float = 30.0
+    #: One overall deadline per request: connect, send, wait and read the whole answer,
+    #: retries included (pauses HubSpot asks for are not counted).
+    timeout_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0  # one connection attempt (TCP, then TLS)
     max_retries: int = 6
     requests_per_10s: int | None = 100  # the app's burst limit (tier); None = no limiter
     search_per_second: int | None = 5
@@ -80,11 +108,11 @@ class ClientSettings:
     retry_initial_seconds: float = 0.5  # backoff ceiling of the first retry (doubles, jittered)
     retry_max_seconds: float = 30.0
     max_retry_after_seconds: float = 120.0  # a longer Retry-After fails instead of waiting
+    token_env: str = "HUBSPOT_ACCESS_TOKEN"  # where the token came from, for error messages
 
     def __post_init__(self) -> None:
         check_base_url(self.base_url)
-        if not self.token or not self.token.strip():
-            raise ConfigError("no HubSpot access token given (it must not be empty)")
+        check_token(self.token, self.token_env)
         if self.api_version != "v3" and not _DATE_VERSION.match(self.api_version):
             raise ConfigError(
                 f"api_version {self.api_version!r} is neither 'v3' nor a date version like '2026-03'"
@@ -93,6 +121,103 @@ class ClientSettings:
             raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")
         if self.max_retries < 0:
             raise ConfigError(f"max_retries must not be negative, not {self.max_retries}")
+        if not self.timeout_seconds > 0 or not self.connect_timeout_seconds > 0:
+            raise ConfigError("timeout_seconds and connect_timeout_seconds must be positive")
+
+
+def check_token(token: str, source: str) -> None:
+    """Refuse a token that cannot be a HubSpot access token, before it is ever sent.
+
+    HubSpot's tokens are printable ASCII without spaces. Anything else (a pasted line
+    break, a non-breaking space, a smart quote) would fail in the HTTP layer, whose error
+    prints the header, token included. The message names ``source``, never the value.
+    """
+    if not token or not token.strip():
+        raise ConfigError(f"no HubSpot access token given ({source} is empty)")
+    if any(c in "\r\n" for c in token):
+        problem = "a line break"
+    elif any(c.isspace() for c in token):
+        problem = "a space or other whitespace"
+    elif not token.isascii():
+        problem = "a non-ASCII character"
+    elif any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
+        problem = "a control character"
+    else:
+        return
+    raise ConfigError(
+        f"the access token in {source} contains {problem}, so it cannot be a HubSpot token "
+        f"and was not sent. Set {source} again to the token exactly as HubSpot shows it "
+        "(private app > Access token), without quotes or line breaks."
+    )
+
+
+def secret_forms(secret: str) -> list[str]:
+    """Every way ``secret`` may be printed: raw, repr-escaped, JSON-escaped, URL-encoded,
+    and as a bytes repr (``b'Bearer ...'``), longest first."""
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+        jsonlib.dumps(secret)[1:-1],
+        jsonlib.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
+    }
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+class _Scrubber(logging.Filter):
+    """Replaces every form of the token in a log record (installed per connection)."""
+
+    def __init__(self, scrub: Callable[[str], str]) -> None:
+        super().__init__()
+        self._scrub = scrub
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record is logging's business
+            return True
+        clean = self._scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+@dataclass
+class _Clock:
+    """One request's deadline: starts with its first attempt; pauses the server asked
+    for (and our own limiter's waits) push it back."""
+
+    seconds: float
+    deadline: float | None = None
+
+    def start(self) -> None:
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.seconds
+
+    def extend(self, seconds: float) -> None:
+        if self.deadline is not None:
+            self.deadline += seconds
+
+    def remaining(self) -> float:
+        self.start()
+        assert self.deadline is not None
+        return self.deadline - time.monotonic()
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    reason: str
+
+
+class _OutOfTime(Exception):
+    """The request's deadline passed while sending or reading."""
 
 
 class HubSpotConnection:
@@ -102,7 +227,9 @@ class HubSpotConnection:
         self, settings: ClientSettings, *, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.settings = settings
-        self._token = settings.token
+        self._secrets = secret_forms(settings.token)
+        parts = urlsplit(settings.base_url)
+        self.host = parts.netloc or settings.base_url
         self._http = httpx.Client(
             base_url=settings.base_url.rstrip("/"),
             transport=transport,
@@ -118,6 +245,9 @@ class HubSpotConnection:
             ),
             follow_redirects=False,
         )
+        self._scrubber = _Scrubber(self.scrub)
+        for name in _SCRUBBED_LOGGERS:
+            logging.getLogger(name).addFilter(self._scrubber)
         self._policy = RetryPolicy(
             max_retries=settings.max_retries,
             initial_seconds=settings.retry_initial_seconds,
@@ -140,9 +270,14 @@ class HubSpotConnection:
         self.requests_sent = 0
         self.retries = 0
         self.rate_limited = 0
+        #: Whether the server has answered anything yet: until it has, a refused
+        #: connection or an unknown host is a wrong URL, not a hiccup worth retrying.
+        self.reached = False
 
     def close(self) -> None:
         self._http.close()
+        for name in _SCRUBBED_LOGGERS:
+            logging.getLogger(name).removeFilter(self._scrubber)
 
     def send(
         self,
@@ -155,20 +290,62 @@ class HubSpotConnection:
         search: bool = False,
         trace_ids: Sequence[str] = (),
     ) -> Any:
-        """Send one request with retries; return the decoded JSON body (None for 204)."""
+        """Send one request with retries, within its deadline; return the decoded JSON
+        body (None for 204 or an empty body)."""
+        clock = _Clock(self.settings.timeout_seconds)
 
         def attempt(number: int) -> Any:
             return self._attempt(
                 method, path, json=json, params=params, kind=kind, search=search,
-                trace_ids=trace_ids, number=number,
+                trace_ids=trace_ids, number=number, clock=clock,
             )
 
         def on_retry(failure: RetryableFailure, pause: float) -> None:
             # No log line of its own: the next attempt's line carries its number.
             with self._stats_lock:
                 self.retries += 1
+            if failure.paced:
+                clock.extend(pause)
 
-        return call_with_retries(attempt, self._policy, on_retry=on_retry)
+        def give_up(failure: RetryableFailure, pause: float) -> bool:
+            return not failure.paced and clock.remaining() - pause <= 0
+
+        try:
+            return call_with_retries(attempt, self._policy, on_retry=on_retry, give_up=give_up)
+        except TransportError as error:
+            # A read whose retries ran into the deadline says so, naming the host. (A
+            # write's last error already says whether it may have been committed.)
+            if (
+                kind == "read"
+                and type(error) is TransportError
+                and clock.deadline is not None
+                and clock.remaining() <= 0
+            ):
+                raise self._out_of_time(method, path, kind, trace_ids) from None
+            raise
+
+    def unusable(
+        self, method: str, path: str, kind: RequestKind, reason: str, trace_ids: Sequence[str] = ()
+    ) -> ReconcilerError:
+        """The error for a 2xx whose body cannot be used: for a write, "outcome unknown"
+        (settle by marker, never resend blind); for a read, an error, never "no records"."""
+        reason = self.scrub(reason)
+        if kind == "read":
+            return UnusableAnswerError(method, path, reason)
+        return AmbiguousWriteError(
+            f"{method} {path}: the answer cannot be used ({reason}); the write may or may "
+            "not have been committed",
+            trace_ids=list(trace_ids),
+        )
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every printed form of the token replaced by ``***``."""
+        for form in self._secrets:
+            if form in text:
+                text = text.replace(form, "***")
+        return text
+
+    # ---- one attempt ----------------------------------------------------------------------
 
     def _attempt(
         self,
@@ -181,41 +358,100 @@ class HubSpotConnection:
         search: bool,
         trace_ids: Sequence[str],
         number: int,
+        clock: _Clock,
     ) -> Any:
         limiter = self.search_limiter if search else self.rate_limiter
         if limiter is not None:
-            limiter.acquire()
+            # Our own pacing is not the server's slowness: it does not eat the deadline.
+            clock.extend(limiter.acquire())
+        clock.start()
         with self._stats_lock:
             self.requests_sent += 1
         started = time.monotonic()
         try:
-            response = self._http.request(method, path, json=json, params=params)
-        except httpx.HTTPError as error:
+            answer = self._exchange(method, path, json=json, params=params, clock=clock)
+        except _OutOfTime:
+            log.debug("%s %s -> deadline passed after %.0f ms (attempt %d)", method, path,
+                      (time.monotonic() - started) * 1000, number)
+            raise self._out_of_time(method, path, kind, trace_ids) from None
+        except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
             elapsed = (time.monotonic() - started) * 1000
             log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, path,
                       type(error).__name__, elapsed, number)
-            raise self._transport_failure(error, method, path, kind, trace_ids) from None
+            raise self._transport_failure(error, method, path, kind, trace_ids, clock) from None
+        self.reached = True
         elapsed = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %d in %.0f ms (attempt %d)", method, path,
-                  response.status_code, elapsed, number)
-        if limiter is not None and not search and response.status_code != 429:
+                  answer.status, elapsed, number)
+        if limiter is not None and not search and answer.status != 429:
             # A 429's Remaining=0 is handled by its retry wait, not booked as requests.
-            limiter.observe(**_rate_limit_headers(response.headers))
-        if response.is_success:
-            if response.status_code == 204 or not response.content:
+            limiter.observe(**_rate_limit_headers(answer.headers))
+        if 200 <= answer.status < 300:
+            if answer.status == 204 or not answer.content.strip():
                 return None
             try:
-                return response.json()
+                return jsonlib.loads(answer.content)
             except ValueError:
-                raise TransportError(
-                    f"{method} {path}: HubSpot answered {response.status_code} with a body "
-                    "that is not JSON"
+                raise self.unusable(
+                    method, path, kind, f"HubSpot answered {answer.status} with a body that is "
+                    "not JSON", trace_ids,
                 ) from None
-        raise self._status_failure(response, method, path, kind, trace_ids, limiter, search)
+        raise self._status_failure(answer, method, path, kind, trace_ids, limiter, search)
+
+    def _exchange(
+        self, method: str, path: str, *, json: Any, params: Mapping[str, str] | None, clock: _Clock
+    ) -> _Answer:
+        """One request and its whole answer, all within what is left of the deadline.
+
+        httpx's timeouts bound each network operation, not the exchange: each phase gets
+        what remains of the deadline, and the body is read chunk by chunk so a server that
+        answers a byte at a time cannot hold the request open past it.
+        """
+        remaining = clock.remaining()
+        if remaining <= 0:
+            raise _OutOfTime
+        timeout = httpx.Timeout(
+            remaining, connect=min(remaining, self.settings.connect_timeout_seconds)
+        )
+        request = self._http.build_request(method, path, json=json, params=params, timeout=timeout)
+        response = self._http.send(request, stream=True)
+        try:
+            remaining = clock.remaining()
+            if remaining <= 0:
+                raise _OutOfTime
+            # httpcore reads the body's read timeout from this dict when the body starts.
+            response.request.extensions["timeout"] = httpx.Timeout(remaining).as_dict()
+            chunks = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if clock.remaining() <= 0:
+                    raise _OutOfTime
+            return _Answer(response.status_code, response.headers, b"".join(chunks),
+                           response.reason_phrase)
+        finally:
+            response.close()
+
+    # ---- failures ---------------------------------------------------------------------------
+
+    def _out_of_time(
+        self, method: str, path: str, kind: RequestKind, trace_ids: Sequence[str]
+    ) -> ReconcilerError:
+        seconds = f"{self.settings.timeout_seconds:g}"
+        if kind != "read":
+            return AmbiguousWriteError(
+                f"{method} {path}: no whole answer from {self.host} within {seconds} s; the "
+                "write may or may not have been committed",
+                trace_ids=list(trace_ids),
+            )
+        return DeadlineError(
+            f"{method} {path}: no whole answer from {self.host} within {seconds} s (retries "
+            f"included). Check that {self.host} is HubSpot's API (or your emulator) and that "
+            "it answers, and your network or proxy; then run the command again."
+        )
 
     def _status_failure(
         self,
-        response: httpx.Response,
+        answer: _Answer,
         method: str,
         path: str,
         kind: RequestKind,
@@ -224,17 +460,17 @@ class HubSpotConnection:
         search: bool,
     ) -> Exception:
         """The error for a non-2xx answer: final, or wrapped to be retried."""
-        status = response.status_code
-        body = _json_or_none(response)
-        message = self._scrub(_error_message(body, response))
+        status = answer.status
+        body = _json_or_none(answer.content)
+        message, problems = readable_message(_error_message(body, answer, self.scrub))
         fields: dict[str, Any] = {
             "category": _field(body, "category") or _field(body, "errorType"),
             "correlation_id": _field(body, "correlationId")
-            or response.headers.get("X-HubSpot-Correlation-Id"),
+            or answer.headers.get("X-HubSpot-Correlation-Id"),
             "method": method,
             "path": path,
         }
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
         if status == 429:
             policy = _field(body, "policyName")
             with self._stats_lock:
@@ -249,23 +485,27 @@ class HubSpotConnection:
                 )
             error = RateLimitError(status, message, policy=policy, **fields)
             if retry_after is not None:
-                return RetryableFailure(error, retry_after=retry_after)
+                return RetryableFailure(error, retry_after=retry_after, paced=True)
             if search:
                 # No headers on search answers; HubSpot's search window is one second.
                 if limiter is not None:
                     limiter.exhausted()  # its next slot is a window away
-                    return RetryableFailure(error)
-                return RetryableFailure(error, min_wait=1.0)
-            interval = _int_header(response.headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+                    return RetryableFailure(error, paced=True)
+                return RetryableFailure(error, min_wait=1.0, paced=True)
+            interval = _int_header(answer.headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
             if interval is None:
-                return RetryableFailure(error)  # no hint at all: plain backoff
+                return RetryableFailure(error, paced=True)  # no hint at all: plain backoff
             # The rolling window is spent: a slot frees when the oldest request in it
             # leaves; ours is the best estimate we have (at most one interval away).
             wait_for = limiter.until_oldest_expires() if limiter is not None else interval / 1000
-            return RetryableFailure(error, min_wait=min(wait_for, interval / 1000))
-        api_error = ApiError(status, message, **fields)
+            return RetryableFailure(error, min_wait=min(wait_for, interval / 1000), paced=True)
+        api_error: ApiError
+        if problems:
+            api_error = InvalidPropertiesError(status, message, problems=problems, **fields)
+        else:
+            api_error = ApiError(status, message, **fields)
         if status == 423:
-            return RetryableFailure(api_error, retry_after=retry_after, min_wait=2.0)
+            return RetryableFailure(api_error, retry_after=retry_after, min_wait=2.0, paced=True)
         if status in _RETRYABLE_5XX:
             if kind == "create":
                 return AmbiguousWriteError(
@@ -278,37 +518,67 @@ class HubSpotConnection:
 
     def _transport_failure(
         self,
-        error: httpx.HTTPError,
+        error: Exception,
         method: str,
         path: str,
         kind: RequestKind,
         trace_ids: Sequence[str],
+        clock: _Clock,
     ) -> Exception:
-        reason = self._scrub(f"{type(error).__name__}: {error}".rstrip(": "))
+        reason = self.scrub(f"{type(error).__name__}: {error}".rstrip(": "))
         # Connect errors (and waiting for a pooled connection) happen before a byte of
         # the request is sent: safe to resend even for a create.
         never_sent = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)) and not self.reached:
+            return self._unreachable(error, reason)
+        if isinstance(error, httpx.TimeoutException) and not never_sent and clock.remaining() <= 0:
+            return self._out_of_time(method, path, kind, trace_ids)
         if isinstance(error, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)):
             if kind == "create" and not never_sent:
                 return AmbiguousWriteError(
-                    f"{method} {path}: no answer from HubSpot ({reason}); the write may or may "
-                    "not have been committed",
+                    f"{method} {path}: no answer from {self.host} ({reason}); the write may "
+                    "or may not have been committed",
                     trace_ids=list(trace_ids),
                 )
-            return RetryableFailure(TransportError(f"{method} {path}: {reason}"))
-        return TransportError(f"{method} {path}: {reason}")
+            final: ReconcilerError
+            if kind == "write" and not never_sent:
+                final = AmbiguousWriteError(
+                    f"{method} {path}: no answer from {self.host} ({reason}); the write may "
+                    "or may not have been committed",
+                    trace_ids=list(trace_ids),
+                )
+            else:
+                final = TransportError(f"{method} {path}: no answer from {self.host} ({reason})")
+            return RetryableFailure(final)
+        return TransportError(f"{method} {path} to {self.host}: {reason}")
 
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
-
+    def _unreachable(self, error: Exception, reason: str) -> UnreachableError:
+        """The first connection of this client failed: most likely a wrong URL."""
+        text = str(error).lower()
+        if "name or service not known" in text or "nodename nor servname" in text or (
+            "getaddrinfo" in text or "name resolution" in text or "no address" in text
+        ):
+            cause = f"the host name {self.host.rsplit(':', 1)[0]!r} is unknown (DNS lookup failed)"
+        elif "refused" in text:
+            cause = "the connection was refused: nothing listens at that address and port"
+        elif isinstance(error, httpx.ConnectTimeout):
+            cause = (f"no connection within {self.settings.connect_timeout_seconds:g} s "
+                     "(a firewall, a proxy, or a wrong address)")
+        else:
+            cause = f"the connection failed ({reason})"
+        return UnreachableError(
+            f"cannot reach {self.host}: {cause}. Check the base URL (--base-url, "
+            "HUBSPOT_BASE_URL or the target's base_url in reconciler.yaml), that the server "
+            "is running, and your network or proxy settings."
+        )
 
 
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def _json_or_none(response: httpx.Response) -> Any:
+def _json_or_none(content: bytes) -> Any:
     try:
-        return response.json()
+        return jsonlib.loads(content) if content.strip() else None
     except ValueError:
         return None
 
@@ -319,14 +589,16 @@ def _field(body: Any, name: str) -> str | None:
     return None
 
 
-def _error_message(body: Any, response: httpx.Response) -> str:
+def _error_message(body: Any, answer: _Answer, scrub: Callable[[str], str]) -> str:
+    """HubSpot's message, or the start of a body that is not HubSpot's JSON (scrubbed
+    before it is cut, so no piece of the token survives)."""
     message = _field(body, "message")
     if message:
-        return message
-    text = response.text.strip()
+        return scrub(message)
+    text = scrub(answer.content.decode("utf-8", "replace").strip())
     if text and body is None:
         return text[:300]
-    return response.reason_phrase or f"HTTP {response.status_code}"
+    return answer.reason or f"HTTP {answer.status}"
 
 
 def _int_header(headers: httpx.Headers, name: str) -> int | None:

@@ -7,6 +7,7 @@ Every field HubSpot sends is treated as optional when parsing (facts §3, §10).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,6 +60,9 @@ class BatchItemError:
     trace_ids: tuple[str, ...]  # context.objectWriteTraceId
     ids: tuple[str, ...]  # context.ids (batch read/update of missing ids)
     context: Mapping[str, tuple[str, ...]]
+    #: "Property values were not valid" as one readable line per property (facts §10);
+    #: ``message`` then holds them joined by "; " instead of HubSpot's raw JSON.
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,7 +127,76 @@ class AssociationLabel:
     label: str | None  # None: the unlabeled default type
 
 
-# ---- wire forms ---------------------------------------------------------------------
+# ---- wire forms: answers ---------------------------------------------------------------
+#
+# Every answer is checked where it enters: a 2xx of the wrong shape is never read as "no
+# records" (a batch read without ``results`` once made every managed record look deleted).
+# Fields HubSpot may leave out stay optional; what the reconciler relies on (``results``
+# as a list, each result an object with an id) is required.
+
+
+class AnswerShapeError(ValueError):
+    """An answer's body is not of the shape its endpoint returns. Raised by the
+    ``*_from_api`` functions; the client turns it into ``UnusableAnswerError`` (a read) or
+    ``AmbiguousWriteError`` (a write), naming the endpoint."""
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+def as_object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise AnswerShapeError(f"{where} is {_kind(value)}, not an object")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise AnswerShapeError(f"{where} is {_kind(value)}, not a list")
+    return value
+
+
+def _required(data: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in data:
+        raise AnswerShapeError(f"{where}{key} is missing" if where else f"{key!r} is missing")
+    return data[key]
+
+
+def results_list(data: Any, where: str = "the body") -> list[Any]:
+    """The ``results`` list every batch, search and listing answer carries."""
+    body = as_object(data, where)
+    if "results" not in body:
+        raise AnswerShapeError("'results' is missing")
+    return _list(body["results"], "'results'")
+
+
+def _id(value: Any, where: str) -> str:
+    """An object id: a non-empty string or an integer (never a boolean, never null)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value).strip() == "":
+        raise AnswerShapeError(f"{where} is {_kind(value) if value != '' else 'empty'}, not an id")
+    return str(value)
+
+
+def as_integer(value: Any, where: str) -> int:
+    if isinstance(value, bool):
+        raise AnswerShapeError(f"{where} is a boolean, not an integer")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise AnswerShapeError(f"{where} is {_kind(value)}, not an integer") from None
 
 
 def _text(value: Any) -> str | None:
@@ -136,31 +209,55 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def record_from_api(data: Mapping[str, Any]) -> RemoteRecord:
-    raw_props = data.get("properties") or {}
-    properties = {str(k): _text(v) for k, v in raw_props.items()}
+def _property_value(value: Any, where: str) -> str | None:
+    if isinstance(value, Mapping) or (
+        isinstance(value, list) and any(isinstance(v, (Mapping, list)) for v in value)
+    ):
+        raise AnswerShapeError(f"{where} is {_kind(value)}, not a property value")
+    return _text(value)
+
+
+def record_from_api(data: Any, where: str = "the record") -> RemoteRecord:
+    """One object (a batch result, a search hit, the scheduler's answer): an id, and its
+    properties as HubSpot returned them (kept whole, so a caller can check the marker)."""
+    body = as_object(data, where)
+    record_id = _id(_required(body, "id", f"{where}."), f"{where}.id")
+    raw_props = body.get("properties")
+    raw_props = {} if raw_props is None else as_object(raw_props, f"{where}.properties")
+    properties = {
+        str(k): _property_value(v, f"{where}.properties.{k}") for k, v in raw_props.items()
+    }
     associations: dict[str, tuple[tuple[str, int], ...]] = {}
-    for to_type, block in (data.get("associations") or {}).items():
-        pairs = []
-        for item in (block or {}).get("results", []) if isinstance(block, Mapping) else []:
-            type_id = item.get("typeId", item.get("associationTypeId"))
-            pairs.append((str(item.get("id") or item.get("toObjectId")), int(type_id or 0)))
-        associations[str(to_type)] = tuple(pairs)
-    new = data.get("new")
+    raw_associations = body.get("associations")
+    if raw_associations is not None:
+        for to_type, block in as_object(raw_associations, f"{where}.associations").items():
+            pairs = []
+            block_where = f"{where}.associations.{to_type}"
+            items = as_object(block, block_where).get("results") or []
+            for n, item in enumerate(_list(items, f"{block_where}.results")):
+                item_where = f"{block_where}.results[{n}]"
+                item = as_object(item, item_where)
+                type_id = item.get("typeId", item.get("associationTypeId"))
+                to_id = item.get("id", item.get("toObjectId"))
+                pairs.append((_id(to_id, f"{item_where}.id"), as_integer(type_id or 0, f"{item_where}.typeId")))
+            associations[str(to_type)] = tuple(pairs)
+    new = body.get("new")
     return RemoteRecord(
-        id=str(data.get("id")),
+        id=record_id,
         properties=MappingProxyType(properties),
-        created_at=_text(data.get("createdAt")),
-        updated_at=_text(data.get("updatedAt", data.get("lastUpdatedAt"))),
-        archived=bool(data.get("archived", False)),
-        object_write_trace_id=_text(data.get("objectWriteTraceId")),
+        created_at=_text(body.get("createdAt")),
+        updated_at=_text(body.get("updatedAt", body.get("lastUpdatedAt"))),
+        archived=body.get("archived") is True,
+        object_write_trace_id=_text(body.get("objectWriteTraceId")),
         associations=MappingProxyType(associations),
         new=bool(new) if new is not None else None,
     )
 
 
-def batch_error_from_api(data: Mapping[str, Any]) -> BatchItemError:
-    raw_context = data.get("context") or {}
+def batch_error_from_api(data: Any, where: str = "the error") -> BatchItemError:
+    """One ``errors[]`` entry; every field is optional (facts §3, §10)."""
+    body = as_object(data, where)
+    raw_context = body.get("context") or {}
     context: dict[str, tuple[str, ...]] = {}
     if isinstance(raw_context, Mapping):
         for key, values in raw_context.items():
@@ -168,22 +265,109 @@ def batch_error_from_api(data: Mapping[str, Any]) -> BatchItemError:
                 context[str(key)] = tuple(str(v) for v in values)
             elif values is not None:
                 context[str(key)] = (str(values),)
+    message, problems = readable_message(str(body.get("message") or "HubSpot gave no message"))
     return BatchItemError(
-        status=_text(data.get("status")),
-        category=_text(data.get("category")),
-        message=str(data.get("message") or "HubSpot gave no message"),
+        status=_text(body.get("status")),
+        category=_text(body.get("category")),
+        message=message,
         trace_ids=context.get("objectWriteTraceId", ()),
         ids=context.get("ids", ()),
         context=MappingProxyType(context),
+        problems=problems,
     )
 
 
-def outcome_from_api(data: Mapping[str, Any] | None) -> BatchOutcome:
-    data = data or {}
+def outcome_from_api(data: Any) -> BatchOutcome:
+    """A batch answer (200, 201 or 207): ``results`` is required, ``errors`` optional."""
+    results = results_list(data)
+    errors = data.get("errors")
+    errors = [] if errors is None else _list(errors, "'errors'")
     return BatchOutcome(
-        results=tuple(record_from_api(r) for r in data.get("results") or []),
-        errors=tuple(batch_error_from_api(e) for e in data.get("errors") or []),
+        results=tuple(record_from_api(r, f"results[{n}]") for n, r in enumerate(results)),
+        errors=tuple(batch_error_from_api(e, f"errors[{n}]") for n, e in enumerate(errors)),
     )
+
+
+def association_errors_from_api(data: Any) -> tuple[BatchItemError, ...]:
+    """The errors of an association write's answer (its results are not used); no body
+    (a 204) is no error."""
+    if data is None:
+        return ()
+    errors = as_object(data, "the body").get("errors")
+    errors = [] if errors is None else _list(errors, "'errors'")
+    return tuple(batch_error_from_api(e, f"errors[{n}]") for n, e in enumerate(errors))
+
+
+def search_page_from_api(data: Any) -> tuple[list[RemoteRecord], str | None]:
+    """One search page: its records, and the ``after`` cursor of the next page (or None)."""
+    results = results_list(data)
+    records = [record_from_api(r, f"results[{n}]") for n, r in enumerate(results)]
+    return records, next_after(data)
+
+
+def next_after(data: Mapping[str, Any]) -> str | None:
+    paging = data.get("paging")
+    if paging is None:
+        return None
+    following = as_object(paging, "'paging'").get("next")
+    if following is None:
+        return None
+    after = as_object(following, "'paging.next'").get("after")
+    if after is None or after == "":
+        return None
+    if isinstance(after, bool) or not isinstance(after, (str, int)):
+        raise AnswerShapeError(f"'paging.next.after' is {_kind(after)}, not a cursor")
+    return str(after)
+
+
+def associations_from_api(data: Any) -> list[tuple[str, list[tuple[str, int]], str | None]]:
+    """A v4 association batch read: ``(from_id, [(to_id, type_id)...], after)`` per result."""
+    found = []
+    for n, raw in enumerate(results_list(data)):
+        where = f"results[{n}]"
+        result = as_object(raw, where)
+        source = as_object(_required(result, "from", f"{where}."), f"{where}.from")
+        from_id = _id(_required(source, "id", f"{where}.from."), f"{where}.from.id")
+        pairs: list[tuple[str, int]] = []
+        for m, raw_target in enumerate(_list(result.get("to") or [], f"{where}.to")):
+            target_where = f"{where}.to[{m}]"
+            target = as_object(raw_target, target_where)
+            to_id = _id(_required(target, "toObjectId", f"{target_where}."), f"{target_where}.toObjectId")
+            kinds = _list(target.get("associationTypes") or [], f"{target_where}.associationTypes")
+            for k, raw_kind in enumerate(kinds):
+                kind = as_object(raw_kind, f"{target_where}.associationTypes[{k}]")
+                type_id = as_integer(kind.get("typeId"), f"{target_where}.associationTypes[{k}].typeId")
+                if (to_id, type_id) not in pairs:
+                    pairs.append((to_id, type_id))
+        found.append((from_id, pairs, next_after(result)))
+    return found
+
+
+def readable_message(message: str) -> tuple[str, tuple[str, ...]]:
+    """HubSpot's ``Property values were not valid: [<JSON>]`` (facts §10) as one readable
+    line per property (``hs_prioritee: Property "hs_prioritee" does not exist``), and the
+    message with those lines joined by "; ". Any other message comes back as it is."""
+    prefix, _, rest = message.partition(": [")
+    if not rest or "not valid" not in prefix:
+        return message, ()
+    try:
+        items = json.loads("[" + rest)
+    except ValueError:
+        return message, ()
+    if not isinstance(items, list):
+        return message, ()
+    problems = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            return message, ()
+        name = item.get("name")
+        text = item.get("message") or item.get("localizedErrorMessage") or item.get("error")
+        if not text:
+            return message, ()
+        problems.append(f"{name}: {text}" if name else str(text))
+    if not problems:
+        return message, ()
+    return f"{prefix}: {'; '.join(problems)}", tuple(problems)
 
 
 def associations_to_api(
@@ -227,10 +411,14 @@ def property_to_api(definition: PropertyDefinition) -> dict[str, Any]:
     return body
 
 
-def property_from_api(data: Mapping[str, Any]) -> PropertyDefinition:
+def property_from_api(data: Any, where: str = "the property") -> PropertyDefinition:
+    data = as_object(data, where)
+    name = _required(data, "name", f"{where}.")
+    if not isinstance(name, str) or not name:
+        raise AnswerShapeError(f"{where}.name is {_kind(name)}, not a property name")
     metadata = data.get("modificationMetadata") or {}
     return PropertyDefinition(
-        name=str(data.get("name")),
+        name=name,
         label=str(data.get("label") or data.get("name")),
         type=str(data.get("type") or "string"),
         field_type=str(data.get("fieldType") or "text"),
@@ -244,9 +432,10 @@ def property_from_api(data: Mapping[str, Any]) -> PropertyDefinition:
     )
 
 
-def owner_from_api(data: Mapping[str, Any]) -> Owner:
+def owner_from_api(data: Any, where: str = "the owner") -> Owner:
+    data = as_object(data, where)
     return Owner(
-        id=str(data.get("id")),
+        id=_id(_required(data, "id", f"{where}."), f"{where}.id"),
         email=_text(data.get("email")),
         first_name=_text(data.get("firstName")),
         last_name=_text(data.get("lastName")),
@@ -254,10 +443,12 @@ def owner_from_api(data: Mapping[str, Any]) -> Owner:
     )
 
 
-def label_from_api(data: Mapping[str, Any]) -> AssociationLabel:
+def label_from_api(data: Any, where: str = "the label") -> AssociationLabel:
+    data = as_object(data, where)
+    type_id = data.get("typeId", data.get("associationTypeId"))
     return AssociationLabel(
         category=str(data.get("category") or "HUBSPOT_DEFINED"),
-        type_id=int(data.get("typeId", data.get("associationTypeId", 0)) or 0),
+        type_id=as_integer(type_id, f"{where}.typeId"),
         label=_text(data.get("label")),
     )
 

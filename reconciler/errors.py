@@ -6,9 +6,14 @@
     ├── StateError                  the state file is corrupt, from a newer format, or stale
     │   └── StateLockedError        another apply holds the state lock
     ├── ApiError                    HubSpot (or the emulator) refused a request
-    │   └── RateLimitError          a 429; ``policy`` says which limit (DAILY stops the apply)
+    │   ├── RateLimitError          a 429; ``policy`` says which limit (DAILY stops the apply)
+    │   └── InvalidPropertiesError  "Property values were not valid": ``problems``, one per property
+    ├── UnusableAnswerError         a read got a 2xx whose body is not of the shape asked for
     ├── TransportError              the server could not be reached, or the connection dropped
-    │   └── AmbiguousWriteError     a create may or may not have committed (recover by marker)
+    │   ├── UnreachableError        the first connection of a run failed (wrong URL, host down)
+    │   ├── DeadlineError           a read got no whole answer within the request's deadline
+    │   └── AmbiguousWriteError     a write may or may not have committed (no answer, an
+    │                               unusable answer, or no answer in time): recover by marker
     └── ApplyError                  an apply finished with records that failed
 
 Foreign exceptions (httpx, ruamel, jsonschema) are turned into these where they enter:
@@ -93,6 +98,18 @@ class ApiError(ReconcilerError):
         super().__init__(f"HubSpot answered {status}{label}{where}: {message}")
 
 
+class InvalidPropertiesError(ApiError):
+    """HubSpot refused property values (``Property values were not valid: [...]``, facts §10).
+
+    ``problems`` has one readable line per refused property, e.g.
+    ``hs_prioritee: Property "hs_prioritee" does not exist``; the message shows them too.
+    """
+
+    def __init__(self, status: int, message: str, *, problems: tuple[str, ...], **kwargs: object) -> None:
+        self.problems = problems
+        super().__init__(status, message, **kwargs)  # type: ignore[arg-type]
+
+
 class RateLimitError(ApiError):
     """A 429. ``policy`` is HubSpot's policyName: TEN_SECONDLY_ROLLING, SECONDLY or DAILY."""
 
@@ -103,6 +120,32 @@ class RateLimitError(ApiError):
 
 class TransportError(ReconcilerError):
     """The request did not get an answer (refused, timed out, connection dropped)."""
+
+
+class UnusableAnswerError(ReconcilerError):
+    """A read was answered with success, but the body is not what the endpoint returns.
+
+    Never taken for "no records" (a batch read without ``results`` once made every record
+    look deleted). ``method``/``path`` name the endpoint, ``reason`` what was wrong.
+    """
+
+    def __init__(self, method: str, path: str, reason: str) -> None:
+        self.method = method
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"{method} {path}: the answer cannot be used ({reason}); nothing was concluded "
+            "from it. Check that the base URL points at HubSpot's API (or at a proxy that "
+            "passes its answers through unchanged), then run the command again."
+        )
+
+
+class UnreachableError(TransportError):
+    """The first connection of a run failed: nothing answers at that host and port."""
+
+
+class DeadlineError(TransportError):
+    """A request got no whole answer within its overall deadline (retries included)."""
 
 
 class AmbiguousWriteError(TransportError):

@@ -36,12 +36,20 @@ class RetryableFailure(Exception):
     """One attempt failed in a way that sending it again may fix."""
 
     def __init__(
-        self, error: ReconcilerError, *, retry_after: float | None = None, min_wait: float = 0.0
+        self,
+        error: ReconcilerError,
+        *,
+        retry_after: float | None = None,
+        min_wait: float = 0.0,
+        paced: bool = False,
     ) -> None:
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
         self.min_wait = min_wait
+        #: The server asked for this pause (429, 423, Retry-After): it answered, so the
+        #: wait does not count against the request's deadline.
+        self.paced = paced
 
 
 @dataclass(frozen=True)
@@ -76,10 +84,12 @@ def call_with_retries(
     policy: RetryPolicy,
     *,
     on_retry: Callable[[RetryableFailure, float], None] | None = None,
+    give_up: Callable[[RetryableFailure, float], bool] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run ``attempt(number)`` (1-based) until it returns, raises a final error, or the
-    retries are spent; then the last wrapped error is raised."""
+    retries are spent; then the last wrapped error is raised. ``give_up(failure, pause)``
+    ends the retries early (the request's deadline would pass during the pause)."""
     backoff = wait_random_exponential(multiplier=policy.initial_seconds, max=policy.max_seconds)
 
     def wait(state: RetryCallState) -> float:
@@ -95,6 +105,8 @@ def call_with_retries(
         # facts §2) ends the retries like spent attempts do.
         retry_after = _failure_of(state).retry_after
         too_long = retry_after is not None and retry_after > policy.max_retry_after_seconds
+        if give_up is not None and give_up(_failure_of(state), state.upcoming_sleep):
+            return True
         return too_long or attempts_spent(state)
 
     def before_sleep(state: RetryCallState) -> None:

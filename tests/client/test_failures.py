@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -12,8 +14,10 @@ from reconciler.emulator import Emulator, FaultConfig
 from reconciler.errors import (
     AmbiguousWriteError,
     ApiError,
+    DeadlineError,
     RateLimitError,
     TransportError,
+    UnreachableError,
 )
 from reconciler.retrying import (
     RetryableFailure,
@@ -21,6 +25,8 @@ from reconciler.retrying import (
     call_with_retries,
     retry_after_seconds,
 )
+
+from tests.proxy import RewritingProxy
 
 from .conftest import TOKEN, api_requests
 
@@ -154,27 +160,112 @@ def test_calendar_create_is_not_resent_after_a_drop(client: HubSpotClient, hub: 
     assert len(api_requests(hub, "/scheduler/")) == 1
 
 
-def test_read_timeout(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
-    client = make_client(timeout_seconds=0.2, max_retries=1)
-    hub.set_faults(FaultConfig(slow=1.0, slow_seconds=0.6))
+def test_read_timeout_is_the_deadline(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
+    client = make_client(timeout_seconds=0.3, max_retries=3)
+    hub.set_faults(FaultConfig(slow=1.0, slow_seconds=0.8))
     with pytest.raises(AmbiguousWriteError):
         client.batch_create("meetings", meetings(1))
-    with pytest.raises(TransportError) as caught:
+    started = time.monotonic()
+    with pytest.raises(DeadlineError) as caught:
         client.list_owners()
+    assert time.monotonic() - started < 0.6  # no retry after the deadline
     assert not isinstance(caught.value, AmbiguousWriteError)
-    assert "ReadTimeout" in str(caught.value)
-    assert client.retries == 1
+    assert str(caught.value).startswith(
+        f"GET /crm/v3/owners: no whole answer from {hub.host}:{hub.port} within 0.3 s"
+    )
+    assert client.retries == 0
     hub.set_faults(FaultConfig())
-    time.sleep(0.7)  # let the emulator finish the slow answers before the next test resets it
+    time.sleep(0.9)  # let the emulator finish the slow answers before the next test resets it
 
 
-def test_connect_error_is_retried_even_for_creates(make_client: Callable[..., HubSpotClient]) -> None:
+def test_first_connection_refused_fails_at_once_naming_the_host(
+    make_client: Callable[..., HubSpotClient],
+) -> None:
     client = make_client(base_url="http://127.0.0.1:9", max_retries=2)
-    with pytest.raises(TransportError) as caught:
+    started = time.monotonic()
+    with pytest.raises(UnreachableError) as caught:
         client.batch_create("meetings", meetings(1))
+    assert time.monotonic() - started < 3
+    assert client.requests_sent == 1
+    message = str(caught.value)
+    assert message.startswith("cannot reach 127.0.0.1:9: the connection was refused")
+    assert "--base-url" in message
     assert not isinstance(caught.value, AmbiguousWriteError)
-    assert client.requests_sent == 3
+
+
+def test_unknown_host_fails_at_once(make_client: Callable[..., HubSpotClient]) -> None:
+    client = make_client(base_url="https://no-such-host.invalid")
+    started = time.monotonic()
+    with pytest.raises(UnreachableError) as caught:
+        client.list_owners()
+    assert time.monotonic() - started < 3
+    assert str(caught.value).startswith(
+        "cannot reach no-such-host.invalid: the host name 'no-such-host.invalid' is unknown"
+    )
+
+
+def test_connect_errors_later_in_a_run_are_retried_even_for_creates(
+    make_client: Callable[..., HubSpotClient], hub: Emulator
+) -> None:
+    with RewritingProxy(hub.base_url) as proxy:
+        client = make_client(base_url=proxy.base_url, max_retries=2)
+        client.list_owners()  # reached once: from now on a refusal may be a hiccup
+        proxy.stop()
+        with pytest.raises(TransportError) as caught:
+            client.batch_create("meetings", meetings(1))
+    assert not isinstance(caught.value, (AmbiguousWriteError, UnreachableError))
+    assert client.requests_sent == 1 + 3
     assert "ConnectError" in str(caught.value)
+    assert f"127.0.0.1:{proxy.port}" in str(caught.value)
+    assert hub.records("meetings") == []
+
+
+def test_a_server_that_accepts_and_never_answers_fails_within_the_deadline(
+    make_client: Callable[..., HubSpotClient],
+) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel accepts connections; nobody ever reads or answers
+        host = f"127.0.0.1:{silent.getsockname()[1]}"
+        client = make_client(base_url=f"http://{host}", timeout_seconds=1.0, max_retries=6)
+        started = time.monotonic()
+        with pytest.raises(DeadlineError) as caught:
+            client.list_owners()
+        assert time.monotonic() - started < 1.5
+        assert f"no whole answer from {host} within 1 s" in str(caught.value)
+        with pytest.raises(AmbiguousWriteError) as ambiguous:
+            client.batch_create("meetings", meetings(1))
+        assert f"no whole answer from {host}" in str(ambiguous.value)
+
+
+def test_an_answer_that_drips_is_cut_at_the_deadline(make_client: Callable[..., HubSpotClient]) -> None:
+    stop = threading.Event()
+
+    def serve(listener: socket.socket) -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 1000\r\n\r\n{")
+            while not stop.wait(0.1):  # one byte every 100 ms, never the end
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        thread = threading.Thread(target=serve, args=(listener,), daemon=True)
+        thread.start()
+        client = make_client(base_url=f"http://127.0.0.1:{listener.getsockname()[1]}",
+                             timeout_seconds=0.8, max_retries=0)
+        started = time.monotonic()
+        with pytest.raises(DeadlineError):
+            client.list_owners()
+        assert time.monotonic() - started < 1.5
+        stop.set()
+        thread.join(timeout=2)
 
 
 # ---- the retry policy on its own ---------------------------------------------------------------
