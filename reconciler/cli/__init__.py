@@ -15,6 +15,7 @@ from reconciler.cli import (  # noqa: F401  (registers the commands)
     init_commands,
     manage_commands,
     plan_commands,
+    render_commands,
     spec_commands,
 )
 from reconciler.cli.base import cli, main

@@ -759,8 +759,13 @@ class _Expander:
         for gen in self.generators.values():
             if gen.name not in self.made:
                 continue
+            shape = _key_shape(gen.key_pattern)
             for pattern, body in gen.patches:
-                if pattern not in gen.used_patches:
+                # A key of the right shape may just not be made with these variables
+                # (fewer accounts): only a key the pattern can never make is an error.
+                if pattern not in gen.used_patches and (
+                    _is_glob(pattern) or not shape.fullmatch(pattern)
+                ):
                     keys = [m.key for m in self.made.get(gen.name, [])]
                     hint = did_you_mean(pattern, keys) if not _is_glob(pattern) else ""
                     self.issue(
@@ -929,6 +934,18 @@ def _key_pattern_problem(pattern: str) -> str | None:
         if field_name == "parent" and spec:
             return f"{pattern!r}: {{parent}} takes no format"
     return None
+
+
+def _key_shape(pattern: str) -> re.Pattern[str]:
+    """A regular expression for every key ``pattern`` can make."""
+    parts = []
+    for literal, name, _, _ in string.Formatter().parse(pattern):
+        parts.append(re.escape(literal))
+        if name == "n":
+            parts.append(r"[0-9]+")
+        elif name == "parent":
+            parts.append(r".+")
+    return re.compile("".join(parts))
 
 
 def _key(pattern: str, n: int, parent: str | None) -> str:

@@ -1,0 +1,82 @@
+"""`render`: the project's records, generators expanded, as plain spec YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.cli.base import cli
+from reconciler.cli.plan_commands import _options, target_options
+from reconciler.errors import ConfigError
+
+
+@cli.command()
+@target_options
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path, file_okay=False), default=None,
+    help="Write a project folder here (outside the project); default: print one spec to stdout.",
+)
+def render(
+    project_dir: Path, target_name: str | None, state_path: Path | None, base_url: str | None,
+    out: Path | None,
+) -> int:
+    """Write every record of the project, generators expanded, as plain spec YAML.
+
+    Values are the ones the target's state pinned where a state exists, so the rendered
+    folder validates and plans exactly like the generators. --var and --target choose the
+    variables, as for plan. The folder given to --out must be outside the project (it
+    would be loaded as spec) and empty, or an earlier render.
+
+    \b
+    Example:
+      reconciler render --project examples --out /tmp/demo-rendered
+      reconciler render --var accounts=10 > records.yaml
+    """
+    from reconciler.generate.render import Pinned, render_files
+    from reconciler.manage import load_with_spec
+
+    options = _options(project_dir, target_name, state_path, base_url)
+    desired, target, store = load_with_spec(options)
+    state = store.load()
+    pins = {
+        address: Pinned({k: (p.expr, p.value) for k, p in recorded.pinned.items()})
+        for address, recorded in state.records.items() if recorded.pinned
+    }
+    header = (
+        f"# Rendered by `reconciler render` from the project {desired.project.name!r} for the "
+        f"target {target.name!r}.\n# Do not edit: edit the generators and render again.\n"
+    )
+    if out is None:
+        click.echo(render_files(desired, pins, header, one_file=True).get("", header), nl=False)
+        return 0
+    files = render_files(desired, pins, header)
+    _write(Path(project_dir), out, files, desired.project.source_file, desired.project.name)
+    click.echo(f"Rendered {len(desired.records)} records in {len(files)} files to {out}.")
+    return 0
+
+
+_MARKER = ".rendered-by-reconciler"
+
+
+def _write(project: Path, out: Path, files: dict[str, str], project_file: str | None,
+           name: str) -> None:
+    if out.resolve().is_relative_to(project.resolve()):
+        raise ConfigError(
+            f"--out {out} is inside the project {project}: its files would be loaded as spec; "
+            "give a folder outside the project"
+        )
+    if out.exists() and any(out.iterdir()) and not (out / _MARKER).exists():
+        raise ConfigError(f"--out {out} is not empty; give an empty or new folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.rglob("*.yaml"):
+        old.unlink()
+    settings = Path(project_file).read_text("utf-8") if project_file else ""
+    if "\nname:" not in "\n" + settings:
+        settings += f"\nname: {name}\n"
+    (out / "reconciler.yaml").write_text(settings, "utf-8")
+    for relative, text in files.items():
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, "utf-8")
+    (out / _MARKER).write_text("Written by `reconciler render`; a new render replaces it.\n")

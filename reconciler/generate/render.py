@@ -1,0 +1,161 @@
+"""Records → plain spec YAML: what ``reconciler render`` writes.
+
+Every record of a project (generated or hand-written) is written as a hand-written record
+would be, with its values as the target's state pinned them where a state exists (so the
+rendered folder plans exactly like the generators). Friendly fields are used where the
+schema needs them (a meeting's title and start, a call's timestamp); every other value is
+a raw property. Strings are written JSON-quoted (valid YAML, and never re-typed by YAML).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reconciler.associations import default_type_id
+from reconciler.generate.inputs import PICK_PREFIX
+from reconciler.model import (
+    ASSOCIATION_TARGET_NAMES,
+    SECTION_OBJECT_TYPES,
+    AssociationRef,
+    DesiredRecord,
+    DesiredState,
+)
+
+_SINGULAR = {plural: singular for singular, plural in ASSOCIATION_TARGET_NAMES.items()}
+#: Friendly fields a rendered record keeps (the schema requires them), by type:
+#: field → property.
+_KEPT_FIELDS: Mapping[str, Mapping[str, str]] = {
+    "meetings": {"title": "hs_meeting_title", "start": "hs_meeting_start_time",
+                 "end": "hs_meeting_end_time"},
+    "calls": {"timestamp": "hs_timestamp"},
+}
+#: Properties a kept friendly field sets besides its own.
+_ALSO_SET = {("meetings", "start"): ("hs_timestamp",)}
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """What a state recorded for one record: pins (name → (expr, value))."""
+
+    pins: Mapping[str, tuple[str, str]]
+
+
+def rendered_values(record: DesiredRecord, pinned: Pinned | None) -> tuple[dict[str, str], dict[int, str]]:
+    """The record's properties with pinned values applied, and pinned picks by index."""
+    properties = dict(record.properties)
+    picks: dict[int, str] = {}
+    if pinned is None:
+        return properties, picks
+    for name, expr in record.relative_times.items():
+        pin = pinned.pins.get(name)
+        if pin is None or pin[0] != expr:
+            continue
+        if name.startswith(PICK_PREFIX):
+            picks[int(name[len(PICK_PREFIX):])] = pin[1]
+        elif name in properties:
+            properties[name] = pin[1]
+    if "hs_meeting_start_time" in record.relative_times and "hs_timestamp" in properties:
+        properties["hs_timestamp"] = properties["hs_meeting_start_time"]
+    return properties, picks
+
+
+def record_body(
+    record: DesiredRecord, pinned: Pinned | None, known: Mapping[str, DesiredRecord]
+) -> dict[str, Any]:
+    """A hand-written record's body for ``record`` (plain data)."""
+    properties, picks = rendered_values(record, pinned)
+    body: dict[str, Any] = {}
+    for name, prop in _KEPT_FIELDS.get(record.object_type, {}).items():
+        if prop in properties:
+            body[name] = properties.pop(prop)
+            for other in _ALSO_SET.get((record.object_type, name), ()):
+                properties.pop(other, None)
+    if record.owner_email is not None:
+        body["owner"] = record.owner_email
+        properties.pop("hubspot_owner_id", None)
+    if properties:
+        body["properties"] = dict(sorted(properties.items()))
+    if record.calendar is not None:
+        calendar = record.calendar
+        body["calendar"] = {
+            "organizer": calendar.organizer,
+            "timezone": calendar.timezone,
+            "reminders": [
+                {"before": r.number_of_time_units, "unit": r.time_unit} for r in calendar.reminders
+            ],
+            "include_description": calendar.include_description,
+        }
+    associations = []
+    for index, ref in enumerate(record.associations):
+        to_key = picks.get(index, ref.to_key)
+        if to_key is not None and f"{ref.to_type}/{to_key}" not in known:
+            to_key = ref.to_key
+        associations.append(_association(record.object_type, ref, to_key))
+    if associations:
+        body["associations"] = associations
+    return body
+
+
+def _association(from_type: str, ref: AssociationRef, to_key: str | None) -> dict[str, Any]:
+    target: Any = to_key if to_key is not None else {"id": ref.to_id}
+    singular = _SINGULAR.get(ref.to_type)
+    item: dict[str, Any] = (
+        {singular: target} if singular else
+        {"object": ref.to_type, **({"key": to_key} if to_key is not None else {"id": ref.to_id})}
+    )
+    if ref.label is not None:
+        item["label"] = ref.label
+    elif ref.type_id is not None and ref.type_id != default_type_id(from_type, ref.to_type):
+        item["type_id"] = ref.type_id
+    if ref.category != "HUBSPOT_DEFINED":
+        item["category"] = ref.category
+    return item
+
+
+def render_files(
+    desired: DesiredState, pins: Mapping[str, Pinned], header: str, *, one_file: bool = False
+) -> dict[str, str]:
+    """Spec text per file (relative to the project), one per file the records came from;
+    or everything in one (``one_file``: the key is ``""``)."""
+    root = Path(desired.project.root)
+    grouped: dict[str, dict[str, Any]] = {}
+    for record in desired.records.values():
+        try:
+            relative = str(Path(record.source.file).relative_to(root))
+        except ValueError:
+            relative = Path(record.source.file).name
+        document = grouped.setdefault("" if one_file else relative, {})
+        body = record_body(record, pins.get(record.address), desired.records)
+        if record.object_type in SECTION_OBJECT_TYPES:
+            document.setdefault(record.object_type, {})[record.key] = body
+        else:
+            document.setdefault("objects", {}).setdefault(record.object_type, {})[record.key] = body
+    return {
+        name: header + dump(document) for name, document in sorted(grouped.items())
+    }
+
+
+def dump(document: Mapping[str, Any]) -> str:
+    """Block YAML for mappings down to record bodies; values in JSON (valid YAML) form."""
+    lines: list[str] = []
+    _block(document, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _block(mapping: Mapping[str, Any], indent: int, lines: list[str]) -> None:
+    pad = " " * indent
+    for key, value in mapping.items():
+        name = json.dumps(str(key), ensure_ascii=False)
+        if isinstance(value, dict) and value:
+            lines.append(f"{pad}{name}:")
+            _block(value, indent + 2, lines)
+        elif isinstance(value, list) and value:
+            lines.append(f"{pad}{name}:")
+            for item in value:
+                lines.append(f"{pad}  - {json.dumps(item, ensure_ascii=False, sort_keys=False)}")
+        else:
+            lines.append(f"{pad}{name}: {json.dumps(value, ensure_ascii=False)}")
