@@ -69,7 +69,8 @@ def _once(default: Any = None) -> Callable[[click.Context, click.Parameter, Any]
 
 
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--project, --target, --state and --base-url, shared by every command that needs a portal."""
+    """--project, --target, --state, --base-url and --var, shared by every command that needs a portal."""
+    func = var_option(func)
     func = click.option(
         "--base-url",
         envvar="HUBSPOT_BASE_URL",
