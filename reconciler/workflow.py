@@ -169,7 +169,7 @@ def run_apply(
     stopped = stop.is_set if stop is not None else (lambda: False)
     with store.locked(command="apply"):
         state = store.load()
-        known_portal = state.portal_id
+        known = (state.portal_id, dict(state.owners))
         with connect(target, options.environ, state=state) as client:
             recovered: list[str] = []
             if state.in_flight:
@@ -201,7 +201,8 @@ def run_apply(
                 )
             refuse_before_writing(target, the_plan, state, options)
             if not the_plan.has_changes:
-                if recovered or (state.portal_id != known_portal and store.exists()):
+                learned = (state.portal_id, state.owners) != known  # kept for offline plans
+                if recovered or (learned and store.exists()):
                     store.save(state)
                 return ApplyOutcome(the_plan, target, None, tuple(recovered))
             if not confirm(the_plan):
