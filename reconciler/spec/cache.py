@@ -35,6 +35,11 @@ FORMAT = 3
 #: Larger entries are neither written nor read (a 16 MiB spec file's entry is ~20 MB).
 MAX_ENTRY_BYTES = 128 << 20
 _ENTRY_NAME = re.compile(r"(?:[0-9a-f]{64}|\.tmp-.*)\.json")
+#: Opening never blocks (a FIFO), never becomes a terminal, never follows a last link;
+#: flags a platform lacks (Windows) are left out.
+_NO_WAIT_NO_FOLLOW = 0
+for _flag in ("O_NONBLOCK", "O_NOCTTY", "O_NOFOLLOW", "O_CLOEXEC", "O_BINARY"):
+    _NO_WAIT_NO_FOLLOW |= getattr(os, _flag, 0)
 
 
 class DraftCache:
@@ -132,7 +137,7 @@ def _usable(project_root: Path) -> bool:
 
 def _read_entry(path: Path) -> bytes | None:
     """An entry's bytes; None for anything but a regular file of a sane size."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_RDONLY | _NO_WAIT_NO_FOLLOW
     try:
         handle = os.open(path, flags)
     except OSError:

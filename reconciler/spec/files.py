@@ -30,6 +30,11 @@ _NOT_REGULAR = {
     stat.S_IFSOCK: "a socket",
     stat.S_IFDIR: "a folder",
 }
+#: Opening never blocks (a FIFO), never becomes a terminal, never follows a last link;
+#: flags a platform lacks (Windows) are left out.
+_NO_WAIT_NO_FOLLOW = 0
+for _flag in ("O_NONBLOCK", "O_NOCTTY", "O_NOFOLLOW", "O_CLOEXEC", "O_BINARY"):
+    _NO_WAIT_NO_FOLLOW |= getattr(os, _flag, 0)
 
 
 def check_root(root: str | Path) -> Path:
@@ -86,7 +91,7 @@ def read_file(path: Path, display: str, root: Path) -> tuple[bytes | None, Pendi
     problem = _refusal(found)
     if problem is not None:
         return refused(problem)
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    flags = os.O_RDONLY | _NO_WAIT_NO_FOLLOW
     try:
         handle = os.open(target, flags)
     except OSError as exc:
