@@ -127,6 +127,7 @@ class _Expander:
         self.generators: dict[str, _Generator] = {}
         self.made: dict[str, list[_Made]] = {}
         self.keys_by_type: dict[str, dict[str, str]] = {}  # type → key → generator
+        self.broken: set[str] = set()  # generators with a problem reported
 
     # -- problems -----------------------------------------------------------------------
 
@@ -140,18 +141,21 @@ class _Expander:
 
     def run(self) -> Expansion:
         self._collect()
-        if self.result.issues:
-            return self.result
         order = self._order()
         if order is None or not self._within_limit(order):
             return self.result
         for name in order:
-            try:
-                self._expand(self.generators[name])
-            except _Stop:
+            gen = self.generators[name]
+            if name in self.broken or self.broken.intersection(self._sources(gen)):
+                self.broken.add(name)  # its problem is reported where it starts
                 continue
+            try:
+                self._expand(gen)
+            except _Stop:
+                self.broken.add(name)
         self._check_patches()
-        self._check_references()
+        if not self.result.issues:
+            self._check_references()
         return self.result
 
     def _collect(self) -> None:
@@ -232,7 +236,7 @@ class _Expander:
         """Generators this one needs first: its parent, and those it picks from."""
         names = []
         if gen.for_each is not None:
-            names.extend(self._generators_for(gen.for_each))
+            names.extend(self._generators_for(gen.for_each, but=gen.name))
         for item in gen.associations:
             if isinstance(item, dict):
                 for value in item.values():
@@ -242,10 +246,10 @@ class _Expander:
                         pass
         return sorted(set(names) - {gen.name})
 
-    def _generators_for(self, source: str) -> list[str]:
+    def _generators_for(self, source: str, *, but: str = "") -> list[str]:
         if source in self.generators:
             return [source]
-        return [n for n, g in self.generators.items() if g.object_type == source]
+        return [n for n, g in self.generators.items() if g.object_type == source and n != but]
 
     def _order(self) -> list[str] | None:
         order: list[str] = []
@@ -279,10 +283,13 @@ class _Expander:
             try:
                 top = self._count_bounds(gen)[1]
             except _Stop:
-                return False
+                self.broken.add(name)
+                top = 0
             parents = 1
             if gen.for_each is not None:
-                parents = sum(most[g] for g in self._generators_for(gen.for_each))
+                parents = sum(
+                    most.get(g, 0) for g in self._generators_for(gen.for_each, but=gen.name)
+                )
                 if gen.for_each not in self.generators:
                     parents += len(self.hand.get(gen.for_each, []))
             most[name] = top * parents
@@ -431,7 +438,7 @@ class _Expander:
             for made in self.made.get(gen.for_each, []):
                 found.append((made.key, made.context, made.digests))
         else:
-            for name in self._generators_for(gen.for_each):
+            for name in self._generators_for(gen.for_each, but=gen.name):
                 for made in self.made.get(name, []):
                     found.append((made.key, made.context, made.digests))
             for index, hand in enumerate(sorted(self.hand.get(gen.for_each, []), key=lambda r: r.key)):
@@ -455,15 +462,19 @@ class _Expander:
         path_prefix: tuple[PathPart, ...] = (),
     ) -> list[tuple[str, str, Definition, tuple[PathPart, ...]]]:
         out: list[tuple[str, str, Definition, tuple[PathPart, ...]]] = []
+        failed = False
         for group, name, raw in raw_fields:
             path: tuple[PathPart, ...] = (
                 *path_prefix, group, name) if group != "owner" else (*path_prefix, "owner")
             try:
                 definition = define(raw, gen.locale)
             except ValueProblem as exc:
-                self.issue(gen.file if not path_prefix else path_prefix_file(path_prefix), _full(gen, path), str(exc))
-                raise _Stop from None
+                self.issue(gen.file, _full(gen, path), str(exc))
+                failed = True
+                continue
             out.append((group, name, definition, path))
+        if failed:
+            raise _Stop
         return out
 
     def _patched(
@@ -789,10 +800,6 @@ class _Expander:
                         f"{entry['type']}/{entry['key']}: no {to_type} record has the key {to_key!r}{hint}",
                     )
                     return
-
-
-def path_prefix_file(path_prefix: tuple[PathPart, ...]) -> str:
-    return str(path_prefix[1])
 
 
 def _full(gen: _Generator, path: tuple[PathPart, ...]) -> tuple[PathPart, ...]:
