@@ -347,10 +347,13 @@ def looks_like_state(path: Path) -> bool:
         if not path.is_file():
             return False
         with open(path, "rb") as handle:
-            head = handle.read(4096)
-    except OSError:
+            head = handle.read(64 * 1024)
+            if b'"lineage"' not in head or b'"format_version"' not in head:
+                return False
+            data = json.loads(head + handle.read())
+    except (OSError, ValueError):
         return False
-    return b'"format_version"' in head and b'"lineage"' in head and b'"records"' in head
+    return isinstance(data, dict) and {"format_version", "lineage", "records"} <= data.keys()
 
 
 def load_saved_plan(path: Path, state: State, target: Target, desired: DesiredState) -> Plan:

@@ -326,6 +326,9 @@ def test_plan_out_never_overwrites_a_state(run: Run, alpha: Path, tmp_path: Path
     err = error_line(*run("plan", "--project", alpha, "--out", other))
     assert "it holds a reconciler state" in err
     assert state_path(alpha).read_bytes() == before == other.read_bytes()
+    plan_file = tmp_path / "plan.json"
+    for _ in range(2):  # a plan file, though, is replaced by the next plan
+        assert run("plan", "--project", alpha, "--out", plan_file)[0] == 0
 
 
 def test_plan_out_to_a_full_disk_is_exit_1(run: Run, alpha: Path) -> None:
