@@ -9,6 +9,7 @@ planner then works on plain data.
 
 from __future__ import annotations
 
+import shlex
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -62,9 +63,10 @@ def require_project_id(target: Target) -> None:
     """Only ``local`` may be used by a project without an ``id:``: two folders named
     alike would otherwise mark (and archive) each other's records in a shared portal."""
     if target.project_id is None and not target.is_local:
+        where = f" --project {shlex.quote(str(target.project_root))}" if target.project_root else ""
         raise ConfigError(
-            f"target {target.name} needs the project's id: run `reconciler init` in the "
-            "project folder (it writes `id:` to reconciler.yaml; commit it), then try again"
+            f"target {target.name} needs the project's id: run `reconciler init{where}` (it "
+            "writes `id:` to reconciler.yaml; commit it), then try again"
         )
 
 

@@ -59,6 +59,7 @@ class Target:
     recovery_grace_seconds: float | None = None
     #: the project's ``id:`` (None: none yet; only ``local`` may then talk to a portal)
     project_id: str | None = None
+    project_root: Path | None = None
     #: an apply archiving more than this many records stops unless --allow-archives
     max_archives: int = DEFAULT_MAX_ARCHIVES
     #: ... or more than this share (percent) of the managed records, when over 5 records
@@ -117,6 +118,7 @@ def resolve_target(
             else None
         ),
         project_id=project.id,
+        project_root=root,
         max_archives=_count(raw, "max_archives", DEFAULT_MAX_ARCHIVES, name),
         max_archive_percent=_percent(raw, name),
     )

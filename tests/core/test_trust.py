@@ -186,7 +186,8 @@ def test_a_target_other_than_local_needs_the_project_id(run: Run, tmp_path: Path
     })
     for command in (["apply", "--auto-approve"], ["plan"]):
         err = error_line(*run(*command, "--project", project, "-t", "sandbox"))
-        assert "target sandbox needs the project's id" in err and "reconciler init" in err
+        assert "target sandbox needs the project's id" in err
+        assert f"reconciler init --project {project}" in err
     assert emulator.requests() == []
     assert run("apply", "--project", project, "--auto-approve")[0] == 0  # local: fine
 
