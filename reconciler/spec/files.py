@@ -141,25 +141,36 @@ def spec_files(root: Path) -> Iterator[Path]:
     and the plan would archive them.
     """
     found: list[Path] = []
-    unreadable: list[OSError] = []
-    for folder, dirs, files in os.walk(root, onerror=unreadable.append):
-        dirs[:] = [
-            d for d in dirs
-            if not d.startswith(".") and d not in _SKIPPED_DIRS
-            and not os.path.islink(Path(folder) / d)
-            and not any(os.path.lexists(Path(folder) / d / name) for name in PROJECT_FILES)
-        ]
-        relative_folder = Path(folder).relative_to(root)
-        for name in files:
-            if not name.endswith(SPEC_SUFFIXES) or name.startswith("."):
-                continue
-            if relative_folder == Path(".") and name in PROJECT_FILES:
-                continue
-            found.append(relative_folder / name)
-    if unreadable:
-        error = unreadable[0]
-        raise ConfigError(
-            f"cannot read the folder {str(error.filename or root)!r}: {_reason(error)}; fix "
-            "its permissions (skipping it would leave its records out of the plan)"
-        )
+    pending = [Path(".")]  # an explicit stack: os.walk recurses, and folders nest deeply
+    while pending:
+        relative = pending.pop()
+        folder = root / relative
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+            for entry in entries:
+                name = entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    if not (
+                        name.startswith(".") or name in _SKIPPED_DIRS
+                        or any(os.path.lexists(Path(entry.path, n)) for n in PROJECT_FILES)
+                    ):  # fmt: skip
+                        pending.append(relative / name)
+                elif entry.is_symlink() and _leads_to_folder(entry):
+                    continue  # a linked folder: not walked
+                elif name.endswith(SPEC_SUFFIXES) and not name.startswith("."):
+                    if not (relative == Path(".") and name in PROJECT_FILES):
+                        found.append(relative / name)
+        except OSError as error:
+            raise ConfigError(
+                f"cannot read the folder {str(folder)!r}: {_reason(error)}; fix its "
+                "permissions (skipping it would leave its records out of the plan)"
+            ) from None
     yield from sorted(found)
+
+
+def _leads_to_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a loop of links: read_file says so
+        return False

@@ -249,3 +249,14 @@ def test_an_unreadable_project_folder_is_an_error_not_a_bug(project_dir: Path) -
 def test_a_missing_project_folder_is_still_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_project(tmp_path / "nope", reference_time=REFERENCE)
+
+
+def test_deeply_nested_folders_are_walked_without_recursion(tmp_path: Path) -> None:
+    # os.walk recurses once per level: 1,100 nested folders raised RecursionError (exit 3).
+    folder = tmp_path
+    for _ in range(1_100):
+        folder = folder / "a"
+        folder.mkdir()
+    (folder / "deep.yaml").write_text(CONTACT)
+    desired = load_project(tmp_path, reference_time=REFERENCE, use_cache=False)
+    assert list(desired.records) == ["contacts/jane"]
