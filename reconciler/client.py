@@ -417,6 +417,20 @@ class HubSpotClient:
             lambda data: [property_from_api(p, f"results[{n}]") for n, p in enumerate(results_list(data))],
         )
 
+    def property_bodies(self, object_type: str) -> list[Mapping[str, Any]]:
+        """The properties of a type as HubSpot describes them (option labels, ``calculated``
+        and all), for the catalogue check. Checked like every answer: a list of objects,
+        each with a name; anything else is an UnusableAnswerError, never "no properties"."""
+
+        def parse(data: Any) -> list[Mapping[str, Any]]:
+            bodies = []
+            for n, raw in enumerate(results_list(data)):
+                property_from_api(raw, f"results[{n}]")  # the shape check
+                bodies.append(as_object(raw, f"results[{n}]"))
+            return bodies
+
+        return self._call("GET", self.paths.properties(object_type), parse)
+
     def create_property(
         self, object_type: str, definition: PropertyDefinition
     ) -> PropertyDefinition:

@@ -99,16 +99,13 @@ def read_catalogue(client: HubSpotClient, desired: DesiredState) -> Catalogue:
         try:
             # The raw answer, not client.list_properties: option labels and ``calculated``
             # are needed here and ``PropertyDefinition`` drops them.
-            data = client.connection.send("GET", client.paths.properties(object_type))
+            results = client.property_bodies(object_type)
         except ApiError as error:
             if error.status not in _UNKNOWN_TYPE_STATUSES:
                 raise
             unknown.add(object_type)
             continue
-        results = data.get("results") if isinstance(data, Mapping) else None
-        infos = (
-            property_from_api(p) for p in results or [] if isinstance(p, Mapping) and p.get("name")
-        )
+        infos = (property_from_api(p) for p in results)
         catalogue.properties[object_type] = {info.name: info for info in infos}
     catalogue.unknown_types = frozenset(unknown)
     pairs = sorted(
