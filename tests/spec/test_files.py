@@ -253,10 +253,16 @@ def test_a_missing_project_folder_is_still_a_config_error(tmp_path: Path) -> Non
 
 def test_deeply_nested_folders_are_walked_without_recursion(tmp_path: Path) -> None:
     # os.walk recurses once per level: 1,100 nested folders raised RecursionError (exit 3).
-    folder = tmp_path
-    for _ in range(1_100):
-        folder = folder / "a"
-        folder.mkdir()
-    (folder / "deep.yaml").write_text(CONTACT)
-    desired = load_project(tmp_path, reference_time=REFERENCE, use_cache=False)
-    assert list(desired.records) == ["contacts/jane"]
+    chain = [tmp_path / Path(*["a"] * level) for level in range(1, 1_101)]
+    try:
+        for folder in chain:
+            folder.mkdir()
+        (chain[-1] / "deep.yaml").write_text(CONTACT)
+        desired = load_project(tmp_path, reference_time=REFERENCE, use_cache=False)
+        assert list(desired.records) == ["contacts/jane"]
+    finally:
+        # Bottom up, by hand: shutil.rmtree (and so pytest's clean-up) recurses per level.
+        (chain[-1] / "deep.yaml").unlink(missing_ok=True)
+        for folder in reversed(chain):
+            if folder.exists():
+                folder.rmdir()
