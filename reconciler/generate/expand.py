@@ -446,7 +446,8 @@ class _Expander:
                 digest = hashlib.sha256(json.dumps(context, sort_keys=True).encode()).hexdigest()[:12]
                 found.append((hand.key, context, {"*": digest}))
             found.sort(key=lambda p: p[0] or "")
-        if not found:
+        exists = gen.for_each in self.generators or self._generators_for(gen.for_each, but=gen.name)
+        if not found and not exists:
             known = sorted(self.generators)
             hint = did_you_mean(gen.for_each, [*known, *SECTION_OBJECT_TYPES.values()])
             self.gen_issue(
