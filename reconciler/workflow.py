@@ -204,7 +204,8 @@ def run_apply(
                 learned = (state.portal_id, state.owners) != known  # kept for offline plans
                 if recovered or (learned and store.exists()):
                     store.save(state)
-                return ApplyOutcome(the_plan, target, None, tuple(recovered))
+                ids = {a: state.records[a].id for a in recovered if a in state.records}
+                return ApplyOutcome(the_plan, target, None, tuple(recovered), new_ids=ids)
             if not confirm(the_plan):
                 return ApplyOutcome(the_plan, target, None, tuple(recovered), declined=True)
             result = apply_plan(

@@ -293,7 +293,7 @@ def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
             apply_result_json(result, outcome.plan, outcome.new_ids)
             if result is not None
             else {"format_version": 1, "ok": True, "declined": outcome.declined,
-                  "summary": outcome.plan.summary()}
+                  "summary": outcome.plan.summary(), "ids": dict(outcome.new_ids)}
         )
         click.echo(json.dumps(payload, indent=2))
     if result is None:
