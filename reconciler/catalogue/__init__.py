@@ -97,8 +97,8 @@ def read_catalogue(client: HubSpotClient, desired: DesiredState) -> Catalogue:
     unknown: set[str] = set()
     for object_type in types:
         try:
-            # The raw answer, not client.list_properties: option labels and ``calculated``
-            # are needed here and ``PropertyDefinition`` drops them.
+            # HubSpot's own shape, not client.list_properties: option labels and
+            # ``calculated`` are needed here and ``PropertyDefinition`` drops them.
             results = client.property_bodies(object_type)
         except ApiError as error:
             if error.status not in _UNKNOWN_TYPE_STATUSES:
