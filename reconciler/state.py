@@ -114,7 +114,9 @@ def _check_in_flight(entry: Any) -> None:
     records = entry.get("records", {})
     _require_object(records, "records")
     for record in records.values():
-        RecordState.from_json(record)
+        # sent, not yet answered: the id is "" until recovery adopts it (h5)
+        _require_object(record, "record")
+        RecordState.from_json({**record, "id": record.get("id") or "in-flight"})
 
 
 @dataclass(frozen=True, slots=True)
