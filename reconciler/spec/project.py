@@ -61,6 +61,9 @@ class _FileResult:
     issues: list[PendingIssue] = field(default_factory=list)
     parsed: ParsedFile | None = None  # kept only when issues need positions
     sections: dict[str, Any] | None = None  # generate:/patch: (reconciler.generate.loading)
+    #: Records with schema errors, built only to check their references and times too:
+    #: (row, the fields the schema flagged). They never become records.
+    check_rows: list[tuple[list[Any], set[PathPart]]] = field(default_factory=list)
 
 
 def _display(root: str | Path, relative: Path) -> str:
@@ -195,9 +198,15 @@ def _load_file(
     drafts, keys, build_issues = build_drafts(document, display, settings.timezone, skip)
     result.issues.extend(build_issues)
     if skip:
-        result.issues.extend(_more_issues(document, display, settings.timezone, result.issues))
+        more, checked = _more_issues(document, display, settings.timezone, result.issues)
+        result.issues.extend(more)
     index = parsed.positions()
     positions = index.records() if index is not None else {}
+    if skip:  # (checked is set above whenever skip is)
+        result.check_rows = [
+            (_row(draft, positions.get(tuple(draft["path"]), (1, 1))), fields)
+            for draft, fields in checked
+        ]
     result.rows = [_row(d, positions.get(tuple(d["path"]), (1, 1))) for d in drafts]
     result.keys = [[t, k, *positions.get(p, (1, 1))] for t, k, p in keys]
     result.sections = file_sections(document, index)
@@ -230,13 +239,14 @@ def _lossy_numbers(
 
 def _more_issues(
     document: dict[str, Any], display: str, timezone_name: str, found: list[PendingIssue]
-) -> list[PendingIssue]:
+) -> tuple[list[PendingIssue], list[tuple[Draft, set[PathPart]]]]:
     """The problems of records with schema errors that the schema does not see.
 
     Such records are skipped when drafts are built (the builder relies on valid input), so
     a bad time next to a misspelt field would only show after the first fix. Here each is
     built on its own, and what it finds in fields the schema did not already flag is
-    reported too: every problem of a record in one pass.
+    reported too: every problem of a record in one pass. Also returns the drafts, with
+    their flagged fields, for the checks across files (``_assemble``).
     """
     flagged: dict[tuple[str, ...], set[PathPart]] = {}
     for issue in found:
@@ -249,6 +259,7 @@ def _more_issues(
         elif not issue.message.startswith("missing required field"):
             fields.add("")  # the record itself is wrong: nothing else to check
     more: list[PendingIssue] = []
+    checked: list[tuple[Draft, set[PathPart]]] = []
     for prefix, fields in flagged.items():
         body: Any = document
         for part in prefix:
@@ -261,7 +272,7 @@ def _more_issues(
             nest = nest.setdefault(part, {})
         nest[prefix[-1]] = body
         try:
-            _, _, issues = build_drafts(single, display, timezone_name, set())
+            drafts, _, issues = build_drafts(single, display, timezone_name, set())
         except Exception:  # noqa: BLE001 - a record the schema refused can break the builder
             continue
         more.extend(
@@ -269,7 +280,8 @@ def _more_issues(
             for issue in issues
             if len(issue.path) > len(prefix) and issue.path[len(prefix)] not in fields
         )
-    return more
+        checked.extend((draft, fields) for draft in drafts)
+    return more, checked
 
 
 # A record as the cache stores it: a compact row, since warm loads read 50k of them.
@@ -507,6 +519,19 @@ def _assemble(
             )
             if record is not None:
                 records.setdefault(record.address, record)
+    for result in results:
+        for row, fields in result.check_rows:
+            found: list[PendingIssue] = []
+            _record(
+                row, result.display, settings, default_owner, reference_time, resolved,
+                owners, keys_by_type, found,
+            )  # fmt: skip
+            depth = len(_record_path(row[_TYPE], row[_KEY]))
+            issues.extend(
+                issue for issue in found
+                if issue.path[depth : depth + 1] in (("associations",), ("end",))
+                and issue.path[depth] not in fields
+            )  # fmt: skip
     return records, issues
 
 
