@@ -146,3 +146,14 @@ def test_the_lock_survives_its_files_being_deleted(tmp_path: Path) -> None:
         assert holder.pid is not None
         os.kill(holder.pid, signal.SIGKILL)
         holder.join()
+
+
+def test_in_flight_records_have_no_id_yet(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({
+        "format_version": 1, "lineage": "l", "serial": 1, "records": {},
+        "in_flight": {"b1": {"object_type": "meetings", "addresses": ["meetings/a"],
+                             "started_at": 1.5, "records": {"meetings/a": {
+                                 "id": "", "object_type": "meetings", "properties": {}}}}},
+    }))
+    assert StateStore(path).load().in_flight["b1"]["addresses"] == ["meetings/a"]
