@@ -40,7 +40,7 @@ WINDOW = 10.0
 def write_project(root: Path, base_url: str, n: int) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "reconciler.yaml").write_text(
-        "name: bench\ndefault_target: bench\n"
+        "name: bench\nid: bench-rate-limited\ndefault_target: bench\n"
         f"targets:\n  bench:\n    base_url: {base_url}\n    rate_limit: {{tier: free}}\n"
     )
     lines = ["meetings:"]
