@@ -482,45 +482,50 @@ class Positions:
         return None
 
     def _index(self, node: MappingNode) -> dict[str, tuple[Node, Node]]:
-        index = self._indexes.get(id(node))
-        if index is None:
-            index = {}
-            for mapping in _merge_order(node):
-                explicit = {
-                    str(key_node.value): (key_node, value_node)
-                    for key_node, value_node in mapping.value
-                    if type(key_node) is ScalarNode and not _is_merge(key_node)
-                }
-                for key, entry in explicit.items():
-                    index.setdefault(key, entry)
-            self._indexes[id(node)] = index
-        return index
+        """The keys of ``node`` and of the mappings merged into it, each mapping once.
+
+        Built after the indexes of its merge sources (an explicit stack: a chain of
+        thousands of merges must not recurse), so each index is built only once.
+        """
+        indexes = self._indexes
+        index = indexes.get(id(node))
+        if index is not None:
+            return index
+        started: set[int] = set()
+        stack: list[tuple[MappingNode, bool]] = [(node, False)]
+        while stack:
+            current, sources_done = stack.pop()
+            if id(current) in indexes:
+                continue
+            sources = _merge_sources(current)
+            if not sources_done:
+                started.add(id(current))
+                stack.append((current, True))
+                stack.extend(
+                    (source, False) for source in sources
+                    if id(source) not in indexes and id(source) not in started
+                )  # fmt: skip
+                continue
+            built: dict[str, tuple[Node, Node]] = {
+                str(key_node.value): (key_node, value_node)
+                for key_node, value_node in current.value
+                if type(key_node) is ScalarNode and not _is_merge(key_node)
+            }
+            for source in sources:  # explicit keys win, then earlier sources
+                for key, entry in indexes.get(id(source), {}).items():
+                    built.setdefault(key, entry)
+            indexes[id(current)] = built
+        return indexes[id(node)]
 
 
-def _merge_order(node: MappingNode) -> list[MappingNode]:
-    """``node`` and the mappings merged into it (``<<``), highest precedence first.
-
-    Iterative, with each mapping once: a chain of thousands of merges, or a merge that
-    refers to itself, cannot recurse.
-    """
-    order: list[MappingNode] = []
-    seen: set[int] = set()
-    stack: list[Node] = [node]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen or type(current) is not MappingNode:
-            continue
-        seen.add(id(current))
-        order.append(current)
-        sources: list[Node] = []
-        for key_node, value_node in current.value:
-            if _is_merge(key_node):
-                if type(value_node) is SequenceNode:
-                    sources.extend(value_node.value)
-                else:
-                    sources.append(value_node)
-        stack.extend(reversed(sources))
-    return order
+def _merge_sources(node: MappingNode) -> list[MappingNode]:
+    """The mappings merged into ``node`` (``<<: *a`` or ``<<: [*a, *b]``), in order."""
+    sources: list[MappingNode] = []
+    for key_node, value_node in node.value:
+        if _is_merge(key_node):
+            items = value_node.value if type(value_node) is SequenceNode else [value_node]
+            sources.extend(item for item in items if type(item) is MappingNode)
+    return sources
 
 
 #: A few files' position indexes, so that repeated ``locate`` calls on one root stay linear.

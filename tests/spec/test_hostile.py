@@ -117,3 +117,24 @@ def test_a_long_chain_of_merges_does_not_recurse(project) -> None:
     root = project({"spec.yaml": spec})
     lines = _issues(root)
     assert f"{root / 'spec.yaml'}:3:5: meetings.m.k0: unknown field 'k0'; " in "\n".join(lines)
+
+
+@pytest.mark.parametrize(("own", "line"), [("    titel: own\n", 10), ("", 5)])
+def test_a_merged_key_is_located_where_its_value_comes_from(project, own: str, line: int) -> None:
+    spec = (
+        "meetings:\n"
+        "  base: &base\n"
+        "    title: Base\n"
+        "    start: 2026-11-23T10:00:00Z\n"
+        "    titel: from base\n"
+        "  other: &other\n"
+        "    titel: from other\n"
+        "  m:\n"
+        "    <<: [*base, *other]\n"
+        f"{own}"
+    )
+    root = project({"spec.yaml": spec})
+    lines = _issues(root)
+    assert f"{root / 'spec.yaml'}:{line}:5: meetings.m.titel: unknown field 'titel'; " in "\n".join(
+        lines
+    )
