@@ -414,7 +414,9 @@ class HubSpotClient:
     def list_properties(self, object_type: str) -> list[PropertyDefinition]:
         return self._call(
             "GET", self.paths.properties(object_type),
-            lambda data: [property_from_api(p, f"results[{n}]") for n, p in enumerate(results_list(data))],
+            lambda data: [
+                property_from_api(p, f"results[{n}]") for n, p in enumerate(results_list(data))
+            ],
         )
 
     def property_bodies(self, object_type: str) -> list[Mapping[str, Any]]:
@@ -607,7 +609,9 @@ class HubSpotClient:
     def association_labels(self, from_type: str, to_type: str) -> list[AssociationLabel]:
         return self._call(
             "GET", self.paths.association_labels(from_type, to_type),
-            lambda data: [label_from_api(item, f"results[{n}]") for n, item in enumerate(results_list(data))],
+            lambda data: [
+                label_from_api(item, f"results[{n}]") for n, item in enumerate(results_list(data))
+            ],
         )
 
 # ---- helpers ------------------------------------------------------------------------------

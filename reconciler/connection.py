@@ -381,6 +381,10 @@ class HubSpotConnection:
             log.debug("%s %s -> deadline passed after %.0f ms (attempt %d)", method, path,
                       (time.monotonic() - started) * 1000, number)
             raise self._out_of_time(method, path, kind, trace_ids) from None
+        except httpx.DecodingError as error:  # an answer came, in an encoding that is broken
+            self.reached = True
+            raise self.unusable(method, path, kind, f"its body cannot be decoded: {error}",
+                                trace_ids) from None
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
             elapsed = (time.monotonic() - started) * 1000
             log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, path,
@@ -540,7 +544,8 @@ class HubSpotConnection:
             return self._unreachable(error, reason)
         if isinstance(error, httpx.TimeoutException) and not never_sent and clock.remaining() <= 0:
             return self._out_of_time(method, path, kind, trace_ids)
-        if isinstance(error, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)):
+        transient = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+        if isinstance(error, transient):
             if kind == "create" and not never_sent:
                 return AmbiguousWriteError(
                     f"{method} {path}: no answer from {self.host} ({reason}); the write may "

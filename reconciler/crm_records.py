@@ -239,7 +239,9 @@ def record_from_api(data: Any, where: str = "the record") -> RemoteRecord:
                 item = as_object(item, item_where)
                 type_id = item.get("typeId", item.get("associationTypeId"))
                 to_id = item.get("id", item.get("toObjectId"))
-                pairs.append((_id(to_id, f"{item_where}.id"), as_integer(type_id or 0, f"{item_where}.typeId")))
+                pairs.append(
+                    (_id(to_id, f"{item_where}.id"), as_integer(type_id or 0, f"{item_where}.typeId"))
+                )
             associations[str(to_type)] = tuple(pairs)
     new = body.get("new")
     return RemoteRecord(
@@ -332,11 +334,13 @@ def associations_from_api(data: Any) -> list[tuple[str, list[tuple[str, int]], s
         for m, raw_target in enumerate(_list(result.get("to") or [], f"{where}.to")):
             target_where = f"{where}.to[{m}]"
             target = as_object(raw_target, target_where)
-            to_id = _id(_required(target, "toObjectId", f"{target_where}."), f"{target_where}.toObjectId")
+            raw_to = _required(target, "toObjectId", f"{target_where}.")
+            to_id = _id(raw_to, f"{target_where}.toObjectId")
             kinds = _list(target.get("associationTypes") or [], f"{target_where}.associationTypes")
             for k, raw_kind in enumerate(kinds):
                 kind = as_object(raw_kind, f"{target_where}.associationTypes[{k}]")
-                type_id = as_integer(kind.get("typeId"), f"{target_where}.associationTypes[{k}].typeId")
+                type_where = f"{target_where}.associationTypes[{k}].typeId"
+                type_id = as_integer(kind.get("typeId"), type_where)
                 if (to_id, type_id) not in pairs:
                     pairs.append((to_id, type_id))
         found.append((from_id, pairs, next_after(result)))

@@ -105,7 +105,9 @@ class InvalidPropertiesError(ApiError):
     ``hs_prioritee: Property "hs_prioritee" does not exist``; the message shows them too.
     """
 
-    def __init__(self, status: int, message: str, *, problems: tuple[str, ...], **kwargs: object) -> None:
+    def __init__(
+        self, status: int, message: str, *, problems: tuple[str, ...], **kwargs: object
+    ) -> None:
         self.problems = problems
         super().__init__(status, message, **kwargs)  # type: ignore[arg-type]
 

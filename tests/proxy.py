@@ -44,13 +44,18 @@ class Answer:
     status: int
     body: Any  # the answer's JSON body (None if it had none, or it was not JSON)
     raw: bytes | None = None  # when set, sent verbatim instead of ``body`` as JSON
+    headers: tuple[tuple[str, str], ...] = ()  # extra answer headers, e.g. a Content-Encoding
 
     def with_body(self, body: Any, status: int | None = None) -> Answer:
         """This answer with ``body`` (sent as JSON) and optionally another status."""
         return replace(self, body=body, raw=None, status=self.status if status is None else status)
 
-    def with_raw(self, raw: bytes, status: int | None = None) -> Answer:
-        return replace(self, raw=raw, status=self.status if status is None else status)
+    def with_raw(
+        self, raw: bytes, status: int | None = None, headers: tuple[tuple[str, str], ...] = ()
+    ) -> Answer:
+        """This answer with ``raw`` sent verbatim (and extra ``headers``)."""
+        return replace(self, raw=raw, status=self.status if status is None else status,
+                       headers=headers)
 
 
 Rewrite = Callable[[Answer], Answer]
@@ -165,6 +170,7 @@ class RewritingProxy:
         else:
             content = json.dumps(answer.body).encode("utf-8")
             answer_headers["Content-Type"] = "application/json;charset=utf-8"
+        answer_headers.update(answer.headers)
         return answer.status, answer_headers, content
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

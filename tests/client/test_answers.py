@@ -238,6 +238,18 @@ def test_a_non_json_answer_to_a_create_is_ambiguous(via_proxy: HubSpotClient, pr
         via_proxy.batch_create("meetings", [meeting("n")])
 
 
+def test_an_answer_whose_encoding_is_broken_is_unusable(
+    via_proxy: HubSpotClient, proxy: RewritingProxy
+) -> None:
+    broken = (b"this is not gzip", None, (("Content-Encoding", "gzip"),))
+    proxy.rewrite("POST", "*/batch/create", lambda a: a.with_raw(*broken))
+    with pytest.raises(AmbiguousWriteError, match="its body cannot be decoded"):
+        via_proxy.batch_create("meetings", [meeting("g")])
+    proxy.rewrite("GET", "/crm/v3/owners", lambda a: a.with_raw(*broken))
+    with pytest.raises(UnusableAnswerError, match="its body cannot be decoded"):
+        via_proxy.list_owners()
+
+
 # ---- HubSpot's refused properties, one readable line each -------------------------------------
 
 
