@@ -154,8 +154,9 @@ class FileBuilder:
         if "owner" in body:
             self._owner(draft, path, body["owner"], set_by)
         self._raw_properties(draft, path, body.get("properties") or {}, set_by)
+        listed: dict[str, PathPart] = {}  # each association once: what it names → its item
         for index, item in enumerate(body.get("associations") or []):
-            self._association(draft, (*path, "associations", index), item)
+            self._association(draft, (*path, "associations", index), item, listed)
         return draft
 
     # -- fields -------------------------------------------------------------------------
@@ -330,7 +331,11 @@ class FileBuilder:
     # -- associations ---------------------------------------------------------------
 
     def _association(
-        self, draft: Draft, where: tuple[PathPart, ...], item: Mapping[str, Any]
+        self,
+        draft: Draft,
+        where: tuple[PathPart, ...],
+        item: Mapping[str, Any],
+        seen: dict[str, PathPart],
     ) -> None:
         from_type = draft["type"]
         names = [name for name in ASSOCIATION_TARGET_NAMES if name in item]
@@ -388,12 +393,12 @@ class FileBuilder:
                 return
         category = str(item.get("category", "HUBSPOT_DEFINED"))
         entry = [to_type, to_key, to_id, category, type_id, label, list(where), field]
-        for earlier in draft["assoc"]:
-            if earlier[:6] == entry[:6]:
-                self.issue(
-                    where, f"the same association is listed twice (also item {earlier[6][-1]})"
-                )
-                return
+        # A dict, not a scan of the earlier items: 50k associations must not be quadratic.
+        named = repr(entry[:6])
+        if named in seen:
+            self.issue(where, f"the same association is listed twice (also item {seen[named]})")
+            return
+        seen[named] = where[-1]
         draft["assoc"].append(entry)
 
 

@@ -159,3 +159,20 @@ def test_many_unknown_references_are_reported_in_bounded_time(project) -> None:
         "did you mean 'contact-0'?"
     )
     assert lines[-1].endswith(f"no contacts record has the key 'contakt-{count - 1}'")
+
+
+def test_a_record_with_many_associations_is_not_quadratic(project) -> None:
+    count = 30_000
+    contacts = "".join(f"  c{i}:\n    email: c{i}@example.com\n" for i in range(count))
+    items = "".join(f"      - contact: c{i}\n" for i in range(count))
+    spec = (
+        f"contacts:\n{contacts}meetings:\n  m:\n    title: M\n"
+        f"    start: 2026-11-23T10:00:00Z\n    associations:\n{items}      - contact: c7\n"
+    )
+    root = project({"spec.yaml": spec})
+    started = time.monotonic()
+    lines = _issues(root)
+    assert time.monotonic() - started < 20
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        f"meetings.m.associations[{count}]: the same association is listed twice (also item 7)"
+    ]
