@@ -123,7 +123,10 @@ class RewritingProxy:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -140,7 +143,9 @@ class RewritingProxy:
                     return rule
         return None
 
-    def _forward(self, method: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def _forward(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         path = urlsplit(target).path
         with self._lock:
             self.forwarded.append((method, path))
@@ -197,7 +202,9 @@ class RewritingProxy:
                 body = self.rfile.read(length) if length else b""
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 try:
-                    status, answer_headers, content = proxy._forward(self.command, self.path, headers, body)
+                    status, answer_headers, content = proxy._forward(
+                        self.command, self.path, headers, body
+                    )
                 except httpx.HTTPError:
                     self.close_connection = True  # upstream hung up: so do we
                     return

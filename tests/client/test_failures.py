@@ -220,6 +220,24 @@ def test_connect_errors_later_in_a_run_are_retried_even_for_creates(
     assert hub.records("meetings") == []
 
 
+def test_pauses_the_server_asks_for_do_not_eat_the_deadline(
+    make_client: Callable[..., HubSpotClient], hub: Emulator
+) -> None:
+    limited = (
+        b'{"status":"error","message":"You have reached your ten_secondly_rolling limit.",'
+        b'"errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}',
+        429,
+        (("Retry-After", "0.6"), ("Content-Type", "application/json")),
+    )
+    with RewritingProxy(hub.base_url) as proxy:
+        proxy.rewrite("GET", "/crm/v3/owners", lambda a: a.with_raw(*limited), times=1)
+        client = make_client(base_url=proxy.base_url, timeout_seconds=0.5)
+        started = time.monotonic()
+        assert client.list_owners()  # waited 0.6 s as asked, though the deadline is 0.5 s
+    assert time.monotonic() - started >= 0.6
+    assert (client.rate_limited, client.retries) == (1, 1)
+
+
 def test_a_server_that_accepts_and_never_answers_fails_within_the_deadline(
     make_client: Callable[..., HubSpotClient],
 ) -> None:

@@ -78,10 +78,11 @@ def test_every_form_of_the_token_is_scrubbed_from_errors_and_logs(
     echo = " | ".join(all_forms(SPECIAL))
     with RewritingProxy(hub.base_url) as proxy:
         # a server (or a proxy) that echoes the credentials it got, in every encoding
-        proxy.rewrite("GET", "/crm/v3/owners", lambda a: a.with_body(
-            {"status": "error", "message": f"bad credentials: {echo}", "category": "INVALID_AUTHENTICATION"}
-        ), times=1)  # fmt: skip
-        proxy.rewrite("GET", "/crm/v3/owners", lambda a: a.with_raw(f"<html>{echo}</html>".encode()), times=1)
+        refusal = {"status": "error", "message": f"bad credentials: {echo}",
+                   "category": "INVALID_AUTHENTICATION"}
+        page = f"<html>{echo}</html>".encode()
+        proxy.rewrite("GET", "/crm/v3/owners", lambda a: a.with_body(refusal), times=1)
+        proxy.rewrite("GET", "/crm/v3/owners", lambda a: a.with_raw(page), times=1)
         client = make_client(base_url=proxy.base_url, token=SPECIAL)
         for _ in range(2):
             with pytest.raises(ApiError) as caught:
