@@ -27,6 +27,8 @@ from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean
 
 SchemaKind = Literal["spec", "project"]
 
+_YAML11_BOOLEANS = {"yes": True, "no": False, "on": True, "off": False, "y": True, "n": False}
+
 _TYPE_WORDS = {
     "object": "a mapping",
     "array": "a list",
@@ -191,6 +193,10 @@ def _value_message(error: ValidationError, value: Any) -> str:
             )
         wanted = schema.get("type")
         names = [wanted] if isinstance(wanted, str) else list(wanted or [])
+        if "boolean" in names and isinstance(value, str) and value.lower() in _YAML11_BOOLEANS:
+            # YAML 1.1 habit: yes/no/on/off are text in YAML 1.2.
+            meant = "true" if _YAML11_BOOLEANS[value.lower()] else "false"
+            return f"{value!r} is text, not true/false, in YAML 1.2; did you mean {meant}?"
         words = [_TYPE_WORDS.get(n, n) for n in names if n != "null"]
         wanted_text = ", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0]
         return f"expected {wanted_text}, got {_type_word(value)}"
