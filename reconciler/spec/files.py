@@ -9,6 +9,7 @@ never skipped: its records would be missing from the plan, and apply would archi
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ _NOT_REGULAR = {
     stat.S_IFSOCK: "a socket",
     stat.S_IFDIR: "a folder",
 }
+_LOOP = "the file is a symbolic link that loops; fix or remove the link"
 #: Opening never blocks (a FIFO), never becomes a terminal, never follows a last link;
 #: flags a platform lacks (Windows) are left out.
 _NO_WAIT_NO_FOLLOW = 0
@@ -71,10 +73,12 @@ def read_file(path: Path, display: str, root: Path) -> tuple[bytes | None, Pendi
     def refused(message: str) -> tuple[None, PendingIssue]:
         return None, PendingIssue(display, (), message, line=1, column=1)
 
+    is_link = False
     try:
         found = os.lstat(path)
         target = path
         if stat.S_ISLNK(found.st_mode):
+            is_link = True
             target = path.resolve()
             if not target.is_relative_to(root.resolve()):
                 return refused(
@@ -82,11 +86,13 @@ def read_file(path: Path, display: str, root: Path) -> tuple[bytes | None, Pendi
                     "not read: copy the file into the project instead"
                 )
             found = os.stat(target)
-    except FileNotFoundError:
-        return refused("the file is a symbolic link to nothing; fix or remove the link")
-    except RuntimeError:  # a loop of links (Path.resolve)
-        return refused("the file is a symbolic link that loops; fix or remove the link")
+    except RuntimeError:  # a loop of links (Path.resolve before Python 3.13)
+        return refused(_LOOP)
     except OSError as exc:
+        if is_link and exc.errno == errno.ELOOP:
+            return refused(_LOOP)
+        if is_link and isinstance(exc, FileNotFoundError):
+            return refused("the file is a symbolic link to nothing; fix or remove the link")
         return refused(f"cannot read the file: {_reason(exc)}; check its permissions")
     problem = _refusal(found)
     if problem is not None:
