@@ -56,6 +56,8 @@ from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean
 
 _KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _TIME_KINDS = ("time", "by_time")
+#: Picks among at most this many candidates are ranked (stable as candidates are added).
+_RENDEZVOUS_MOST = 64
 _PLACEHOLDER_BASE = datetime(1901, 1, 1, tzinfo=timezone.utc)
 _PLACEHOLDER_STRIDE = timedelta(days=40)
 #: The friendly fields whose value is a time, by section.
@@ -128,6 +130,9 @@ class _Expander:
         self.made: dict[str, list[_Made]] = {}
         self.keys_by_type: dict[str, dict[str, str]] = {}  # type → key → generator
         self.broken: set[str] = set()  # generators with a problem reported
+        self._association_definitions: dict[tuple[str, str], Definition] = {}
+        # generator → parent key → keys of its records (random_reference with scope: parent)
+        self.children: dict[str, dict[str | None, list[str]]] = {}
 
     # -- problems -----------------------------------------------------------------------
 
@@ -429,6 +434,10 @@ class _Expander:
         for key in seen:
             by_type[key] = gen.name
         self.made[gen.name] = made
+        children: dict[str | None, list[str]] = {}
+        for record in made:
+            children.setdefault(record.parent, []).append(record.key)
+        self.children[gen.name] = children
         self.result.records.extend(records)
 
     def _parents(self, gen: _Generator) -> list[tuple[str | None, dict[str, Any], dict[str, str]]]:
@@ -517,7 +526,7 @@ class _Expander:
         times: dict[str, tuple[Definition, float, int]] = {}
         pins: dict[str, str] = {}  # field name → pin prefix + digest
         for group, name, definition, path in definitions:
-            for read in sorted(definition.reads_fields()):
+            for read in sorted(definition.reads_fields):
                 if read not in kinds:
                     message = (
                         f"fields.{read} is not set before this field; fields are made in the "
@@ -540,15 +549,15 @@ class _Expander:
                         "field written above this one",
                     )
                 when[name] = definition.time_field
-            self._check_vars(gen, path, definition.reads_vars())
-            for read in definition.reads_parent():
+            self._check_vars(gen, path, definition.reads_vars)
+            for read in definition.reads_parent:
                 if parent_key is None:
                     self._field_problem(gen, key, path, "parent is only known with for_each:")
             digest = _digest(
-                seed, gen.name, key, name, definition.raw,
-                sorted((r, digests.get(r, "")) for r in definition.reads_fields()),
-                sorted((r, parent_digests.get(r, parent_digests.get("*", ""))) for r in definition.reads_parent()),
-                sorted((v, self.options.variables.get(v)) for v in definition.reads_vars()),
+                seed, gen.name, key, name, definition.fingerprint,
+                sorted((r, digests.get(r, "")) for r in definition.reads_fields),
+                sorted((r, parent_digests.get(r, parent_digests.get("*", ""))) for r in definition.reads_parent),
+                sorted((v, self.options.variables.get(v)) for v in definition.reads_vars),
             )
             digests[name] = digest
             kinds[name] = definition.kind
@@ -667,8 +676,8 @@ class _Expander:
                     resolved[name] = chosen
                 elif isinstance(value, str) and is_template(value):
                     try:
-                        definition = define(value, gen.locale)
-                        self._check_vars(gen, path, definition.reads_vars())
+                        definition = self._association_definition(gen, value)
+                        self._check_vars(gen, path, definition.reads_vars)
                         resolved[name] = str(
                             Evaluator(seed_of(self.options.seed, gen.name, key, f"@{index}"), context).value(definition)
                         )
@@ -678,6 +687,13 @@ class _Expander:
                     resolved[name] = value
             out.append((resolved, pick))
         return out
+
+    def _association_definition(self, gen: _Generator, source: str) -> Definition:
+        cache = self._association_definitions
+        found = cache.get((gen.name, source))
+        if found is None:
+            found = cache[(gen.name, source)] = define(source, gen.locale)
+        return found
 
     def _pick(
         self, gen: _Generator, key: str, parent_key: str | None, path: tuple[PathPart, ...],
@@ -697,10 +713,12 @@ class _Expander:
                     f"random_reference: {source!r} makes {self.generators[name].object_type}, "
                     f"not {target_type}",
                 )
-            for made in self.made.get(name, []):
-                if scope == "parent" and made.parent != parent_key:
-                    continue
-                candidates.append(made.key)
+            by_parent = self.children.get(name, {})
+            if scope == "parent":
+                candidates.extend(by_parent.get(parent_key, ()))
+            else:
+                for keys in by_parent.values():
+                    candidates.extend(keys)
         if source not in self.generators and scope != "parent":
             candidates.extend(r.key for r in self.hand.get(source, []))
         if not names and source not in self.hand:
@@ -710,7 +728,11 @@ class _Expander:
             what = f"{source} records of the parent {parent_key!r}" if scope == "parent" else f"{source} records"
             self._field_problem(gen, key, path, f"random_reference: there are no {what} to pick from")
         digest = _digest(self.options.seed, gen.name, key, f"@assoc{index}", spec)
-        chosen = max(sorted(candidates), key=lambda c: seed_of(digest, c))
+        if len(candidates) <= _RENDEZVOUS_MOST:
+            # rendezvous hashing: more candidates move a pick only to a new one that outranks it
+            chosen = max(sorted(candidates), key=lambda c: seed_of(digest, c))
+        else:  # too many to rank for every record: one seeded draw (the pin keeps it)
+            chosen = candidates[seed_of(digest) % len(candidates)]
         return chosen, VALUE_PIN + digest
 
     def _entry(

@@ -260,12 +260,15 @@ def generate(
         records = expansion.records
         if cache is not None:
             cache.put(key, {"generated": records})
-    for entry in records:
-        draft = finalize(entry, reference_time, timezone, result.resolved)
+    by_file = result.by_file
+    drafts = finalize(records, reference_time, timezone)
+    for entry, draft in zip(records, drafts):
         draft["path"] = _path(entry)
-        result.by_file.setdefault(entry["file"], []).append(
-            (draft, (int(entry["line"]), int(entry["column"])))
-        )
+        file = entry["file"]
+        found = by_file.get(file)
+        if found is None:
+            found = by_file[file] = []
+        found.append((draft, (entry["line"], entry["column"])))
     return result
 
 

@@ -116,27 +116,44 @@ def _association(from_type: str, ref: AssociationRef, to_key: str | None) -> dic
     return item
 
 
+#: Records per rendered file: spec files are read up to 16 MiB each (50k generated records
+#: make ~20 MB), so a big source file is rendered into parts.
+RECORDS_PER_FILE = 5000
+
+
 def render_files(
     desired: DesiredState, pins: Mapping[str, Pinned], header: str, *, one_file: bool = False
 ) -> dict[str, str]:
-    """Spec text per file (relative to the project), one per file the records came from;
-    or everything in one (``one_file``: the key is ``""``)."""
+    """Spec text per file (relative to the project), one per file the records came from
+    (in parts of ``RECORDS_PER_FILE``); or everything in one (``one_file``: key ``""``)."""
     root = Path(desired.project.root)
-    grouped: dict[str, dict[str, Any]] = {}
+    grouped: dict[str, list[DesiredRecord]] = {}
     for record in desired.records.values():
         try:
             relative = str(Path(record.source.file).relative_to(root))
         except ValueError:
             relative = Path(record.source.file).name
-        document = grouped.setdefault("" if one_file else relative, {})
-        body = record_body(record, pins.get(record.address), desired.records)
-        if record.object_type in SECTION_OBJECT_TYPES:
-            document.setdefault(record.object_type, {})[record.key] = body
-        else:
-            document.setdefault("objects", {}).setdefault(record.object_type, {})[record.key] = body
-    return {
-        name: header + dump(document) for name, document in sorted(grouped.items())
-    }
+        grouped.setdefault("" if one_file else relative, []).append(record)
+    files: dict[str, str] = {}
+    for relative, records in sorted(grouped.items()):
+        size = len(records) if one_file else RECORDS_PER_FILE
+        for part, start in enumerate(range(0, len(records), size), start=1):
+            name = relative if part == 1 else _part_name(relative, part)
+            document: dict[str, Any] = {}
+            for record in records[start:start + size]:
+                body = record_body(record, pins.get(record.address), desired.records)
+                if record.object_type in SECTION_OBJECT_TYPES:
+                    document.setdefault(record.object_type, {})[record.key] = body
+                else:
+                    objects = document.setdefault("objects", {})
+                    objects.setdefault(record.object_type, {})[record.key] = body
+            files[name] = header + dump(document)
+    return files
+
+
+def _part_name(relative: str, part: int) -> str:
+    path = Path(relative)
+    return str(path.with_name(f"{path.stem}.part{part}{path.suffix}"))
 
 
 def dump(document: Mapping[str, Any]) -> str:

@@ -12,6 +12,7 @@ most ``MAX_CALLS`` calls. Jinja objects stay in this module.
 from __future__ import annotations
 
 import operator
+from functools import lru_cache
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -179,6 +180,7 @@ class Template:
         return "".join(parts).strip()
 
 
+@lru_cache(maxsize=4096)
 def compile_template(source: str) -> Template:
     """Compile ``source``; TemplateProblem says what is wrong (syntax, refused constructs)."""
     environment = _environment()

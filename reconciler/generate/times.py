@@ -7,12 +7,10 @@ project's timezone, like a relative time; ``by_time`` values follow it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
-
-from reconciler.generate.inputs import TIME_PIN, VALUE_PIN
 
 #: Business hours: slots of 15 minutes from 09:00 to 16:45, Monday to Friday.
 BUSINESS_START_MINUTES = 9 * 60
@@ -20,35 +18,34 @@ BUSINESS_SLOTS = 32
 
 
 def finalize(
-    entry: Mapping[str, Any], reference_time: datetime, timezone_name: str,
-    resolved: dict[str, str],
-) -> dict[str, Any]:
-    """A generated record's draft for this run: times resolved, by_time values chosen.
+    entries: Iterable[dict[str, Any]], reference_time: datetime, timezone_name: str
+) -> Iterator[dict[str, Any]]:
+    """Each generated record's draft for this run: times resolved, by_time values chosen.
 
-    Every pinned property's value goes into ``resolved`` under its pin expression, which is
-    where the loader looks relative expressions up.
+    The values of generated properties are in the draft's properties already; their pin
+    expressions (``gen:``/``gen@t:``) tell the loader not to resolve them as relative
+    times. The entries are this run's own (freshly read from the cache or just made):
+    records without times are passed on as they are.
     """
     from reconciler.spec.times import format_wire_time, zone
 
-    draft = dict(entry["draft"])
-    props = dict(draft["props"])
-    times: Mapping[str, list[Any]] = entry["times"]
-    if times:
-        tz = zone(timezone_name)
-        today = reference_time.astimezone(tz).date()
-        for prop, (start, end, business, u, slot, offset_ms) in times.items():
-            props[prop] = format_wire_time(
-                _resolve_slot(today, start, end, business, u, slot, tz) + timedelta(milliseconds=offset_ms)
-            )
-        for prop, (time_prop, future_value) in entry["by_time"].items():
-            when = props.get(time_prop)
-            if when is not None and when > format_wire_time(reference_time):
-                props[prop] = future_value
-    draft["props"] = props
-    for prop, expr in draft["rel"].items():
-        if expr.startswith((VALUE_PIN, TIME_PIN)) and prop in props:
-            resolved[expr] = props[prop]
-    return draft
+    tz = zone(timezone_name)
+    today = reference_time.astimezone(tz).date()
+    now = format_wire_time(reference_time)
+    for entry in entries:
+        draft: dict[str, Any] = entry["draft"]
+        props: dict[str, str] = draft["props"]
+        times: Mapping[str, list[Any]] = entry["times"]
+        if times:
+            props = draft["props"] = dict(props)
+            for prop, (start, end, business, u, slot, offset_ms) in times.items():
+                instant = _resolve_slot(today, start, end, business, u, slot, tz)
+                props[prop] = format_wire_time(instant + timedelta(milliseconds=offset_ms))
+            for prop, (time_prop, future_value) in entry["by_time"].items():
+                when = props.get(time_prop)
+                if when is not None and when > now:
+                    props[prop] = future_value
+        yield draft
 
 
 def _resolve_slot(

@@ -19,10 +19,12 @@ the generator, the record's key and the field: nothing else moves a value.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from reconciler.generate import fakes
@@ -58,7 +60,7 @@ class Window:
     business_hours: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Definition:
     """One checked field definition. ``kind``: literal, template, fake, choice, number,
     time, by_time. ``literal`` values are not pinned; everything else is."""
@@ -83,6 +85,13 @@ class Definition:
     def pinned(self) -> bool:
         return self.kind != "literal"
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """A digest of what was written: part of every pin made from this definition."""
+        text = json.dumps(self.raw, sort_keys=True, default=str, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @cached_property
     def reads_fields(self) -> frozenset[str]:
         found: set[str] = set()
         if self.template is not None:
@@ -91,28 +100,30 @@ class Definition:
             found.add(self.time_field)
         for branch in (self.past, self.future):
             if branch is not None:
-                found |= branch.reads_fields()
+                found |= branch.reads_fields
         for choice in self.choices:
             if isinstance(choice, Definition):
-                found |= choice.reads_fields()
+                found |= choice.reads_fields
         return frozenset(found)
 
+    @cached_property
     def reads_parent(self) -> frozenset[str]:
         found: set[str] = set()
         if self.template is not None:
             found |= self.template.parent_fields
         for branch in (self.past, self.future, *[c for c in self.choices if isinstance(c, Definition)]):
             if isinstance(branch, Definition):
-                found |= branch.reads_parent()
+                found |= branch.reads_parent
         return frozenset(found)
 
+    @cached_property
     def reads_vars(self) -> frozenset[str]:
         found: set[str] = set()
         if self.template is not None:
             found |= self.template.variables
         for branch in (self.past, self.future, *[c for c in self.choices if isinstance(c, Definition)]):
             if isinstance(branch, Definition):
-                found |= branch.reads_vars()
+                found |= branch.reads_vars
         return frozenset(found)
 
 

@@ -575,8 +575,8 @@ def _record(
     props: dict[str, str] = dict(row[_PROPS])
     relative: dict[str, str] = row[_REL]
     for prop, expr in relative.items():
-        if prop[0] == "@":  # a generated record's pinned pick (planner.PICK_PREFIX), no property
-            continue
+        if prop[0] == "@" or expr[:3] == "gen":
+            continue  # a generated value (already in props) or pick (planner.PICK_PREFIX)
         value = resolved.get(expr)
         if value is None:
             try:
