@@ -366,7 +366,9 @@ class HubSpotClient:
         limit: int = SEARCH_PAGE_LIMIT,
     ) -> Iterator[RemoteRecord]:
         """Every match, page by page (``after``). Search lags writes by a few moments
-        (facts §7): an empty answer right after a write proves nothing."""
+        (facts §7): an empty answer right after a write proves nothing. The values of
+        every ``IN`` filter are sent lowercased: HubSpot matches ``IN`` only in lowercase."""
+        filter_groups = _lowercase_in_values(filter_groups)
         after: str | None = None
         page_size = max(1, min(limit, SEARCH_PAGE_LIMIT))
         while True:
@@ -653,6 +655,21 @@ def _for_ids(outcome: BatchOutcome, ids: Sequence[str]) -> BatchOutcome:
             raise AnswerShapeError(f"results[{n}]: record {result.id} is answered twice")
         seen.add(result.id)
     return outcome
+
+
+def _lowercase_in_values(filter_groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``filter_groups`` with the string values of every ``IN`` filter lowercased
+    ("This operator is case-sensitive, so inputted values must be in lowercase", facts §7)."""
+    groups = []
+    for group in filter_groups:
+        filters = []
+        for item in group.get("filters") or []:
+            if item.get("operator") == "IN" and isinstance(item.get("values"), list):
+                values = [v.lower() if isinstance(v, str) else v for v in item["values"]]
+                item = {**item, "values": values}
+            filters.append(item)
+        groups.append({**group, "filters": filters})
+    return groups
 
 
 def _check_batch(items: Sequence[Any]) -> None:

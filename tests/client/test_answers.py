@@ -331,3 +331,18 @@ def test_in_values_are_sent_lowercase_and_foreign_hits_ignored(
         "meetings", "reconciler_key", ["seed-large:meetings/kickoff"], []
     )
     assert [r.properties["reconciler_key"] for r in again] == ["seed-large:meetings/kickoff"]
+
+
+def test_every_in_filter_is_sent_lowercase(client: HubSpotClient, hub: Emulator) -> None:
+    client.batch_create("meetings", [meeting("Mixed-Case")])
+    hub.clear_requests()
+    groups = [{"filters": [
+        {"propertyName": "hs_meeting_title", "operator": "IN", "values": ["Mixed-Case", "OTHER"]},
+        {"propertyName": "hs_meeting_title", "operator": "EQ", "value": "Mixed-Case"},
+    ]}]  # fmt: skip
+    found = list(client.search("meetings", groups, ["hs_meeting_title"]))
+    assert [r.properties["hs_meeting_title"] for r in found] == ["Mixed-Case"]
+    sent = api_requests(hub, "/search")[0]["request_body"]["filterGroups"][0]["filters"]
+    assert sent[0]["values"] == ["mixed-case", "other"]
+    assert sent[1]["value"] == "Mixed-Case"  # EQ is left as it is
+    assert groups[0]["filters"][0]["values"] == ["Mixed-Case", "OTHER"]  # the caller's own list
