@@ -5,8 +5,9 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.apply import ApplyResult
@@ -131,31 +132,176 @@ def _change_lines(
     return lines
 
 
-def render_plan_markdown(plan: Plan) -> str:
-    """For a pull-request comment: a summary, then a collapsible table of changes.
+#: GitHub refuses a comment over 65,536 characters; a markdown plan stays under this.
+MARKDOWN_LIMIT = 65_000
+_CELL = 200  # longest text of one table cell (a key can be long)
+
+
+@dataclass(frozen=True, slots=True)
+class MarkdownTarget:
+    """One target's part of a markdown plan: its plan, or the error that stopped it."""
+
+    target: str
+    plan: Plan | None
+    error: str | None = None
+    released: tuple[str, ...] = ()
+    needed: tuple[str, ...] = ()
+
+
+def render_plan_markdown(
+    plan: Plan, *, released: tuple[str, ...] = (), needed: tuple[str, ...] = (),
+    full_plan_hint: str | None = None, limit: int = MARKDOWN_LIMIT,
+) -> str:
+    """For a pull-request comment: see ``render_plans_markdown``."""
+    entry = MarkdownTarget(plan.target or "", plan, None, released, needed)
+    return render_plans_markdown([entry], full_plan_hint=full_plan_hint, limit=limit)
+
+
+def render_plans_markdown(
+    entries: Sequence[MarkdownTarget], *, full_plan_hint: str | None = None,
+    limit: int = MARKDOWN_LIMIT,
+) -> str:
+    """For a pull-request comment: a summary table (a row per target), then per target its
+    changes by object type in collapsible sections; never more than ``limit`` characters
+    (the changes that do not fit are counted, with where to find the full plan).
 
     Everything that comes from the project (file names, keys, property names, reasons, the
     target's name) is escaped: a file named ``x\n**No changes**.yaml`` must not write its
     own line into the comment.
     """
-    lines = [f"### reconciler plan{f' for {_md(plan.target)}' if plan.target else ''}", ""]
-    lines.append(f"**{summary_line(plan)}**")
-    if plan.has_changes:
-        lines += ["", "<details><summary>Changes</summary>", "",
-                  "| | record | what | where |", "|---|---|---|---|"]
-        for change in plan.changes:
-            if change.action == "update":
-                what = ", ".join(_md(d.name) for d in change.diffs[:6])
-            elif change.action == "remark":
-                what = "marker rewrite"
-            else:
-                what = _md(change.reason)
-            where = _md(f"{change.source.file}:{change.source.line}") if change.source else ""
-            lines.append(
-                f"| {_md(_SYMBOLS[change.action])} | {_md(change.address)} | {what} | {where} |"
-            )
-        lines += ["", "</details>"]
+    single = len(entries) == 1
+    title = "### reconciler plan" + (
+        f" for {_md(entries[0].target)}" if single and entries[0].target else ""
+    )
+    head = [title, "", "| target | create | update | archive | unchanged | released | result |",
+            "|---|---:|---:|---:|---:|---:|---|"]
+    for entry in entries:
+        head.append(_summary_row(entry))
+    # Each target: a fixed frame (heading, summary, section openers) and rows that fit.
+    frames: list[tuple[list[str], list[tuple[list[str], list[str], list[str]]]]] = []
+    for entry in entries:
+        frames.append(_target_frame(entry, heading=not single))
+    fixed = len("\n".join(head)) + sum(
+        len("\n".join(top)) + sum(len("\n".join(o)) + len("\n".join(c)) + 4
+                                    for o, _, c in sections) + 4
+        for top, sections in frames
+    )
+    budget = limit - fixed - 600  # room for the note on what is left out
+    left_out = 0
+    lines = list(head)
+    for top, sections in frames:
+        lines += ["", *top]
+        for opener, rows, closer in sections:
+            lines += ["", *opener]
+            for row in rows:
+                if left_out or len(row) + 1 > budget:
+                    left_out += 1
+                    continue
+                budget -= len(row) + 1
+                lines.append(row)
+            lines += closer
+    if left_out:
+        where = full_plan_hint or (
+            "run `reconciler plan` (or `reconciler plan --out plan.json`) for the full plan"
+        )
+        lines += ["", f"**{left_out} more change{'s' if left_out != 1 else ''} not shown** "
+                  f"(a comment holds at most {limit:,} characters); {where}."]
     return "\n".join(lines) + "\n"
+
+
+def _summary_row(entry: MarkdownTarget) -> str:
+    name = _md(entry.target) or "(default)"
+    if entry.plan is None:
+        return f"| {name} | | | | | | **error** |"
+    plan = entry.plan
+    result = "changes" if plan.has_changes else "no changes"
+    return (
+        f"| {name} | {plan.count('create')} | {plan.count('update')} | "
+        f"{plan.count('archive')} | {len(plan.unchanged)} | {len(entry.released)} | {result} |"
+    )
+
+
+def _target_frame(
+    entry: MarkdownTarget, *, heading: bool
+) -> tuple[list[str], list[tuple[list[str], list[str], list[str]]]]:
+    top = [f"#### {_md(entry.target)}", ""] if heading else []
+    if entry.plan is None:
+        text = entry.error or "failed"
+        text = text if len(text) <= 2000 else text[:1997] + "..."
+        return [*top, f"**Error:** {_md(text)}"], []
+    plan = entry.plan
+    top.append(f"**{summary_line(plan)}**")
+    if entry.needed:
+        top += ["", "Also included, as records --only names are associated with them and "
+                f"they are not created yet: {_md(', '.join(entry.needed))}"]
+    sections: list[tuple[list[str], list[str], list[str]]] = []
+    by_type: dict[str, list[Change]] = {}
+    for change in plan.changes:
+        by_type.setdefault(change.object_type, []).append(change)
+    for object_type, changes in by_type.items():
+        counts = [
+            f"{n} {label}" for action, label in (
+                ("create", "to create"), ("update", "to update"), ("archive", "to archive"),
+                ("remark", "marker rewrites"),
+            ) if (n := sum(1 for c in changes if c.action == action))
+        ]
+        opener = [f"<details><summary>{_md(object_type)}: {', '.join(counts)}</summary>", "",
+                  "| | record | what | where |", "|---|---|---|---|"]
+        sections.append((opener, [_change_row(c) for c in changes], ["", "</details>"]))
+    if entry.released:
+        opener = [
+            f"<details><summary>released: {len(entry.released)} (this target no longer "
+            "includes them; the portal keeps them, nothing is archived)</summary>", "",
+        ]
+        rows = [f"- {_md(_cut(address))}" for address in entry.released]
+        sections.append((opener, rows, ["", "</details>"]))
+    return top, sections
+
+
+def _change_row(change: Change) -> str:
+    if change.action == "update":
+        what = _md(_cut(", ".join(d.name for d in change.diffs[:6])))
+    elif change.action == "remark":
+        what = "marker rewrite"
+    else:
+        what = _md(_cut(change.reason))
+    where = _md(_cut(f"{change.source.file}:{change.source.line}")) if change.source else ""
+    return f"| {_md(_SYMBOLS[change.action])} | {_md(_cut(change.address))} | {what} | {where} |"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _CELL else text[: _CELL - 3] + "..."
+
+
+def full_plan_hint(environ: Mapping[str, str]) -> str | None:
+    """Where a pull request's reader finds the full plan: in GitHub Actions, the run's
+    page (its artifacts); None elsewhere."""
+    server = environ.get("GITHUB_SERVER_URL", "")
+    repository = environ.get("GITHUB_REPOSITORY", "")
+    run_id = environ.get("GITHUB_RUN_ID", "")
+    url = f"{server}/{repository}/actions/runs/{run_id}"
+    if not (server and repository and run_id) or not re.fullmatch(r"https://[\w.:/-]+", url):
+        return None
+    return f"the full plan is the `reconciler-plan` artifact of [this workflow run]({url})"
+
+
+def render_scope_notes(
+    released: Sequence[str], needed: Sequence[str], target: str | None
+) -> list[str]:
+    """Text lines for what a target's include/exclude released and what --only pulled in."""
+    lines: list[str] = []
+    if released:
+        lines.append(
+            f"Released {len(released)} record(s) that target {target} no longer includes "
+            f"(no longer managed; the portal keeps them, nothing is archived): "
+            + ", ".join(released[:10]) + (f" and {len(released) - 10} more" if len(released) > 10 else "")
+        )
+    if needed:
+        lines.append(
+            "Also included, as records --only names are associated with them and they are "
+            "not created yet: " + ", ".join(needed)
+        )
+    return lines
 
 
 #: Characters with a meaning in GitHub-flavoured Markdown (tables included).
@@ -232,6 +378,7 @@ __all__ = [
     "render_apply_summary",
     "render_plan_json",
     "render_plan_markdown",
+    "render_plans_markdown",
     "render_plan_text",
     "summary_line",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +22,7 @@ from reconciler.portal import connect, refresh, resolve_owners
 from reconciler.recovery import SEARCH_LAG_GRACE_SECONDS, marker_properties, recover_in_flight
 from reconciler.settings import ARCHIVE_PERCENT_FLOOR, Target, resolve_target
 from reconciler.state import State, StateBinding, StateStore
+from reconciler.targets import limit, matches_only, release, scope
 
 GRACE_ENV = "RECONCILER_RECOVERY_GRACE_SECONDS"
 
@@ -44,6 +46,8 @@ class RunOptions:
     migrate_markers: bool = False
     #: --var name=value: the generators' variables for this run
     variables: tuple[tuple[str, str], ...] = ()
+    #: --only ADDRESS: limit the run to these records (globs allowed) and what they need
+    only: tuple[str, ...] = ()
 
     def grace_seconds(self, target: Target | None = None) -> float:
         if self.recovery_grace_seconds is not None:
@@ -67,6 +71,10 @@ class PlanOutcome:
     plan: Plan
     target: Target
     in_flight: int  # records an interrupted apply left to recover (apply adopts them)
+    #: managed records this target no longer includes: forgotten, never archived
+    released: tuple[str, ...] = ()
+    #: creates --only did not name but the records it names need
+    needed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,10 @@ class ApplyOutcome:
     interrupted: bool = False
     #: address → HubSpot id of every record this run created or recovered
     new_ids: Mapping[str, str] = field(default_factory=dict)
+    #: managed records this target no longer includes: forgotten, never archived
+    released: tuple[str, ...] = ()
+    #: creates --only did not name but the records it names need
+    needed: tuple[str, ...] = ()
 
 
 def binding_for(project: ProjectSettings, target: Target) -> StateBinding:
@@ -95,13 +107,27 @@ def store_for(project: ProjectSettings, target: Target) -> StateStore:
     return StateStore(target.state_path, binding=binding_for(project, target))
 
 
-def _load(options: RunOptions) -> tuple[DesiredState, Target, StateStore]:
+#: Spec loading shares the project's parse cache: targets running in threads load one at
+#: a time (loading is CPU-bound; the portals' round trips are what runs side by side).
+_LOADING = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    desired: DesiredState  # what this target takes of the spec (its include/exclude, owners)
+    target: Target
+    store: StateStore
+    excluded: frozenset[str]  # in the spec, not taken by this target
+
+
+def _load(options: RunOptions) -> _Loaded:
     from reconciler.spec import load_project
 
-    desired = load_project(
-        options.project_dir, reference_time=options.reference_time,
-        target=options.target_name, variables=options.variables,
-    )
+    with _LOADING:
+        desired = load_project(
+            options.project_dir, reference_time=options.reference_time,
+            target=options.target_name, variables=options.variables,
+        )
     target = resolve_target(
         desired.project,
         target_name=options.target_name,
@@ -109,7 +135,28 @@ def _load(options: RunOptions) -> tuple[DesiredState, Target, StateStore]:
         base_url=options.base_url,
         environ=options.environ,
     )
-    return desired, target, store_for(desired.project, target)
+    scoped = scope(desired, target.name)
+    return _Loaded(scoped.desired, target, store_for(desired.project, target), scoped.excluded)
+
+
+def _release(state: State, loaded: _Loaded, options: RunOptions) -> tuple[str, ...]:
+    """Forget (never archive) the managed records the target no longer includes; with
+    --only, only those it names."""
+    excluded = loaded.excluded
+    if options.only:
+        excluded = frozenset(a for a in excluded if matches_only(a, options.only))
+    return release(state, excluded)
+
+
+def _limited(
+    the_plan: Plan, options: RunOptions, desired: DesiredState, state: State,
+    released: tuple[str, ...],
+) -> tuple[Plan, tuple[str, ...]]:
+    """The plan, limited to what --only names (and the creates that needs)."""
+    if not options.only:
+        return the_plan, ()
+    limited = limit(the_plan, options.only, [*desired.records, *state.records, *released])
+    return limited.plan, limited.needed
 
 
 def check_owners(desired: DesiredState, owners: Mapping[str, str]) -> None:
@@ -127,15 +174,18 @@ def check_owners(desired: DesiredState, owners: Mapping[str, str]) -> None:
 
 def run_plan(options: RunOptions) -> PlanOutcome:
     """Plan from the state (offline) or from the state and the portal (refresh)."""
-    desired, target, store = _load(options)
+    loaded = _load(options)
+    desired, target, store = loaded.desired, loaded.target, loaded.store
     state = store.load()
     in_flight = sum(len(e.get("addresses", [])) for e in state.in_flight.values())
+    released = _release(state, loaded, options)
     from reconciler.catalogue import check_against_portal, check_cached
 
     if options.offline:
         check_cached(desired, target)  # the catalogue cached by the last plan, if any
         offline = with_context(plan(desired, state, None, target=target.name), desired)
-        return PlanOutcome(offline, target, in_flight)
+        offline, needed = _limited(offline, options, desired, state, released)
+        return PlanOutcome(offline, target, in_flight, released, needed)
     with connect(target, options.environ, state=state) as client:
         remote = refresh(client, desired, state)
         owners = resolve_owners(client, desired, state)
@@ -143,7 +193,8 @@ def run_plan(options: RunOptions) -> PlanOutcome:
         result = with_context(
             plan(desired, state, remote, owners=owners, target=target.name), desired, owners
         )
-    return PlanOutcome(result, target, in_flight)
+    result, needed = _limited(result, options, desired, state, released)
+    return PlanOutcome(result, target, in_flight, released, needed)
 
 
 def with_context(
@@ -161,13 +212,21 @@ def run_apply(
     progress: Callable[[Plan], Callable[[int], None]] | None = None,
     stop: threading.Event | None = None,
     saved_plan: Path | None = None,
+    locked: bool = False,
 ) -> ApplyOutcome:
     """Lock the state, recover an interrupted apply, plan (or load a saved plan), confirm,
-    and apply. The state is saved after every batch."""
-    desired, target, store = _load(options)
+    and apply. The state is saved after every batch. ``locked``: the caller holds the
+    state's lock already (a run over several targets locks each state folder once)."""
+    if saved_plan is not None and options.only:
+        raise ConfigError(
+            "--only limits the plan apply makes; a saved plan is applied as it is. Make the "
+            "plan with --only (`reconciler plan --only ADDRESS --out FILE`) instead"
+        )
+    loaded = _load(options)
+    desired, target, store = loaded.desired, loaded.target, loaded.store
     grace = options.grace_seconds(target)
     stopped = stop.is_set if stop is not None else (lambda: False)
-    with store.locked(command="apply"):
+    with nullcontext() if locked else store.locked(command="apply"):
         state = store.load()
         known = (state.portal_id, dict(state.owners))
         with connect(target, options.environ, state=state) as client:
@@ -186,6 +245,8 @@ def run_apply(
                         reference_time=desired.reference_time,
                     )
                     return ApplyOutcome(nothing, target, None, tuple(recovered), interrupted=True)
+            released = _release(state, loaded, options)
+            needed: tuple[str, ...] = ()
             if saved_plan is not None:
                 the_plan = load_saved_plan(saved_plan, state, target, desired)
                 state.owners.update(the_plan.owners)
@@ -199,15 +260,22 @@ def run_apply(
                     plan(desired, state, remote, owners=owners, target=target.name),
                     desired, owners,
                 )
+                the_plan, needed = _limited(the_plan, options, desired, state, released)
             refuse_before_writing(target, the_plan, state, options)
             if not the_plan.has_changes:
                 learned = (state.portal_id, state.owners) != known  # kept for offline plans
-                if recovered or (learned and store.exists()):
+                if recovered or released or (learned and store.exists()):
                     store.save(state)
                 ids = {a: state.records[a].id for a in recovered if a in state.records}
-                return ApplyOutcome(the_plan, target, None, tuple(recovered), new_ids=ids)
+                return ApplyOutcome(
+                    the_plan, target, None, tuple(recovered), new_ids=ids, released=released,
+                    needed=needed,
+                )
             if not confirm(the_plan):
-                return ApplyOutcome(the_plan, target, None, tuple(recovered), declined=True)
+                return ApplyOutcome(
+                    the_plan, target, None, tuple(recovered), declined=True, released=released,
+                    needed=needed,
+                )
             result = apply_plan(
                 the_plan,
                 client=client,
@@ -224,7 +292,10 @@ def run_apply(
         address: state.records[address].id
         for address in [*result.created, *result.adopted] if address in state.records
     }
-    return ApplyOutcome(the_plan, target, result, tuple(recovered), new_ids=new_ids)
+    return ApplyOutcome(
+        the_plan, target, result, tuple(recovered), new_ids=new_ids, released=released,
+        needed=needed,
+    )
 
 
 def refuse_before_writing(

@@ -20,10 +20,12 @@ from reconciler.errors import ConfigError
 from reconciler.planner import Plan
 from reconciler.render import (
     apply_result_json,
+    full_plan_hint,
     render_apply_summary,
     render_plan_json,
     render_plan_markdown,
     render_plan_text,
+    render_scope_notes,
     summary_line,
 )
 from reconciler.state import StateStore
@@ -70,6 +72,25 @@ def _once(default: Any = None) -> Callable[[click.Context, click.Parameter, Any]
 
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--project, --target, --state, --base-url and --var, shared by every command that needs a portal."""
+    return _target_option_set(func, many=False)
+
+
+def many_target_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``target_options`` for plan and apply: --target may be repeated, --all-targets takes
+    every unprotected target, --only limits the run to some records."""
+    func = click.option(
+        "--only", "only", multiple=True, metavar="ADDRESS",
+        help="Limit the run to this record (type/key, or a glob like 'meetings/*') and the "
+        "records it needs that are not created yet; repeatable. Nothing else is touched.",
+    )(func)
+    func = click.option(
+        "--all-targets", is_flag=True,
+        help="Every target of reconciler.yaml that is not protected (with any --target given).",
+    )(func)
+    return _target_option_set(func, many=True)
+
+
+def _target_option_set(func: Callable[..., Any], *, many: bool) -> Callable[..., Any]:
     func = var_option(func)
     func = click.option(
         "--base-url",
@@ -83,8 +104,10 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
         help="State file to use (default: .reconciler/state/<target>.json in the project).",
     )(func)
     func = click.option(
-        "--target", "-t", "target_name", multiple=True, callback=_once(), metavar="NAME",
-        help="Target portal from reconciler.yaml (default: the project's default_target, `local`).",
+        "--target", "-t", "target_names" if many else "target_name", multiple=True,
+        callback=None if many else _once(), metavar="NAME",
+        help="Target portal from reconciler.yaml (default: the project's default_target, "
+        "`local`)" + ("; repeat it for several, which run side by side." if many else "."),
     )(func)
     func = click.option(
         "--project", "-p", "project_dir", type=click.Path(path_type=Path, file_okay=False),
@@ -96,7 +119,8 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _options(project_dir: Path, target_name: str | None, state_path: Path | None,
              base_url: str | None, offline: bool = False, *,
-             allow_archives: int | None = None, migrate_markers: bool = False) -> RunOptions:
+             allow_archives: int | None = None, migrate_markers: bool = False,
+             only: tuple[str, ...] = ()) -> RunOptions:
     return RunOptions(
         project_dir=project_dir,
         environ=dict(os.environ),
@@ -107,6 +131,7 @@ def _options(project_dir: Path, target_name: str | None, state_path: Path | None
         allow_archives=allow_archives,
         migrate_markers=migrate_markers,
         variables=vars_given(),
+        only=tuple(only),
     )
 
 
@@ -123,7 +148,7 @@ def _colour() -> bool:
 
 
 @cli.command()
-@target_options
+@many_target_options
 @click.option("--offline", is_flag=True, help="Plan from the state file alone; needs no token.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as versioned JSON.")
 @click.option(
@@ -134,35 +159,57 @@ def _colour() -> bool:
               help="Save the plan for `apply --plan FILE`.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 with no changes, 2 with changes, 1 on error.")
-def plan(project_dir: Path, target_name: str | None, state_path: Path | None,
+def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
+         only: tuple[str, ...], state_path: Path | None,
          base_url: str | None, offline: bool, as_json: bool, fmt: str | None,
          out_file: Path | None, detailed_exitcode: bool) -> int:
     """Show what apply would create, update and archive.
 
     By default the managed records are read from the portal first, so edits made in
-    HubSpot since the last apply show as drift.
+    HubSpot since the last apply show as drift. With several targets (--target repeated,
+    or --all-targets) each is planned side by side, output is grouped per target with a
+    summary table at the end, and the exit code is the worst one (error 1 > interrupted
+    130 > changes 2 with --detailed-exitcode > 0).
 
     \b
     Examples:
       reconciler plan --project examples
       reconciler plan --offline --json
       reconciler plan --target sandbox --out plan.json
+      reconciler plan --target sandbox --target demo-2 --format markdown
+      reconciler plan --only 'meetings/*'
     """
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} contradict each other; pick one")
-    outcome = run_plan(_options(project_dir, target_name, state_path, base_url, offline))
-    the_plan = outcome.plan
     fmt = "json" if as_json else (fmt or "text")
+    names = _target_names(project_dir, target_names, all_targets)
+    if names is not None:
+        from reconciler.cli.many_commands import plan_many
+
+        _refuse_with_many(state_path, base_url, out_file)
+        return plan_many(
+            [_options(project_dir, n, None, None, offline, only=only) for n in names],
+            fmt=fmt, detailed_exitcode=detailed_exitcode,
+        )
+    target_name = target_names[0] if target_names else None
+    outcome = run_plan(_options(project_dir, target_name, state_path, base_url, offline,
+                                only=only))
+    the_plan = outcome.plan
     if fmt == "json":
         click.echo(render_plan_json(the_plan))
     elif fmt == "markdown":
-        click.echo(render_plan_markdown(the_plan), nl=False)
+        click.echo(render_plan_markdown(
+            the_plan, released=outcome.released, needed=outcome.needed,
+            full_plan_hint=full_plan_hint(os.environ),
+        ), nl=False)
     else:
         if outcome.in_flight:
             click.echo(
                 f"Note: {outcome.in_flight} record(s) from an interrupted apply will be looked "
                 "up by marker and adopted by the next apply before anything is created.\n"
             )
+        for line in render_scope_notes(outcome.released, outcome.needed, outcome.target.name):
+            click.echo(line + "\n")
         click.echo(render_plan_text(the_plan, colour=_colour()))
     if out_file is not None:
         save_plan(the_plan, out_file, StateStore(outcome.target.state_path))
@@ -172,6 +219,31 @@ def plan(project_dir: Path, target_name: str | None, state_path: Path | None,
     if detailed_exitcode and the_plan.has_changes:
         return EXIT_CHANGES
     return 0
+
+
+def _target_names(
+    project_dir: Path, given: tuple[str, ...], all_targets: bool
+) -> list[str] | None:
+    """The targets of a run over several (--target repeated, or --all-targets); None for
+    the usual run over one."""
+    if len(given) <= 1 and not all_targets:
+        return None
+    from reconciler.spec import load_project_settings
+    from reconciler.targets import target_names
+
+    return target_names(load_project_settings(project_dir), given, all_targets=all_targets)
+
+
+def _refuse_with_many(state_path: Path | None, base_url: str | None,
+                      out_file: Path | None = None, plan_file: Path | None = None) -> None:
+    for given, flag, why in (
+        (state_path, "--state", "names one target's state file"),
+        (base_url, "--base-url (or HUBSPOT_BASE_URL)", "would point every target at one server"),
+        (out_file, "--out", "saves one target's plan"),
+        (plan_file, "--plan", "applies one target's saved plan"),
+    ):
+        if given is not None:
+            raise ConfigError(f"{flag} {why}; give a single --target with it")
 
 
 def _apply_command(out_file: Path, project_dir: Path, target_name: str | None,
@@ -229,7 +301,7 @@ def _graceful_interrupt(interrupts: Interrupts) -> Iterator[None]:
 
 
 @cli.command()
-@target_options
+@many_target_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--plan", "plan_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Apply exactly this saved plan (refused if the state changed since).")
@@ -238,7 +310,8 @@ def _graceful_interrupt(interrupts: Interrupts) -> Iterator[None]:
 @click.option("--migrate-markers", is_flag=True,
               help="On a protected target, allow the one-time rewrite of every managed "
               "record's markers that the plan shows.")
-def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
+def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
+          only: tuple[str, ...], state_path: Path | None,
           base_url: str | None, auto_approve: bool, plan_file: Path | None, as_json: bool,
           allow_archives: int | None, migrate_markers: bool) -> int:
     """Make the portal match the spec: create, update and archive records.
@@ -247,13 +320,17 @@ def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
     state file is saved after every batch; run apply again after any failure or
     interruption: nothing is created twice. A plan that archives more records than the
     target allows (max_archives, max_archive_percent) is refused before anything is
-    written unless --allow-archives N covers it.
+    written unless --allow-archives N covers it. With several targets, every target is
+    planned first, the plans are shown together with one question, and the targets are
+    applied side by side; one failing does not stop the others.
 
     \b
     Examples:
       reconciler apply --project examples --auto-approve
       reconciler apply --plan plan.json
       reconciler apply --target sandbox --allow-archives 120
+      reconciler apply --all-targets --auto-approve
+      reconciler apply --only meetings/kickoff
     """
     interactive = sys.stdin.isatty()
     if not auto_approve and plan_file is None and not interactive:
@@ -261,6 +338,17 @@ def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
             "apply needs confirmation but there is no terminal to ask on; "
             "pass --auto-approve (or apply a saved plan with --plan FILE)"
         )
+    names = _target_names(project_dir, target_names, all_targets)
+    if names is not None:
+        from reconciler.cli.many_commands import apply_many
+
+        _refuse_with_many(state_path, base_url, plan_file=plan_file)
+        return apply_many(
+            [_options(project_dir, n, None, None, allow_archives=allow_archives,
+                      migrate_markers=migrate_markers, only=only) for n in names],
+            auto_approve=auto_approve, as_json=as_json,
+        )
+    target_name = target_names[0] if target_names else None
 
     def confirm(the_plan: Plan) -> bool:
         if plan_file is not None:  # reviewed already, when it was saved
@@ -277,7 +365,8 @@ def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
     with _graceful_interrupt(interrupts):
         outcome = run_apply(
             _options(project_dir, target_name, state_path, base_url,
-                     allow_archives=allow_archives, migrate_markers=migrate_markers),
+                     allow_archives=allow_archives, migrate_markers=migrate_markers,
+                     only=only),
             confirm=confirm,
             progress=progress_factory,
             stop=interrupts.stop,
@@ -298,6 +387,8 @@ def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
         click.echo(json.dumps(payload, indent=2))
     if result is None:
         if not as_json:
+            for line in render_scope_notes(outcome.released, outcome.needed, outcome.target.name):
+                click.echo(line)
             if outcome.recovered:
                 click.echo(f"Recovered {len(outcome.recovered)} record(s) from an interrupted apply.")
             click.echo("Apply cancelled." if outcome.declined else summary_line(outcome.plan))
@@ -307,6 +398,8 @@ def apply(project_dir: Path, target_name: str | None, state_path: Path | None,
             click.secho(failure.render(), fg="red", err=True)
         if result.stopped_reason:
             click.secho(result.stopped_reason, fg="red", err=True)
+        for line in render_scope_notes(outcome.released, outcome.needed, outcome.target.name):
+            click.echo(line)
         click.echo(render_apply_summary(result))
         click.echo(f"State: {outcome.target.state_path}")
     if result.interrupted:
