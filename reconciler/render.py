@@ -315,8 +315,17 @@ def _md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False))
 
 
-def render_plan_json(plan: Plan) -> str:
-    return json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False)
+def render_plan_json(
+    plan: Plan, *, released: Sequence[str] = (), needed: Sequence[str] = ()
+) -> str:
+    """``plan --json``: the saved-plan document; ``released`` (records the target no longer
+    includes) and ``needed`` (creates --only pulled in) are added only when there are any."""
+    document = plan_to_json(plan)
+    if released:
+        document["released"] = list(released)
+    if needed:
+        document["needed"] = list(needed)
+    return json.dumps(document, indent=2, ensure_ascii=False)
 
 
 def apply_result_json(

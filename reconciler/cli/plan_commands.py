@@ -196,7 +196,7 @@ def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
                                 only=only))
     the_plan = outcome.plan
     if fmt == "json":
-        click.echo(render_plan_json(the_plan))
+        click.echo(render_plan_json(the_plan, released=outcome.released, needed=outcome.needed))
     elif fmt == "markdown":
         click.echo(render_plan_markdown(
             the_plan, released=outcome.released, needed=outcome.needed,
