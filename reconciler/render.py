@@ -187,24 +187,29 @@ def render_plans_markdown(
         for top, sections in frames
     )
     budget = limit - fixed - 600  # room for the note on what is left out
-    left_out = 0
+    left_out = {"changes": 0, "released": 0}
     lines = list(head)
     for top, sections in frames:
         lines += ["", *top]
         for opener, rows, closer in sections:
             lines += ["", *opener]
+            kind = "released" if opener[0].startswith("<details><summary>released") else "changes"
             for row in rows:
-                if left_out or len(row) + 1 > budget:
-                    left_out += 1
+                if sum(left_out.values()) or len(row) + 1 > budget:
+                    left_out[kind] += 1
                     continue
                 budget -= len(row) + 1
                 lines.append(row)
             lines += closer
-    if left_out:
+    if sum(left_out.values()):
         where = full_plan_hint or (
             "run `reconciler plan` (or `reconciler plan --out plan.json`) for the full plan"
         )
-        lines += ["", f"**{left_out} more change{'s' if left_out != 1 else ''} not shown** "
+        changes, released = left_out["changes"], left_out["released"]
+        what = f"{changes} more change{'s' if changes != 1 else ''}" + (
+            f" and {released} released record{'s' if released != 1 else ''}" if released else ""
+        )
+        lines += ["", f"**{what} not shown** "
                   f"(a comment holds at most {limit:,} characters); {where}."]
     return "\n".join(lines) + "\n"
 
@@ -227,7 +232,7 @@ def _target_frame(
     top = [f"#### {_md(entry.target)}", ""] if heading else []
     if entry.plan is None:
         text = entry.error or "failed"
-        text = text if len(text) <= 2000 else text[:1997] + "..."
+        text = text if len(text) <= 500 else text[:497] + "..."
         return [*top, f"**Error:** {_md(text)}"], []
     plan = entry.plan
     top.append(f"**{summary_line(plan)}**")
