@@ -412,8 +412,10 @@ def recover_calendar(
     if stopped():
         return None
     if lookup.meeting is None:
-        if lookup.ambiguous:
+        if lookup.ambiguous:  # kept in flight, so that apply creates nothing for it
             result.unresolved[address] = lookup.problem()
+            state.in_flight[batch_id] = {**entry, "unresolved": lookup.problem()}
+            store.save(state)
             return None
         state.in_flight.pop(batch_id, None)  # nothing was made: the next plan creates it
         store.save(state)

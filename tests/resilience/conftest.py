@@ -15,15 +15,23 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
 import pytest
 
+from reconciler.apply import ApplyResult, apply_plan
 from reconciler.cli import main
+from reconciler.client import ClientSettings, HubSpotClient
 from reconciler.emulator import Emulator, FaultConfig
 from reconciler.model import slug
-from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY
+from reconciler.planner import plan
+from reconciler.portal import refresh, resolve_owners
+from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, recover_in_flight
+from reconciler.spec import load_project
+from reconciler.state import StateStore
 from tests.helpers import write_project  # noqa: F401  (re-exported to the tests)
 
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"
@@ -44,8 +52,8 @@ def bulk_spec(meetings: int, calls: int, *, prefix: str = "") -> str:
 
 
 def read_state(project: Path) -> dict[str, Any]:
-    path = project / STATE
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {
+    path = project / STATE  # snapshot + journal: what a killed apply left is in both
+    return StateStore(path).load().to_json() if path.exists() else {
         "records": {}, "in_flight": {}
     }
 
@@ -162,3 +170,59 @@ class CliProcess:
             texts.append(stream.read())
             stream.close()
         return CliRun(code, texts[0], texts[1])
+
+
+class RewritingTransport(httpx.BaseTransport):
+    """An httpx transport to the emulator that lets a test meddle with chosen exchanges:
+    ``hook(request, send)`` for requests ``match(request)`` selects (``times`` of them)."""
+
+    def __init__(
+        self,
+        match: Callable[[httpx.Request], bool],
+        hook: Callable[[httpx.Request, Callable[[httpx.Request], httpx.Response]], httpx.Response],
+        *,
+        times: int = 1,
+    ) -> None:
+        self._inner = httpx.HTTPTransport()
+        self._match = match
+        self._hook = hook
+        self.times = times
+        self.hits = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.times > 0 and self._match(request):
+            self.times -= 1
+            self.hits += 1
+            return self._hook(request, self._inner.handle_request)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def json_answer(response: httpx.Response, body: Any) -> httpx.Response:
+    """``response`` with another JSON body (same status)."""
+    response.read()
+    return httpx.Response(response.status_code, json=body)
+
+
+def apply_library(
+    emulator: Emulator, project: Path, transport: httpx.BaseTransport, *, grace: float = 1.0
+) -> ApplyResult:
+    """What ``apply --auto-approve`` does (recover, refresh, plan, apply), with the client
+    on ``transport``: for faults the emulator can only inject on chosen requests."""
+    desired = load_project(project, reference_time=datetime.now(timezone.utc))
+    marker_id = desired.project.marker_id
+    store = StateStore(project / STATE)
+    state = store.load(target="local", project=desired.project.name, project_id=marker_id)
+    settings = ClientSettings(base_url=emulator.base_url, token=emulator.token,
+                              requests_per_10s=None, search_per_second=None)
+    with HubSpotClient(settings, transport=transport) as client:
+        recover_in_flight(client, store, state, marker_id, grace_seconds=grace)
+        remote = refresh(client, desired, state)
+        owners = resolve_owners(client, desired, state)
+        the_plan = plan(desired, state, remote, owners=owners, target="local")
+        result = apply_plan(the_plan, client=client, store=store, state=state,
+                            project=marker_id, grace_seconds=grace)
+        store.save(state)
+    return result

@@ -115,7 +115,9 @@ def test_ctrl_c_finishes_the_batches_in_flight_then_exits_130(
     project = write_project(tmp_path / "int", {
         "reconciler.yaml": "name: int\n", "bulk.yaml": bulk_spec(1500, 0),
     })
-    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.3), seed=5)
+    # slow answers keep the apply going long after the first batch is recorded, even on
+    # a busy machine, so the Ctrl-C lands mid-apply
+    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.6), seed=5)
     process = cli_process(faulty, "apply", "--project", project, "--auto-approve")
     _wait_for(lambda: _records_in_state(project) > 0)
     process.send_signal(signal.SIGINT)

@@ -1,0 +1,30 @@
+"""Archiving records removed from the spec (HubSpot's recycle bin), activities first."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from reconciler.apply_run import ApplyRun
+from reconciler.apply_update import by_type
+from reconciler.errors import ReconcilerError
+from reconciler.planner import Change
+
+
+def archive(run: ApplyRun, changes: list[Change]) -> None:
+    # Reverse write order: meetings and calls before the contacts they hang on.
+    for object_type, group in by_type(changes, reverse=True):
+        by_id = {str(c.hubspot_id): c for c in group}
+        for chunk, outcome in run.client.run_batches(
+            partial(run.client.batch_archive, object_type), list(by_id), stop=run.stop
+        ):
+            chunk_changes = [by_id[i] for i in chunk]
+            if isinstance(outcome, ReconcilerError):
+                run.fail_batch(chunk_changes, outcome)
+                continue
+            for change in chunk_changes:
+                run.record_archived(change)
+            run.save()
+            run.progress(len(chunk))
+
+
+__all__ = ["archive"]

@@ -1,0 +1,192 @@
+"""Updating records, their associations, and their markers (the ``remark`` migration).
+
+Property updates go in batches by id; association changes and the associations of records
+created earlier in the run go through the v4 associations API (``associate``), and are
+recorded in the state only once HubSpot has made them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import partial
+
+from reconciler.apply_run import ApplyRun
+from reconciler.client import UpdateInput
+from reconciler.errors import ReconcilerError
+from reconciler.model import AssociationRef, write_rank
+from reconciler.planner import Change
+from reconciler.recovery import marker_properties
+from reconciler.state import AppliedAssociation
+
+
+def by_type(changes: Sequence[Change], *, reverse: bool = False) -> list[tuple[str, list[Change]]]:
+    """Changes grouped by object type, in write order (what others point at first)."""
+    groups: dict[str, list[Change]] = defaultdict(list)
+    for change in changes:
+        groups[change.object_type].append(change)
+    sign = -1 if reverse else 1
+    return [(t, groups[t]) for t in sorted(groups, key=lambda t: (sign * write_rank(t), t))]
+
+
+def update(run: ApplyRun, changes: list[Change]) -> None:
+    for object_type, group in by_type(changes):
+        sending = [c for c in group if c.properties_to_send]
+        by_id = {c.hubspot_id: c for c in sending}
+        inputs = [UpdateInput(str(c.hubspot_id), _properties_to_send(run, c)) for c in sending]
+        for chunk, outcome in run.client.run_batches(
+            partial(run.client.batch_update, object_type), inputs, stop=run.stop
+        ):
+            chunk_changes = [by_id[i.id] for i in chunk]
+            if isinstance(outcome, ReconcilerError):
+                run.fail_batch(chunk_changes, outcome)
+                continue
+            ok_ids = {r.id for r in outcome.results}
+            errors = {i: e for e in outcome.errors for i in e.ids}
+            for inp, change in zip(chunk, chunk_changes):
+                if inp.id in ok_ids:
+                    _apply_association_changes(run, change)
+                else:
+                    error = errors.get(inp.id)
+                    run.fail(change, error.message if error else "HubSpot returned no result")
+            run.save()
+            run.progress(len(chunk))
+        # association-only changes
+        for change in group:
+            if change.address not in run.failed and not change.properties_to_send:
+                _apply_association_changes(run, change)
+                run.progress(1)
+        run.save()
+
+
+def _properties_to_send(run: ApplyRun, change: Change) -> dict[str, str]:
+    """What differs; for a calendar meeting also its markers, in case the update that
+    follows the scheduler's create failed (the scheduler cannot set them)."""
+    recorded = run.state.records.get(change.address)
+    if recorded is not None and recorded.via_calendar:
+        return {**change.properties_to_send, **marker_properties(run.project, change.address)}
+    return change.properties_to_send
+
+
+def _apply_association_changes(run: ApplyRun, change: Change) -> None:
+    """Remove and add the change's associations, then record the update."""
+    recorded = run.state.records.get(change.address)
+    if recorded is None:
+        return
+    associations = list(recorded.associations)
+    try:
+        for applied in change.remove_associations:
+            run.client.dissociate(
+                change.object_type, applied.to_type,
+                [(recorded.id, applied.to_id, applied.category, applied.type_id)],
+            )
+            associations = [a for a in associations if a != applied]
+        for ref in change.add_associations:
+            target = run.applied(change.object_type, ref)
+            if target is None:
+                run.fail(change, f"association target {ref.to_type}/{ref.to_key} has no "
+                         "HubSpot id yet")
+                return
+            run.client.associate(
+                change.object_type, target.to_type,
+                [(recorded.id, target.to_id, target.category, target.type_id)],
+            )
+            associations.append(target)
+    except ReconcilerError as error:
+        run.fail(change, str(error))
+        return
+    run.record_updated(change, tuple(associations))
+
+
+def associate(
+    run: ApplyRun, from_type: str, pairs: Sequence[tuple[Change, AppliedAssociation]]
+) -> None:
+    """Create associations of records that now exist (batched per target type), and
+    record each once made. A refused batch is retried record by record, so one bad
+    association fails only its own record."""
+    by_target: dict[str, list[tuple[Change, AppliedAssociation]]] = defaultdict(list)
+    for change, applied in pairs:
+        if change.address in run.state.records:
+            by_target[applied.to_type].append((change, applied))
+    for to_type, group in sorted(by_target.items()):
+        run.check_stop()
+        try:
+            _associate_group(run, from_type, to_type, group)
+        except ReconcilerError:
+            per_record: dict[str, list[tuple[Change, AppliedAssociation]]] = defaultdict(list)
+            for change, applied in group:
+                per_record[change.address].append((change, applied))
+            for items in per_record.values():
+                try:
+                    _associate_group(run, from_type, to_type, items)
+                except ReconcilerError as error:
+                    change = items[0][0]
+                    run.fail(change, f"association to {to_type}: {error}")
+        run.save()
+
+
+def _associate_group(
+    run: ApplyRun, from_type: str, to_type: str,
+    group: Sequence[tuple[Change, AppliedAssociation]],
+) -> None:
+    run.client.associate(from_type, to_type, [
+        (run.state.records[c.address].id, a.to_id, a.category, a.type_id) for c, a in group
+    ])
+    made: dict[str, list[AppliedAssociation]] = defaultdict(list)
+    for change, applied in group:
+        made[change.address].append(applied)
+    for address, applied_list in made.items():
+        run.record_associated(address, applied_list)
+
+
+def associate_deferred(run: ApplyRun, deferred: list[tuple[Change, AssociationRef]]) -> None:
+    """Associations whose target had no id when their record was created."""
+    pairs: dict[str, list[tuple[Change, AppliedAssociation]]] = defaultdict(list)
+    for change, ref in deferred:
+        if change.address not in run.state.records:
+            continue
+        target = run.applied(change.object_type, ref)
+        if target is None:
+            run.fail(change, f"association target {ref.to_type}/{ref.to_key} was not created",
+                     skipped=True)
+            continue
+        pairs[change.object_type].append((change, target))
+    for from_type, items in sorted(pairs.items()):
+        associate(run, from_type, items)
+
+
+def remark(run: ApplyRun, changes: list[Change]) -> None:
+    """Rewrite the markers of records this state maps (by the state's id) to this
+    project's id: one batch update of the two marker properties."""
+    checked: list[Change] = []
+    for change in changes:
+        recorded = run.state.records.get(change.address)
+        if recorded is None or recorded.id != change.hubspot_id:
+            run.fail(change, "not rewritten: the state does not map this record to "
+                     f"id {change.hubspot_id}")
+        else:
+            checked.append(change)
+    for object_type, group in by_type(checked):
+        by_id = {str(c.hubspot_id): c for c in group}
+        inputs = [UpdateInput(i, marker_properties(run.project, c.address))
+                  for i, c in by_id.items()]
+        for chunk, outcome in run.client.run_batches(
+            partial(run.client.batch_update, object_type), inputs, stop=run.stop
+        ):
+            chunk_changes = [by_id[i.id] for i in chunk]
+            if isinstance(outcome, ReconcilerError):
+                run.fail_batch(chunk_changes, outcome)
+                continue
+            ok_ids = {r.id for r in outcome.results}
+            errors = {i: e for e in outcome.errors for i in e.ids}
+            for inp, change in zip(chunk, chunk_changes):
+                if inp.id in ok_ids:
+                    run.record_remarked(change)
+                else:
+                    error = errors.get(inp.id)
+                    run.fail(change, "marker rewrite failed: "
+                             + (error.message if error else "HubSpot returned no result"))
+            run.progress(len(chunk))
+
+
+__all__ = ["associate", "associate_deferred", "by_type", "remark", "update"]
