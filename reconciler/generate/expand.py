@@ -107,6 +107,7 @@ class _Made:
     parent: str | None
     context: dict[str, Any]  # parent.<name> for children: key, n, fields and properties
     digests: dict[str, str]
+    pinned: frozenset[str] = frozenset()  # its fields whose values are pinned
 
 
 def expand(
@@ -386,9 +387,9 @@ class _Expander:
 
     def _expand(self, gen: _Generator) -> None:
         definitions = self._definitions(gen, gen.fields, ("",))
-        parents: list[tuple[str | None, dict[str, Any], dict[str, str]]]
+        parents: list[tuple[str | None, dict[str, Any], dict[str, str], frozenset[str]]]
         if gen.for_each is None:
-            parents = [(None, {}, {})]
+            parents = [(None, {}, {}, frozenset())]
         else:
             parents = self._parents(gen)
         made: list[_Made] = []
@@ -396,7 +397,7 @@ class _Expander:
         by_type = self.keys_by_type.setdefault(gen.object_type, {})
         records: list[dict[str, Any]] = []
         builder_cache: dict[str, Any] = {}
-        for parent_key, parent_context, parent_digests in parents:
+        for parent_key, parent_context, parent_digests, parent_pinned in parents:
             count = self._count(gen, parent_key)
             for n in range(1, count + 1):
                 key = _key(gen.key_pattern, n, parent_key)
@@ -427,7 +428,8 @@ class _Expander:
                 seen[key] = gen.name
                 record_defs = self._patched(gen, key, definitions)
                 made_record, entry = self._record(
-                    gen, key, n, parent_key, parent_context, parent_digests, record_defs, builder_cache
+                    gen, key, n, parent_key, parent_context, parent_digests, parent_pinned,
+                    record_defs, builder_cache,
                 )
                 made.append(made_record)
                 records.append(entry)
@@ -440,20 +442,22 @@ class _Expander:
         self.children[gen.name] = children
         self.result.records.extend(records)
 
-    def _parents(self, gen: _Generator) -> list[tuple[str | None, dict[str, Any], dict[str, str]]]:
+    def _parents(
+        self, gen: _Generator
+    ) -> list[tuple[str | None, dict[str, Any], dict[str, str], frozenset[str]]]:
         assert gen.for_each is not None
-        found: list[tuple[str | None, dict[str, Any], dict[str, str]]] = []
+        found: list[tuple[str | None, dict[str, Any], dict[str, str], frozenset[str]]] = []
         if gen.for_each in self.generators:
             for made in self.made.get(gen.for_each, []):
-                found.append((made.key, made.context, made.digests))
+                found.append((made.key, made.context, made.digests, made.pinned))
         else:
             for name in self._generators_for(gen.for_each, but=gen.name):
                 for made in self.made.get(name, []):
-                    found.append((made.key, made.context, made.digests))
+                    found.append((made.key, made.context, made.digests, made.pinned))
             for index, hand in enumerate(sorted(self.hand.get(gen.for_each, []), key=lambda r: r.key)):
                 context = {"key": hand.key, "n": index + 1, "properties": dict(hand.properties)}
                 digest = hashlib.sha256(json.dumps(context, sort_keys=True).encode()).hexdigest()[:12]
-                found.append((hand.key, context, {"*": digest}))
+                found.append((hand.key, context, {"*": digest}, frozenset()))
             found.sort(key=lambda p: p[0] or "")
         exists = gen.for_each in self.generators or self._generators_for(gen.for_each, but=gen.name)
         if not found and not exists:
@@ -511,6 +515,7 @@ class _Expander:
     def _record(
         self, gen: _Generator, key: str, n: int, parent_key: str | None,
         parent_context: dict[str, Any], parent_digests: dict[str, str],
+        parent_pinned: frozenset[str],
         definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
         builder_cache: dict[str, Any],
     ) -> tuple[_Made, dict[str, Any]]:
@@ -562,6 +567,7 @@ class _Expander:
             digests[name] = digest
             kinds[name] = definition.kind
             field_seed = seed_of(seed, gen.name, key, name)
+            pinned_reads = definition.reads_fields
             context = {
                 "n": n, "key": key, "parent": parent_context, "fields": values,
                 "vars": self.options.variables, "locale": gen.locale,
@@ -580,7 +586,9 @@ class _Expander:
                     pins[name] = TIME_PIN + _digest(digest, digests.get(definition.time_field, ""))
                 else:
                     value = Evaluator(field_seed, context).value(definition)
-                    if definition.pinned:
+                    if definition.pinned or not pinned_reads.isdisjoint(pins) or (
+                        not definition.reads_parent.isdisjoint(parent_pinned)
+                    ):
                         pins[name] = VALUE_PIN + digest
             except ValueProblem as exc:
                 self._field_problem(gen, key, path, str(exc))
@@ -621,7 +629,7 @@ class _Expander:
             if kinds.get(name) in _TIME_KINDS:
                 parent_view.pop(name)  # resolved at each run: not for templates
         parent_view.update(key=key, n=n, parent=parent_key)
-        return _Made(key, n, parent_key, parent_view, digests), entry
+        return _Made(key, n, parent_key, parent_view, digests, frozenset(pins)), entry
 
     def _field_problem(self, gen: _Generator, key: str, path: tuple[PathPart, ...], message: str) -> None:
         file = gen.file
@@ -760,7 +768,8 @@ class _Expander:
                 window = definition.window
                 slots[prop] = [window.start_day, window.end_day, window.business_hours, u, slot,
                                int(offset.total_seconds() * 1000)]
-                rel[prop] = _pin_for(pins[name], prop, offset)
+                if not (gen.section == "meetings" and prop == "hs_timestamp"):
+                    rel[prop] = _pin_for(pins[name], prop, offset)  # (the planner mirrors it)
         for group, name, definition, _ in definitions:
             if name not in pins or name in times:
                 continue

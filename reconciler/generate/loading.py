@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from reconciler.spec.issues import PathPart, PendingIssue
 
 #: Bump when the cached form of generated records (``expand._entry``) changes.
-EXPANSION_FORMAT = 2
+EXPANSION_FORMAT = 3
 #: Variable types as written in ``vars:`` → what a value must be.
 _TYPES = ("integer", "number", "string", "boolean")
 

@@ -81,9 +81,23 @@ class Definition:
     past: Definition | None = None
     future: Definition | None = None
 
-    @property
+    @cached_property
     def pinned(self) -> bool:
-        return self.kind != "literal"
+        """Whether values made by this definition are pinned in the state at creation.
+
+        Only what Faker makes (directly, or through a template that calls ``fake``) and
+        times can change under an upgrade: choices and numbers are drawn here from
+        ``random.random()`` alone, whose sequence per seed Python guarantees. Templates that
+        read pinned fields are pinned by the expansion.
+        """
+        if self.kind in ("fake", "time", "by_time"):
+            return True
+        if self.kind == "template":
+            assert self.template is not None
+            return "fake" in self.template.names
+        if self.kind == "choice":
+            return any(isinstance(c, Definition) and c.pinned for c in self.choices)
+        return False
 
     @cached_property
     def fingerprint(self) -> str:
@@ -294,13 +308,10 @@ class Evaluator:
         if kind == "fake":
             return self.fake(definition.provider, definition.arguments or {}, definition.locale)
         if kind == "choice":
-            choice: Definition = self.random.choices(
-                definition.choices, weights=definition.weights
-            )[0]
-            return self.value(choice)
+            return self.value(definition.choices[weighted(self.random, definition.weights)])
         if kind == "number":
             steps = int((definition.high - definition.low) // definition.step)
-            number = definition.low + self.random.randint(0, steps) * definition.step
+            number = definition.low + below(self.random, steps + 1) * definition.step
             return int(number) if float(number).is_integer() else round(number, 6)
         if kind == "template":
             assert definition.template is not None
@@ -329,13 +340,32 @@ class Evaluator:
     def _template_choice(self, *options: Any) -> Any:
         if not options:
             raise ValueProblem("random_choice() needs at least one option")
-        return self.random.choice(options)
+        return options[below(self.random, len(options))]
 
     def _template_number(self, low: int, high: int) -> int:
-        return self.random.randint(int(low), int(high))
+        if int(high) < int(low):
+            raise ValueProblem(f"random_number({low}, {high}): the second is below the first")
+        return int(low) + below(self.random, int(high) - int(low) + 1)
 
 
 def time_pick(seed: int, window: Window) -> tuple[float, int]:
     """The stable random part of a generated time: where in the window, which slot."""
     rng = random.Random(seed)
-    return rng.random(), rng.randrange(BUSINESS_SLOTS if window.business_hours else _ALL_DAY_SLOTS)
+    return rng.random(), below(rng, BUSINESS_SLOTS if window.business_hours else _ALL_DAY_SLOTS)
+
+
+def below(rng: random.Random, count: int) -> int:
+    """A whole number in [0, count) from ``rng.random()`` alone (stable across Pythons;
+    ``randrange`` and ``choices`` are not promised to be)."""
+    return min(int(rng.random() * count), count - 1)
+
+
+def weighted(rng: random.Random, weights: tuple[float, ...]) -> int:
+    """An index drawn with ``weights``, from ``rng.random()`` alone."""
+    point = rng.random() * sum(weights)
+    total = 0.0
+    for index, weight in enumerate(weights):
+        total += weight
+        if point < total:
+            return index
+    return len(weights) - 1

@@ -166,7 +166,7 @@ def test_refresh_times_re_pins_only_times_and_what_they_decide(gen_project: Call
     dropped = set(meeting.pinned) - kept
     assert "hs_meeting_title" in kept and "@association:1" in kept
     assert dropped == {
-        "hs_meeting_start_time", "hs_timestamp", "hs_meeting_end_time", "hs_meeting_outcome"
+        "hs_meeting_start_time", "hs_meeting_end_time", "hs_meeting_outcome"
     }
 
 
