@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator import Emulator, FaultConfig
+from reconciler.recovery import marker_value
+from reconciler.state import State, StateStore
 
 from .conftest import (
     CliRun,
@@ -177,3 +179,30 @@ def test_a_lock_left_by_a_killed_apply_is_released(faulty: Emulator, tmp_path: P
     assert run.code == 0, run.err
     assert_exactly(faulty, project, {"meetings": 300})
 
+
+
+def test_ctrl_c_during_recovery_stops_at_once_and_keeps_the_batch_in_flight(
+    faulty: Emulator, tmp_path: Path
+) -> None:
+    """Recovery waits out the search lag before concluding "not created"; Ctrl-C must not
+    wait with it, and an empty search cut short proves nothing (the batch stays)."""
+    project = write_project(tmp_path / "rec", {
+        "reconciler.yaml": "name: rec\n", "bulk.yaml": bulk_spec(5, 0),
+    })
+    addresses = [f"meetings/m{i}" for i in range(5)]
+    state = State.empty(target="local", project="rec", project_id="rec")
+    state.in_flight["t0"] = {  # sent, never committed: recovery finds nothing, and waits
+        "object_type": "meetings", "addresses": addresses, "started_at": time.time(),
+        "markers": {a: marker_value("rec", a) for a in addresses},
+    }
+    StateStore(project / ".reconciler/state/local.json").save(state)
+    process = cli_process(faulty, "apply", "--project", project, "--auto-approve", grace=60.0)
+    _wait_for(lambda: any(r["path"].endswith("/search") for r in faulty.requests()))
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    run = process.finish(timeout=30)
+    assert run.code == 130, run.out + run.err
+    assert time.monotonic() - started < 10
+    assert "Traceback" not in run.err
+    assert set(read_state(project)["in_flight"]) == {"t0"}
+    assert faulty.records("meetings") == []
