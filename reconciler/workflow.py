@@ -475,12 +475,14 @@ def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str
     names a record the state manages by the state's id for it (and its type); a create
     names no id; a remark writes exactly this project's markers; no record appears twice."""
     problems: list[str] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, bool]] = set()
     for change in the_plan.changes:
         address = change.address
-        if address in seen:
+        # a record may have a marker rewrite besides its update (h5: planner._remarks)
+        once = (address, change.action == "remark")
+        if once in seen:
             problems.append(f"{address} appears twice")
-        seen.add(address)
+        seen.add(once)
         recorded = state.records.get(address)
         if change.action == "create":
             if change.hubspot_id is not None:

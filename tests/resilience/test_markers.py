@@ -134,3 +134,19 @@ def test_a_first_release_record_deleted_by_hand_is_made_again_with_new_markers(
     assert run.code == 0, run.out + run.err
     assert read_state(project)["project_id"] == "demo"
     assert_exactly(emulator, project, {"meetings": 3, "calls": 2})
+
+
+def test_a_saved_plan_with_a_rewrite_and_an_update_of_one_record_applies(
+    emulator: Emulator, cli: Callable[..., CliRun], tmp_path: Path
+) -> None:
+    project = _first_release_project(emulator, cli, tmp_path / "demo")
+    spec = project / "bulk.yaml"
+    spec.write_text(spec.read_text().replace("title: Meeting 0", "title: Meeting zero"))
+    plan_file = tmp_path / "plan.json"
+    assert cli("plan", "--project", project, "--out", plan_file).code == 0
+    run = cli("apply", "--project", project, "--plan", plan_file)
+    assert run.code == 0, run.out + run.err
+    (m0,) = [r for r in emulator.records("meetings")
+             if r["properties"]["reconciler_key"] == "demo:meetings/m0"]
+    assert m0["properties"]["hs_meeting_title"] == "Meeting zero"
+    assert "No changes." in cli("plan", "--project", project).out
