@@ -12,6 +12,7 @@ import sys
 
 from reconciler.cli import (  # noqa: F401  (registers the commands)
     emulator_commands,
+    export_commands,
     init_commands,
     manage_commands,
     plan_commands,

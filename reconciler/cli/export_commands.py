@@ -1,0 +1,65 @@
+"""`export`: copy a golden portal's meetings and calls into spec files."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+
+from reconciler.cli.base import cli
+from reconciler.cli.plan_commands import _options, target_options
+
+
+@cli.command()
+@target_options
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), required=True, metavar="DIR",
+    help="Write the spec folder here: outside the project, and empty (or --force).",
+)
+@click.option("--types", "types", metavar="TYPES",
+              help="Which activities: meetings, calls or both, comma-separated (default both).")
+@click.option("--since", "since", metavar="TIME",
+              help="Only activities at or after this time: 2026-11-01, an ISO time, or -30d.")
+@click.option("--force", is_flag=True, help="Replace an earlier export in a non-empty --out.")
+def export(project_dir: Path, target_name: str | None, state_path: Path | None,
+           base_url: str | None, out: Path, types: str | None, since: str | None,
+           force: bool) -> int:
+    """Write spec YAML for the meetings and calls in the target's portal, and the
+    contacts, companies and deals they are associated with.
+
+    Keys are readable and unique (slugged from titles, names and emails), associations
+    name local keys, times are ISO 8601 in the project's timezone, owners are emails where
+    the owners API knows them. Apply the folder to another target to seed a copy there.
+    sources.json beside the files holds each key's HubSpot id in this portal, so
+    `reconciler import ADDRESS ID` can adopt an original instead of copying it.
+
+    \b
+    Examples:
+      reconciler export --target golden --out ../seed-copy
+      reconciler export --types meetings --since -30d --out /tmp/recent-meetings
+    """
+    from reconciler.export import ExportRequest, export_portal, parse_types
+
+    request = ExportRequest(
+        options=_options(project_dir, target_name, state_path, base_url),
+        out=out, types=parse_types(types), since=since, force=force,
+    )
+    outcome = export_portal(request)
+    for note in outcome.notes:
+        click.secho(f"Note: {note}", fg="yellow", err=True)
+    counts = ", ".join(f"{n} {t}" for t, n in outcome.counts.items() if n) or "no records"
+    click.echo(f"Exported {counts} from target {outcome.target.name} to {outcome.out}.")
+    if outcome.dropped_associations:
+        click.echo(f"Left out {outcome.dropped_associations} association(s) to records outside "
+                   "the export.")
+    click.echo(f"Validate it: reconciler validate {shlex.quote(str(outcome.out))}")
+    if outcome.sources:
+        address, hubspot_id = next(iter(sorted(outcome.sources.items())))
+        click.echo(
+            "To adopt an original in this portal instead of copying it (once the folder is "
+            f"a project with an id), see sources.json, e.g.:\n  reconciler import {address} "
+            f"{hubspot_id} --project {shlex.quote(str(outcome.out))} --target "
+            f"{outcome.target.name}"
+        )
+    return 0

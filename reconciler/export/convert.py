@@ -1,0 +1,325 @@
+"""Portal records → spec record bodies: local keys, friendly fields, owners, associations.
+
+The reverse of ``reconciler.spec.records``: a property the spec has a friendly field for
+is written as that field (when its value fits the field's schema: a portal's custom call
+outcome is not one of ``status``'s values, so it stays a raw property); times become ISO
+8601 with the offset of the project's timezone; ``hubspot_owner_id`` becomes the owner's
+email where the owners API knows it. Only properties a spec can write are kept: read-only,
+calculated and hidden ones, those HubSpot sets itself, ids that mean nothing in another
+portal, and the reconciler's own markers are left out.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from reconciler.associations import default_type_id
+from reconciler.client import RemoteRecord
+from reconciler.export.reading import DECLARED_PAIRS, PortalSnapshot
+from reconciler.model import ASSOCIATION_TARGET_NAMES
+from reconciler.spec.records import CALL_DISPOSITIONS, FRIENDLY_FIELDS
+from reconciler.spec.schema import load_schema
+from reconciler.spec.times import zone
+
+#: Properties HubSpot sets itself, or whose values are ids of this portal (files, users,
+#: the callee record) and mean nothing in another one. Anything starting with
+#: ``reconciler_`` (the markers) is left out too: the copy gets its own.
+SYSTEM_PROPERTIES = frozenset({
+    "hs_object_id", "hs_createdate", "hs_lastmodifieddate", "createdate", "lastmodifieddate",
+    "hs_unique_creation_key", "hs_engagement_source", "hs_engagement_source_id",
+    "hs_body_preview", "hs_unique_id", "hs_meeting_source", "hs_attachment_ids",
+    "hs_attendee_owner_ids", "hs_call_callee_object_id", "hs_call_callee_object_type",
+    "hs_call_source", "hs_include_description_in_reminder", "hubspot_owner_id",
+})
+_OWN_PREFIX = "reconciler_"
+#: The friendly field the key is slugged from, in order of preference, per type.
+_KEY_SOURCES: Mapping[str, tuple[tuple[str, ...], ...]] = {
+    "meetings": (("hs_meeting_title",),),
+    "calls": (("hs_call_title",),),
+    "contacts": (("firstname", "lastname"), ("email",)),
+    "companies": (("name",), ("domain",)),
+    "deals": (("dealname",),),
+}
+_SINGULAR = {plural: singular for singular, plural in ASSOCIATION_TARGET_NAMES.items()}
+_SECTION_DEFS = {"meetings": "meeting", "calls": "call", "contacts": "contact",
+                 "companies": "company", "deals": "deal"}
+#: Room left after a slug for a "-123" suffix within the 100 characters a key may have.
+_SLUG_LENGTH = 60
+#: Fields written first, so a record reads title, then when.
+_FIRST_FIELDS = ("title", "start", "end", "timestamp")
+_DISPOSITION_NAMES = {guid: name for name, guid in CALL_DISPOSITIONS.items()}
+
+
+@dataclass
+class Converted:
+    """The spec of an export: section → key → body, each key's HubSpot id, and notes."""
+
+    sections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # "type/key" → HubSpot id
+    notes: list[str] = field(default_factory=list)
+    #: associations to records outside the export, left out
+    dropped_associations: int = 0
+
+
+def slug(text: str) -> str:
+    """A local key from free text: ``"Northwind kickoff!"`` → ``northwind-kickoff``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    lowered = re.sub(r"[^a-z0-9._-]+", "-", ascii_text.lower())
+    lowered = re.sub(r"-{2,}", "-", lowered).strip("-._")
+    if len(lowered) > _SLUG_LENGTH:
+        cut = lowered[:_SLUG_LENGTH]
+        lowered = (cut.rsplit("-", 1)[0] if "-" in cut[20:] else cut).strip("-._")
+    return lowered
+
+
+def _key_base(object_type: str, record: RemoteRecord, tz: str) -> str:
+    props = record.properties
+    for names in _KEY_SOURCES.get(object_type, ()):
+        text = " ".join(str(props.get(n) or "").strip() for n in names).strip()
+        made = slug(text)
+        if made:
+            return made
+    singular = _SINGULAR.get(object_type, "record")
+    moment = _parse_time(props.get("hs_timestamp") or props.get("hs_meeting_start_time"))
+    if moment is not None:
+        return f"{singular}-{moment.astimezone(zone(tz)).date().isoformat()}"
+    return singular
+
+
+def assign_keys(object_type: str, records: Mapping[str, RemoteRecord], tz: str) -> dict[str, str]:
+    """HubSpot id → a unique readable key; the oldest record (lowest id) gets the plain
+    slug, later ones ``-2``, ``-3`` (skipping any suffixed key already taken)."""
+    keys: dict[str, str] = {}
+    used: set[str] = set()
+    for hubspot_id in sorted(records, key=lambda i: (len(i), i)):
+        base = _key_base(object_type, records[hubspot_id], tz)
+        key, n = base, 1
+        while key in used:
+            n += 1
+            key = f"{base}-{n}"
+        used.add(key)
+        keys[hubspot_id] = key
+    return keys
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        if text.lstrip("-").isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, tz=timezone.utc)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+
+
+def local_iso(value: str | None, tz: str) -> str | None:
+    """HubSpot's UTC time → ISO 8601 with the offset of ``tz`` (milliseconds only if any)."""
+    moment = _parse_time(value)
+    if moment is None:
+        return None
+    local = moment.astimezone(zone(tz))
+    return local.isoformat(timespec="milliseconds" if local.microsecond else "seconds")
+
+
+def duration_text(millis: str | None) -> str | None:
+    """``"1500000"`` → ``"25m"``: whole seconds as a spec duration, else None."""
+    if not millis or not millis.strip().isdigit():
+        return None
+    total = int(millis.strip())
+    if total <= 0 or total % 1000 or total > 3650 * 86_400_000:
+        return None
+    seconds = total // 1000
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount}{unit}")
+    return "".join(parts)
+
+
+def _fits(section: str, field_name: str, value: str) -> bool:
+    """Whether ``value`` is one the spec's schema takes for this friendly field."""
+    definition = load_schema("spec")["$defs"][_SECTION_DEFS[section]]["properties"][field_name]
+    if "enum" in definition and value not in definition["enum"]:
+        return False
+    if "pattern" in definition and not re.search(str(definition["pattern"]), value):
+        return False
+    return len(value) >= int(definition.get("minLength", 0))
+
+
+class _Builder:
+    def __init__(self, snapshot: PortalSnapshot, tz: str) -> None:
+        self.snapshot = snapshot
+        self.tz = tz
+        self.out = Converted()
+        self.keys: dict[str, dict[str, str]] = {}
+
+    def build(self) -> Converted:
+        for object_type, records in self.snapshot.records.items():
+            self.keys[object_type] = assign_keys(object_type, records, self.tz)
+        for object_type in ("companies", "contacts", "deals", "meetings", "calls"):
+            found = self.snapshot.records.get(object_type)
+            if not found:
+                continue
+            bodies: list[tuple[Any, str, dict[str, Any]]] = []
+            for hubspot_id, record in found.items():
+                key = self.keys[object_type][hubspot_id]
+                body = self._body(object_type, key, record)
+                if body is None:
+                    continue
+                self.out.sources[f"{object_type}/{key}"] = hubspot_id
+                bodies.append((self._order(object_type, key, record), key, body))
+            bodies.sort(key=lambda item: item[0])
+            self.out.sections[object_type] = {key: body for _o, key, body in bodies}
+        return self.out
+
+    def _order(self, object_type: str, key: str, record: RemoteRecord) -> tuple[str, str]:
+        if object_type in ("meetings", "calls"):
+            moment = _parse_time(record.properties.get("hs_timestamp")
+                                 or record.properties.get("hs_meeting_start_time"))
+            return (moment.isoformat() if moment else "", key)
+        return ("", key)
+
+    # -- one record ---------------------------------------------------------------------
+
+    def _body(self, object_type: str, key: str, record: RemoteRecord) -> dict[str, Any] | None:
+        props = {n: v for n, v in record.properties.items() if v not in (None, "")}
+        body: dict[str, Any] = {}
+        used: set[str] = set()
+        if object_type == "meetings" and not self._meeting_times(key, props, body, used):
+            return None
+        if object_type == "calls" and "hs_timestamp" not in props:
+            self.out.notes.append(f"calls/{key} (id {record.id}) has no hs_timestamp; left out")
+            return None
+        for field_name, (prop, kind) in FRIENDLY_FIELDS[object_type].items():
+            if prop in used or prop not in props:
+                continue
+            value = self._friendly(object_type, field_name, kind, str(props[prop]))
+            if value is not None:
+                body[field_name] = value
+                used.add(prop)
+        if object_type == "meetings" and "title" not in body:
+            body = {"title": f"Meeting {record.id}", **body}
+            self.out.notes.append(f"meetings/{key} (id {record.id}) has no title; wrote "
+                                  f"{body['title']!r} (the spec requires one)")
+        owner = props.get("hubspot_owner_id")
+        if owner:
+            email = self.snapshot.owner_emails.get(str(owner))
+            body["owner"] = email if email else str(owner)
+            if not email:
+                self.out.notes.append(
+                    f"{object_type}/{key}: owner {owner} is not in the owners API; kept as "
+                    "an id, which means nothing in another portal (map it with the target's owners:)"
+                )
+        raw = self._raw(object_type, props, used)
+        if raw:
+            body["properties"] = raw
+        associations = self._associations(object_type, record.id)
+        if associations:
+            body["associations"] = associations
+        first = [f for f in _FIRST_FIELDS if f in body]
+        return {**{f: body[f] for f in first}, **body}
+
+    def _meeting_times(
+        self, key: str, props: dict[str, Any], body: dict[str, Any], used: set[str]
+    ) -> bool:
+        start = local_iso(props.get("hs_meeting_start_time") or props.get("hs_timestamp"), self.tz)
+        if start is None:
+            self.out.notes.append(f"meetings/{key} has no start time; left out")
+            return False
+        body["start"] = start
+        end = local_iso(props.get("hs_meeting_end_time"), self.tz)
+        if end is not None:
+            body["end"] = end
+        # hs_timestamp is written from start (the spec keeps them equal, as HubSpot asks).
+        used.update({"hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp"})
+        return True
+
+    def _friendly(self, section: str, field_name: str, kind: str, value: str) -> Any:
+        if kind == "time":
+            return local_iso(value, self.tz)
+        if kind == "duration_ms":
+            return duration_text(value)
+        if kind == "disposition":
+            guid = value.strip().lower()
+            if guid in _DISPOSITION_NAMES:
+                return _DISPOSITION_NAMES[guid]
+            return guid if re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", guid) else None
+        if kind == "number":
+            return int(value) if re.fullmatch(r"-?[1-9][0-9]{0,14}|0", value) else value
+        if not _fits(section, field_name, value):
+            return None
+        return value
+
+    def _raw(self, object_type: str, props: Mapping[str, Any], used: set[str]) -> dict[str, str]:
+        infos = self.snapshot.properties.get(object_type, {})
+        raw: dict[str, str] = {}
+        for name in sorted(props):
+            if name in used or name in SYSTEM_PROPERTIES or name.startswith(_OWN_PREFIX):
+                continue
+            info = infos.get(name)
+            if info is None or not info.writable:
+                continue
+            raw[name] = str(props[name])
+        return raw
+
+    # -- associations ---------------------------------------------------------------
+
+    def _associations(self, from_type: str, from_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for pair in DECLARED_PAIRS:
+            if pair[0] != from_type:
+                continue
+            to_type = pair[1]
+            linked = self.snapshot.associations.get(pair, {}).get(from_id, ())
+            to_keys = self.keys.get(to_type, {})
+            default = default_type_id(from_type, to_type)
+            for to_id, type_id in sorted(
+                linked, key=lambda p: (to_keys.get(p[0], ""), p[1] != default, p[1])
+            ):
+                if to_id not in to_keys:
+                    self.out.dropped_associations += 1
+                    continue
+                item = self._association_item(from_type, to_type, to_keys[to_id], type_id)
+                if item is not None and item not in items:
+                    items.append(item)
+        return items
+
+    def _association_item(
+        self, from_type: str, to_type: str, to_key: str, type_id: int
+    ) -> dict[str, Any] | None:
+        item: dict[str, Any] = {_SINGULAR[to_type]: to_key}
+        if type_id == default_type_id(from_type, to_type):
+            return item
+        label = self.snapshot.labels.get((from_type, to_type), {}).get(type_id)
+        if label is None:
+            self.out.notes.append(
+                f"{from_type} → {to_type} association type {type_id} is not one the portal "
+                "lists; left out"
+            )
+            return None
+        if label.category == "USER_DEFINED" and label.label:
+            # A label's type id differs between portals; its name does not.
+            item["label"] = label.label
+        else:
+            item["type_id"] = type_id
+        if label.category != "HUBSPOT_DEFINED":
+            item["category"] = label.category
+        return item
+
+
+def convert(snapshot: PortalSnapshot, tz: str) -> Converted:
+    """The spec sections of everything in ``snapshot``, times in the timezone ``tz``."""
+    return _Builder(snapshot, tz).build()
+
+
+__all__ = ["SYSTEM_PROPERTIES", "Converted", "assign_keys", "convert", "duration_text",
+           "local_iso", "slug"]

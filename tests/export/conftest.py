@@ -1,0 +1,100 @@
+"""A small golden project, applied to the emulator fixture, to export from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import write_project
+
+PROJECT = """\
+name: golden
+id: golden-5k2m9q
+timezone: Europe/Berlin
+"""
+
+ACCOUNTS = """\
+companies:
+  acme:
+    name: Acme GmbH
+    domain: acme.example
+    owner: alice@example.com
+    properties:
+      numberofemployees: 40
+  globex:
+    name: Globex
+contacts:
+  jane:
+    email: jane@acme.example
+    first_name: Jane
+    last_name: Doe
+    properties:
+      lifecyclestage: lead
+    associations:
+      - company: acme
+      - company: acme
+        type_id: 1
+  john:
+    email: john@acme.example
+    first_name: Jane
+    last_name: Doe
+  loner:
+    email: loner@example.com
+deals:
+  big:
+    name: Big deal
+    amount: 48000
+    stage: appointmentscheduled
+    associations:
+      - contact: jane
+      - company: acme
+"""
+
+ACTIVITIES = """\
+meetings:
+  kickoff:
+    title: Kickoff
+    start: 2026-11-23T10:00:00+01:00
+    duration: 45m
+    outcome: scheduled
+    body: |
+      Agenda:
+        - intro
+        - next steps: pricing
+    associations:
+      - contact: jane
+      - company: acme
+      - deal: big
+  kickoff-again:
+    title: Kickoff
+    start: 2026-11-30T10:00:00+01:00
+    end: 2026-11-30T11:00:00+01:00
+    location_type: vce
+    owner: bob@example.com
+    associations:
+      - contact: john
+calls:
+  intro-call:
+    title: "Intro: call #1"
+    timestamp: 2026-11-20T15:00:00+01:00
+    direction: outbound
+    status: completed
+    disposition: connected
+    duration: 5m30s
+    associations:
+      - contact: jane
+      - company: globex
+  untitled:
+    timestamp: 2026-10-01T09:00:00+02:00
+    properties:
+      hs_call_status: NO_ANSWER
+"""
+
+
+@pytest.fixture
+def golden(tmp_path: Path) -> Path:
+    return write_project(
+        tmp_path / "golden",
+        {"reconciler.yaml": PROJECT, "accounts.yaml": ACCOUNTS, "activities.yaml": ACTIVITIES},
+    )
