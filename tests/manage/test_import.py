@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.client import CreateInput, HubSpotClient
-from tests.manage.conftest import Run, backups, one_line_error, state_of, stored
+from reconciler.client import CreateInput, HubSpotClient, UpdateInput
+from tests.manage.conftest import ADDRESSES, Run, backups, one_line_error, state_of, stored
 
 
 def seed_acme(hub: HubSpotClient) -> tuple[str, str]:
@@ -122,3 +122,56 @@ def test_import_refusals_are_one_line_errors(run: Run, project: Path, hub: HubSp
     hub.batch_archive("contacts", [contact_id])
     line = one_line_error(*run("import", "contacts/jane-doe", contact_id, "--project", project))
     assert f"contacts {contact_id} is archived in the portal" in line
+
+
+def test_another_project_of_the_same_name_is_never_adopted(
+    run: Run, project: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """Two folders called demo: their ids differ, so their markers never meet."""
+    other = tmp_path / "elsewhere" / "proj"
+    other.mkdir(parents=True)
+    for item in project.iterdir():
+        if item.is_file():
+            (other / item.name).write_text(item.read_text())
+    (other / "reconciler.yaml").write_text(
+        (project / "reconciler.yaml").read_text().replace("demo-5k2m9q", "demo-0th3r1")
+    )
+    accounts = other / "accounts.yaml"  # HubSpot dedupes contacts by email
+    accounts.write_text(accounts.read_text().replace("jane@acme.example", "jane@other.example"))
+    assert run("apply", "--project", other, "--auto-approve")[0] == 0
+    theirs = {r["id"] for t in ("companies", "contacts") for r in stored(emulator, t)}
+
+    code, out, err = run("import", "--all-matching", "--project", project)
+    assert code == 0 and "Nothing to import" in out, out + err
+    code, out, err = run("state", "rebuild", "--project", project)
+    assert code == 0, out + err
+    assert state_of(project)["records"] == {}
+    code, out, err = run("apply", "--project", project, "--auto-approve")
+    assert code == 0, out + err
+    assert {r["id"] for t in ("companies", "contacts") for r in stored(emulator, t)} > theirs
+    assert len(stored(emulator, "companies")) == 2  # one each: nothing shared
+
+
+def test_rebuild_adopts_records_marked_by_the_first_release_and_plans_their_rewrite(
+    run: Run, project: Path, hub: HubSpotClient, emulator: Any
+) -> None:
+    # what the first release left: the marker `<name>:<address>`, no reconciler_project
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    for object_type in ("companies", "contacts", "meetings", "calls"):
+        for record in stored(emulator, object_type):
+            address = record["properties"]["reconciler_key"].split(":", 1)[1]
+            outcome = hub.batch_update(object_type, [UpdateInput(str(record["id"]), {
+                "reconciler_key": f"Demo:{address}", "reconciler_project": ""})])
+            assert not outcome.errors
+    (project / ".reconciler/state/local.json").unlink()
+
+    code, out, err = run("state", "rebuild", "--project", project)
+    assert code == 0, out + err
+    assert sorted(state_of(project)["records"]) == sorted(ADDRESSES)
+    code, out, _ = run("plan", "--project", project)
+    assert "4 marker rewrites" in out, out
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    (contact,) = stored(emulator, "contacts")
+    assert contact["properties"]["reconciler_key"] == "demo-5k2m9q:contacts/jane-doe"
+    assert contact["properties"]["reconciler_project"] == "demo-5k2m9q"
+    assert "No changes." in run("plan", "--project", project)[1]
