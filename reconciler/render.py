@@ -287,7 +287,7 @@ def full_plan_hint(environ: Mapping[str, str]) -> str | None:
     url = f"{server}/{repository}/actions/runs/{run_id}"
     if not (server and repository and run_id) or not re.fullmatch(r"https://[\w.:/-]+", url):
         return None
-    return f"the full plan is the `reconciler-plan` artifact of [this workflow run]({url})"
+    return f"the full plan is in the artifacts of [this workflow run]({url})"
 
 
 def render_scope_notes(
