@@ -8,11 +8,25 @@ from pathlib import Path
 import click
 
 from reconciler.cli.base import cli
-from reconciler.cli.plan_commands import _options, target_options
+from reconciler.cli.plan_commands import _once, _options
 
 
 @cli.command()
-@target_options
+@click.option(
+    "--project", "-p", "project_dir", type=click.Path(path_type=Path, file_okay=False),
+    multiple=True, callback=_once(Path(".")), metavar="DIR",
+    help="The project whose target is read (settings only; its spec is not loaded).",
+)
+@click.option(
+    "--target", "-t", "target_name", multiple=True, callback=_once(), metavar="NAME",
+    help="The portal to export, a target of reconciler.yaml (default: the project's "
+    "default_target, `local`).",
+)
+@click.option(
+    "--base-url", envvar="HUBSPOT_BASE_URL",
+    help="Use this server instead of the target's (for `local`: start no emulator). "
+    "Also HUBSPOT_BASE_URL.",
+)
 @click.option(
     "--out", "out", type=click.Path(path_type=Path), required=True, metavar="DIR",
     help="Write the spec folder here: outside the project, and empty (or --force).",
@@ -22,9 +36,8 @@ from reconciler.cli.plan_commands import _options, target_options
 @click.option("--since", "since", metavar="TIME",
               help="Only activities at or after this time: 2026-11-01, an ISO time, or -30d.")
 @click.option("--force", is_flag=True, help="Replace an earlier export in a non-empty --out.")
-def export(project_dir: Path, target_name: str | None, state_path: Path | None,
-           base_url: str | None, out: Path, types: str | None, since: str | None,
-           force: bool) -> int:
+def export(project_dir: Path, target_name: str | None, base_url: str | None, out: Path,
+           types: str | None, since: str | None, force: bool) -> int:
     """Write spec YAML for the meetings and calls in the target's portal, and the
     contacts, companies and deals they are associated with.
 
@@ -42,7 +55,7 @@ def export(project_dir: Path, target_name: str | None, state_path: Path | None,
     from reconciler.export import ExportRequest, export_portal, parse_types
 
     request = ExportRequest(
-        options=_options(project_dir, target_name, state_path, base_url),
+        options=_options(project_dir, target_name, None, base_url),
         out=out, types=parse_types(types), since=since, force=force,
     )
     outcome = export_portal(request)

@@ -24,6 +24,8 @@ companies:
       numberofemployees: 40
   globex:
     name: Globex
+  initech:
+    name: Initech
 contacts:
   jane:
     email: jane@acme.example
@@ -35,6 +37,7 @@ contacts:
       - company: acme
       - company: acme
         type_id: 1
+      - company: initech
   john:
     email: john@acme.example
     first_name: Jane

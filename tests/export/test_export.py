@@ -53,3 +53,162 @@ def test_export_writes_readable_spec_that_validates(
         print((out / name).read_text())
     code, o, e = cli("validate", out)
     assert code == 0, o + e
+
+
+#: Properties that differ between an original and its copy by nature.
+_OWN_PROPERTIES = {
+    "hs_object_id", "hs_createdate", "hs_lastmodifieddate", "createdate", "lastmodifieddate",
+    "reconciler_key", "reconciler_project",
+}
+
+
+def _client(emu: Emulator) -> HubSpotClient:
+    return HubSpotClient(ClientSettings(base_url=emu.base_url, token=emu.token,
+                                        requests_per_10s=None, search_per_second=None))
+
+
+def _portal(emu: Emulator, ids: dict[str, str]) -> dict[str, Any]:
+    """Every record of the export's types, by address (``ids``: address → id), with its
+    properties (less the ones a copy cannot share) and its associations by address."""
+    from reconciler.export.reading import DECLARED_PAIRS
+
+    address_of = {(a.split("/")[0], i): a for a, i in ids.items()}
+    view: dict[str, Any] = {}
+    for object_type in ("meetings", "calls", "contacts", "companies", "deals"):
+        for record in stored(emu, object_type):
+            address = address_of.get((object_type, record["id"]))
+            if address is None:
+                continue
+            view[address] = {
+                "properties": {k: v for k, v in record["properties"].items()
+                               if k not in _OWN_PROPERTIES and v not in (None, "")},
+                "associations": set(),
+            }
+    with _client(emu) as client:
+        for from_type, to_type in DECLARED_PAIRS:
+            from_ids = [i for (t, i) in address_of if t == from_type]
+            for from_id, pairs in client.read_associations(from_type, to_type, from_ids).items():
+                for to_id, type_id in pairs:
+                    target = address_of.get((to_type, to_id), f"{to_type}/outside")
+                    view[address_of[(from_type, from_id)]]["associations"].add((target, type_id))
+    return view
+
+
+def _state_ids(project: Path) -> dict[str, str]:
+    state = json.loads((project / ".reconciler" / "state" / "local.json").read_text("utf-8"))
+    return {address: entry["id"] for address, entry in state["records"].items()}
+
+
+def test_the_export_seeds_an_equal_copy_in_another_portal(
+    run: Run, cli: Cli, golden: Path, tmp_path: Path, emulator: Emulator, second: Emulator
+) -> None:
+    out = tmp_path / "copy"
+    stdout = export(run, golden, out)
+    assert "reconciler import" in stdout
+    sources = json.loads((out / "sources.json").read_text("utf-8"))["records"]
+
+    code, o, e = cli("apply", "--project", out, "--auto-approve", "--base-url", second.base_url)
+    assert code == 0, o + e
+    copied = _state_ids(out)
+    assert sorted(copied) == sorted(sources)
+
+    original, copy = _portal(emulator, sources), _portal(second, copied)
+    # Initech is associated with no activity, so it is not exported, nor is Jane's link to it
+    assert "Left out 1 association(s) to records outside the export." in stdout
+    assert original["contacts/jane-doe"]["associations"] >= {("companies/outside", 279)}
+    original["contacts/jane-doe"]["associations"].discard(("companies/outside", 279))
+    assert copy == original
+    # the loner contact is associated with no activity: not exported
+    assert len([a for a in original if a.startswith("contacts/")]) == 2
+    assert ("companies/acme-gmbh", 1) in original["contacts/jane-doe"]["associations"]
+
+    code, o, e = cli("plan", "--project", out, "--base-url", second.base_url)
+    assert code == 0 and "No changes." in o, o + e
+
+
+def _one_line_error(result: tuple[int, str, str]) -> str:
+    code, out, err = result
+    assert code == 1, out + err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_out_inside_the_project_is_refused(run: Run, golden: Path) -> None:
+    message = _one_line_error(run("export", "--project", golden, "--out", golden / "copy"))
+    assert "is inside the project" in message and "loaded as this project's spec" in message
+    assert not (golden / "copy").exists()
+    assert "is inside the project" in _one_line_error(
+        run("export", "--project", golden, "--out", golden)
+    )
+
+
+def test_a_non_empty_out_is_refused_unless_forced(
+    run: Run, golden: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "copy"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    message = _one_line_error(run("export", "--project", golden, "--out", out))
+    assert "is not empty" in message and "--force" in message
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+    export(run, golden, out, "--force")
+    assert (out / "notes.txt").read_text() == "mine\n"
+    assert (out / "calls.yaml").exists()
+
+
+def test_force_replaces_an_earlier_export(
+    run: Run, cli: Cli, golden: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "copy"
+    export(run, golden, out)
+    (out / "reconciler.yaml").write_text("name: kept\ntimezone: Europe/Berlin\n")
+    code, stdout, stderr = run("export", "--project", golden, "--out", out, "--force",
+                               "--types", "calls")
+    assert code == 0, stdout + stderr
+    # meetings.yaml of the first export would otherwise stay and be loaded with the rest
+    assert sorted(p.name for p in out.glob("*.yaml")) == [
+        "calls.yaml", "companies.yaml", "contacts.yaml", "reconciler.yaml"
+    ]
+    assert (out / "reconciler.yaml").read_text() == "name: kept\ntimezone: Europe/Berlin\n"
+    assert cli("validate", out)[0] == 0
+
+
+def test_unknown_type_is_refused(run: Run, golden: Path, tmp_path: Path) -> None:
+    message = _one_line_error(
+        run("export", "--project", golden, "--out", tmp_path / "x", "--types", "meetings,notes")
+    )
+    assert "--types: unknown type 'notes'; export takes meetings, calls" in message
+    assert not (tmp_path / "x").exists()
+
+
+def test_types_and_since_choose_the_activities(
+    run: Run, golden: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "copy"
+    export(run, golden, out, "--types", "calls", "--since", "2026-11-01")
+    records = json.loads((out / "sources.json").read_text("utf-8"))["records"]
+    assert sorted(records) == [
+        "calls/intro-call-1", "companies/globex", "contacts/jane-doe",
+    ]
+    assert not (out / "meetings.yaml").exists()
+
+    message = _one_line_error(run("export", "--project", golden, "--out", tmp_path / "y",
+                                  "--since", "last tuesday-ish"))
+    assert message.startswith("Error: --since: ") or "--since: " in message
+
+
+def test_search_past_its_cap_pages_by_object_id(
+    run: Run, golden: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search stops at 10,000 results; export starts a new query after the last id seen.
+    (The page size is made tiny here rather than creating 10,000 meetings.)"""
+    from reconciler.export import reading
+
+    monkeypatch.setattr(reading, "_RESULTS_PER_QUERY", 1)
+    out = tmp_path / "copy"
+    export(run, golden, out)
+    records = json.loads((out / "sources.json").read_text("utf-8"))["records"]
+    assert len([a for a in records if a.startswith(("meetings/", "calls/"))]) == 4
