@@ -27,13 +27,35 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import re
-import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
+from reconciler.generate.inputs import (
+    PICK_PREFIX,
+    TIME_PIN,
+    VALUE_PIN,
+    FileSections,
+    HandRecord,
+    Options,
+)
+from reconciler.generate.shapes import (
+    PLACEHOLDER_BASE,
+    PLACEHOLDER_STRIDE,
+    digest_of,
+    field_properties,
+    friendly_fields,
+    hand_path,
+    is_glob,
+    make_key,
+    key_pattern_problem,
+    key_problem,
+    key_shape,
+    pin_for,
+    placeholder,
+    time_prop,
+)
 from reconciler.generate.templates import TemplateProblem, compile_template, is_template
 from reconciler.generate.values import (
     Definition,
@@ -43,23 +65,12 @@ from reconciler.generate.values import (
     seed_of,
     time_pick,
 )
-from reconciler.generate.inputs import (
-    PICK_PREFIX,
-    TIME_PIN,
-    VALUE_PIN,
-    FileSections,
-    HandRecord,
-    Options,
-)
 from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
 from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean
 
-_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _TIME_KINDS = ("time", "by_time")
 #: Picks among at most this many candidates are ranked (stable as candidates are added).
 _RENDEZVOUS_MOST = 64
-_PLACEHOLDER_BASE = datetime(1901, 1, 1, tzinfo=timezone.utc)
-_PLACEHOLDER_STRIDE = timedelta(days=40)
 #: The friendly fields whose value is a time, by section.
 _TIME_FIELDS = {
     "meetings": {"start", "end"},
@@ -209,7 +220,7 @@ class _Expander:
         object_type = str(object_type)
         section = object_type if object_type in SECTION_OBJECT_TYPES else "objects"
         fields: list[tuple[str, str, Any]] = []
-        allowed = _friendly_fields(section)
+        allowed = friendly_fields(section)
         for field_name, raw in (body.get("fields") or {}).items():
             if field_name not in allowed:
                 hint = did_you_mean(field_name, allowed) or (
@@ -224,7 +235,7 @@ class _Expander:
         if "owner" in body:
             fields.append(("owner", "owner", body["owner"]))
         key_pattern = str(body.get("key", ""))
-        problem = _key_pattern_problem(key_pattern)
+        problem = key_pattern_problem(key_pattern)
         if problem:
             self.issue(file, (*where, "key"), problem)
             return None
@@ -400,8 +411,8 @@ class _Expander:
         for parent_key, parent_context, parent_digests, parent_pinned in parents:
             count = self._count(gen, parent_key)
             for n in range(1, count + 1):
-                key = _key(gen.key_pattern, n, parent_key)
-                problem = _key_problem(key)
+                key = make_key(gen.key_pattern, n, parent_key)
+                problem = key_problem(key)
                 if problem:
                     self.gen_issue(gen, ("key",), f"{gen.key_pattern!r} gives {key!r} (n={n}): {problem}")
                     raise _Stop
@@ -418,7 +429,7 @@ class _Expander:
                 if hand is not None:
                     self.issue(
                         hand.where.rsplit(":", 2)[0],
-                        _hand_path(gen.object_type, key),
+                        hand_path(gen.object_type, key),
                         f"{gen.object_type}/{key} is also made by the generator {gen.name!r} at "
                         f"{gen.file}:{gen.line}:{gen.column}; rename this record, or change the "
                         f"generated one with patch: {{{gen.name}: {{{key}: ...}}}}",
@@ -498,7 +509,7 @@ class _Expander:
         if not gen.patches:
             return definitions
         result = list(definitions)
-        for pattern, body in sorted(gen.patches, key=lambda p: (_is_glob(p[0]) is False, p[0])):
+        for pattern, body in sorted(gen.patches, key=lambda p: (is_glob(p[0]) is False, p[0])):
             if not fnmatch.fnmatchcase(key, pattern):
                 continue
             gen.used_patches.add(pattern)
@@ -558,7 +569,7 @@ class _Expander:
             for read in definition.reads_parent:
                 if parent_key is None:
                     self._field_problem(gen, key, path, "parent is only known with for_each:")
-            digest = _digest(
+            digest = digest_of(
                 seed, gen.name, key, name, definition.fingerprint,
                 sorted((r, digests.get(r, "")) for r in definition.reads_fields),
                 sorted((r, parent_digests.get(r, parent_digests.get("*", ""))) for r in definition.reads_parent),
@@ -577,13 +588,13 @@ class _Expander:
                     assert definition.window is not None
                     u, slot = time_pick(field_seed, definition.window)
                     times[name] = (definition, u, slot)
-                    value: Any = _placeholder(len(times) - 1)
+                    value: Any = placeholder(len(times) - 1)
                     pins[name] = TIME_PIN + digest
                 elif definition.kind == "by_time":
                     assert definition.past is not None and definition.future is not None
                     value = Evaluator(field_seed, context).value(definition.past)
                     future[name] = Evaluator(field_seed, context).value(definition.future)
-                    pins[name] = TIME_PIN + _digest(digest, digests.get(definition.time_field, ""))
+                    pins[name] = TIME_PIN + digest_of(digest, digests.get(definition.time_field, ""))
                 else:
                     value = Evaluator(field_seed, context).value(definition)
                     if definition.pinned or not pinned_reads.isdisjoint(pins) or (
@@ -735,7 +746,7 @@ class _Expander:
         if not candidates:
             what = f"{source} records of the parent {parent_key!r}" if scope == "parent" else f"{source} records"
             self._field_problem(gen, key, path, f"random_reference: there are no {what} to pick from")
-        digest = _digest(self.options.seed, gen.name, key, f"@assoc{index}", spec)
+        digest = digest_of(self.options.seed, gen.name, key, f"@assoc{index}", spec)
         if len(candidates) <= _RENDEZVOUS_MOST:
             # rendezvous hashing: more candidates move a pick only to a new one that outranks it
             chosen = max(sorted(candidates), key=lambda c: seed_of(digest, c))
@@ -755,13 +766,13 @@ class _Expander:
         rel: dict[str, str] = {}
         slots: dict[str, list[Any]] = {}
         by_props: dict[str, list[Any]] = {}
-        field_props = _field_properties(gen.section)
+        field_props = field_properties(gen.section)
         time_names = list(times)
         for prop, value in props.items():
             if value.startswith("1901-"):
                 instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
-                index = int((instant - _PLACEHOLDER_BASE) // _PLACEHOLDER_STRIDE)
-                offset = instant - (_PLACEHOLDER_BASE + index * _PLACEHOLDER_STRIDE)
+                index = int((instant - PLACEHOLDER_BASE) // PLACEHOLDER_STRIDE)
+                offset = instant - (PLACEHOLDER_BASE + index * PLACEHOLDER_STRIDE)
                 name = time_names[index]
                 definition, u, slot = times[name]
                 assert definition.window is not None
@@ -769,7 +780,7 @@ class _Expander:
                 slots[prop] = [window.start_day, window.end_day, window.business_hours, u, slot,
                                int(offset.total_seconds() * 1000)]
                 if not (gen.section == "meetings" and prop == "hs_timestamp"):
-                    rel[prop] = _pin_for(pins[name], prop, offset)  # (the planner mirrors it)
+                    rel[prop] = pin_for(pins[name], prop, offset)  # (the planner mirrors it)
         for group, name, definition, _ in definitions:
             if name not in pins or name in times:
                 continue
@@ -778,13 +789,13 @@ class _Expander:
                 targets = ["hubspot_owner_id"]
             for prop in targets:
                 if prop in props and prop not in rel:
-                    rel[prop] = _pin_for(pins[name], prop, None)
+                    rel[prop] = pin_for(pins[name], prop, None)
                     if name in when:
-                        by_props[prop] = [_time_prop(gen.section, when[name]), futures.get(prop, props[prop])]
+                        by_props[prop] = [time_prop(gen.section, when[name]), futures.get(prop, props[prop])]
         for prop, value in futures.items():
             if prop not in by_props:
-                rel.setdefault(prop, _pin_for(pins.get(next(iter(when)), TIME_PIN), prop, None))
-                by_props[prop] = [_time_prop(gen.section, next(iter(when.values()))), value]
+                rel.setdefault(prop, pin_for(pins.get(next(iter(when)), TIME_PIN), prop, None))
+                by_props[prop] = [time_prop(gen.section, next(iter(when.values()))), value]
         for index, (_, pick) in enumerate(associations):
             if pick is not None:  # pinned by the planner once applied (planner.PICK_PREFIX)
                 rel[f"{PICK_PREFIX}{index}"] = pick
@@ -802,15 +813,15 @@ class _Expander:
         for gen in self.generators.values():
             if gen.name not in self.made:
                 continue
-            shape = _key_shape(gen.key_pattern)
+            shape = key_shape(gen.key_pattern)
             for pattern, body in gen.patches:
                 # A key of the right shape may just not be made with these variables
                 # (fewer accounts): only a key the pattern can never make is an error.
                 if pattern not in gen.used_patches and (
-                    _is_glob(pattern) or not shape.fullmatch(pattern)
+                    is_glob(pattern) or not shape.fullmatch(pattern)
                 ):
                     keys = [m.key for m in self.made.get(gen.name, [])]
-                    hint = did_you_mean(pattern, keys) if not _is_glob(pattern) else ""
+                    hint = did_you_mean(pattern, keys) if not is_glob(pattern) else ""
                     self.issue(
                         str(body["file"]), ("patch", gen.name, pattern),
                         f"{pattern!r} matches no record of the generator {gen.name!r}{hint}",
@@ -847,7 +858,7 @@ def _patch_cache(
     found = cache.get((gen.name, pattern))
     if found is None:
         raw: list[tuple[str, str, Any]] = []
-        allowed = _friendly_fields(gen.section)
+        allowed = friendly_fields(gen.section)
         file = str(body["file"])
         for name, value in (body.get("fields") or {}).items():
             if name not in allowed:
@@ -879,30 +890,6 @@ def context_for_assoc(
     return {"n": n, "key": key, "parent": parent, "fields": values, "vars": variables, "locale": locale}
 
 
-def _friendly_fields(section: str) -> list[str]:
-    from reconciler.spec.records import FRIENDLY_FIELDS
-
-    names = list(FRIENDLY_FIELDS.get(section, {}))
-    if section == "meetings":
-        names.append("duration")
-    return names
-
-
-def _field_properties(section: str) -> dict[str, list[str]]:
-    from reconciler.spec.records import FRIENDLY_FIELDS
-
-    mapping = {name: [prop] for name, (prop, _) in FRIENDLY_FIELDS.get(section, {}).items()}
-    if section == "meetings":
-        mapping["start"] = ["hs_meeting_start_time", "hs_timestamp"]
-        mapping["duration"] = ["hs_meeting_end_time"]
-    return mapping
-
-
-def _time_prop(section: str, field_name: str) -> str:
-    props = _field_properties(section).get(field_name)
-    return props[0] if props else field_name
-
-
 def _generator_path(
     definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
     tail: tuple[PathPart, ...],
@@ -925,75 +912,3 @@ def _generator_path(
     return ("fields", str(head)) if head not in ("properties",) else tuple(tail[:2])
 
 
-def _pin_for(pin: str, prop: str, offset: timedelta | None) -> str:
-    prefix = TIME_PIN if pin.startswith(TIME_PIN) else VALUE_PIN
-    extra = "" if offset is None else f"|{int(offset.total_seconds())}"
-    return prefix + hashlib.sha256(f"{pin}|{prop}{extra}".encode()).hexdigest()[:12]
-
-
-def _digest(*parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def _placeholder(index: int) -> str:
-    instant = _PLACEHOLDER_BASE + index * _PLACEHOLDER_STRIDE
-    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _is_glob(pattern: str) -> bool:
-    return any(c in pattern for c in "*?[")
-
-
-def _hand_path(object_type: str, key: str) -> tuple[str, ...]:
-    if object_type in SECTION_OBJECT_TYPES:
-        return (object_type, key)
-    return ("objects", object_type, key)
-
-
-def _key_pattern_problem(pattern: str) -> str | None:
-    if not pattern:
-        return "missing key: a pattern like acct-{n:04} or {parent}-c{n}"
-    try:
-        parsed = list(string.Formatter().parse(pattern))
-    except ValueError as exc:
-        return f"{pattern!r} is not a key pattern ({exc}); write it like acct-{{n:04}}"
-    names = [name for _, name, _, _ in parsed if name is not None]
-    for name in names:
-        if name not in ("n", "parent"):
-            return f"{pattern!r}: {{{name}}} is not known in a key pattern; use {{n}} and {{parent}}"
-    for _, field_name, spec, conversion in parsed:
-        if conversion:
-            return f"{pattern!r}: conversions (!r, !s) are not allowed in a key pattern"
-        if field_name == "n" and spec:
-            try:
-                format(1, spec)
-            except ValueError:
-                return f"{pattern!r}: {spec!r} is not a number format; write {{n:04}}"
-        if field_name == "parent" and spec:
-            return f"{pattern!r}: {{parent}} takes no format"
-    return None
-
-
-def _key_shape(pattern: str) -> re.Pattern[str]:
-    """A regular expression for every key ``pattern`` can make."""
-    parts = []
-    for literal, name, _, _ in string.Formatter().parse(pattern):
-        parts.append(re.escape(literal))
-        if name == "n":
-            parts.append(r"[0-9]+")
-        elif name == "parent":
-            parts.append(r".+")
-    return re.compile("".join(parts))
-
-
-def _key(pattern: str, n: int, parent: str | None) -> str:
-    return pattern.format(n=n, parent=parent or "")
-
-
-def _key_problem(key: str) -> str | None:
-    if len(key) > 100:
-        return "keys are at most 100 characters"
-    if not _KEY_RE.match(key):
-        return "keys are lowercase letters, digits, '-', '_' and '.', starting with a letter or digit"
-    return None

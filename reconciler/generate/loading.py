@@ -9,7 +9,6 @@ other; the expansion itself is cached by a digest of everything it depends on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
