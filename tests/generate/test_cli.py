@@ -1,0 +1,46 @@
+"""`validate --var/--target` and `render` to stdout, without a portal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+
+from .conftest import PROJECT
+
+
+def test_validate_uses_the_target_s_and_the_command_line_s_variables(
+    gen_project: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = gen_project(project=PROJECT + "targets:\n  sandbox:\n    vars: {accounts: 1}\n")
+    assert main(["validate", "--no-cache", str(root)]) == 0
+    assert "4 companies" in capsys.readouterr().out
+    assert main(["validate", "--no-cache", "--target", "sandbox", str(root)]) == 0
+    assert "1 companies" in capsys.readouterr().out
+    assert main(["validate", "--target", "sandbox", "--var", "accounts=2", str(root)]) == 0
+    assert "2 companies" in capsys.readouterr().out
+    assert main(["validate", "--var", "accounts=many", str(root)]) == 1
+    assert "--var accounts=many: 'many' is not a whole number" in capsys.readouterr().err
+    assert main(["validate", "--var", "accounts", str(root)]) == 1
+    assert "write it as name=value" in capsys.readouterr().err
+
+
+def test_render_prints_one_spec_that_validates(
+    gen_project: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = gen_project()
+    assert main(["render", "--project", str(root), "--var", "accounts=2"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("# Rendered by `reconciler render` from the project 'gen-demo'")
+    assert '"acct-002"' in text and '"acct-003"' not in text
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "all.yaml").write_text(text)
+    (copy / "reconciler.yaml").write_text("timezone: Europe/Berlin\n")
+    assert main(["validate", "--no-cache", str(copy)]) == 0
+    assert main(["validate", "--no-cache", "--var", "accounts=2", str(root)]) == 0
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.split(" in ")[0] == second.split(" in ")[0]
