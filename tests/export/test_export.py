@@ -212,3 +212,115 @@ def test_search_past_its_cap_pages_by_object_id(
     export(run, golden, out)
     records = json.loads((out / "sources.json").read_text("utf-8"))["records"]
     assert len([a for a in records if a.startswith(("meetings/", "calls/"))]) == 4
+
+
+def _create_label(emu: Emulator, name: str, label: str) -> None:
+    import httpx
+
+    answer = httpx.post(
+        f"{emu.base_url}/crm/associations/v4/meetings/contacts/labels",
+        json={"name": name, "label": label}, headers={"Authorization": f"Bearer {emu.token}"},
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_user_defined_label_is_exported_by_name_not_by_its_portal_type_id(
+    run: Run, cli: Cli, tmp_path: Path, emulator: Emulator, second: Emulator
+) -> None:
+    from tests.helpers import write_project
+
+    golden = write_project(tmp_path / "labelled", {
+        "reconciler.yaml": "name: labelled\n",
+        "spec.yaml": """\
+            contacts: {ann: {email: ann@example.com}}
+            meetings:
+              demo:
+                title: Demo
+                start: 2026-11-23T10:00:00Z
+                associations:
+                  - contact: ann
+                    label: Decision maker
+                    category: USER_DEFINED
+            """,
+    })
+    _create_label(emulator, "decision_maker", "Decision maker")
+    _create_label(second, "champion", "Champion")  # the second portal numbers labels otherwise
+    _create_label(second, "decision_maker", "Decision maker")
+    out = tmp_path / "copy"
+    export(run, golden, out)
+    text = (out / "meetings.yaml").read_text("utf-8")
+    assert "- contact: ann-example.com\n        label: Decision maker\n        category: USER_DEFINED\n" in text
+
+    assert cli("apply", "--project", out, "--auto-approve", "--base-url", second.base_url)[0] == 0
+    copied = _state_ids(out)
+    with _client(second) as client:
+        linked = client.read_associations("meetings", "contacts", [copied["meetings/demo"]])
+        labels = {label.type_id: label.label for label in
+                  client.association_labels("meetings", "contacts")}
+    assert {labels[t] for _to, t in linked[copied["meetings/demo"]]} == {"Decision maker"}
+
+
+@pytest.mark.xfail(strict=True, reason="planner: a `label:` association is compared by its "
+                   "label with the type id the state recorded, so it re-plans forever "
+                   "(reported to the lead; not export's)")
+def test_a_labelled_association_plans_no_changes_after_apply(
+    run: Run, tmp_path: Path, emulator: Emulator
+) -> None:
+    from tests.helpers import write_project
+
+    project = write_project(tmp_path / "labelled", {
+        "reconciler.yaml": "name: labelled\n",
+        "spec.yaml": """\
+            contacts: {ann: {email: ann@example.com}}
+            meetings:
+              demo:
+                title: Demo
+                start: 2026-11-23T10:00:00Z
+                associations:
+                  - {contact: ann, label: Decision maker, category: USER_DEFINED}
+            """,
+    })
+    _create_label(emulator, "decision_maker", "Decision maker")
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    code, out, err = run("plan", "--project", project)
+    assert code == 0 and "No changes." in out, out + err
+
+
+def test_the_files_say_what_exported_them_and_times_carry_the_project_offset(
+    run: Run, golden: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "copy"
+    export(run, golden, out, "--types", "meetings")
+    lines = (out / "meetings.yaml").read_text("utf-8").splitlines()
+    assert lines[0] == "# yaml-language-server: $schema=schemas/spec.schema.json"
+    assert (out / "schemas" / "spec.schema.json").is_file()
+    assert lines[1].startswith("# Exported by `reconciler export` (hubspot-reconciler ")
+    assert "from target local (portal 1234567) at 20" in lines[1]
+    text = "\n".join(lines)
+    assert 'start: "2026-11-23T10:00:00+01:00"' in text  # Europe/Berlin, as the project says
+    assert "owner: bob@example.com" in text  # the owners API's email, not the id 1002
+    assert "reconciler_key" not in text and "hs_createdate" not in text
+
+
+def test_an_original_can_be_adopted_by_import_with_its_source_id(
+    run: Run, golden: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "copy"
+    export(run, golden, out)
+    sources = json.loads((out / "sources.json").read_text("utf-8"))["records"]
+    code, stdout, stderr = run("import", "meetings/kickoff", sources["meetings/kickoff"],
+                               "--project", out)
+    assert code == 0, stdout + stderr
+    assert f"Imported meetings/kickoff (HubSpot id {sources['meetings/kickoff']})" in stdout
+
+
+def test_a_portal_target_needs_the_project_id(run: Run, tmp_path: Path) -> None:
+    from tests.helpers import write_project
+
+    project = write_project(tmp_path / "noid", {
+        "reconciler.yaml": "name: noid\ntargets:\n  golden: {}\n",
+    })
+    message = _one_line_error(
+        run("export", "--project", project, "--target", "golden", "--out", tmp_path / "x")
+    )
+    assert "needs the project's id: run `reconciler init" in message
