@@ -31,10 +31,13 @@ from reconciler.portal import connect, refresh, resolve_owners
 from reconciler.recovery import recover_in_flight
 from reconciler.settings import Target, resolve_target
 from reconciler.state import RecordState, State, StateStore
+from reconciler.targets import scope
 from reconciler.workflow import (
     RunOptions,
     check_owners,
+    load_target,
     refuse_before_writing,
+    release_excluded,
     store_for,
     with_context,
 )
@@ -89,7 +92,7 @@ def load_with_spec(options: RunOptions) -> tuple[DesiredState, Target, StateStor
         target=options.target_name, variables=options.variables,
     )
     target, store = _target(options, desired.project)
-    return desired, target, store
+    return scope(desired, target.name).desired, target, store  # its include/exclude, owners
 
 
 def load_settings_only(options: RunOptions) -> tuple[ProjectSettings, Target, StateStore]:
@@ -309,7 +312,8 @@ def run_refresh_times(
     records whose times move are updated and pinned anew. Other pending spec changes are
     part of the plan as with any apply.
     """
-    desired, target, store = load_with_spec(options)
+    loaded = load_target(options)
+    desired, target, store = loaded.desired, loaded.target, loaded.store
     with store.locked(command="refresh-times"):
         state = store.load()
         with connect(target, options.environ, state=state) as client:
@@ -319,6 +323,7 @@ def run_refresh_times(
                     grace_seconds=options.grace_seconds(target), stopped=_stopped(stop),
                 )
                 _raise_if_stopped(stop)
+            release_excluded(state, loaded, options)  # no longer taken by the target: kept
             remote = refresh(client, desired, state)
             owners = resolve_owners(client, desired, state)
             check_owners(desired, {**state.owners, **owners})

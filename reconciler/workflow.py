@@ -18,8 +18,10 @@ from reconciler.apply import ApplyResult, apply_plan
 from reconciler.errors import ConfigError, SpecError, SpecIssue, StateError
 from reconciler.model import DesiredState, ProjectSettings, slug
 from reconciler.planner import Plan, PlanFileError, plan, plan_from_json, plan_to_json
-from reconciler.portal import connect, refresh, resolve_owners
+from reconciler.budget import check_daily_budget, daily_remaining
+from reconciler.portal import connect, refresh, refresh_log_path, resolve_owners
 from reconciler.recovery import SEARCH_LAG_GRACE_SECONDS, marker_properties, recover_in_flight
+from reconciler.refresh import RefreshMode, RefreshReport
 from reconciler.settings import ARCHIVE_PERCENT_FLOOR, Target, resolve_target
 from reconciler.state import State, StateBinding, StateStore
 from reconciler.targets import limit, matches_only, release, scope
@@ -48,6 +50,10 @@ class RunOptions:
     variables: tuple[tuple[str, str], ...] = ()
     #: --only ADDRESS: limit the run to these records (globs allowed) and what they need
     only: tuple[str, ...] = ()
+    #: --refresh: "incremental" (what changed since the last refresh) or "full"
+    refresh: RefreshMode = "incremental"
+    #: apply --ignore-daily-budget: start even if today's API limit looks too small
+    ignore_daily_budget: bool = False
 
     def grace_seconds(self, target: Target | None = None) -> float:
         if self.recovery_grace_seconds is not None:
@@ -75,6 +81,10 @@ class PlanOutcome:
     released: tuple[str, ...] = ()
     #: creates --only did not name but the records it names need
     needed: tuple[str, ...] = ()
+    #: how the refresh went (None: offline)
+    refresh: RefreshReport | None = None
+    #: X-HubSpot-RateLimit-Daily-Remaining as last seen (None: not said)
+    daily_remaining: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +123,15 @@ _LOADING = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
-class _Loaded:
+class LoadedTarget:
     desired: DesiredState  # what this target takes of the spec (its include/exclude, owners)
     target: Target
     store: StateStore
     excluded: frozenset[str]  # in the spec, not taken by this target
 
 
-def _load(options: RunOptions) -> _Loaded:
+def load_target(options: RunOptions) -> LoadedTarget:
+    """The spec as the target takes it, the target, and its state store."""
     from reconciler.spec import load_project
 
     with _LOADING:
@@ -136,10 +147,10 @@ def _load(options: RunOptions) -> _Loaded:
         environ=options.environ,
     )
     scoped = scope(desired, target.name)
-    return _Loaded(scoped.desired, target, store_for(desired.project, target), scoped.excluded)
+    return LoadedTarget(scoped.desired, target, store_for(desired.project, target), scoped.excluded)
 
 
-def _release(state: State, loaded: _Loaded, options: RunOptions) -> tuple[str, ...]:
+def release_excluded(state: State, loaded: LoadedTarget, options: RunOptions) -> tuple[str, ...]:
     """Forget (never archive) the managed records the target no longer includes; with
     --only, only those it names."""
     excluded = loaded.excluded
@@ -174,11 +185,11 @@ def check_owners(desired: DesiredState, owners: Mapping[str, str]) -> None:
 
 def run_plan(options: RunOptions) -> PlanOutcome:
     """Plan from the state (offline) or from the state and the portal (refresh)."""
-    loaded = _load(options)
+    loaded = load_target(options)
     desired, target, store = loaded.desired, loaded.target, loaded.store
     state = store.load()
     in_flight = sum(len(e.get("addresses", [])) for e in state.in_flight.values())
-    released = _release(state, loaded, options)
+    released = release_excluded(state, loaded, options)
     from reconciler.catalogue import check_against_portal, check_cached
 
     if options.offline:
@@ -187,14 +198,18 @@ def run_plan(options: RunOptions) -> PlanOutcome:
         offline, needed = _limited(offline, options, desired, state, released)
         return PlanOutcome(offline, target, in_flight, released, needed)
     with connect(target, options.environ, state=state) as client:
-        remote = refresh(client, desired, state)
+        remote = refresh(
+            client, desired, state, mode=options.refresh, log_path=refresh_log_path(target),
+            margin_seconds=options.grace_seconds(target),
+        )
         owners = resolve_owners(client, desired, state)
         check_against_portal(client, desired, target, owners=owners)
+        daily = client.daily_remaining
         result = with_context(
             plan(desired, state, remote, owners=owners, target=target.name), desired, owners
         )
     result, needed = _limited(result, options, desired, state, released)
-    return PlanOutcome(result, target, in_flight, released, needed)
+    return PlanOutcome(result, target, in_flight, released, needed, remote.report, daily)
 
 
 def with_context(
@@ -222,7 +237,7 @@ def run_apply(
             "--only limits the plan apply makes; a saved plan is applied as it is. Make the "
             "plan with --only (`reconciler plan --only ADDRESS --out FILE`) instead"
         )
-    loaded = _load(options)
+    loaded = load_target(options)
     desired, target, store = loaded.desired, loaded.target, loaded.store
     grace = options.grace_seconds(target)
     stopped = stop.is_set if stop is not None else (lambda: False)
@@ -245,13 +260,16 @@ def run_apply(
                         reference_time=desired.reference_time,
                     )
                     return ApplyOutcome(nothing, target, None, tuple(recovered), interrupted=True)
-            released = _release(state, loaded, options)
+            released = release_excluded(state, loaded, options)
             needed: tuple[str, ...] = ()
             if saved_plan is not None:
                 the_plan = load_saved_plan(saved_plan, state, target, desired)
                 state.owners.update(the_plan.owners)
             else:
-                remote = refresh(client, desired, state)
+                remote = refresh(
+                    client, desired, state, mode=options.refresh,
+                    log_path=refresh_log_path(target), margin_seconds=grace,
+                )
                 owners = resolve_owners(client, desired, state)
                 from reconciler.catalogue import check_against_portal
 
@@ -262,6 +280,10 @@ def run_apply(
                 )
                 the_plan, needed = _limited(the_plan, options, desired, state, released)
             refuse_before_writing(target, the_plan, state, options)
+            check_daily_budget(
+                the_plan, daily_remaining(client, the_plan),
+                ignore=options.ignore_daily_budget, target=target.name,
+            )
             if not the_plan.has_changes:
                 learned = (state.portal_id, state.owners) != known  # kept for offline plans
                 if recovered or released or (learned and store.exists()):

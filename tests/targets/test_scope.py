@@ -156,3 +156,23 @@ def test_each_target_generates_with_its_own_vars(
     assert code == 0, out + err
     assert len(stored(emulator, "companies")) == 2
     assert len(stored(second, "companies")) == 4
+
+
+def test_refresh_times_never_archives_nor_creates_what_the_target_leaves_out(
+    cli: Cli, tmp_path: Path, emulator: Any, second: Any
+) -> None:
+    root = write_project(tmp_path / "p", {
+        "reconciler.yaml": targets_yaml(emulator, second), **SPEC,
+    })
+    assert cli("apply", "--project", root, "-t", "one", "--auto-approve")[0] == 0
+    (root / "reconciler.yaml").write_text(
+        targets_yaml(emulator, second, extra_one="    exclude: [meetings]\n")
+    )
+    (root / ".reconciler" / "state" / "one.json").unlink()
+    code, out, err = cli("state", "rebuild", "--project", root, "-t", "one")
+    assert code == 0, out + err  # (finds the meeting by its marker, as every managed record)
+    code, out, err = cli("refresh-times", "--project", root, "-t", "one", "--auto-approve")
+    assert code == 0, out + err
+    assert len(stored(emulator, "meetings")) == 1  # neither archived nor created again
+    code, out, err = cli("plan", "--project", root, "-t", "one", "--detailed-exitcode")
+    assert code == 0 and "Released 1 record(s)" in out, out + err
