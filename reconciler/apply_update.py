@@ -91,7 +91,8 @@ def _apply_association_changes(run: ApplyRun, change: Change) -> None:
                 change.object_type, target.to_type,
                 [(recorded.id, target.to_id, target.category, target.type_id)],
             )
-            associations.append(target)
+            if target not in associations:  # (one a full refresh found removed: restored)
+                associations.append(target)
     except ReconcilerError as error:
         run.fail(change, str(error))
         return

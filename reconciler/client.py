@@ -63,6 +63,7 @@ __all__ = [
     "Owner",
     "PropertyDefinition",
     "RemoteRecord",
+    "SearchPage",
     "UpdateInput",
     "iso_datetime",
 ]
@@ -73,6 +74,16 @@ R = TypeVar("R")
 #: Search takes at most this many values in one IN filter and 200 results a page (facts §7).
 SEARCH_IN_VALUES = 100
 SEARCH_PAGE_LIMIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One search answer: its records, how many match in all (capped at 10,000 by HubSpot),
+    and the ``after`` cursor of the next page (None: the last page)."""
+
+    records: list[RemoteRecord]
+    total: int
+    after: str | None
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,11 @@ class HubSpotClient:
     @property
     def rate_limited(self) -> int:
         return self.connection.rate_limited
+
+    @property
+    def daily_remaining(self) -> int | None:
+        """Requests left today for the account, as the latest answer said (None: unknown)."""
+        return self.connection.daily_remaining
 
     @property
     def rate_limiter(self) -> RollingWindowLimiter | None:
@@ -389,6 +405,38 @@ class HubSpotClient:
             if following is None or following == after:
                 return  # (the same cursor again would page forever)
             after = following
+
+    def search_page(
+        self,
+        object_type: str,
+        filter_groups: list[dict[str, Any]],
+        properties: Sequence[str],
+        *,
+        sort: tuple[str, str] = ("hs_object_id", "ASCENDING"),
+        limit: int = SEARCH_PAGE_LIMIT,
+        after: str | None = None,
+    ) -> SearchPage:
+        """One search page with its ``total`` (HubSpot counts at most 10,000: facts §7),
+        sorted by one property (``sort``: name, ASCENDING or DESCENDING)."""
+        body: dict[str, Any] = {
+            "filterGroups": _lowercase_in_values(filter_groups),
+            "properties": list(properties),
+            "limit": max(1, min(limit, SEARCH_PAGE_LIMIT)),
+            "sorts": [{"propertyName": sort[0], "direction": sort[1]}],
+        }
+        if after is not None:
+            body["after"] = after
+
+        def parse(data: Any) -> SearchPage:
+            records, following = search_page_from_api(data)
+            total = as_object(data, "the answer").get("total", len(records))
+            if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+                raise AnswerShapeError(f"'total' is {total!r}, not a count")
+            return SearchPage(records, total, following)
+
+        return self._call(
+            "POST", f"{self.paths.objects(object_type)}/search", parse, json=body, search=True
+        )
 
     def search_by_property_values(
         self, object_type: str, prop: str, values: Sequence[str], properties: Sequence[str]

@@ -277,6 +277,9 @@ class HubSpotConnection:
         self.requests_sent = 0
         self.retries = 0
         self.rate_limited = 0
+        #: ``X-HubSpot-RateLimit-Daily-Remaining`` of the latest answer that carried it
+        #: (search answers and OAuth calls carry none): the daily budget check reads it
+        self.daily_remaining: int | None = None
         #: Whether the server has answered anything yet: until it has, a refused
         #: connection or an unknown host is a wrong URL, not a hiccup worth retrying.
         self.reached = False
@@ -394,6 +397,9 @@ class HubSpotConnection:
         elapsed = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %d in %.0f ms (attempt %d)", method, path,
                   answer.status, elapsed, number)
+        daily = _int_header(answer.headers, "X-HubSpot-RateLimit-Daily-Remaining")
+        if daily is not None:
+            self.daily_remaining = daily
         if limiter is not None and not search and answer.status != 429:
             # A 429's Remaining=0 is handled by its retry wait, not booked as requests.
             limiter.observe(**_rate_limit_headers(answer.headers))

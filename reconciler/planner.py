@@ -57,6 +57,9 @@ class RemoteSnapshot:
 
     id: str
     properties: Mapping[str, str | None]
+    #: to_type → the (to_id, type_id) the portal holds, for the associated types a full
+    #: refresh read (None: associations not read; the last applied ones are assumed)
+    associations: Mapping[str, frozenset[tuple[str, int]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +199,14 @@ def plan(
         )
         pins.update(picks)
         added, removed = _association_changes(associations, recorded.associations)
+        restored = _removed_in_portal(associations, recorded.associations, snapshot)
+        added += restored
         if not diffs and not added and not removed and _same_pins(pins, recorded, record):
             unchanged.append(address)
             continue
-        reason = "changed in the portal" if drift and not _spec_changed(after, recorded) else (
-            "changed in the spec"
-        )
+        reason = "changed in the portal" if (
+            (drift or restored) and not _spec_changed(after, recorded)
+        ) else "changed in the spec"
         changes.append(
             Change(
                 action="update",
@@ -397,6 +402,26 @@ def _association_changes(
     added = tuple(w for w in wanted if association_identity(w) not in applied_by_identity)
     removed = tuple(a for ident, a in applied_by_identity.items() if ident not in wanted_ids)
     return added, removed
+
+
+def _removed_in_portal(
+    wanted: tuple[AssociationRef, ...], applied: tuple[AppliedAssociation, ...],
+    snapshot: RemoteSnapshot | None,
+) -> tuple[AssociationRef, ...]:
+    """Declared associations an apply made that the portal no longer holds (a full refresh
+    read them): added again. Associations the spec does not declare are never touched."""
+    if snapshot is None or snapshot.associations is None or not applied:
+        return ()
+    declared = {association_identity(w): w for w in wanted}
+    restored = []
+    for association in applied:
+        present = snapshot.associations.get(association.to_type)
+        if present is None or (association.to_id, association.type_id) in present:
+            continue
+        ref = declared.get(applied_identity(association))
+        if ref is not None:
+            restored.append(ref)
+    return tuple(restored)
 
 
 def _same_association(ref: AssociationRef, applied: AppliedAssociation) -> bool:

@@ -2,24 +2,25 @@
 
 ``connect`` yields a ``HubSpotClient`` for a target: for the embedded ``local`` target it
 first starts the emulator in-process (data under ``.reconciler/``) and stops it after.
-``refresh`` reads what the portal holds for the managed records (batch read, 100 ids a
-request); ``resolve_owners`` maps owner emails through the owners API. Reads only: the
-planner then works on plain data.
+``refresh`` reads what the portal holds for the managed records (in full, or only what
+changed since the last refresh: ``reconciler.refresh``); ``resolve_owners`` maps owner
+emails through the owners API. Reads only: the planner then works on plain data.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from reconciler import __version__
 from reconciler.client import ClientSettings, HubSpotClient
 from reconciler.errors import ApiError, ConfigError, StateError
 from reconciler.model import DesiredState
-from reconciler.planner import RemoteSnapshot
+from reconciler.recovery import SEARCH_LAG_GRACE_SECONDS
+from reconciler.refresh import Refreshed, RefreshMode, log_path_for, refresh_records
 from reconciler.settings import Target, read_token
 from reconciler.state import State
 
@@ -127,30 +128,30 @@ def _client_settings(target: Target, base_url: str, token: str) -> ClientSetting
 
 
 def refresh(
-    client: HubSpotClient, desired: DesiredState, state: State
-) -> dict[str, RemoteSnapshot | None]:
-    """What the portal holds now for every managed record (None: deleted or archived)."""
-    wanted_props: dict[str, set[str]] = defaultdict(set)
-    ids_by_type: dict[str, dict[str, str]] = defaultdict(dict)
-    for address, recorded in state.records.items():
-        ids_by_type[recorded.object_type][recorded.id] = address
-        wanted_props[recorded.object_type].update(recorded.properties)
-        record = desired.records.get(address)
-        if record is not None:
-            wanted_props[recorded.object_type].update(record.properties)
-            if record.owner_email:
-                wanted_props[recorded.object_type].add("hubspot_owner_id")
-    snapshots: dict[str, RemoteSnapshot | None] = {}
-    for object_type, by_id in ids_by_type.items():
-        found = client.read_all(object_type, list(by_id), sorted(wanted_props[object_type]))
-        for hubspot_id, address in by_id.items():
-            remote = found.get(hubspot_id)
-            snapshots[address] = (
-                RemoteSnapshot(id=remote.id, properties=dict(remote.properties))
-                if remote is not None and not remote.archived
-                else None
-            )
-    return snapshots
+    client: HubSpotClient,
+    desired: DesiredState,
+    state: State,
+    *,
+    mode: RefreshMode = "full",
+    log_path: Path | None = None,
+    margin_seconds: float = SEARCH_LAG_GRACE_SECONDS,
+) -> Refreshed:
+    """What the portal holds now for every managed record (None: deleted or archived).
+
+    ``mode="incremental"`` with a ``log_path`` (the target's ``refresh_log_path``) asks
+    HubSpot what changed since the last refresh and reads only that, falling back to a
+    full read when that cannot be trusted (``reconciler.refresh`` says when, and what each
+    mode can miss); ``margin_seconds`` covers search's indexing lag. The result's
+    ``report`` says how it went.
+    """
+    return refresh_records(
+        client, desired, state, mode=mode, log_path=log_path, margin_seconds=margin_seconds
+    )
+
+
+def refresh_log_path(target: Target) -> Path:
+    """Where a target's refresh bookkeeping lives: beside its state file."""
+    return log_path_for(target.state_path)
 
 
 def resolve_owners(client: HubSpotClient, desired: DesiredState, state: State) -> dict[str, str]:

@@ -16,8 +16,10 @@ from typing import Any
 import click
 
 from reconciler.cli.base import EXIT_ERROR, EXIT_INTERRUPTED, cli
+from reconciler.budget import estimate_requests
 from reconciler.errors import ConfigError
 from reconciler.planner import Plan
+from reconciler.refresh import MODES, refresh_mode
 from reconciler.render import (
     apply_result_json,
     full_plan_hint,
@@ -120,7 +122,8 @@ def _target_option_set(func: Callable[..., Any], *, many: bool) -> Callable[...,
 def _options(project_dir: Path, target_name: str | None, state_path: Path | None,
              base_url: str | None, offline: bool = False, *,
              allow_archives: int | None = None, migrate_markers: bool = False,
-             only: tuple[str, ...] = ()) -> RunOptions:
+             only: tuple[str, ...] = (), refresh: str = "incremental",
+             ignore_daily_budget: bool = False) -> RunOptions:
     return RunOptions(
         project_dir=project_dir,
         environ=dict(os.environ),
@@ -132,6 +135,8 @@ def _options(project_dir: Path, target_name: str | None, state_path: Path | None
         migrate_markers=migrate_markers,
         variables=vars_given(),
         only=tuple(only),
+        refresh=refresh_mode(refresh),
+        ignore_daily_budget=ignore_daily_budget,
     )
 
 
@@ -140,6 +145,15 @@ def allow_archives_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "--allow-archives", type=click.IntRange(min=0), metavar="N",
         help="Archive up to N records even past the target's max_archives (default 50) or "
         "max_archive_percent (default 10% of the managed records, when over 5).",
+    )(func)
+
+
+def refresh_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--refresh", type=click.Choice(MODES), default="incremental", show_default=True,
+        help="incremental: read only the records HubSpot says changed since the last "
+        "refresh (falls back to full when that cannot be trusted); full: read every "
+        "managed record and its associations (finds removed associations).",
     )(func)
 
 
@@ -159,10 +173,11 @@ def _colour() -> bool:
               help="Save the plan for `apply --plan FILE`.")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@refresh_option
 def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
          only: tuple[str, ...], state_path: Path | None,
          base_url: str | None, offline: bool, as_json: bool, fmt: str | None,
-         out_file: Path | None, detailed_exitcode: bool) -> int:
+         out_file: Path | None, detailed_exitcode: bool, refresh: str) -> int:
     """Show what apply would create, update and archive.
 
     By default the managed records are read from the portal first, so edits made in
@@ -188,12 +203,13 @@ def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
 
         _refuse_with_many(state_path, base_url, out_file)
         return plan_many(
-            [_options(project_dir, n, None, None, offline, only=only) for n in names],
+            [_options(project_dir, n, None, None, offline, only=only, refresh=refresh)
+             for n in names],
             fmt=fmt, detailed_exitcode=detailed_exitcode,
         )
     target_name = target_names[0] if target_names else None
     outcome = run_plan(_options(project_dir, target_name, state_path, base_url, offline,
-                                only=only))
+                                only=only, refresh=refresh))
     the_plan = outcome.plan
     if fmt == "json":
         click.echo(render_plan_json(the_plan, released=outcome.released, needed=outcome.needed))
@@ -211,6 +227,10 @@ def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
         for line in render_scope_notes(outcome.released, outcome.needed, outcome.target.name):
             click.echo(line + "\n")
         click.echo(render_plan_text(the_plan, colour=_colour()))
+        if outcome.refresh is not None:
+            click.echo(outcome.refresh.describe())
+        if the_plan.has_changes:
+            click.echo(estimate_requests(the_plan).describe(outcome.daily_remaining))
     if out_file is not None:
         save_plan(the_plan, out_file, StateStore(outcome.target.state_path))
         if fmt == "text":
@@ -310,10 +330,15 @@ def _graceful_interrupt(interrupts: Interrupts) -> Iterator[None]:
 @click.option("--migrate-markers", is_flag=True,
               help="On a protected target, allow the one-time rewrite of every managed "
               "record's markers that the plan shows.")
+@refresh_option
+@click.option("--ignore-daily-budget", is_flag=True,
+              help="Start even if the requests the apply needs exceed what HubSpot's "
+              "daily limit leaves for today (it stops when the limit is reached).")
 def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
           only: tuple[str, ...], state_path: Path | None,
           base_url: str | None, auto_approve: bool, plan_file: Path | None, as_json: bool,
-          allow_archives: int | None, migrate_markers: bool) -> int:
+          allow_archives: int | None, migrate_markers: bool, refresh: str,
+          ignore_daily_budget: bool) -> int:
     """Make the portal match the spec: create, update and archive records.
 
     Shows the plan and asks first unless --auto-approve (or --plan) is given. The
@@ -351,7 +376,8 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
         _refuse_with_many(state_path, base_url, plan_file=plan_file)
         return apply_many(
             [_options(project_dir, n, None, None, allow_archives=allow_archives,
-                      migrate_markers=migrate_markers, only=only) for n in names],
+                      migrate_markers=migrate_markers, only=only, refresh=refresh,
+                      ignore_daily_budget=ignore_daily_budget) for n in names],
             auto_approve=auto_approve, as_json=as_json,
         )
     target_name = target_names[0] if target_names else None
@@ -361,6 +387,8 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
             return True
         if not as_json:
             click.echo(render_plan_text(the_plan, colour=_colour()))
+            if the_plan.has_changes:
+                click.echo(estimate_requests(the_plan).describe(None))
         if auto_approve:
             return True
         click.echo("")
@@ -372,7 +400,7 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
         outcome = run_apply(
             _options(project_dir, target_name, state_path, base_url,
                      allow_archives=allow_archives, migrate_markers=migrate_markers,
-                     only=only),
+                     only=only, refresh=refresh, ignore_daily_budget=ignore_daily_budget),
             confirm=confirm,
             progress=progress_factory,
             stop=interrupts.stop,
