@@ -4,7 +4,7 @@ The YAML is written by hand rather than by a dumper so that it reads like the ex
 block mappings, plain scalars where YAML reads them back as the same text, multi-line
 text as literal blocks, anything doubtful as a double-quoted (JSON) string. Every file is
 parsed back with the loader's own parser before it is written; should any text not come
-back as written, the whole file is written in the plain JSON form instead.
+back as written, the whole file is written with every string double-quoted instead.
 """
 
 from __future__ import annotations
@@ -32,6 +32,38 @@ _YAML_WORDS = {"true", "false", "null", "yes", "no", "on", "off", "y", "n"}
 _LITERAL_UNSAFE = re.compile(r"[\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x85\u2028\u2029\ufeff]")
 
 
+def _printable(char: str) -> bool:
+    """YAML's printable set, less the characters a reader takes for line breaks or a BOM."""
+    code = ord(char)
+    return (
+        0x20 <= code <= 0x7E
+        or 0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029)
+        or 0xE000 <= code <= 0xFFFD and code != 0xFEFF
+        or 0x10000 <= code <= 0x10FFFF
+    )
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def quoted(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar that reads back exactly as ``text``."""
+    parts = ['"']
+    for char in text:
+        if char in _ESCAPES:
+            parts.append(_ESCAPES[char])
+        elif _printable(char):
+            parts.append(char)
+        elif ord(char) <= 0xFF:
+            parts.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            parts.append(f"\\u{ord(char):04x}")
+        else:
+            parts.append(f"\\U{ord(char):08x}")
+    parts.append('"')
+    return "".join(parts)
+
+
 def _plain_ok(text: str) -> bool:
     return (
         bool(_PLAIN.fullmatch(text))
@@ -44,7 +76,7 @@ def _plain_ok(text: str) -> bool:
 
 
 def _key_text(key: str) -> str:
-    return key if _KEY.fullmatch(key) and key not in _YAML_WORDS else json.dumps(key)
+    return key if _KEY.fullmatch(key) and key not in _YAML_WORDS else quoted(key)
 
 
 def _scalar(value: Any, indent: int, *, fancy: bool) -> list[str]:
@@ -66,7 +98,7 @@ def _scalar(value: Any, indent: int, *, fancy: bool) -> list[str]:
         lines.extend(f"{pad}{line}" if line else "" for line in body.split("\n"))
         lines.extend("" for _ in range(trailing - 1))
         return lines
-    return [json.dumps(text, ensure_ascii=False)]
+    return [quoted(text)]
 
 
 def _mapping(mapping: Mapping[str, Any], indent: int, lines: list[str], *, fancy: bool,
@@ -74,7 +106,7 @@ def _mapping(mapping: Mapping[str, Any], indent: int, lines: list[str], *, fancy
     pad = " " * indent
     for position, (key, value) in enumerate(mapping.items()):
         lead = first_prefix if first_prefix is not None and position == 0 else pad
-        name = _key_text(str(key)) if fancy else json.dumps(str(key), ensure_ascii=False)
+        name = _key_text(str(key)) if fancy else quoted(str(key))
         if isinstance(value, Mapping) and value:
             lines.append(f"{lead}{name}:")
             _mapping(value, indent + 2, lines, fancy=fancy)
