@@ -90,3 +90,10 @@ def test_pr_plan_merge_apply_and_drift_without_kept_state(
     drift = run_job(run, repo, "drift")
     code, out = drift[check]
     assert code == 2 and "companies/globex" in out, out
+
+
+def test_production_takes_only_the_showcase_account(run: Run, repo: Path) -> None:
+    code, out, err = run("plan", "--target", "production", "--offline", "--json")
+    assert code == 0, out + err
+    files = {Path(c["source"]["file"]).name for c in json.loads(out)["changes"]}
+    assert files == {"northwind.yaml"}
