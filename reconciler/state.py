@@ -724,6 +724,11 @@ class StateStore:
             self.migration_backup = self.backup()  # the first release can still read this
         token = uuid.uuid4().hex
         text = _snapshot_text(state, token)
+        prefix = f".{self.real_path.name}."
+        with _suppress_oserror():
+            for leftover in os.scandir(self.real_path.parent):
+                if leftover.name.startswith(prefix) and leftover.name.endswith(".tmp"):
+                    os.unlink(leftover.path)  # of a compaction killed before its rename
         written = write_atomically(self.real_path, text)
         now = _OnDisk(
             version=FORMAT_VERSION, token=token, snapshot=(written.st_dev, written.st_ino),
