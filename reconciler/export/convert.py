@@ -52,6 +52,7 @@ _SECTION_DEFS = {"meetings": "meeting", "calls": "call", "contacts": "contact",
 _SLUG_LENGTH = 60
 #: Fields written first, so a record reads title, then when.
 _FIRST_FIELDS = ("title", "start", "end", "timestamp")
+_GUID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 _DISPOSITION_NAMES = {guid: name for name, guid in CALL_DISPOSITIONS.items()}
 
 
@@ -216,8 +217,9 @@ class _Builder:
             body["owner"] = email if email else str(owner)
             if not email:
                 self.out.notes.append(
-                    f"{object_type}/{key}: owner {owner} is not in the owners API; kept as "
-                    "an id, which means nothing in another portal (map it with the target's owners:)"
+                    f"{object_type}/{key}: owner {owner} is not in the owners API; kept as an "
+                    "id, which means nothing in another portal (map it with the target's "
+                    "owners:)"
                 )
         raw = self._raw(object_type, props, used)
         if raw:
@@ -252,7 +254,7 @@ class _Builder:
             guid = value.strip().lower()
             if guid in _DISPOSITION_NAMES:
                 return _DISPOSITION_NAMES[guid]
-            return guid if re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", guid) else None
+            return guid if _GUID.fullmatch(guid) else None
         if kind == "number":
             return int(value) if re.fullmatch(r"-?[1-9][0-9]{0,14}|0", value) else value
         if not _fits(section, field_name, value):

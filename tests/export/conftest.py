@@ -88,6 +88,7 @@ calls:
     associations:
       - contact: jane
       - company: globex
+      - meeting: kickoff
   untitled:
     timestamp: 2026-10-01T09:00:00+02:00
     properties:

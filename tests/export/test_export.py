@@ -249,7 +249,10 @@ def test_a_user_defined_label_is_exported_by_name_not_by_its_portal_type_id(
     out = tmp_path / "copy"
     export(run, golden, out)
     text = (out / "meetings.yaml").read_text("utf-8")
-    assert "- contact: ann-example.com\n        label: Decision maker\n        category: USER_DEFINED\n" in text
+    assert (
+        "- contact: ann-example.com\n        label: Decision maker\n"
+        "        category: USER_DEFINED\n"
+    ) in text
 
     assert cli("apply", "--project", out, "--auto-approve", "--base-url", second.base_url)[0] == 0
     copied = _state_ids(out)
