@@ -143,6 +143,7 @@ class _Expander:
         self.keys_by_type: dict[str, dict[str, str]] = {}  # type → key → generator
         self.broken: set[str] = set()  # generators with a problem reported
         self._association_definitions: dict[tuple[str, str], Definition] = {}
+        self._bodies: list[tuple[str, dict[str, Any], list[Any]]] = []
         # generator → parent key → keys of its records (random_reference with scope: parent)
         self.children: dict[str, dict[str | None, list[str]]] = {}
 
@@ -408,6 +409,7 @@ class _Expander:
         by_type = self.keys_by_type.setdefault(gen.object_type, {})
         records: list[dict[str, Any]] = []
         builder_cache: dict[str, Any] = {}
+        self._bodies = []
         for parent_key, parent_context, parent_digests, parent_pinned in parents:
             count = self._count(gen, parent_key)
             for n in range(1, count + 1):
@@ -444,6 +446,7 @@ class _Expander:
                 )
                 made.append(made_record)
                 records.append(entry)
+        self._check_bodies(gen)
         for key in seen:
             by_type[key] = gen.name
         self.made[gen.name] = made
@@ -569,15 +572,23 @@ class _Expander:
             for read in definition.reads_parent:
                 if parent_key is None:
                     self._field_problem(gen, key, path, "parent is only known with for_each:")
-            digest = digest_of(
-                seed, gen.name, key, name, definition.fingerprint,
-                sorted((r, digests.get(r, "")) for r in definition.reads_fields),
-                sorted((r, parent_digests.get(r, parent_digests.get("*", ""))) for r in definition.reads_parent),
-                sorted((v, self.options.variables.get(v)) for v in definition.reads_vars),
-            )
+            reads = [definition.fingerprint]
+            if definition.reads_fields:
+                reads.extend(f"f.{r}={digests.get(r, '')}" for r in sorted(definition.reads_fields))
+            if definition.reads_parent:
+                reads.extend(
+                    f"p.{r}={parent_digests.get(r, parent_digests.get('*', ''))}"
+                    for r in sorted(definition.reads_parent)
+                )
+            if definition.reads_vars:
+                reads.extend(
+                    f"v.{v}={json.dumps(self.options.variables.get(v))}"
+                    for v in sorted(definition.reads_vars)
+                )
+            digest = digest_of(seed, gen.name, key, name, *reads)
             digests[name] = digest
             kinds[name] = definition.kind
-            field_seed = seed_of(seed, gen.name, key, name)
+            field_seed = seed_of(seed, gen.name, key, name) if definition.kind != "literal" else 0
             pinned_reads = definition.reads_fields
             context = {
                 "n": n, "key": key, "parent": parent_context, "fields": values,
@@ -615,6 +626,7 @@ class _Expander:
         if associations:
             body["associations"] = [item for item, _ in associations]
         draft, problems = self._build(gen, key, body, builder_cache)
+        self._bodies.append((key, body, definitions))
         if problems:
             for path_tail, message in problems[:1]:
                 self._field_problem(gen, key, _generator_path(definitions, path_tail), message)
@@ -628,6 +640,7 @@ class _Expander:
                 else:
                     future_body[name] = value
             future_draft, problems = self._build(gen, key, future_body, builder_cache)
+            self._bodies.append((key, future_body, definitions))
             if problems:
                 path_tail, message = problems[0]
                 self._field_problem(gen, key, _generator_path(definitions, path_tail), message)
@@ -653,8 +666,13 @@ class _Expander:
         raise _Stop
 
     def _build(
-        self, gen: _Generator, key: str, body: dict[str, Any], cache: dict[str, Any]
+        self, gen: _Generator, key: str, body: dict[str, Any], cache: dict[str, Any],
+        *, check_schema: bool = False,
     ) -> tuple[dict[str, Any], list[tuple[tuple[PathPart, ...], str]]]:
+        """A record's draft, as ``FileBuilder`` makes hand-written ones, and its problems.
+
+        The schema is checked for all records of a generator at once (``_check_bodies``).
+        """
         from reconciler.spec import schema as schemas
         from reconciler.spec.records import FileBuilder
 
@@ -664,7 +682,7 @@ class _Expander:
             else {"objects": {gen.object_type: {key: body}}}
         )
         problems: list[tuple[tuple[PathPart, ...], str]] = []
-        if not schemas.is_valid("spec", document):
+        if check_schema and not schemas.is_valid("spec", document):
             for issue in schemas.validation_issues("spec", document, gen.file):
                 problems.append((issue.path[len(path):], issue.message))
         builder = FileBuilder(gen.file, self.options.timezone)
@@ -672,6 +690,28 @@ class _Expander:
         for issue in builder.issues:
             problems.append((issue.path[len(path):], issue.message))
         return draft, problems
+
+    def _check_bodies(self, gen: _Generator) -> None:
+        """The schema, over every record the generator made: one call when all is well,
+        else the first record that breaks it, reported at the field that made the value."""
+        from reconciler.spec import schema as schemas
+
+        bodies = self._bodies
+        self._bodies = []
+        batches: list[dict[str, Any]] = [{}, {}]  # by_time: a record's past and future bodies
+        for key, body, _ in bodies:
+            batches[1 if key in batches[0] else 0][key] = body
+        if all(
+            schemas.is_valid("spec", {"objects": {gen.object_type: batch}}
+                             if gen.section == "objects" else {gen.section: batch})
+            for batch in batches
+        ):
+            return
+        for key, body, definitions in bodies:
+            _, problems = self._build(gen, key, body, {}, check_schema=True)
+            if problems:
+                path_tail, message = problems[0]
+                self._field_problem(gen, key, _generator_path(definitions, path_tail), message)
 
     def _associations(
         self, gen: _Generator, key: str, parent_key: str | None, values: Mapping[str, Any],

@@ -54,7 +54,12 @@ def pin_for(pin: str, prop: str, offset: timedelta | None) -> str:
 
 
 def digest_of(*parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    """12 hex digits of SHA-256 over ``parts`` (text as is, anything else as JSON)."""
+    text = "\x1f".join(
+        part if isinstance(part, str)
+        else json.dumps(part, sort_keys=True, default=str, separators=(",", ":"))
+        for part in parts
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -296,10 +296,17 @@ class Evaluator:
     """Evaluates definitions for one record field, with that field's own random stream."""
 
     def __init__(self, seed: int, context: Mapping[str, Any]) -> None:
-        self.random = random.Random(seed)
         self.seed = seed
         self.context = context
         self._fakes = 0
+        self._random: random.Random | None = None
+
+    @property
+    def random(self) -> random.Random:
+        # Made on first use: seeding costs microseconds, and most values draw nothing.
+        if self._random is None:
+            self._random = random.Random(self.seed)
+        return self._random
 
     def value(self, definition: Definition) -> Any:
         kind = definition.kind
