@@ -72,6 +72,8 @@ class Scoped:
 def scope(desired: DesiredState, target_name: str) -> Scoped:
     """The records ``target_name`` takes (``include``/``exclude``), with its owners."""
     raw: Mapping[str, Any] = desired.project.targets.get(target_name) or {}
+    if not any(raw.get(k) for k in ("include", "exclude", "owners", "default_owner")):
+        return Scoped(desired, frozenset())  # the whole spec, as written
     include = _patterns(raw, "include", target_name)
     exclude = _patterns(raw, "exclude", target_name)
     records = dict(desired.records)

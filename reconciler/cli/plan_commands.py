@@ -418,6 +418,8 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
             else {"format_version": 1, "ok": True, "declined": outcome.declined,
                   "summary": outcome.plan.summary(), "ids": dict(outcome.new_ids)}
         )
+        if outcome.released:  # (only when a target released records: the usual shape stays)
+            payload["released"] = list(outcome.released)
         click.echo(json.dumps(payload, indent=2))
     if result is None:
         if not as_json:
