@@ -61,7 +61,10 @@ def export(project_dir: Path, target_name: str | None, base_url: str | None, out
     outcome = export_portal(request)
     for note in outcome.notes:
         click.secho(f"Note: {note}", fg="yellow", err=True)
-    counts = ", ".join(f"{n} {t}" for t, n in outcome.counts.items() if n) or "no records"
+    order = ("meetings", "calls", "contacts", "companies", "deals")
+    counts = ", ".join(
+        f"{outcome.counts[t]} {t}" for t in order if outcome.counts.get(t)
+    ) or "no records"
     click.echo(f"Exported {counts} from target {outcome.target.name} to {outcome.out}.")
     if outcome.dropped_associations:
         click.echo(f"Left out {outcome.dropped_associations} association(s) to records outside "
@@ -69,10 +72,15 @@ def export(project_dir: Path, target_name: str | None, base_url: str | None, out
     click.echo(f"Validate it: reconciler validate {shlex.quote(str(outcome.out))}")
     if outcome.sources:
         address, hubspot_id = next(iter(sorted(outcome.sources.items())))
+        folder = shlex.quote(str(outcome.out))
+        first = "" if outcome.target.is_local else (
+            f" (first add target {outcome.target.name} to {folder}/reconciler.yaml and run "
+            f"`reconciler init --project {folder}`)"
+        )
         click.echo(
-            "To adopt an original in this portal instead of copying it (once the folder is "
-            f"a project with an id), see sources.json, e.g.:\n  reconciler import {address} "
-            f"{hubspot_id} --project {shlex.quote(str(outcome.out))} --target "
-            f"{outcome.target.name}"
+            f"Each key's HubSpot id in this portal is in {folder}/sources.json. To manage an "
+            f"original instead of a copy, adopt it by that id{first}, e.g.:\n"
+            f"  reconciler import {address} {hubspot_id} --project {folder} "
+            f"--target {outcome.target.name}"
         )
     return 0
