@@ -6,7 +6,6 @@ Interaction (the confirmation prompt, progress) comes in as callbacks.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -15,15 +14,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reconciler.apply import ApplyResult, apply_plan
-from reconciler.errors import ConfigError, SpecError, SpecIssue, StateError
+from reconciler.errors import ConfigError, SpecError, SpecIssue
 from reconciler.model import DesiredState, ProjectSettings, slug
-from reconciler.planner import Plan, PlanFileError, plan, plan_from_json, plan_to_json
+from reconciler.planner import Plan, plan
 from reconciler.budget import check_daily_budget, daily_remaining
 from reconciler.portal import connect, refresh, refresh_log_path, resolve_owners
-from reconciler.recovery import SEARCH_LAG_GRACE_SECONDS, marker_properties, recover_in_flight
+from reconciler.recovery import SEARCH_LAG_GRACE_SECONDS, recover_in_flight
 from reconciler.refresh import RefreshMode, RefreshReport
 from reconciler.settings import ARCHIVE_PERCENT_FLOOR, Target, resolve_target
 from reconciler.state import State, StateBinding, StateStore
+from reconciler.saved_plans import (  # (saved plans live there; importable from here too)
+    check_plan_against as check_plan_against,
+    load_saved_plan,
+    looks_like_state as looks_like_state,
+    save_plan as save_plan,
+)
 from reconciler.targets import limit, matches_only, release, scope
 
 GRACE_ENV = "RECONCILER_RECOVERY_GRACE_SECONDS"
@@ -407,127 +412,6 @@ def refuse_unresolved_owners(the_plan: Plan) -> None:
 
 def _some(items: list[str]) -> str:
     return ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
-
-
-def save_plan(the_plan: Plan, path: Path, store: StateStore | None = None) -> None:
-    """Write ``plan --out``; never over a state file (or its lock), and OSErrors become
-    ConfigErrors that say what to do."""
-    if store is not None and store.owns(path):
-        raise ConfigError(
-            f"refusing to write the plan to {path}: that is the state file (or its lock); "
-            "give --out another name, e.g. plan.json"
-        )
-    if looks_like_state(path):
-        raise ConfigError(
-            f"refusing to write the plan to {path}: it holds a reconciler state; give --out "
-            "another name, e.g. plan.json"
-        )
-    text = json.dumps(plan_to_json(the_plan), indent=2) + "\n"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-    except OSError as exc:
-        raise ConfigError(
-            f"the plan could not be written to {path} ({exc.strerror or exc}); free some disk "
-            "space or choose another --out"
-        ) from exc
-
-
-def looks_like_state(path: Path) -> bool:
-    """Whether ``path`` is an existing reconciler state file (or one's backup)."""
-    try:
-        if not path.is_file():
-            return False
-        with open(path, "rb") as handle:
-            head = handle.read(64 * 1024)
-            if b'"lineage"' not in head or b'"format_version"' not in head:
-                return False
-            data = json.loads(head + handle.read())
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and {"format_version", "lineage", "records"} <= data.keys()
-
-
-def load_saved_plan(path: Path, state: State, target: Target, desired: DesiredState) -> Plan:
-    """A plan saved by ``plan --out``: refused if it is damaged or edited, was made for
-    another target, project or state, or does not follow from the state it names."""
-    try:
-        data = json.loads(path.read_bytes())
-    except OSError as exc:
-        raise ConfigError(f"{path}: the plan cannot be read ({exc.strerror or exc})") from exc
-    except ValueError as exc:
-        raise ConfigError(
-            f"{path}: not a saved reconciler plan (not JSON: {exc}); make one with "
-            "`reconciler plan --out FILE`"
-        ) from exc
-    try:
-        saved = plan_from_json(data)
-    except PlanFileError as exc:
-        raise ConfigError(
-            f"{path}: not a plan this reconciler will apply: {exc}. Make a new one with "
-            "`reconciler plan --out FILE`"
-        ) from None
-    if saved.target != target.name:
-        raise StateError(
-            f"{path} was made for target {saved.target}, not {target.name}; make a new plan"
-        )
-    if saved.project != desired.project.name:
-        raise StateError(
-            f"{path} was made for project {saved.project}, not {desired.project.name}; make a "
-            "new plan in this project"
-        )
-    if saved.state_lineage != state.lineage or saved.state_serial != state.serial:
-        raise StateError(
-            f"{path} is stale: the state changed since the plan was made "
-            f"(serial {saved.state_serial} → {state.serial}); run `reconciler plan --out` again"
-        )
-    problems = check_plan_against(saved, state, desired.project.marker_id)
-    if problems:
-        raise StateError(
-            f"{path} does not follow from the state it names, so nothing was applied: "
-            f"{_some(problems)}. Make a new plan with `reconciler plan --out FILE`"
-        )
-    return saved
-
-
-def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str]:
-    """What in a plan does not follow from ``state``: every update, remark and archive
-    names a record the state manages by the state's id for it (and its type); a create
-    names no id; a remark writes exactly this project's markers; no record appears twice."""
-    problems: list[str] = []
-    seen: set[tuple[str, bool]] = set()
-    for change in the_plan.changes:
-        address = change.address
-        # a record may have a marker rewrite besides its update (h5: planner._remarks)
-        once = (address, change.action == "remark")
-        if once in seen:
-            problems.append(f"{address} appears twice")
-        seen.add(once)
-        recorded = state.records.get(address)
-        if change.action == "create":
-            if change.hubspot_id is not None:
-                problems.append(f"the create of {address} names id {change.hubspot_id}")
-            continue
-        if recorded is None:
-            problems.append(f"{change.action} of {address}, which the state does not manage")
-        elif change.hubspot_id != recorded.id:
-            problems.append(
-                f"{change.action} of {address} names id {change.hubspot_id}, but the state "
-                f"maps it to {recorded.id}"
-            )
-        elif change.object_type != recorded.object_type:
-            problems.append(
-                f"{change.action} of {address} as {change.object_type}, but it is "
-                f"{recorded.object_type}"
-            )
-        elif change.action == "remark" and (
-            dict(change.after) != marker_properties(marker_id, address)
-            or change.properties_to_send != marker_properties(marker_id, address)
-        ):
-            problems.append(f"the marker rewrite of {address} writes more than its markers")
-    return problems
 
 
 def load_state(options: RunOptions) -> tuple[Target, State]:
