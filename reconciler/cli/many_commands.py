@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from reconciler.cli.base import EXIT_BUG, EXIT_ERROR, EXIT_INTERRUPTED, render_error
+from reconciler.budget import estimate_requests
 from reconciler.cli.plan_commands import EXIT_CHANGES, Interrupts, _colour, _graceful_interrupt
 from reconciler.errors import ReconcilerError, SpecError
 from reconciler.many_targets import (
@@ -122,6 +123,10 @@ def _echo_plan(outcome: PlanOutcome) -> None:
     for line in render_scope_notes(outcome.released, outcome.needed, outcome.target.name):
         click.echo(line + "\n")
     click.echo(render_plan_text(outcome.plan, colour=_colour()))
+    if outcome.refresh is not None:
+        click.echo(outcome.refresh.describe())
+    if outcome.plan.has_changes:
+        click.echo(estimate_requests(outcome.plan).describe(outcome.daily_remaining))
 
 
 def _plans_json(results: Sequence[TargetResult[PlanOutcome]]) -> dict[str, Any]:
