@@ -33,6 +33,12 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.generate.inputs import (
+    E_ASSOC,
+    E_COLUMN,
+    E_FILE,
+    E_KEY,
+    E_LINE,
+    E_TYPE,
     PICK_PREFIX,
     TIME_PIN,
     VALUE_PIN,
@@ -83,7 +89,7 @@ _TIME_FIELDS = {
 class Expansion:
     """Generated records (JSON-able, cacheable) and the problems found."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[list[Any]] = field(default_factory=list)
     issues: list[PendingIssue] = field(default_factory=list)
 
 
@@ -407,7 +413,7 @@ class _Expander:
         made: list[_Made] = []
         seen: dict[str, str] = {}
         by_type = self.keys_by_type.setdefault(gen.object_type, {})
-        records: list[dict[str, Any]] = []
+        records: list[list[Any]] = []
         builder_cache: dict[str, Any] = {}
         self._bodies = []
         for parent_key, parent_context, parent_digests, parent_pinned in parents:
@@ -532,7 +538,7 @@ class _Expander:
         parent_pinned: frozenset[str],
         definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
         builder_cache: dict[str, Any],
-    ) -> tuple[_Made, dict[str, Any]]:
+    ) -> tuple[_Made, list[Any]]:
         from reconciler.spec.records import FileBuilder
 
         seed = self.options.seed
@@ -800,8 +806,8 @@ class _Expander:
         pins: Mapping[str, str], times: Mapping[str, tuple[Definition, float, int]],
         futures: Mapping[str, str], when: Mapping[str, str],
         associations: list[tuple[dict[str, Any], str | None]],
-    ) -> dict[str, Any]:
-        """The cacheable form of one generated record (see ``finalize``)."""
+    ) -> list[Any]:
+        """The cacheable form of one generated record (``inputs.E_TYPE``...)."""
         props: dict[str, str] = draft["props"]
         rel: dict[str, str] = {}
         slots: dict[str, list[Any]] = {}
@@ -840,12 +846,11 @@ class _Expander:
             if pick is not None:  # pinned by the planner once applied (planner.PICK_PREFIX)
                 rel[f"{PICK_PREFIX}{index}"] = pick
         draft["rel"] = {**draft["rel"], **rel}
-        return {
-            "type": gen.object_type, "key": key, "file": gen.file,
-            "line": gen.line, "column": gen.column, "section": gen.section,
-            "draft": {k: v for k, v in draft.items() if k != "path"},
-            "times": slots, "by_time": by_props,
-        }
+        return [
+            gen.object_type, key, gen.file, gen.line, gen.column, gen.section,
+            draft["props"], draft["rel"], draft["assoc"], draft["cal"], draft["owner_email"],
+            draft["owns"], draft["owned"], slots, by_props,
+        ]
 
     # -- checks after everything is made --------------------------------------------------
 
@@ -873,14 +878,17 @@ class _Expander:
         for (object_type, key) in self.hand_keys:
             known.setdefault(object_type, set()).add(key)
         for entry in self.result.records:
-            for index, assoc in enumerate(entry["draft"]["assoc"]):
+            for index, assoc in enumerate(entry[E_ASSOC]):
                 to_type, to_key = assoc[0], assoc[1]
                 if to_key is not None and to_key not in known.get(to_type, set()):
-                    gen = next(g for g in self.generators.values() if g.file == entry["file"] and (g.line, g.column) == (entry["line"], entry["column"]))
+                    gen = next(
+                        g for g in self.generators.values()
+                        if (g.file, g.line, g.column) == (entry[E_FILE], entry[E_LINE], entry[E_COLUMN])
+                    )
                     hint = did_you_mean(to_key, sorted(known.get(to_type, set())))
                     self.gen_issue(
                         gen, ("associations", assoc[6][-1] if isinstance(assoc[6], list) else index),
-                        f"{entry['type']}/{entry['key']}: no {to_type} record has the key {to_key!r}{hint}",
+                        f"{entry[E_TYPE]}/{entry[E_KEY]}: no {to_type} record has the key {to_key!r}{hint}",
                     )
                     return
 

@@ -16,7 +16,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.errors import ConfigError
-from reconciler.generate.inputs import DEFAULT_LIMIT, FileSections, HandRecord, Options
+from reconciler.generate.inputs import (
+    DEFAULT_LIMIT,
+    E_COLUMN,
+    E_FILE,
+    E_LINE,
+    FileSections,
+    HandRecord,
+    Options,
+)
 from reconciler.generate.times import finalize
 
 if TYPE_CHECKING:
@@ -24,7 +32,7 @@ if TYPE_CHECKING:
     from reconciler.spec.issues import PathPart, PendingIssue
 
 #: Bump when the cached form of generated records (``expand._entry``) changes.
-EXPANSION_FORMAT = 3
+EXPANSION_FORMAT = 4
 #: Variable types as written in ``vars:`` → what a value must be.
 _TYPES = ("integer", "number", "string", "boolean")
 
@@ -262,19 +270,12 @@ def generate(
     by_file = result.by_file
     drafts = finalize(records, reference_time, timezone)
     for entry, draft in zip(records, drafts):
-        draft["path"] = _path(entry)
-        file = entry["file"]
+        file = entry[E_FILE]
         found = by_file.get(file)
         if found is None:
             found = by_file[file] = []
-        found.append((draft, (entry["line"], entry["column"])))
+        found.append((draft, (entry[E_LINE], entry[E_COLUMN])))
     return result
-
-
-def _path(entry: Mapping[str, Any]) -> list[str]:
-    if entry["section"] == "objects":
-        return ["objects", entry["type"], entry["key"]]
-    return [entry["section"], entry["key"]]
 
 
 def seed_text(value: Any) -> str:

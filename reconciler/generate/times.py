@@ -12,20 +12,34 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
+from reconciler.generate.inputs import (
+    E_ASSOC,
+    E_BY_TIME,
+    E_CAL,
+    E_KEY,
+    E_OWNED,
+    E_OWNER_EMAIL,
+    E_OWNS,
+    E_PROPS,
+    E_REL,
+    E_SECTION,
+    E_TIMES,
+    E_TYPE,
+)
+
 #: Business hours: slots of 15 minutes from 09:00 to 16:45, Monday to Friday.
 BUSINESS_START_MINUTES = 9 * 60
 BUSINESS_SLOTS = 32
 
 
 def finalize(
-    entries: Iterable[dict[str, Any]], reference_time: datetime, timezone_name: str
+    entries: Iterable[list[Any]], reference_time: datetime, timezone_name: str
 ) -> Iterator[dict[str, Any]]:
     """Each generated record's draft for this run: times resolved, by_time values chosen.
 
     The values of generated properties are in the draft's properties already; their pin
     expressions (``gen:``/``gen@t:``) tell the loader not to resolve them as relative
-    times. The entries are this run's own (freshly read from the cache or just made):
-    records without times are passed on as they are.
+    times. The entries are this run's own (freshly read from the cache or just made).
     """
     from reconciler.spec.times import format_wire_time, zone
 
@@ -33,19 +47,25 @@ def finalize(
     today = reference_time.astimezone(tz).date()
     now = format_wire_time(reference_time)
     for entry in entries:
-        draft: dict[str, Any] = entry["draft"]
-        props: dict[str, str] = draft["props"]
-        times: Mapping[str, list[Any]] = entry["times"]
+        props: dict[str, str] = entry[E_PROPS]
+        times: Mapping[str, list[Any]] = entry[E_TIMES]
         if times:
-            props = draft["props"] = dict(props)
+            props = dict(props)
             for prop, (start, end, business, u, slot, offset_ms) in times.items():
                 instant = _resolve_slot(today, start, end, business, u, slot, tz)
                 props[prop] = format_wire_time(instant + timedelta(milliseconds=offset_ms))
-            for prop, (time_prop, future_value) in entry["by_time"].items():
+            for prop, (time_prop, future_value) in entry[E_BY_TIME].items():
                 when = props.get(time_prop)
                 if when is not None and when > now:
                     props[prop] = future_value
-        yield draft
+        section = entry[E_SECTION]
+        yield {
+            "type": entry[E_TYPE], "key": entry[E_KEY],
+            "path": (["objects", entry[E_TYPE], entry[E_KEY]] if section == "objects"
+                     else [section, entry[E_KEY]]),
+            "props": props, "rel": entry[E_REL], "assoc": entry[E_ASSOC], "cal": entry[E_CAL],
+            "owner_email": entry[E_OWNER_EMAIL], "owns": entry[E_OWNS], "owned": entry[E_OWNED],
+        }
 
 
 def _resolve_slot(
