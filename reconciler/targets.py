@@ -14,7 +14,8 @@ Per target in ``reconciler.yaml``:
 
 ``--only ADDRESS`` (repeatable, globs allowed: ``meetings/*``) keeps the changes of the
 records it names, plus the creates of records they are associated with that do not exist
-yet (a meeting cannot be associated with a contact that is not there), and nothing else.
+yet (a meeting cannot be associated with a contact that is not there), and nothing else
+but a pending marker migration, which is all or nothing.
 """
 
 from __future__ import annotations
@@ -257,7 +258,7 @@ def limit(the_plan: Plan, only: Sequence[str], known: Iterable[str]) -> Limited:
             "address (type/key, e.g. meetings/kickoff, or a glob like meetings/*)"
         )
     creates = {c.address for c in the_plan.changes if c.action == "create"}
-    by_address = {c.address: c for c in the_plan.changes}
+    by_address = {c.address: c for c in the_plan.changes if c.action != "remark"}
     kept = {c.address for c in the_plan.changes if matches_only(c.address, only)}
     needed: list[str] = []
     queue = list(kept)
@@ -269,6 +270,10 @@ def limit(the_plan: Plan, only: Sequence[str], known: Iterable[str]) -> Limited:
                 kept.add(target)
                 needed.append(target)
                 queue.append(target)
-    changes: tuple[Change, ...] = tuple(c for c in the_plan.changes if c.address in kept)
+    # Marker rewrites are all or nothing: apply records the new project id in the state
+    # once every rewrite in its plan succeeded, so a partial set would strand the others.
+    changes: tuple[Change, ...] = tuple(
+        c for c in the_plan.changes if c.address in kept or c.action == "remark"
+    )
     unchanged = tuple(a for a in the_plan.unchanged if matches_only(a, only))
     return Limited(replace(the_plan, changes=changes, unchanged=unchanged), tuple(sorted(needed)))

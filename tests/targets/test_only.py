@@ -81,3 +81,24 @@ def test_only_works_across_several_targets(
     assert code == 0, out + err
     for portal in (emulator, second):
         assert len(stored(portal, "companies")) == 2 and stored(portal, "contacts") == []
+
+
+def test_only_keeps_a_marker_migration_whole() -> None:
+    from reconciler.planner import Change, Plan
+    from reconciler.targets import limit
+
+    def change(action: str, key: str) -> Change:
+        return Change(action=action, object_type="contacts", key=key, reason="r",  # type: ignore[arg-type]
+                      hubspot_id=None if action == "create" else "1")
+
+    plan = Plan(
+        changes=(change("update", "a"), change("remark", "a"), change("remark", "b"),
+                 change("create", "c")),
+        unchanged=("contacts/d",), target="t", project="p", state_lineage="l",
+        state_serial=1, refreshed=True, reference_time="2026-01-01T00:00:00Z",
+    )
+    limited = limit(plan, ["contacts/a"], ["contacts/a", "contacts/b", "contacts/c"])
+    assert [(c.action, c.key) for c in limited.plan.changes] == [
+        ("update", "a"), ("remark", "a"), ("remark", "b")
+    ]
+    assert limited.plan.unchanged == () and limited.needed == ()
