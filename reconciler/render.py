@@ -211,7 +211,12 @@ def render_plans_markdown(
         )
         lines += ["", f"**{what} not shown** "
                   f"(a comment holds at most {limit:,} characters); {where}."]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if len(text) > limit:  # only with hundreds of targets: the frames alone do not fit
+        cut = text.rfind("\n", 0, limit - 200)
+        text = text[:cut] + "\n\n**The rest of this plan is not shown** (a comment holds " \
+            f"at most {limit:,} characters).\n"
+    return text
 
 
 def _summary_row(entry: MarkdownTarget) -> str:

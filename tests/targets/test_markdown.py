@@ -108,3 +108,11 @@ def test_the_limit_holds_for_several_targets_and_user_text_stays_escaped(limit: 
     (note,) = [line for line in text.splitlines() if "not shown" in line]
     assert note.startswith(f"**{600 - shown} more changes and 1 released record not shown**")
     assert text.count("<details>") == text.count("</details>")
+
+
+def test_even_hundreds_of_failing_targets_fit() -> None:
+    entries = [MarkdownTarget(f"target-{n}", None, error="x" * 600) for n in range(300)]
+    text = render_plans_markdown(entries)
+    assert len(text) <= MARKDOWN_LIMIT
+    assert text.endswith("**The rest of this plan is not shown** (a comment holds at most "
+                         "65,000 characters).\n")
