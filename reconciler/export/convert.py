@@ -146,6 +146,18 @@ def duration_text(millis: str | None) -> str | None:
     return "".join(parts)
 
 
+def _missing_time(object_type: str, record: RemoteRecord) -> str | None:
+    """The required time a meeting or call lacks (a start, a timestamp), else None."""
+    props = record.properties
+    if object_type == "meetings" and local_iso(
+        props.get("hs_meeting_start_time") or props.get("hs_timestamp"), "UTC"
+    ) is None:
+        return "start time"
+    if object_type == "calls" and local_iso(props.get("hs_timestamp"), "UTC") is None:
+        return "hs_timestamp"
+    return None
+
+
 def _fits(section: str, field_name: str, value: str) -> bool:
     """Whether ``value`` is one the spec's schema takes for this friendly field."""
     definition = load_schema("spec")["$defs"][_SECTION_DEFS[section]]["properties"][field_name]
@@ -165,21 +177,30 @@ class _Builder:
 
     def build(self) -> Converted:
         for object_type, records in self.snapshot.records.items():
-            self.keys[object_type] = assign_keys(object_type, records, self.tz)
+            keys = assign_keys(object_type, records, self.tz)
+            for hubspot_id, record in records.items():
+                missing = _missing_time(object_type, record)
+                if missing:
+                    # Left out before any association names it: a key of a record that is
+                    # not written would be an unknown reference.
+                    self.out.notes.append(
+                        f"{object_type}/{keys.pop(hubspot_id)} (id {hubspot_id}) has no "
+                        f"{missing}, which the spec requires; left out"
+                    )
+            self.keys[object_type] = keys
         for object_type in ("companies", "contacts", "deals", "meetings", "calls"):
             found = self.snapshot.records.get(object_type)
             if not found:
                 continue
             bodies: list[tuple[Any, str, dict[str, Any]]] = []
-            for hubspot_id, record in found.items():
-                key = self.keys[object_type][hubspot_id]
+            for hubspot_id, key in self.keys[object_type].items():
+                record = found[hubspot_id]
                 body = self._body(object_type, key, record)
-                if body is None:
-                    continue
                 self.out.sources[f"{object_type}/{key}"] = hubspot_id
                 bodies.append((self._order(object_type, key, record), key, body))
             bodies.sort(key=lambda item: item[0])
-            self.out.sections[object_type] = {key: body for _o, key, body in bodies}
+            if bodies:
+                self.out.sections[object_type] = {key: body for _o, key, body in bodies}
         return self.out
 
     def _order(self, object_type: str, key: str, record: RemoteRecord) -> tuple[str, str]:
@@ -191,15 +212,12 @@ class _Builder:
 
     # -- one record ---------------------------------------------------------------------
 
-    def _body(self, object_type: str, key: str, record: RemoteRecord) -> dict[str, Any] | None:
+    def _body(self, object_type: str, key: str, record: RemoteRecord) -> dict[str, Any]:
         props = {n: v for n, v in record.properties.items() if v not in (None, "")}
         body: dict[str, Any] = {}
         used: set[str] = set()
-        if object_type == "meetings" and not self._meeting_times(key, props, body, used):
-            return None
-        if object_type == "calls" and "hs_timestamp" not in props:
-            self.out.notes.append(f"calls/{key} (id {record.id}) has no hs_timestamp; left out")
-            return None
+        if object_type == "meetings":
+            self._meeting_times(props, body, used)
         for field_name, (prop, kind) in FRIENDLY_FIELDS[object_type].items():
             if prop in used or prop not in props:
                 continue
@@ -231,19 +249,16 @@ class _Builder:
         return {**{f: body[f] for f in first}, **body}
 
     def _meeting_times(
-        self, key: str, props: dict[str, Any], body: dict[str, Any], used: set[str]
-    ) -> bool:
-        start = local_iso(props.get("hs_meeting_start_time") or props.get("hs_timestamp"), self.tz)
-        if start is None:
-            self.out.notes.append(f"meetings/{key} has no start time; left out")
-            return False
-        body["start"] = start
+        self, props: dict[str, Any], body: dict[str, Any], used: set[str]
+    ) -> None:
+        body["start"] = local_iso(
+            props.get("hs_meeting_start_time") or props.get("hs_timestamp"), self.tz
+        )
         end = local_iso(props.get("hs_meeting_end_time"), self.tz)
         if end is not None:
             body["end"] = end
         # hs_timestamp is written from start (the spec keeps them equal, as HubSpot asks).
         used.update({"hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp"})
-        return True
 
     def _friendly(self, section: str, field_name: str, kind: str, value: str) -> Any:
         if kind == "time":
