@@ -7,7 +7,6 @@ faults switched on per test; the faults are seeded and switched off again at tea
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

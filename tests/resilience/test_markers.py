@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.client import ClientSettings, CreateInput, HubSpotClient, UpdateInput
-from reconciler.emulator import Emulator, FaultConfig
+from reconciler.emulator import Emulator
 from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
 from reconciler.state import State, StateStore
 
