@@ -48,6 +48,9 @@ _KEY_SOURCES: Mapping[str, tuple[tuple[str, ...], ...]] = {
 _SINGULAR = {plural: singular for singular, plural in ASSOCIATION_TARGET_NAMES.items()}
 _SECTION_DEFS = {"meetings": "meeting", "calls": "call", "contacts": "contact",
                  "companies": "company", "deals": "deal"}
+#: Letters that do not decompose into ASCII, spelled out (else a slug would drop them).
+_SPELLED_OUT = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe",
+                              "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "þ": "th"})
 #: Room left after a slug for a "-123" suffix within the 100 characters a key may have.
 _SLUG_LENGTH = 60
 #: Fields written first, so a record reads title, then when.
@@ -69,7 +72,8 @@ class Converted:
 
 def slug(text: str) -> str:
     """A local key from free text: ``"Northwind kickoff!"`` → ``northwind-kickoff``."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    spelled = text.translate(_SPELLED_OUT)
+    ascii_text = unicodedata.normalize("NFKD", spelled).encode("ascii", "ignore").decode()
     lowered = re.sub(r"[^a-z0-9._-]+", "-", ascii_text.lower())
     lowered = re.sub(r"-{2,}", "-", lowered).strip("-._")
     if len(lowered) > _SLUG_LENGTH:

@@ -19,6 +19,7 @@ KEY_PATTERN = r"[a-z0-9][a-z0-9._-]*"
 def test_slugs_are_readable_local_keys() -> None:
     assert slug("Northwind kickoff!") == "northwind-kickoff"
     assert slug("  Café — Q3 review  ") == "cafe-q3-review"
+    assert slug("Großhandel Søndergaard") == "grosshandel-sondergaard"
     assert slug("jane@acme.example") == "jane-acme.example"
     assert slug("!!!") == ""
     assert len(slug("word " * 40)) <= 60
