@@ -54,11 +54,11 @@ from reconciler.gc_pause import gc_paused
 from reconciler.state_journal import (
     JournalDamaged,
     encode_entry,
-    encode_snapshot,
     fsync_dir,
     journal_path,
     read_journal,
     record_line,
+    snapshot_chunks,
     write_atomically,
 )
 from reconciler.state_lock import try_lock
@@ -197,6 +197,10 @@ class Pin:
     value: str
 
 
+#: the pins of every loaded record that has none (records are replaced, never edited)
+_NO_PINS: dict[str, Pin] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class RecordState:
     """What the state knows of one managed record."""
@@ -255,7 +259,7 @@ class RecordState:
             pinned={
                 str(k): Pin(expr=_text(v, "expr"), value=_text(v, "value"))
                 for k, v in pinned.items()
-            },
+            } if pinned else _NO_PINS,
             via_calendar=via_calendar,
         )
 
@@ -723,13 +727,12 @@ class StateStore:
         if disk is not None and disk.version == 1 and self.migration_backup is None:
             self.migration_backup = self.backup()  # the first release can still read this
         token = uuid.uuid4().hex
-        text = _snapshot_text(state, token)
         prefix = f".{self.real_path.name}."
         with _suppress_oserror():
             for leftover in os.scandir(self.real_path.parent):
                 if leftover.name.startswith(prefix) and leftover.name.endswith(".tmp"):
                     os.unlink(leftover.path)  # of a compaction killed before its rename
-        written = write_atomically(self.real_path, text)
+        written = write_atomically(self.real_path, _snapshot_chunks(state, token))
         now = _OnDisk(
             version=FORMAT_VERSION, token=token, snapshot=(written.st_dev, written.st_ino),
             snapshot_bytes=written.st_size, clean=False,
@@ -886,12 +889,16 @@ def _header(state: State) -> tuple[Any, ...]:
 
 
 def _snapshot_text(state: State, token: str) -> str:
+    return "".join(_snapshot_chunks(state, token))
+
+
+def _snapshot_chunks(state: State, token: str) -> Iterator[str]:
     fields = state._fields_json()
     fields = {**{k: fields[k] for k in ("format_version", "tool_version", "lineage", "serial")},
               "journal": token, **fields}
-    return encode_snapshot(fields, (
-        record_line(address, _dumps(state.records[address].to_json()))
-        for address in sorted(state.records)
+    records = state.records
+    return snapshot_chunks(fields, (
+        record_line(address, _dumps(records[address].to_json())) for address in sorted(records)
     ))
 
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,14 +67,32 @@ def dumps(value: Any) -> str:
 
 def encode_snapshot(fields: Mapping[str, Any], record_lines: Iterable[str]) -> str:
     """The snapshot's text: ``fields`` in order, ``records`` with one record a line."""
-    lines = list(record_lines)
-    parts = []
+    return "".join(snapshot_chunks(fields, record_lines))
+
+
+def snapshot_chunks(fields: Mapping[str, Any], record_lines: Iterable[str]) -> Iterator[str]:
+    """``encode_snapshot`` in pieces of up to 1,000 records, so that writing a snapshot of
+    50,000 records never holds all of its text at once."""
+    first = True
     for name, value in fields.items():
-        if name == "records" and lines:
-            parts.append('  "records": {\n' + ",\n".join(lines) + "\n  }")
-        else:
-            parts.append(f"  {dumps(name)}: {dumps(value)}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+        yield ("{\n" if first else ",\n")
+        first = False
+        if name != "records":
+            yield f"  {dumps(name)}: {dumps(value)}"
+            continue
+        lines = iter(record_lines)
+        block = list(islice(lines, 1000))
+        if not block:
+            yield '  "records": {}'
+            continue
+        yield '  "records": {\n'
+        while block:
+            yield ",\n".join(block)
+            block = list(islice(lines, 1000))
+            if block:
+                yield ",\n"
+        yield "\n  }"
+    yield "\n}\n"
 
 
 def record_line(address: str, encoded: str) -> str:
@@ -138,16 +157,17 @@ def read_journal(data: bytes, token: str, serial: int) -> JournalScan:
     return scan
 
 
-def write_atomically(path: Path, text: str) -> os.stat_result:
-    """Replace ``path`` with ``text``: temp file in the same folder, fsync, rename, fsync
-    the folder. A crash leaves the old file or the new one, never half of one. Returns the
-    new file's stat."""
+def write_atomically(path: Path, chunks: Iterable[str]) -> os.stat_result:
+    """Replace ``path`` with the text ``chunks`` make: temp file in the same folder, fsync,
+    rename, fsync the folder. A crash leaves the old file or the new one, never half of
+    one. Returns the new file's stat."""
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
             written = os.fstat(handle.fileno())
@@ -178,6 +198,6 @@ def fsync_dir(folder: Path) -> None:
 
 __all__ = [
     "JOURNAL_SUFFIX", "JournalDamaged", "JournalScan", "dumps", "encode_entry",
-    "encode_snapshot", "fsync_dir", "journal_path", "read_journal", "record_line",
+    "encode_snapshot", "fsync_dir", "snapshot_chunks", "journal_path", "read_journal", "record_line",
     "write_atomically",
 ]
