@@ -22,8 +22,8 @@ from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.planner import Plan
 from reconciler.recovery import NO_UNIQUE_PROPERTIES
 
-#: An apply this small is never worth an extra request to learn the daily remaining.
-SMALL_APPLY = 100
+#: An apply this small is not worth an extra request to learn the daily remaining.
+SMALL_APPLY = 10
 
 
 @dataclass(frozen=True, slots=True)

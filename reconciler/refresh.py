@@ -43,9 +43,9 @@ What incremental can miss, and why that is safe:
   marker, that the last refresh did not see and that was not modified since (so not in
   the changed search) could hide one deletion in the same range. Such a record can only
   come from a marker copied by hand; the next full refresh finds the deletion.
-* **Drift not applied.** A record whose portal values differ from the state keeps the
-  cutoff below its modification time, so it is read (and shown) again by every refresh
-  until an apply puts it back.
+* **Drift not applied.** A record whose portal values differ from the state is listed in
+  the log and read by id (and shown) again by every refresh until an apply puts it back;
+  with more than 1,000 such records the cutoff stays below the oldest of them instead.
 
 The refresh falls back to full automatically when the cheap path cannot be trusted: no
 log (first refresh, a rebuilt or restored state, another lineage, a serial older than the
@@ -89,6 +89,9 @@ SEARCH_CAP = 10_000
 #: More changed records than this share of a type: one batch read per 100 of all of them
 #: costs less than search pages (5 a second) plus batch reads of the changed ones.
 FULL_SHARE = 0.4
+#: At most this many drifting records are listed in the log (read by id next time); with
+#: more, the cutoff stays below the oldest of them instead.
+KEEP_DRIFTING = 1000
 
 
 class _Untrusted(Exception):
@@ -113,6 +116,12 @@ class RefreshLog:
     counts: Mapping[str, int] = field(default_factory=dict)
     #: marked records of this project the state does not map, by type (their ids)
     extras: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ids modified exactly at ``since_ms`` that were read and matched the state (a batch
+    #: shares one time: without this, the last batch an apply wrote is read every time)
+    at_since: tuple[str, ...] = ()
+    #: records whose portal values differed from the state, by type: read again by id by
+    #: every refresh until they match (an apply puts them back)
+    drifting: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -126,6 +135,8 @@ class RefreshLog:
             "seen_at": self.seen_at,
             "counts": dict(sorted(self.counts.items())),
             "extras": {k: list(v) for k, v in sorted(self.extras.items()) if v},
+            "at_since": list(self.at_since),
+            "drifting": {k: list(v) for k, v in sorted(self.drifting.items()) if v},
         }
 
     @classmethod
@@ -138,7 +149,13 @@ class RefreshLog:
                 lineage=data["lineage"], serial=data["serial"], project_id=data["project_id"],
                 since_ms=data["since_ms"], settled=data["settled"], seen_at=data["seen_at"],
                 counts=dict(data.get("counts", {})),
-                extras={str(k): tuple(str(i) for i in v) for k, v in data.get("extras", {}).items()},
+                extras={
+                    str(k): tuple(str(i) for i in v) for k, v in data.get("extras", {}).items()
+                },
+                at_since=tuple(str(i) for i in data.get("at_since", [])),
+                drifting={
+                    str(k): tuple(str(i) for i in v) for k, v in data.get("drifting", {}).items()
+                },
             )
         except (AttributeError, KeyError, TypeError, ValueError):
             return None
@@ -265,7 +282,7 @@ def refresh_records(
             associations_read=associations,
         )
         if log_path is not None and work.newest_ms is not None:
-            since = min([work.newest_ms, *work.drift_ms])
+            since = min([work.newest_ms, *work.drift_floor()])
             save_log(log_path, work.log(state, since, settled=True, seen_at=now))
         return Refreshed(state, work.snapshots, report)
 
@@ -276,11 +293,14 @@ def refresh_records(
         try:
             to_read = work.survey(
                 object_type, by_id, cutoff_ms=cutoff, extras=log.extras.get(object_type, ()),
+                skip=(log.since_ms, frozenset(log.at_since)),
             )
         except _Untrusted as why:
             full_types[object_type] = str(why)
             work.read(object_type, by_id, props, list(by_id))
             continue
+        again = [i for i in log.drifting.get(object_type, ()) if i in by_id]
+        to_read = sorted(set(to_read) | set(again))
         if to_read:
             work.read(object_type, by_id, props, to_read)
     report = RefreshReport(
@@ -292,8 +312,9 @@ def refresh_records(
         seen_at = log.seen_at
     else:
         since, settled, seen_at = newest, False, now
-    if work.drift_ms and min(work.drift_ms) < since:
-        since, settled, seen_at = min(work.drift_ms), False, now
+    floor = work.drift_floor()
+    if floor and floor[0] < since:
+        since, settled, seen_at = floor[0], False, now
     if log_path is not None:
         save_log(log_path, work.log(state, since, settled=settled, seen_at=seen_at))
     return Refreshed(state, work.snapshots, report)
@@ -347,8 +368,12 @@ class _Work:
         self.newest_ms: int | None = None
         #: modification times of records whose portal values differ from the state
         self.drift_ms: list[int] = []
+        #: by type, the ids of those records
+        self.drifting: dict[str, set[str]] = defaultdict(set)
         self.counts: dict[str, int] = {}
         self.extras: dict[str, tuple[str, ...]] = {}
+        #: id → modification time of every record read (or skipped) that matched the state
+        self.matched_ms: dict[str, int] = {}
 
     # -- reads by id
 
@@ -364,16 +389,19 @@ class _Work:
                 self.snapshots[address] = None
                 self.gone += 1
                 continue
-            self.snapshots[address] = RemoteSnapshot(id=remote.id, properties=dict(remote.properties))
+            self.snapshots[address] = RemoteSnapshot(remote.id, dict(remote.properties))
             self._note_drift(address, remote)
 
     def _note_drift(self, address: str, remote: RemoteRecord) -> None:
         from reconciler.planner import same_value
 
         recorded = self.state.records[address]
-        if all(same_value(v, remote.properties.get(k)) for k, v in recorded.properties.items()):
-            return
         modified = _ms(remote.properties.get(MODIFIED))
+        if all(same_value(v, remote.properties.get(k)) for k, v in recorded.properties.items()):
+            if modified is not None:
+                self.matched_ms[remote.id] = modified
+            return
+        self.drifting[recorded.object_type].add(remote.id)
         if modified is not None:
             self.drift_ms.append(modified)
         else:
@@ -393,7 +421,7 @@ class _Work:
 
     def survey(
         self, object_type: str, by_id: Mapping[str, str], *, cutoff_ms: int | None,
-        extras: Sequence[str],
+        extras: Sequence[str], skip: tuple[int, frozenset[str]] = (0, frozenset()),
     ) -> list[str]:
         """Count this project's records of the type, range by range, note the newest
         modification time, and (with a cutoff) return the managed ids to read: those
@@ -402,7 +430,7 @@ class _Work:
         if len(known) != len(by_id):
             raise _Untrusted("an id that is not a number")
         extra_ids = {int(i) for i in extras if i.isdigit()} - set(known)
-        changed: list[int] = []
+        changed: list[tuple[int, int]] = []
         missing: set[int] = set()
         found_extras: set[int] = set()
         total = 0
@@ -413,7 +441,7 @@ class _Work:
             if cutoff_ms is None:
                 continue
             inside_set = set(inside)
-            new_extras = {i for i in modified if i not in inside_set and _within(i, lo, hi)}
+            new_extras = {i for i, _ in modified if i not in inside_set}
             range_extras = {i for i in extra_ids if _within(i, lo, hi)} | new_extras
             if count == len(inside) + len(range_extras):
                 found_extras |= range_extras
@@ -424,18 +452,28 @@ class _Work:
         self.counts[object_type] = total
         if cutoff_ms is None:
             return []
-        if len(changed) > FULL_SHARE * max(1, len(known)) and len(changed) > PAGE:
-            raise _Untrusted(f"{len(changed)} records changed")
+        at, verified = skip
+        wanted = set(missing)
+        matched: dict[str, int] = {}
+        for i, modified_ms in changed:
+            if str(i) not in by_id:
+                continue
+            if modified_ms == at and str(i) in verified and i not in missing:
+                matched[str(i)] = modified_ms  # read and matched at that time already
+            else:
+                wanted.add(i)
+        if len(wanted) > FULL_SHARE * len(known) and len(wanted) > PAGE:
+            raise _Untrusted(f"{len(wanted)} records changed")
+        self.matched_ms.update(matched)
         self.extras[object_type] = tuple(str(i) for i in sorted(found_extras))
-        wanted = {i for i in changed if str(i) in by_id} | missing
         return [str(i) for i in sorted(wanted)]
 
     def _count_and_changes(
         self, object_type: str, lo: int | None, hi: int | None, cutoff_ms: int | None
-    ) -> tuple[int, list[int]]:
-        """The range's count, and the ids modified at or after the cutoff (newest first,
-        page by page until the times fall below it)."""
-        changed: list[int] = []
+    ) -> tuple[int, list[tuple[int, int]]]:
+        """The range's count, and the ids (with their times) modified at or after the
+        cutoff (newest first, page by page until the times fall below it)."""
+        changed: list[tuple[int, int]] = []
         after: str | None = None
         seen = 0
         while True:
@@ -450,9 +488,10 @@ class _Work:
                 modified = _ms(record.properties.get(MODIFIED))
                 if modified is None:
                     raise _Untrusted("a record without a modification time")
-                self.newest_ms = modified if self.newest_ms is None else max(self.newest_ms, modified)
+                if self.newest_ms is None or modified > self.newest_ms:
+                    self.newest_ms = modified
                 if cutoff_ms is not None and modified >= cutoff_ms:
-                    changed.append(int(record.id))
+                    changed.append((int(record.id), modified))
             seen += len(page.records)
             last = _ms(page.records[-1].properties.get(MODIFIED)) if page.records else None
             if cutoff_ms is None or page.after is None or last is None or last < cutoff_ms:
@@ -504,11 +543,22 @@ class _Work:
                 raise _Untrusted("too many marked records to list")
             start = max(ids) + 1
 
+    def drift_floor(self) -> list[int]:
+        """[the time to keep the cutoff at] when too many records drift to list them in
+        the log, else [] (they are listed and read by id next time)."""
+        if sum(map(len, self.drifting.values())) <= KEEP_DRIFTING:
+            return []
+        return [min(self.drift_ms)]
+
     def log(self, state: State, since_ms: int, *, settled: bool, seen_at: float) -> RefreshLog:
+        at_since = sorted(i for i, ms in self.matched_ms.items() if ms == since_ms)
+        listed = not self.drift_floor()
         return RefreshLog(
             lineage=state.lineage, serial=state.serial, project_id=self.marker,
             since_ms=since_ms, settled=settled, seen_at=seen_at, counts=dict(self.counts),
-            extras=dict(self.extras),
+            extras=dict(self.extras), at_since=tuple(at_since[:KEEP_DRIFTING]),
+            drifting={t: tuple(sorted(ids)) for t, ids in self.drifting.items()}
+            if listed else {},
         )
 
 
