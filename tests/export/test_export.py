@@ -327,3 +327,32 @@ def test_a_portal_target_needs_the_project_id(run: Run, tmp_path: Path) -> None:
         run("export", "--project", project, "--target", "golden", "--out", tmp_path / "x")
     )
     assert "needs the project's id: run `reconciler init" in message
+
+
+@pytest.mark.slow
+@pytest.mark.contract(False)  # the same kinds of exchange are checked above, 10,000 times fewer
+def test_more_calls_than_search_returns_are_all_exported(
+    run: Run, tmp_path: Path, emulator: Emulator
+) -> None:
+    """Search stops at 10,000 results (facts §7): 10,050 calls still all come out."""
+    from reconciler.client import CreateInput
+    from tests.helpers import write_project
+
+    project = write_project(tmp_path / "big", {"reconciler.yaml": "name: big\n"})
+    inputs = [
+        CreateInput(f"c{n}", {"hs_timestamp": f"2026-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                              "hs_call_title": "Check-in"})
+        for n in range(10_050)
+    ]
+    with _client(emulator) as client:
+        for start in range(0, len(inputs), 100):
+            assert not client.batch_create("calls", inputs[start:start + 100]).errors
+    out = tmp_path / "copy"
+    code, stdout, stderr = run("export", "--project", project, "--out", out, "--types", "calls")
+    assert code == 0, stdout + stderr
+    assert "Exported 10050 calls" in stdout
+    records = json.loads((out / "sources.json").read_text("utf-8"))["records"]
+    assert len(records) == 10_050 and "calls/check-in-10050" in records
+    assert sorted(p.name for p in out.glob("calls*.yaml")) == [
+        "calls.part2.yaml", "calls.part3.yaml", "calls.yaml"
+    ]
