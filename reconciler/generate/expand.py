@@ -150,6 +150,7 @@ class _Expander:
         self.broken: set[str] = set()  # generators with a problem reported
         self._association_definitions: dict[tuple[str, str], Definition] = {}
         self._bodies: list[tuple[str, dict[str, Any], list[Any]]] = []
+        self._checked: dict[int, list[Any]] = {}
         # generator → parent key → keys of its records (random_reference with scope: parent)
         self.children: dict[str, dict[str | None, list[str]]] = {}
 
@@ -550,34 +551,15 @@ class _Expander:
         when: dict[str, str] = {}  # by_time field → its time field
         times: dict[str, tuple[Definition, float, int]] = {}
         pins: dict[str, str] = {}  # field name → pin prefix + digest
+        if id(definitions) not in self._checked:
+            self._check_definitions(gen, key, parent_key, definitions)
+        context = {
+            "n": n, "key": key, "parent": parent_context, "fields": values,
+            "vars": self.options.variables, "locale": gen.locale,
+        }
         for group, name, definition, path in definitions:
-            for read in sorted(definition.reads_fields):
-                if read not in kinds:
-                    message = (
-                        f"fields.{read} is not set before this field; fields are made in the "
-                        "order written, so move it above" if read in {d[1] for d in definitions}
-                        else f"fields.{read} is not a field of this generator"
-                        + did_you_mean(read, [d[1] for d in definitions])
-                    )
-                    self._field_problem(gen, key, path, message)
-                if kinds[read] in _TIME_KINDS and definition.kind != "by_time":
-                    self._field_problem(
-                        gen, key, path,
-                        f"fields.{read} is a generated time, resolved at each run; choose a value "
-                        "by it with by_time: {field: ..., past: ..., future: ...}",
-                    )
             if definition.kind == "by_time":
-                if kinds.get(definition.time_field) != "time":
-                    self._field_problem(
-                        gen, key, path,
-                        f"by_time: field: {definition.time_field!r} must name a datetime_between "
-                        "field written above this one",
-                    )
                 when[name] = definition.time_field
-            self._check_vars(gen, path, definition.reads_vars)
-            for read in definition.reads_parent:
-                if parent_key is None:
-                    self._field_problem(gen, key, path, "parent is only known with for_each:")
             reads = [definition.fingerprint]
             if definition.reads_fields:
                 reads.extend(f"f.{r}={digests.get(r, '')}" for r in sorted(definition.reads_fields))
@@ -596,10 +578,6 @@ class _Expander:
             kinds[name] = definition.kind
             field_seed = seed_of(seed, gen.name, key, name) if definition.kind != "literal" else 0
             pinned_reads = definition.reads_fields
-            context = {
-                "n": n, "key": key, "parent": parent_context, "fields": values,
-                "vars": self.options.variables, "locale": gen.locale,
-            }
             try:
                 if definition.kind == "time":
                     assert definition.window is not None
@@ -660,6 +638,42 @@ class _Expander:
                 parent_view.pop(name)  # resolved at each run: not for templates
         parent_view.update(key=key, n=n, parent=parent_key)
         return _Made(key, n, parent_key, parent_view, digests, frozenset(pins)), entry
+
+    def _check_definitions(
+        self, gen: _Generator, key: str, parent_key: str | None,
+        definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
+    ) -> None:
+        """What a record's field definitions read exists, above them: checked once per
+        set of definitions (a generator's, or a patched record's), not per record."""
+        kinds: dict[str, str] = {}
+        names = [d[1] for d in definitions]
+        for _, name, definition, path in definitions:
+            for read in sorted(definition.reads_fields):
+                if read not in kinds:
+                    message = (
+                        f"fields.{read} is not set before this field; fields are made in the "
+                        "order written, so move it above" if read in names
+                        else f"fields.{read} is not a field of this generator"
+                        + did_you_mean(read, names)
+                    )
+                    self._field_problem(gen, key, path, message)
+                if kinds[read] in _TIME_KINDS and definition.kind != "by_time":
+                    self._field_problem(
+                        gen, key, path,
+                        f"fields.{read} is a generated time, resolved at each run; choose a value "
+                        "by it with by_time: {field: ..., past: ..., future: ...}",
+                    )
+            if definition.kind == "by_time" and kinds.get(definition.time_field) != "time":
+                self._field_problem(
+                    gen, key, path,
+                    f"by_time: field: {definition.time_field!r} must name a datetime_between "
+                    "field written above this one",
+                )
+            self._check_vars(gen, path, definition.reads_vars)
+            if definition.reads_parent and parent_key is None:
+                self._field_problem(gen, key, path, "parent is only known with for_each:")
+            kinds[name] = definition.kind
+        self._checked[id(definitions)] = definitions  # (kept, so the id stays its own)
 
     def _field_problem(self, gen: _Generator, key: str, path: tuple[PathPart, ...], message: str) -> None:
         file = gen.file
