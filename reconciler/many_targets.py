@@ -160,7 +160,7 @@ def _lock_folders(
                 base_url=options.base_url, environ=options.environ,
             )
             store = store_for(project, target)
-            folder = store.real_path.parent
+            folder = store.real_path  # the lock is per state file (state_lock.py)
             if folder not in held:
                 try:
                     locks.enter_context(store.locked(command="apply"))
