@@ -272,16 +272,20 @@ def refresh_records(
     now = time.time()
     work = _Work(client, marker, state)
     if reason is not None or log is None:
+        vouch = log_path is not None and state.project_id == marker
         for object_type, by_id in ids_by_type.items():
-            if log_path is not None and state.project_id == marker:
-                work.survey(object_type, by_id, cutoff_ms=None, extras=())
+            if vouch:
+                try:
+                    work.survey(object_type, by_id, cutoff_ms=None, extras=())
+                except _Untrusted:
+                    vouch = False  # read all the same; the next refresh is full again
             work.read(object_type, by_id, props_by_type[object_type], list(by_id))
         associations = _read_associations(client, desired, state, work.snapshots)
         report = RefreshReport(
             "full", reason or "asked for", len(work.snapshots), work.gone,
             associations_read=associations,
         )
-        if log_path is not None and work.newest_ms is not None:
+        if vouch and log_path is not None and work.newest_ms is not None:
             since = min([work.newest_ms, *work.drift_floor()])
             save_log(log_path, work.log(state, since, settled=True, seen_at=now))
         return Refreshed(state, work.snapshots, report)
