@@ -413,21 +413,31 @@ class StateStore:
             os.close(fd)
 
     def compact(self) -> None:
-        """Fold the journal into the snapshot, if the state in memory is the one last
-        saved (unsaved changes are never written behind the caller's back)."""
+        """Fold the journal into the snapshot (call it holding the lock). Only what was
+        saved is written, never unsaved changes of the state in memory: when that state
+        is exactly the one last saved through this store, it is written from memory;
+        otherwise (changed since, or saved through another ``StateStore`` of the same
+        file) the files are read and what they hold is written."""
         disk, state = self._disk, self._state
-        if disk is None or state is None or disk.version != FORMAT_VERSION:
-            return  # nothing saved yet in this format: the first save writes a snapshot
-        if disk.clean and disk.journal_end == 0:
-            return
-        unchanged = (
+        if disk is not None and state is not None and disk.version == FORMAT_VERSION and (
             disk.records is state.records and not disk.records.changed
             and (disk.serial, disk.lineage) == (state.serial, state.lineage)
             and disk.fields == _header(state) and disk.owners == state.owners
             and disk.in_flight == {b: _dumps(e) for b, e in state.in_flight.items()}
-        )
-        if unchanged and self._files_unchanged(disk):
-            self._compact(state)
+            and self._files_unchanged(disk)
+        ):
+            if not disk.clean or disk.journal_end:
+                self._compact(state)
+            return
+        try:
+            if not os.stat(self.journal_path).st_size:
+                return
+        except OSError:
+            return
+        saved, disk = self._read()
+        if disk.version == FORMAT_VERSION:
+            self._remember(saved, disk)
+            self._compact(saved)
 
     def backup(self) -> Path | None:
         """Write the current state next to the file before a manual edit (or a migration).
@@ -512,8 +522,10 @@ class StateStore:
             try:
                 yield
             finally:
-                with _suppress_oserror():
+                try:
                     self.compact()
+                except (OSError, StateError):
+                    pass  # the journal still holds it all; the next command folds it
                 with _suppress_oserror():
                     self.holder_path.unlink()
         finally:

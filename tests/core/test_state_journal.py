@@ -252,3 +252,23 @@ def test_states_in_one_folder_lock_separately(tmp_path: Path) -> None:
         with pytest.raises(StateLockedError):  # also within one process
             with StateStore(local).locked():
                 pass
+
+
+def test_the_lock_folds_saves_made_through_another_store_of_the_file(tmp_path: Path) -> None:
+    """A run over several targets locks each state, and each target's apply saves through
+    its own ``StateStore``: the lock's release still folds the journal."""
+    path = tmp_path / "s.json"
+    _big_state(path, 3)
+    holder = StateStore(path)
+    with holder.locked():
+        worker = StateStore(path)
+        state = worker.load()
+        state.records["meetings/by-worker"] = _record(9)
+        worker.save(state)
+        assert store_lines(path) == 1
+    assert store_lines(path) == 0
+    assert "meetings/by-worker" in json.loads(path.read_text())["records"]
+
+
+def store_lines(path: Path) -> int:
+    return len(path.with_name(path.name + ".journal").read_text().splitlines())
