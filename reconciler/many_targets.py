@@ -13,6 +13,7 @@ until every target is done.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -51,6 +52,7 @@ def plan_targets(runs: Sequence[RunOptions]) -> list[TargetResult[PlanOutcome]]:
 
     def one(index: int, options: RunOptions) -> None:
         name = options.target_name or "?"
+        _leave_signals_to_the_main_thread()
         try:
             results[index] = TargetResult(name, run_plan(options))
         except Exception as error:  # noqa: BLE001 - kept with the target, rendered by the caller
@@ -111,6 +113,7 @@ def apply_targets(
 
         def one(index: int, options: RunOptions) -> None:
             name = names[index]
+            _leave_signals_to_the_main_thread()
             try:
                 outcome = run_apply(
                     options, confirm=lambda p: gate.ask(name, p), stop=stop, locked=True
@@ -175,6 +178,15 @@ def _lock_folders(
             continue
         startable.add(index)
     return startable
+
+
+def _leave_signals_to_the_main_thread() -> None:
+    """Block Ctrl-C (SIGINT) in a worker thread. The kernel gives a process signal to any
+    thread that does not block it; Python runs its handler only in the main thread, so one
+    taken by a worker would wait until the main thread next runs Python code, which, at the
+    confirmation prompt, blocked in a read, is never."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
 def _run_all(jobs: Sequence[Callable[[], None]]) -> None:
