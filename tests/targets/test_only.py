@@ -102,3 +102,21 @@ def test_only_keeps_a_marker_migration_whole() -> None:
         ("update", "a"), ("remark", "a"), ("remark", "b")
     ]
     assert limited.plan.unchanged == () and limited.needed == ()
+
+
+def test_only_archives_only_what_it_names(
+    cli: Cli, tmp_path: Path, emulator: Any, second: Any
+) -> None:
+    root = write_project(tmp_path / "p", {
+        "reconciler.yaml": targets_yaml(emulator, second), **GLOBEX,
+        "initech.yaml": "companies:\n  initech:\n    name: Initech\n    domain: initech.example\n",
+    })
+    assert cli("apply", "--project", root, "-t", "one", "--auto-approve")[0] == 0
+    (root / "globex.yaml").unlink()
+    (root / "initech.yaml").unlink()
+    code, out, err = cli("apply", "--project", root, "-t", "one", "--only", "companies/initech",
+                         "--auto-approve")
+    assert code == 0, out + err
+    assert "0 created, 0 updated, 1 archived" in out, out
+    assert [r["properties"]["name"] for r in stored(emulator, "companies")] == ["Globex"]
+    assert sorted(managed(root, "one")) == ["companies/globex"]
