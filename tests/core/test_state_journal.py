@@ -272,3 +272,19 @@ def test_the_lock_folds_saves_made_through_another_store_of_the_file(tmp_path: P
 
 def store_lines(path: Path) -> int:
     return len(path.with_name(path.name + ".journal").read_text().splitlines())
+
+
+def test_an_in_flight_entry_given_a_new_value_in_place_is_saved(tmp_path: Path) -> None:
+    store = _big_state(tmp_path / "s.json", 1)
+    state = store.load()
+    entry = {"object_type": "meetings", "addresses": ["meetings/a"], "started_at": 1.5}
+    state.in_flight["b1"] = entry
+    store.save(state)
+    entry["unresolved"] = "two meetings carry its marker"  # as calendar recovery does
+    store.save(state)
+    entry["unresolved"] = "still two"
+    store.save(state)
+    assert StateStore(store.path).load().in_flight["b1"]["unresolved"] == "still two"
+    del state.in_flight["b1"]
+    store.save(state)
+    assert StateStore(store.path).load().in_flight == {}
