@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from reconciler.spec.issues import PathPart, PendingIssue
 
 #: Bump when the cached form of generated records (``expand._entry``) changes.
-EXPANSION_FORMAT = 4
+EXPANSION_FORMAT = 5
 #: Variable types as written in ``vars:`` → what a value must be.
 _TYPES = ("integer", "number", "string", "boolean")
 
@@ -247,10 +247,14 @@ def generate(
     hand = list(hand)
     options = Options(seed=seed, timezone=timezone, limit=limit or DEFAULT_LIMIT,
                       variables=dict(variables))
+    # Files by their place in the sorted list, not by how they are displayed: the same
+    # project run from another folder (``-p .`` or ``-p /abs/path``) hits the same entry.
+    displays = sorted({s.file for s in sections} | {h.where.rsplit(":", 2)[0] for h in hand})
+    number = {display: index for index, display in enumerate(displays)}
     content = json.dumps(
         [EXPANSION_FORMAT, salt, seed, timezone, options.limit, sorted(options.variables.items()),
-         [[s.file, s.generate, s.patch, s.positions] for s in sections],
-         sorted([h.object_type, h.key, sorted(h.properties.items()), h.where] for h in hand)],
+         [[number[s.file], s.generate, s.patch, s.positions] for s in sections],
+         sorted([h.object_type, h.key, sorted(h.properties.items())] for h in hand)],
         sort_keys=True, default=str, separators=(",", ":"),
     ).encode()
     key = cache.key(b"generate\x00" + content) if cache is not None else ""
@@ -265,12 +269,14 @@ def generate(
             result.issues = expansion.issues
             return result
         records = expansion.records
+        for entry in records:
+            entry[E_FILE] = number[entry[E_FILE]]
         if cache is not None:
             cache.put(key, {"generated": records})
     by_file = result.by_file
     drafts = finalize(records, reference_time, timezone)
     for entry, draft in zip(records, drafts):
-        file = entry[E_FILE]
+        file = displays[entry[E_FILE]]
         found = by_file.get(file)
         if found is None:
             found = by_file[file] = []
