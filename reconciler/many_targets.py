@@ -6,9 +6,8 @@ own state. One target failing never stops the others: its error is kept with its
 
 An apply asks once: every target plans, then waits at its confirmation until all have
 planned (or failed); the caller is shown the plans together and answers once for all.
-State locks are taken per state folder by the caller's thread before anything starts
-(the lock is a folder lock, and targets usually share ``.reconciler/state/``), and held
-until every target is done.
+Each target's state lock is taken by the caller's thread before anything starts and held
+until every target is done (a target whose state is locked by another run fails alone).
 """
 
 from __future__ import annotations
@@ -109,7 +108,7 @@ def apply_targets(
     results: dict[int, TargetResult[ApplyOutcome]] = {}
     gate = _Gate(names)
     with ExitStack() as locks:
-        startable = _lock_folders(runs, locks, results)
+        startable = _lock_states(runs, locks, results)
 
         def one(index: int, options: RunOptions) -> None:
             name = names[index]
@@ -143,12 +142,13 @@ def apply_targets(
     return [results[i] for i in range(len(runs))]
 
 
-def _lock_folders(
+def _lock_states(
     runs: Sequence[RunOptions], locks: ExitStack,
     results: dict[int, TargetResult[ApplyOutcome]],
 ) -> set[int]:
-    """Take each state folder's lock once; the targets that could not be locked (or not
-    even resolved) get their error now. Returns the indexes of those that may start."""
+    """Take each target's state lock (once per state file); the targets that could not be
+    locked (or not even resolved) get their error now. Returns the indexes of those that
+    may start."""
     from reconciler.settings import resolve_target
     from reconciler.spec import load_project_settings
 
@@ -163,14 +163,14 @@ def _lock_folders(
                 base_url=options.base_url, environ=options.environ,
             )
             store = store_for(project, target)
-            folder = store.real_path  # the lock is per state file (state_lock.py)
-            if folder not in held:
+            path = store.real_path  # the lock is per state file (state_lock.py)
+            if path not in held:
                 try:
                     locks.enter_context(store.locked(command="apply"))
-                    held[folder] = None
+                    held[path] = None
                 except ReconcilerError as error:
-                    held[folder] = error
-            failure = held[folder]
+                    held[path] = error
+            failure = held[path]
             if failure is not None:
                 raise failure
         except Exception as error:  # noqa: BLE001 - kept with the target

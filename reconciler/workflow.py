@@ -236,7 +236,7 @@ def run_apply(
 ) -> ApplyOutcome:
     """Lock the state, recover an interrupted apply, plan (or load a saved plan), confirm,
     and apply. The state is saved after every batch. ``locked``: the caller holds the
-    state's lock already (a run over several targets locks each state folder once)."""
+    state's lock already (a run over several targets takes every target's lock first)."""
     if saved_plan is not None and options.only:
         raise ConfigError(
             "--only limits the plan apply makes; a saved plan is applied as it is. Make the "
