@@ -45,6 +45,8 @@ def validate(
     Reports every problem, one a line, as FILE:LINE:COLUMN: path: message, and exits 1
     if there is any. Nothing is sent anywhere. --json prints one JSON document;
     --format github prints GitHub Actions annotations (::error file=...,line=...::).
+    Generators are checked with the default variables and with every target's vars:
+    (--target: with that target's only; --var overrides).
 
     \b
     Example:
@@ -64,7 +66,7 @@ def validate(
     try:
         desired = load_project(
             folder, reference_time=datetime.now(timezone.utc), use_cache=not no_cache,
-            target=target_name, variables=vars_given(),
+            target=target_name, variables=vars_given(), every_target=target_name is None,
         )
     except ReconcilerError as error:
         if fmt == "text":

@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -391,6 +391,7 @@ def load_project(
     use_cache: bool = True,
     target: str | None = None,
     variables: Iterable[tuple[str, str]] = (),
+    every_target: bool = False,
 ) -> DesiredState:
     """Load and check every file of the project at ``root`` into a ``DesiredState``.
 
@@ -398,12 +399,13 @@ def load_project(
     ``SpecError`` with every problem found, or ``ConfigError`` if ``root`` is not a folder.
     Parsed files are cached under ``<root>/.reconciler/cache/`` unless ``use_cache`` is off.
     Generators (``generate:``) use the variables of ``target`` (default: the project's
-    default target) overridden by ``variables`` (``--var name=value``).
+    default target) overridden by ``variables`` (``--var name=value``); with
+    ``every_target`` (validate), also with every other target's variables.
     """
     with gc_paused():
         return _load_project(
             root, reference_time=reference_time, use_cache=use_cache, target=target,
-            variables=tuple(variables),
+            variables=tuple(variables), every_target=every_target,
         )
 
 
@@ -414,6 +416,7 @@ def _load_project(
     use_cache: bool,
     target: str | None = None,
     variables: tuple[tuple[str, str], ...] = (),
+    every_target: bool = False,
 ) -> DesiredState:
     path = check_root(root)
     if reference_time.tzinfo is None:
@@ -432,6 +435,8 @@ def _load_project(
     if not issues and any(result.sections for result in results):
         made = _generated(results, settings, reference_time, cache, target, variables)
         issues.extend(made.issues)
+        if every_target and not made.issues:
+            issues.extend(_other_targets(results, settings, reference_time, cache, target))
         resolved = made.resolved
         paths = {r.display: r.path for r in results}
         for display, drafts in made.by_file.items():
@@ -477,6 +482,23 @@ def _generated(
         cache=cache,
         salt=_salt(settings),
     )
+
+
+def _other_targets(
+    results: list[_FileResult], settings: ProjectSettings, reference_time: datetime,
+    cache: DraftCache, target: str | None,
+) -> list[PendingIssue]:
+    """The generators' problems with each other target's ``vars:`` (validate)."""
+    chosen = target or settings.default_target
+    found: list[PendingIssue] = []
+    for name, body in settings.targets.items():
+        if name != chosen and body.get("vars"):
+            made = _generated(results, settings, reference_time, cache, name, ())
+            found.extend(
+                replace(issue, message=f"with the vars of target {name!r}: {issue.message}")
+                for issue in made.issues
+            )
+    return found
 
 
 def _assemble(

@@ -44,3 +44,19 @@ def test_render_prints_one_spec_that_validates(
     assert main(["validate", "--no-cache", "--var", "accounts=2", str(root)]) == 0
     first, second = capsys.readouterr().out.splitlines()
     assert first.split(" in ")[0] == second.split(" in ")[0]
+
+
+def test_validate_checks_the_generators_with_every_target_s_vars(
+    gen_project: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = gen_project(project=PROJECT + "max_generated: 100\ntargets:\n"
+                       "  sandbox:\n    vars: {accounts: 500}\n  staging: {}\n")
+    assert main(["validate", "--no-cache", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "gen.yaml:12:12: generate.contacts.count: with the vars of target 'sandbox': the "
+        "generators would make up to 3,500 records, over the limit of 100 (this one up to "
+        "2,000); lower the counts, or raise max_generated in reconciler.yaml"
+    ) in err
+    assert main(["validate", "--no-cache", "--target", "staging", str(root)]) == 0
+    assert main(["plan", "--offline", "--project", str(root)]) == 0  # plan: its target's only
