@@ -151,6 +151,7 @@ class _Expander:
         self._association_definitions: dict[tuple[str, str], Definition] = {}
         self._bodies: list[tuple[str, dict[str, Any], list[Any]]] = []
         self._checked: dict[int, list[Any]] = {}
+        self.patch_definitions: dict[tuple[str, str], Any] = {}
         # generator → parent key → keys of its records (random_reference with scope: parent)
         self.children: dict[str, dict[str | None, list[str]]] = {}
 
@@ -415,7 +416,6 @@ class _Expander:
         seen: dict[str, str] = {}
         by_type = self.keys_by_type.setdefault(gen.object_type, {})
         records: list[list[Any]] = []
-        builder_cache: dict[str, Any] = {}
         self._bodies = []
         for parent_key, parent_context, parent_digests, parent_pinned in parents:
             count = self._count(gen, parent_key)
@@ -449,7 +449,7 @@ class _Expander:
                 record_defs = self._patched(gen, key, definitions)
                 made_record, entry = self._record(
                     gen, key, n, parent_key, parent_context, parent_digests, parent_pinned,
-                    record_defs, builder_cache,
+                    record_defs,
                 )
                 made.append(made_record)
                 records.append(entry)
@@ -538,7 +538,6 @@ class _Expander:
         parent_context: dict[str, Any], parent_digests: dict[str, str],
         parent_pinned: frozenset[str],
         definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
-        builder_cache: dict[str, Any],
     ) -> tuple[_Made, list[Any]]:
         from reconciler.spec.records import FileBuilder
 
@@ -605,11 +604,10 @@ class _Expander:
                 body.setdefault("properties", {})[name] = value
             else:
                 body["owner"] = value
-        associations = self._associations(gen, key, parent_key, values, context_for_assoc(
-            n, key, parent_context, values, self.options.variables, gen.locale))
+        associations = self._associations(gen, key, parent_key, values, context)
         if associations:
             body["associations"] = [item for item, _ in associations]
-        draft, problems = self._build(gen, key, body, builder_cache)
+        draft, problems = self._build(gen, key, body)
         self._bodies.append((key, body, definitions))
         if problems:
             for path_tail, message in problems[:1]:
@@ -623,7 +621,7 @@ class _Expander:
                     future_body["properties"][name] = value
                 else:
                     future_body[name] = value
-            future_draft, problems = self._build(gen, key, future_body, builder_cache)
+            future_draft, problems = self._build(gen, key, future_body)
             self._bodies.append((key, future_body, definitions))
             if problems:
                 path_tail, message = problems[0]
@@ -686,8 +684,7 @@ class _Expander:
         raise _Stop
 
     def _build(
-        self, gen: _Generator, key: str, body: dict[str, Any], cache: dict[str, Any],
-        *, check_schema: bool = False,
+        self, gen: _Generator, key: str, body: dict[str, Any], *, check_schema: bool = False,
     ) -> tuple[dict[str, Any], list[tuple[tuple[PathPart, ...], str]]]:
         """A record's draft, as ``FileBuilder`` makes hand-written ones, and its problems.
 
@@ -728,7 +725,7 @@ class _Expander:
         ):
             return
         for key, body, definitions in bodies:
-            _, problems = self._build(gen, key, body, {}, check_schema=True)
+            _, problems = self._build(gen, key, body, check_schema=True)
             if problems:
                 path_tail, message = problems[0]
                 self._field_problem(gen, key, _generator_path(definitions, path_tail), message)
@@ -916,7 +913,7 @@ def _full(gen: _Generator, path: tuple[PathPart, ...]) -> tuple[PathPart, ...]:
 def _patch_cache(
     expander: _Expander, gen: _Generator, pattern: str, body: Mapping[str, Any]
 ) -> list[tuple[str, str, Definition, tuple[PathPart, ...]]]:
-    cache: dict[tuple[str, str], Any] = expander.__dict__.setdefault("_patch_definitions", {})
+    cache = expander.patch_definitions
     found = cache.get((gen.name, pattern))
     if found is None:
         raw: list[tuple[str, str, Any]] = []
@@ -943,13 +940,6 @@ def _patch_cache(
             found.append((group, name, definition, path))
         cache[(gen.name, pattern)] = found
     return list(found)
-
-
-def context_for_assoc(
-    n: int, key: str, parent: Mapping[str, Any], values: Mapping[str, Any],
-    variables: Mapping[str, Any], locale: str,
-) -> dict[str, Any]:
-    return {"n": n, "key": key, "parent": parent, "fields": values, "vars": variables, "locale": locale}
 
 
 def _generator_path(

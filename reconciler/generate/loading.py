@@ -217,11 +217,10 @@ def parse_var_option(text: str) -> tuple[str, str]:
 
 @dataclass
 class Generated:
-    """Generated drafts by the file of their generator, and their pinned values."""
+    """Generated drafts by the file of their generator, or the problems found."""
 
     by_file: dict[str, list[tuple[dict[str, Any], tuple[int, int]]]] = field(default_factory=dict)
     issues: list[PendingIssue] = field(default_factory=list)
-    resolved: dict[str, str] = field(default_factory=dict)
 
 
 def generate(

@@ -431,20 +431,18 @@ def _load_project(
     ]
     issues = [issue for result in results for issue in result.issues]
     generated: list[_FileResult] = []
-    resolved: dict[str, str] = {}
     if not issues and any(result.sections for result in results):
         made = _generated(results, settings, reference_time, cache, target, variables)
         issues.extend(made.issues)
         if every_target and not made.issues:
             issues.extend(_other_targets(results, settings, reference_time, cache, target))
-        resolved = made.resolved
         paths = {r.display: r.path for r in results}
         for display, drafts in made.by_file.items():
             extra = _FileResult(display, paths[display])
             extra.rows = [_row(draft, position) for draft, position in drafts]
             extra.keys = [row[:4] for row in extra.rows]
             generated.append(extra)
-    records, cross_issues = _assemble([*results, *generated], settings, reference_time, resolved)
+    records, cross_issues = _assemble([*results, *generated], settings, reference_time)
     issues.extend(cross_issues)
     if issues:
         parsed = {r.display: r.parsed for r in results}
@@ -505,7 +503,6 @@ def _assemble(
     results: list[_FileResult],
     settings: ProjectSettings,
     reference_time: datetime,
-    generated_values: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, DesiredRecord], list[PendingIssue]]:
     issues: list[PendingIssue] = []
     owners: dict[tuple[str, str], tuple[str, int, int]] = {}
@@ -524,8 +521,7 @@ def _assemble(
         keys_by_type.setdefault(object_type, []).append(key)
     hints = _KeyHints(keys_by_type)
     default_owner = parse_owner(settings.default_owner) if settings.default_owner else None
-    # Generated values are looked up like resolved relative times, by their pin expression.
-    resolved: dict[str, str] = dict(generated_values or {})
+    resolved: dict[str, str] = {}
     records: dict[str, DesiredRecord] = {}
     for result in results:
         for row in result.rows:
