@@ -101,3 +101,65 @@ def test_without_a_grace_one_empty_search_would_duplicate(
     assert cli("apply", "--project", project, "--auto-approve", grace=0.0).code == 0
     assert max(markers(faulty, "meetings").values()) == 2
     assert len(read_state(project)["records"]) == 5
+
+
+def _accounts_spec(companies: int, calendar: int) -> str:
+    """Companies, a contact at each, a deal for every other one, and calendar meetings."""
+    lines = ["companies:"]
+    for i in range(companies):
+        lines += [f"  co{i}:", f"    name: Company {i}", f"    domain: co{i}.example"]
+    lines.append("contacts:")
+    for i in range(companies):
+        lines += [f"  p{i}:", f"    email: p{i}@co{i}.example", "    associations:",
+                  f"      - company: co{i}"]
+    lines.append("deals:")
+    for i in range(0, companies, 2):
+        lines += [f"  d{i}:", f"    name: Deal {i}", "    pipeline: default",
+                  "    stage: appointmentscheduled", "    associations:",
+                  f"      - company: co{i}", f"      - contact: p{i}"]
+    lines.append("meetings:")
+    for i in range(calendar):
+        lines += [f"  cal{i}:", f"    title: Demo {i}", f"    start: 2026-12-0{1 + i % 9}T1{i % 8}:00:00Z",
+                  "    duration: 30m", "    calendar:", '      organizer: "5001"',
+                  "      timezone: Europe/Berlin", "      reminders: [15m]"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.slow
+def test_fault_storm_with_upserts_associations_and_calendar_meetings_converges(
+    faulty: Emulator, cli: Callable[..., CliRun], tmp_path: Path
+) -> None:
+    project = write_project(tmp_path / "Storm-Accounts", {
+        "reconciler.yaml": "name: Storm-Accounts\ndefault_owner: alice@example.com\n",
+        "accounts.yaml": _accounts_spec(60, 12),
+    })
+    faulty.set_faults(
+        FaultConfig(rate_limit_429=0.10, error_5xx=0.10, drop_after_commit=0.08), seed=77
+    )
+    faulty.set_config(search_lag_seconds=1.0)
+    runs: list[CliRun] = []
+    for _ in range(5):
+        runs.append(cli("apply", "--project", project, "--auto-approve", grace=2.5))
+        if runs[-1].code == 0:
+            break
+    assert runs[-1].code == 0, "\n".join(r.err[-1500:] for r in runs)
+    assert "Traceback" not in "".join(r.err for r in runs)
+    faulty.set_faults(FaultConfig())
+    assert_exactly(faulty, project, {"companies": 60, "contacts": 60, "deals": 30, "meetings": 12})
+    assert len(faulty.calendar_events()) == 12  # no meeting booked twice
+    assert cli("plan", "--project", project, "--detailed-exitcode").code == 0
+    ids = {a: r["id"] for a, r in read_state(project)["records"].items()}
+    settings = ClientSettings(base_url=faulty.base_url, token=faulty.token,
+                              requests_per_10s=None, search_per_second=None)
+    with HubSpotClient(settings) as hub:  # every association is in the portal
+        linked = hub.read_associations("contacts", "companies",
+                                       [ids[f"contacts/p{i}"] for i in range(60)])
+        deals = hub.read_associations("deals", "contacts",
+                                      [ids[f"deals/d{i}"] for i in range(0, 60, 2)])
+    for i in range(60):
+        assert {to for to, _ in linked[ids[f"contacts/p{i}"]]} == {ids[f"companies/co{i}"]}
+    for i in range(0, 60, 2):
+        assert {to for to, _ in deals[ids[f"deals/d{i}"]]} == {ids[f"contacts/p{i}"]}
+    print("exit codes:", [r.code for r in runs], "scheduler answers lost:",
+          sum(1 for r in faulty.requests()
+              if r["path"].endswith("/meetings/calendar") and (r.get("dropped") or r.get("fault"))))
