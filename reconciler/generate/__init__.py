@@ -1,7 +1,8 @@
 """Generators of demo data in spec files (``generate:`` and ``patch:``), expanded into
 records the rest of the tool cannot tell from hand-written ones.
 
-Modules: ``inputs`` (what an expansion takes: plain data), ``values`` (field definitions:
+Modules: ``inputs`` (what an expansion takes: plain data), ``grammar`` (generators read and
+checked), ``shapes`` (key patterns, fields, pin digests), ``values`` (field definitions:
 literals, templates, Faker, choices, numbers, times), ``fakes`` (Faker behind an
 allowlist), ``templates`` (Jinja2 in a bounded sandbox), ``expand`` (generators →
 record drafts, with pins), ``times`` (generated times resolved for one run), ``loading``

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from reconciler.generate.grammar import Generator, read_generators
 from reconciler.generate.inputs import (
     E_ASSOC,
     E_COLUMN,
@@ -55,7 +56,6 @@ from reconciler.generate.shapes import (
     hand_path,
     is_glob,
     make_key,
-    key_pattern_problem,
     key_problem,
     key_shape,
     pin_for,
@@ -77,12 +77,6 @@ from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean
 _TIME_KINDS = ("time", "by_time")
 #: Picks among at most this many candidates are ranked (stable as candidates are added).
 _RENDEZVOUS_MOST = 64
-#: The friendly fields whose value is a time, by section.
-_TIME_FIELDS = {
-    "meetings": {"start", "end"},
-    "calls": {"timestamp"},
-    "deals": {"close_date"},
-}
 
 
 @dataclass
@@ -95,24 +89,6 @@ class Expansion:
 
 class _Stop(Exception):
     """A generator cannot go on (its problem is already recorded)."""
-
-
-@dataclass
-class _Generator:
-    name: str
-    file: str
-    line: int
-    column: int
-    object_type: str
-    section: str
-    key_pattern: str
-    count: Any
-    for_each: str | None
-    locale: str
-    fields: list[tuple[str, str, Any]]  # (group "fields"/"properties"/"owner", name, raw)
-    associations: list[Any]
-    patches: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
-    used_patches: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -144,7 +120,7 @@ class _Expander:
         for record in existing:
             self.hand.setdefault(record.object_type, []).append(record)
         self.hand_keys = {(r.object_type, r.key): r for r in existing}
-        self.generators: dict[str, _Generator] = {}
+        self.generators: dict[str, Generator] = {}
         self.made: dict[str, list[_Made]] = {}
         self.keys_by_type: dict[str, dict[str, str]] = {}  # type → key → generator
         self.broken: set[str] = set()  # generators with a problem reported
@@ -160,13 +136,13 @@ class _Expander:
     def issue(self, file: str, path: tuple[PathPart, ...], message: str, *, at_key: bool = False) -> None:
         self.result.issues.append(PendingIssue(file, path, message, at_key=at_key))
 
-    def gen_issue(self, gen: _Generator, path: tuple[PathPart, ...], message: str, *, at_key: bool = False) -> None:
+    def gen_issue(self, gen: Generator, path: tuple[PathPart, ...], message: str, *, at_key: bool = False) -> None:
         self.issue(gen.file, ("generate", gen.name, *path), message, at_key=at_key)
 
     # -- the run ------------------------------------------------------------------------
 
     def run(self) -> Expansion:
-        self._collect()
+        self.generators = read_generators(self.sections, self.result.issues)
         order = self._order()
         if order is None or not self._within_limit(order):
             return self.result
@@ -184,81 +160,9 @@ class _Expander:
             self._check_references()
         return self.result
 
-    def _collect(self) -> None:
-        for section in self.sections:
-            for name, body in section.generate.items():
-                if not isinstance(body, dict):
-                    continue
-                line, column = section.positions.get(name, (1, 1))
-                first = self.generators.get(name)
-                if first is not None:
-                    self.issue(
-                        section.file, ("generate", name),
-                        f"the generator {name!r} is already defined at "
-                        f"{first.file}:{first.line}:{first.column}; generator names are unique "
-                        "in a project",
-                        at_key=True,
-                    )
-                    continue
-                gen = self._generator(section.file, name, body, line, column)
-                if gen is not None:
-                    self.generators[name] = gen
-        for section in self.sections:
-            for name, patches in section.patch.items():
-                gen = self.generators.get(name)
-                if gen is None:
-                    hint = did_you_mean(name, self.generators) or (
-                        "" if self.generators else "; the project has no generators"
-                    )
-                    self.issue(section.file, ("patch", name), f"no generator is named {name!r}{hint}", at_key=True)
-                    continue
-                if not isinstance(patches, dict):
-                    continue
-                for pattern, body in patches.items():
-                    if isinstance(body, dict):
-                        gen.patches.append((pattern, {"file": section.file, **body}))
-
-    def _generator(self, file: str, name: str, body: Mapping[str, Any], line: int, column: int) -> _Generator | None:
-        where = ("generate", name)
-        object_type = body.get("type")
-        if object_type is None:
-            if name not in SECTION_OBJECT_TYPES:
-                self.issue(file, where, f"name the object type: type: contacts, companies, deals, meetings, calls, or another type like tickets", at_key=True)
-                return None
-            object_type = name
-        object_type = str(object_type)
-        section = object_type if object_type in SECTION_OBJECT_TYPES else "objects"
-        fields: list[tuple[str, str, Any]] = []
-        allowed = friendly_fields(section)
-        for field_name, raw in (body.get("fields") or {}).items():
-            if field_name not in allowed:
-                hint = did_you_mean(field_name, allowed) or (
-                    f"; {object_type} fields are {', '.join(sorted(allowed))}" if allowed
-                    else f"; set {object_type} values under properties:"
-                )
-                self.issue(file, (*where, "fields", field_name), f"unknown field {field_name!r}{hint}", at_key=True)
-                continue
-            fields.append(("fields", field_name, raw))
-        for prop, raw in (body.get("properties") or {}).items():
-            fields.append(("properties", prop, raw))
-        if "owner" in body:
-            fields.append(("owner", "owner", body["owner"]))
-        key_pattern = str(body.get("key", ""))
-        problem = key_pattern_problem(key_pattern)
-        if problem:
-            self.issue(file, (*where, "key"), problem)
-            return None
-        return _Generator(
-            name=name, file=file, line=line, column=column, object_type=object_type,
-            section=section, key_pattern=key_pattern, count=body.get("count", 1),
-            for_each=str(body["for_each"]) if body.get("for_each") is not None else None,
-            locale=str(body.get("locale") or "en_US"), fields=fields,
-            associations=list(body.get("associations") or []),
-        )
-
     # -- order and ceiling ----------------------------------------------------------------
 
-    def _sources(self, gen: _Generator) -> list[str]:
+    def _sources(self, gen: Generator) -> list[str]:
         """Generators this one needs first: its parent, and those it picks from."""
         names = []
         if gen.for_each is not None:
@@ -331,7 +235,7 @@ class _Expander:
             return False
         return True
 
-    def _count_bounds(self, gen: _Generator) -> tuple[int, int]:
+    def _count_bounds(self, gen: Generator) -> tuple[int, int]:
         count = gen.count
         if isinstance(count, bool):
             count = None
@@ -375,7 +279,7 @@ class _Expander:
         )
         raise _Stop
 
-    def _vars_template(self, gen: _Generator, path: tuple[PathPart, ...], source: str) -> str:
+    def _vars_template(self, gen: Generator, path: tuple[PathPart, ...], source: str) -> str:
         try:
             template = compile_template(source)
             self._check_vars(gen, path, template.variables)
@@ -384,7 +288,7 @@ class _Expander:
             self.gen_issue(gen, path, str(exc))
             raise _Stop from None
 
-    def _check_vars(self, gen: _Generator, path: tuple[PathPart, ...], names: Iterable[str]) -> None:
+    def _check_vars(self, gen: Generator, path: tuple[PathPart, ...], names: Iterable[str]) -> None:
         for name in sorted(names):
             if name not in self.options.variables:
                 known = list(self.options.variables)
@@ -395,7 +299,7 @@ class _Expander:
                 self.gen_issue(gen, path, f"unknown variable {name!r}{hint}")
                 raise _Stop
 
-    def _count(self, gen: _Generator, parent: str | None) -> int:
+    def _count(self, gen: Generator, parent: str | None) -> int:
         count = gen.count
         if isinstance(count, int):
             return count
@@ -405,7 +309,7 @@ class _Expander:
 
     # -- one generator ------------------------------------------------------------------
 
-    def _expand(self, gen: _Generator) -> None:
+    def _expand(self, gen: Generator) -> None:
         definitions = self._definitions(gen, gen.fields, ("",))
         parents: list[tuple[str | None, dict[str, Any], dict[str, str], frozenset[str]]]
         if gen.for_each is None:
@@ -464,7 +368,7 @@ class _Expander:
         self.result.records.extend(records)
 
     def _parents(
-        self, gen: _Generator
+        self, gen: Generator
     ) -> list[tuple[str | None, dict[str, Any], dict[str, str], frozenset[str]]]:
         assert gen.for_each is not None
         found: list[tuple[str | None, dict[str, Any], dict[str, str], frozenset[str]]] = []
@@ -493,7 +397,7 @@ class _Expander:
         return found
 
     def _definitions(
-        self, gen: _Generator, raw_fields: list[tuple[str, str, Any]], prefix: tuple[str, ...],
+        self, gen: Generator, raw_fields: list[tuple[str, str, Any]], prefix: tuple[str, ...],
         path_prefix: tuple[PathPart, ...] = (),
     ) -> list[tuple[str, str, Definition, tuple[PathPart, ...]]]:
         out: list[tuple[str, str, Definition, tuple[PathPart, ...]]] = []
@@ -513,7 +417,7 @@ class _Expander:
         return out
 
     def _patched(
-        self, gen: _Generator, key: str,
+        self, gen: Generator, key: str,
         definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
     ) -> list[tuple[str, str, Definition, tuple[PathPart, ...]]]:
         if not gen.patches:
@@ -534,7 +438,7 @@ class _Expander:
         return result
 
     def _record(
-        self, gen: _Generator, key: str, n: int, parent_key: str | None,
+        self, gen: Generator, key: str, n: int, parent_key: str | None,
         parent_context: dict[str, Any], parent_digests: dict[str, str],
         parent_pinned: frozenset[str],
         definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
@@ -638,7 +542,7 @@ class _Expander:
         return _Made(key, n, parent_key, parent_view, digests, frozenset(pins)), entry
 
     def _check_definitions(
-        self, gen: _Generator, key: str, parent_key: str | None,
+        self, gen: Generator, key: str, parent_key: str | None,
         definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
     ) -> None:
         """What a record's field definitions read exists, above them: checked once per
@@ -673,7 +577,7 @@ class _Expander:
             kinds[name] = definition.kind
         self._checked[id(definitions)] = definitions  # (kept, so the id stays its own)
 
-    def _field_problem(self, gen: _Generator, key: str, path: tuple[PathPart, ...], message: str) -> None:
+    def _field_problem(self, gen: Generator, key: str, path: tuple[PathPart, ...], message: str) -> None:
         file = gen.file
         if path and path[0] == "@patch":
             file = str(path[1])
@@ -684,7 +588,7 @@ class _Expander:
         raise _Stop
 
     def _build(
-        self, gen: _Generator, key: str, body: dict[str, Any], *, check_schema: bool = False,
+        self, gen: Generator, key: str, body: dict[str, Any], *, check_schema: bool = False,
     ) -> tuple[dict[str, Any], list[tuple[tuple[PathPart, ...], str]]]:
         """A record's draft, as ``FileBuilder`` makes hand-written ones, and its problems.
 
@@ -708,7 +612,7 @@ class _Expander:
             problems.append((issue.path[len(path):], issue.message))
         return draft, problems
 
-    def _check_bodies(self, gen: _Generator) -> None:
+    def _check_bodies(self, gen: Generator) -> None:
         """The schema, over every record the generator made: one call when all is well,
         else the first record that breaks it, reported at the field that made the value."""
         from reconciler.spec import schema as schemas
@@ -731,7 +635,7 @@ class _Expander:
                 self._field_problem(gen, key, _generator_path(definitions, path_tail), message)
 
     def _associations(
-        self, gen: _Generator, key: str, parent_key: str | None, values: Mapping[str, Any],
+        self, gen: Generator, key: str, parent_key: str | None, values: Mapping[str, Any],
         context: Mapping[str, Any],
     ) -> list[tuple[dict[str, Any], str | None]]:
         """Each association item as a hand-written one, and the pin expression of a pick."""
@@ -764,7 +668,7 @@ class _Expander:
             out.append((resolved, pick))
         return out
 
-    def _association_definition(self, gen: _Generator, source: str) -> Definition:
+    def _association_definition(self, gen: Generator, source: str) -> Definition:
         cache = self._association_definitions
         found = cache.get((gen.name, source))
         if found is None:
@@ -772,7 +676,7 @@ class _Expander:
         return found
 
     def _pick(
-        self, gen: _Generator, key: str, parent_key: str | None, path: tuple[PathPart, ...],
+        self, gen: Generator, key: str, parent_key: str | None, path: tuple[PathPart, ...],
         spec: Mapping[str, Any], target_type: str, index: int,
     ) -> tuple[str, str]:
         source = str(spec["random_reference"])
@@ -812,7 +716,7 @@ class _Expander:
         return chosen, VALUE_PIN + digest
 
     def _entry(
-        self, gen: _Generator, key: str, draft: dict[str, Any],
+        self, gen: Generator, key: str, draft: dict[str, Any],
         definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
         pins: Mapping[str, str], times: Mapping[str, tuple[Definition, float, int]],
         futures: Mapping[str, str], when: Mapping[str, str],
@@ -904,14 +808,14 @@ class _Expander:
                     return
 
 
-def _full(gen: _Generator, path: tuple[PathPart, ...]) -> tuple[PathPart, ...]:
+def _full(gen: Generator, path: tuple[PathPart, ...]) -> tuple[PathPart, ...]:
     if path and path[0] == "@patch":
         return ("patch", gen.name, *path[2:])
     return ("generate", gen.name, *path)
 
 
 def _patch_cache(
-    expander: _Expander, gen: _Generator, pattern: str, body: Mapping[str, Any]
+    expander: _Expander, gen: Generator, pattern: str, body: Mapping[str, Any]
 ) -> list[tuple[str, str, Definition, tuple[PathPart, ...]]]:
     cache = expander.patch_definitions
     found = cache.get((gen.name, pattern))
