@@ -310,7 +310,7 @@ class _Expander:
     # -- one generator ------------------------------------------------------------------
 
     def _expand(self, gen: Generator) -> None:
-        definitions = self._definitions(gen, gen.fields, ("",))
+        definitions = self._definitions(gen, gen.fields)
         parents: list[tuple[str | None, dict[str, Any], dict[str, str], frozenset[str]]]
         if gen.for_each is None:
             parents = [(None, {}, {}, frozenset())]
@@ -397,14 +397,13 @@ class _Expander:
         return found
 
     def _definitions(
-        self, gen: Generator, raw_fields: list[tuple[str, str, Any]], prefix: tuple[str, ...],
-        path_prefix: tuple[PathPart, ...] = (),
+        self, gen: Generator, raw_fields: list[tuple[str, str, Any]]
     ) -> list[tuple[str, str, Definition, tuple[PathPart, ...]]]:
+        """The generator's field definitions, checked (every problem reported)."""
         out: list[tuple[str, str, Definition, tuple[PathPart, ...]]] = []
         failed = False
         for group, name, raw in raw_fields:
-            path: tuple[PathPart, ...] = (
-                *path_prefix, group, name) if group != "owner" else (*path_prefix, "owner")
+            path: tuple[PathPart, ...] = (group, name) if group != "owner" else ("owner",)
             try:
                 definition = define(raw, gen.locale)
             except ValueProblem as exc:
@@ -443,8 +442,6 @@ class _Expander:
         parent_pinned: frozenset[str],
         definitions: list[tuple[str, str, Definition, tuple[PathPart, ...]]],
     ) -> tuple[_Made, list[Any]]:
-        from reconciler.spec.records import FileBuilder
-
         seed = self.options.seed
         values: dict[str, Any] = {}  # name → value as templates see it
         digests: dict[str, str] = {}
