@@ -33,7 +33,7 @@ def render(
       reconciler render --project examples --out /tmp/demo-rendered
       reconciler render --var accounts=10 > records.yaml
     """
-    from reconciler.generate.render import Pinned, render_files
+    from reconciler.generate.render import Pinned, render_files, render_header
     from reconciler.manage import load_with_spec
 
     options = _options(project_dir, target_name, state_path, base_url)
@@ -43,10 +43,7 @@ def render(
         address: Pinned({k: (p.expr, p.value) for k, p in recorded.pinned.items()})
         for address, recorded in state.records.items() if recorded.pinned
     }
-    header = (
-        f"# Rendered by `reconciler render` from the project {desired.project.name!r} for the "
-        f"target {target.name!r}.\n# Do not edit: edit the generators and render again.\n"
-    )
+    header = render_header(desired.project, target.name, options.variables)
     if out is None:
         click.echo(render_files(desired, pins, header, one_file=True).get("", header), nl=False)
         return 0

@@ -23,6 +23,7 @@ from reconciler.model import (
     AssociationRef,
     DesiredRecord,
     DesiredState,
+    ProjectSettings,
 )
 
 _SINGULAR = {plural: singular for singular, plural in ASSOCIATION_TARGET_NAMES.items()}
@@ -114,6 +115,24 @@ def _association(from_type: str, ref: AssociationRef, to_key: str | None) -> dic
     if ref.category != "HUBSPOT_DEFINED":
         item["category"] = ref.category
     return item
+
+
+def render_header(
+    project: ProjectSettings, target: str, overrides: tuple[tuple[str, str], ...]
+) -> str:
+    """The comment at the top of each rendered file: what made it, and with what."""
+    from reconciler.generate.loading import resolve_variables, seed_text
+
+    generation = project.generation
+    variables = resolve_variables(generation, project.targets, target, overrides)
+    used = ", ".join(f"{name}={value}" for name, value in sorted(variables.items()))
+    return (
+        f"# Rendered by `reconciler render` from the project {project.name!r} for the target "
+        f"{target!r}:\n# seed {seed_text(generation.get('seed'))}"
+        + (f", vars {used}" if used else "")
+        + "; values pinned in the target's state are used.\n"
+        "# Do not edit: edit the generators and render again.\n"
+    )
 
 
 #: Records per rendered file: spec files are read up to 16 MiB each (50k generated records
