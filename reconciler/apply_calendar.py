@@ -101,10 +101,10 @@ def _settle(run: ApplyRun, change: Change, batch_id: str, error: str) -> RemoteR
             run.save()
         run.fail(change, lookup.problem())
         return None
-    # Nothing was made: the next apply creates it (not this one: the search may lag).
-    run.settled(batch_id)
-    run.save()
-    run.fail(change, f"not created ({error}); no meeting was made, run apply again")
+    # Nothing found: most likely nothing was made. It stays in flight, so the next apply
+    # looks once more before booking it (a second booking sends a second invitation).
+    run.fail(change, f"not created ({error}): no such meeting was found; run apply again, "
+             "it looks once more, then books it")
     return None
 
 

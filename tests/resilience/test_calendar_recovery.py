@@ -107,3 +107,29 @@ def test_two_meetings_that_could_be_it_are_reported_and_nothing_is_made(
     assert final.code == 0, final.out + final.err
     assert read_state(project)["in_flight"] == {}
     assert _events(emulator) == 1
+
+
+def test_a_meeting_the_scheduler_never_made_is_booked_by_the_next_apply_once(
+    emulator: Emulator, cli: Callable[..., CliRun], tmp_path: Path
+) -> None:
+    project = write_project(tmp_path / "cal", {"reconciler.yaml": PROJECT, "spec.yaml": SPEC})
+
+    def lost_before(request: httpx.Request, send: Callable[[httpx.Request], httpx.Response]
+                    ) -> httpx.Response:
+        emulator.set_faults(FaultConfig(drop_before_write=1.0))
+        try:
+            return send(request)
+        finally:
+            emulator.set_faults(FaultConfig())
+
+    result = apply_library(emulator, project, RewritingTransport(_scheduler, lost_before),
+                           grace=0.5)
+    (failure,) = result.failures
+    assert "not created" in failure.message and "looks once more" in failure.message
+    assert _events(emulator) == 0 and emulator.records("meetings") == []
+    assert read_state(project)["in_flight"]  # kept: the next apply looks once more
+
+    again = cli("apply", "--project", project, "--auto-approve", grace=0.5)
+    assert again.code == 0, again.out + again.err
+    assert _events(emulator) == 1
+    assert_exactly(emulator, project, {"meetings": 1})
