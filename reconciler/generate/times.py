@@ -52,8 +52,13 @@ def finalize(
         if times:
             props = dict(props)
             for prop, (start, end, business, u, slot, offset_ms) in times.items():
-                instant = _resolve_slot(today, start, end, business, u, slot, tz)
-                props[prop] = format_wire_time(instant + timedelta(milliseconds=offset_ms))
+                days = _days(today, start, end, business)
+                day = days[min(int(u * len(days)), len(days) - 1)]
+                minutes = (
+                    BUSINESS_START_MINUTES + (slot % BUSINESS_SLOTS) * 15 if business
+                    else slot * 15
+                )
+                props[prop] = _wire(day, minutes, offset_ms, tz)
             for prop, (time_prop, future_value) in entry[E_BY_TIME].items():
                 when = props.get(time_prop)
                 if when is not None and when > now:
@@ -68,14 +73,15 @@ def finalize(
         }
 
 
-def _resolve_slot(
-    today: date, start: int, end: int, business: bool, u: float, slot: int, tz: Any
-) -> datetime:
-    days = _days(today, start, end, business)
-    minutes = BUSINESS_START_MINUTES + (slot % BUSINESS_SLOTS) * 15 if business else slot * 15
-    day = days[min(int(u * len(days)), len(days) - 1)]
+@lru_cache(maxsize=16384)
+def _wire(day: date, minutes: int, offset_ms: int, tz: Any) -> str:
+    """``minutes`` after midnight of ``day`` in ``tz``, plus ``offset_ms``, on the wire
+    (a window holds a few thousand distinct slots: most records share one)."""
+    from reconciler.spec.times import format_wire_time
+
     wall = datetime.combine(day, time(minutes // 60, minutes % 60))
-    return wall.replace(tzinfo=tz).astimezone(timezone.utc)
+    instant = wall.replace(tzinfo=tz).astimezone(timezone.utc)
+    return format_wire_time(instant + timedelta(milliseconds=offset_ms))
 
 
 @lru_cache(maxsize=256)
