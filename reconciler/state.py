@@ -552,8 +552,9 @@ class StateStore:
                 "argv": [os.path.basename(sys.argv[0]), *sys.argv[1:2]],
                 "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
-            with _suppress_oserror():
-                self.holder_path.write_text(json.dumps(holder), encoding="utf-8")
+            if os.name != "nt":  # on Windows that file is the lock itself (``state_lock``)
+                with _suppress_oserror():
+                    self.holder_path.write_text(json.dumps(holder), encoding="utf-8")
             try:
                 yield
             finally:
