@@ -3,7 +3,8 @@
 The phases, in order (each in its own module):
 
 1. the marker properties exist on every type written (``recovery.ensure_markers``);
-2. marker rewrites of a migrating state (``apply_update.remark``);
+2. moves and releases (``apply_refactor``), then marker rewrites of a migrating state
+   (``apply_update.remark``);
 3. creates, type by type in write order (``apply_create``; calendar meetings through
    the scheduler, ``apply_calendar``), with the associations of upserted records;
 4. updates and association changes (``apply_update``), then associations whose target
@@ -22,6 +23,7 @@ import threading
 from reconciler.apply_archive import archive
 from reconciler.apply_calendar import create_calendar
 from reconciler.apply_create import create_batches, prepare
+from reconciler.apply_refactor import refactor
 from reconciler.apply_run import ApplyResult, ApplyRun, Failure, ProgressCallback, Stop
 from reconciler.apply_update import associate_deferred, by_type, remark, update
 from reconciler.client import HubSpotClient
@@ -44,8 +46,10 @@ from reconciler.state import State, StateStore
 def _run(run: ApplyRun) -> ApplyResult:
     changes = run.plan.changes
     try:
-        written = {c.object_type for c in changes if c.action in ("create", "remark")}
+        written = {c.object_type for c in changes if c.action in ("create", "remark", "move")}
         ensure_markers(run.client, written, run.unique_marker)
+        refactor(run, [c for c in changes if c.action in ("move", "release")])
+        run.check_stop()
         remark(run, [c for c in changes if c.action == "remark"])
         run.check_stop()
         deferred: list[tuple[Change, AssociationRef]] = []

@@ -42,6 +42,9 @@ class ApplyResult:
     adopted: list[str] = field(default_factory=list)
     #: records whose markers were rewritten to this project's id (marker migration)
     remarked: list[str] = field(default_factory=list)
+    #: records moved to a new address, and released (markers cleared, no longer managed)
+    moved: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     interrupted: bool = False
     stopped_reason: str | None = None

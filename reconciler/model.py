@@ -172,9 +172,25 @@ def slug(text: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Refactor:
+    """A ``moved:`` entry (``to`` set: the record now lives at ``to``) or a ``removed:``
+    entry (``to`` None: stop managing it, the portal keeps it) of the spec.
+
+    ``address`` is the record's old address; chains of moves are resolved by the loader,
+    so ``to`` is the address the record has in the spec now.
+    """
+
+    address: str
+    to: str | None
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
 class DesiredState:
     """Everything the project's files want: records by address, plus the settings."""
 
     project: ProjectSettings
     records: Mapping[str, DesiredRecord]
     reference_time: str  # ISO 8601 instant relative times were resolved against
+    #: ``moved:`` and ``removed:`` entries by the address they move or remove
+    refactors: Mapping[str, Refactor] = field(default_factory=lambda: MappingProxyType({}))

@@ -5,7 +5,10 @@ Rules:
 - in both → update of only the properties whose value differs, and of the associations
   added or removed; with a refresh the portal's values are the baseline, so edits made in
   the HubSpot UI to a managed property show as drift and are put back;
-- in state, not in the spec → archive;
+- in state, not in the spec → archive, unless a ``removed:`` entry names it (→ release:
+  its markers are cleared and it is forgotten; the portal keeps it);
+- a ``moved:`` entry whose old address the state manages → move (its markers are
+  rewritten to the new address), and the record is then planned at its new address;
 - a property the spec does not set is never touched, whatever the portal holds;
 - relative times pinned in the state at first creation are reused while their expression
   is unchanged, so a re-plan a day later does not move every meeting.
@@ -37,11 +40,15 @@ from reconciler.model import (
 from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties
 from reconciler.state import AppliedAssociation, Pin, RecordState, State
 
-PLAN_FORMAT_VERSION = 1
+#: 2: the actions move and release (``moved:``/``removed:``, ``state mv``/``state rm``)
+PLAN_FORMAT_VERSION = 2
 
-Action = Literal["create", "update", "archive", "remark"]
-#: Every action a plan may hold ("remark": rewrite a managed record's markers).
-ACTIONS: tuple[Action, ...] = ("create", "update", "archive", "remark")
+Action = Literal["create", "update", "archive", "remark", "move", "release"]
+#: Every action a plan may hold ("remark": rewrite a managed record's markers; "move":
+#: rewrite them to a new address; "release": clear them and stop managing the record).
+ACTIONS: tuple[Action, ...] = ("create", "update", "archive", "remark", "move", "release")
+#: Actions that write only a record's markers (apply runs them first).
+MARKER_ACTIONS: frozenset[str] = frozenset({"remark", "move", "release"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,8 @@ class Change:
     pins: Mapping[str, Pin] = field(default_factory=dict)
     calendar: CalendarSpec | None = None
     source: Source | None = None
+    #: move: the address the record had (the change's own address is the new one)
+    moved_from: str | None = None
 
     @property
     def address(self) -> str:
@@ -131,6 +140,9 @@ class Plan:
         }
         if self.count("remark"):  # only while markers migrate: the usual shape stays as it was
             counts["remark"] = self.count("remark")
+        for action in ("move", "release"):  # only when the spec or a state command asks
+            if self.count(action):
+                counts[action] = self.count(action)
         return counts
 
 
@@ -149,7 +161,9 @@ def plan(
     ``owners`` maps owner emails to owner ids (from the owners API or the state's cache).
     """
     owner_ids = {**state.owners, **(owners or {})}
-    changes: list[Change] = []
+    changes: list[Change] = refactor_changes(desired, state, remote)
+    if changes:  # plan the rest as if the moves and releases were done
+        state, remote = refactored(state, remote, changes)
     unchanged: list[str] = []
 
     for address, record in desired.records.items():
@@ -243,7 +257,8 @@ def plan(
             )
         )
 
-    changes.extend(_remarks(desired, state, remote))
+    moved = {c.address for c in changes if c.action == "move"}
+    changes.extend(c for c in _remarks(desired, state, remote) if c.address not in moved)
     changes.sort(key=_change_order)
     return Plan(
         changes=tuple(changes),
@@ -294,8 +309,105 @@ def _remarks(
     return remarks
 
 
+def refactor_changes(
+    desired: DesiredState, state: State, remote: Mapping[str, RemoteSnapshot | None] | None
+) -> list[Change]:
+    """The moves and releases the spec's ``moved:`` and ``removed:`` entries ask of this
+    state: one per entry whose old address the state manages. Once applied the state no
+    longer has that address, so an entry left in the spec plans nothing."""
+    changes: list[Change] = []
+    for address, refactor in desired.refactors.items():
+        recorded = state.records.get(address)
+        if recorded is None:
+            continue
+        gone = remote is not None and remote.get(address) is None
+        if refactor.to is None:
+            changes.append(release_change(address, recorded, desired.project.marker_id, gone,
+                                          reason="removed: in the spec", source=refactor.source))
+        elif refactor.to not in desired.records:  # (a target that does not take it)
+            changes.append(release_change(
+                address, recorded, desired.project.marker_id, gone,
+                reason=f"moved: to {refactor.to}, which this target does not include",
+                source=refactor.source,
+            ))
+        elif refactor.to not in state.records and not gone:
+            changes.append(move_change(address, refactor.to, recorded, desired.project.marker_id,
+                                       reason="moved: in the spec", source=refactor.source))
+    return changes
+
+
+def move_change(
+    address: str, to: str, recorded: RecordState, project_id: str, *, reason: str,
+    source: Source | None = None,
+) -> Change:
+    """Rewrite a managed record's markers to its new address ``to``."""
+    after = marker_properties(project_id, to)
+    before = marker_properties(project_id, address)
+    object_type, _, key = to.partition("/")
+    return Change(
+        action="move", object_type=recorded.object_type or object_type, key=key,
+        reason=f"{reason}; was {address}", hubspot_id=recorded.id, after=after,
+        diffs=tuple(PropertyDiff(n, before.get(n), v) for n, v in sorted(after.items())),
+        source=source, moved_from=address,
+    )
+
+
+def release_change(
+    address: str, recorded: RecordState, project_id: str, gone: bool = False, *,
+    reason: str, source: Source | None = None,
+) -> Change:
+    """Stop managing a record: its markers are cleared (``after`` holds the empty values
+    sent; empty when the record is already gone from the portal), the portal keeps it."""
+    before = marker_properties(project_id, address)
+    after = {} if gone else {name: "" for name in before}
+    object_type, _, key = address.partition("/")
+    return Change(
+        action="release", object_type=recorded.object_type or object_type, key=key,
+        reason=f"{reason}; " + ("already gone from the portal" if gone
+                                else "the portal keeps it, released"),
+        hubspot_id=recorded.id, after=after,
+        diffs=tuple(PropertyDiff(n, before[n], after.get(n)) for n in sorted(before)),
+        source=source,
+    )
+
+
+def refactored(
+    state: State, remote: Mapping[str, RemoteSnapshot | None] | None,
+    changes: list[Change],
+) -> tuple[State, Mapping[str, RemoteSnapshot | None] | None]:
+    """``state`` (a copy) and ``remote`` as they will be once ``changes``' moves and
+    releases are applied: released records forgotten, moved ones at their new address."""
+    after = replace(state, records=dict(state.records))  # records are replaced, never edited
+    moved_remote = dict(remote) if remote is not None else None
+    for change in changes:
+        if change.action == "release":
+            after.records.pop(change.address, None)
+        elif change.action == "move" and change.moved_from is not None:
+            rename_record(after, change.moved_from, change.address)
+            if moved_remote is not None:
+                moved_remote[change.address] = moved_remote.pop(change.moved_from, None)
+    return after, moved_remote
+
+
+def rename_record(state: State, source: str, destination: str) -> None:
+    """Move the state's record from ``source`` to ``destination``; associations name their
+    target by local key, so they follow the rename."""
+    source_type, _, source_key = source.partition("/")
+    dest_key = destination.partition("/")[2]
+    state.records[destination] = state.records.pop(source)
+    for address, recorded in list(state.records.items()):
+        if any(a.to_type == source_type and a.to_key == source_key for a in recorded.associations):
+            state.records[address] = replace(recorded, associations=tuple(
+                replace(a, to_key=dest_key)
+                if a.to_type == source_type and a.to_key == source_key else a
+                for a in recorded.associations
+            ))
+
+
 def _change_order(change: Change) -> tuple[int, int, str, str]:
     rank = write_rank(change.object_type)
+    if change.action in ("move", "release"):  # first: the rest is planned on their result
+        return (-1, rank, change.object_type, change.key)
     if change.action == "archive":  # archive activities before what they hang on
         return (1, -rank, change.object_type, change.key)
     return (0, rank, change.object_type, change.key)
@@ -528,6 +640,8 @@ def _change_to_json(change: Change) -> dict[str, Any]:
             "reminders": [[r.number_of_time_units, r.time_unit] for r in cal.reminders],
             "include_description": cal.include_description,
         }
+    if change.moved_from is not None:
+        data["from"] = change.moved_from
     if change.source is not None:
         data["source"] = {
             "file": change.source.file,
@@ -677,7 +791,22 @@ def _change_from_json(item: Any) -> Change:
         source=Source(
             _field(src, "file", _TEXT), _field(src, "line", (int,)), _field(src, "column", (int,))
         ) if src is not None else None,
+        moved_from=_moved_from(item, action, object_type),
     )
+
+
+def _moved_from(item: Any, action: str, object_type: str) -> str | None:
+    """A move's old address: required, and of the same type (a record keeps its type)."""
+    moved_from: str | None = _field(item, "from", _TEXT_OR_NULL, None)
+    if action != "move":
+        if moved_from is not None:
+            raise PlanFileError(f"a {action} names 'from' (only a move does)")
+        return None
+    if moved_from is None or moved_from.partition("/")[0] != object_type or not (
+        moved_from.partition("/")[2]
+    ):
+        raise PlanFileError(f"a move needs 'from', an address of type {object_type!r}")
+    return moved_from
 
 
 def plan_from_json(data: Any) -> Plan:

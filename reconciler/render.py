@@ -18,8 +18,9 @@ DETAILED_LIMIT = 200
 
 _COLOURS = {
     "create": "32", "update": "33", "archive": "31", "remark": "36", "dim": "2", "bold": "1",
+    "move": "36", "release": "35",
 }
-_SYMBOLS = {"create": "+", "update": "~", "archive": "-", "remark": "#"}
+_SYMBOLS = {"create": "+", "update": "~", "archive": "-", "remark": "#", "move": ">", "release": "/"}
 
 
 def _style(text: str, colour: str, enabled: bool) -> str:
@@ -58,9 +59,13 @@ def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return "No changes. The portal matches the spec."
     remarks = plan.count("remark")
+    refactors = "".join(
+        f", {n} to {verb}" for verb, n in (("move", plan.count("move")),
+                                          ("release", plan.count("release"))) if n
+    )
     return (
         f"Plan: {plan.count('create')} to create, {plan.count('update')} to update, "
-        f"{plan.count('archive')} to archive"
+        f"{plan.count('archive')} to archive{refactors}"
         + (f", {remarks} marker rewrite{'s' if remarks != 1 else ''}." if remarks else ".")
     )
 
@@ -108,9 +113,11 @@ def _change_lines(
     if not detailed:
         return [head]
     lines = [head]
-    if change.action == "remark":
+    if change.action in ("remark", "move", "release"):
+        what = {"remark": "marker rewrite", "move": f"move from {change.moved_from}",
+                "release": "release: stop managing, never archived"}[change.action]
         lines[0] = f"  {symbol} {change.address}  " + _style(
-            f"(marker rewrite; {'; '.join(notes)})", "dim", colour
+            f"({what}; {'; '.join(notes)})", "dim", colour
         )
         for diff in change.diffs:
             lines.append(f"      {diff.name}: {_quote(diff.before)} → {_quote(diff.after)}")
@@ -252,7 +259,7 @@ def _target_frame(
         counts = [
             f"{n} {label}" for action, label in (
                 ("create", "to create"), ("update", "to update"), ("archive", "to archive"),
-                ("remark", "marker rewrites"),
+                ("remark", "marker rewrites"), ("move", "to move"), ("release", "to release"),
             ) if (n := sum(1 for c in changes if c.action == action))
         ]
         opener = [f"<details><summary>{_md(object_type)}: {', '.join(counts)}</summary>", "",
@@ -273,6 +280,8 @@ def _change_row(change: Change) -> str:
         what = _md(_cut(", ".join(d.name for d in change.diffs[:6])))
     elif change.action == "remark":
         what = "marker rewrite"
+    elif change.action == "move":
+        what = _md(_cut(f"moved from {change.moved_from}"))
     else:
         what = _md(_cut(change.reason))
     where = _md(_cut(f"{change.source.file}:{change.source.line}")) if change.source else ""
@@ -350,6 +359,8 @@ def apply_result_json(
         "updated": result.updated,
         "archived": result.archived,
         "adopted": result.adopted,
+        "moved": result.moved,
+        "released": result.released,
         "ids": dict(sorted((new_ids or {}).items())),
         "failed": [
             {
@@ -375,6 +386,10 @@ def render_apply_summary(result: ApplyResult) -> str:
     ]
     if result.adopted:
         parts.append(f"{len(result.adopted)} recovered")
+    if result.moved:
+        parts.append(f"{len(result.moved)} moved")
+    if result.released:
+        parts.append(f"{len(result.released)} released")
     failed = [f for f in result.failures if not f.skipped]
     skipped = [f for f in result.failures if f.skipped]
     if failed:

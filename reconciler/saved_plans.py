@@ -9,10 +9,16 @@ from pathlib import Path
 
 from reconciler.errors import ConfigError, StateError
 from reconciler.model import DesiredState
-from reconciler.planner import Plan, PlanFileError, plan_from_json, plan_to_json
+from reconciler.planner import (
+    MARKER_ACTIONS,
+    Plan,
+    PlanFileError,
+    plan_from_json,
+    plan_to_json,
+)
 from reconciler.recovery import marker_properties
 from reconciler.settings import Target
-from reconciler.state import State, StateStore
+from reconciler.state import RecordState, State, StateStore
 
 
 def _some(items: list[str]) -> str:
@@ -108,14 +114,18 @@ def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str
     names no id; a remark writes exactly this project's markers; no record appears twice."""
     problems: list[str] = []
     seen: set[tuple[str, bool]] = set()
+    # moves and releases first: the rest of the plan names records where they will be
+    records = _refactored_records(the_plan, state, marker_id, problems)
     for change in the_plan.changes:
         address = change.address
-        # a record may have a marker rewrite besides its update (h5: planner._remarks)
-        once = (address, change.action == "remark")
+        # a record may have a marker rewrite (or move) besides its update
+        once = (address, change.action in MARKER_ACTIONS)
         if once in seen:
             problems.append(f"{address} appears twice")
         seen.add(once)
-        recorded = state.records.get(address)
+        if change.action in ("move", "release"):
+            continue
+        recorded = records.get(address)
         if change.action == "create":
             if change.hubspot_id is not None:
                 problems.append(f"the create of {address} names id {change.hubspot_id}")
@@ -138,3 +148,35 @@ def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str
         ):
             problems.append(f"the marker rewrite of {address} writes more than its markers")
     return problems
+
+
+def _refactored_records(
+    the_plan: Plan, state: State, marker_id: str, problems: list[str]
+) -> dict[str, RecordState]:
+    """The state's records as the plan's moves and releases leave them, each checked: a
+    move takes a managed record (by the state's id) to a free address of its type and
+    writes exactly its new markers; a release names a managed record and clears them."""
+    records = dict(state.records)
+    for change in the_plan.changes:
+        if change.action not in ("move", "release"):
+            continue
+        source = change.moved_from if change.action == "move" else change.address
+        recorded = records.get(str(source))
+        what = f"the {change.action} of {source}"
+        if recorded is None:
+            problems.append(f"{what}, which the state does not manage")
+        elif change.hubspot_id != recorded.id or change.object_type != recorded.object_type:
+            problems.append(f"{what} names {change.object_type} id {change.hubspot_id}, but the "
+                            f"state maps it to {recorded.object_type} id {recorded.id}")
+        elif change.action == "release":
+            if dict(change.after) not in ({}, {k: "" for k in marker_properties(marker_id, "x")}):
+                problems.append(f"{what} writes more than clearing its markers")
+            else:
+                del records[str(source)]
+        elif change.address in records:
+            problems.append(f"{what} to {change.address}, which the state already manages")
+        elif dict(change.after) != marker_properties(marker_id, change.address):
+            problems.append(f"{what} writes more than its new markers")
+        else:
+            records[change.address] = records.pop(str(source))
+    return records

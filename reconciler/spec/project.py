@@ -46,6 +46,7 @@ from reconciler.spec import schema as schemas
 from reconciler.spec.cache import DraftCache
 from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean, render_path
 from reconciler.spec.records import Draft, build_drafts, parse_owner
+from reconciler.spec.refactors import check_refactors, refactor_rows, rows_are_sound
 from reconciler.spec.files import PROJECT_FILES, check_root, read_file, spec_files
 from reconciler.spec.times import format_wire_time, resolve_time, zone
 from reconciler.spec.yamlfile import ParsedFile, decode, parse
@@ -64,6 +65,8 @@ class _FileResult:
     #: Records with schema errors, built only to check their references and times too:
     #: (row, the fields the schema flagged). They never become records.
     check_rows: list[tuple[list[Any], set[PathPart]]] = field(default_factory=list)
+    #: moved:/removed: entries (reconciler.spec.refactors)
+    refactors: list[list[Any]] = field(default_factory=list)
 
 
 def _display(root: str | Path, relative: Path) -> str:
@@ -166,8 +169,10 @@ def _load_file(
     if (
         cached is not None and _rows_are_sound(cached.get("rows"))
         and sections_are_sound(cached.get("generate"))
+        and rows_are_sound(cached.get("refactors", []))
     ):
         result.sections = cached.get("generate")
+        result.refactors = cached.get("refactors", [])
         result.rows = cached["rows"]
         result.keys = [row[:4] for row in result.rows]
         return result
@@ -210,10 +215,15 @@ def _load_file(
     result.rows = [_row(d, positions.get(tuple(d["path"]), (1, 1))) for d in drafts]
     result.keys = [[t, k, *positions.get(p, (1, 1))] for t, k, p in keys]
     result.sections = file_sections(document, index)
+    if "moved" in document or "removed" in document:
+        result.refactors = refactor_rows(
+            document, lambda at: index.locate(at, at_key=False) if index is not None else None
+        )
     if result.issues:
         result.parsed = parsed
     else:
-        cache.put(key, {"rows": result.rows, "generate": result.sections})
+        cache.put(key, {"rows": result.rows, "generate": result.sections,
+                        "refactors": result.refactors})
     return result
 
 
@@ -444,6 +454,11 @@ def _load_project(
             generated.append(extra)
     records, cross_issues = _assemble([*results, *generated], settings, reference_time)
     issues.extend(cross_issues)
+    refactors, refactor_issues = check_refactors(
+        ((r.display, r.refactors) for r in results if r.refactors),
+        {address: record.source for address, record in records.items()},
+    )
+    issues.extend(refactor_issues)
     if issues:
         parsed = {r.display: r.parsed for r in results}
         files = {r.display: r.path for r in results}
@@ -453,6 +468,7 @@ def _load_project(
         project=settings,
         records=MappingProxyType(records),
         reference_time=format_wire_time(reference_time),
+        refactors=refactors,
     )
 
 

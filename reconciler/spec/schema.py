@@ -49,6 +49,9 @@ _PATTERN_MESSAGES: Mapping[str, str] = {
         "{value!r} is not an object type; use a name like tickets or p_widgets, "
         "or a type id like 2-123456"
     ),
+    "^([a-z][a-z0-9_]*|[0-9]+-[0-9]+)/[a-z0-9][a-z0-9._-]*$": (
+        "{value!r} is not an address; write <object type>/<local key>, e.g. contacts/vera"
+    ),
     "^[0-9]+$": '{value!r} is not a HubSpot id; ids are digits, like "98765"',
     "^[A-Za-z_][A-Za-z0-9_]*$": (
         "{value!r} is not a valid name; use letters, digits and '_' (HubSpot internal names)"
