@@ -288,3 +288,16 @@ def test_an_in_flight_entry_given_a_new_value_in_place_is_saved(tmp_path: Path) 
     del state.in_flight["b1"]
     store.save(state)
     assert StateStore(store.path).load().in_flight == {}
+
+
+def test_a_journal_written_behind_a_stores_back_is_not_appended_to(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    _big_state(path, 2)
+    first, second = StateStore(path), StateStore(path)
+    mine, theirs = first.load(), second.load()
+    theirs.records["meetings/theirs"] = _record(8)
+    second.save(theirs)
+    mine.records["meetings/mine"] = _record(9)
+    first.save(mine)  # a whole snapshot instead: never two lines with one serial
+    loaded = StateStore(path).load()
+    assert loaded.to_json() == mine.to_json() and loaded.serial == 2
