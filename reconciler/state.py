@@ -405,7 +405,7 @@ class StateStore:
                 view = memoryview(line)
                 while view:
                     view = view[os.write(fd, view):]
-                os.fsync(fd)
+                _datasync(fd)
             except BaseException:
                 try:  # the next save must not start on the end of a torn line
                     os.ftruncate(fd, disk.journal_end)
@@ -672,6 +672,11 @@ def _replay(state: State, entries: list[dict[str, Any]], *, where: str) -> None:
             f"{where}: the state's journal is damaged ({what}: {exc}); both files were left "
             "untouched. " + _RESTORE
         ) from None
+
+
+def _datasync(fd: int) -> None:
+    """Make an append durable: its bytes and the file's new size, not its mtime."""
+    getattr(os, "fdatasync", os.fsync)(fd)
 
 
 def _reason(exc: BaseException) -> str:
