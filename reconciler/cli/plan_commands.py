@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shlex
 import signal
 import sys
@@ -293,9 +294,35 @@ class Interrupts:
             raise click.exceptions.Abort()
         self.asking = True
         try:
-            return click.confirm(question, default=False)
+            return confirm_on_terminal(question)
         finally:
             self.asking = False
+
+
+def confirm_on_terminal(question: str) -> bool:
+    """``click.confirm(question, default=False)``, except that Ctrl-C always cancels.
+
+    ``input()`` (which click uses) writes the prompt, then blocks in ``read()``. A SIGINT
+    that lands between the two only queues its Python handler, which runs the next time
+    the main thread runs Python code; the ``read()`` it missed is not interrupted, so the
+    prompt hung until Enter. Waiting for the answer in short ``select()`` slices returns
+    to Python often enough for a queued Ctrl-C to be acted on."""
+    stdin = sys.stdin
+    if sys.platform == "win32" or not stdin.isatty():  # (no select() on a console)
+        return click.confirm(question, default=False)
+    while True:
+        click.echo(f"{question} [y/N]: ", nl=False)
+        while not select.select([stdin], [], [], 0.1)[0]:
+            pass
+        line = stdin.readline()
+        if not line:  # end of input (Ctrl-D), as click treats it
+            raise click.exceptions.Abort()
+        answer = line.strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        click.echo("Error: invalid input")
 
 
 @contextmanager
