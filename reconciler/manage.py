@@ -5,7 +5,12 @@ its reads, then its writes, and returns a frozen outcome; the CLI renders it.
 
 - adopting records that already exist in the portal (``import``, ``state rebuild``) lives
   in ``reconciler.adoption``.
-- ``remove_from_state`` / ``move_in_state``: edit the state by hand, the portal untouched.
+- ``run_state_rm`` / ``run_state_mv``: stop managing a record (its markers are cleared,
+  it stays in the portal, released) or give it a new address (its markers are rewritten),
+  in the portal and the state, so a state rebuilt from the portal (a stateless CI) keeps
+  them; a plan is shown and confirmed first, as with apply.
+- ``remove_from_state`` / ``move_in_state`` (``--offline``): edit only the state file; a
+  state rebuilt from the portal undoes them.
 - ``run_destroy``: archive every record the state manages (the cleanup of a sandbox).
 - ``run_refresh_times``: re-resolve relative times against now and apply what moved.
 
@@ -26,11 +31,11 @@ from reconciler.client import HubSpotClient
 from reconciler.errors import ConfigError, StateError
 from reconciler.generate.inputs import is_generated_pin
 from reconciler.model import DesiredState, ProjectSettings
-from reconciler.planner import Change, Plan, plan
+from reconciler.planner import Change, Plan, move_change, plan, release_change, rename_record
 from reconciler.portal import connect, refresh, resolve_owners
 from reconciler.recovery import recover_in_flight
 from reconciler.settings import Target, resolve_target
-from reconciler.state import RecordState, State, StateStore
+from reconciler.state import State, StateStore
 from reconciler.targets import scope
 from reconciler.workflow import (
     RunOptions,
@@ -113,25 +118,142 @@ def check_address(address: str) -> tuple[str, str]:
     return object_type, key
 
 
-# -- editing the state by hand ----------------------------------------------------------
+# -- state rm / state mv: in the portal and the state ------------------------------------
 
 
-def remove_from_state(options: RunOptions, addresses: Iterable[str]) -> StateEditOutcome:
-    """Forget records (they stay in the portal, no longer managed)."""
+def _edit_plan(project: ProjectSettings, target: Target, state: State,
+               changes: list[Change], options: RunOptions) -> Plan:
+    return Plan(
+        changes=tuple(changes), unchanged=(), target=target.name, project=project.name,
+        state_lineage=state.lineage, state_serial=state.serial, refreshed=False,
+        reference_time=_now_iso(options), timezone=project.timezone,
+    )
+
+
+def _run_edit(
+    options: RunOptions,
+    command: str,
+    changes_for: Callable[[ProjectSettings, Target, State], list[Change]],
+    *,
+    confirm: Confirm,
+    progress: ProgressFactory | None,
+    stop: threading.Event | None,
+) -> RunOutcome:
+    project, target, store = load_settings_only(options)
+    with store.locked(command=command):
+        state = store.load()
+        changes = changes_for(project, target, state)  # refused here, before any request
+        with connect(target, options.environ, state=state) as client:
+            if state.in_flight:  # settle an interrupted apply first: it may own these records
+                recover_in_flight(
+                    client, store, state, project.marker_id,
+                    grace_seconds=options.grace_seconds(target), stopped=_stopped(stop),
+                )
+                _raise_if_stopped(stop)
+                changes = changes_for(project, target, state)
+            the_plan = _edit_plan(project, target, state, changes, options)
+            return _confirm_and_apply(
+                the_plan, target, store, state, client, project.marker_id,
+                confirm=confirm, progress=progress, stop=stop,
+            )
+
+
+def run_state_rm(
+    options: RunOptions,
+    addresses: Iterable[str],
+    *,
+    confirm: Confirm,
+    progress: ProgressFactory | None = None,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
+    """Stop managing records: clear their markers in the portal and forget them. They stay
+    in the portal (released, never archived), and a state rebuilt from the portal no
+    longer finds them, so a protected target never plans to archive them."""
+    wanted = _addresses(addresses)
+
+    def changes_for(project: ProjectSettings, target: Target, state: State) -> list[Change]:
+        _check_managed(wanted, state, target.state_path)
+        return [
+            release_change(a, state.records[a], project.marker_id, reason="state rm")
+            for a in wanted
+        ]
+
+    return _run_edit(options, "state rm", changes_for, confirm=confirm, progress=progress,
+                     stop=stop)
+
+
+def run_state_mv(
+    options: RunOptions,
+    source: str,
+    destination: str,
+    *,
+    confirm: Confirm,
+    progress: ProgressFactory | None = None,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
+    """Give a managed record a new address: its markers in the portal are rewritten, then
+    the state follows, so a state rebuilt from the portal finds it at the new address."""
+    _check_move(source, destination)
+
+    def changes_for(project: ProjectSettings, target: Target, state: State) -> list[Change]:
+        _check_movable(source, destination, state)
+        return [move_change(source, destination, state.records[source], project.marker_id,
+                            reason="state mv")]
+
+    return _run_edit(options, "state mv", changes_for, confirm=confirm, progress=progress,
+                     stop=stop)
+
+
+def _addresses(addresses: Iterable[str]) -> list[str]:
     wanted = list(dict.fromkeys(addresses))
     if not wanted:
         raise ConfigError("name at least one address to remove, e.g. meetings/kickoff")
     for address in wanted:
         check_address(address)
+    return wanted
+
+
+def _check_managed(wanted: list[str], state: State, state_path: Path) -> None:
+    missing = [a for a in wanted if a not in state.records]
+    if missing:
+        raise StateError(
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the state "
+            f"{state_path}; `reconciler state list` shows what is"
+        )
+
+
+def _check_move(source: str, destination: str) -> None:
+    source_type, _ = check_address(source)
+    dest_type, _ = check_address(destination)
+    if source_type != dest_type:
+        raise ConfigError(
+            f"cannot move {source} to {destination}: a record keeps its type ({source_type})"
+        )
+    if source == destination:
+        raise ConfigError(f"cannot move {source} to itself")
+
+
+def _check_movable(source: str, destination: str, state: State) -> None:
+    if source not in state.records:
+        raise StateError(f"{source} is not in the state; `reconciler state list` shows what is")
+    if destination in state.records:
+        raise StateError(
+            f"{destination} is already in the state (HubSpot id "
+            f"{state.records[destination].id}); `reconciler state rm` it first"
+        )
+
+
+# -- editing only the state file (--offline) -----------------------------------------------
+
+
+def remove_from_state(options: RunOptions, addresses: Iterable[str]) -> StateEditOutcome:
+    """Forget records in the state file only (``state rm --offline``): the portal is not
+    touched, so their markers stay and a state rebuilt from the portal finds them again."""
+    wanted = _addresses(addresses)
     project, target, store = load_settings_only(options)
     with store.locked(command="state rm"):
         state = store.load()
-        missing = [a for a in wanted if a not in state.records]
-        if missing:
-            raise StateError(
-                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the state "
-                f"{target.state_path}; `reconciler state list` shows what is"
-            )
+        _check_managed(wanted, state, target.state_path)
         backup = store.backup()
         for address in wanted:
             del state.records[address]
@@ -140,38 +262,16 @@ def remove_from_state(options: RunOptions, addresses: Iterable[str]) -> StateEdi
 
 
 def move_in_state(options: RunOptions, source: str, destination: str) -> StateEditOutcome:
-    """Rename a managed record's address (after renaming its key in the spec), so the next
-    plan does not archive the old and create the new."""
-    source_type, _ = check_address(source)
-    dest_type, dest_key = check_address(destination)
-    if source_type != dest_type:
-        raise ConfigError(
-            f"cannot move {source} to {destination}: a record keeps its type ({source_type})"
-        )
+    """Rename a managed record's address in the state file only (``state mv --offline``):
+    its markers in the portal keep the old address, so a state rebuilt from the portal
+    undoes this."""
+    _check_move(source, destination)
     project, target, store = load_settings_only(options)
     with store.locked(command="state mv"):
         state = store.load()
-        if source not in state.records:
-            raise StateError(f"{source} is not in the state; `reconciler state list` shows what is")
-        if destination in state.records:
-            raise StateError(
-                f"{destination} is already in the state (HubSpot id "
-                f"{state.records[destination].id}); `reconciler state rm` it first"
-            )
+        _check_movable(source, destination, state)
         backup = store.backup()
-        records: dict[str, RecordState] = {}
-        source_key = source.partition("/")[2]
-        for address, recorded in state.records.items():
-            # associations name their target by local key: follow the rename
-            associations = tuple(
-                replace(a, to_key=dest_key)
-                if a.to_type == source_type and a.to_key == source_key else a
-                for a in recorded.associations
-            )
-            records[destination if address == source else address] = replace(
-                recorded, associations=associations
-            )
-        state.records = records
+        rename_record(state, source, destination)  # associations follow the rename
         store.save(state)
     return StateEditOutcome(target, (source, destination), backup)
 
@@ -385,4 +485,6 @@ __all__ = [
     "remove_from_state",
     "run_destroy",
     "run_refresh_times",
+    "run_state_mv",
+    "run_state_rm",
 ]

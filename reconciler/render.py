@@ -20,7 +20,9 @@ _COLOURS = {
     "create": "32", "update": "33", "archive": "31", "remark": "36", "dim": "2", "bold": "1",
     "move": "36", "release": "35",
 }
-_SYMBOLS = {"create": "+", "update": "~", "archive": "-", "remark": "#", "move": ">", "release": "/"}
+_SYMBOLS = {
+    "create": "+", "update": "~", "archive": "-", "remark": "#", "move": ">", "release": "/",
+}
 
 
 def _style(text: str, colour: str, enabled: bool) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import click
@@ -28,8 +29,11 @@ from reconciler.manage import (
     move_in_state,
     rebind_state,
     remove_from_state,
+    load_with_spec,
     run_destroy,
     run_refresh_times,
+    run_state_mv,
+    run_state_rm,
 )
 from reconciler.planner import Plan
 from reconciler.render import render_apply_summary, render_plan_text, summary_line
@@ -100,15 +104,19 @@ def _run_with_plan(
 @click.argument("hubspot_id", metavar="HUBSPOT-ID", required=False)
 @click.option("--all-matching", is_flag=True,
               help="Adopt every spec record the portal has by its reconciler_key marker.")
+@click.option("--auto-approve", is_flag=True, help="Set the markers without asking.")
 def import_command(project_dir: Path, target_name: str | None, state_path: Path | None,
                    base_url: str | None, address: str | None, hubspot_id: str | None,
-                   all_matching: bool) -> int:
+                   all_matching: bool, auto_approve: bool) -> int:
     """Adopt a record that already exists in the portal (it must be in the spec too).
 
-    The record's managed properties are recorded as the portal holds them, so the next
-    plan shows only the real differences; it gets the reconciler_key marker. With
+    The record gets this project's markers (reconciler_key, reconciler_project) in the
+    portal, so every run, a stateless CI's too, finds it as this address; its managed
+    properties are recorded as the portal holds them, so the next plan shows only the
+    real differences. Says what it will write and asks unless --auto-approve. With
     --all-matching, every spec record not in the state is looked up by its marker
-    (after a state file was lost) and adopted in one go.
+    (after a state file was lost) and adopted in one go (nothing is written to the
+    portal: those records carry the markers already).
 
     \b
     Examples:
@@ -129,9 +137,41 @@ def import_command(project_dir: Path, target_name: str | None, state_path: Path 
                 "import needs ADDRESS and HUBSPOT-ID (e.g. `reconciler import contacts/jane-doe "
                 "151`), or --all-matching"
             )
+        if not _confirm_import(options, address, hubspot_id, auto_approve):
+            click.echo("Cancelled.")
+            return 0
         outcome = import_record(options, address, hubspot_id)
     _render_adopted(outcome, "Imported")
     return 0
+
+
+def _confirm_import(options: object, address: str, hubspot_id: str, auto_approve: bool) -> bool:
+    from reconciler.recovery import marker_properties
+    from reconciler.workflow import RunOptions
+
+    assert isinstance(options, RunOptions)
+    object_type, slash, key = address.partition("/")
+    if not (slash and object_type and key and hubspot_id.strip().isdigit()):
+        return True  # import_record says what is wrong
+    desired, target, _ = load_with_spec(options)
+    if address not in desired.records:
+        return True  # (the same)
+    project = desired.project
+    markers = ", ".join(f"{k} = {v}" for k, v in marker_properties(project.marker_id,
+                                                                   address).items())
+    click.echo(
+        f"Import will set {markers} on HubSpot id {hubspot_id} in the portal of target "
+        f"{target.name}, and manage it as {address} in {target.state_path}."
+    )
+    if auto_approve:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "this needs confirmation but there is no terminal to ask on; pass --auto-approve"
+        )
+    interrupts = Interrupts()
+    with _graceful_interrupt(interrupts):
+        return interrupts.ask("Import this record?")
 
 
 @cli.command()
@@ -179,39 +219,76 @@ def refresh_times(project_dir: Path, target_name: str | None, state_path: Path |
     return code
 
 
+_OFFLINE_EDIT = (
+    "Only the state file changed (--offline): the portal still has the markers of before, "
+    "so a state rebuilt from the portal (`reconciler state rebuild`, as a stateless CI does "
+    "on every run) undoes this. Run it without --offline to change the portal too."
+)
+
+
+def _edit_options(func: Callable[..., int]) -> Callable[..., int]:
+    func = click.option("--offline", is_flag=True,
+                        help="Edit only the state file; the portal keeps the markers.")(func)
+    return click.option("--auto-approve", is_flag=True, help="Write without asking.")(func)
+
+
 @state.command("rm")
 @target_options
 @click.argument("addresses", nargs=-1, required=True)
+@_edit_options
 def state_rm(project_dir: Path, target_name: str | None, state_path: Path | None,
-             base_url: str | None, addresses: tuple[str, ...]) -> int:
-    """Stop managing records: remove them from the state, leave them in the portal.
+             base_url: str | None, addresses: tuple[str, ...], auto_approve: bool,
+             offline: bool) -> int:
+    """Stop managing records; they stay in the portal (released, never archived).
+
+    Clears their markers (reconciler_key, reconciler_project) in the portal, then
+    forgets them, so a state rebuilt from the portal (a stateless CI) does not find them
+    again. Shows the plan and asks unless --auto-approve. In a GitOps repository prefer
+    a `removed:` entry in the spec, applied by CI. --offline edits only the state file.
 
     \b
     Example:
       reconciler state rm meetings/kickoff calls/intro-call --project examples
     """
-    outcome = remove_from_state(_options(project_dir, target_name, state_path, base_url), addresses)
-    _render_edit(outcome, f"Removed {', '.join(outcome.changed)} from the state.")
-    return 0
+    options = _options(project_dir, target_name, state_path, base_url)
+    if offline:
+        outcome = remove_from_state(options, addresses)
+        _render_edit(outcome, f"Removed {', '.join(outcome.changed)} from the state.")
+        click.echo(_OFFLINE_EDIT)
+        return 0
+    _, code = _run_with_plan(partial(run_state_rm, addresses=addresses), options, auto_approve,
+                             "Release these records?")
+    return code
 
 
 @state.command("mv")
 @target_options
 @click.argument("source")
 @click.argument("destination")
+@_edit_options
 def state_mv(project_dir: Path, target_name: str | None, state_path: Path | None,
-             base_url: str | None, source: str, destination: str) -> int:
-    """Rename a record's address after renaming its key in the spec (no archive + create).
+             base_url: str | None, source: str, destination: str, auto_approve: bool,
+             offline: bool) -> int:
+    """Give a record a new address after renaming its key in the spec (no archive + create).
+
+    Rewrites its reconciler_key marker in the portal, then the state, so a state rebuilt
+    from the portal (a stateless CI) finds it at the new address. Shows the plan and
+    asks unless --auto-approve. In a GitOps repository prefer a `moved:` entry in the
+    spec, applied by CI. --offline edits only the state file.
 
     \b
     Example:
       reconciler state mv meetings/kickoff meetings/northwind-kickoff --project examples
     """
-    outcome = move_in_state(
-        _options(project_dir, target_name, state_path, base_url), source, destination
-    )
-    _render_edit(outcome, f"Moved {source} to {destination}.")
-    return 0
+    options = _options(project_dir, target_name, state_path, base_url)
+    if offline:
+        outcome = move_in_state(options, source, destination)
+        _render_edit(outcome, f"Moved {source} to {destination}.")
+        click.echo(_OFFLINE_EDIT)
+        return 0
+    _, code = _run_with_plan(partial(run_state_mv, source=source, destination=destination),
+                             options, auto_approve, "Move this record?")
+    return code
 
 
 def _render_edit(outcome: StateEditOutcome, message: str) -> None:

@@ -130,11 +130,17 @@ def _follow(
     current = to
     while current not in addresses:
         step = first.get(current)
-        if step is None or step[1][3] is None:
-            if step is not None:
-                return current, f"{to} is removed (removed: at {_where(*step)}); move it or remove it, not both"
-            hint = did_you_mean(current, [a for a in addresses if a.startswith(current.partition("/")[0] + "/")])
-            return current, f"{current} is not in the spec{hint}; a move's 'to' is the record's address now"
+        if step is not None and step[1][3] is None:
+            return current, (
+                f"{current} is removed (removed: at {_where(*step)}); move it or remove it, "
+                "not both"
+            )
+        if step is None:
+            same_type = current.partition("/")[0] + "/"
+            hint = did_you_mean(current, [a for a in addresses if a.startswith(same_type)])
+            return current, (
+                f"{current} is not in the spec{hint}; a move's 'to' is the record's address now"
+            )
         current = step[1][3]
         if current in seen:
             return current, f"these moves form a cycle: {' → '.join([*seen, current])}"

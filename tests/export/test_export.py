@@ -312,7 +312,7 @@ def test_an_original_can_be_adopted_by_import_with_its_source_id(
     export(run, golden, out)
     sources = json.loads((out / "sources.json").read_text("utf-8"))["records"]
     code, stdout, stderr = run("import", "meetings/kickoff", sources["meetings/kickoff"],
-                               "--project", out)
+                               "--project", out, "--auto-approve")
     assert code == 0, stdout + stderr
     assert f"Imported meetings/kickoff (HubSpot id {sources['meetings/kickoff']})" in stdout
 

@@ -32,7 +32,7 @@ def test_destroy_archives_everything_in_reverse_dependency_order(
 
 def test_destroy_archives_only_what_the_state_manages(run: Run, project: Path, emulator: Any) -> None:
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
-    assert run("state", "rm", "companies/acme", "--project", project)[0] == 0
+    assert run("state", "rm", "companies/acme", "--project", project, "--offline")[0] == 0
     assert run("destroy", "--project", project, "--auto-approve")[0] == 0
     assert len(stored(emulator, "companies")) == 1
     assert stored(emulator, "contacts") == []
@@ -72,7 +72,8 @@ def test_protected_target_refuses_an_apply_that_archives(
     assert stored(emulator, "meetings")[0]["properties"]["hs_meeting_title"] == "Kickoff"
 
     # not managing it any more is the way out; the portal keeps the record
-    assert run("state", "rm", "calls/intro-call", "-p", project, "-t", "production")[0] == 0
+    assert run("state", "rm", "calls/intro-call", "-p", project, "-t", "production",
+               "--auto-approve")[0] == 0
     assert run("apply", "--project", project, "-t", "production", "--auto-approve")[0] == 0
     assert len(stored(emulator, "calls")) == 1
     assert stored(emulator, "meetings")[0]["properties"]["hs_meeting_title"] == "Kick-off"

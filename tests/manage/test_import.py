@@ -29,10 +29,12 @@ def test_import_then_plan_shows_only_the_differences(
     run: Run, project: Path, hub: HubSpotClient, emulator: Any
 ) -> None:
     company_id, contact_id = seed_acme(hub)
-    code, out, err = run("import", "companies/acme", company_id, "--project", project)
+    code, out, err = run("import", "companies/acme", company_id, "--project", project,
+                         "--auto-approve")
     assert code == 0, out + err
     assert f"Imported companies/acme (HubSpot id {company_id})" in out
-    assert run("import", "contacts/jane-doe", contact_id, "--project", project)[0] == 0
+    assert run("import", "contacts/jane-doe", contact_id, "--project", project,
+               "--auto-approve")[0] == 0
 
     records = state_of(project)["records"]
     assert records["contacts/jane-doe"]["id"] == contact_id
@@ -61,10 +63,12 @@ def test_import_then_plan_shows_only_the_differences(
 
 def test_import_keeps_a_backup_of_the_state(run: Run, project: Path, hub: HubSpotClient) -> None:
     company_id, contact_id = seed_acme(hub)
-    assert run("import", "companies/acme", company_id, "--project", project)[0] == 0
+    assert run("import", "companies/acme", company_id, "--project", project,
+               "--auto-approve")[0] == 0
     assert backups(project) == []  # there was no state file to keep
     before = (project / ".reconciler/state/local.json").read_text()
-    assert run("import", "contacts/jane-doe", contact_id, "--project", project)[0] == 0
+    assert run("import", "contacts/jane-doe", contact_id, "--project", project,
+               "--auto-approve")[0] == 0
     (backup,) = backups(project)
     assert backup.read_text() == before
 
@@ -100,27 +104,34 @@ def test_import_all_matching_on_a_fresh_portal_finds_nothing(run: Run, project: 
 
 def test_import_refusals_are_one_line_errors(run: Run, project: Path, hub: HubSpotClient) -> None:
     company_id, contact_id = seed_acme(hub)
-    line = one_line_error(*run("import", "companies/acme-corp", company_id, "--project", project))
+    line = one_line_error(*run("import", "companies/acme-corp", company_id, "--project", project,
+                               "--auto-approve"))
     assert "companies/acme-corp is not in the spec; did you mean 'companies/acme'?" in line
 
-    line = one_line_error(*run("import", "companies/acme", "999999", "--project", project))
+    line = one_line_error(*run("import", "companies/acme", "999999", "--project", project,
+                               "--auto-approve"))
     assert "companies 999999 does not exist in the portal" in line
 
-    line = one_line_error(*run("import", "acme", company_id, "--project", project))
+    line = one_line_error(*run("import", "acme", company_id, "--project", project,
+                               "--auto-approve"))
     assert "'acme' is not an address" in line
 
-    line = one_line_error(*run("import", "companies/acme", "abc", "--project", project))
+    line = one_line_error(*run("import", "companies/acme", "abc", "--project", project,
+                               "--auto-approve"))
     assert "not a HubSpot record id" in line
 
     line = one_line_error(*run("import", "companies/acme", "--project", project))
     assert "import needs ADDRESS and HUBSPOT-ID" in line
 
-    assert run("import", "companies/acme", company_id, "--project", project)[0] == 0
-    line = one_line_error(*run("import", "companies/acme", company_id, "--project", project))
+    assert run("import", "companies/acme", company_id, "--project", project,
+               "--auto-approve")[0] == 0
+    line = one_line_error(*run("import", "companies/acme", company_id, "--project", project,
+                               "--auto-approve"))
     assert "companies/acme is already managed" in line
 
     hub.batch_archive("contacts", [contact_id])
-    line = one_line_error(*run("import", "contacts/jane-doe", contact_id, "--project", project))
+    line = one_line_error(*run("import", "contacts/jane-doe", contact_id, "--project", project,
+                               "--auto-approve"))
     assert f"contacts {contact_id} is archived in the portal" in line
 
 

@@ -12,13 +12,15 @@ def test_state_rm_forgets_a_record_and_keeps_a_backup(run: Run, project: Path, e
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
     before = (project / ".reconciler/state/local.json").read_text()
 
-    code, out, err = run("state", "rm", "calls/intro-call", "--project", project)
+    code, out, err = run("state", "rm", "calls/intro-call", "--project", project, "--auto-approve")
     assert code == 0, err
-    assert "Removed calls/intro-call from the state." in out
+    assert "/ calls/intro-call" in out and "1 released" in out
     assert "calls/intro-call" not in state_of(project)["records"]
     (backup,) = backups(project)
     assert backup.read_text() == before and str(backup) in out
-    assert len(stored(emulator, "calls")) == 1  # the portal keeps it
+    (call,) = stored(emulator, "calls")  # the portal keeps it, released: no markers
+    assert not call["properties"].get("reconciler_key")
+    assert not call["properties"].get("reconciler_project")
 
     code, out, _ = run("plan", "--project", project)
     assert "Plan: 1 to create, 0 to update, 0 to archive." in out
@@ -26,7 +28,8 @@ def test_state_rm_forgets_a_record_and_keeps_a_backup(run: Run, project: Path, e
 
 def test_state_rm_unknown_address_is_a_one_line_error(run: Run, project: Path) -> None:
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
-    line = one_line_error(*run("state", "rm", "calls/nope", "--project", project))
+    line = one_line_error(*run("state", "rm", "calls/nope", "--project", project,
+                               "--auto-approve"))
     assert "calls/nope is not in the state" in line
     assert backups(project) == []
     assert sorted(state_of(project)["records"]) == ADDRESSES
@@ -40,9 +43,11 @@ def test_state_mv_follows_a_renamed_key(run: Run, project: Path) -> None:
     code, out, _ = run("plan", "--project", project)
     assert "1 to create" in out and "1 to archive" in out
 
-    code, out, err = run("state", "mv", "contacts/jane-doe", "contacts/jane", "--project", project)
+    code, out, err = run("state", "mv", "contacts/jane-doe", "contacts/jane", "--project", project,
+                         "--offline")
     assert code == 0, err
     assert "Moved contacts/jane-doe to contacts/jane." in out
+    assert "a state rebuilt from the portal" in out and "undoes this" in out
     records = state_of(project)["records"]
     assert "contacts/jane" in records and "contacts/jane-doe" not in records
     assert {a.get("to_key") for a in records["meetings/kickoff"]["associations"]} == {"jane", "acme"}
@@ -59,7 +64,13 @@ def test_state_mv_refusals(run: Run, project: Path) -> None:
     line = one_line_error(*run("state", "mv", "contacts/nobody", "contacts/jane", "-p", project))
     assert "contacts/nobody is not in the state" in line
     line = one_line_error(*run("state", "mv", "meetings/kickoff", "meetings/kickoff", "-p", project))
-    assert "meetings/kickoff is already in the state" in line
+    assert "cannot move meetings/kickoff to itself" in line
+    line = one_line_error(*run("state", "mv", "contacts/jane-doe", "contacts/jane-doe2", "-p",
+                               project))
+    assert "this needs confirmation but there is no terminal" in line
+    line = one_line_error(*run("state", "mv", "calls/intro-call", "meetings/kickoff", "-p", project))
+    assert "a record keeps its type (calls)" in line
+
     line = one_line_error(*run("state", "mv", "kickoff", "meetings/x", "-p", project))
     assert "'kickoff' is not an address" in line
     assert backups(project) == []

@@ -29,7 +29,9 @@ def _rename_jane(project: Path, *, moved: bool = True) -> None:
             handle.write("moved:\n  - from: contacts/jane-doe\n    to: contacts/jane\n")
 
 
-def test_moved_keeps_the_record_and_rewrites_its_marker(run: Run, project: Path, emulator: Any) -> None:
+def test_moved_keeps_the_record_and_rewrites_its_marker(
+    run: Run, project: Path, emulator: Any
+) -> None:
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
     jane_id = state_of(project)["records"]["contacts/jane-doe"]["id"]
     _rename_jane(project)

@@ -102,7 +102,7 @@ def test_two_meetings_that_could_be_it_are_reported_and_nothing_is_made(
 
     # the user settles it: adopt the right one; the entry in flight is then dropped
     ours = next(str(m["id"]) for m in emulator.records("meetings") if str(m["id"]) != by_hand.id)
-    assert cli("import", "meetings/demo", ours, "--project", project).code == 0
+    assert cli("import", "meetings/demo", ours, "--project", project, "--auto-approve").code == 0
     final = cli("apply", "--project", project, "--auto-approve", grace=0.5)
     assert final.code == 0, final.out + final.err
     assert read_state(project)["in_flight"] == {}
