@@ -139,7 +139,8 @@ class ApplyRun:
         type_id = self.type_id(from_type, ref)
         if to_id is None or type_id is None:
             return None
-        return AppliedAssociation(ref.to_type, to_id, ref.category, type_id, ref.to_key)
+        label = ref.label if ref.type_id is None else None  # (the spec's name for it)
+        return AppliedAssociation(ref.to_type, to_id, ref.category, type_id, ref.to_key, label)
 
     def blocked_by(self, change: Change) -> str | None:
         for ref in change.associations:

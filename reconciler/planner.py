@@ -501,7 +501,10 @@ def association_identity(ref: AssociationRef) -> tuple[str, str, str, str]:
 
 def applied_identity(applied: AppliedAssociation) -> tuple[str, str, str, str]:
     target = f"key:{applied.to_key}" if applied.to_key is not None else f"id:{applied.to_id}"
-    return (applied.to_type, target, applied.category, str(applied.type_id))
+    # One made from a `label:` is the spec's by that label (the id it resolved to is the
+    # portal's), as AssociationRef.identity() names it.
+    kind = f"label:{applied.label}" if applied.label is not None else str(applied.type_id)
+    return (applied.to_type, target, applied.category, kind)
 
 
 def _association_changes(
@@ -735,6 +738,7 @@ def _applied_from_json(data: Any) -> AppliedAssociation:
         category=_field(data, "category", _TEXT),
         type_id=_field(data, "type_id", (int,)),
         to_key=_field(data, "to_key", _TEXT_OR_NULL, None),
+        label=_field(data, "label", _TEXT_OR_NULL, None),
     )
 
 

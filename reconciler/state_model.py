@@ -108,13 +108,15 @@ class StateBinding:
 
 @dataclass(frozen=True, slots=True)
 class AppliedAssociation:
-    """An association as last applied: the target's local key (if ours) and its HubSpot id."""
+    """An association as last applied: the target's local key (if ours) and its HubSpot id.
+    ``label``: the spec's ``label:`` it was resolved from (the spec names it so, not by id)."""
 
     to_type: str
     to_id: str
     category: str
     type_id: int
     to_key: str | None = None
+    label: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -125,6 +127,8 @@ class AppliedAssociation:
         }
         if self.to_key is not None:
             data["to_key"] = self.to_key
+        if self.label is not None:
+            data["label"] = self.label
         return data
 
     @classmethod
@@ -136,6 +140,7 @@ class AppliedAssociation:
             category=_text(data, "category"),
             type_id=_whole(data, "type_id"),
             to_key=_text(data, "to_key", optional=True),
+            label=_text(data, "label", optional=True),
         )
 
 

@@ -145,6 +145,27 @@ def test_association_added_and_removed() -> None:
     assert [a.to_key for a in change.remove_associations] == ["acme"]
 
 
+def test_an_association_applied_from_a_label_is_compared_by_that_label() -> None:
+    def spec(label: str) -> DesiredRecord:
+        return DesiredRecord(
+            object_type="meetings", key="m", source=SRC, properties={"hs_meeting_title": "M"},
+            associations=(AssociationRef("contacts", to_key="ann", category="USER_DEFINED",
+                                         label=label),),
+        )
+
+    made = AppliedAssociation("contacts", "7", "USER_DEFINED", 41, "ann", label="Decision maker")
+    state = State.empty()
+    state.records["meetings/m"] = RecordState(
+        id="1", object_type="meetings", properties={"hs_meeting_title": "M"}, associations=(made,),
+    )
+    assert not plan(desired(spec("Decision maker")), state).changes
+    (change,) = plan(desired(spec("Champion")), state).changes
+    assert [a.label for a in change.add_associations] == ["Champion"]
+    assert change.remove_associations == (made,)
+    assert plan_from_json(plan_to_json(plan(desired(spec("Champion")), state))).changes == (change,)
+    assert AppliedAssociation.from_json(made.to_json()) == made
+
+
 def test_owner_email_resolves_through_owner_map() -> None:
     wanted = DesiredRecord(
         object_type="calls", key="c", source=SRC, properties={"hs_call_title": "C"},

@@ -263,9 +263,6 @@ def test_a_user_defined_label_is_exported_by_name_not_by_its_portal_type_id(
     assert {labels[t] for _to, t in linked[copied["meetings/demo"]]} == {"Decision maker"}
 
 
-@pytest.mark.xfail(strict=True, reason="planner: a `label:` association is compared by its "
-                   "label with the type id the state recorded, so it re-plans forever "
-                   "(reported to the lead; not export's)")
 def test_a_labelled_association_plans_no_changes_after_apply(
     run: Run, tmp_path: Path, emulator: Emulator
 ) -> None:

@@ -162,10 +162,6 @@ def test_a_create_answered_unusably_after_commit_makes_no_duplicate(
     assert len(creates) == len(created)  # what was written blind was never resent
 
 
-@pytest.mark.xfail(
-    reason="needs apply to check each created result's marker against its input (h5-apply)",
-    strict=False,
-)
 def test_create_results_claiming_each_others_inputs_are_not_mapped(
     via: Callable[..., CliRun], proxy: RewritingProxy, emulator: Emulator, project: Path
 ) -> None:
