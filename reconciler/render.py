@@ -363,6 +363,7 @@ def apply_result_json(
         "adopted": result.adopted,
         "moved": result.moved,
         "released": result.released,
+        "remarked": result.remarked,
         "ids": dict(sorted((new_ids or {}).items())),
         "failed": [
             {
@@ -392,6 +393,9 @@ def render_apply_summary(result: ApplyResult) -> str:
         parts.append(f"{len(result.moved)} moved")
     if result.released:
         parts.append(f"{len(result.released)} released")
+    if result.remarked:  # (each record's two markers, counted once per record)
+        count = len(result.remarked)
+        parts.append(f"{count} marker{'s' if count != 1 else ''} rewritten")
     failed = [f for f in result.failures if not f.skipped]
     skipped = [f for f in result.failures if f.skipped]
     if failed:

@@ -114,12 +114,24 @@ def test_markers_of_the_first_release_are_rewritten_in_one_explicit_step(
     writes = [r for r in emulator.requests() if r["method"] == "POST"
               and r["path"].endswith(("/batch/create", "/batch/upsert", "/batch/archive"))]
     assert writes == []  # a rewrite of markers, nothing created or archived
+    assert "Apply complete: 0 created, 0 updated, 0 archived, 5 markers rewritten" in run.out
     assert set(markers(emulator, "meetings")) == {f"demo:meetings/m{i}" for i in range(3)}
     assert read_state(project)["project_id"] == "demo"
     assert_exactly(emulator, project, {"meetings": 3, "calls": 2})
 
     again = cli("plan", "--project", project)
     assert "No changes." in again.out, again.out
+
+
+def test_the_apply_summary_counts_records_whose_markers_were_rewritten() -> None:
+    from reconciler.apply_run import ApplyResult
+    from reconciler.render import render_apply_summary
+
+    one = ApplyResult(updated=["calls/c0"], remarked=["meetings/m0"], requests=2)
+    assert render_apply_summary(one) == (
+        "Apply complete: 0 created, 1 updated, 0 archived, 1 marker rewritten (2 HTTP requests)."
+    )
+    assert "rewritten" not in render_apply_summary(ApplyResult())
 
 
 def test_a_first_release_record_deleted_by_hand_is_made_again_with_new_markers(
