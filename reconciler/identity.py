@@ -1,6 +1,6 @@
 """A project's identity: the ``id:`` in ``reconciler.yaml`` that its markers carry.
 
-The id is written once, by ``reconciler init`` (``init_project``), and committed with the
+The id is written once, by ``reconciler init`` (``reconciler.scaffold``), and committed with the
 project: it does not change when the folder is moved or renamed, and two folders of the
 same name get different ids, so they never share records. It is the slug of the project's
 name (for people reading markers in HubSpot) plus 8 random hex digits (for uniqueness).
@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import re
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import ConfigError
@@ -35,39 +34,7 @@ def new_project_id(name: str) -> str:
     return project_id
 
 
-@dataclass(frozen=True, slots=True)
-class InitOutcome:
-    project_file: Path
-    project_id: str
-    name: str
-    created_project_file: bool
-    #: what happened to .gitignore: "created", "appended" or "unchanged"
-    gitignore: str
-    gitignore_path: Path
-
-
-def init_project(root: Path) -> InitOutcome:
-    """Give the project in ``root`` its id (refused if it has one) and keep ``.reconciler/``
-    out of git. Creates ``reconciler.yaml`` with ``name:`` and ``id:`` if it is absent."""
-    if not root.is_dir():
-        raise ConfigError(f"project folder {str(root)!r} does not exist or is not a folder")
-    existing = [root / name for name in PROJECT_FILES if (root / name).is_file()]
-    if existing:
-        path = existing[0]
-        name, project_id = _add_id(path, root)
-        created = False
-    else:
-        path = root / PROJECT_FILES[0]
-        name = root.resolve().name or "project"
-        project_id = new_project_id(name)
-        path.write_text(f"name: {_plain(name)}\nid: {project_id}\n", encoding="utf-8")
-        created = True
-    gitignore_path = root / ".gitignore"
-    return InitOutcome(path, project_id, name, created, _ignore_state(gitignore_path),
-                       gitignore_path)
-
-
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """``text`` as a YAML scalar (quoted when it would not read back as the same string)."""
     if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9 _.-]*", text) and text.lower() not in (
         "true", "false", "yes", "no", "on", "off", "null", "~"
@@ -76,7 +43,10 @@ def _plain(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _add_id(path: Path, root: Path) -> tuple[str, str]:
+def add_id(path: Path, root: Path, *, refuse_if_present: bool = True) -> tuple[str, str] | None:
+    """Write a new ``id:`` into the project file ``path``, keeping its comments and key
+    order; returns (name, id). A file with an id already is refused (the id never
+    changes), or with ``refuse_if_present`` off left alone (None)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.error import YAMLError
@@ -94,6 +64,8 @@ def _add_id(path: Path, root: Path) -> tuple[str, str]:
     if not isinstance(data, CommentedMap):
         raise ConfigError(f"{path}: expected a mapping of settings (name:, targets: ...)")
     if data.get("id") is not None:
+        if not refuse_if_present:
+            return None
         raise ConfigError(
             f"{path} already has an id ({data['id']}); a project's id never changes, since "
             "its records in every portal carry it. Nothing was changed"
@@ -112,7 +84,7 @@ def _add_id(path: Path, root: Path) -> tuple[str, str]:
     return name, project_id
 
 
-def _ignore_state(path: Path) -> str:
+def ignore_state(path: Path) -> str:
     """``.reconciler/`` (state, caches, the local emulator's data) is never committed."""
     if not path.exists():
         path.write_text(IGNORED + "\n", encoding="utf-8")
@@ -126,4 +98,4 @@ def _ignore_state(path: Path) -> str:
     return "appended"
 
 
-__all__ = ["ID_PATTERN", "InitOutcome", "init_project", "new_project_id"]
+__all__ = ["ID_PATTERN", "add_id", "ignore_state", "new_project_id", "plain"]

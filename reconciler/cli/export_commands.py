@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 
 from reconciler.cli.base import cli
-from reconciler.cli.plan_commands import _once, _options
+from reconciler.cli.plan_commands import _once, _options, find_project
 
 
 @cli.command()
 @click.option(
     "--project", "-p", "project_dir", type=click.Path(path_type=Path, file_okay=False),
-    multiple=True, callback=_once(Path(".")), metavar="DIR",
+    multiple=True, callback=_once(find_project), metavar="DIR",
     help="The project whose target is read (settings only; its spec is not loaded).",
 )
 @click.option(

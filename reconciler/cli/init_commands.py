@@ -1,4 +1,4 @@
-"""`init`: give a project its identity (the ``id:`` its records' markers carry)."""
+"""`init`: scaffold a project, or give an existing one its identity (``reconciler.scaffold``)."""
 
 from __future__ import annotations
 
@@ -10,35 +10,67 @@ from reconciler.cli.base import cli
 
 
 @cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
 @click.option(
     "--project", "-p", "project_dir", type=click.Path(path_type=Path, file_okay=False),
-    default=Path("."), show_default=True, help="The project folder.",
+    default=None, help="The project folder (the same as DIR).  [default: .]",
 )
-def init(project_dir: Path) -> int:
-    """Give the project its id: writes `id:` into reconciler.yaml (creating the file with
-    `name:` and `id:` if there is none), and keeps .reconciler/ out of git.
+@click.option("--name", default=None,
+              help="The project's name (default: the folder's). Only for a new reconciler.yaml.")
+@click.option("--gitops", is_flag=True,
+              help="Also write .github/workflows/reconcile.yml, the CI workflow of "
+              "examples/gitops for this project's targets.")
+def init(directory: Path | None, project_dir: Path | None, name: str | None,
+         gitops: bool) -> int:
+    """Scaffold a project in DIR (default: the current folder; created if missing).
 
-    The id (the project's name as a slug, plus 8 random hex digits) is what this
-    project's records carry in HubSpot, so two folders of the same name never share
-    records. Commit reconciler.yaml; never change the id or copy it to another project.
-    Every target but `local` needs it. Refused if the project already has an id.
+    Writes reconciler.yaml with the project's name and its id (the project's name as a
+    slug plus 8 random hex digits: what its records carry in HubSpot, so two folders of
+    the same name never share records), a .gitignore for .reconciler/ (state, caches),
+    and, when the folder has no spec yet, a commented example.yaml with schema modelines
+    (the schemas go to schemas/). With --gitops, also the CI workflow for the project's
+    targets (a new project gets a sandbox and a protected production target). An
+    existing project gets only what it lacks: its id, the .gitignore entry, the
+    workflow; nothing is overwritten. Commit reconciler.yaml; never change the id or copy
+    it to another project.
 
     \b
     Example:
-      reconciler init --project acme
-      git add acme/reconciler.yaml acme/.gitignore && git commit -m "acme: project id"
+      reconciler init acme --gitops
+      git -C acme add -A && git -C acme commit -m "acme: scaffolded by reconciler init"
     """
-    from reconciler.identity import init_project
+    from reconciler.errors import ConfigError
+    from reconciler.scaffold import init_project
 
-    outcome = init_project(project_dir)
-    verb = "Created" if outcome.created_project_file else "Updated"
-    click.echo(f"{verb} {outcome.project_file}: id: {outcome.project_id} (project {outcome.name})")
-    if outcome.gitignore == "created":
-        click.echo(f"Created {outcome.gitignore_path} with .reconciler/ (state and caches)")
-    elif outcome.gitignore == "appended":
-        click.echo(f"Added .reconciler/ to {outcome.gitignore_path}")
-    click.echo(
-        f"Commit {outcome.project_file.name} now: the id is this project's identity in every "
-        "portal, and must never change or be copied to another project."
-    )
+    if directory is not None and project_dir is not None and directory != project_dir:
+        raise ConfigError(f"two project folders given ({directory} and --project "
+                          f"{project_dir}); give one")
+    root = directory or project_dir or Path(".")
+    outcome = init_project(root, name=name, gitops=gitops)
+    for path, what in outcome.written:
+        if path == outcome.project_file and what == "created":
+            click.echo(f"Created {path}: id: {outcome.project_id} (project {outcome.name})")
+        elif path == outcome.project_file:
+            click.echo(f"Updated {path}: id: {outcome.project_id} (project {outcome.name})")
+        elif path.name == ".gitignore":
+            verb = "Created" if what == "created" else "Added .reconciler/ to"
+            click.echo(f"{verb} {path}" + (" with .reconciler/ (state and caches)"
+                                           if what == "created" else ""))
+        else:
+            click.echo(f"Created {path}")
+    for path in outcome.kept:
+        click.echo(f"Kept {path} as it is (delete it to have init write it again)")
+    if outcome.had_id:
+        click.echo(f"{outcome.project_file} keeps its id: {outcome.project_id}")
+    else:
+        click.echo(
+            f"Commit {outcome.project_file.name} now: the id is this project's identity in "
+            "every portal, and must never change or be copied to another project."
+        )
+    if any(path.name == "reconcile.yml" for path, _ in outcome.written):
+        click.echo(
+            "In the workflow, put your reconciler repository URL and a reviewed commit where "
+            "it says so (RECONCILER_REPO, RECONCILER_REF), and add the targets' tokens as "
+            "repository secrets."
+        )
     return 0

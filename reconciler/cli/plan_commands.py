@@ -58,6 +58,14 @@ def vars_given() -> tuple[tuple[str, str], ...]:
     return tuple(parse_var_option(text) for text in raw)
 
 
+def find_project() -> Path:
+    """The default of --project: the nearest folder, here or above, with a reconciler.yaml
+    (``reconciler.spec.find_project``; imported when needed, the spec loader is heavy)."""
+    from reconciler.spec.files import find_project as nearest
+
+    return nearest()
+
+
 def _once(default: Any = None) -> Callable[[click.Context, click.Parameter, Any], Any]:
     """A callback for an option given at most once: ``--target a --target b`` is refused
     instead of quietly meaning ``b`` (the option is declared ``multiple`` to see repeats)."""
@@ -68,7 +76,9 @@ def _once(default: Any = None) -> Callable[[click.Context, click.Parameter, Any]
                 f"given {len(values)} times ({', '.join(map(str, values))}); give it once",
                 ctx=ctx, param=param,
             )
-        return values[0] if values else default
+        if values:
+            return values[0]
+        return default() if callable(default) else default  # (computed only when needed)
 
     return callback
 
@@ -114,8 +124,9 @@ def _target_option_set(func: Callable[..., Any], *, many: bool) -> Callable[...,
     )(func)
     func = click.option(
         "--project", "-p", "project_dir", type=click.Path(path_type=Path, file_okay=False),
-        multiple=True, callback=_once(Path(".")), metavar="DIR",
-        help="The project folder.  [default: .]",
+        multiple=True, callback=_once(find_project), metavar="DIR",
+        help="The project folder.  [default: the nearest folder, here or above, with a "
+        "reconciler.yaml, as git finds its repository]",
     )(func)
     return func
 

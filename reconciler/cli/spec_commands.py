@@ -53,7 +53,7 @@ def validate(
       reconciler validate examples
       reconciler validate --project examples --format github
     """
-    from reconciler.spec import load_project
+    from reconciler.spec import find_project, load_project
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} contradict each other; pick one")
@@ -61,7 +61,7 @@ def validate(
         raise click.UsageError(
             f"two project folders given ({project} and --project {project_option}); give one"
         )
-    folder = project or project_option or Path(".")
+    folder = project or project_option or find_project()
     fmt = "json" if as_json else (fmt or "text")
     try:
         desired = load_project(

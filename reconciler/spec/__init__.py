@@ -3,6 +3,7 @@
     load_project(root, reference_time=..., use_cache=True) -> DesiredState
     load_project_settings(root) -> ProjectSettings
     schema_text("spec" | "project") -> str
+    find_project(start=".") -> Path    (the nearest folder above with reconciler.yaml)
 
 Modules: ``yamlfile`` (fast parsing, positions), ``schema`` (JSON Schema validation and
 messages), ``records`` (friendly fields → HubSpot properties), ``times`` (absolute and
@@ -13,8 +14,8 @@ cross-file checks, the result).
 
 from __future__ import annotations
 
-from reconciler.spec.files import spec_files
+from reconciler.spec.files import find_project, spec_files
 from reconciler.spec.project import load_project, load_project_settings
 from reconciler.spec.schema import schema_text
 
-__all__ = ["load_project", "load_project_settings", "schema_text", "spec_files"]
+__all__ = ["find_project", "load_project", "load_project_settings", "schema_text", "spec_files"]

@@ -39,6 +39,28 @@ for _flag in ("O_NONBLOCK", "O_NOCTTY", "O_NOFOLLOW", "O_CLOEXEC", "O_BINARY"):
     _NO_WAIT_NO_FOLLOW |= getattr(os, _flag, 0)
 
 
+def find_project(start: str | Path = ".") -> Path:
+    """The project folder for a command run in ``start`` without ``--project``: the
+    nearest folder at or above it with a ``reconciler.yaml``, as git finds its repository,
+    so running from a sub-folder never starts a new project. Relative to ``start`` when
+    ``start`` is (``..``, ``../..``), so paths are shown as typed from where the command
+    ran; ``start`` itself when no folder above has one (a project without a project file).
+    """
+    given = Path(start)
+    try:
+        here = given.resolve()
+    except OSError:
+        return given
+    for depth, folder in enumerate([here, *here.parents]):
+        if any(os.path.lexists(folder / name) for name in PROJECT_FILES):
+            if depth == 0:
+                return given
+            if given.is_absolute():
+                return folder
+            return Path(given, *[".."] * depth)
+    return given
+
+
 def check_root(root: str | Path) -> Path:
     path = Path(root)
     try:

@@ -62,8 +62,9 @@ def test_init_creates_the_project_file_and_appends_to_gitignore(
     project = write_project(tmp_path / "My Folder", {".gitignore": "*.pyc"})
     code, out, err = _init(project, capsys)
     assert code == 0, err
-    text = (project / "reconciler.yaml").read_text()
-    assert re.fullmatch(r"name: My Folder\nid: my-folder-[0-9a-f]{8}\n", text), text
+    text = (project / "reconciler.yaml").read_text()  # scaffolded: commented (tests/refactors)
+    assert re.search(r"^name: My Folder$", text, re.M), text
+    assert re.search(r"^id: my-folder-[0-9a-f]{8}$", text, re.M), text
     assert "Created" in out
     assert (project / ".gitignore").read_text() == "*.pyc\n.reconciler/\n"
     # a second run is refused, and leaves .gitignore alone
