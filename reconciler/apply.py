@@ -46,7 +46,9 @@ from reconciler.state import State, StateStore
 def _run(run: ApplyRun) -> ApplyResult:
     changes = run.plan.changes
     try:
-        written = {c.object_type for c in changes if c.action in ("create", "remark", "move")}
+        # every write carries the markers or the digest (updates too: a record made before
+        # the digest property existed gets it with its first update)
+        written = {c.object_type for c in changes if c.action != "archive"}
         ensure_markers(run.client, written, run.unique_marker)
         refactor(run, [c for c in changes if c.action in ("move", "release")])
         run.check_stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 from reconciler.apply_run import ApplyRun
+from reconciler.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.client import CALENDAR_PROPERTIES, RemoteRecord, UpdateInput
 from reconciler.errors import AmbiguousWriteError, ReconcilerError
 from reconciler.planner import Change
@@ -114,6 +115,7 @@ def _set_the_rest(
 ) -> None:
     """The scheduler takes only its own properties: send the markers and the rest now."""
     rest = {k: v for k, v in properties.items() if k not in CALENDAR_PROPERTIES}
+    markers = {**markers, DIGEST_PROPERTY: encode_digest(change.pins, change.associations)}
     try:
         if rest:
             outcome = run.client.batch_update(

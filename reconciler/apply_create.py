@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from reconciler.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.apply_run import ApplyRun
 from reconciler.apply_update import associate
 from reconciler.client import BatchItemError, BatchOutcome, CreateInput, RemoteRecord
@@ -88,7 +89,10 @@ def prepare(
             if change.calendar is not None:
                 calendar.append(change)
                 continue
-            properties = {**change.after, **marker_properties(run.project, change.address)}
+            properties = {
+                **change.after, **marker_properties(run.project, change.address),
+                DIGEST_PROPERTY: encode_digest(change.pins, change.associations),
+            }
             sent = () if upsert else tuple(
                 (a.to_type, a.to_id, a.category, a.type_id) for a in inline
             )

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from functools import partial
 
+from reconciler.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.apply_run import ApplyRun
 from reconciler.client import UpdateInput
 from reconciler.errors import ReconcilerError
@@ -30,10 +31,19 @@ def by_type(changes: Sequence[Change], *, reverse: bool = False) -> list[tuple[s
 
 
 def update(run: ApplyRun, changes: list[Change]) -> None:
+    """Send each change's properties with its digest (``reconciler_applied``: the pins and
+    associations the record now has), so a rebuild from the portal plans what this state
+    would; an association-only change sends its digest too."""
     for object_type, group in by_type(changes):
-        sending = [c for c in group if c.properties_to_send]
+        sending = list(group)
         by_id = {c.hubspot_id: c for c in sending}
-        inputs = [UpdateInput(str(c.hubspot_id), _properties_to_send(run, c)) for c in sending]
+        inputs = [
+            UpdateInput(str(c.hubspot_id), {
+                **_properties_to_send(run, c),
+                DIGEST_PROPERTY: encode_digest(c.pins, c.associations),
+            })
+            for c in sending
+        ]
         for chunk, outcome in run.client.run_batches(
             partial(run.client.batch_update, object_type), inputs, stop=run.stop
         ):
@@ -51,11 +61,6 @@ def update(run: ApplyRun, changes: list[Change]) -> None:
                     run.fail(change, error.message if error else "HubSpot returned no result")
             run.save()
             run.progress(len(chunk))
-        # association-only changes
-        for change in group:
-            if change.address not in run.failed and not change.properties_to_send:
-                _apply_association_changes(run, change)
-                run.progress(1)
         run.save()
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from reconciler.applied_digest import DIGEST_PROPERTY
 from reconciler.client import HubSpotClient, PropertyDefinition, RemoteRecord, UpdateInput
 from reconciler.errors import ReconcilerError
 from reconciler.state import RecordState, State, StateStore
@@ -61,7 +62,8 @@ def marker_properties(project_id: str, address: str) -> dict[str, str]:
 def ensure_markers(
     client: HubSpotClient, object_types: Iterable[str], unique: dict[str, bool] | None = None
 ) -> dict[str, bool]:
-    """Make sure both marker properties exist on each type; return which types have
+    """Make sure both marker properties (and ``reconciler_applied``, the digest of what was
+    applied) exist on each type; return which types have
     ``reconciler_key`` unique (those are created by upsert). ``reconciler_project`` is
     never unique: every record of the project carries the same value."""
     unique = unique if unique is not None else {}
@@ -82,6 +84,12 @@ def ensure_markers(
             client.create_property(object_type, PropertyDefinition(
                 name=PROJECT_PROPERTY, label="Reconciler project", type="string",
                 field_type="text", group_name=group, has_unique_value=False,
+                hidden=True, form_field=False,
+            ))
+        if DIGEST_PROPERTY not in existing:  # what was applied: see reconciler.applied_digest
+            client.create_property(object_type, PropertyDefinition(
+                name=DIGEST_PROPERTY, label="Reconciler applied", type="string",
+                field_type="textarea", group_name=group, has_unique_value=False,
                 hidden=True, form_field=False,
             ))
     return unique

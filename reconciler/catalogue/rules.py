@@ -16,11 +16,14 @@ from datetime import datetime, timezone
 
 from reconciler.catalogue.definitions import Catalogue, PropertyInfo
 from reconciler.model import DesiredRecord, DesiredState
+from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.spec.issues import did_you_mean
 
-#: The reconciler's own marker properties: apply creates them (``recovery.ensure_markers``)
-#: and writes them; a spec never has to.
-TOOL_PROPERTIES = frozenset({"reconciler_key", "reconciler_project"})
+#: The reconciler's own properties share this prefix: its markers (``MARKER_PROPERTY``,
+#: ``PROJECT_PROPERTY``) and what it keeps beside them (the applied digest). Apply creates
+#: them (``recovery.ensure_markers``) and writes them; a spec never has to.
+TOOL_PREFIX = "reconciler_"
+assert MARKER_PROPERTY.startswith(TOOL_PREFIX) and PROJECT_PROPERTY.startswith(TOOL_PREFIX)
 #: How many options a message lists before "and N more".
 _SHOWN_OPTIONS = 10
 
@@ -93,11 +96,11 @@ def _property_findings(
 ) -> list[Finding]:
     findings: list[Finding] = []
     for name, value in record.properties.items():
-        if name in TOOL_PROPERTIES:
+        if name.startswith(TOOL_PREFIX):
             continue
         info = properties.get(name)
         if info is None:
-            hint = did_you_mean(name, [p for p in properties if p not in TOOL_PROPERTIES])
+            hint = did_you_mean(name, [p for p in properties if not p.startswith(TOOL_PREFIX)])
             message = (
                 f"property {name!r} does not exist for {record.object_type} in this portal{hint}"
             )
