@@ -142,6 +142,7 @@ class HubSpotClient:
         self.connection = HubSpotConnection(settings, transport=transport)
         self._send = self.connection.send
         self._cancelled = threading.Event()
+        self._owners: list[Owner] | None = None
 
     @property
     def requests_sent(self) -> int:
@@ -506,6 +507,14 @@ class HubSpotClient:
         return self._call("GET", f"{self.paths.properties(object_type)}/{definition.name}", parse)
 
     def list_owners(self) -> list[Owner]:
+        """Every active owner, read once per client (one run): resolving the spec's owner
+        emails and checking its owner ids both need them, and they do not change with
+        what a run writes."""
+        if self._owners is None:
+            self._owners = self._read_owners()
+        return list(self._owners)
+
+    def _read_owners(self) -> list[Owner]:
         owners: list[Owner] = []
         after: str | None = None
         while True:

@@ -22,6 +22,7 @@ from reconciler.model import (
     DesiredRecord,
     DesiredState,
 )
+from reconciler.spec.files import read_file
 from reconciler.spec.issues import PathPart, render_path
 from reconciler.spec.records import FRIENDLY_FIELDS
 from reconciler.spec.yamlfile import ParsedFile, decode, locate, parse
@@ -35,24 +36,24 @@ _EXTRA_FIELDS: Mapping[tuple[str, str], tuple[str, ...]] = {
 
 def locate_findings(findings: list[Finding], desired: DesiredState) -> list[SpecIssue]:
     """One located issue per finding (duplicates, such as one ``default_owner``, merged)."""
-    files = _Files()
+    files = _Files(Path(desired.project.root))
     located = {_locate(finding, desired, files) for finding in findings}
     return sorted(located)
 
 
 class _Files:
-    """Each file re-read at most once, for its data and its nodes."""
+    """Each file re-read at most once, for its data and its nodes, as the loader reads it
+    (``read_file``: no link out of the project, FIFO or device; a refusal means no position)."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
+        self._root = root
         self._parsed: dict[str, ParsedFile | None] = {}
 
     def get(self, display: str) -> ParsedFile | None:
         if display not in self._parsed:
             parsed: ParsedFile | None = None
-            try:
-                text, _ = decode(Path(display).read_bytes(), display)
-            except OSError:
-                text = None
+            raw, _ = read_file(Path(display), display, self._root)
+            text = decode(raw, display)[0] if raw is not None else None
             if text is not None:
                 parsed = parse(text, display)
                 if parsed.root is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -9,6 +11,8 @@ import pytest
 
 from reconciler.catalogue import Catalogue, PropertyInfo, find_problems
 from reconciler.catalogue.definitions import property_from_api
+from reconciler.catalogue.positions import locate_findings
+from reconciler.catalogue.rules import Finding
 from reconciler.catalogue.rules import value_problem
 from reconciler.model import AssociationRef, DesiredRecord, DesiredState, ProjectSettings, Source
 
@@ -144,7 +148,8 @@ def test_types_and_pairs_not_read_are_not_checked() -> None:
 
 def test_findings_name_the_property_or_the_association() -> None:
     desired = _desired(
-        _record("deals", "big", 1, dealstage="nope", hs_prioritee="high", reconciler_key="x"),
+        _record("deals", "big", 1, dealstage="nope", hs_prioritee="high", reconciler_key="x",
+                reconciler_applied="{}"),  # (the tool's own, absent from the catalogue: skipped)
         _record("contacts", "jane", 5, (
             AssociationRef("companies", to_id="5", label="Boss"),
             AssociationRef("companies", to_id="6", type_id=279),
@@ -175,6 +180,29 @@ def test_findings_name_the_property_or_the_association() -> None:
         "association label 'Boss' does not exist for contacts → companies in this portal; none "
         "is defined (create it in HubSpot first)"
     )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges")
+def test_findings_are_located_only_in_files_the_loader_would_read(tmp_path: Path) -> None:
+    # The spec file was swapped, since it was loaded, for a link out of the project: it
+    # is not read (the link could lead anywhere, to a FIFO that blocks forever, a device).
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("deals:\n  big:\n    properties:\n      hs_prioritee: high\n")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "spec.yaml").symlink_to(outside)
+    record = DesiredRecord(
+        object_type="deals", key="big", properties=MappingProxyType({"hs_prioritee": "high"}),
+        source=Source(str(project / "spec.yaml"), 7, 3),
+    )
+    desired = DesiredState(
+        project=ProjectSettings(root=str(project), name="demo"),
+        records=MappingProxyType({record.address: record}),
+        reference_time="2026-11-29T00:00:00Z",
+    )
+    (issue,) = locate_findings([Finding("deals/big", "no such property", prop="hs_prioritee",
+                                        at_key=True)], desired)
+    assert (issue.line, issue.column) == (7, 3)  # the record's own place, as loaded
 
 
 def test_an_unknown_object_type_is_reported_once() -> None:
