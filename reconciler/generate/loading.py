@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from reconciler.errors import ConfigError
 from reconciler.generate.inputs import (
@@ -73,6 +73,98 @@ def sections_are_sound(value: Any) -> bool:
         and all(
             type(p) is list and len(p) == 2 and all(type(i) is int for i in p)
             for p in value["positions"].values()
+        )
+    )
+
+
+#: How far a generated window reaches (``values._days``: ten years), and a time's offset
+#: from its slot (under one placeholder stride, ``shapes.PLACEHOLDER_STRIDE``), in ms.
+_MAX_WINDOW_DAYS = 3660
+_MAX_OFFSET_MS = 40 * 86_400_000
+
+
+def entries_are_sound(entries: Any, files: int) -> TypeGuard[list[list[Any]]]:
+    """True if cached generated records have exactly the shape ``expand._entry`` writes
+    (else: expand again). The cache checks each entry's digest; this check makes sure that
+    even an entry that passes it can never crash ``finalize`` or the loader after it."""
+    if type(entries) is not list:
+        return False
+    try:
+        return all(_entry_is_sound(entry, files) for entry in entries)
+    except (TypeError, ValueError):
+        return False
+
+
+def _entry_is_sound(entry: Any, files: int) -> bool:
+    # (JSON object keys are always strings: only values are checked; this runs over 50k
+    # entries on every warm load, hence map(type, ...) rather than a loop per value.)
+    if type(entry) is not list or len(entry) != 15:
+        return False
+    (object_type, key, file, line, column, section, props, rel, assoc, cal, email, owns, owned,
+     times, by_time) = entry
+    return (
+        type(object_type) is str and type(key) is str and type(section) is str
+        and type(file) is int and type(line) is int and type(column) is int
+        and 0 <= file < files
+        and type(props) is dict and set(map(type, props.values())) <= _STR
+        and type(rel) is dict and set(map(type, rel.values())) <= _STR
+        and type(assoc) is list and all(map(_generated_association_is_sound, assoc))
+        and (cal is None or _generated_calendar_is_sound(cal))
+        and (email is None or type(email) is str)
+        and type(owns) is bool and type(owned) is bool
+        and type(times) is dict and all(map(_slot_is_sound, times.values()))
+        and type(by_time) is dict and (not by_time or all(
+            type(v) is list and len(v) == 2 and type(v[0]) is str and type(v[1]) is str
+            for v in by_time.values()  # [time property, future value]
+        ))
+    )  # fmt: skip
+
+
+_STR = {str}
+
+
+def _slot_is_sound(value: Any) -> bool:
+    if type(value) is not list or len(value) != 6:
+        return False
+    start, end, business, u, slot, offset_ms = value
+    return (
+        type(start) is int and type(end) is int
+        and -_MAX_WINDOW_DAYS <= start <= end <= _MAX_WINDOW_DAYS
+        and type(business) is bool and type(u) in (int, float) and 0 <= u <= 1
+        and type(slot) is int and 0 <= slot < 96  # (15-minute slots of a day)
+        and type(offset_ms) is int and abs(offset_ms) <= _MAX_OFFSET_MS
+    )  # fmt: skip
+
+
+def _generated_association_is_sound(item: Any) -> bool:
+    # [to_type, to_key, to_id, category, type_id, label, its path in the spec, field]; of
+    # the path only the last part (the index under associations:) is used
+    if type(item) is not list or len(item) != 8:
+        return False
+    to_type, to_key, to_id, category, type_id, label, where, field_name = item
+    return (
+        type(to_type) is str and type(category) is str and type(field_name) is str
+        and (to_key is None or type(to_key) is str) and (to_id is None or type(to_id) is str)
+        and (label is None or type(label) is str)
+        and (type_id is None or type(type_id) is int)
+        and type(where) is list and len(where) > 0 and type(where[-1]) is int
+    )  # fmt: skip
+
+
+def _generated_calendar_is_sound(cal: Any) -> bool:
+    if type(cal) is not dict or set(cal) != {
+        "organizer", "timezone", "reminders", "include_description"
+    }:  # fmt: skip
+        return False
+    reminders = cal["reminders"]
+    return (
+        type(cal["organizer"]) is str
+        and (cal["timezone"] is None or type(cal["timezone"]) is str)
+        and type(cal["include_description"]) is bool
+        and type(reminders) is list
+        and all(
+            type(r) is list and len(r) == 2 and type(r[0]) is int and type(r[1]) is str
+            for r in reminders
         )
     )
 
@@ -260,7 +352,7 @@ def generate(
     payload = cache.get(key) if cache is not None else None
     records = payload.get("generated") if payload is not None else None
     result = Generated()
-    if not isinstance(records, list):
+    if not entries_are_sound(records, len(displays)):
         from reconciler.generate.expand import expand  # Faker and Jinja2: only when needed
 
         expansion = expand(sections, hand, options)
