@@ -123,7 +123,9 @@ def _target_option_set(func: Callable[..., Any], *, many: bool) -> Callable[...,
         "`local`)" + ("; repeat it for several, which run side by side." if many else "."),
     )(func)
     func = click.option(
-        "--project", "-p", "project_dir", type=click.Path(path_type=Path, file_okay=False),
+        "--project", "-p", "project_dir",
+        # (readable=False: an unreadable folder is the loader's to report, as for validate)
+        type=click.Path(path_type=Path, file_okay=False, readable=False),
         multiple=True, callback=_once(find_project), metavar="DIR",
         help="The project folder.  [default: the nearest folder, here or above, with a "
         "reconciler.yaml, as git finds its repository]",
