@@ -18,6 +18,7 @@ from reconciler.cli.plan_commands import (
     _options,
     _progress,
     allow_archives_option,
+    confirm_on_terminal,
     state,
     target_options,
 )
@@ -344,7 +345,7 @@ def state_rebind(project_dir: Path, target_name: str | None, state_path: Path | 
             return True
         if not sys.stdin.isatty():
             raise ConfigError("rebind needs confirmation but there is no terminal; pass --yes")
-        return click.confirm("Rebind this state?", default=False)
+        return confirm_on_terminal("Rebind this state?")  # (Ctrl-C cancels, always)
 
     outcome = rebind_state(_options(project_dir, target_name, state_path, base_url),
                            confirm=confirm)
