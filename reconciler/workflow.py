@@ -346,7 +346,8 @@ def refuse_protected_archives(target: Target, the_plan: Plan) -> None:
     raise ConfigError(
         f"target {target.name} is protected: refusing to archive {_some(archives)}; put "
         f"{'it' if len(archives) == 1 else 'them'} back in the spec, or stop managing "
-        "with `reconciler state rm ADDRESS` (the portal keeps the record)"
+        f"{'it' if len(archives) == 1 else 'them'} (the portal keeps the record): list "
+        "the address under `removed:` in the spec, or run `reconciler state rm ADDRESS`"
     )
 
 
