@@ -97,3 +97,60 @@ def test_removed_releases_the_record_never_archives_it(
     )
     assert code == 0, out + err
     assert "No changes" in out
+
+
+def _stateless(project: Path, target: str = "local") -> None:
+    """What a CI runner starts from: no state file, then a rebuild from the portal."""
+    (project / ".reconciler" / "state" / f"{target}.json").unlink()
+
+
+def test_state_mv_then_a_stateless_apply_neither_fails_nor_duplicates(
+    run: Run, project: Path, emulator: Any
+) -> None:
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    jane_id = state_of(project)["records"]["contacts/jane-doe"]["id"]
+    _rename_jane(project, moved=False)
+    code, out, err = run("state", "mv", "contacts/jane-doe", "contacts/jane", "--project", project,
+                         "--auto-approve")
+    assert code == 0, out + err
+    assert "> contacts/jane" in out and "1 moved" in out
+    assert _marker(emulator, "contacts", jane_id) == (f"{ID}:contacts/jane", ID)
+
+    for _ in range(2):  # two CI runs, each from nothing
+        _stateless(project)
+        assert run("state", "rebuild", "--project", project)[0] == 0
+        code, out, err = run("apply", "--project", project, "--auto-approve")
+        assert code == 0, out + err
+        assert "No changes" in out, out
+    assert [c["id"] for c in stored(emulator, "contacts")] == [jane_id]
+
+
+def test_state_rm_then_stateless_applies_to_the_protected_target_keep_working(
+    run: Run, project: Path, emulator: Any
+) -> None:
+    args = ("--project", project, "--target", "production")
+    assert run("apply", *args, "--auto-approve")[0] == 0
+    activities = project / "activities.yaml"
+    text = activities.read_text()
+    activities.write_text(text[: text.index("calls:")])
+    code, out, err = run("state", "rm", "calls/intro-call", *args, "--auto-approve")
+    assert code == 0, out + err
+    for _ in range(2):
+        _stateless(project, "production")
+        assert run("state", "rebuild", *args)[0] == 0
+        code, out, err = run("apply", *args, "--auto-approve")
+        assert code == 0, out + err
+        assert "No changes" in out, out
+    assert len(stored(emulator, "calls")) == 1
+
+
+def test_state_rm_offline_is_undone_by_the_next_rebuild_as_it_says(
+    run: Run, project: Path
+) -> None:
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    code, out, err = run("state", "rm", "calls/intro-call", "--project", project, "--offline")
+    assert code == 0, err
+    assert "Only the state file changed (--offline)" in out and "undoes this" in out
+    assert "calls/intro-call" not in state_of(project)["records"]
+    assert run("state", "rebuild", "--project", project)[0] == 0
+    assert "calls/intro-call" in state_of(project)["records"]
