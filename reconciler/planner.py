@@ -346,7 +346,7 @@ def move_change(
     object_type, _, key = to.partition("/")
     return Change(
         action="move", object_type=recorded.object_type or object_type, key=key,
-        reason=f"{reason}; was {address}", hubspot_id=recorded.id, after=after,
+        reason=reason, hubspot_id=recorded.id, after=after,
         diffs=tuple(PropertyDiff(n, before.get(n), v) for n, v in sorted(after.items())),
         source=source, moved_from=address,
     )
