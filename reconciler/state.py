@@ -15,7 +15,8 @@ One ``StateStore`` owns the file. Its snapshot is versioned JSON::
           "properties": {"hs_meeting_title": "Kickoff", ...},   # last applied, managed only
           "associations": [{"to_type": "contacts", "to_key": "jane", "to_id": "77",
                             "category": "HUBSPOT_DEFINED", "type_id": 200}],
-          "pinned": {"hs_meeting_start_time": {"expr": "+3d 10:00", "value": "..."}}
+          "pinned": {"hs_meeting_start_time": "+3d 10:00",   # value: the property's
+                     "hs_meeting_end_time": {"expr": "+3d 11:00", "value": "..."}}
         }
       },
       "in_flight": {"<batch id>": {"object_type": "meetings", "keys": [...], "started_at": "..."}}

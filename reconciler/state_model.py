@@ -175,8 +175,13 @@ class RecordState:
             "associations": [a.to_json() for a in self.associations],
         }
         if self.pinned:
+            # A pin whose value is the recorded property's (nearly all: a pinned time or
+            # generated text is what was applied) is saved as its expression alone; the
+            # value is read back from the property (a 50k state: 4 of 10 MB less to read).
+            properties = self.properties
             data["pinned"] = {
-                name: {"expr": pin.expr, "value": pin.value}
+                name: pin.expr if properties.get(name) == pin.value
+                else {"expr": pin.expr, "value": pin.value}
                 for name, pin in sorted(self.pinned.items())
             }
         if self.via_calendar:
@@ -192,6 +197,9 @@ class RecordState:
         decoded and nothing else holds it, so its properties dict is kept, not copied
         (a copy per record left ~13 MiB of freed dicts behind at 50,000 records).
         """
+        fast = _record_fast(data, owned)
+        if fast is not None:
+            return fast
         _require_object(data, "record")
         properties = data.get("properties", {})
         _require_object(properties, "properties")
@@ -214,11 +222,79 @@ class RecordState:
             properties=properties if owned else dict(properties),
             associations=tuple([AppliedAssociation.from_json(a) for a in associations]),
             pinned={
-                str(k): Pin(expr=_text(v, "expr"), value=_text(v, "value"))
-                for k, v in pinned.items()
+                str(k): _pin(v, properties.get(k)) for k, v in pinned.items()
             } if pinned else _NO_PINS,
             via_calendar=via_calendar,
         )
+
+
+def _pin(data: Any, property_value: str | None) -> Pin:
+    """A saved pin: ``{"expr", "value"}``, or its expression alone when its value is the
+    record's property of the same name (``RecordState.to_json``)."""
+    if type(data) is str:
+        if property_value is None:
+            raise _Damaged(f"pin {json.dumps(data)} has no value and no property of its name")
+        return Pin(expr=data, value=property_value)
+    return Pin(expr=_text(data, "expr"), value=_text(data, "value"))
+
+
+def _record_fast(data: Any, owned: bool) -> RecordState | None:
+    """``RecordState.from_json`` for a record of the expected shape, or None (the checked
+    path then says what is wrong). The same checks, inline: a 50,000-record state made
+    ~850,000 calls of ``_text`` (0.45 s of a 1 s load)."""
+    if type(data) is not dict:
+        return None
+    get = data.get
+    record_id, object_type = get("id"), get("object_type")
+    properties = get("properties", {})
+    associations = get("associations", [])
+    pinned = get("pinned", _NO_PINS)
+    via_calendar = get("via_calendar", False)
+    if (
+        type(record_id) is not str or not record_id or type(object_type) is not str
+        or type(properties) is not dict or type(associations) is not list
+        or type(via_calendar) is not bool
+    ):
+        return None
+    for value in properties.values():
+        if type(value) is not str:
+            return None
+    applied = []
+    for a in associations:
+        if type(a) is not dict:
+            return None
+        aget = a.get
+        to_type, to_id, category = aget("to_type"), aget("to_id"), aget("category")
+        type_id, to_key, label = aget("type_id"), aget("to_key"), aget("label")
+        if (
+            type(to_type) is not str or type(to_id) is not str or type(category) is not str
+            or type(type_id) is not int or (to_key is not None and type(to_key) is not str)
+            or (label is not None and type(label) is not str)
+        ):
+            return None
+        applied.append(AppliedAssociation(to_type, to_id, category, type_id, to_key, label))
+    if type(pinned) is not dict:
+        return None
+    pins: dict[str, Pin] = _NO_PINS
+    if pinned:
+        pins = {}
+        for name, pin in pinned.items():
+            if type(pin) is str:
+                value = properties.get(name)
+                if value is None:
+                    return None
+                pins[name] = Pin(pin, value)
+            elif type(pin) is dict:
+                expr, value = pin.get("expr"), pin.get("value")
+                if type(expr) is not str or type(value) is not str:
+                    return None
+                pins[name] = Pin(expr, value)
+            else:
+                return None
+    return RecordState(
+        record_id, object_type, properties if owned else dict(properties), tuple(applied),
+        pins, via_calendar,
+    )
 
 
 class RecordMap(dict[str, RecordState]):

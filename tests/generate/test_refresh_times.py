@@ -26,6 +26,15 @@ def hub(emulator: Any) -> Iterator[HubSpotClient]:
         yield client
 
 
+def _full_pins(record: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """A saved record's pins, each as {expr, value} (a pin whose value is its property's
+    is saved as its expression alone)."""
+    return {
+        name: {"expr": pin, "value": record["properties"][name]} if isinstance(pin, str) else pin
+        for name, pin in record["pinned"].items()
+    }
+
+
 def _earlier(value: str, days: int) -> str:
     moved = datetime.fromisoformat(value.replace("Z", "+00:00")) - timedelta(days=days)
     return moved.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -38,11 +47,12 @@ def test_refresh_times_moves_generated_times_and_their_outcomes_only(
     assert run("apply", "--project", root, "--auto-approve")[0] == 0
     path = root / ".reconciler" / "state" / "local.json"
     data = json.loads(path.read_text())
-    fresh = {a: json.loads(json.dumps(r["pinned"])) for a, r in data["records"].items()
+    fresh = {a: _full_pins(r) for a, r in data["records"].items()
              if a.startswith("meetings/")}
     # as if every meeting had been created 60 days ago: past meetings, all of them
     for address in fresh:
         record = data["records"][address]
+        record["pinned"] = _full_pins(record)
         for name in _TIMES:
             record["properties"][name] = _earlier(record["properties"][name], 60)
             if name in record["pinned"]:
@@ -62,7 +72,7 @@ def test_refresh_times_moves_generated_times_and_their_outcomes_only(
     after = json.loads(path.read_text())["records"]
     moved_outcomes = 0
     for address, pins in fresh.items():
-        now_pinned = after[address]["pinned"]
+        now_pinned = _full_pins(after[address])
         # every value not decided by a time keeps its pin (title, the picked contact)
         for name, pin in pins.items():
             if pin["expr"].startswith("gen:"):

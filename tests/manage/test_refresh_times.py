@@ -16,6 +16,15 @@ def _shift(value: str, delta: timedelta) -> str:
     return moved.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+def full_pins(record: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """A saved record's pins, each as {expr, value} (a pin whose value is its property's
+    is saved as its expression alone)."""
+    return {
+        name: {"expr": pin, "value": record["properties"][name]} if isinstance(pin, str) else pin
+        for name, pin in record["pinned"].items()
+    }
+
+
 def age_the_meeting(project: Path, hub: HubSpotClient, days: int) -> dict[str, str]:
     """Make it look as if the meeting was created ``days`` ago: its pinned relative times
     (in the state and in the portal) are that much earlier."""
@@ -23,6 +32,7 @@ def age_the_meeting(project: Path, hub: HubSpotClient, days: int) -> dict[str, s
     data = json.loads(path.read_text())
     meeting = data["records"]["meetings/kickoff"]
     old = {}
+    meeting["pinned"] = full_pins(meeting)
     for name, pin in meeting["pinned"].items():
         old[name] = pin["value"] = _shift(pin["value"], timedelta(days=-days))
     for name in list(meeting["properties"]):
@@ -40,7 +50,7 @@ def test_refresh_times_moves_the_meeting_back_into_the_future(
     run: Run, project: Path, hub: HubSpotClient, emulator: Any
 ) -> None:
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
-    fresh = dict(state_of(project)["records"]["meetings/kickoff"]["pinned"])
+    fresh = full_pins(state_of(project)["records"]["meetings/kickoff"])
     old = age_the_meeting(project, hub, days=7)
     assert "hs_meeting_start_time" in old
 
@@ -51,7 +61,7 @@ def test_refresh_times_moves_the_meeting_back_into_the_future(
     assert code == 0, out + err
     assert "Plan: 0 to create, 1 to update, 0 to archive." in out
     assert "Moved the times of 1 record(s)." in out
-    pinned = state_of(project)["records"]["meetings/kickoff"]["pinned"]
+    pinned = full_pins(state_of(project)["records"]["meetings/kickoff"])
     assert {k: v["value"] for k, v in pinned.items()} == {k: v["value"] for k, v in fresh.items()}
     (meeting,) = stored(emulator, "meetings")
     start = datetime.fromisoformat(meeting["properties"]["hs_meeting_start_time"].replace("Z", "+00:00"))
