@@ -129,8 +129,11 @@ def init_project(root: Path, *, name: str | None = None, gitops: bool = False) -
             targets=_TARGETS_GITOPS if gitops else _TARGETS_COMMENTED,
         ), encoding="utf-8")
         written.append((project_file, "created"))
+        written.extend(_schemas(root))  # the modelines point at them
         if not _has_spec(root):
-            written.extend(_example(root))
+            path = root / EXAMPLE_SPEC
+            path.write_text(_EXAMPLE, encoding="utf-8")
+            written.append((path, "created"))
     else:
         project_file = existing
         added = add_id(existing, root, refuse_if_present=not gitops)
@@ -162,7 +165,8 @@ def _has_spec(root: Path) -> bool:
     return next(iter(spec_files(root)), None) is not None
 
 
-def _example(root: Path) -> list[tuple[Path, str]]:
+def _schemas(root: Path) -> list[tuple[Path, str]]:
+    """The schemas the modelines name, for editors (``reconciler schema`` prints them)."""
     from reconciler.spec.schema import schema_text
 
     written: list[tuple[Path, str]] = []
@@ -172,9 +176,6 @@ def _example(root: Path) -> list[tuple[Path, str]]:
         if not path.exists():
             path.write_text(schema_text(kind), encoding="utf-8")
             written.append((path, "created"))
-    path = root / EXAMPLE_SPEC
-    path.write_text(_EXAMPLE, encoding="utf-8")
-    written.append((path, "created"))
     return written
 
 
