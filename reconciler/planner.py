@@ -347,7 +347,8 @@ def move_change(
     return Change(
         action="move", object_type=recorded.object_type or object_type, key=key,
         reason=reason, hubspot_id=recorded.id, after=after,
-        diffs=tuple(PropertyDiff(n, before.get(n), v) for n, v in sorted(after.items())),
+        diffs=tuple(PropertyDiff(n, before.get(n), v) for n, v in sorted(after.items())
+                    if before.get(n) != v),
         source=source, moved_from=address,
     )
 
