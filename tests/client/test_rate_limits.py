@@ -71,6 +71,20 @@ def test_requests_counted_by_the_server_but_not_by_us_are_booked() -> None:
     assert lim.in_window() == 0
 
 
+def test_our_requests_that_left_the_window_while_an_answer_was_in_flight_are_not_foreign() -> None:
+    lim, clock = limiter(10)
+    lim.acquire()  # at 1000
+    clock.now += 9.95
+    lim.acquire()  # at 1009.95; it arrives at 1009.98, when the server counts both
+    clock.now += 0.1  # answered at 1010.05: the first has left our window meanwhile
+    lim.observe(server_limit=10, remaining=8, window_seconds=10.0)
+    assert lim.in_window() == 1  # nothing booked: no one else used the app
+    # another process's requests are still booked
+    lim.acquire()
+    lim.observe(server_limit=10, remaining=5, window_seconds=10.0)  # counted 5: 2 ours + 3
+    assert lim.in_window() == 5
+
+
 def test_thread_safe_under_contention() -> None:
     lim = RollingWindowLimiter(50, 60.0)
     count = 0
