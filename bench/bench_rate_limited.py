@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
+import re
 import subprocess
 import sys
 import tempfile
@@ -60,7 +60,13 @@ def reconciler_apply(emu: Any, n: int, limit: int = LIMIT_PER_10S) -> dict[str, 
         write_project(project, emu.base_url, n, limit)
         emu.clear_requests()
         env = {**os.environ, "HUBSPOT_ACCESS_TOKEN": TOKEN, "NO_COLOR": "1"}
-        code = "import sys; from reconciler.cli import main; sys.exit(main())"
+        # VmHWM, not ru_maxrss: on Linux that carries this process's high-water mark (the
+        # emulator's records) into the child across fork and exec
+        code = ("import re, sys; from pathlib import Path; from reconciler.cli import main\n"
+                "code = main()\n"
+                "status = Path('/proc/self/status').read_text()\n"
+                "sys.stderr.write('\\n@peak_kib=' + re.search(r'VmHWM:\\s+(\\d+)', status)[1])\n"
+                "sys.exit(code)\n")
         started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, "-c", code, "apply", "--project", str(project), "--auto-approve"],
@@ -70,7 +76,8 @@ def reconciler_apply(emu: Any, n: int, limit: int = LIMIT_PER_10S) -> dict[str, 
         wall = time.monotonic() - started
         if process.returncode != 0:
             raise SystemExit(f"reconciler apply failed ({process.returncode}):\n{err[-2000:]}")
-        peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        found = re.search(r"@peak_kib=(\d+)", err)
+        peak_kib = int(found.group(1)) if found else float("nan")
     log = [r for r in emu.requests() if not r["path"].startswith("/__emulator")]
     writes = [r for r in log if r["path"].endswith("/batch/create") and r["status"] in (200, 201, 207)]
     first = min(r["time"] for r in log)
