@@ -111,7 +111,7 @@ def test_thread_safe_under_contention() -> None:
 def test_burst_stays_under_the_portal_limit(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
     hub.set_config(rate_limit_per_10s=20)
     client = make_client(requests_per_10s=20, concurrency=4)
-    assert client.rate_limiter is not None and client.rate_limiter.limit == 18
+    assert client.rate_limiter is not None and client.rate_limiter.limit == 19
 
     def read(chunk: Sequence[int]) -> int:
         client.list_owners()
@@ -135,7 +135,7 @@ def test_limit_is_corrected_from_headers(make_client: Callable[..., HubSpotClien
     client.list_owners()
     limiter = client.rate_limiter
     assert limiter is not None
-    assert limiter.limit == 18  # from X-HubSpot-RateLimit-Max: 20, less the headroom
+    assert limiter.limit == 19  # from X-HubSpot-RateLimit-Max: 20, less the headroom
     assert limiter.in_window() == 11  # the server counted 11 in the window; we sent 1
 
 
