@@ -8,8 +8,10 @@
 Modules: ``yamlfile`` (fast parsing, positions), ``schema`` (JSON Schema validation and
 messages), ``records`` (friendly fields → HubSpot properties), ``times`` (absolute and
 relative times, durations, wire format), ``cache`` (parsed files by content hash),
-``files`` (which files, read without trusting them), ``project`` (the folder,
-cross-file checks, the result).
+``files`` (which files, read without trusting them), ``project_settings``
+(``reconciler.yaml``), ``spec_file`` (one file to cache rows), ``rows`` (the cached row
+format), ``assembly`` (cross-file checks, the records), ``locating`` (issue positions),
+``project`` (the folder, the result).
 """
 
 from __future__ import annotations
