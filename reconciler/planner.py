@@ -25,7 +25,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, cast
 
 from reconciler.model import (
     AssociationRef,
@@ -418,20 +419,29 @@ def _desired_properties(
     record: DesiredRecord, recorded: RecordState | None, owner_ids: Mapping[str, str]
 ) -> tuple[dict[str, str], dict[str, Pin]]:
     """The record's properties with pinned relative times and resolved owner applied."""
-    after = dict(record.properties)
+    properties = record.properties
+    # (runs for every record of every plan: a mapping proxy's copy() is the C dict copy,
+    # dict() of one goes key by key)
+    after = (
+        cast("MappingProxyType[str, str]", properties).copy()
+        if type(properties) in _COPIES else dict(properties)
+    )
     pins: dict[str, Pin] = {}
-    for name, expr in record.relative_times.items():
-        if name.startswith(PICK_PREFIX):
-            continue
-        pinned = recorded.pinned.get(name) if recorded else None
-        if pinned is not None and pinned.expr == expr:
-            after[name] = pinned.value
-            pins[name] = pinned
-        elif name in after:
-            pins[name] = Pin(expr=expr, value=after[name])
-    if "hs_meeting_start_time" in record.relative_times and "hs_timestamp" in after:
-        # hs_timestamp mirrors the start time; keep them pinned together.
-        after["hs_timestamp"] = after["hs_meeting_start_time"]
+    relative = record.relative_times
+    if relative:
+        recorded_pins = recorded.pinned if recorded is not None else _NO_PINS
+        for name, expr in relative.items():
+            if name.startswith(PICK_PREFIX):
+                continue
+            pinned = recorded_pins.get(name)
+            if pinned is not None and pinned.expr == expr:
+                after[name] = pinned.value
+                pins[name] = pinned
+            elif name in after:
+                pins[name] = Pin(expr=expr, value=after[name])
+        if "hs_meeting_start_time" in relative and "hs_timestamp" in after:
+            # hs_timestamp mirrors the start time; keep them pinned together.
+            after["hs_timestamp"] = after["hs_meeting_start_time"]
     if record.owner_email is not None:
         owner_id = owner_ids.get(record.owner_email.lower())
         after["hubspot_owner_id"] = owner_id if owner_id else f"<owner {record.owner_email}>"
@@ -442,6 +452,8 @@ def _desired_properties(
 #: association chosen at random among records (``random_reference``, reconciler.generate):
 #: the expression is a digest of the pick's definition, the value the chosen key.
 PICK_PREFIX = "@association:"
+_COPIES = (dict, MappingProxyType)
+_NO_PINS: Mapping[str, Pin] = MappingProxyType({})
 
 
 def _picked_associations(
@@ -452,9 +464,10 @@ def _picked_associations(
     A pick applied once stays while its definition is unchanged and its target is still
     in the spec, however many candidates were added since.
     """
-    if not record.relative_times or not any(
-        name.startswith(PICK_PREFIX) for name in record.relative_times
-    ):
+    for name in record.relative_times:
+        if name.startswith(PICK_PREFIX):
+            break
+    else:  # no picks (a loop, not any() over a generator: this runs for every record)
         return record.associations, {}
     associations = list(record.associations)
     pins: dict[str, Pin] = {}
@@ -472,7 +485,11 @@ def _picked_associations(
         ):
             chosen = replace(chosen, to_key=pinned.value)
             associations[index] = chosen
-        pins[name] = Pin(expr=expr, value=str(chosen.to_key))
+        value = str(chosen.to_key)
+        # the recorded pin itself when it is the same: the plan compares pins as dicts,
+        # and an identical object compares without calling Pin.__eq__
+        same = pinned is not None and pinned.expr == expr and pinned.value == value
+        pins[name] = pinned if same and pinned is not None else Pin(expr=expr, value=value)
     return tuple(associations), pins
 
 
