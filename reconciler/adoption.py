@@ -19,11 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from reconciler.applied_digest import DIGEST_PROPERTY, AppliedDigest, decode_digest
 from reconciler.client import HubSpotClient, UpdateInput
 from reconciler.crm_records import RemoteRecord
 from reconciler.errors import ConfigError, ReconcilerError, StateError
 from reconciler.manage import check_address, load_with_spec
-from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState
+from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, address_of
+from reconciler.portal_identity import list_matching
 from reconciler.portal import connect, resolve_owners
 from reconciler.recovery import (
     MARKER_PROPERTY,
@@ -75,12 +77,17 @@ def _managed_properties(record: DesiredRecord | None) -> list[str]:
 
 def _adopted_record(record: DesiredRecord | None, object_type: str, remote: RemoteRecord) -> RecordState:
     """The state entry for a record found in the portal: its managed properties as the
-    portal holds them (so the next plan shows only real differences), and relative times
-    pinned to the portal's value, as if this tool had created it."""
+    portal holds them (so the next plan shows only real differences), and its pins as the
+    record's digest (``reconciler_applied``) says they were applied, so a changed
+    ``start: +3d 10:00`` is planned as a change. A record without a digest (made before
+    digests, or by hand) gets its relative times pinned to the portal's value."""
     names = _managed_properties(record)
     properties = {n: v for n in names if (v := remote.properties.get(n)) is not None}
     pinned: dict[str, Pin] = {}
-    if record is not None:
+    digest = decode_digest(remote.properties.get(DIGEST_PROPERTY))
+    if digest is not None:
+        pinned = dict(digest.pins)
+    elif record is not None:
         pinned = {
             name: Pin(expr=expr, value=properties[name])
             for name, expr in record.relative_times.items()
@@ -90,15 +97,22 @@ def _adopted_record(record: DesiredRecord | None, object_type: str, remote: Remo
 
 
 def _record_existing_associations(
-    client: HubSpotClient, desired: DesiredState, state: State, addresses: Iterable[str]
+    client: HubSpotClient, desired: DesiredState, state: State, addresses: Iterable[str],
+    digests: Mapping[str, AppliedDigest] | None = None,
 ) -> None:
-    """Record the spec's associations the portal already has, so plan adds only the rest."""
+    """Record the associations the portal already has that the spec declares, or that the
+    record's digest says an apply made (so one the spec no longer declares is planned as
+    removed); plan adds only the rest."""
+    digests = digests or {}
     wanted: dict[tuple[str, str], list[str]] = defaultdict(list)
     for address in addresses:
         record = desired.records.get(address)
         if record is None:
             continue
-        for to_type in sorted({ref.to_type for ref in record.associations}):
+        digest = digests.get(address)
+        declared = digest.associations if digest is not None and digest.associations else ()
+        for to_type in sorted({ref.to_type for ref in record.associations}
+                              | {a.to_type for a in declared}):
             wanted[(record.object_type, to_type)].append(address)
     existing: dict[str, set[tuple[str, str, int]]] = defaultdict(set)  # address → portal pairs
     for (from_type, to_type), group in sorted(wanted.items()):
@@ -118,6 +132,18 @@ def _record_existing_associations(
                 found.append(
                     AppliedAssociation(ref.to_type, to_id, ref.category, ref.type_id, ref.to_key)
                 )
+        digest = digests.get(address)
+        for kept in (digest.associations or ()) if digest is not None else ():
+            to_id = kept.to_id
+            if kept.to_key is not None:
+                target = state.records.get(address_of(kept.to_type, kept.to_key))
+                to_id = target.id if target is not None else None
+            if to_id is None or kept.type_id is None:
+                continue
+            applied = AppliedAssociation(kept.to_type, to_id, kept.category, kept.type_id,
+                                         kept.to_key)
+            if (kept.to_type, to_id, kept.type_id) in pairs and applied not in found:
+                found.append(applied)
         state.records[address] = replace(recorded, associations=tuple(found))
 
 
@@ -214,7 +240,8 @@ def _find_by_marker(
         defined = {p.name for p in client.list_properties(object_type)}
         if MARKER_PROPERTY not in defined:
             continue  # this tool never wrote a record of this type to this portal
-        props = [*properties.get(object_type, []), MARKER_PROPERTY, PROJECT_PROPERTY]
+        props = [*properties.get(object_type, []), MARKER_PROPERTY, PROJECT_PROPERTY,
+                 DIGEST_PROPERTY]
         if addresses is not None:
             markers = [marker_value(project_id, a) for a in addresses.get(object_type, [])]
             if not markers:
@@ -230,7 +257,7 @@ def _find_by_marker(
             else:
                 legacy = [{"propertyName": MARKER_PROPERTY, "operator": "HAS_PROPERTY"}]
             groups.append({"filters": legacy})
-            matches = list(client.search(object_type, groups, props))
+            matches = list_matching(client, object_type, groups, props)  # past 10,000
         by_address: dict[str, list[RemoteRecord]] = defaultdict(list)
         for remote in matches:
             value = str(remote.properties.get(MARKER_PROPERTY) or "").lower()
@@ -258,12 +285,16 @@ def _adopt_found(
 ) -> tuple[Adopted, ...]:
     managed_ids = {(r.object_type, r.id) for r in state.records.values()}
     adopted: list[Adopted] = []
+    digests: dict[str, AppliedDigest] = {}
     for address, (object_type, remote) in sorted(found.items()):
         if address in state.records or (object_type, remote.id) in managed_ids:
             continue
         state.records[address] = _adopted_record(desired.records.get(address), object_type, remote)
         adopted.append(Adopted(address, remote.id))
-    _record_existing_associations(client, desired, state, [a.address for a in adopted])
+        digest = decode_digest(remote.properties.get(DIGEST_PROPERTY))
+        if digest is not None:
+            digests[address] = digest
+    _record_existing_associations(client, desired, state, [a.address for a in adopted], digests)
     return tuple(adopted)
 
 

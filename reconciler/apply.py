@@ -9,7 +9,14 @@ The phases, in order (each in its own module):
    the scheduler, ``apply_calendar``), with the associations of upserted records;
 4. updates and association changes (``apply_update``), then associations whose target
    was created later in the run;
-5. archives, in reverse write order (``apply_archive``).
+5. archives, in reverse write order (``apply_archive``), and the extra records of
+   duplicated markers (``apply_identity.dedupe``);
+6. when something was created, a bounded wait until search lists it
+   (``portal_identity.wait_until_searchable``), so the next run, even without this state,
+   finds it.
+
+Adopted records (``apply_identity.adopt``: they carry the marker of a record the state did
+not map) are mapped before the creates, and updated with the other updates.
 
 Every outcome is recorded by ``apply_run.ApplyRun`` (the one place that writes the state),
 which saves after every batch, so a crash loses nothing HubSpot accepted. Crash safety rests
@@ -23,10 +30,12 @@ import threading
 from reconciler.apply_archive import archive
 from reconciler.apply_calendar import create_calendar
 from reconciler.apply_create import create_batches, prepare
+from reconciler.apply_identity import adopt, dedupe
 from reconciler.apply_refactor import refactor
 from reconciler.apply_run import ApplyResult, ApplyRun, Failure, ProgressCallback, Stop
 from reconciler.apply_update import associate_deferred, by_type, remark, update
 from reconciler.client import HubSpotClient
+from reconciler.errors import ReconcilerError
 from reconciler.model import AssociationRef
 from reconciler.planner import Change, Plan
 from reconciler.recovery import (
@@ -40,6 +49,7 @@ from reconciler.recovery import (
     marker_value,
     recover_in_flight,
 )
+from reconciler.portal_identity import wait_until_searchable
 from reconciler.state import State, StateStore
 
 
@@ -54,6 +64,8 @@ def _run(run: ApplyRun) -> ApplyResult:
         run.check_stop()
         remark(run, [c for c in changes if c.action == "remark"])
         run.check_stop()
+        adopted = adopt(run, [c for c in changes if c.action == "adopt"])
+        run.check_stop()
         deferred: list[tuple[Change, AssociationRef]] = []
         for object_type, group in by_type([c for c in changes if c.action == "create"]):
             run.check_stop()
@@ -65,14 +77,27 @@ def _run(run: ApplyRun) -> ApplyResult:
             if pending:
                 create_batches(run, object_type, pending)
         run.check_stop()
-        update(run, [c for c in changes if c.action == "update"])
+        update(run, [*(c for c in changes if c.action == "update"), *adopted])
         associate_deferred(run, deferred)
         run.check_stop()
         archive(run, [c for c in changes if c.action == "archive"])
+        dedupe(run, [c for c in changes if c.action == "dedupe"])
         run.check_stop()  # stopped during the last phase: some of it was not sent
     except Stop:
         pass
     run.bind_project_id()
+    if run.result.created and not run.stop.is_set():
+        created = {run.state.records[a].object_type for a in run.result.created
+                   if a in run.state.records}
+        try:
+            run.result.search_wait = wait_until_searchable(
+                run.client, run.state, run.project, created,
+                timeout_seconds=run.grace_seconds, sleep=run.sleep, stopped=run.stop.is_set,
+            ).describe()
+        except ReconcilerError as error:  # everything is applied and saved: only a note
+            run.result.search_wait = (
+                f"could not check that HubSpot's search lists the created records: {error}"
+            )
     run.result.requests = run.client.requests_sent
     return run.result
 

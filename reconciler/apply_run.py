@@ -45,6 +45,10 @@ class ApplyResult:
     #: records moved to a new address, and released (markers cleared, no longer managed)
     moved: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
+    #: extra records carrying a marker another record keeps, archived (``--dedupe``)
+    deduped: list[str] = field(default_factory=list)
+    #: how the wait for search to list the created records went (None: nothing created)
+    search_wait: str | None = None
     failures: list[Failure] = field(default_factory=list)
     interrupted: bool = False
     stopped_reason: str | None = None
@@ -230,6 +234,16 @@ class ApplyRun:
             if change.address not in self.result.updated:
                 self.result.updated.append(change.address)
 
+    def record_adopted(self, change: Change, record: RecordState) -> None:
+        """A record carrying this address's marker, mapped instead of created."""
+        with self.lock:
+            self.state.records[change.address] = record
+            self.result.adopted.append(change.address)
+
+    def record_deduped(self, change: Change) -> None:
+        with self.lock:
+            self.result.deduped.append(f"{change.address} (id {change.hubspot_id})")
+
     def record_archived(self, change: Change) -> None:
         with self.lock:
             self.state.records.pop(change.address, None)
@@ -255,7 +269,7 @@ class ApplyRun:
         markers: all rewritten (or made) by this run, or the state was empty."""
         if self.state.project_id == self.project:
             return
-        marked = {*self.result.remarked, *self.result.created}
+        marked = {*self.result.remarked, *self.result.created, *self.result.adopted}
         if all(address in marked for address in self.state.records):
             self.state.project_id = self.project
             self.save()

@@ -41,13 +41,19 @@ from reconciler.model import (
 from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties
 from reconciler.state import AppliedAssociation, Pin, RecordState, State
 
-#: 2: the actions move and release (``moved:``/``removed:``, ``state mv``/``state rm``)
-PLAN_FORMAT_VERSION = 2
+#: 2: the actions move and release (``moved:``/``removed:``, ``state mv``/``state rm``);
+#: 3: the actions adopt and dedupe, and the plan's ``duplicates``
+PLAN_FORMAT_VERSION = 3
 
-Action = Literal["create", "update", "archive", "remark", "move", "release"]
+Action = Literal["create", "update", "archive", "remark", "move", "release", "adopt", "dedupe"]
 #: Every action a plan may hold ("remark": rewrite a managed record's markers; "move":
-#: rewrite them to a new address; "release": clear them and stop managing the record).
-ACTIONS: tuple[Action, ...] = ("create", "update", "archive", "remark", "move", "release")
+#: rewrite them to a new address; "release": clear them and stop managing the record;
+#: "adopt": map a record carrying the marker of one the state does not map, instead of
+#: creating it, with the update it needs; "dedupe": archive an extra record carrying a
+#: marker another record keeps; see ``reconciler.portal_identity``).
+ACTIONS: tuple[Action, ...] = (
+    "create", "update", "archive", "remark", "move", "release", "adopt", "dedupe",
+)
 #: Actions that write only a record's markers (apply runs them first).
 MARKER_ACTIONS: frozenset[str] = frozenset({"remark", "move", "release"})
 
@@ -124,6 +130,9 @@ class Plan:
     owners: Mapping[str, str] = field(default_factory=dict)
     #: the project's timezone: the text plan shows times in it
     timezone: str = "UTC"
+    #: address → ids of every portal record carrying its marker, the kept one first (only
+    #: markers carried more than once; ``dedupe`` changes archive the others)
+    duplicates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
@@ -141,7 +150,7 @@ class Plan:
         }
         if self.count("remark"):  # only while markers migrate: the usual shape stays as it was
             counts["remark"] = self.count("remark")
-        for action in ("move", "release"):  # only when the spec or a state command asks
+        for action in ("move", "release", "adopt", "dedupe"):  # only when there are any
             if self.count(action):
                 counts[action] = self.count(action)
         return counts
@@ -619,6 +628,8 @@ def plan_to_json(plan_: Plan) -> dict[str, Any]:
         "owners": dict(sorted(plan_.owners.items())),
         "timezone": plan_.timezone,
     }
+    if plan_.duplicates:
+        body["duplicates"] = {a: list(ids) for a, ids in sorted(plan_.duplicates.items())}
     body["digest"] = plan_digest(body)
     return body
 
@@ -642,7 +653,7 @@ def _change_to_json(change: Change) -> dict[str, Any]:
         "id": change.hubspot_id,
         "changes": [{"property": d.name, "before": d.before, "after": d.after} for d in change.diffs],
     }
-    if change.action != "archive":
+    if change.action not in ("archive", "dedupe"):
         data["after"] = dict(change.after)
         data["associations"] = [_ref_to_json(a) for a in change.associations]
         data["add_associations"] = [_ref_to_json(a) for a in change.add_associations]
@@ -849,6 +860,10 @@ def plan_from_json(data: Any) -> Plan:
     unchanged = _field(data, "unchanged", (list,), [])
     if not all(type(a) is str for a in unchanged):
         raise PlanFileError("'unchanged' holds something other than addresses")
+    duplicates = _field(data, "duplicates", (dict,), {})
+    if not all(type(ids) is list and all(type(i) is str for i in ids)
+               for ids in duplicates.values()):
+        raise PlanFileError("'duplicates' holds something other than lists of ids")
     return Plan(
         changes=tuple(changes),
         unchanged=tuple(unchanged),
@@ -860,4 +875,5 @@ def plan_from_json(data: Any) -> Plan:
         reference_time=_field(data, "reference_time", _TEXT, ""),
         owners=_texts(_field(data, "owners", (dict,), {}), "owners"),
         timezone=_field(data, "timezone", _TEXT, "UTC"),
+        duplicates={str(a): tuple(ids) for a, ids in duplicates.items()},
     )

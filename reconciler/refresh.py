@@ -231,6 +231,9 @@ class Refreshed(Mapping[str, RemoteSnapshot | None]):
         self._addresses = frozenset(state.records)
         self._read = read
         self.report = report
+        #: type → how many records carry this project's marker, for the types counted
+        #: (read by ``portal_identity.scan_portal``: no second count search)
+        self.counts: Mapping[str, int] = {}
 
     def __getitem__(self, address: str) -> RemoteSnapshot | None:
         if address in self._read:
@@ -288,7 +291,7 @@ def refresh_records(
         if vouch and log_path is not None and work.newest_ms is not None:
             since = min([work.newest_ms, *work.drift_floor()])
             save_log(log_path, work.log(state, since, settled=True, seen_at=now))
-        return Refreshed(state, work.snapshots, report)
+        return _counted(Refreshed(state, work.snapshots, report), work)
 
     cutoff = log.since_ms if log.settled else log.since_ms - int(margin_seconds * 1000)
     full_types: dict[str, str] = {}
@@ -321,7 +324,12 @@ def refresh_records(
         since, settled, seen_at = floor[0], False, now
     if log_path is not None:
         save_log(log_path, work.log(state, since, settled=settled, seen_at=seen_at))
-    return Refreshed(state, work.snapshots, report)
+    return _counted(Refreshed(state, work.snapshots, report), work)
+
+
+def _counted(refreshed: Refreshed, work: _Work) -> Refreshed:
+    refreshed.counts = dict(work.counts)
+    return refreshed
 
 
 def _why_full(

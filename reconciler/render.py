@@ -18,10 +18,11 @@ DETAILED_LIMIT = 200
 
 _COLOURS = {
     "create": "32", "update": "33", "archive": "31", "remark": "36", "dim": "2", "bold": "1",
-    "move": "36", "release": "35",
+    "move": "36", "release": "35", "adopt": "34", "dedupe": "31",
 }
 _SYMBOLS = {
     "create": "+", "update": "~", "archive": "-", "remark": "#", "move": ">", "release": "/",
+    "adopt": "=", "dedupe": "x",
 }
 
 
@@ -63,7 +64,9 @@ def summary_line(plan: Plan) -> str:
     remarks = plan.count("remark")
     refactors = "".join(
         f", {n} to {verb}" for verb, n in (("move", plan.count("move")),
-                                          ("release", plan.count("release"))) if n
+                                          ("release", plan.count("release")),
+                                          ("adopt", plan.count("adopt")),
+                                          ("dedupe", plan.count("dedupe"))) if n
     )
     return (
         f"Plan: {plan.count('create')} to create, {plan.count('update')} to update, "
@@ -95,8 +98,25 @@ def render_plan_text(plan: Plan, *, colour: bool = False) -> str:
             lines.extend(_change_lines(change, colour=colour, detailed=detailed,
                                        timezone=plan.timezone))
         lines.append("")
+    lines.extend(duplicate_lines(plan))
     lines.append(_style(summary_line(plan), "bold", colour))
     return "\n".join(lines)
+
+
+def duplicate_lines(plan: Plan) -> list[str]:
+    """Markers carried by more than one record, and what to do about them."""
+    if not plan.duplicates:
+        return []
+    deduping = plan.count("dedupe")
+    lines = [f"{len(plan.duplicates)} marker(s) carried by more than one record (the first "
+             "id is kept):"]
+    for address, ids in sorted(plan.duplicates.items())[:20]:
+        lines.append(f"  {address}: {', '.join(ids)}")
+    if len(plan.duplicates) > 20:
+        lines.append(f"  ... and {len(plan.duplicates) - 20} more")
+    if not deduping:
+        lines.append("Archive the extra records with `reconciler apply --dedupe`.")
+    return [*lines, ""]
 
 
 def _change_lines(
@@ -126,7 +146,7 @@ def _change_lines(
     elif change.action == "create":
         for diff in change.diffs:
             lines.append(f"      {diff.name}: {_quote(diff.after, timezone)}")
-    elif change.action == "update":
+    elif change.action in ("update", "adopt"):
         for diff in change.diffs:
             lines.append(
                 f"      {diff.name}: {_quote(diff.before, timezone)} → "
@@ -364,6 +384,8 @@ def apply_result_json(
         "moved": result.moved,
         "released": result.released,
         "remarked": result.remarked,
+        "deduped": result.deduped,
+        "search_wait": result.search_wait,
         "ids": dict(sorted((new_ids or {}).items())),
         "failed": [
             {
@@ -387,8 +409,10 @@ def render_apply_summary(result: ApplyResult) -> str:
         f"{len(result.updated)} updated",
         f"{len(result.archived)} archived",
     ]
-    if result.adopted:
+    if result.adopted:  # (found by marker: adopted, or recovered after an interrupted apply)
         parts.append(f"{len(result.adopted)} recovered")
+    if result.deduped:
+        parts.append(f"{len(result.deduped)} duplicate(s) archived")
     if result.moved:
         parts.append(f"{len(result.moved)} moved")
     if result.released:
@@ -405,7 +429,8 @@ def render_apply_summary(result: ApplyResult) -> str:
     head = "Apply complete" if result.ok else (
         "Apply interrupted" if result.interrupted else "Apply finished with errors"
     )
-    return f"{head}: {', '.join(parts)} ({result.requests} HTTP requests)."
+    wait = f" {result.search_wait}" if result.search_wait else ""
+    return f"{head}: {', '.join(parts)} ({result.requests} HTTP requests).{wait}"
 
 
 def render_failures(failures: Iterable[Any]) -> list[str]:

@@ -120,12 +120,16 @@ def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str
         address = change.address
         # a record may have a marker rewrite (or move) besides its update
         once = (address, change.action in MARKER_ACTIONS)
-        if once in seen:
-            problems.append(f"{address} appears twice")
-        seen.add(once)
+        if change.action != "dedupe":  # (one dedupe per extra record of a marker)
+            if once in seen:
+                problems.append(f"{address} appears twice")
+            seen.add(once)
         if change.action in ("move", "release"):
             continue
         recorded = records.get(address)
+        if change.action in ("adopt", "dedupe"):
+            problems.extend(_identity_problems(change, recorded))
+            continue
         if change.action == "create":
             if change.hubspot_id is not None:
                 problems.append(f"the create of {address} names id {change.hubspot_id}")
@@ -148,6 +152,21 @@ def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str
         ):
             problems.append(f"the marker rewrite of {address} writes more than its markers")
     return problems
+
+
+def _identity_problems(change: Change, recorded: RecordState | None) -> list[str]:
+    """An adopt maps an address the state does not map, a dedupe archives a record that is
+    not the one the state maps; both name an id (apply reads it back and checks that it
+    carries the address's marker before anything is written, ``apply_identity``)."""
+    address = change.address
+    if not (change.hubspot_id or "").isdigit():
+        return [f"the {change.action} of {address} names no HubSpot id"]
+    if change.action == "adopt" and recorded is not None:
+        return [f"the adopt of {address}, which the state maps already (id {recorded.id})"]
+    if change.action == "dedupe" and recorded is not None and recorded.id == change.hubspot_id:
+        return [f"the dedupe of {address} archives id {change.hubspot_id}, the record the "
+                "state maps"]
+    return []
 
 
 def _refactored_records(

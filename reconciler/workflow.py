@@ -18,6 +18,7 @@ from reconciler.errors import ConfigError, SpecError, SpecIssue
 from reconciler.model import DesiredState, ProjectSettings, slug
 from reconciler.planner import Plan, plan
 from reconciler.budget import check_daily_budget, daily_remaining
+from reconciler.portal_identity import plan_with_portal, scan_portal
 from reconciler.portal import connect, refresh, refresh_log_path, resolve_owners
 from reconciler.recovery import SEARCH_LAG_GRACE_SECONDS, recover_in_flight
 from reconciler.refresh import RefreshMode, RefreshReport
@@ -59,6 +60,8 @@ class RunOptions:
     refresh: RefreshMode = "incremental"
     #: apply --ignore-daily-budget: start even if today's API limit looks too small
     ignore_daily_budget: bool = False
+    #: --dedupe: archive the extra records of markers carried more than once
+    dedupe: bool = False
 
     def grace_seconds(self, target: Target | None = None) -> float:
         if self.recovery_grace_seconds is not None:
@@ -210,9 +213,12 @@ def run_plan(options: RunOptions) -> PlanOutcome:
         owners = resolve_owners(client, desired, state)
         check_against_portal(client, desired, target, owners=owners)
         daily = client.daily_remaining
-        result = with_context(
-            plan(desired, state, remote, owners=owners, target=target.name), desired, owners
-        )
+        found = scan_portal(client, desired, state, grace_seconds=options.grace_seconds(target),
+                            counts=remote.counts)
+        result = with_context(plan_with_portal(
+            desired, state, remote, found, owners=owners, target=target.name,
+            dedupe=options.dedupe,
+        ), desired, owners)
     result, needed = _limited(result, options, desired, state, released)
     return PlanOutcome(result, target, in_flight, released, needed, remote.report, daily)
 
@@ -279,10 +285,12 @@ def run_apply(
                 from reconciler.catalogue import check_against_portal
 
                 check_against_portal(client, desired, target, owners=owners)
-                the_plan = with_context(
-                    plan(desired, state, remote, owners=owners, target=target.name),
-                    desired, owners,
-                )
+                found = scan_portal(client, desired, state, grace_seconds=grace,
+                                    counts=remote.counts, stopped=stopped)
+                the_plan = with_context(plan_with_portal(
+                    desired, state, remote, found, owners=owners, target=target.name,
+                    dedupe=options.dedupe,
+                ), desired, owners)
                 the_plan, needed = _limited(the_plan, options, desired, state, released)
             refuse_before_writing(target, the_plan, state, options)
             check_daily_budget(

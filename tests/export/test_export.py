@@ -58,7 +58,7 @@ def test_export_writes_readable_spec_that_validates(
 #: Properties that differ between an original and its copy by nature.
 _OWN_PROPERTIES = {
     "hs_object_id", "hs_createdate", "hs_lastmodifieddate", "createdate", "lastmodifieddate",
-    "reconciler_key", "reconciler_project",
+    "reconciler_key", "reconciler_project", "reconciler_applied",
 }
 
 

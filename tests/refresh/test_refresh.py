@@ -273,7 +273,7 @@ def test_the_daily_budget_refuses_an_apply_that_cannot_finish_today(
     project = write_project(tmp_path / "budget", {
         "reconciler.yaml": PROJECT, "spec.yaml": "\n".join(lines) + "\n",
     })
-    emulator.set_config(daily_limit=10)
+    emulator.set_config(daily_limit=12)  # (plan and apply each look for marked records: 2)
     code, out, err = run("plan", "--project", project)
     assert code == 0, out + err
     assert "Apply will take about 12 request(s)" in out  # 11 batches, the markers checked
