@@ -11,6 +11,7 @@ from reconciler.errors import ConfigError, StateError
 from reconciler.model import DesiredState
 from reconciler.planner import (
     MARKER_ACTIONS,
+    Change,
     Plan,
     PlanFileError,
     plan_from_json,

@@ -137,7 +137,7 @@ def _options(project_dir: Path, target_name: str | None, state_path: Path | None
              base_url: str | None, offline: bool = False, *,
              allow_archives: int | None = None, migrate_markers: bool = False,
              only: tuple[str, ...] = (), refresh: str = "incremental",
-             ignore_daily_budget: bool = False) -> RunOptions:
+             ignore_daily_budget: bool = False, dedupe: bool = False) -> RunOptions:
     return RunOptions(
         project_dir=project_dir,
         environ=dict(os.environ),
@@ -151,7 +151,16 @@ def _options(project_dir: Path, target_name: str | None, state_path: Path | None
         only=tuple(only),
         refresh=refresh_mode(refresh),
         ignore_daily_budget=ignore_daily_budget,
+        dedupe=dedupe,
     )
+
+
+def dedupe_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--dedupe", is_flag=True,
+        help="Archive the extra records of every marker carried by more than one record "
+        "(keeping the one the state maps, else the oldest); the plan shows them first.",
+    )(func)
 
 
 def allow_archives_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -188,10 +197,11 @@ def _colour() -> bool:
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @refresh_option
+@dedupe_option
 def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
          only: tuple[str, ...], state_path: Path | None,
          base_url: str | None, offline: bool, as_json: bool, fmt: str | None,
-         out_file: Path | None, detailed_exitcode: bool, refresh: str) -> int:
+         out_file: Path | None, detailed_exitcode: bool, refresh: str, dedupe: bool) -> int:
     """Show what apply would create, update and archive.
 
     By default the managed records are read from the portal first, so edits made in
@@ -207,6 +217,7 @@ def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
       reconciler plan --target sandbox --out plan.json
       reconciler plan --target sandbox --target demo-2 --format markdown
       reconciler plan --only 'meetings/*'
+      reconciler plan --dedupe --out dedupe.json
     """
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} contradict each other; pick one")
@@ -217,13 +228,14 @@ def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
 
         _refuse_with_many(state_path, base_url, out_file)
         return plan_many(
-            [_options(project_dir, n, None, None, offline, only=only, refresh=refresh)
+            [_options(project_dir, n, None, None, offline, only=only, refresh=refresh,
+                      dedupe=dedupe)
              for n in names],
             fmt=fmt, detailed_exitcode=detailed_exitcode,
         )
     target_name = target_names[0] if target_names else None
     outcome = run_plan(_options(project_dir, target_name, state_path, base_url, offline,
-                                only=only, refresh=refresh))
+                                only=only, refresh=refresh, dedupe=dedupe))
     the_plan = outcome.plan
     if fmt == "json":
         click.echo(render_plan_json(the_plan, released=outcome.released, needed=outcome.needed))
@@ -374,11 +386,12 @@ def _graceful_interrupt(interrupts: Interrupts) -> Iterator[None]:
 @click.option("--ignore-daily-budget", is_flag=True,
               help="Start even if the requests the apply needs exceed what HubSpot's "
               "daily limit leaves for today (it stops when the limit is reached).")
+@dedupe_option
 def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
           only: tuple[str, ...], state_path: Path | None,
           base_url: str | None, auto_approve: bool, plan_file: Path | None, as_json: bool,
           allow_archives: int | None, migrate_markers: bool, refresh: str,
-          ignore_daily_budget: bool) -> int:
+          ignore_daily_budget: bool, dedupe: bool) -> int:
     """Make the portal match the spec: create, update and archive records.
 
     Shows the plan and asks first unless --auto-approve (or --plan) is given. The
@@ -396,6 +409,7 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
       reconciler apply --target sandbox --allow-archives 120
       reconciler apply --all-targets --auto-approve
       reconciler apply --only meetings/kickoff
+      reconciler apply --dedupe
     """
     if plan_file is not None and not plan_file.is_file():
         # (checked here, not by click: the workflow test resolves `--plan plan.json`
@@ -417,7 +431,7 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
         return apply_many(
             [_options(project_dir, n, None, None, allow_archives=allow_archives,
                       migrate_markers=migrate_markers, only=only, refresh=refresh,
-                      ignore_daily_budget=ignore_daily_budget) for n in names],
+                      ignore_daily_budget=ignore_daily_budget, dedupe=dedupe) for n in names],
             auto_approve=auto_approve, as_json=as_json,
         )
     target_name = target_names[0] if target_names else None
@@ -440,7 +454,8 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
         outcome = run_apply(
             _options(project_dir, target_name, state_path, base_url,
                      allow_archives=allow_archives, migrate_markers=migrate_markers,
-                     only=only, refresh=refresh, ignore_daily_budget=ignore_daily_budget),
+                     only=only, refresh=refresh, ignore_daily_budget=ignore_daily_budget,
+                     dedupe=dedupe),
             confirm=confirm,
             progress=progress_factory,
             stop=interrupts.stop,
