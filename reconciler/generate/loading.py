@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 from reconciler.errors import ConfigError
 from reconciler.generate.inputs import (
     DEFAULT_LIMIT,
-    E_COLUMN,
     E_FILE,
-    E_LINE,
     FileSections,
     HandRecord,
     Options,
@@ -309,9 +307,10 @@ def parse_var_option(text: str) -> tuple[str, str]:
 
 @dataclass
 class Generated:
-    """Generated drafts by the file of their generator, or the problems found."""
+    """Generated records by the file of their generator (rows, as ``reconciler.spec.rows``
+    has them), or the problems found."""
 
-    by_file: dict[str, list[tuple[dict[str, Any], tuple[int, int]]]] = field(default_factory=dict)
+    by_file: dict[str, list[list[Any]]] = field(default_factory=dict)
     issues: list[PendingIssue] = field(default_factory=list)
 
 
@@ -365,13 +364,13 @@ def generate(
         if cache is not None:
             cache.put(key, {"generated": records})
     by_file = result.by_file
-    drafts = finalize(records, reference_time, timezone)
-    for entry, draft in zip(records, drafts):
+    rows = finalize(records, reference_time, timezone)
+    for entry, row in zip(records, rows):
         file = displays[entry[E_FILE]]
         found = by_file.get(file)
         if found is None:
             found = by_file[file] = []
-        found.append((draft, (entry[E_LINE], entry[E_COLUMN])))
+        found.append(row)
     return result
 
 

@@ -16,13 +16,14 @@ from reconciler.generate.inputs import (
     E_ASSOC,
     E_BY_TIME,
     E_CAL,
+    E_COLUMN,
     E_KEY,
+    E_LINE,
     E_OWNED,
     E_OWNER_EMAIL,
     E_OWNS,
     E_PROPS,
     E_REL,
-    E_SECTION,
     E_TIMES,
     E_TYPE,
 )
@@ -34,13 +35,17 @@ BUSINESS_SLOTS = 32
 
 def finalize(
     entries: Iterable[list[Any]], reference_time: datetime, timezone_name: str
-) -> Iterator[dict[str, Any]]:
-    """Each generated record's draft for this run: times resolved, by_time values chosen.
+) -> Iterator[list[Any]]:
+    """Each generated record's row for this run (the loader's compact form of a record,
+    ``reconciler.spec.rows``): times resolved, by_time values chosen.
 
-    The values of generated properties are in the draft's properties already; their pin
+    The values of generated properties are in the row's properties already; their pin
     expressions (``gen:``/``gen@t:``) tell the loader not to resolve them as relative
     times. The entries are this run's own (freshly read from the cache or just made).
+    Rows, not drafts: a warm load of 50,000 generated records skipped building a draft
+    dict per record only to turn it into a row (0.04 s).
     """
+    from reconciler.spec.rows import OWNED, OWNS
     from reconciler.spec.times import format_wire_time, zone
 
     tz = zone(timezone_name)
@@ -63,14 +68,18 @@ def finalize(
                 when = props.get(time_prop)
                 if when is not None and when > now:
                     props[prop] = future_value
-        section = entry[E_SECTION]
-        yield {
-            "type": entry[E_TYPE], "key": entry[E_KEY],
-            "path": (["objects", entry[E_TYPE], entry[E_KEY]] if section == "objects"
-                     else [section, entry[E_KEY]]),
-            "props": props, "rel": entry[E_REL], "assoc": entry[E_ASSOC], "cal": entry[E_CAL],
-            "owner_email": entry[E_OWNER_EMAIL], "owns": entry[E_OWNS], "owned": entry[E_OWNED],
-        }
+        yield [
+            entry[E_TYPE], entry[E_KEY], entry[E_LINE], entry[E_COLUMN], props, entry[E_REL],
+            [
+                # as ``spec.rows.draft_row`` writes them: HUBSPOT_DEFINED as None, and of
+                # the association's path only its index under associations:
+                [a[0], a[1], a[2], None if a[3] == "HUBSPOT_DEFINED" else a[3], a[4], a[5],
+                 a[6][-1], a[7]]
+                for a in entry[E_ASSOC]
+            ],
+            entry[E_CAL], entry[E_OWNER_EMAIL],
+            (OWNS if entry[E_OWNS] else 0) | (OWNED if entry[E_OWNED] else 0),
+        ]
 
 
 @lru_cache(maxsize=16384)

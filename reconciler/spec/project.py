@@ -36,7 +36,7 @@ from reconciler.spec.issues import PendingIssue
 from reconciler.spec.locating import locate_all
 from reconciler.spec.project_settings import display_path, load_project_settings, project_settings
 from reconciler.spec.refactors import check_refactors
-from reconciler.spec.rows import COLUMN, KEY, LINE, PROPS, TYPE, draft_row
+from reconciler.spec.rows import COLUMN, KEY, LINE, PROPS, TYPE
 from reconciler.spec.spec_file import FileResult, load_file
 from reconciler.spec.times import format_wire_time
 
@@ -101,9 +101,9 @@ def _load_project(
         if every_target and not made.issues:
             issues.extend(_other_targets(results, settings, reference_time, cache, target))
         paths = {r.display: r.path for r in results}
-        for display, drafts in made.by_file.items():
+        for display, rows in made.by_file.items():
             extra = FileResult(display, paths[display])
-            extra.rows = [draft_row(draft, position) for draft, position in drafts]
+            extra.rows = rows
             extra.keys = [row[:4] for row in extra.rows]
             generated.append(extra)
     records, cross_issues = assemble([*results, *generated], settings, reference_time)
