@@ -258,6 +258,10 @@ def _find_by_marker(
                 legacy = [{"propertyName": MARKER_PROPERTY, "operator": "HAS_PROPERTY"}]
             groups.append({"filters": legacy})
             matches = list_matching(client, object_type, groups, props)  # past 10,000
+        # search lags writes (an update's new digest may not be indexed yet): what a
+        # record holds is read by id, which sees every write at once
+        fresh = client.read_all(object_type, [r.id for r in matches], props) if matches else {}
+        matches = [fresh[r.id] for r in matches if r.id in fresh]
         by_address: dict[str, list[RemoteRecord]] = defaultdict(list)
         for remote in matches:
             value = str(remote.properties.get(MARKER_PROPERTY) or "").lower()

@@ -161,6 +161,7 @@ def scan_portal(
             sleep(remaining)
             waited += remaining
             lag_wait = False
+        found = _read_back(client, object_type, found, props)
         for address, records in found.items():
             mapped_as = state.records.get(address)
             ordered = sorted(records, key=lambda r: (len(r.id), r.id))
@@ -175,6 +176,24 @@ def scan_portal(
                 if len(ordered) > 1:
                     duplicates[address] = tuple(r.id for r in ordered)
     return IdentityScan(adoptable, duplicates, waited, searches)
+
+
+def _read_back(
+    client: HubSpotClient, object_type: str, found: Mapping[str, list[RemoteRecord]],
+    props: Sequence[str],
+) -> dict[str, list[RemoteRecord]]:
+    """The found records as a read by id returns them: search lags writes, so what it
+    returned may be an older version (a digest from before the last update); a read sees
+    every write at once, and leaves out what was archived since."""
+    ids = [r.id for records in found.values() for r in records]
+    if not ids:
+        return {}
+    fresh = client.read_all(object_type, ids, list(props))
+    return {
+        address: kept
+        for address, records in found.items()
+        if (kept := [fresh[r.id] for r in records if r.id in fresh])
+    }
 
 
 def _by_address(
