@@ -191,3 +191,35 @@ def _create_raw(emulator: Emulator, object_type: str, properties: dict[str, str]
     )
     assert answer.status_code in (200, 201), answer.text
 
+
+
+@pytest.mark.slow
+def test_twenty_sigkills_with_the_state_deleted_after_every_third_end_exact(
+    faulty: Emulator, tmp_path: Path
+) -> None:
+    """Kill an apply at 20 random moments, deleting the state after every third run (a CI
+    job losing its cache): the last apply ends with exactly the spec, nothing twice."""
+    import random
+
+    from reconciler.emulator import FaultConfig
+    from tests.resilience.conftest import cli_process
+
+    meetings, calls = 300, 300
+    project = write_project(tmp_path / "p", {
+        "reconciler.yaml": PROJECT, "bulk.yaml": bulk_spec(meetings, calls),
+    })
+    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.1), seed=5)
+    faulty.set_config(search_lag_seconds=0.3)
+    rng = random.Random(12)
+    args = ("apply", "--project", project, "--auto-approve")
+    for run_number in range(1, 21):
+        process = cli_process(faulty, *args, grace=1.0)
+        time.sleep(rng.uniform(0.3, 2.5))
+        process.kill()
+        process.finish()
+        if run_number % 3 == 0:
+            _forget_state(project)
+    final = cli_process(faulty, *args, grace=1.0).finish(timeout=60)
+    assert final.code == 0, final.err[-2000:]
+    faulty.set_faults(FaultConfig())
+    assert_exactly(faulty, project, {"meetings": meetings, "calls": calls})
