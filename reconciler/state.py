@@ -382,7 +382,7 @@ class StateStore:
         records = state.records
         assert type(records) is RecordMap
         changed = {
-            address: _dumps(records[address].to_json()) if address in records else None
+            address: _dumps(records[address].to_json(compact=True)) if address in records else None
             for address in sorted(records.changed)
         }
         in_flight, flights = _flights_since(disk, state)
@@ -617,7 +617,8 @@ def _snapshot_chunks(state: State, token: str) -> Iterator[str]:
               "journal": token, **fields}
     records = state.records
     return snapshot_chunks(fields, (
-        record_line(address, _dumps(records[address].to_json())) for address in sorted(records)
+        record_line(address, _dumps(records[address].to_json(compact=True)))
+        for address in sorted(records)
     ))
 
 

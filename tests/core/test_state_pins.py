@@ -40,6 +40,10 @@ def test_a_pin_equal_to_its_property_is_saved_as_its_expression(tmp_path: Path) 
         "hs_timestamp": "+3d 10:00",
     }
     assert StateStore(store.path).load().records["meetings/a"] == _meeting()
+    # what `state show` prints keeps every pin explicit
+    assert _meeting().to_json()["pinned"]["hs_timestamp"] == {
+        "expr": "+3d 10:00", "value": "2026-12-01T09:00:00.000Z",
+    }
 
 
 def test_the_journal_and_in_flight_records_use_the_same_form(tmp_path: Path) -> None:
