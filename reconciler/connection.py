@@ -26,12 +26,12 @@ Every request has one overall deadline (``ClientSettings.timeout_seconds``): con
 sending, waiting and reading the whole answer, retries and backoff included; only the
 pauses HubSpot asks for (429, 423, Retry-After) and our own rate limiter do not count.
 
-The access token is sent in the ``Authorization`` header only. It is checked before any
-request (no whitespace, control or non-ASCII characters; the error names the environment
-variable, never the value), and every printed form of it (raw, repr, JSON, URL-encoded,
-bytes) is scrubbed from error messages and from the log records of ``reconciler``,
-``httpx`` and ``httpcore``.
+What each failure becomes is decided in ``reconciler.http_failures``. The access token
+is sent in the ``Authorization`` header only; ``reconciler.access_token`` checks it before
+any request and scrubs every printed form of it from error messages and log records.
 """
+
+from __future__ import annotations
 
 from __future__ import annotations
 
@@ -40,35 +40,29 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
 from reconciler import __version__
-from reconciler.crm_records import readable_message
-from reconciler.errors import (
-    AmbiguousWriteError,
-    ApiError,
-    ConfigError,
-    DeadlineError,
-    InvalidPropertiesError,
-    RateLimitError,
-    ReconcilerError,
-    TransportError,
-    UnreachableError,
-    UnusableAnswerError,
-)
+from reconciler.access_token import TokenScrubber, check_token, secret_forms
+from reconciler.errors import ConfigError, ReconcilerError, TransportError
+from reconciler.http_failures import Answer, FailureMapper, int_header, rate_limit_headers
 from reconciler.ratelimit import RollingWindowLimiter
-from reconciler.retrying import (
-    RetryableFailure,
-    RetryPolicy,
-    call_with_retries,
-    retry_after_seconds,
-)
+from reconciler.retrying import RetryableFailure, RetryPolicy, call_with_retries
 from reconciler.settings import check_base_url
+
+__all__ = [
+    "RATE_LIMIT_HEADROOM",
+    "ClientSettings",
+    "HubSpotConnection",
+    "RequestKind",
+    "check_token",
+    "secret_forms",
+]
 
 log = logging.getLogger("reconciler.http")
 
@@ -77,13 +71,7 @@ log = logging.getLogger("reconciler.http")
 #: while the limiter also booked our own in-flight requests as another app's
 #: (``ratelimit``), which capped an apply at 92% of the limit; 4% lets it reach 96%.
 RATE_LIMIT_HEADROOM = 0.04
-_RETRYABLE_5XX = frozenset({500, 502, 503, 504, 521, 523, 524})
 _DATE_VERSION = re.compile(r"^\d{4}-\d{2}$")
-#: The loggers whose records are scrubbed of the token (httpcore logs per module).
-_SCRUBBED_LOGGERS = (
-    "reconciler", "reconciler.http", "httpx", "httpcore.connection", "httpcore.http11",
-    "httpcore.http2", "httpcore.proxy", "httpcore.socks",
-)  # fmt: skip
 
 #: "read": idempotent, retried on every transient failure. "write": an idempotent write
 #: (update, upsert, associations), retried like a read, but a write whose answer is lost
@@ -128,74 +116,6 @@ class ClientSettings:
             raise ConfigError("timeout_seconds and connect_timeout_seconds must be positive")
 
 
-def check_token(token: str, source: str) -> None:
-    """Refuse a token that cannot be a HubSpot access token, before it is ever sent.
-
-    HubSpot's tokens are printable ASCII without spaces. Anything else (a pasted line
-    break, a non-breaking space, a smart quote) would fail in the HTTP layer, whose error
-    prints the header, token included. The message names ``source``, never the value.
-    """
-    if not token or not token.strip():
-        raise ConfigError(f"no HubSpot access token given ({source} is empty)")
-    if any(c in "\r\n" for c in token):
-        problem = "a line break"
-    elif any(c.isspace() for c in token):
-        problem = "a space or other whitespace"
-    elif not token.isascii():
-        problem = "a non-ASCII character"
-    elif any(ord(c) < 0x20 or ord(c) == 0x7F for c in token):
-        problem = "a control character"
-    else:
-        return
-    raise ConfigError(
-        f"the access token in {source} contains {problem}, so it cannot be a HubSpot token "
-        f"and was not sent. Set {source} again to the token exactly as HubSpot shows it "
-        "(private app > Access token), without quotes or line breaks."
-    )
-
-
-#: A "token" shorter than this (a test's "t") is no secret, and scrubbing it would
-#: garble every message it occurs in.
-_MIN_SECRET_LENGTH = 6
-
-
-def secret_forms(secret: str) -> list[str]:
-    """Every way ``secret`` may be printed: raw, repr-escaped, JSON-escaped, URL-encoded,
-    and as a bytes repr (``b'Bearer ...'``), longest first."""
-    if len(secret) < _MIN_SECRET_LENGTH:
-        return []
-    forms = {
-        secret,
-        repr(secret)[1:-1],
-        secret.encode("unicode_escape").decode("ascii"),
-        jsonlib.dumps(secret)[1:-1],
-        jsonlib.dumps(secret, ensure_ascii=False)[1:-1],
-        quote(secret, safe=""),
-        quote(secret),
-        quote_plus(secret),
-        repr(secret.encode("utf-8", "backslashreplace"))[2:-1],
-    }
-    return sorted((f for f in forms if f), key=len, reverse=True)
-
-
-class _Scrubber(logging.Filter):
-    """Replaces every form of the token in a log record (installed per connection)."""
-
-    def __init__(self, scrub: Callable[[str], str]) -> None:
-        super().__init__()
-        self._scrub = scrub
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a malformed record is logging's business
-            return True
-        clean = self._scrub(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
 @dataclass
 class _Clock:
     """One request's deadline: starts with its first attempt; pauses the server asked
@@ -218,14 +138,6 @@ class _Clock:
         return self.deadline - time.monotonic()
 
 
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    headers: httpx.Headers
-    content: bytes
-    reason: str
-
-
 class _OutOfTime(Exception):
     """The request's deadline passed while sending or reading."""
 
@@ -237,7 +149,6 @@ class HubSpotConnection:
         self, settings: ClientSettings, *, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.settings = settings
-        self._secrets = secret_forms(settings.token)
         parts = urlsplit(settings.base_url)
         self.host = parts.netloc or settings.base_url
         self._http = httpx.Client(
@@ -255,9 +166,11 @@ class HubSpotConnection:
             ),
             follow_redirects=False,
         )
-        self._scrubber = _Scrubber(self.scrub)
-        for name in _SCRUBBED_LOGGERS:
-            logging.getLogger(name).addFilter(self._scrubber)
+        self._token = TokenScrubber(settings.token)
+        self._token.install()
+        self._failures = FailureMapper(
+            self.host, settings.timeout_seconds, settings.connect_timeout_seconds, self.scrub
+        )
         self._policy = RetryPolicy(
             max_retries=settings.max_retries,
             initial_seconds=settings.retry_initial_seconds,
@@ -289,8 +202,7 @@ class HubSpotConnection:
 
     def close(self) -> None:
         self._http.close()
-        for name in _SCRUBBED_LOGGERS:
-            logging.getLogger(name).removeFilter(self._scrubber)
+        self._token.remove()
 
     def send(
         self,
@@ -334,7 +246,7 @@ class HubSpotConnection:
                 and clock.deadline is not None
                 and clock.remaining() <= 0
             ):
-                raise self._out_of_time(method, path, kind, trace_ids) from None
+                raise self._failures.out_of_time(method, path, kind, trace_ids) from None
             raise
 
     def unusable(
@@ -342,21 +254,12 @@ class HubSpotConnection:
     ) -> ReconcilerError:
         """The error for a 2xx whose body cannot be used: for a write, "outcome unknown"
         (settle by marker, never resend blind); for a read, an error, never "no records"."""
-        reason = self.scrub(reason)
-        if kind == "read":
-            return UnusableAnswerError(method, path, reason)
-        return AmbiguousWriteError(
-            f"{method} {path}: the answer cannot be used ({reason}); the write may or may "
-            "not have been committed",
-            trace_ids=list(trace_ids),
-        )
+        return self._failures.unusable(method, path, kind, reason, trace_ids)
 
     def scrub(self, text: str) -> str:
         """``text`` with every printed form of the token replaced by ``***``."""
-        for form in self._secrets:
-            if form in text:
-                text = text.replace(form, "***")
-        return text
+        return self._token.scrub(text)
+
 
     # ---- one attempt ----------------------------------------------------------------------
 
@@ -386,7 +289,7 @@ class HubSpotConnection:
         except _OutOfTime:
             log.debug("%s %s -> deadline passed after %.0f ms (attempt %d)", method, path,
                       (time.monotonic() - started) * 1000, number)
-            raise self._out_of_time(method, path, kind, trace_ids) from None
+            raise self._failures.out_of_time(method, path, kind, trace_ids) from None
         except httpx.DecodingError as error:  # an answer came, in an encoding that is broken
             self.reached = True
             raise self.unusable(method, path, kind, f"its body cannot be decoded: {error}",
@@ -395,17 +298,19 @@ class HubSpotConnection:
             elapsed = (time.monotonic() - started) * 1000
             log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, path,
                       type(error).__name__, elapsed, number)
-            raise self._transport_failure(error, method, path, kind, trace_ids, clock) from None
+            raise self._failures.transport_failure(
+                error, method, path, kind, trace_ids, clock.remaining, self.reached
+            ) from None
         self.reached = True
         elapsed = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %d in %.0f ms (attempt %d)", method, path,
                   answer.status, elapsed, number)
-        daily = _int_header(answer.headers, "X-HubSpot-RateLimit-Daily-Remaining")
+        daily = int_header(answer.headers, "X-HubSpot-RateLimit-Daily-Remaining")
         if daily is not None:
             self.daily_remaining = daily
         if limiter is not None and not search and answer.status != 429:
             # A 429's Remaining=0 is handled by its retry wait, not booked as requests.
-            limiter.observe(**_rate_limit_headers(answer.headers))
+            limiter.observe(**rate_limit_headers(answer.headers))
         if 200 <= answer.status < 300:
             if answer.status == 204 or not answer.content.strip():
                 return None
@@ -416,11 +321,16 @@ class HubSpotConnection:
                     method, path, kind, f"HubSpot answered {answer.status} with a body that is "
                     "not JSON", trace_ids,
                 ) from None
-        raise self._status_failure(answer, method, path, kind, trace_ids, limiter, search)
+        if answer.status == 429:
+            with self._stats_lock:
+                self.rate_limited += 1
+        raise self._failures.status_failure(
+            answer, method, path, kind, trace_ids, limiter, search
+        )
 
     def _exchange(
         self, method: str, path: str, *, json: Any, params: Mapping[str, str] | None, clock: _Clock
-    ) -> _Answer:
+    ) -> Answer:
         """One request and its whole answer, all within what is left of the deadline.
 
         httpx's timeouts bound each network operation, not the exchange: each phase gets
@@ -446,194 +356,7 @@ class HubSpotConnection:
                 chunks.append(chunk)
                 if clock.remaining() <= 0:
                     raise _OutOfTime
-            return _Answer(response.status_code, response.headers, b"".join(chunks),
+            return Answer(response.status_code, response.headers, b"".join(chunks),
                            response.reason_phrase)
         finally:
             response.close()
-
-    # ---- failures ---------------------------------------------------------------------------
-
-    def _out_of_time(
-        self, method: str, path: str, kind: RequestKind, trace_ids: Sequence[str]
-    ) -> ReconcilerError:
-        seconds = f"{self.settings.timeout_seconds:g}"
-        if kind != "read":
-            return AmbiguousWriteError(
-                f"{method} {path}: no whole answer from {self.host} within {seconds} s; the "
-                "write may or may not have been committed",
-                trace_ids=list(trace_ids),
-            )
-        return DeadlineError(
-            f"{method} {path}: no whole answer from {self.host} within {seconds} s (retries "
-            f"included). Check that {self.host} is HubSpot's API (or your emulator) and that "
-            "it answers, and your network or proxy; then run the command again."
-        )
-
-    def _status_failure(
-        self,
-        answer: _Answer,
-        method: str,
-        path: str,
-        kind: RequestKind,
-        trace_ids: Sequence[str],
-        limiter: RollingWindowLimiter | None,
-        search: bool,
-    ) -> Exception:
-        """The error for a non-2xx answer: final, or wrapped to be retried."""
-        status = answer.status
-        body = _json_or_none(answer.content)
-        message, problems = readable_message(_error_message(body, answer, self.scrub))
-        fields: dict[str, Any] = {
-            "category": _field(body, "category") or _field(body, "errorType"),
-            "correlation_id": _field(body, "correlationId")
-            or answer.headers.get("X-HubSpot-Correlation-Id"),
-            "method": method,
-            "path": path,
-        }
-        retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
-        if status == 429:
-            policy = _field(body, "policyName")
-            with self._stats_lock:
-                self.rate_limited += 1
-            if policy == "DAILY":
-                return RateLimitError(
-                    status,
-                    f"{message} HubSpot's daily request limit for this account is used up; "
-                    "the apply stopped. Run it again after the daily limit resets (midnight "
-                    "in the account's time zone).",
-                    policy=policy, **fields,
-                )
-            error = RateLimitError(status, message, policy=policy, **fields)
-            if retry_after is not None:
-                return RetryableFailure(error, retry_after=retry_after, paced=True)
-            if search:
-                # No headers on search answers; HubSpot's search window is one second.
-                if limiter is not None:
-                    limiter.exhausted()  # its next slot is a window away
-                    return RetryableFailure(error, paced=True)
-                return RetryableFailure(error, min_wait=1.0, paced=True)
-            interval = _int_header(answer.headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-            if interval is None:
-                return RetryableFailure(error, paced=True)  # no hint at all: plain backoff
-            # The rolling window is spent: a slot frees when the oldest request in it
-            # leaves; ours is the best estimate we have (at most one interval away).
-            wait_for = limiter.until_oldest_expires() if limiter is not None else interval / 1000
-            return RetryableFailure(error, min_wait=min(wait_for, interval / 1000), paced=True)
-        api_error: ApiError
-        if problems:
-            api_error = InvalidPropertiesError(status, message, problems=problems, **fields)
-        else:
-            api_error = ApiError(status, message, **fields)
-        if status == 423:
-            return RetryableFailure(api_error, retry_after=retry_after, min_wait=2.0, paced=True)
-        if status in _RETRYABLE_5XX:
-            if kind == "create":
-                return AmbiguousWriteError(
-                    f"{method} {path}: HubSpot answered {status} ({message}); the write may or "
-                    "may not have been committed",
-                    trace_ids=list(trace_ids),
-                )
-            return RetryableFailure(api_error, retry_after=retry_after)
-        return api_error
-
-    def _transport_failure(
-        self,
-        error: Exception,
-        method: str,
-        path: str,
-        kind: RequestKind,
-        trace_ids: Sequence[str],
-        clock: _Clock,
-    ) -> Exception:
-        reason = self.scrub(f"{type(error).__name__}: {error}".rstrip(": "))
-        # Connect errors (and waiting for a pooled connection) happen before a byte of
-        # the request is sent: safe to resend even for a create.
-        never_sent = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
-        if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)) and not self.reached:
-            return self._unreachable(error, reason)
-        if isinstance(error, httpx.TimeoutException) and not never_sent and clock.remaining() <= 0:
-            return self._out_of_time(method, path, kind, trace_ids)
-        transient = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-        if isinstance(error, transient):
-            if kind == "create" and not never_sent:
-                return AmbiguousWriteError(
-                    f"{method} {path}: no answer from {self.host} ({reason}); the write may "
-                    "or may not have been committed",
-                    trace_ids=list(trace_ids),
-                )
-            final: ReconcilerError
-            if kind == "write" and not never_sent:
-                final = AmbiguousWriteError(
-                    f"{method} {path}: no answer from {self.host} ({reason}); the write may "
-                    "or may not have been committed",
-                    trace_ids=list(trace_ids),
-                )
-            else:
-                final = TransportError(f"{method} {path}: no answer from {self.host} ({reason})")
-            return RetryableFailure(final)
-        return TransportError(f"{method} {path} to {self.host}: {reason}")
-
-    def _unreachable(self, error: Exception, reason: str) -> UnreachableError:
-        """The first connection of this client failed: most likely a wrong URL."""
-        text = str(error).lower()
-        if "name or service not known" in text or "nodename nor servname" in text or (
-            "getaddrinfo" in text or "name resolution" in text or "no address" in text
-        ):
-            cause = f"the host name {self.host.rsplit(':', 1)[0]!r} is unknown (DNS lookup failed)"
-        elif "refused" in text:
-            cause = "the connection was refused: nothing listens at that address and port"
-        elif isinstance(error, httpx.ConnectTimeout):
-            cause = (f"no connection within {self.settings.connect_timeout_seconds:g} s "
-                     "(a firewall, a proxy, or a wrong address)")
-        else:
-            cause = f"the connection failed ({reason})"
-        return UnreachableError(
-            f"cannot reach {self.host}: {cause}. Check the base URL (--base-url, "
-            "HUBSPOT_BASE_URL or the target's base_url in reconciler.yaml), that the server "
-            "is running, and your network or proxy settings."
-        )
-
-
-# ---- helpers ------------------------------------------------------------------------------
-
-
-def _json_or_none(content: bytes) -> Any:
-    try:
-        return jsonlib.loads(content) if content.strip() else None
-    except ValueError:
-        return None
-
-
-def _field(body: Any, name: str) -> str | None:
-    if isinstance(body, dict) and body.get(name) is not None:
-        return str(body[name])
-    return None
-
-
-def _error_message(body: Any, answer: _Answer, scrub: Callable[[str], str]) -> str:
-    """HubSpot's message, or the start of a body that is not HubSpot's JSON (scrubbed
-    before it is cut, so no piece of the token survives)."""
-    message = _field(body, "message")
-    if message:
-        return scrub(message)
-    text = scrub(answer.content.decode("utf-8", "replace").strip())
-    if text and body is None:
-        return text[:300]
-    return answer.reason or f"HTTP {answer.status}"
-
-
-def _int_header(headers: httpx.Headers, name: str) -> int | None:
-    value = headers.get(name)
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _rate_limit_headers(headers: httpx.Headers) -> dict[str, Any]:
-    interval = _int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-    return {
-        "server_limit": _int_header(headers, "X-HubSpot-RateLimit-Max"),
-        "remaining": _int_header(headers, "X-HubSpot-RateLimit-Remaining"),
-        "window_seconds": interval / 1000 if interval else None,
-    }

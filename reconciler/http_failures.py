@@ -1,0 +1,249 @@
+"""What HubSpot's answers and failed exchanges become: our errors, final or to be retried.
+
+``HubSpotConnection`` (``reconciler.connection``) sends; every non-2xx answer, unusable
+2xx, dropped connection and passed deadline is turned into a ``reconciler.errors`` type
+here, once (the retry table is in ``reconciler.connection``). ``Answer`` is one whole
+answer as read; ``int_header`` and ``rate_limit_headers`` read HubSpot's headers.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from reconciler.crm_records import readable_message
+from reconciler.errors import (
+    AmbiguousWriteError,
+    ApiError,
+    DeadlineError,
+    InvalidPropertiesError,
+    RateLimitError,
+    ReconcilerError,
+    TransportError,
+    UnreachableError,
+    UnusableAnswerError,
+)
+from reconciler.ratelimit import RollingWindowLimiter
+from reconciler.retrying import RetryableFailure, retry_after_seconds
+
+if TYPE_CHECKING:
+    from reconciler.connection import RequestKind
+
+_RETRYABLE_5XX = frozenset({500, 502, 503, 504, 521, 523, 524})
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class FailureMapper:
+    """Turns one connection's failures into our errors, naming its ``host``."""
+
+    host: str
+    timeout_seconds: float
+    connect_timeout_seconds: float
+    scrub: Callable[[str], str]
+
+    def unusable(
+        self, method: str, path: str, kind: RequestKind, reason: str, trace_ids: Sequence[str] = ()
+    ) -> ReconcilerError:
+        """The error for a 2xx whose body cannot be used: for a write, "outcome unknown"
+        (settle by marker, never resend blind); for a read, an error, never "no records"."""
+        reason = self.scrub(reason)
+        if kind == "read":
+            return UnusableAnswerError(method, path, reason)
+        return AmbiguousWriteError(
+            f"{method} {path}: the answer cannot be used ({reason}); the write may or may "
+            "not have been committed",
+            trace_ids=list(trace_ids),
+        )
+
+    def out_of_time(
+        self, method: str, path: str, kind: RequestKind, trace_ids: Sequence[str]
+    ) -> ReconcilerError:
+        seconds = f"{self.timeout_seconds:g}"
+        if kind != "read":
+            return AmbiguousWriteError(
+                f"{method} {path}: no whole answer from {self.host} within {seconds} s; the "
+                "write may or may not have been committed",
+                trace_ids=list(trace_ids),
+            )
+        return DeadlineError(
+            f"{method} {path}: no whole answer from {self.host} within {seconds} s (retries "
+            f"included). Check that {self.host} is HubSpot's API (or your emulator) and that "
+            "it answers, and your network or proxy; then run the command again."
+        )
+
+    def status_failure(
+        self,
+        answer: Answer,
+        method: str,
+        path: str,
+        kind: RequestKind,
+        trace_ids: Sequence[str],
+        limiter: RollingWindowLimiter | None,
+        search: bool,
+    ) -> Exception:
+        """The error for a non-2xx answer: final, or wrapped to be retried."""
+        status = answer.status
+        body = _json_or_none(answer.content)
+        message, problems = readable_message(_error_message(body, answer, self.scrub))
+        fields: dict[str, Any] = {
+            "category": _field(body, "category") or _field(body, "errorType"),
+            "correlation_id": _field(body, "correlationId")
+            or answer.headers.get("X-HubSpot-Correlation-Id"),
+            "method": method,
+            "path": path,
+        }
+        retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
+        if status == 429:
+            policy = _field(body, "policyName")
+            if policy == "DAILY":
+                return RateLimitError(
+                    status,
+                    f"{message} HubSpot's daily request limit for this account is used up; "
+                    "the apply stopped. Run it again after the daily limit resets (midnight "
+                    "in the account's time zone).",
+                    policy=policy, **fields,
+                )
+            error = RateLimitError(status, message, policy=policy, **fields)
+            if retry_after is not None:
+                return RetryableFailure(error, retry_after=retry_after, paced=True)
+            if search:
+                # No headers on search answers; HubSpot's search window is one second.
+                if limiter is not None:
+                    limiter.exhausted()  # its next slot is a window away
+                    return RetryableFailure(error, paced=True)
+                return RetryableFailure(error, min_wait=1.0, paced=True)
+            interval = int_header(answer.headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+            if interval is None:
+                return RetryableFailure(error, paced=True)  # no hint at all: plain backoff
+            # The rolling window is spent: a slot frees when the oldest request in it
+            # leaves; ours is the best estimate we have (at most one interval away).
+            wait_for = limiter.until_oldest_expires() if limiter is not None else interval / 1000
+            return RetryableFailure(error, min_wait=min(wait_for, interval / 1000), paced=True)
+        api_error: ApiError
+        if problems:
+            api_error = InvalidPropertiesError(status, message, problems=problems, **fields)
+        else:
+            api_error = ApiError(status, message, **fields)
+        if status == 423:
+            return RetryableFailure(api_error, retry_after=retry_after, min_wait=2.0, paced=True)
+        if status in _RETRYABLE_5XX:
+            if kind == "create":
+                return AmbiguousWriteError(
+                    f"{method} {path}: HubSpot answered {status} ({message}); the write may or "
+                    "may not have been committed",
+                    trace_ids=list(trace_ids),
+                )
+            return RetryableFailure(api_error, retry_after=retry_after)
+        return api_error
+
+    def transport_failure(
+        self,
+        error: Exception,
+        method: str,
+        path: str,
+        kind: RequestKind,
+        trace_ids: Sequence[str],
+        time_left: Callable[[], float],
+        reached: bool,
+    ) -> Exception:
+        """The error for a request that got no answer: final, or wrapped to be retried.
+        ``reached``: whether the server has answered this connection before."""
+        reason = self.scrub(f"{type(error).__name__}: {error}".rstrip(": "))
+        # Connect errors (and waiting for a pooled connection) happen before a byte of
+        # the request is sent: safe to resend even for a create.
+        never_sent = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)) and not reached:
+            return self._unreachable(error, reason)
+        if isinstance(error, httpx.TimeoutException) and not never_sent and time_left() <= 0:
+            return self.out_of_time(method, path, kind, trace_ids)
+        transient = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+        if isinstance(error, transient):
+            if kind != "read" and not never_sent:
+                ambiguous = AmbiguousWriteError(
+                    f"{method} {path}: no answer from {self.host} ({reason}); the write may "
+                    "or may not have been committed",
+                    trace_ids=list(trace_ids),
+                )
+                # A create is never resent; an idempotent write is, and stays "outcome
+                # unknown" if its retries run out.
+                return ambiguous if kind == "create" else RetryableFailure(ambiguous)
+            final = TransportError(f"{method} {path}: no answer from {self.host} ({reason})")
+            return RetryableFailure(final)
+        return TransportError(f"{method} {path} to {self.host}: {reason}")
+
+    def _unreachable(self, error: Exception, reason: str) -> UnreachableError:
+        """The first connection of this client failed: most likely a wrong URL."""
+        text = str(error).lower()
+        if "name or service not known" in text or "nodename nor servname" in text or (
+            "getaddrinfo" in text or "name resolution" in text or "no address" in text
+        ):
+            cause = f"the host name {self.host.rsplit(':', 1)[0]!r} is unknown (DNS lookup failed)"
+        elif "refused" in text:
+            cause = "the connection was refused: nothing listens at that address and port"
+        elif isinstance(error, httpx.ConnectTimeout):
+            cause = (f"no connection within {self.connect_timeout_seconds:g} s "
+                     "(a firewall, a proxy, or a wrong address)")
+        else:
+            cause = f"the connection failed ({reason})"
+        return UnreachableError(
+            f"cannot reach {self.host}: {cause}. Check the base URL (--base-url, "
+            "HUBSPOT_BASE_URL or the target's base_url in reconciler.yaml), that the server "
+            "is running, and your network or proxy settings."
+        )
+
+
+# ---- helpers ------------------------------------------------------------------------------
+
+
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return jsonlib.loads(content) if content.strip() else None
+    except ValueError:
+        return None
+
+
+def _field(body: Any, name: str) -> str | None:
+    if isinstance(body, dict) and body.get(name) is not None:
+        return str(body[name])
+    return None
+
+
+def _error_message(body: Any, answer: Answer, scrub: Callable[[str], str]) -> str:
+    """HubSpot's message, or the start of a body that is not HubSpot's JSON (scrubbed
+    before it is cut, so no piece of the token survives)."""
+    message = _field(body, "message")
+    if message:
+        return scrub(message)
+    text = scrub(answer.content.decode("utf-8", "replace").strip())
+    if text and body is None:
+        return text[:300]
+    return answer.reason or f"HTTP {answer.status}"
+
+
+def int_header(headers: httpx.Headers, name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def rate_limit_headers(headers: httpx.Headers) -> dict[str, Any]:
+    interval = int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+    return {
+        "server_limit": int_header(headers, "X-HubSpot-RateLimit-Max"),
+        "remaining": int_header(headers, "X-HubSpot-RateLimit-Remaining"),
+        "window_seconds": interval / 1000 if interval else None,
+    }
