@@ -89,9 +89,9 @@ def test_400_on_bad_property_definition(client: HubSpotClient) -> None:
 def test_5xx_on_reads_is_retried(make_client: Callable[..., HubSpotClient], hub: Emulator) -> None:
     client = make_client(max_retries=8)
     hub.set_faults(FaultConfig(error_5xx=0.5), seed=3)
-    for _ in range(5):
-        assert client.list_owners()
-    statuses = [r["status"] for r in api_requests(hub, "/owners")]
+    for _ in range(5):  # (properties: owners are read once per client)
+        assert client.list_properties("contacts")
+    statuses = [r["status"] for r in api_requests(hub, "/properties/contacts")]
     assert any(s >= 500 for s in statuses)
     assert statuses.count(200) == 5
     assert client.retries == len(statuses) - 5
@@ -118,11 +118,11 @@ def test_429_is_retried_for_reads_and_creates(client: HubSpotClient, hub: Emulat
 
 def test_daily_limit_stops_at_once(client: HubSpotClient, hub: Emulator) -> None:
     hub.set_config(daily_limit=2)
-    client.list_owners()
-    client.list_owners()
+    client.list_properties("contacts")
+    client.list_properties("contacts")
     hub.clear_requests()
     with pytest.raises(RateLimitError) as caught:
-        client.list_owners()
+        client.list_properties("contacts")
     assert caught.value.policy == "DAILY"
     assert "daily" in str(caught.value).lower()
     assert len(hub.requests()) == 1  # never retried
