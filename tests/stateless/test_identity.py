@@ -20,8 +20,8 @@ from tests.resilience.conftest import (
     bulk_spec,
     markers,
     read_state,
-    write_project,
 )
+from tests.helpers import write_project
 
 Cli = Callable[..., CliRun]
 PROJECT = "name: stateless\nid: stateless-test\n"
