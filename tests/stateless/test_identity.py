@@ -223,3 +223,24 @@ def test_twenty_sigkills_with_the_state_deleted_after_every_third_end_exact(
     assert final.code == 0, final.err[-2000:]
     faulty.set_faults(FaultConfig())
     assert_exactly(faulty, project, {"meetings": meetings, "calls": calls})
+
+
+def test_a_saved_plan_adopts_and_dedupes_as_shown(
+    faulty: Emulator, cli: Cli, tmp_path: Path
+) -> None:
+    import json
+
+    project = write_project(tmp_path / "p", {
+        "reconciler.yaml": PROJECT, "bulk.yaml": bulk_spec(2, 1),
+    })
+    _apply(cli, project)
+    _forget_state(project)
+    out = tmp_path / "plan.json"
+    run = cli("plan", "--project", project, "--out", out, grace=0.0)
+    assert run.code == 0, run.err
+    saved = json.loads(out.read_text())
+    assert saved["format_version"] == 3
+    assert sorted(c["action"] for c in saved["changes"]) == ["adopt"] * 3
+    run = cli("apply", "--project", project, "--plan", out, grace=0.0)
+    assert run.code == 0, run.out + run.err
+    assert_exactly(faulty, project, {"meetings": 2, "calls": 1})
