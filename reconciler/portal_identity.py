@@ -67,6 +67,10 @@ def _project_group(project_id: str) -> list[dict[str, Any]]:
                           "value": project_id.lower()}]}]
 
 
+#: search's ``total`` stops here: a larger count reads as 10,000 (``count_marked``)
+SEARCH_TOTAL_CAP = 10_000
+
+
 def count_marked(client: HubSpotClient, object_type: str, project_id: str) -> int:
     """How many records of ``object_type`` carry this project's marker (search counts at
     most 10,000: a larger answer reads as 10,000, which is only ever compared upwards)."""
@@ -393,7 +397,8 @@ def wait_until_searchable(
         behind = {}
         for object_type in pending:
             count = count_marked(client, object_type, project_id)
-            if count < expected[object_type]:
+            # (past the cap a count cannot say more: waiting for it would last the timeout)
+            if count < min(expected[object_type], SEARCH_TOTAL_CAP):
                 behind[object_type] = (count, expected[object_type])
         pending = sorted(behind)
         remaining = started + timeout_seconds - clock()
