@@ -28,7 +28,7 @@ def test_a_wrong_base_url_fails_at_once_naming_the_host(
         "reconciler.yaml": "name: wrong-url\n",
         "spec.yaml": "meetings:\n  kickoff:\n    title: Kickoff\n    start: 2026-12-01T10:00:00Z\n",
     })  # fmt: skip
-    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-00000000-0000")
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "not-a-real-token-0000")
     monkeypatch.setenv("NO_COLOR", "1")
     started = time.monotonic()
     code = main(["plan", "--project", str(project), "--base-url", base_url])
