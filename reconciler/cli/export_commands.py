@@ -13,7 +13,9 @@ from reconciler.cli.plan_commands import _once, _options, find_project
 
 @cli.command()
 @click.option(
-    "--project", "-p", "project_dir", type=click.Path(path_type=Path, file_okay=False),
+    # (readable=False: an unreadable folder is the loader's to report, as for every command)
+    "--project", "-p", "project_dir",
+    type=click.Path(path_type=Path, file_okay=False, readable=False),
     multiple=True, callback=_once(find_project), metavar="DIR",
     help="The project whose target is read (settings only; its spec is not loaded).",
 )
