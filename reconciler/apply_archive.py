@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from reconciler.apply_run import ApplyRun
@@ -13,18 +14,26 @@ from reconciler.planner import Change
 def archive(run: ApplyRun, changes: list[Change]) -> None:
     # Reverse write order: meetings and calls before the contacts they hang on.
     for object_type, group in by_type(changes, reverse=True):
-        by_id = {str(c.hubspot_id): c for c in group}
-        for chunk, outcome in run.client.run_batches(
-            partial(run.client.batch_archive, object_type), list(by_id), stop=run.stop
-        ):
-            chunk_changes = [by_id[i] for i in chunk]
-            if isinstance(outcome, ReconcilerError):
-                run.fail_batch(chunk_changes, outcome)
-                continue
-            for change in chunk_changes:
-                run.record_archived(change)
-            run.save()
-            run.progress(len(chunk))
+        archive_by_id(run, object_type, group, run.record_archived)
 
 
-__all__ = ["archive"]
+def archive_by_id(
+    run: ApplyRun, object_type: str, changes: Sequence[Change],
+    on_success: Callable[[Change], None],
+) -> None:
+    """Batch-archive records by id (100 a request); ``on_success`` records each batch
+    HubSpot accepted, and the state is saved after every batch."""
+    by_id = {str(c.hubspot_id): c for c in changes}
+    for chunk, outcome in run.client.run_batches(
+        partial(run.client.batch_archive, object_type), list(by_id), stop=run.stop
+    ):
+        chunk_changes = [by_id[i] for i in chunk]
+        if isinstance(outcome, ReconcilerError):
+            run.fail_batch(chunk_changes, outcome)
+            continue
+        for change in chunk_changes:
+            on_success(change)
+        run.save()
+        run.progress(len(chunk))
+
+__all__ = ["archive", "archive_by_id"]

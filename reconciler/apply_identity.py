@@ -9,8 +9,7 @@ dedupe archives an extra record, never the one the state maps.
 
 from __future__ import annotations
 
-from functools import partial
-
+from reconciler.apply_archive import archive_by_id
 from reconciler.apply_run import ApplyRun
 from reconciler.apply_update import by_type
 from reconciler.errors import ReconcilerError
@@ -88,18 +87,6 @@ def dedupe(run: ApplyRun, changes: list[Change]) -> None:
                          f"{change.hubspot_id}")
             else:
                 safe.append(change)
-        by_id = {str(c.hubspot_id): c for c in _carrying(run, object_type, safe)}
-        for chunk, outcome in run.client.run_batches(
-            partial(run.client.batch_archive, object_type), list(by_id), stop=run.stop
-        ):
-            chunk_changes = [by_id[i] for i in chunk]
-            if isinstance(outcome, ReconcilerError):
-                run.fail_batch(chunk_changes, outcome)
-                continue
-            for change in chunk_changes:
-                run.record_deduped(change)
-            run.save()
-            run.progress(len(chunk))
-
+        archive_by_id(run, object_type, _carrying(run, object_type, safe), run.record_deduped)
 
 __all__ = ["adopt", "dedupe"]

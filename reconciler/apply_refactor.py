@@ -14,9 +14,7 @@ from __future__ import annotations
 from functools import partial
 
 from reconciler.apply_run import ApplyRun
-from reconciler.apply_update import by_type
-from reconciler.client import UpdateInput
-from reconciler.errors import ReconcilerError
+from reconciler.apply_update import by_type, update_by_id
 from reconciler.planner import Change, rename_record
 
 
@@ -35,26 +33,9 @@ def refactor(run: ApplyRun, changes: list[Change]) -> None:
         else:
             sending.append(change)
     for object_type, group in by_type(sending):
-        by_id = {str(c.hubspot_id): c for c in group}
-        inputs = [UpdateInput(i, dict(c.after)) for i, c in by_id.items()]
-        for chunk, outcome in run.client.run_batches(
-            partial(run.client.batch_update, object_type), inputs, stop=run.stop
-        ):
-            chunk_changes = [by_id[i.id] for i in chunk]
-            if isinstance(outcome, ReconcilerError):
-                run.fail_batch(chunk_changes, outcome)
-                continue
-            ok_ids = {r.id for r in outcome.results}
-            errors = {i: e for e in outcome.errors for i in e.ids}
-            for inp, change in zip(chunk, chunk_changes):
-                if inp.id in ok_ids:
-                    _record(run, change)
-                else:
-                    error = errors.get(inp.id)
-                    run.fail(change, f"{change.action} failed: "
-                             + (error.message if error else "HubSpot returned no result"))
-            run.save()
-            run.progress(len(chunk))
+        update_by_id(run, object_type, [(c, dict(c.after)) for c in group],
+                     partial(_record, run),
+                     failure=lambda change, message: f"{change.action} failed: {message}")
 
 
 def _record(run: ApplyRun, change: Change) -> None:

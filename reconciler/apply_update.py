@@ -8,7 +8,7 @@ recorded in the state only once HubSpot has made them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from reconciler.applied_digest import DIGEST_PROPERTY, encode_digest
@@ -30,37 +30,49 @@ def by_type(changes: Sequence[Change], *, reverse: bool = False) -> list[tuple[s
     return [(t, groups[t]) for t in sorted(groups, key=lambda t: (sign * write_rank(t), t))]
 
 
+def update_by_id(
+    run: ApplyRun,
+    object_type: str,
+    items: Sequence[tuple[Change, dict[str, str]]],
+    on_success: Callable[[Change], None],
+    *,
+    failure: Callable[[Change, str], str] = lambda change, message: message,
+) -> None:
+    """Batch-update records by the state's id (100 a request), and record each one's
+    outcome as its batch is answered: ``on_success`` for a record HubSpot updated, a
+    failure with HubSpot's message (worded by ``failure``) otherwise; the state is saved after every batch."""
+    by_id = {str(c.hubspot_id): c for c, _ in items}
+    inputs = [UpdateInput(str(c.hubspot_id), properties) for c, properties in items]
+    for chunk, outcome in run.client.run_batches(
+        partial(run.client.batch_update, object_type), inputs, stop=run.stop
+    ):
+        chunk_changes = [by_id[i.id] for i in chunk]
+        if isinstance(outcome, ReconcilerError):
+            run.fail_batch(chunk_changes, outcome)
+            continue
+        ok_ids = {r.id for r in outcome.results}
+        errors = {i: e for e in outcome.errors for i in e.ids}
+        for inp, change in zip(chunk, chunk_changes):
+            if inp.id in ok_ids:
+                on_success(change)
+            else:
+                error = errors.get(inp.id)
+                run.fail(change, failure(
+                    change, error.message if error else "HubSpot returned no result"))
+        run.save()
+        run.progress(len(chunk))
+
+
 def update(run: ApplyRun, changes: list[Change]) -> None:
     """Send each change's properties with its digest (``reconciler_applied``: the pins and
     associations the record now has), so a rebuild from the portal plans what this state
     would; an association-only change sends its digest too."""
     for object_type, group in by_type(changes):
-        sending = list(group)
-        by_id = {c.hubspot_id: c for c in sending}
-        inputs = [
-            UpdateInput(str(c.hubspot_id), {
-                **_properties_to_send(run, c),
-                DIGEST_PROPERTY: encode_digest(c.pins, c.associations),
-            })
-            for c in sending
-        ]
-        for chunk, outcome in run.client.run_batches(
-            partial(run.client.batch_update, object_type), inputs, stop=run.stop
-        ):
-            chunk_changes = [by_id[i.id] for i in chunk]
-            if isinstance(outcome, ReconcilerError):
-                run.fail_batch(chunk_changes, outcome)
-                continue
-            ok_ids = {r.id for r in outcome.results}
-            errors = {i: e for e in outcome.errors for i in e.ids}
-            for inp, change in zip(chunk, chunk_changes):
-                if inp.id in ok_ids:
-                    _apply_association_changes(run, change)
-                else:
-                    error = errors.get(inp.id)
-                    run.fail(change, error.message if error else "HubSpot returned no result")
-            run.save()
-            run.progress(len(chunk))
+        update_by_id(run, object_type, [
+            (c, {**_properties_to_send(run, c),
+                 DIGEST_PROPERTY: encode_digest(c.pins, c.associations)})
+            for c in group
+        ], partial(_apply_association_changes, run))
         run.save()
 
 
@@ -173,26 +185,9 @@ def remark(run: ApplyRun, changes: list[Change]) -> None:
         else:
             checked.append(change)
     for object_type, group in by_type(checked):
-        by_id = {str(c.hubspot_id): c for c in group}
-        inputs = [UpdateInput(i, marker_properties(run.project, c.address))
-                  for i, c in by_id.items()]
-        for chunk, outcome in run.client.run_batches(
-            partial(run.client.batch_update, object_type), inputs, stop=run.stop
-        ):
-            chunk_changes = [by_id[i.id] for i in chunk]
-            if isinstance(outcome, ReconcilerError):
-                run.fail_batch(chunk_changes, outcome)
-                continue
-            ok_ids = {r.id for r in outcome.results}
-            errors = {i: e for e in outcome.errors for i in e.ids}
-            for inp, change in zip(chunk, chunk_changes):
-                if inp.id in ok_ids:
-                    run.record_remarked(change)
-                else:
-                    error = errors.get(inp.id)
-                    run.fail(change, "marker rewrite failed: "
-                             + (error.message if error else "HubSpot returned no result"))
-            run.progress(len(chunk))
+        update_by_id(run, object_type,
+                     [(c, marker_properties(run.project, c.address)) for c in group],
+                     run.record_remarked,
+                     failure=lambda _change, message: f"marker rewrite failed: {message}")
 
-
-__all__ = ["associate", "associate_deferred", "by_type", "remark", "update"]
+__all__ = ["associate", "associate_deferred", "by_type", "remark", "update", "update_by_id"]
