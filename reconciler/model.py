@@ -108,6 +108,27 @@ class CalendarSpec:
     include_description: bool = False
 
 
+def calendar_is_sound(cal: Any) -> bool:
+    """Whether ``cal`` is a ``CalendarSpec`` as the parse and generator caches store it (a
+    dict of its four fields, reminders as ``[number, unit]``): a cache entry is checked
+    before it is trusted."""
+    if type(cal) is not dict or set(cal) != {
+        "organizer", "timezone", "reminders", "include_description"
+    }:  # fmt: skip
+        return False
+    reminders = cal["reminders"]
+    return (
+        type(cal["organizer"]) is str
+        and (cal["timezone"] is None or type(cal["timezone"]) is str)
+        and type(cal["include_description"]) is bool
+        and type(reminders) is list
+        and all(
+            type(r) is list and len(r) == 2 and type(r[0]) is int and type(r[1]) is str
+            for r in reminders
+        )
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DesiredRecord:
     """One record the spec wants in the portal.

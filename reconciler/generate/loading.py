@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from reconciler.errors import ConfigError
+from reconciler.model import calendar_is_sound
 from reconciler.generate.inputs import (
     DEFAULT_LIMIT,
     E_FILE,
@@ -107,7 +108,7 @@ def _entry_is_sound(entry: Any, files: int) -> bool:
         and type(props) is dict and set(map(type, props.values())) <= _STR
         and type(rel) is dict and set(map(type, rel.values())) <= _STR
         and type(assoc) is list and all(map(_generated_association_is_sound, assoc))
-        and (cal is None or _generated_calendar_is_sound(cal))
+        and (cal is None or calendar_is_sound(cal))
         and (email is None or type(email) is str)
         and type(owns) is bool and type(owned) is bool
         and type(times) is dict and all(map(_slot_is_sound, times.values()))
@@ -147,24 +148,6 @@ def _generated_association_is_sound(item: Any) -> bool:
         and (type_id is None or type(type_id) is int)
         and type(where) is list and len(where) > 0 and type(where[-1]) is int
     )  # fmt: skip
-
-
-def _generated_calendar_is_sound(cal: Any) -> bool:
-    if type(cal) is not dict or set(cal) != {
-        "organizer", "timezone", "reminders", "include_description"
-    }:  # fmt: skip
-        return False
-    reminders = cal["reminders"]
-    return (
-        type(cal["organizer"]) is str
-        and (cal["timezone"] is None or type(cal["timezone"]) is str)
-        and type(cal["include_description"]) is bool
-        and type(reminders) is list
-        and all(
-            type(r) is list and len(r) == 2 and type(r[0]) is int and type(r[1]) is str
-            for r in reminders
-        )
-    )
 
 
 # -- variables ----------------------------------------------------------------------------

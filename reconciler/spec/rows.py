@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.model import calendar_is_sound
 from reconciler.spec.records import Draft
 
 TYPE, KEY, LINE, COLUMN, PROPS, REL, ASSOC, CAL, OWNER_EMAIL, FLAGS = range(10)
@@ -50,7 +51,7 @@ def rows_are_sound(rows: Any) -> bool:
                 and all(type(v) is str for v in props.values())
                 and all(type(v) is str for v in rel.values())
                 and all(_association_is_sound(a) for a in assoc)
-                and (cal is None or _calendar_is_sound(cal))
+                and (cal is None or calendar_is_sound(cal))
             ):
                 return False
     except (TypeError, ValueError):
@@ -67,21 +68,3 @@ def _association_is_sound(item: Any) -> bool:
         and all(v is None or type(v) is str for v in (to_key, to_id, category, label))
         and (type_id is None or type(type_id) is int)
     )  # fmt: skip
-
-
-def _calendar_is_sound(cal: Any) -> bool:
-    if type(cal) is not dict or set(cal) != {
-        "organizer", "timezone", "reminders", "include_description"
-    }:  # fmt: skip
-        return False
-    reminders = cal["reminders"]
-    return (
-        type(cal["organizer"]) is str
-        and (cal["timezone"] is None or type(cal["timezone"]) is str)
-        and type(cal["include_description"]) is bool
-        and type(reminders) is list
-        and all(
-            type(r) is list and len(r) == 2 and type(r[0]) is int and type(r[1]) is str
-            for r in reminders
-        )
-    )
