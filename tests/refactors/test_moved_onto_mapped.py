@@ -139,7 +139,7 @@ def test_what_the_spec_alone_shows_is_refused_by_validate(
         f"{where}:5:28: moved[3].to: meetings/kickoff is already the destination of the move "
         f"from meetings/b ({where}:4:5); two records cannot become one",
         f"{where}:6:12: moved[4].from: meetings/kickoff is still in the spec "
-        f"({project / 'activities.yaml'}:2); a moved record's old address must be gone from the spec: rename "
-        "it there, or drop this entry",
+        f"({project / 'activities.yaml'}:2); a moved record's old address must be gone from "
+        "the spec: rename it there, or drop this entry",
         "Error: 3 problems found in the spec",
     ]
