@@ -380,7 +380,7 @@ def move_conflict(
                 f"state (HubSpot id {holder.id}), another record; run `reconciler state rm "
                 f"{destination}` first (the portal keeps it, released), or move to another "
                 "address")
-    for other, refactor in sorted(refactors.items()):
+    for other, refactor in refactors.items():
         if other != source and refactor.to == destination and other in state.records:
             return (f"cannot move {source} to {destination}: {other}, which the state also "
                     f"maps (HubSpot id {state.records[other].id}), moves there too (moved: at "
