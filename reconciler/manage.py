@@ -31,7 +31,15 @@ from reconciler.client import HubSpotClient
 from reconciler.errors import ConfigError, StateError
 from reconciler.generate.inputs import is_generated_pin
 from reconciler.model import DesiredState, ProjectSettings
-from reconciler.planner import Change, Plan, move_change, plan, release_change, rename_record
+from reconciler.planner import (
+    Change,
+    Plan,
+    move_change,
+    move_conflict,
+    plan,
+    release_change,
+    rename_record,
+)
 from reconciler.portal import connect, refresh, resolve_owners
 from reconciler.recovery import recover_in_flight
 from reconciler.settings import Target, resolve_target
@@ -236,11 +244,9 @@ def _check_move(source: str, destination: str) -> None:
 def _check_movable(source: str, destination: str, state: State) -> None:
     if source not in state.records:
         raise StateError(f"{source} is not in the state; `reconciler state list` shows what is")
-    if destination in state.records:
-        raise StateError(
-            f"{destination} is already in the state (HubSpot id "
-            f"{state.records[destination].id}); `reconciler state rm` it first"
-        )
+    conflict = move_conflict(source, destination, state)
+    if conflict is not None:
+        raise StateError(conflict)
 
 
 # -- editing only the state file (--offline) -----------------------------------------------

@@ -8,7 +8,9 @@ Rules:
 - in state, not in the spec → archive, unless a ``removed:`` entry names it (→ release:
   its markers are cleared and it is forgotten; the portal keeps it);
 - a ``moved:`` entry whose old address the state manages → move (its markers are
-  rewritten to the new address), and the record is then planned at its new address;
+  rewritten to the new address), and the record is then planned at its new address; onto
+  an address the state maps already (or that another managed record moves to) it is
+  refused, located at the entry, as ``state mv`` refuses it;
 - a property the spec does not set is never touched, whatever the portal holds;
 - relative times pinned in the state at first creation are reused while their expression
   is unchanged, so a re-plan a day later does not move every meeting.
@@ -28,11 +30,13 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal, cast
 
+from reconciler.errors import SpecError, SpecIssue
 from reconciler.model import (
     AssociationRef,
     CalendarSpec,
     DesiredRecord,
     DesiredState,
+    Refactor,
     Reminder,
     Source,
     address_of,
@@ -324,8 +328,11 @@ def refactor_changes(
 ) -> list[Change]:
     """The moves and releases the spec's ``moved:`` and ``removed:`` entries ask of this
     state: one per entry whose old address the state manages. Once applied the state no
-    longer has that address, so an entry left in the spec plans nothing."""
+    longer has that address, so an entry left in the spec plans nothing. A move that
+    ``move_conflict`` refuses is a ``SpecError`` located at its entry (never dropped: the
+    record would be archived instead)."""
     changes: list[Change] = []
+    issues: list[SpecIssue] = []
     for address, refactor in desired.refactors.items():
         recorded = state.records.get(address)
         if recorded is None:
@@ -340,10 +347,46 @@ def refactor_changes(
                 reason=f"moved: to {refactor.to}, which this target does not include",
                 source=refactor.source,
             ))
-        elif refactor.to not in state.records and not gone:
-            changes.append(move_change(address, refactor.to, recorded, desired.project.marker_id,
-                                       reason="moved: in the spec", source=refactor.source))
+        elif not gone:  # (gone: nothing to move; it is forgotten as any record gone)
+            problem = move_conflict(address, refactor.to, state, desired.refactors)
+            if problem is None:
+                changes.append(move_change(address, refactor.to, recorded,
+                                           desired.project.marker_id,
+                                           reason="moved: in the spec", source=refactor.source))
+            else:
+                where = refactor.source
+                issues.append(SpecIssue(where.file, where.line, where.column, "moved", problem))
+    if issues:
+        raise SpecError(issues)
     return changes
+
+
+def move_conflict(
+    source: str, destination: str, state: State,
+    refactors: Mapping[str, Refactor] = MappingProxyType({}),
+) -> str | None:
+    """Why the record the state maps at ``source`` cannot move to ``destination`` (None: it
+    can): the state maps ``destination`` already, or another record it maps moves there too
+    (``refactors``: the spec's entries, chains resolved). Either would leave two records on
+    one address, so the move is refused, saying what to do (``state mv`` says the same)."""
+    moving = state.records[source]
+    holder = state.records.get(destination)
+    if holder is not None:
+        if holder.id == moving.id:
+            return (f"cannot move {source} to {destination}: the state maps {destination} to "
+                    f"this very record (HubSpot id {holder.id}) already; run `reconciler "
+                    f"state rm --offline {source}` to forget its old address")
+        return (f"cannot move {source} to {destination}: {destination} is already in the "
+                f"state (HubSpot id {holder.id}), another record; run `reconciler state rm "
+                f"{destination}` first (the portal keeps it, released), or move to another "
+                "address")
+    for other, refactor in refactors.items():
+        if other != source and refactor.to == destination and other in state.records:
+            return (f"cannot move {source} to {destination}: {other}, which the state also "
+                    f"maps (HubSpot id {state.records[other].id}), moves there too (moved: at "
+                    f"{refactor.source}); two records cannot become one: run `reconciler "
+                    f"state rm` on one of them first (the portal keeps it, released)")
+    return None
 
 
 def move_change(

@@ -58,6 +58,8 @@ _MARKER = ".rendered-by-reconciler"
 
 def _write(project: Path, out: Path, files: dict[str, str], project_file: str | None,
            name: str) -> None:
+    from reconciler.generate.render import shown_text
+
     if out.resolve().is_relative_to(project.resolve()):
         raise ConfigError(
             f"--out {out} is inside the project {project}: its files would be loaded as spec; "
@@ -69,8 +71,8 @@ def _write(project: Path, out: Path, files: dict[str, str], project_file: str | 
     for old in out.rglob("*.yaml"):
         old.unlink()
     settings = Path(project_file).read_text("utf-8") if project_file else ""
-    if "\nname:" not in "\n" + settings:
-        settings += f"\nname: {name}\n"
+    if "\nname:" not in "\n" + settings:  # the folder's name, which may hold anything
+        settings += f"\nname: {shown_text(name)}\n"
     (out / "reconciler.yaml").write_text(settings, "utf-8")
     for relative, text in files.items():
         target = out / relative

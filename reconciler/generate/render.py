@@ -4,18 +4,22 @@ Every record of a project (generated or hand-written) is written as a hand-writt
 would be, with its values as the target's state pinned them where a state exists (so the
 rendered folder plans exactly like the generators). Friendly fields are used where the
 schema needs them (a meeting's title and start, a call's timestamp); every other value is
-a raw property. Strings are written JSON-quoted (valid YAML, and never re-typed by YAML).
+a raw property. Strings are written JSON-quoted (valid YAML, and never re-typed by YAML),
+with every character YAML would not read back as it is escaped (``yaml_text``), so that
+whatever a value, a variable or a name holds, the files hold exactly the project's records.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from reconciler.associations import default_type_id
+from reconciler.errors import SpecError, SpecIssue
 from reconciler.generate.inputs import PICK_PREFIX
 from reconciler.model import (
     ASSOCIATION_TARGET_NAMES,
@@ -125,14 +129,20 @@ def render_header(
 
     generation = project.generation
     variables = resolve_variables(generation, project.targets, target, overrides)
-    used = ", ".join(f"{name}={value}" for name, value in sorted(variables.items()))
+    # A comment ends at any line break YAML knows: text is shown escaped, never as it is.
+    used = ", ".join(f"{name}={_shown(value)}" for name, value in sorted(variables.items()))
+    seed = generation.get("seed")
     return (
         f"# Rendered by `reconciler render` from the project {project.name!r} for the target "
-        f"{target!r}:\n# seed {seed_text(generation.get('seed'))}"
+        f"{target!r}:\n# seed {_shown(seed) if isinstance(seed, str) else seed_text(seed)}"
         + (f", vars {used}" if used else "")
         + "; values pinned in the target's state are used.\n"
         "# Do not edit: edit the generators and render again.\n"
     )
+
+
+def _shown(value: Any) -> str:
+    return shown_text(value) if isinstance(value, str) else str(value)
 
 
 #: Records per rendered file: spec files are read up to 16 MiB each (50k generated records
@@ -141,10 +151,13 @@ RECORDS_PER_FILE = 5000
 
 
 def render_files(
-    desired: DesiredState, pins: Mapping[str, Pinned], header: str, *, one_file: bool = False
+    desired: DesiredState, pins: Mapping[str, Pinned], header: str, *, one_file: bool = False,
+    per_file: int = RECORDS_PER_FILE,
 ) -> dict[str, str]:
     """Spec text per file (relative to the project), one per file the records came from
-    (in parts of ``RECORDS_PER_FILE``); or everything in one (``one_file``: key ``""``)."""
+    (in parts of ``per_file``, named so that no part takes another file's name); or
+    everything in one (``one_file``: key ``""``). Text that no YAML file can hold (half
+    a character) is a ``SpecError`` naming the record."""
     root = Path(desired.project.root)
     grouped: dict[str, list[DesiredRecord]] = {}
     for record in desired.records.values():
@@ -154,10 +167,11 @@ def render_files(
             relative = Path(record.source.file).name
         grouped.setdefault("" if one_file else relative, []).append(record)
     files: dict[str, str] = {}
+    taken = set(grouped)
     for relative, records in sorted(grouped.items()):
-        size = len(records) if one_file else RECORDS_PER_FILE
+        size = len(records) if one_file else per_file
         for part, start in enumerate(range(0, len(records), size), start=1):
-            name = relative if part == 1 else _part_name(relative, part)
+            name = relative if part == 1 else _part_name(relative, part, taken)
             document: dict[str, Any] = {}
             for record in records[start:start + size]:
                 body = record_body(record, pins.get(record.address), desired.records)
@@ -166,20 +180,92 @@ def render_files(
                 else:
                     objects = document.setdefault("objects", {})
                     objects.setdefault(record.object_type, {})[record.key] = body
-            files[name] = header + dump(document)
+            text = dump(document)
+            if _SURROGATE.search(text):  # one scan per file; the records only if it fails
+                raise SpecError(_unwritable(records[start:start + size], pins, desired))
+            files[name] = header + text
     return files
 
 
-def _part_name(relative: str, part: int) -> str:
+def _part_name(relative: str, part: int, taken: set[str]) -> str:
+    """``big.part2.yaml``; ``big.part2-2.yaml`` if the project has a file of that name."""
     path = Path(relative)
-    return str(path.with_name(f"{path.stem}.part{part}{path.suffix}"))
+    name = str(path.with_name(f"{path.stem}.part{part}{path.suffix}"))
+    again = 1
+    while name in taken:
+        again += 1
+        name = str(path.with_name(f"{path.stem}.part{part}-{again}{path.suffix}"))
+    taken.add(name)
+    return name
+
+
+def _unwritable(
+    records: list[DesiredRecord], pins: Mapping[str, Pinned], desired: DesiredState
+) -> list[SpecIssue]:
+    issues = []
+    for record in records:
+        body = record_body(record, pins.get(record.address), desired.records)
+        for where, text in [("its key", record.key), *_texts(body, "")]:
+            found = _SURROGATE.search(text)
+            if found is not None:
+                issues.append(SpecIssue(
+                    record.source.file, record.source.line, record.source.column, "",
+                    f"{record.address}: {where} holds U+{ord(found.group()):04X}, half of a "
+                    "character (a lone surrogate): not valid text, and no YAML file can hold "
+                    "it; it comes from a template or a --var given in another encoding than "
+                    "UTF-8: fix it there",
+                ))
+                break
+    return issues
+
+
+def _texts(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string in a record body (keys too), with where it is (``properties.name``)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            yield inner, str(key)
+            yield from _texts(item, inner)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _texts(item, f"{path}[{index}]")
+
+
+#: What json.dumps(ensure_ascii=False) leaves as it is but YAML would not read back so:
+#: the line breaks YAML knows besides \n and \r (NEL, LS, PS: a comment ends there, a
+#: quoted value folds NEL into a space), and what YAML refuses in a file (DEL, C1
+#: controls, U+FFFE/U+FFFF), with the byte order mark. Each is written as \uXXXX.
+_NOT_AS_IS = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+#: Half a character: not valid text, and no escape of it is valid YAML.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
+
+
+def yaml_text(value: Any) -> str:
+    """``value`` as JSON on one line: valid YAML that reads back as exactly ``value``
+    (surrogates aside, which ``render_files`` refuses)."""
+    return _NOT_AS_IS.sub(_escape, json.dumps(value, ensure_ascii=False))
+
+
+def shown_text(value: str) -> str:
+    """``value`` quoted and escaped for a comment or a message: one line, every
+    character printable (a surrogate too, as ``\\udce9``)."""
+    return _SURROGATE.sub(_escape, yaml_text(value))
 
 
 def dump(document: Mapping[str, Any]) -> str:
-    """Block YAML for mappings down to record bodies; values in JSON (valid YAML) form."""
+    """Block YAML for mappings down to record bodies; keys and values in JSON (valid YAML)
+    form, escaped as ``yaml_text`` escapes them."""
     lines: list[str] = []
     _block(document, 0, lines)
-    return "\n".join(lines) + "\n"
+    # Once over the whole text, not per value (a third of the time at 50k records): what
+    # it escapes is never YAML's or JSON's own syntax, so it only ever occurs in a string.
+    return _NOT_AS_IS.sub(_escape, "\n".join(lines) + "\n")
 
 
 def _block(mapping: Mapping[str, Any], indent: int, lines: list[str]) -> None:

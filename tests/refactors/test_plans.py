@@ -4,12 +4,16 @@ and the planner's rules for them (pure)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import pytest
+
+from reconciler.errors import SpecError
 from reconciler.model import DesiredRecord, DesiredState, ProjectSettings, Refactor, Source
-from reconciler.planner import PLAN_FORMAT_VERSION, plan, plan_digest
+from reconciler.planner import PLAN_FORMAT_VERSION, RemoteSnapshot, plan, plan_digest
 from reconciler.state import RecordState, State
 from tests.helpers import Run
 from tests.manage.conftest import state_of
@@ -112,9 +116,65 @@ def test_moves_and_releases_plan_only_what_the_state_still_has() -> None:
     assert result.unchanged == ("contacts/vera",)  # then planned at its new address
     # applied (or never managed): nothing
     assert plan(desired, _state("contacts/vera")).changes == ()
-    # both addresses managed: no move (the old one is archived as any other)
-    both = plan(desired, _state("contacts/old", "contacts/vera"))
-    assert _actions(both.changes) == [("archive", "contacts/old")]
+
+
+def _refused(desired: DesiredState, state: State) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        plan(desired, state)
+    return [issue.render() for issue in caught.value.issues]
+
+
+def test_a_move_onto_an_address_the_state_maps_is_refused_never_dropped() -> None:
+    desired = _desired(["contacts/vera"], {"contacts/old": "contacts/vera"})
+    # both addresses managed, two records: refused (it used to archive the moved record)
+    assert _refused(desired, _state("contacts/old", "contacts/vera")) == [
+        "spec.yaml:1:1: moved: cannot move contacts/old to contacts/vera: contacts/vera is "
+        "already in the state (HubSpot id 101), another record; run `reconciler state rm "
+        "contacts/vera` first (the portal keeps it, released), or move to another address",
+    ]
+    # both addresses mapped to one record: nothing to move, nothing to archive either
+    one = _state("contacts/old", "contacts/vera")
+    one.records["contacts/vera"] = one.records["contacts/old"]
+    assert _refused(desired, one) == [
+        "spec.yaml:1:1: moved: cannot move contacts/old to contacts/vera: the state maps "
+        "contacts/vera to this very record (HubSpot id 100) already; run `reconciler state "
+        "rm --offline contacts/old` to forget its old address",
+    ]
+    # the moved record is gone from the portal: nothing to move, it is forgotten
+    gone = plan(desired, _state("contacts/old", "contacts/vera"),
+                remote={"contacts/vera": RemoteSnapshot("101", {}), "contacts/old": None})
+    assert _actions(gone.changes) == [("archive", "contacts/old")]
+    assert gone.changes[0].reason == "already gone from the portal"
+
+
+def test_chains_of_moves_refuse_two_managed_records_on_one_address() -> None:
+    # a → b → c, as the loader resolves it: both a and b end at c
+    desired = _desired(["contacts/c"], {"contacts/a": "contacts/c", "contacts/b": "contacts/c"})
+    desired = replace(desired, refactors=MappingProxyType({
+        "contacts/a": Refactor("contacts/a", "contacts/c", Source("spec.yaml", 2, 5)),
+        "contacts/b": Refactor("contacts/b", "contacts/c", Source("spec.yaml", 3, 5)),
+    }))
+    # either end of the chain alone: one move to where the record is now
+    assert _actions(plan(desired, _state("contacts/a")).changes) == [("move", "contacts/c")]
+    assert _actions(plan(desired, _state("contacts/b")).changes) == [("move", "contacts/c")]
+    # both managed: two records cannot become one, whichever entry is read
+    assert _refused(desired, _state("contacts/a", "contacts/b")) == [
+        "spec.yaml:2:5: moved: cannot move contacts/a to contacts/c: contacts/b, which the "
+        "state also maps (HubSpot id 101), moves there too (moved: at spec.yaml:3:5); two "
+        "records cannot become one: run `reconciler state rm` on one of them first (the "
+        "portal keeps it, released)",
+        "spec.yaml:3:5: moved: cannot move contacts/b to contacts/c: contacts/a, which the "
+        "state also maps (HubSpot id 100), moves there too (moved: at spec.yaml:2:5); two "
+        "records cannot become one: run `reconciler state rm` on one of them first (the "
+        "portal keeps it, released)",
+    ]
+    # the end of the chain managed as well: each is refused on the address itself
+    problems = _refused(desired, _state("contacts/a", "contacts/c"))
+    assert problems == [
+        "spec.yaml:2:5: moved: cannot move contacts/a to contacts/c: contacts/c is already in "
+        "the state (HubSpot id 101), another record; run `reconciler state rm contacts/c` "
+        "first (the portal keeps it, released), or move to another address",
+    ]
 
 
 def test_a_release_of_a_record_gone_from_the_portal_writes_nothing() -> None:
