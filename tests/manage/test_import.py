@@ -163,10 +163,12 @@ def test_another_project_of_the_same_name_is_never_adopted(
     assert len(stored(emulator, "companies")) == 2  # one each: nothing shared
 
 
-def test_rebuild_adopts_records_marked_by_the_first_release_and_plans_their_rewrite(
+def test_rebuild_leaves_first_release_markers_to_the_state_that_maps_them(
     run: Run, project: Path, hub: HubSpotClient, emulator: Any
 ) -> None:
-    # what the first release left: the marker `<name>:<address>`, no reconciler_project
+    """Markers of the first release (`<name>:<address>`, no reconciler_project) say nothing
+    about whose a record is: rebuild never takes them, and says which records the previous
+    state mapped; restored, that first-release state migrates them explicitly."""
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
     for object_type in ("companies", "contacts", "meetings", "calls"):
         for record in stored(emulator, object_type):
@@ -174,11 +176,21 @@ def test_rebuild_adopts_records_marked_by_the_first_release_and_plans_their_rewr
             outcome = hub.batch_update(object_type, [UpdateInput(str(record["id"]), {
                 "reconciler_key": f"Demo:{address}", "reconciler_project": ""})])
             assert not outcome.errors
-    (project / ".reconciler/state/local.json").unlink()
+    path = project / ".reconciler/state/local.json"
+    data = state_of(project)
+    del data["project_id"]  # the state the first release wrote
+    path.write_text(json.dumps(data))
+    ids = {a: r["id"] for a, r in data["records"].items()}
 
     code, out, err = run("state", "rebuild", "--project", project)
     assert code == 0, out + err
-    assert sorted(state_of(project)["records"]) == sorted(ADDRESSES)
+    assert state_of(project)["records"] == {}
+    assert "Warning: 4 record(s) the previous state mapped carry no marker of this " \
+           "project's id and were not taken: calls/intro-call (id " in err, err
+    assert "restore it from the backup" in err
+    (backup,) = backups(project)
+
+    path.write_bytes(backup.read_bytes())
     code, out, _ = run("plan", "--project", project)
     assert "4 marker rewrites" in out, out
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
@@ -186,3 +198,7 @@ def test_rebuild_adopts_records_marked_by_the_first_release_and_plans_their_rewr
     assert contact["properties"]["reconciler_key"] == "demo-5k2m9q:contacts/jane-doe"
     assert contact["properties"]["reconciler_project"] == "demo-5k2m9q"
     assert "No changes." in run("plan", "--project", project)[1]
+    # migrated: now a rebuild finds every one of them
+    path.unlink()
+    assert run("state", "rebuild", "--project", project)[0] == 0
+    assert {a: r["id"] for a, r in state_of(project)["records"].items()} == ids
