@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.client import CreateInput, HubSpotClient, UpdateInput
 from tests.manage.conftest import ADDRESSES, Run, backups, one_line_error, state_of, stored
 
@@ -136,9 +138,11 @@ def test_import_refusals_are_one_line_errors(run: Run, project: Path, hub: HubSp
 
 
 def test_another_project_of_the_same_name_is_never_adopted(
-    run: Run, project: Path, tmp_path: Path, emulator: Any
+    run: Run, project: Path, tmp_path: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two folders called demo: their ids differ, so their markers never meet."""
+    # no search lag here: the stateless apply need not wait it out before creating
+    monkeypatch.setenv("RECONCILER_RECOVERY_GRACE_SECONDS", "0")
     other = tmp_path / "elsewhere" / "proj"
     other.mkdir(parents=True)
     for item in project.iterdir():
