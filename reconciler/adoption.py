@@ -1,11 +1,14 @@
 """Adopting records that already exist in the portal: ``import`` and ``state rebuild``.
 
-A record is found by its HubSpot id (``import_record``) or by the markers apply writes on
+A record is found by its HubSpot id (``import_record``: the one explicit way to adopt a
+record that does not carry this project's markers) or by the markers apply writes on
 everything it creates, ``reconciler_key`` = ``<project id>:<address>`` and
 ``reconciler_project`` = ``<project id>``, all lowercase (``import_all_matching``,
-``rebuild_state``). Adopting a record sets both markers on it. Its managed properties are recorded as the
-portal holds them, its relative times pinned to the portal's values and its existing
-associations recorded, so the next plan shows only the real differences.
+``rebuild_state``): both must be carried, so a key alone (the first release's
+``<name>:<address>``) never makes a record this project's. Adopting a record sets both
+markers on it. Its managed properties are recorded as the portal holds them, its relative
+times pinned to the portal's values and its existing associations recorded, so the next
+plan shows only the real differences.
 
 Like every command that changes the state: the state lock is held, and the previous file
 is copied to a backup first.
@@ -15,10 +18,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
-
 from reconciler.applied_digest import DIGEST_PROPERTY, AppliedDigest, decode_digest
 from reconciler.client import HubSpotClient, UpdateInput
 from reconciler.crm_records import RemoteRecord
@@ -54,6 +55,9 @@ class AdoptOutcome:
     #: address → ids of other portal records carrying the same marker (left alone)
     duplicates: Mapping[str, tuple[str, ...]]
     backup: Path | None
+    #: rebuild: address → id of records the previous state mapped that carry no marker of
+    #: this project's id (the first release's, another project's), so were not taken back
+    left_behind: Mapping[str, str] = field(default_factory=dict)
 
 
 def _unknown_spec_address(address: str, desired: DesiredState) -> ConfigError:
@@ -221,25 +225,26 @@ def _find_by_marker(
     object_types: Iterable[str],
     properties: Mapping[str, list[str]],
     addresses: Mapping[str, list[str]] | None,
-    *,
-    legacy_prefixes: Iterable[str] = (),
 ) -> tuple[dict[str, tuple[str, RemoteRecord]], dict[str, tuple[str, ...]]]:
-    """address → (type, record) for this project's records found by their marker.
+    """address → (type, record) for this project's records found by their markers.
+
+    A record is this project's when it carries both of its id markers:
+    ``reconciler_project`` = the id and ``reconciler_key`` = ``<id>:<address>``. A record
+    carrying only a key (the first release's ``<name>:<address>``, or a key copied by hand)
+    is never found here, whatever its prefix: a name says nothing about whose it is.
 
     With ``addresses`` (type → addresses) only those markers are searched (IN, lowercase,
     chunked); without, every record whose ``reconciler_project`` is this project's id is
-    found (a full rebuild, which also finds records since removed from the spec), and
-    records the first release marked (a ``reconciler_key`` but no ``reconciler_project``)
-    whose key starts with one of ``legacy_prefixes``. Markers compare lowercase. When
+    found (a full rebuild, which also finds records since removed from the spec). When
     several records carry one marker the oldest wins; the others are reported.
     """
     found: dict[str, tuple[str, RemoteRecord]] = {}
     duplicates: dict[str, tuple[str, ...]] = {}
-    prefixes = {f"{p.lower()}:" for p in (project_id, *legacy_prefixes)}
+    prefix = f"{project_id.lower()}:"
     for object_type in sorted(set(object_types)):
         defined = {p.name for p in client.list_properties(object_type)}
-        if MARKER_PROPERTY not in defined:
-            continue  # this tool never wrote a record of this type to this portal
+        if MARKER_PROPERTY not in defined or PROJECT_PROPERTY not in defined:
+            continue  # no record of this type carries this project's id markers
         props = [*properties.get(object_type, []), MARKER_PROPERTY, PROJECT_PROPERTY,
                  DIGEST_PROPERTY]
         if addresses is not None:
@@ -248,16 +253,9 @@ def _find_by_marker(
                 continue
             matches = client.search_by_property_values(object_type, MARKER_PROPERTY, markers, props)
         else:
-            groups: list[dict[str, Any]] = []
-            if PROJECT_PROPERTY in defined:
-                groups.append({"filters": [{"propertyName": PROJECT_PROPERTY, "operator": "EQ",
-                                            "value": project_id.lower()}]})
-                legacy = [{"propertyName": MARKER_PROPERTY, "operator": "HAS_PROPERTY"},
-                          {"propertyName": PROJECT_PROPERTY, "operator": "NOT_HAS_PROPERTY"}]
-            else:
-                legacy = [{"propertyName": MARKER_PROPERTY, "operator": "HAS_PROPERTY"}]
-            groups.append({"filters": legacy})
-            matches = list_matching(client, object_type, groups, props)  # past 10,000
+            matches = list_matching(client, object_type, [{"filters": [
+                {"propertyName": PROJECT_PROPERTY, "operator": "EQ", "value": project_id.lower()}
+            ]}], props)  # past 10,000
         # search lags writes (an update's new digest may not be indexed yet): what a
         # record holds is read by id, which sees every write at once
         fresh = client.read_all(object_type, [r.id for r in matches], props) if matches else {}
@@ -265,12 +263,10 @@ def _find_by_marker(
         by_address: dict[str, list[RemoteRecord]] = defaultdict(list)
         for remote in matches:
             value = str(remote.properties.get(MARKER_PROPERTY) or "").lower()
-            prefix, sep, address = value.partition(":")
-            if not sep or f"{prefix}:" not in prefixes:
-                continue
             owner = str(remote.properties.get(PROJECT_PROPERTY) or "").lower()
-            if owner and owner != project_id.lower():
-                continue  # another project's record that happens to share a prefix
+            if owner != project_id.lower() or not value.startswith(prefix):
+                continue
+            address = value[len(prefix):]
             if address.partition("/")[0] == object_type:
                 by_address[address].append(remote)
         for address, remotes in by_address.items():
@@ -334,7 +330,13 @@ def import_all_matching(options: RunOptions) -> AdoptOutcome:
 
 
 def rebuild_state(options: RunOptions) -> AdoptOutcome:
-    """A new state file from the portal: every record carrying this project's marker.
+    """A new state file from the portal: every record carrying this project's id markers.
+
+    Only the id decides (``_find_by_marker``): records marked by the first release
+    (``<name>:<address>``, no ``reconciler_project``) are never taken, whatever the
+    project's name, since another project of that name may own them; they are migrated
+    only from the first-release state that maps them (``planner._remarks``). Records the
+    old state mapped that are not found so are reported (``left_behind``).
 
     The old file (even a damaged one) is kept as a backup; owners and in-flight entries
     start afresh (the marker search finds what an interrupted apply created).
@@ -342,31 +344,29 @@ def rebuild_state(options: RunOptions) -> AdoptOutcome:
     desired, target, store = load_with_spec(options)
     with store.locked(command="state rebuild"):
         lineage, serial = "", 0
+        previous: dict[str, tuple[str, str]] = {}  # address → (type, id)
         try:
             old = store.load(target=target.name, project=desired.project.name,
                              project_id=desired.project.marker_id)
             lineage, serial = old.lineage, old.serial
-            old_types = {r.object_type for r in old.records.values()}
+            previous = {a: (r.object_type, r.id) for a, r in old.records.items() if r.id}
         except StateError:
-            old_types = set()
+            pass
         state = State(lineage=lineage, serial=serial, target=target.name,
                       project=desired.project.name, project_id=desired.project.marker_id)
-        types = {*SECTION_OBJECT_TYPES.values(), *old_types,
+        types = {*SECTION_OBJECT_TYPES.values(), *(t for t, _ in previous.values()),
                  *(r.object_type for r in desired.records.values())}
         with connect(target, options.environ) as client:
             found, duplicates = _find_by_marker(
                 client, desired.project.marker_id, types, _properties_by_type(desired), None,
-                legacy_prefixes=[desired.project.name],
             )
             adopted = _adopt_found(client, desired, state, found)
-            if any(not r.properties.get(PROJECT_PROPERTY) for _t, r in found.values()):
-                # records marked the first release's way: the next plan rewrites their
-                # markers (a state without project_id is bound by the project name)
-                state.project_id = None
             resolve_owners(client, desired, state)
         backup = store.backup()
         store.save(state)
-    return AdoptOutcome(target, adopted, duplicates, backup)
+    taken = {(r.object_type, r.id) for r in state.records.values()}
+    left_behind = {a: i for a, (t, i) in sorted(previous.items()) if (t, i) not in taken}
+    return AdoptOutcome(target, adopted, duplicates, backup, left_behind)
 
 
 __all__ = [

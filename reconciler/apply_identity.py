@@ -1,43 +1,67 @@
 """Applying ``adopt`` and ``dedupe`` changes (see ``reconciler.portal_identity``).
 
 Neither trusts the plan blindly (a saved plan may be old): each id is read back first
-(reads by id see writes at once; search lags) and must carry the marker of the change's
-address. An adopted record is mapped in the state as the plan found it, then updated like
-any other record when its change holds differences (its digest is written with them). A
-dedupe archives an extra record, never the one the state maps.
+(reads by id see writes at once; search lags) and must carry both id markers of the
+change's address (``reconciler_key`` and ``reconciler_project``; a key alone, like the
+first release's ``<name>:<address>``, is not enough). An adopted record is mapped in the
+state as the plan found it, then updated like any other record when its change holds
+differences (its digest is written with them). A dedupe archives an extra record, never
+the one the state maps, and only while that one carries the markers itself: a record with
+this project's id marker is never archived in favour of one without.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from reconciler.apply_archive import archive_by_id
 from reconciler.apply_run import ApplyRun
 from reconciler.apply_update import by_type
 from reconciler.errors import ReconcilerError
 from reconciler.planner import Change
-from reconciler.recovery import MARKER_PROPERTY, marker_value
+from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_value
 from reconciler.state import AppliedAssociation, RecordState
 
 
-def _carrying(run: ApplyRun, object_type: str, changes: list[Change]) -> list[Change]:
-    """The changes whose id exists and carries the marker of their address; fail the rest."""
+def _not_carrying(run: ApplyRun, object_type: str, changes: list[Change]) -> dict[str, str]:
+    """id → why, for the changes' ids that do not exist or do not carry both id markers of
+    their change's address (the key alone, e.g. the first release's ``<name>:<address>``,
+    is not enough). Raises ``ReconcilerError`` when they cannot be read."""
     ids = sorted({str(c.hubspot_id) for c in changes if c.hubspot_id})
+    found = run.client.read_all(
+        object_type, ids, [MARKER_PROPERTY, PROJECT_PROPERTY]) if ids else {}
+    problems: dict[str, str] = {}
+    for change in changes:
+        remote = found.get(str(change.hubspot_id))
+        if remote is None:
+            problems[str(change.hubspot_id)] = (
+                f"{object_type} {change.hubspot_id} is no longer in the portal")
+            continue
+        carried = str(remote.properties.get(MARKER_PROPERTY) or "").lower()
+        owner = str(remote.properties.get(PROJECT_PROPERTY) or "").lower()
+        if carried != marker_value(run.project, change.address) or owner != run.project.lower():
+            problems[str(change.hubspot_id)] = (
+                f"{object_type} {change.hubspot_id} does not carry this project's marker of "
+                f"{change.address}")
+    return problems
+
+
+def _carrying(run: ApplyRun, object_type: str, changes: list[Change]) -> list[Change]:
+    """The changes whose id exists and carries both id markers of their address; fail the
+    rest."""
     try:
-        found = run.client.read_all(object_type, ids, [MARKER_PROPERTY]) if ids else {}
+        problems = _not_carrying(run, object_type, changes)
     except ReconcilerError as error:
         for change in changes:
             run.fail(change, f"could not read {object_type} {change.hubspot_id}: {error}")
         return []
     checked: list[Change] = []
     for change in changes:
-        remote = found.get(str(change.hubspot_id))
-        carried = str(remote.properties.get(MARKER_PROPERTY) or "").lower() if remote else ""
-        if remote is None:
-            run.fail(change, f"{object_type} {change.hubspot_id} is no longer in the portal")
-        elif carried != marker_value(run.project, change.address):
-            run.fail(change, f"{object_type} {change.hubspot_id} does not carry the marker of "
-                     f"{change.address}; make a new plan")
-        else:
+        problem = problems.get(str(change.hubspot_id))
+        if problem is None:
             checked.append(change)
+        else:
+            run.fail(change, f"{problem}; make a new plan")
     return checked
 
 
@@ -76,17 +100,36 @@ def adopt(run: ApplyRun, changes: list[Change]) -> list[Change]:
 
 
 def dedupe(run: ApplyRun, changes: list[Change]) -> None:
-    """Archive the extra records of duplicated markers (activities first)."""
+    """Archive the extra records of duplicated markers (activities first), each only while
+    the record the state keeps for its address carries this project's id markers itself:
+    a record with them is never archived in favour of one without."""
     for object_type, group in by_type(changes, reverse=True):
         run.check_stop()
         mapped = {r.id for r in run.state.records.values() if r.object_type == object_type}
         safe: list[Change] = []
         for change in group:
+            kept = run.state.records.get(change.address)
             if change.hubspot_id in mapped:
                 run.fail(change, f"not archived: the state maps {object_type} "
                          f"{change.hubspot_id}")
+            elif kept is None:
+                run.fail(change, f"not archived: the state keeps no record of {change.address}")
             else:
                 safe.append(change)
-        archive_by_id(run, object_type, _carrying(run, object_type, safe), run.record_deduped)
+        keeping = [replace(c, hubspot_id=run.state.records[c.address].id) for c in safe]
+        try:
+            problems = _not_carrying(run, object_type, keeping)
+        except ReconcilerError as error:
+            problems = {str(c.hubspot_id): f"could not read it: {error}" for c in keeping}
+        sending = []
+        for change, kept_change in zip(safe, keeping):
+            problem = problems.get(str(kept_change.hubspot_id))
+            if problem is None:
+                sending.append(change)
+            else:
+                run.fail(change, f"not archived: the record kept for {change.address} (id "
+                         f"{kept_change.hubspot_id}) must carry this project's marker: "
+                         f"{problem}; make a new plan")
+        archive_by_id(run, object_type, _carrying(run, object_type, sending), run.record_deduped)
 
 __all__ = ["adopt", "dedupe"]

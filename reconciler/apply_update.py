@@ -17,7 +17,7 @@ from reconciler.client import UpdateInput
 from reconciler.errors import ReconcilerError
 from reconciler.model import AssociationRef, write_rank
 from reconciler.planner import Change
-from reconciler.recovery import marker_properties
+from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties, marker_value
 from reconciler.state import AppliedAssociation
 
 
@@ -175,7 +175,13 @@ def associate_deferred(run: ApplyRun, deferred: list[tuple[Change, AssociationRe
 
 def remark(run: ApplyRun, changes: list[Change]) -> None:
     """Rewrite the markers of records this state maps (by the state's id) to this
-    project's id: one batch update of the two marker properties."""
+    project's id: one batch update of the two marker properties.
+
+    A record carrying this project's id marker always wins over one that does not: the
+    new markers are looked for first, and the rewrite of a record whose new marker another
+    record carries already is refused, naming that record (on companies, contacts, deals
+    and tickets HubSpot would refuse it too, and with it the rest of its batch; on meetings
+    and calls it would make a duplicate)."""
     checked: list[Change] = []
     for change in changes:
         recorded = run.state.records.get(change.address)
@@ -185,9 +191,42 @@ def remark(run: ApplyRun, changes: list[Change]) -> None:
         else:
             checked.append(change)
     for object_type, group in by_type(checked):
+        run.check_stop()
+        markers = {marker_value(run.project, c.address): c for c in group}
+        try:
+            carrying = run.client.search_by_property_values(
+                object_type, MARKER_PROPERTY, list(markers), [MARKER_PROPERTY, PROJECT_PROPERTY])
+        except ReconcilerError as error:
+            for change in group:
+                run.fail(change, f"marker rewrite not sent: could not look for records "
+                         f"carrying the new markers: {error}")
+            continue
+        taken: dict[str, str] = {}
+        for other in sorted(carrying, key=lambda r: (len(r.id), r.id)):
+            value = str(other.properties.get(MARKER_PROPERTY) or "").lower()
+            wanted = markers.get(value)
+            if wanted is not None and other.id != wanted.hubspot_id:
+                taken.setdefault(wanted.address, other.id)
+        sending = []
+        for change in group:
+            if change.address in taken:
+                run.fail(change, _taken_marker(change, taken[change.address], run.project))
+            else:
+                sending.append(change)
         update_by_id(run, object_type,
-                     [(c, marker_properties(run.project, c.address)) for c in group],
+                     [(c, marker_properties(run.project, c.address)) for c in sending],
                      run.record_remarked,
                      failure=lambda _change, message: f"marker rewrite failed: {message}")
+
+
+def _taken_marker(change: Change, other_id: str, project: str) -> str:
+    marker = marker_value(project, change.address)
+    return (
+        f"marker rewrite refused: {change.object_type} {other_id} already carries "
+        f"{MARKER_PROPERTY} {marker}, so id {change.hubspot_id} (which the state maps) is not "
+        f"given it. If {other_id} is this project's record, run `reconciler state rm "
+        f"--offline {change.address}` and `reconciler import {change.address} {other_id}`; "
+        f"if not, clear its {MARKER_PROPERTY} in HubSpot. Then apply again"
+    )
 
 __all__ = ["associate", "associate_deferred", "by_type", "remark", "update", "update_by_id"]

@@ -10,7 +10,17 @@ search's 10,000 cap, facts §7) and grouped by ``reconciler_key``:
 - a spec record the state does not map whose marker is carried → **adopt** it (the oldest
   record carrying it), never create it;
 - a marker carried by more than one record → a **duplicate**: the record the state maps
-  (else the oldest) is kept, the others are reported, and archived by ``--dedupe``.
+  (else the oldest) is kept, the others are reported, and archived by ``--dedupe``;
+- an address the state maps to a record that does not carry this project's id marker,
+  while another record does → the marked one **wins**: it is adopted, and the mapped one
+  is released without a write (``replaced``). A record with this project's id marker
+  always wins over one without, so dedupe never keeps one without.
+
+Only records carrying ``reconciler_project`` = this project's id are listed: a key alone
+(the first release's ``<name>:<address>``) never makes a record this project's. While the
+state's markers are not this project's id yet (a first-release state being migrated), the
+state may map records that carry no id marker, so counting proves nothing and the
+project's records are always listed.
 
 Search lags writes by a few moments (facts §7). Meetings and calls have no unique property
 (upsert cannot protect them), so when the state knows none of this project's records of
@@ -85,6 +95,10 @@ class IdentityScan:
     adoptable: Mapping[str, RemoteRecord] = field(default_factory=dict)
     #: address → ids of every record carrying its marker, the one kept first
     duplicates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: address → the id the state maps it to, a record that carries no marker of this
+    #: project's id while another record does: that one wins (adopted, when the spec has
+    #: the address), the mapped one is forgotten without a write
+    replaced: Mapping[str, str] = field(default_factory=dict)
     #: seconds spent waiting out the search lag
     waited: float = 0.0
     searches: int = 0
@@ -128,8 +142,13 @@ def scan_portal(
         if address not in state.records:
             creating[record.object_type].add(address)
     state_missing = not state.records and not state.in_flight
+    # A state whose markers are not this project's id yet (a first-release state, or one
+    # an earlier release's rebuild wrote) maps records that need not carry them, so
+    # counting tells nothing: the project's records are listed.
+    migrating = state.project_id != project_id
     adoptable: dict[str, RemoteRecord] = {}
     duplicates: dict[str, tuple[str, ...]] = {}
+    replaced: dict[str, str] = {}
     searches = 0
     waited = 0.0
     for object_type in types:
@@ -137,7 +156,9 @@ def scan_portal(
             break
         lag_wait = (state_missing and object_type in NO_UNIQUE_PROPERTIES
                     and bool(creating[object_type]))
-        if not lag_wait and counted.get(object_type, -1) == known[object_type]:
+        if not lag_wait and not (migrating and known[object_type]) and (
+            counted.get(object_type, -1) == known[object_type]
+        ):
             continue  # the state maps every marked record: nothing to adopt, no duplicate
         defined = {p.name for p in client.list_properties(object_type)}
         if MARKER_PROPERTY not in defined or PROJECT_PROPERTY not in defined:
@@ -153,7 +174,7 @@ def scan_portal(
                 count = count_marked(client, object_type, project_id)
                 searches += 1
             found: dict[str, list[RemoteRecord]] = {}
-            if count > known[object_type]:
+            if count > known[object_type] or (migrating and count):
                 listed = list_matching(client, object_type, _project_group(project_id), props)
                 searches += 1 + len(listed) // SEARCH_PAGE
                 found = _by_address(listed, object_type, project_id)
@@ -171,15 +192,19 @@ def scan_portal(
             ordered = sorted(records, key=lambda r: (len(r.id), r.id))
             if mapped_as is not None and mapped_as.id:
                 mapped = [r for r in ordered if r.id == mapped_as.id]
-                ordered = mapped + [r for r in ordered if r.id != mapped_as.id]
-                if len(ordered) > 1:
-                    duplicates[address] = tuple(r.id for r in ordered)
-                continue
+                if mapped:
+                    ordered = mapped + [r for r in ordered if r.id != mapped_as.id]
+                    if len(ordered) > 1:
+                        duplicates[address] = tuple(r.id for r in ordered)
+                    continue
+                # the state maps a record without this project's id marker, and these
+                # carry it: a record with this project's id marker always wins
+                replaced[address] = mapped_as.id
             if address in desired.records:
                 adoptable[address] = ordered[0]
                 if len(ordered) > 1:
                     duplicates[address] = tuple(r.id for r in ordered)
-    return IdentityScan(adoptable, duplicates, waited, searches)
+    return IdentityScan(adoptable, duplicates, replaced, waited, searches)
 
 
 def _read_back(
@@ -272,6 +297,13 @@ class _WithFound(Mapping[str, RemoteSnapshot | None]):
 ADOPT_REASON = "carries this project's marker; the state did not map it"
 
 
+def _adopt_reason(scan: IdentityScan, address: str) -> str:
+    old_id = scan.replaced.get(address)
+    if old_id is None:
+        return ADOPT_REASON
+    return f"carries this project's marker; the state mapped id {old_id}, which does not"
+
+
 def plan_with_portal(
     desired: DesiredState,
     state: State,
@@ -284,17 +316,23 @@ def plan_with_portal(
 ) -> Plan:
     """``planner.plan``, with the records ``scan`` found adopted instead of created (each an
     ``adopt`` change, with whatever update it needs), the duplicates listed on the plan,
-    and with ``dedupe`` one ``dedupe`` change (archive) per extra record."""
-    if not scan.adoptable and not scan.duplicates:
+    and with ``dedupe`` one ``dedupe`` change (archive) per extra record.
+
+    A record the state maps that carries no marker of this project's id, where another
+    record carries it (``scan.replaced``), is released without a write (the portal keeps it
+    as it is: it is not provably this project's) and the marked one adopted in its place;
+    it is neither updated, nor given this project's markers, nor archived."""
+    if not scan.adoptable and not scan.duplicates and not scan.replaced:
         return plan(desired, state, remote, owners=owners, target=target)
-    ids = {a: r.id for a, r in state.records.items()}
+    ids = {a: r.id for a, r in state.records.items() if a not in scan.replaced}
     ids.update({a: r.id for a, r in scan.adoptable.items()})
     found = {
         address: adopted_record(desired.records.get(address), remote_record_type(address),
                                 remote_record, ids)
         for address, remote_record in scan.adoptable.items()
     }
-    view = replace(state, records={**state.records, **found})
+    kept = {a: r for a, r in state.records.items() if a not in scan.replaced}
+    view = replace(state, records={**kept, **found})
     snapshots = {a: RemoteSnapshot(id=r.id, properties=r.properties) for a, r in found.items()}
     seen = _WithFound(remote, snapshots) if remote is not None else None
     made = plan(desired, view, seen, owners=owners, target=target)
@@ -303,7 +341,7 @@ def plan_with_portal(
         if change.address not in found:
             changes.append(change)
         elif change.action == "update":
-            changes.append(replace(change, action="adopt", reason=ADOPT_REASON))
+            changes.append(replace(change, action="adopt", reason=_adopt_reason(scan, change.address)))
         # (a remark of a found record: it carries this project's markers already)
     unchanged = []
     for address in made.unchanged:
@@ -314,24 +352,45 @@ def plan_with_portal(
         associations, _picks = _picked_associations(record, recorded, desired.records)
         changes.append(Change(
             action="adopt", object_type=record.object_type, key=record.key,
-            reason=ADOPT_REASON, hubspot_id=recorded.id, after=dict(recorded.properties),
+            reason=_adopt_reason(scan, address), hubspot_id=recorded.id, after=dict(recorded.properties),
             associations=associations, pins=dict(recorded.pinned), source=record.source,
         ))
+    changes.extend(_forget_replaced(desired, state, scan))
     if dedupe:
-        for address, kept in sorted(scan.duplicates.items()):
+        for address, carrying in sorted(scan.duplicates.items()):
             object_type, _, key = address.partition("/")
             source = desired.records[address].source if address in desired.records else None
             changes.extend(
                 Change(action="dedupe", object_type=object_type, key=key,
-                       reason=f"carries the marker of {address}, kept as id {kept[0]}",
+                       reason=f"carries the marker of {address}, kept as id {carrying[0]}",
                        hubspot_id=extra, source=source)
-                for extra in kept[1:]
+                for extra in carrying[1:]
             )
     return replace(
         made, changes=tuple(sorted(changes, key=_order)), unchanged=tuple(unchanged),
         state_lineage=state.lineage, state_serial=state.serial,
         duplicates=dict(scan.duplicates),
     )
+
+
+def _forget_replaced(desired: DesiredState, state: State, scan: IdentityScan) -> list[Change]:
+    """A ``release`` that writes nothing (``after`` empty) for each record the state maps
+    in place of one carrying this project's id marker: the state forgets it, the portal
+    keeps it as it is."""
+    changes = []
+    for address, old_id in sorted(scan.replaced.items()):
+        recorded = state.records[address]
+        winner = scan.adoptable.get(address)
+        instead = f"id {winner.id} does" if winner is not None else "another record does"
+        object_type, _, key = address.partition("/")
+        record = desired.records.get(address)
+        changes.append(Change(
+            action="release", object_type=recorded.object_type or object_type, key=key,
+            reason=f"carries no marker of this project's id, {instead}; forgotten, "
+                   "left as it is in the portal",
+            hubspot_id=old_id, source=record.source if record is not None else None,
+        ))
+    return changes
 
 
 def remote_record_type(address: str) -> str:

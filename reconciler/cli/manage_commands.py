@@ -49,6 +49,18 @@ def _render_adopted(outcome: AdoptOutcome, verb: str, summary: str | None = None
             f"{', '.join(ids)}); they were left alone, archive them in HubSpot if unwanted",
             fg="yellow", err=True,
         )
+    if outcome.left_behind:
+        shown = ", ".join(f"{a} (id {i})" for a, i in list(outcome.left_behind.items())[:10])
+        more = len(outcome.left_behind) - 10
+        click.secho(
+            f"Warning: {len(outcome.left_behind)} record(s) the previous state mapped carry no "
+            f"marker of this project's id and were not taken: {shown}"
+            + (f" and {more} more" if more > 0 else "")
+            + ". Records marked by the first release are migrated only from the state that "
+            "maps them (restore it from the backup, then run `reconciler apply`); to adopt "
+            "one on purpose, run `reconciler import ADDRESS ID`",
+            fg="yellow", err=True,
+        )
     if summary:
         click.echo(summary)
     _render_state_footer(outcome.target.state_path, outcome.backup)
@@ -301,10 +313,12 @@ def _render_edit(outcome: StateEditOutcome, message: str) -> None:
 @target_options
 def state_rebuild(project_dir: Path, target_name: str | None, state_path: Path | None,
                   base_url: str | None) -> int:
-    """Rebuild the state file from the portal, by the reconciler_key marker on each record.
+    """Rebuild the state file from the portal, by this project's id markers on each record.
 
-    For a lost or damaged state file: the old file is kept as a backup. Records whose
-    marker names a key no longer in the spec are found too (the next plan archives them).
+    For a lost or damaged state file: the old file is kept as a backup. Every record whose
+    reconciler_project is this project's id is found, including those whose key is no
+    longer in the spec (the next plan archives them). Markers of the first release (a
+    name, no reconciler_project) are never taken: they may be another project's.
 
     \b
     Example:

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.client import CreateInput, HubSpotClient, UpdateInput
 from tests.manage.conftest import ADDRESSES, Run, backups, one_line_error, state_of, stored
 
@@ -136,9 +138,11 @@ def test_import_refusals_are_one_line_errors(run: Run, project: Path, hub: HubSp
 
 
 def test_another_project_of_the_same_name_is_never_adopted(
-    run: Run, project: Path, tmp_path: Path, emulator: Any
+    run: Run, project: Path, tmp_path: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two folders called demo: their ids differ, so their markers never meet."""
+    # no search lag here: the stateless apply need not wait it out before creating
+    monkeypatch.setenv("RECONCILER_RECOVERY_GRACE_SECONDS", "0")
     other = tmp_path / "elsewhere" / "proj"
     other.mkdir(parents=True)
     for item in project.iterdir():
@@ -163,10 +167,12 @@ def test_another_project_of_the_same_name_is_never_adopted(
     assert len(stored(emulator, "companies")) == 2  # one each: nothing shared
 
 
-def test_rebuild_adopts_records_marked_by_the_first_release_and_plans_their_rewrite(
+def test_rebuild_leaves_first_release_markers_to_the_state_that_maps_them(
     run: Run, project: Path, hub: HubSpotClient, emulator: Any
 ) -> None:
-    # what the first release left: the marker `<name>:<address>`, no reconciler_project
+    """Markers of the first release (`<name>:<address>`, no reconciler_project) say nothing
+    about whose a record is: rebuild never takes them, and says which records the previous
+    state mapped; restored, that first-release state migrates them explicitly."""
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
     for object_type in ("companies", "contacts", "meetings", "calls"):
         for record in stored(emulator, object_type):
@@ -174,11 +180,21 @@ def test_rebuild_adopts_records_marked_by_the_first_release_and_plans_their_rewr
             outcome = hub.batch_update(object_type, [UpdateInput(str(record["id"]), {
                 "reconciler_key": f"Demo:{address}", "reconciler_project": ""})])
             assert not outcome.errors
-    (project / ".reconciler/state/local.json").unlink()
+    path = project / ".reconciler/state/local.json"
+    data = state_of(project)
+    del data["project_id"]  # the state the first release wrote
+    path.write_text(json.dumps(data))
+    ids = {a: r["id"] for a, r in data["records"].items()}
 
     code, out, err = run("state", "rebuild", "--project", project)
     assert code == 0, out + err
-    assert sorted(state_of(project)["records"]) == sorted(ADDRESSES)
+    assert state_of(project)["records"] == {}
+    assert "Warning: 4 record(s) the previous state mapped carry no marker of this " \
+           "project's id and were not taken: calls/intro-call (id " in err, err
+    assert "restore it from the backup" in err
+    (backup,) = backups(project)
+
+    path.write_bytes(backup.read_bytes())
     code, out, _ = run("plan", "--project", project)
     assert "4 marker rewrites" in out, out
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
@@ -186,3 +202,7 @@ def test_rebuild_adopts_records_marked_by_the_first_release_and_plans_their_rewr
     assert contact["properties"]["reconciler_key"] == "demo-5k2m9q:contacts/jane-doe"
     assert contact["properties"]["reconciler_project"] == "demo-5k2m9q"
     assert "No changes." in run("plan", "--project", project)[1]
+    # migrated: now a rebuild finds every one of them
+    path.unlink()
+    assert run("state", "rebuild", "--project", project)[0] == 0
+    assert {a: r["id"] for a, r in state_of(project)["records"].items()} == ids

@@ -162,3 +162,72 @@ def test_a_saved_plan_with_a_rewrite_and_an_update_of_one_record_applies(
              if r["properties"]["reconciler_key"] == "demo:meetings/m0"]
     assert m0["properties"]["hs_meeting_title"] == "Meeting zero"
     assert "No changes." in cli("plan", "--project", project).out
+
+
+CONFLICT_SPEC = """\
+companies:
+  acme:
+    name: Acme GmbH
+  beta:
+    name: Beta AG
+meetings:
+  kickoff:
+    title: Kickoff
+    start: 2026-12-01T10:00:00Z
+"""
+
+
+def test_a_marker_rewrite_onto_a_marker_another_record_carries_is_a_clear_error(
+    emulator: Emulator, cli: Callable[..., CliRun], tmp_path: Path
+) -> None:
+    """A first-release state; other records already carry the new key of companies/acme
+    and meetings/kickoff (without reconciler_project, so no plan adopts them). Those two
+    rewrites are refused, each naming the record that carries the marker; the rest of
+    the batch is rewritten; following the message settles the plan."""
+    project = write_project(tmp_path / "acme", {
+        "reconciler.yaml": "name: acme\nid: acme-3f9a1c2b\n", "spec.yaml": CONFLICT_SPEC})
+    assert cli("apply", "--project", project, "--auto-approve", grace=0.0).code == 0
+    state = read_state(project)
+    ids = {a: r["id"] for a, r in state["records"].items()}
+    with _client(emulator) as client:
+        for address, hubspot_id in ids.items():  # what the first release wrote
+            client.batch_update(address.partition("/")[0], [UpdateInput(hubspot_id, {
+                MARKER_PROPERTY: f"acme:{address}", PROJECT_PROPERTY: ""})])
+        holders = {
+            address: client.batch_create(address.partition("/")[0], [CreateInput("h", {
+                **properties, MARKER_PROPERTY: f"acme-3f9a1c2b:{address}"})]).results[0].id
+            for address, properties in (
+                ("companies/acme", {"name": "Acme (someone's)"}),
+                ("meetings/kickoff", {"hs_meeting_title": "Kickoff",
+                                      "hs_timestamp": "2026-12-01T10:00:00Z"}),
+            )
+        }
+    path = project / STATE
+    data = json.loads(path.read_text())
+    del data["project_id"]
+    path.write_text(json.dumps(data))
+
+    for _run in range(2):  # the same clear error, not a plan that never settles quietly
+        run = cli("apply", "--project", project, "--auto-approve", grace=0.0)
+        assert run.code == 1, run.out + run.err
+        for address, holder in holders.items():
+            object_type = address.partition("/")[0]
+            assert (f"marker rewrite refused: {object_type} {holder} already carries "
+                    f"reconciler_key acme-3f9a1c2b:{address}") in run.err, run.err
+            assert f"reconciler import {address} {holder}" in run.err
+        seen = {r["id"]: r["properties"][MARKER_PROPERTY] for t in ("companies", "meetings")
+                for r in emulator.records(t)}
+        assert seen[ids["companies/beta"]] == "acme-3f9a1c2b:companies/beta"  # its batch-mate
+        assert seen[ids["companies/acme"]] == "acme:companies/acme"  # left as it was
+        assert seen[ids["meetings/kickoff"]] == "acme:meetings/kickoff"  # no duplicate made
+        assert max(markers(emulator, "meetings").values()) == 1
+
+    # as the message says: the record carrying the marker is this project's
+    for address, holder in holders.items():
+        assert cli("state", "rm", "--offline", address, "--project", project).code == 0
+        run = cli("import", address, holder, "--project", project, "--auto-approve")
+        assert run.code == 0, run.out + run.err
+    run = cli("apply", "--project", project, "--auto-approve", grace=0.0)
+    assert run.code == 0, run.out + run.err
+    assert read_state(project)["project_id"] == "acme-3f9a1c2b"
+    assert "No changes." in cli("plan", "--project", project, grace=0.0).out
