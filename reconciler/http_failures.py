@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from reconciler.crm_records import readable_message
+from reconciler.deadline import WaitTooLong
 from reconciler.errors import (
     AmbiguousWriteError,
     ApiError,
@@ -31,7 +32,6 @@ from reconciler.errors import (
     UnreachableError,
     UnusableAnswerError,
 )
-from reconciler.deadline import WaitTooLong
 from reconciler.ratelimit import (
     BELIEVABLE_WINDOW_SECONDS,
     MAX_BELIEVABLE_LIMIT,

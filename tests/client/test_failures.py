@@ -26,7 +26,6 @@ from reconciler.retrying import (
     call_with_retries,
     retry_after_seconds,
 )
-
 from tests.proxy import RewritingProxy
 
 from .conftest import TOKEN, FakeClock, api_requests
@@ -230,8 +229,8 @@ def test_pauses_the_server_asks_for_count_toward_the_deadline(
 ) -> None:
     def limited(seconds: str) -> tuple[bytes, int, tuple[tuple[str, str], ...]]:
         return (
-            b'{"status":"error","message":"You have reached your ten_secondly_rolling limit.",'
-            b'"errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}',
+            (b'{"status":"error","message":"You have reached your ten_secondly_rolling limit.",'
+             b'"errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}'),
             429,
             (("Retry-After", seconds), ("Content-Type", "application/json")),
         )

@@ -125,8 +125,8 @@ def test_a_429_with_retry_after_100_on_every_write_fails_at_once(
 ) -> None:
     # Each attempt waited the 100 s asked for, 6 retries: 10 minutes for one request.
     limited = (
-        b'{"status":"error","message":"You have reached your ten_secondly_rolling limit.",'
-        b'"errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}',
+        (b'{"status":"error","message":"You have reached your ten_secondly_rolling limit.",'
+         b'"errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}'),
         429,
         (("Retry-After", "100"), ("Content-Type", "application/json")),
     )

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from reconciler.client import HubSpotClient
-from reconciler.emulator import Emulator
 from reconciler.deadline import Deadline, WaitTooLong
+from reconciler.emulator import Emulator
 from reconciler.ratelimit import MAX_BELIEVABLE_LIMIT, RollingWindowLimiter
 
 from .conftest import FakeClock
