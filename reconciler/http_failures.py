@@ -50,6 +50,10 @@ _RETRYABLE_5XX = frozenset({500, 502, 503, 504, 521, 523, 524})
 #: reach a few million (facts §2); the emulator shows 1,000,000,000 with its limit off.
 MAX_BELIEVABLE_DAILY = 1_000_000_000
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
+#: what an ignored header's value may look like to be quoted in the debug log: a value
+#: cut short could carry a piece of the token past the log scrubber (which matches it
+#: whole), so anything else is described, not quoted
+_QUOTABLE = re.compile(r"[0-9+\-.,_eExX :]{0,30}")
 
 
 @dataclass(frozen=True)
@@ -158,8 +162,8 @@ class FailureMapper:
         }
         retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
         if retry_after is None and answer.headers.get("Retry-After", "").strip():
-            log.debug("ignored Retry-After: %r (seconds or an HTTP date expected)",
-                      answer.headers["Retry-After"][:40])
+            log.debug("ignored Retry-After: %s (seconds or an HTTP date expected)",
+                      _quoted(answer.headers["Retry-After"]))
         if status == 429:
             policy = _field(body, "policyName")
             if policy == "DAILY":
@@ -296,9 +300,13 @@ def believable_header(headers: httpx.Headers, name: str, low: int, high: int) ->
     text = value.strip()
     if _WHOLE_NUMBER.fullmatch(text) and low <= int(text) <= high:
         return int(text)
-    log.debug("ignored %s: %r (a whole number from %s to %s expected)",
-              name, value[:40], f"{low:,}", f"{high:,}")
+    log.debug("ignored %s: %s (a whole number from %s to %s expected)",
+              name, _quoted(value), f"{low:,}", f"{high:,}")
     return None
+
+
+def _quoted(value: str) -> str:
+    return repr(value) if _QUOTABLE.fullmatch(value) else f"a value of {len(value)} characters"
 
 
 def rate_limit_headers(headers: httpx.Headers) -> dict[str, Any]:

@@ -101,6 +101,19 @@ def test_a_window_of_three_years_is_ignored(
     assert "ignored X-HubSpot-RateLimit-Interval-Milliseconds: '99999999999'" in http_log.text
 
 
+def test_an_ignored_header_is_quoted_only_when_it_cannot_carry_the_token(
+    make_client: Callable[..., HubSpotClient], hub: Emulator, http_log: pytest.LogCaptureFixture
+) -> None:
+    # A cut-off piece of the token would slip past the log scrubber, which matches it whole.
+    with RewritingProxy(hub.base_url) as proxy:
+        on_every_answer(proxy, ("X-HubSpot-RateLimit-Max", TOKEN + "x"))
+        client = make_client(base_url=proxy.base_url, requests_per_10s=100)
+        client.list_properties("contacts")
+    assert (f"ignored X-HubSpot-RateLimit-Max: a value of {len(TOKEN) + 1} characters"
+            in http_log.text)
+    assert TOKEN[:8] not in http_log.text
+
+
 def test_waits_a_believable_header_causes_count_toward_the_deadline(
     make_client: Callable[..., HubSpotClient], hub: Emulator
 ) -> None:
