@@ -8,7 +8,9 @@ removed on an update (v4 associations), associations of upserted records in batc
 100 per associated type, and one scheduler request per calendar meeting (plus a batch of
 100 to set their markers). Retries are not counted. The daily remaining is the latest
 figure any answer carried; search answers and OAuth calls carry none (OAuth apps have no
-daily limit), and then nothing is checked.
+daily limit), and then nothing is checked. A figure no HubSpot account could have (negative,
+not a number, beyond a billion) is ignored where it is read (``reconciler.http_failures``):
+unknown too, never printed.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class RequestEstimate:
 
     def describe(self, remaining: int | None) -> str:
         text = f"Apply will take about {self.total:,} request(s)"
-        if remaining is not None:
+        if remaining is not None and remaining >= 0:  # (negative: nobody's count)
             text += f"; HubSpot's daily limit leaves {remaining:,} for today"
         return text + "."
 
@@ -86,7 +88,7 @@ def check_daily_budget(
     """The plan's estimate; ``ConfigError`` (nothing was changed) when it needs more
     requests than the account has left today, unless ``ignore``."""
     estimate = estimate_requests(plan)
-    if ignore or remaining is None or estimate.total <= remaining:
+    if ignore or remaining is None or remaining < 0 or estimate.total <= remaining:
         return estimate
     where = f" for target {target}" if target else ""
     raise ConfigError(

@@ -23,15 +23,17 @@ Which failures are sent again (facts §2, §3)::
     any other non-2xx               ApiError (InvalidPropertiesError for refused properties)
 
 Every request has one overall deadline (``ClientSettings.timeout_seconds``): connecting,
-sending, waiting and reading the whole answer, retries and backoff included; only the
-pauses HubSpot asks for (429, 423, Retry-After) and our own rate limiter do not count.
+sending, waiting and reading the whole answer, and every wait before and between its
+attempts (our rate limiter, backoff, the pauses HubSpot asks for with a 429, a 423 or
+``Retry-After``), each also capped (``reconciler.deadline``). A wait that would pass the
+deadline is not started: the request fails at once with a ``DeadlineError`` that names
+the host (or, after a failure of its own, with that failure). Rate-limit headers are
+believed only within HubSpot's ranges (``reconciler.http_failures``).
 
 What each failure becomes is decided in ``reconciler.http_failures``. The access token
 is sent in the ``Authorization`` header only; ``reconciler.access_token`` checks it before
 any request and scrubs every printed form of it from error messages and log records.
 """
-
-from __future__ import annotations
 
 from __future__ import annotations
 
@@ -49,8 +51,14 @@ import httpx
 
 from reconciler import __version__
 from reconciler.access_token import TokenScrubber, check_token, secret_forms
+from reconciler.deadline import Deadline, WaitTooLong
 from reconciler.errors import ConfigError, ReconcilerError, TransportError
-from reconciler.http_failures import Answer, FailureMapper, int_header, rate_limit_headers
+from reconciler.http_failures import (
+    Answer,
+    FailureMapper,
+    daily_remaining_header,
+    rate_limit_headers,
+)
 from reconciler.ratelimit import RollingWindowLimiter
 from reconciler.retrying import RetryableFailure, RetryPolicy, call_with_retries
 from reconciler.settings import check_base_url
@@ -87,8 +95,8 @@ class ClientSettings:
     base_url: str  # e.g. "https://api.hubapi.com" or "http://127.0.0.1:8080"
     token: str = field(repr=False)  # never printed, logged, or written anywhere
     api_version: str = "v3"  # "v3" -> /crm/v3/objects/..., "2026-03" -> /crm/objects/2026-03/...
-    #: One overall deadline per request: connect, send, wait and read the whole answer,
-    #: retries included (pauses HubSpot asks for are not counted).
+    #: One overall deadline per request: connect, send and read the whole answer, and
+    #: every wait (rate limiter, backoff, pauses HubSpot asks for), retries included.
     timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 10.0  # one connection attempt (TCP, then TLS)
     max_retries: int = 6
@@ -98,7 +106,7 @@ class ClientSettings:
     user_agent: str = f"hubspot-reconciler/{__version__}"
     retry_initial_seconds: float = 0.5  # backoff ceiling of the first retry (doubles, jittered)
     retry_max_seconds: float = 30.0
-    max_retry_after_seconds: float = 120.0  # a longer Retry-After fails instead of waiting
+    max_retry_after_seconds: float = 120.0  # the longest single wait; a longer one fails
     token_env: str = "HUBSPOT_ACCESS_TOKEN"  # where the token came from, for error messages
 
     def __post_init__(self) -> None:
@@ -114,28 +122,6 @@ class ClientSettings:
             raise ConfigError(f"max_retries must not be negative, not {self.max_retries}")
         if not self.timeout_seconds > 0 or not self.connect_timeout_seconds > 0:
             raise ConfigError("timeout_seconds and connect_timeout_seconds must be positive")
-
-
-@dataclass
-class _Clock:
-    """One request's deadline: starts with its first attempt; pauses the server asked
-    for (and our own limiter's waits) push it back."""
-
-    seconds: float
-    deadline: float | None = None
-
-    def start(self) -> None:
-        if self.deadline is None:
-            self.deadline = time.monotonic() + self.seconds
-
-    def extend(self, seconds: float) -> None:
-        if self.deadline is not None:
-            self.deadline += seconds
-
-    def remaining(self) -> float:
-        self.start()
-        assert self.deadline is not None
-        return self.deadline - time.monotonic()
 
 
 class _OutOfTime(Exception):
@@ -175,7 +161,6 @@ class HubSpotConnection:
             max_retries=settings.max_retries,
             initial_seconds=settings.retry_initial_seconds,
             max_seconds=settings.retry_max_seconds,
-            max_retry_after_seconds=settings.max_retry_after_seconds,
         )
         self.rate_limiter: RollingWindowLimiter | None = (
             RollingWindowLimiter(settings.requests_per_10s, 10.0, headroom=RATE_LIMIT_HEADROOM)
@@ -217,37 +202,44 @@ class HubSpotConnection:
     ) -> Any:
         """Send one request with retries, within its deadline; return the decoded JSON
         body (None for 204 or an empty body)."""
-        clock = _Clock(self.settings.timeout_seconds)
+        deadline = self._deadline()
+        previous: RetryableFailure | None = None  # the last failure, if any
 
         def attempt(number: int) -> Any:
+            if number > 1:
+                with self._stats_lock:
+                    self.retries += 1
             return self._attempt(
                 method, path, json=json, params=params, kind=kind, search=search,
-                trace_ids=trace_ids, number=number, clock=clock,
+                trace_ids=trace_ids, number=number, deadline=deadline,
             )
 
         def on_retry(failure: RetryableFailure, pause: float) -> None:
             # No log line of its own: the next attempt's line carries its number.
-            with self._stats_lock:
-                self.retries += 1
-            if failure.paced:
-                clock.extend(pause)
-
-        def give_up(failure: RetryableFailure, pause: float) -> bool:
-            return not failure.paced and clock.remaining() - pause <= 0
+            nonlocal previous
+            previous = failure
 
         try:
-            return call_with_retries(attempt, self._policy, on_retry=on_retry, give_up=give_up)
+            return call_with_retries(attempt, self._policy, deadline=deadline, on_retry=on_retry)
+        except WaitTooLong as refused:
+            raise self._failures.wait_refused(
+                method, path, kind, trace_ids, refused, previous
+            ) from None
         except TransportError as error:
             # A read whose retries ran into the deadline says so, naming the host. (A
             # write's last error already says whether it may have been committed.)
-            if (
-                kind == "read"
-                and type(error) is TransportError
-                and clock.deadline is not None
-                and clock.remaining() <= 0
-            ):
+            if kind == "read" and type(error) is TransportError and deadline.remaining() <= 0:
                 raise self._failures.out_of_time(method, path, kind, trace_ids) from None
             raise
+
+    def _deadline(self) -> Deadline:
+        """A new request's deadline: every wait of the request goes through it."""
+        return Deadline(
+            self.settings.timeout_seconds,
+            longest_wait=self.settings.max_retry_after_seconds,
+            clock=time.monotonic,
+            sleep=time.sleep,
+        )
 
     def unusable(
         self, method: str, path: str, kind: RequestKind, reason: str, trace_ids: Sequence[str] = ()
@@ -274,18 +266,16 @@ class HubSpotConnection:
         search: bool,
         trace_ids: Sequence[str],
         number: int,
-        clock: _Clock,
+        deadline: Deadline,
     ) -> Any:
         limiter = self.search_limiter if search else self.rate_limiter
         if limiter is not None:
-            # Our own pacing is not the server's slowness: it does not eat the deadline.
-            clock.extend(limiter.acquire())
-        clock.start()
+            limiter.acquire(deadline.wait)  # (a wait past the deadline raises WaitTooLong)
         with self._stats_lock:
             self.requests_sent += 1
         started = time.monotonic()
         try:
-            answer = self._exchange(method, path, json=json, params=params, clock=clock)
+            answer = self._exchange(method, path, json=json, params=params, deadline=deadline)
         except _OutOfTime:
             log.debug("%s %s -> deadline passed after %.0f ms (attempt %d)", method, path,
                       (time.monotonic() - started) * 1000, number)
@@ -299,13 +289,13 @@ class HubSpotConnection:
             log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, path,
                       type(error).__name__, elapsed, number)
             raise self._failures.transport_failure(
-                error, method, path, kind, trace_ids, clock.remaining, self.reached
+                error, method, path, kind, trace_ids, deadline.remaining, self.reached
             ) from None
         self.reached = True
         elapsed = (time.monotonic() - started) * 1000
         log.debug("%s %s -> %d in %.0f ms (attempt %d)", method, path,
                   answer.status, elapsed, number)
-        daily = int_header(answer.headers, "X-HubSpot-RateLimit-Daily-Remaining")
+        daily = daily_remaining_header(answer.headers)
         if daily is not None:
             self.daily_remaining = daily
         if limiter is not None and not search and answer.status != 429:
@@ -329,7 +319,13 @@ class HubSpotConnection:
         )
 
     def _exchange(
-        self, method: str, path: str, *, json: Any, params: Mapping[str, str] | None, clock: _Clock
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        params: Mapping[str, str] | None,
+        deadline: Deadline,
     ) -> Answer:
         """One request and its whole answer, all within what is left of the deadline.
 
@@ -337,7 +333,7 @@ class HubSpotConnection:
         what remains of the deadline, and the body is read chunk by chunk so a server that
         answers a byte at a time cannot hold the request open past it.
         """
-        remaining = clock.remaining()
+        remaining = deadline.remaining()
         if remaining <= 0:
             raise _OutOfTime
         timeout = httpx.Timeout(
@@ -346,7 +342,7 @@ class HubSpotConnection:
         request = self._http.build_request(method, path, json=json, params=params, timeout=timeout)
         response = self._http.send(request, stream=True)
         try:
-            remaining = clock.remaining()
+            remaining = deadline.remaining()
             if remaining <= 0:
                 raise _OutOfTime
             # httpcore reads the body's read timeout from this dict when the body starts.
@@ -354,7 +350,7 @@ class HubSpotConnection:
             chunks = []
             for chunk in response.iter_bytes():
                 chunks.append(chunk)
-                if clock.remaining() <= 0:
+                if deadline.remaining() <= 0:
                     raise _OutOfTime
             return Answer(response.status_code, response.headers, b"".join(chunks),
                            response.reason_phrase)

@@ -11,7 +11,8 @@
     ├── UnusableAnswerError         a read got a 2xx whose body is not of the shape asked for
     ├── TransportError              the server could not be reached, or the connection dropped
     │   ├── UnreachableError        the first connection of a run failed (wrong URL, host down)
-    │   ├── DeadlineError           a read got no whole answer within the request's deadline
+    │   ├── DeadlineError           no whole answer within the request's deadline (a read),
+    │   │                           or a wait would pass it (nothing more was sent)
     │   └── AmbiguousWriteError     a write may or may not have committed (no answer, an
     │                               unusable answer, or no answer in time): recover by marker
     └── ApplyError                  an apply finished with records that failed
@@ -147,7 +148,8 @@ class UnreachableError(TransportError):
 
 
 class DeadlineError(TransportError):
-    """A request got no whole answer within its overall deadline (retries included)."""
+    """A request got no whole answer within its overall deadline (retries and waits
+    included), or stopped because a wait before its next attempt would pass it."""
 
 
 class AmbiguousWriteError(TransportError):

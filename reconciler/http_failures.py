@@ -3,12 +3,16 @@
 ``HubSpotConnection`` (``reconciler.connection``) sends; every non-2xx answer, unusable
 2xx, dropped connection and passed deadline is turned into a ``reconciler.errors`` type
 here, once (the retry table is in ``reconciler.connection``). ``Answer`` is one whole
-answer as read; ``int_header`` and ``rate_limit_headers`` read HubSpot's headers.
+answer as read; ``rate_limit_headers`` and ``daily_remaining_header`` read HubSpot's
+headers, believing only plain whole numbers within ranges that HubSpot's published limits
+could produce (facts §2): anything else is ignored, with a note in the debug log.
 """
 
 from __future__ import annotations
 
 import json as jsonlib
+import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from reconciler.crm_records import readable_message
+from reconciler.deadline import WaitTooLong
 from reconciler.errors import (
     AmbiguousWriteError,
     ApiError,
@@ -27,13 +32,28 @@ from reconciler.errors import (
     UnreachableError,
     UnusableAnswerError,
 )
-from reconciler.ratelimit import RollingWindowLimiter
+from reconciler.ratelimit import (
+    BELIEVABLE_WINDOW_SECONDS,
+    MAX_BELIEVABLE_LIMIT,
+    RollingWindowLimiter,
+)
 from reconciler.retrying import RetryableFailure, retry_after_seconds
 
 if TYPE_CHECKING:
     from reconciler.connection import RequestKind
 
+log = logging.getLogger("reconciler.http")
+
 _RETRYABLE_5XX = frozenset({500, 502, 503, 504, 521, 523, 524})
+
+#: The largest ``X-HubSpot-RateLimit-Daily-Remaining`` believed: HubSpot's daily limits
+#: reach a few million (facts §2); the emulator shows 1,000,000,000 with its limit off.
+MAX_BELIEVABLE_DAILY = 1_000_000_000
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
+#: what an ignored header's value may look like to be quoted in the debug log: a value
+#: cut short could carry a piece of the token past the log scrubber (which matches it
+#: whole), so anything else is described, not quoted
+_QUOTABLE = re.compile(r"[0-9+\-.,_eExX :]{0,30}")
 
 
 @dataclass(frozen=True)
@@ -79,8 +99,44 @@ class FailureMapper:
             )
         return DeadlineError(
             f"{method} {path}: no whole answer from {self.host} within {seconds} s (retries "
-            f"included). Check that {self.host} is HubSpot's API (or your emulator) and that "
-            "it answers, and your network or proxy; then run the command again."
+            f"and waits included). Check that {self.host} is HubSpot's API (or your "
+            "emulator) and that it answers, and your network or proxy; then run the "
+            "command again."
+        )
+
+    def wait_refused(
+        self,
+        method: str,
+        path: str,
+        kind: RequestKind,
+        trace_ids: Sequence[str],
+        refused: WaitTooLong,
+        previous: RetryableFailure | None,
+    ) -> ReconcilerError:
+        """The error for a request that stopped because a wait before its next attempt
+        would pass its deadline (or the longest wait); ``previous``: its last failure."""
+        if previous is not None and not previous.paced:
+            # Backoff after a failure of our own: that failure says what went wrong (a
+            # write that may have committed stays "outcome unknown").
+            if kind == "read" and type(previous.error) is TransportError:
+                return self.out_of_time(method, path, kind, trace_ids)
+            return previous.error
+        if previous is None:
+            what = "a free slot under the rate limit"
+        else:
+            status = getattr(previous.error, "status", None)
+            what = f"the pause {self.host} asked for" + (f" (HTTP {status})" if status else "")
+        if refused.capped:
+            why = (f"longer than any wait the reconciler takes ({refused.allowed:g} s, "
+                   "max_retry_after_seconds)")
+        else:
+            why = (f"past the request's deadline ({self.timeout_seconds:g} s, "
+                   f"{refused.allowed:.1f} s left)")
+        return DeadlineError(
+            f"{method} {path}: gave up: waiting {refused.seconds:,.1f} s for {what} would be "
+            f"{why}; nothing more was sent to {self.host}. Run the command again later; if "
+            f"{self.host} is a proxy, check that it passes HubSpot's rate-limit headers "
+            "unchanged."
         )
 
     def status_failure(
@@ -105,6 +161,9 @@ class FailureMapper:
             "path": path,
         }
         retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
+        if retry_after is None and answer.headers.get("Retry-After", "").strip():
+            log.debug("ignored Retry-After: %s (seconds or an HTTP date expected)",
+                      _quoted(answer.headers["Retry-After"]))
         if status == 429:
             policy = _field(body, "policyName")
             if policy == "DAILY":
@@ -124,13 +183,13 @@ class FailureMapper:
                     limiter.exhausted()  # its next slot is a window away
                     return RetryableFailure(error, paced=True)
                 return RetryableFailure(error, min_wait=1.0, paced=True)
-            interval = int_header(answer.headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
-            if interval is None:
+            window = rate_limit_headers(answer.headers)["window_seconds"]
+            if window is None:
                 return RetryableFailure(error, paced=True)  # no hint at all: plain backoff
             # The rolling window is spent: a slot frees when the oldest request in it
             # leaves; ours is the best estimate we have (at most one interval away).
-            wait_for = limiter.until_oldest_expires() if limiter is not None else interval / 1000
-            return RetryableFailure(error, min_wait=min(wait_for, interval / 1000), paced=True)
+            wait_for = limiter.until_oldest_expires() if limiter is not None else window
+            return RetryableFailure(error, min_wait=min(wait_for, window), paced=True)
         api_error: ApiError
         if problems:
             api_error = InvalidPropertiesError(status, message, problems=problems, **fields)
@@ -232,18 +291,41 @@ def _error_message(body: Any, answer: Answer, scrub: Callable[[str], str]) -> st
     return answer.reason or f"HTTP {answer.status}"
 
 
-def int_header(headers: httpx.Headers, name: str) -> int | None:
+def believable_header(headers: httpx.Headers, name: str, low: int, high: int) -> int | None:
+    """Header ``name`` as a whole number from ``low`` to ``high``; None if it is absent,
+    and (with a debug note) if it is not a plain number or is out of that range."""
     value = headers.get(name)
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
+    if value is None:
         return None
+    text = value.strip()
+    if _WHOLE_NUMBER.fullmatch(text) and low <= int(text) <= high:
+        return int(text)
+    log.debug("ignored %s: %s (a whole number from %s to %s expected)",
+              name, _quoted(value), f"{low:,}", f"{high:,}")
+    return None
+
+
+def _quoted(value: str) -> str:
+    return repr(value) if _QUOTABLE.fullmatch(value) else f"a value of {len(value)} characters"
 
 
 def rate_limit_headers(headers: httpx.Headers) -> dict[str, Any]:
-    interval = int_header(headers, "X-HubSpot-RateLimit-Interval-Milliseconds")
+    """The burst limit's headers, as ``RollingWindowLimiter.observe`` takes them."""
+    low, high = BELIEVABLE_WINDOW_SECONDS
+    interval = believable_header(
+        headers, "X-HubSpot-RateLimit-Interval-Milliseconds", int(low * 1000), int(high * 1000)
+    )
     return {
-        "server_limit": int_header(headers, "X-HubSpot-RateLimit-Max"),
-        "remaining": int_header(headers, "X-HubSpot-RateLimit-Remaining"),
-        "window_seconds": interval / 1000 if interval else None,
+        "server_limit": believable_header(headers, "X-HubSpot-RateLimit-Max", 1,
+                                          MAX_BELIEVABLE_LIMIT),
+        "remaining": believable_header(headers, "X-HubSpot-RateLimit-Remaining", 0,
+                                       MAX_BELIEVABLE_LIMIT),
+        "window_seconds": interval / 1000 if interval is not None else None,
     }
+
+
+def daily_remaining_header(headers: httpx.Headers) -> int | None:
+    """``X-HubSpot-RateLimit-Daily-Remaining``; None (unknown) if absent or unbelievable."""
+    return believable_header(
+        headers, "X-HubSpot-RateLimit-Daily-Remaining", 0, MAX_BELIEVABLE_DAILY
+    )

@@ -4,7 +4,9 @@ The client classifies every failed attempt (``reconciler.client``) and raises ei
 final ``ReconcilerError`` or a ``RetryableFailure`` wrapping one. Only the latter is
 retried here: with exponential backoff and full jitter, never sooner than the failure's
 ``min_wait`` (423 Locked asks for 2 s), and exactly after ``Retry-After`` when the server
-sent one. When the retries run out the wrapped error is raised, never the wrapper.
+sent one. When the retries run out the wrapped error is raised, never the wrapper. Every
+pause goes through the request's ``Deadline`` (``reconciler.deadline``): one that would
+pass it, or is longer than any wait may be, raises ``WaitTooLong`` instead.
 
 What is retryable is decided by the client, because it depends on the request: a batch
 create that got a 502 may have committed and must not be resent (facts §2, §3).
@@ -13,6 +15,7 @@ create that got a 502 may have committed and must not be resent (facts §2, §3)
 from __future__ import annotations
 
 import email.utils
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from reconciler.deadline import Deadline
 from reconciler.errors import ReconcilerError
 
 T = TypeVar("T")
@@ -47,8 +51,8 @@ class RetryableFailure(Exception):
         self.error = error
         self.retry_after = retry_after
         self.min_wait = min_wait
-        #: The server asked for this pause (429, 423, Retry-After): it answered, so the
-        #: wait does not count against the request's deadline.
+        #: The server asked for this pause (429, 423): if it is longer than the request's
+        #: deadline allows, the request fails naming the pause, not this error.
         self.paced = paced
 
 
@@ -57,18 +61,21 @@ class RetryPolicy:
     max_retries: int = 6
     initial_seconds: float = 0.5  # first backoff ceiling; doubles each attempt, full jitter
     max_seconds: float = 30.0
-    max_retry_after_seconds: float = 120.0  # a longer Retry-After gives up instead
 
 
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
-    """Parse ``Retry-After`` (seconds, or an HTTP date); None if absent or unreadable."""
+    """Parse ``Retry-After`` (seconds, or an HTTP date); None if absent or unreadable
+    (``inf`` and ``nan`` are unreadable). A huge one is returned as it is: the request's
+    deadline refuses to wait for it."""
     if value is None or not value.strip():
         return None
     text = value.strip()
     try:
-        return max(0.0, float(text))
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError):
@@ -83,13 +90,13 @@ def call_with_retries(
     attempt: Callable[[int], T],
     policy: RetryPolicy,
     *,
+    deadline: Deadline,
     on_retry: Callable[[RetryableFailure, float], None] | None = None,
-    give_up: Callable[[RetryableFailure, float], bool] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run ``attempt(number)`` (1-based) until it returns, raises a final error, or the
-    retries are spent; then the last wrapped error is raised. ``give_up(failure, pause)``
-    ends the retries early (the request's deadline would pass during the pause)."""
+    retries are spent; then the last wrapped error is raised. ``on_retry(failure, pause)``
+    hears of each failure to be retried before its pause; ``deadline.wait`` pauses, and
+    raises ``WaitTooLong`` (ending the retries) for a pause it cannot allow."""
     backoff = wait_random_exponential(multiplier=policy.initial_seconds, max=policy.max_seconds)
 
     def wait(state: RetryCallState) -> float:
@@ -98,26 +105,15 @@ def call_with_retries(
             return failure.retry_after
         return max(backoff(state), failure.min_wait)
 
-    attempts_spent = stop_after_attempt(policy.max_retries + 1)
-
-    def stop(state: RetryCallState) -> bool:
-        # A Retry-After too long to sit through (477 Migration in Progress: up to 24 hours,
-        # facts §2) ends the retries like spent attempts do.
-        retry_after = _failure_of(state).retry_after
-        too_long = retry_after is not None and retry_after > policy.max_retry_after_seconds
-        if give_up is not None and give_up(_failure_of(state), state.upcoming_sleep):
-            return True
-        return too_long or attempts_spent(state)
-
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is not None:
             on_retry(_failure_of(state), state.upcoming_sleep)
 
     retrying = Retrying(
         retry=retry_if_exception_type(RetryableFailure),
-        stop=stop,
+        stop=stop_after_attempt(policy.max_retries + 1),
         wait=wait,
-        sleep=sleep,
+        sleep=deadline.wait,
         before_sleep=before_sleep,
         reraise=True,
     )

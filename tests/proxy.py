@@ -9,7 +9,8 @@ wrong shape, end to end through the real CLI.
 
 A rewrite is a function of the ``Answer`` (status, decoded JSON body, and the request it
 answers) that returns the answer to send instead; ``path`` is matched with ``fnmatch``
-against the path without the query. ``stop()`` closes the proxy's socket and every open
+against the path without the query. Headers a rewrite sets replace the upstream's of the
+same name (``answer.with_headers(("X-HubSpot-RateLimit-Remaining", "-5"))``). ``stop()`` closes the proxy's socket and every open
 connection, so from then on connections to it are refused (a server gone mid-run).
 """
 
@@ -44,7 +45,8 @@ class Answer:
     status: int
     body: Any  # the answer's JSON body (None if it had none, or it was not JSON)
     raw: bytes | None = None  # when set, sent verbatim instead of ``body`` as JSON
-    headers: tuple[tuple[str, str], ...] = ()  # extra answer headers, e.g. a Content-Encoding
+    #: answer headers to set, replacing the upstream's of the same name (any case)
+    headers: tuple[tuple[str, str], ...] = ()
 
     def with_body(self, body: Any, status: int | None = None) -> Answer:
         """This answer with ``body`` (sent as JSON) and optionally another status."""
@@ -56,6 +58,10 @@ class Answer:
         """This answer with ``raw`` sent verbatim (and extra ``headers``)."""
         return replace(self, raw=raw, status=self.status if status is None else status,
                        headers=headers)
+
+    def with_headers(self, *headers: tuple[str, str]) -> Answer:
+        """This answer (body and status unchanged) with ``headers`` set as well."""
+        return replace(self, headers=self.headers + headers)
 
 
 Rewrite = Callable[[Answer], Answer]
@@ -175,7 +181,10 @@ class RewritingProxy:
         else:
             content = json.dumps(answer.body).encode("utf-8")
             answer_headers["Content-Type"] = "application/json;charset=utf-8"
-        answer_headers.update(answer.headers)
+        for name, value in answer.headers:
+            for upstream_name in [k for k in answer_headers if k.lower() == name.lower()]:
+                del answer_headers[upstream_name]
+            answer_headers[name] = value
         return answer.status, answer_headers, content
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

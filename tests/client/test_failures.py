@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from reconciler.client import CreateInput, HubSpotClient
+from reconciler.deadline import Deadline, WaitTooLong
 from reconciler.emulator import Emulator, FaultConfig
 from reconciler.errors import (
     AmbiguousWriteError,
@@ -25,10 +26,9 @@ from reconciler.retrying import (
     call_with_retries,
     retry_after_seconds,
 )
-
 from tests.proxy import RewritingProxy
 
-from .conftest import TOKEN, api_requests
+from .conftest import TOKEN, FakeClock, api_requests
 
 
 def meetings(n: int, prefix: str = "t") -> list[CreateInput]:
@@ -105,7 +105,11 @@ def test_5xx_on_create_is_ambiguous_and_not_resent(client: HubSpotClient, hub: E
     assert len(api_requests(hub, "/batch/create")) == 1
 
 
-def test_429_is_retried_for_reads_and_creates(client: HubSpotClient, hub: Emulator) -> None:
+def test_429_is_retried_for_reads_and_creates(
+    make_client: Callable[..., HubSpotClient], hub: Emulator
+) -> None:
+    # A 429 waits out the 10 s window, and that wait counts toward the deadline.
+    client = make_client(timeout_seconds=30.0)
     hub.set_faults(FaultConfig(rate_limit_429=0.5), seed=5)
     for batch in range(4):
         outcome = client.batch_create("meetings", meetings(5, prefix=f"b{batch}-"))
@@ -220,22 +224,42 @@ def test_connect_errors_later_in_a_run_are_retried_even_for_creates(
     assert hub.records("meetings") == []
 
 
-def test_pauses_the_server_asks_for_do_not_eat_the_deadline(
+def test_pauses_the_server_asks_for_count_toward_the_deadline(
     make_client: Callable[..., HubSpotClient], hub: Emulator
 ) -> None:
-    limited = (
-        b'{"status":"error","message":"You have reached your ten_secondly_rolling limit.",'
-        b'"errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}',
-        429,
-        (("Retry-After", "0.6"), ("Content-Type", "application/json")),
-    )
+    def limited(seconds: str) -> tuple[bytes, int, tuple[tuple[str, str], ...]]:
+        return (
+            (b'{"status":"error","message":"You have reached your ten_secondly_rolling limit.",'
+             b'"errorType":"RATE_LIMIT","policyName":"TEN_SECONDLY_ROLLING"}'),
+            429,
+            (("Retry-After", seconds), ("Content-Type", "application/json")),
+        )
+
     with RewritingProxy(hub.base_url) as proxy:
-        proxy.rewrite("GET", "/crm/v3/owners", lambda a: a.with_raw(*limited), times=1)
+        proxy.rewrite("GET", "/crm/v3/owners", lambda a: a.with_raw(*limited("0.2")), times=1)
+        client = make_client(base_url=proxy.base_url, timeout_seconds=2.0)
+        started = time.monotonic()
+        assert client.list_owners()  # waited 0.2 s as asked, within the deadline
+        assert time.monotonic() - started >= 0.2
+        assert (client.rate_limited, client.retries) == (1, 1)
+
+        proxy.rewrite("GET", "/crm/v3/owners", lambda a: a.with_raw(*limited("0.6")), times=1)
         client = make_client(base_url=proxy.base_url, timeout_seconds=0.5)
         started = time.monotonic()
-        assert client.list_owners()  # waited 0.6 s as asked, though the deadline is 0.5 s
-    assert time.monotonic() - started >= 0.6
-    assert (client.rate_limited, client.retries) == (1, 1)
+        with pytest.raises(DeadlineError) as caught:
+            client.list_owners()  # a pause longer than the deadline is not even started
+        assert time.monotonic() - started < 0.4
+    host = f"127.0.0.1:{proxy.port}"
+    message = str(caught.value)
+    assert message.startswith(
+        f"GET /crm/v3/owners: gave up: waiting 0.6 s for the pause {host} asked for (HTTP "
+        "429) would be past the request's deadline (0.5 s, "
+    )
+    assert message.endswith(
+        f" s left); nothing more was sent to {host}. Run the command again later; if {host} "
+        "is a proxy, check that it passes HubSpot's rate-limit headers unchanged."
+    )
+    assert (client.rate_limited, client.retries) == (1, 0)
 
 
 def test_a_server_that_accepts_and_never_answers_fails_within_the_deadline(
@@ -289,8 +313,12 @@ def test_an_answer_that_drips_is_cut_at_the_deadline(make_client: Callable[..., 
 # ---- the retry policy on its own ---------------------------------------------------------------
 
 
+def deadline(seconds: float = 1000.0, longest_wait: float = 120.0) -> tuple[Deadline, FakeClock]:
+    clock = FakeClock()
+    return Deadline(seconds, longest_wait=longest_wait, clock=clock, sleep=clock.sleep), clock
+
+
 def test_retry_after_is_honoured_and_capped() -> None:
-    slept: list[float] = []
     calls = []
 
     def attempt(number: int) -> str:
@@ -299,27 +327,51 @@ def test_retry_after_is_honoured_and_capped() -> None:
             raise RetryableFailure(ApiError(503, "busy"), retry_after=0.25)
         return "ok"
 
-    assert call_with_retries(attempt, RetryPolicy(max_retries=5), sleep=slept.append) == "ok"
-    assert slept == [0.25, 0.25]
+    within, clock = deadline()
+    assert call_with_retries(attempt, RetryPolicy(max_retries=5), deadline=within) == "ok"
+    assert clock.slept == [0.25, 0.25]
 
     def migrating(number: int) -> str:
         raise RetryableFailure(ApiError(477, "Migration in progress"), retry_after=86400)
 
-    with pytest.raises(ApiError, match="Migration"):
-        call_with_retries(migrating, RetryPolicy(max_retries=5), sleep=slept.append)
-    assert slept == [0.25, 0.25]  # gave up instead of waiting a day
+    within, clock = deadline()
+    with pytest.raises(WaitTooLong) as refused:
+        call_with_retries(migrating, RetryPolicy(max_retries=5), deadline=within)
+    assert clock.slept == []  # gave up instead of waiting a day
+    assert (refused.value.seconds, refused.value.allowed, refused.value.capped) == (86400, 120, True)
+
+
+def test_every_pause_counts_toward_the_deadline() -> None:
+    # A 429 with Retry-After: 100 on every attempt took 6 x 100 s: the pauses a server
+    # asked for did not count (issue 17).
+    def limited(number: int) -> str:
+        raise RetryableFailure(ApiError(429, "slow down"), retry_after=100, paced=True)
+
+    within, clock = deadline(60.0)
+    with pytest.raises(WaitTooLong) as refused:
+        call_with_retries(limited, RetryPolicy(max_retries=6), deadline=within)
+    assert clock.slept == []
+    assert (refused.value.seconds, refused.value.allowed, refused.value.capped) == (100, 60, False)
+
+    def locked(number: int) -> str:
+        raise RetryableFailure(ApiError(423, "locked"), min_wait=2.0)
+
+    within, clock = deadline(7.0)
+    with pytest.raises(WaitTooLong):
+        call_with_retries(locked, RetryPolicy(max_retries=6, initial_seconds=0.01), deadline=within)
+    assert clock.slept == [2.0, 2.0, 2.0]  # a fourth would end at 8 s, past the 7 s
 
 
 def test_backoff_has_jitter_min_wait_and_a_ceiling() -> None:
-    slept: list[float] = []
-
     def attempt(number: int) -> str:
         raise RetryableFailure(ApiError(423, "locked"), min_wait=2.0)
 
+    within, clock = deadline()
+    policy = RetryPolicy(max_retries=4, initial_seconds=0.01, max_seconds=5)
     with pytest.raises(ApiError, match="locked"):
-        call_with_retries(attempt, RetryPolicy(max_retries=4, initial_seconds=0.01, max_seconds=5), sleep=slept.append)
-    assert len(slept) == 4
-    assert all(2.0 <= s <= 5.0 for s in slept)
+        call_with_retries(attempt, policy, deadline=within)
+    assert len(clock.slept) == 4
+    assert all(2.0 <= s <= 5.0 for s in clock.slept)
 
 
 def test_retry_after_parsing() -> None:
@@ -327,3 +379,5 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0
+    assert retry_after_seconds("inf") is None and retry_after_seconds("nan") is None
+    assert retry_after_seconds("-3") == 0.0

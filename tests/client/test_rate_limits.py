@@ -9,21 +9,11 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from reconciler.client import HubSpotClient
+from reconciler.deadline import Deadline, WaitTooLong
 from reconciler.emulator import Emulator
-from reconciler.ratelimit import RollingWindowLimiter
+from reconciler.ratelimit import MAX_BELIEVABLE_LIMIT, RollingWindowLimiter
 
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from .conftest import FakeClock
 
 
 def limiter(limit: int, window: float = 10.0, headroom: float = 0.0) -> tuple[RollingWindowLimiter, FakeClock]:
@@ -83,6 +73,54 @@ def test_our_requests_that_left_the_window_while_an_answer_was_in_flight_are_not
     lim.acquire()
     lim.observe(server_limit=10, remaining=5, window_seconds=10.0)  # counted 5: 2 ours + 3
     assert lim.in_window() == 5
+
+
+def test_absurd_counts_from_a_server_cost_the_limiter_no_memory() -> None:
+    # It appended one entry per "missing" request: Remaining -10**12 took 2.4 GB, then a
+    # MemoryError (issue 17).
+    lim, clock = limiter(100)
+    lim.observe(server_limit=None, remaining=-1_000_000_000_000, window_seconds=None)
+    assert (lim.in_window(), lim.entries_held()) == (0, 0)  # not believed: nothing booked
+    lim.observe(server_limit=100_000_000_000, remaining=0, window_seconds=None)
+    assert lim.limit == 100  # that Max is not believed; Remaining 0 is: the window is full
+    assert (lim.in_window(), lim.entries_held()) == (100, 1)
+    lim.observe(server_limit=MAX_BELIEVABLE_LIMIT, remaining=0, window_seconds=None)
+    assert lim.in_window() == MAX_BELIEVABLE_LIMIT  # a believable million: still one entry
+    assert lim.entries_held() == 1
+    clock.now += 100
+    # A long run at full pace, every answer booking other requests: what is held is
+    # bounded by what we send in the window and the time kept after it (40 s), not by
+    # the counts or the run's length.
+    for _ in range(2000):
+        lim.acquire()
+        lim.observe(server_limit=100, remaining=50, window_seconds=10.0)
+        clock.now += 0.05
+    assert clock.now - 1100 >= 100  # far past the window and the time kept after it
+    assert lim.entries_held() <= 2 * 100 * 4
+
+
+def test_a_window_no_hubspot_has_is_not_believed() -> None:
+    # Interval-Milliseconds 99999999999 made the limiter sleep about three years.
+    lim, clock = limiter(5)
+    lim.observe(server_limit=1, remaining=0, window_seconds=99_999_999.999)
+    assert (lim.limit, lim.window_seconds) == (1, 10.0)
+    lim.observe(server_limit=None, remaining=None, window_seconds=0.0005)
+    assert lim.window_seconds == 10.0
+    assert lim.acquire() == pytest.approx(10.0)
+    assert clock.slept == [pytest.approx(10.0)]
+    lim.observe(server_limit=None, remaining=None, window_seconds=60.0)  # long, but possible
+    assert lim.window_seconds == 60.0
+
+
+def test_the_limiter_waits_through_the_request_deadline() -> None:
+    lim, clock = limiter(1)
+    deadline = Deadline(5.0, clock=clock, sleep=clock.sleep)
+    lim.acquire(deadline.wait)
+    with pytest.raises(WaitTooLong) as refused:
+        lim.acquire(deadline.wait)  # the next slot is 10 s away: more than is left
+    assert (refused.value.seconds, refused.value.allowed) == (10.0, 5.0)
+    assert not refused.value.capped
+    assert clock.slept == [] and lim.in_window() == 1  # it did not wait, nor book
 
 
 def test_thread_safe_under_contention() -> None:
