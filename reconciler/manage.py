@@ -370,8 +370,9 @@ def run_destroy(
             remote = refresh(client, empty, state)
             drafted = with_context(plan(empty, state, remote, target=target.name), empty)
             the_plan = replace(drafted, changes=tuple(
-                c if c.reason == "already gone from the portal" else replace(c, reason="destroy")
-                for c in drafted.changes
+                replace(c, reason="destroy")
+                if c.action == "archive" and c.reason != "already gone from the portal" else c
+                for c in drafted.changes  # (a release: a record not provably this project's)
             ))
             return _confirm_and_apply(
                 the_plan, target, store, state, client, project.marker_id,
@@ -400,6 +401,7 @@ def _confirm_and_apply(
     result = apply_plan(
         the_plan, client=client, store=store, state=state, project=project,
         progress=progress(the_plan) if progress else None, stop=stop,
+        markers_checked=the_plan.refreshed,  # (made just now, from a refresh)
     )
     store.save(state)
     return RunOutcome(the_plan, target, result, backup=backup, moved=moved)
