@@ -83,7 +83,9 @@ def provably_ours(
             run.fail(change, f"not {verb}: could not read {object_type} {change.hubspot_id} "
                      f"back to check whose it is: {error}")
         return []
-    previous = run.state.project_id if run.state.project_id != run.project else run.project
+    # while markers migrate, records may carry the state's previous id (first release: none)
+    migrating_from = (None if run.state.project_id == run.project
+                      else (run.state.project_id or "").lower())
     kept: list[Change] = []
     for change in changes:
         remote = found.get(str(change.hubspot_id))
@@ -95,7 +97,7 @@ def provably_ours(
                    str(remote.properties.get(PROJECT_PROPERTY) or ""))
         snapshot = RemoteSnapshot(remote.id, {}, markers=markers)
         if not not_provably_ours(recorded, snapshot, run.project) or (
-            markers[1].lower() == (previous or "").lower()
+            markers[1].lower() == migrating_from
         ):
             kept.append(change)
             continue
