@@ -154,10 +154,20 @@ def test_import_refuses_a_record_of_another_projects_id(
     assert (f"companies {company_id} carries reconciler_project beta-77 (reconciler_key "
             "beta-77:companies/acme-eu): it is the record of the project with id beta-77"
             in line), line
+    assert (f"To take it on purpose: `reconciler import companies/acme {company_id} "
+            "--from-project beta-77`" in line), line
     assert "`reconciler state rm companies/acme-eu` in that project" in line, line
+    line = one_line_error(*run("import", "companies/acme", company_id, "--project", project,
+                               "--from-project", "gamma-12", "--auto-approve"))
+    assert "carries reconciler_project beta-77" in line, line
     (company,) = stored(emulator, "companies")
     assert {k: company["properties"][k] for k in theirs} == theirs
     assert not (project / ".reconciler/state/local.json").exists()
+    code, out, err = run("import", "companies/acme", company_id, "--project", project,
+                         "--from-project", "beta-77", "--auto-approve")
+    assert code == 0, out + err
+    (company,) = stored(emulator, "companies")
+    assert company["properties"]["reconciler_project"] == "demo-5k2m9q"
 
     first_release = {"reconciler_key": "demo:contacts/jane-doe"}
     assert not hub.batch_update("contacts", [UpdateInput(contact_id, first_release)]).errors
