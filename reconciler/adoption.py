@@ -1,7 +1,8 @@
 """Adopting records that already exist in the portal: ``import`` and ``state rebuild``.
 
 A record is found by its HubSpot id (``import_record``: the one explicit way to adopt a
-record that does not carry this project's markers) or by the markers apply writes on
+record that does not carry this project's markers; one carrying another project's id
+marker only when that project is named, on purpose) or by the markers apply writes on
 everything it creates, ``reconciler_key`` = ``<project id>:<address>`` and
 ``reconciler_project`` = ``<project id>``, all lowercase (``import_all_matching``,
 ``rebuild_state``): both must be carried, so a key alone (the first release's
@@ -181,8 +182,38 @@ def _set_markers(
             )
 
 
-def import_record(options: RunOptions, address: str, hubspot_id: str) -> AdoptOutcome:
-    """Adopt the portal record ``hubspot_id`` as the spec's ``address``."""
+def _refuse_anothers(
+    remote: RemoteRecord, object_type: str, address: str, project_id: str,
+    from_project: str | None,
+) -> None:
+    """A record carrying another project's id marker is that project's: import takes a
+    record with no id marker (made by hand, or marked by the first release) or this
+    project's; another's only when ``from_project`` names that very project (on purpose:
+    its markers are overwritten, and that project no longer finds it)."""
+    owner = str(remote.properties.get(PROJECT_PROPERTY) or "").lower()
+    if not owner or owner == project_id.lower():
+        return
+    if from_project is not None and from_project.strip().lower() == owner:
+        return
+    key = str(remote.properties.get(MARKER_PROPERTY) or "")
+    address_there = key.partition(":")[2] if key.lower().startswith(f"{owner}:") else ""
+    release = (f"`reconciler state rm {address_there}` in that project"
+               if address_there else "`reconciler state rm` in that project")
+    raise ConfigError(
+        f"{object_type} {remote.id} carries {PROJECT_PROPERTY} {owner}"
+        + (f" ({MARKER_PROPERTY} {key})" if key else "")
+        + f": it is the record of the project with id {owner}, not this one's, so it was not "
+        f"imported as {address}. To take it on purpose: `reconciler import {address} "
+        f"{remote.id} --from-project {owner}` (that project no longer finds it), or release "
+        f"it there first ({release})"
+    )
+
+
+def import_record(
+    options: RunOptions, address: str, hubspot_id: str, *, from_project: str | None = None
+) -> AdoptOutcome:
+    """Adopt the portal record ``hubspot_id`` as the spec's ``address``; one carrying
+    another project's id marker only when ``from_project`` is that project's id."""
     check_address(address)
     hubspot_id = hubspot_id.strip()
     if not hubspot_id.isdigit():
@@ -203,7 +234,10 @@ def import_record(options: RunOptions, address: str, hubspot_id: str) -> AdoptOu
             if recorded.id == hubspot_id and recorded.object_type == record.object_type:
                 raise StateError(f"{record.object_type} {hubspot_id} is already managed as {other}")
         with connect(target, options.environ) as client:
-            remote = _read_one(client, record.object_type, hubspot_id, _managed_properties(record))
+            remote = _read_one(client, record.object_type, hubspot_id,
+                               [*_managed_properties(record), MARKER_PROPERTY, PROJECT_PROPERTY])
+            _refuse_anothers(remote, record.object_type, address, desired.project.marker_id,
+                             from_project)
             ensure_markers(client, [record.object_type])
             adopted = Adopted(address, remote.id)
             _set_markers(client, record.object_type, desired.project.marker_id, [adopted])

@@ -112,15 +112,20 @@ def apply_plan(
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     grace_seconds: float = SEARCH_LAG_GRACE_SECONDS,
+    markers_checked: bool = False,
 ) -> ApplyResult:
     """Carry out ``plan``; the caller holds the state lock. Never raises for one record.
 
     ``project`` is the project's marker id. ``grace_seconds``: how long a create whose
     answer was lost is looked for by marker before it is sent again (see
-    ``find_by_marker``)."""
+    ``find_by_marker``). ``markers_checked``: the caller made ``plan`` just now from a
+    refresh, which read whose records are updated and archived; otherwise (a saved plan)
+    they are read back first, and one without this project's id marker is refused
+    (``apply_update.provably_ours``)."""
     return _run(ApplyRun(
         plan, client=client, store=store, state=state, project=project,
         progress=progress, stop=stop, grace_seconds=grace_seconds,
+        markers_checked=markers_checked,
     ))
 
 

@@ -6,15 +6,18 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from reconciler.apply_run import ApplyRun
-from reconciler.apply_update import by_type
+from reconciler.apply_update import by_type, provably_ours
 from reconciler.errors import ReconcilerError
 from reconciler.planner import Change
 
 
 def archive(run: ApplyRun, changes: list[Change]) -> None:
+    """Archive the records removed from the spec, each only while it carries this
+    project's id marker (``provably_ours``: read back unless this run's refresh read it)."""
     # Reverse write order: meetings and calls before the contacts they hang on.
     for object_type, group in by_type(changes, reverse=True):
-        archive_by_id(run, object_type, group, run.record_archived)
+        archive_by_id(run, object_type, provably_ours(run, object_type, group, "archived"),
+                      run.record_archived)
 
 
 def archive_by_id(

@@ -80,8 +80,12 @@ class ApplyRun:
         progress: ProgressCallback | None,
         stop: threading.Event | None,
         grace_seconds: float,
+        markers_checked: bool = False,
     ) -> None:
         self.plan = plan
+        #: True: the plan was made by this run from a refresh that read (or counted) the
+        #: markers of every record it updates or archives; else they are read back first
+        self.markers_checked = markers_checked
         self.client = client
         self.store = store
         self.state = state

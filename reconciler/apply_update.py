@@ -16,7 +16,7 @@ from reconciler.apply_run import ApplyRun
 from reconciler.client import UpdateInput
 from reconciler.errors import ReconcilerError
 from reconciler.model import AssociationRef, write_rank
-from reconciler.planner import Change
+from reconciler.planner import Change, RemoteSnapshot, carried_markers, not_provably_ours
 from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties, marker_value
 from reconciler.state import AppliedAssociation
 
@@ -63,11 +63,65 @@ def update_by_id(
         run.progress(len(chunk))
 
 
+def provably_ours(
+    run: ApplyRun, object_type: str, changes: Sequence[Change], verb: str
+) -> list[Change]:
+    """The changes whose record carries this project's id marker; the others fail, named.
+
+    A plan this run made from a refresh was checked already (``planner.not_provably_ours``:
+    such a record is forgotten, never written). Any other plan (a saved one may be old, or
+    made offline) has its records read back by id first (100 a request, the two markers
+    only). While a state's markers migrate to this project's id, its records may carry the
+    state's previous id (or, from the first release, none)."""
+    if run.markers_checked or not changes:
+        return list(changes)
+    ids = sorted({str(c.hubspot_id) for c in changes if c.hubspot_id})
+    try:
+        found = run.client.read_all(object_type, ids, [MARKER_PROPERTY, PROJECT_PROPERTY])
+    except ReconcilerError as error:
+        for change in changes:
+            run.fail(change, f"not {verb}: could not read {object_type} {change.hubspot_id} "
+                     f"back to check whose it is: {error}")
+        return []
+    # while markers migrate, records may carry the state's previous id (first release: none)
+    migrating_from = (None if run.state.project_id == run.project
+                      else (run.state.project_id or "").lower())
+    kept: list[Change] = []
+    for change in changes:
+        remote = found.get(str(change.hubspot_id))
+        recorded = run.state.records.get(change.address)
+        if remote is None or recorded is None:
+            kept.append(change)  # gone from the portal: the write itself says so
+            continue
+        markers = (str(remote.properties.get(MARKER_PROPERTY) or ""),
+                   str(remote.properties.get(PROJECT_PROPERTY) or ""))
+        snapshot = RemoteSnapshot(remote.id, {}, markers=markers)
+        if not not_provably_ours(recorded, snapshot, run.project) or (
+            markers[1].lower() == migrating_from
+        ):
+            kept.append(change)
+            continue
+        run.fail(change, (
+            f"not {verb}: {object_type} {change.hubspot_id} carries {carried_markers(markers)}, "
+            "not this project's id, so it is not provably this project's. A new plan (with a "
+            "refresh) forgets it without a write; to take it on purpose: `reconciler state rm "
+            f"--offline {change.address}`, then `reconciler import {change.address} "
+            f"{change.hubspot_id}`"))
+    return kept
+
+
 def update(run: ApplyRun, changes: list[Change]) -> None:
     """Send each change's properties with its digest (``reconciler_applied``: the pins and
     associations the record now has), so a rebuild from the portal plans what this state
-    would; an association-only change sends its digest too."""
+    would; an association-only change sends its digest too. The records of a plan this run
+    did not check are read back first (``provably_ours``); an adopted record was, by
+    ``apply_identity.adopt``."""
     for object_type, group in by_type(changes):
+        group = [
+            *provably_ours(run, object_type, [c for c in group if c.action != "adopt"],
+                           "updated"),
+            *(c for c in group if c.action == "adopt"),
+        ]
         update_by_id(run, object_type, [
             (c, {**_properties_to_send(run, c),
                  DIGEST_PROPERTY: encode_digest(c.pins, c.associations)})
@@ -229,4 +283,7 @@ def _taken_marker(change: Change, other_id: str, project: str) -> str:
         f"if not, clear its {MARKER_PROPERTY} in HubSpot. Then apply again"
     )
 
-__all__ = ["associate", "associate_deferred", "by_type", "remark", "update", "update_by_id"]
+__all__ = [
+    "associate", "associate_deferred", "by_type", "provably_ours", "remark", "update",
+    "update_by_id",
+]

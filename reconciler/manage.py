@@ -297,7 +297,8 @@ def rebind_state(options: RunOptions, *, confirm: Callable[[Rebinding], bool]) -
     the chosen target, on purpose (a copy, a moved folder, a renamed target).
 
     Its records are then this project's: the next plan shows them, rewrites their markers
-    to this project's, and archives those the spec does not have. The portal id is
+    to this project's (showing the markers each record carries, as read from the portal),
+    and archives those the spec does not have. The portal id is
     forgotten and recorded again at the next run. A backup is kept.
     """
     project, target, store = load_settings_only(options)
@@ -322,8 +323,10 @@ def rebind_state(options: RunOptions, *, confirm: Callable[[Rebinding], bool]) -
         backup = store.backup()
         if state.project_id not in (binding.project_id, binding.name_slug):
             # Its records carry another project's markers: with no project id the state is
-            # this project's by name, and the next apply rewrites the markers to this
-            # project's (the plan shows each as a marker rewrite).
+            # this project's by name (the binding refuses any other id, so the old one
+            # cannot be kept), and the next apply rewrites the markers to this project's.
+            # The plan shows each as a marker rewrite from the markers the refresh read on
+            # the record, which are the truth (offline, from what the state says).
             state.project_id = None
         state.project, state.target, state.portal_id = project.name, target.name, None
         store.save(state)
@@ -370,8 +373,9 @@ def run_destroy(
             remote = refresh(client, empty, state)
             drafted = with_context(plan(empty, state, remote, target=target.name), empty)
             the_plan = replace(drafted, changes=tuple(
-                c if c.reason == "already gone from the portal" else replace(c, reason="destroy")
-                for c in drafted.changes
+                replace(c, reason="destroy")
+                if c.action == "archive" and c.reason != "already gone from the portal" else c
+                for c in drafted.changes  # (a release: a record not provably this project's)
             ))
             return _confirm_and_apply(
                 the_plan, target, store, state, client, project.marker_id,
@@ -400,6 +404,7 @@ def _confirm_and_apply(
     result = apply_plan(
         the_plan, client=client, store=store, state=state, project=project,
         progress=progress(the_plan) if progress else None, stop=stop,
+        markers_checked=the_plan.refreshed,  # (made just now, from a refresh)
     )
     store.save(state)
     return RunOutcome(the_plan, target, result, backup=backup, moved=moved)

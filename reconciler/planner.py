@@ -78,6 +78,9 @@ class RemoteSnapshot:
     #: to_type → the (to_id, type_id) the portal holds, for the associated types a full
     #: refresh read (None: associations not read; the last applied ones are assumed)
     associations: Mapping[str, frozenset[tuple[str, int]]] | None = None
+    #: (``reconciler_key``, ``reconciler_project``) as the refresh read them, "" for none (None: not read; an incremental refresh reads only what changed, and counts
+    #: the rest by ``reconciler_project``, so those carry this project's id)
+    markers: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +178,14 @@ def plan(
     ``owners`` maps owner emails to owner ids (from the owners API or the state's cache).
     """
     owner_ids = {**state.owners, **(owners or {})}
+    project_id = desired.project.marker_id
+    # With a refresh, a state of this project's id maps only records carrying that id
+    # marker; one that does not (another team's, mapped by an earlier release's rebuild)
+    # is forgotten without a write, never updated, remarked, moved or archived.
+    checking = remote is not None and state.project_id == project_id
     changes: list[Change] = refactor_changes(desired, state, remote)
+    if checking and changes:
+        changes = [_unless_unproven(c, state, remote, project_id) for c in changes]
     if changes:  # plan the rest as if the moves and releases were done
         state, remote = refactored(state, remote, changes)
     unchanged: list[str] = []
@@ -183,6 +193,11 @@ def plan(
     for address, record in desired.records.items():
         recorded = state.records.get(address)
         snapshot = remote.get(address) if (remote is not None and recorded) else None
+        replacing = False
+        if checking and recorded is not None and not_provably_ours(recorded, snapshot, project_id):
+            assert snapshot is not None
+            changes.append(unproven_release(address, recorded, snapshot, source=record.source))
+            recorded, snapshot, replacing = None, None, True  # then created as if unmapped
         gone_from_portal = remote is not None and recorded is not None and snapshot is None
         after, pins = _desired_properties(record, recorded, owner_ids)
         associations, picks = _picked_associations(record, recorded, desired.records)
@@ -194,7 +209,9 @@ def plan(
                     action="create",
                     object_type=record.object_type,
                     key=record.key,
-                    reason="deleted in the portal" if gone_from_portal else "new in the spec",
+                    reason="deleted in the portal" if gone_from_portal else (
+                        "the record the state mapped is not this project's" if replacing
+                        else "new in the spec"),
                     after=after,
                     diffs=tuple(PropertyDiff(k, None, v) for k, v in sorted(after.items())),
                     add_associations=associations,
@@ -257,7 +274,12 @@ def plan(
         if address in desired.records:
             continue
         object_type, _, key = address.partition("/")
-        gone = remote is not None and remote.get(address) is None
+        snapshot = remote.get(address) if remote is not None else None
+        if checking and not_provably_ours(recorded, snapshot, project_id):
+            assert snapshot is not None
+            changes.append(unproven_release(address, recorded, snapshot))
+            continue
+        gone = remote is not None and snapshot is None
         changes.append(
             Change(
                 action="archive",
@@ -286,6 +308,64 @@ def plan(
     )
 
 
+def not_provably_ours(
+    recorded: RecordState, snapshot: RemoteSnapshot | None, project_id: str
+) -> bool:
+    """Whether the record the state maps, as the refresh read its markers, does not carry
+    this project's id marker (``reconciler_project`` = ``project_id``), so is not provably
+    this project's. False when its markers were not read (offline, or an incremental
+    refresh that counted it among this project's records)."""
+    if snapshot is None or snapshot.markers is None:
+        return False
+    key, owner = snapshot.markers
+    if owner.lower() == project_id.lower():
+        return False
+    # a calendar meeting gets its markers in the update after the scheduler's create; when
+    # that failed it carries none, and its next update sends them (apply_update)
+    return not (recorded.via_calendar and not key and not owner)
+
+
+def unproven_release(
+    address: str, recorded: RecordState, snapshot: RemoteSnapshot, *,
+    source: Source | None = None,
+) -> Change:
+    """Forget a record that is ``not_provably_ours``: a ``release`` that writes nothing
+    (``after`` empty), saying what it carries and how to take it on purpose."""
+    object_type, _, local_key = address.partition("/")
+    return Change(
+        action="release", object_type=recorded.object_type or object_type, key=local_key,
+        reason=f"carries {carried_markers(snapshot.markers)}, not this project's id: not "
+               "provably this project's, so "
+               "forgotten without a write (the portal keeps it as it is); to take it on "
+               f"purpose: `reconciler import {address} {recorded.id}`",
+        hubspot_id=recorded.id, source=source,
+    )
+
+
+def carried_markers(markers: tuple[str, str] | None) -> str:
+    """What a record's (``reconciler_key``, ``reconciler_project``) say, for a message."""
+    key, owner = markers or ("", "")
+    if owner:
+        return f"reconciler_project {owner}"
+    return f"no reconciler_project (reconciler_key {key})" if key else "no marker"
+
+
+def _unless_unproven(
+    change: Change, state: State, remote: Mapping[str, RemoteSnapshot | None] | None,
+    project_id: str,
+) -> Change:
+    """A move or release of a record that is ``not_provably_ours`` writes nothing: it is
+    forgotten instead (its markers are another's to keep)."""
+    source = change.moved_from if change.action == "move" else change.address
+    recorded = state.records.get(str(source))
+    snapshot = remote.get(str(source)) if remote is not None else None
+    if recorded is None or snapshot is None or not not_provably_ours(
+        recorded, snapshot, project_id
+    ):
+        return change
+    return unproven_release(str(source), recorded, snapshot, source=change.source)
+
+
 def _remarks(
     desired: DesiredState, state: State, remote: Mapping[str, RemoteSnapshot | None] | None
 ) -> list[Change]:
@@ -304,16 +384,24 @@ def _remarks(
     remarks: list[Change] = []
     for address, recorded in state.records.items():
         record = desired.records.get(address)
-        if record is None or (remote is not None and remote.get(address) is None):
+        snapshot = remote.get(address) if remote is not None else None
+        if record is None or (remote is not None and snapshot is None):
             continue
         after = marker_properties(new_id, address)
-        before = {MARKER_PROPERTY: f"{old_id}:{address}",
-                  PROJECT_PROPERTY: state.project_id}
+        before: dict[str, str | None] = {MARKER_PROPERTY: f"{old_id}:{address}",
+                                         PROJECT_PROPERTY: state.project_id}
+        was = old_id
+        if snapshot is not None and snapshot.markers is not None:
+            # the refresh read what the record carries: shown as it is (a rebound state
+            # knows only its new project, not whose markers its records carry)
+            key, owner = snapshot.markers
+            before = {MARKER_PROPERTY: key or None, PROJECT_PROPERTY: owner or None}
+            was = owner or key.partition(":")[0] or "(none)"
         remarks.append(Change(
             action="remark",
             object_type=recorded.object_type,
             key=record.key,
-            reason=f"markers of project {old_id} → {new_id}",
+            reason=f"markers of project {was} → {new_id}",
             hubspot_id=recorded.id,
             after=after,
             diffs=tuple(PropertyDiff(name, before[name], value)

@@ -36,14 +36,21 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.applied_digest import DIGEST_PROPERTY, decode_digest
 from reconciler.client import HubSpotClient, RemoteRecord
 from reconciler.model import DesiredRecord, DesiredState, address_of
-from reconciler.planner import Change, Plan, RemoteSnapshot, _picked_associations, plan
+from reconciler.planner import (
+    Change,
+    Plan,
+    RemoteSnapshot,
+    _picked_associations,
+    carried_markers,
+    plan,
+)
 from reconciler.recovery import MARKER_PROPERTY, NO_UNIQUE_PROPERTIES, PROJECT_PROPERTY
 from reconciler.state import AppliedAssociation, Pin, RecordState, State
 
@@ -118,6 +125,7 @@ def scan_portal(
     *,
     grace_seconds: float,
     counts: Mapping[str, int] | None = None,
+    unproven: Collection[str] = (),
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
     stopped: Callable[[], bool] = lambda: False,
@@ -125,7 +133,10 @@ def scan_portal(
     """Adoptable records and duplicates of this project (see the module docstring).
 
     ``counts``: type → marked records, as the refresh just counted them (those types
-    cost no request here when the state knows them all)."""
+    cost no request here when the state knows them all). ``unproven``: addresses whose
+    mapped record the refresh read without this project's id marker (the plan forgets
+    them, ``planner.not_provably_ours``): counted as unmapped, so a record that carries
+    the marker is adopted in their place."""
     counted = dict(counts or {})
     project_id = desired.project.marker_id
     started = clock()
@@ -135,11 +146,14 @@ def scan_portal(
     for recorded in state.records.values():
         if recorded.id:
             known[recorded.object_type] += 1
+    for address in unproven:
+        if address in state.records and state.records[address].id:
+            known[state.records[address].object_type] -= 1
     creating: dict[str, set[str]] = defaultdict(set)
     names: dict[str, set[str]] = defaultdict(set)
     for address, record in desired.records.items():
         names[record.object_type].update(_managed_names(record))
-        if address not in state.records:
+        if address not in state.records or address in unproven:
             creating[record.object_type].add(address)
     state_missing = not state.records and not state.in_flight
     # A state whose markers are not this project's id yet (a first-release state, or one
@@ -355,7 +369,7 @@ def plan_with_portal(
             reason=_adopt_reason(scan, address), hubspot_id=recorded.id, after=dict(recorded.properties),
             associations=associations, pins=dict(recorded.pinned), source=record.source,
         ))
-    changes.extend(_forget_replaced(desired, state, scan))
+    changes.extend(_forget_replaced(desired, state, scan, remote))
     if dedupe:
         for address, carrying in sorted(scan.duplicates.items()):
             object_type, _, key = address.partition("/")
@@ -373,7 +387,10 @@ def plan_with_portal(
     )
 
 
-def _forget_replaced(desired: DesiredState, state: State, scan: IdentityScan) -> list[Change]:
+def _forget_replaced(
+    desired: DesiredState, state: State, scan: IdentityScan,
+    remote: Mapping[str, RemoteSnapshot | None] | None,
+) -> list[Change]:
     """A ``release`` that writes nothing (``after`` empty) for each record the state maps
     in place of one carrying this project's id marker: the state forgets it, the portal
     keeps it as it is."""
@@ -384,10 +401,13 @@ def _forget_replaced(desired: DesiredState, state: State, scan: IdentityScan) ->
         instead = f"id {winner.id} does" if winner is not None else "another record does"
         object_type, _, key = address.partition("/")
         record = desired.records.get(address)
+        seen = remote.get(address) if remote is not None else None
+        carried = (f"{carried_markers(seen.markers)}, not this project's id"
+                   if seen is not None and seen.markers is not None
+                   else "no marker of this project's id")
         changes.append(Change(
             action="release", object_type=recorded.object_type or object_type, key=key,
-            reason=f"carries no marker of this project's id, {instead}; forgotten, "
-                   "left as it is in the portal",
+            reason=f"carries {carried}, {instead}; forgotten, left as it is in the portal",
             hubspot_id=old_id, source=record.source if record is not None else None,
         ))
     return changes

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -114,8 +114,15 @@ def find_by_marker(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
     stopped: Callable[[], bool] = lambda: False,
+    first_release: Collection[str] = (),
 ) -> dict[str, RemoteRecord]:
     """Records carrying the markers (marker → address); address → record found.
+
+    A record is found only with both markers a create sent: ``reconciler_key`` = the
+    marker and ``reconciler_project`` = its id (the part before ``:``); a key alone is no
+    proof (it may have been copied onto another project's record). Only ``first_release``
+    markers (sent by the first release, which set no ``reconciler_project``) are found by
+    the key alone, when the record carries no project id.
 
     Markers are compared lowercase: search ``IN`` matches only lowercase values, and a
     marker written by the first release (``Demo:meetings/x``) is found by its lowercase
@@ -124,12 +131,16 @@ def find_by_marker(
     grace", never "not indexed yet". ``stopped`` (Ctrl-C) ends the wait at once.
     """
     missing = {marker.lower(): address for marker, address in markers.items()}
+    keys_only = {marker.lower() for marker in first_release}
     found: dict[str, RemoteRecord] = {}
     while missing and not stopped():
         for remote in client.search_by_property_values(
             object_type, MARKER_PROPERTY, list(missing), [MARKER_PROPERTY, PROJECT_PROPERTY]
         ):
             value = str(remote.properties.get(MARKER_PROPERTY) or "").lower()
+            owner = str(remote.properties.get(PROJECT_PROPERTY) or "").lower()
+            if owner != value.partition(":")[0] and not (value in keys_only and not owner):
+                continue  # the key without its project id: not provably what was sent
             address = missing.pop(value, None)
             if address is not None:
                 found[address] = remote
@@ -219,8 +230,8 @@ def find_calendar_meeting(
     The scheduler writes no marker, so the meeting is searched by what it does store:
     owner, title, start, and created no earlier than the attempt (less a clock skew). The
     search is repeated until ``deadline`` (the search index lags). It is adopted only when
-    certain: exactly one candidate, carrying no marker (or carrying this very marker,
-    when the markers were set but the state was not saved).
+    certain: exactly one candidate, carrying no marker (or carrying this very marker and
+    its project id, when the markers were set but the state was not saved).
     """
     filters: list[dict[str, Any]] = [
         {"propertyName": "hs_createdate", "operator": "GTE",
@@ -249,9 +260,10 @@ def find_calendar_meeting(
         return CalendarLookup(None, ids)
     (only,) = candidates
     carried = str(only.properties.get(MARKER_PROPERTY) or "").lower()
-    if carried == wanted:
-        return CalendarLookup(only, ids)
-    if not carried:
+    owner = str(only.properties.get(PROJECT_PROPERTY) or "").lower()
+    if carried == wanted and owner == wanted.partition(":")[0]:
+        return CalendarLookup(only, ids)  # (both markers, as set after the create)
+    if not carried and not owner:
         return CalendarLookup(only, ids, needs_markers=True)
     return CalendarLookup(None, ids)
 
@@ -356,10 +368,16 @@ def recover(
             for address, marker in entry_markers(entry, project, state).items()
             if address not in state.records
         }
+        first_release = {  # (entries of the first release sent no project id)
+            marker
+            for _, entry in entries if not isinstance(entry.get("markers"), Mapping)
+            for marker in entry_markers(entry, project, state).values()
+        }
         newest = max(float(entry.get("started_at", 0)) for _, entry in entries)
         found = find_by_marker(
             client, object_type, markers, deadline=newest + grace_seconds,
             poll_seconds=poll_seconds, sleep=sleep, clock=clock, stopped=stopped,
+            first_release=first_release,
         ) if markers else {}
         if stopped():  # the wait was cut short: an empty search proves nothing
             return result
@@ -411,7 +429,7 @@ def recover_calendar(
     if not isinstance(attempt, Mapping):  # an entry of the first release: marker only
         found = find_by_marker(client, "meetings", {marker: address}, deadline=deadline,
                                poll_seconds=poll_seconds, sleep=sleep, clock=clock,
-                               stopped=stopped)
+                               stopped=stopped, first_release=[marker])
         lookup = CalendarLookup(found.get(address), (found[address].id,) if found else ())
     else:
         lookup = find_calendar_meeting(client, attempt, marker, deadline=deadline,

@@ -70,8 +70,13 @@ from typing import Any, Literal
 from reconciler.client import HubSpotClient, RemoteRecord
 from reconciler.errors import ReconcilerError
 from reconciler.model import DesiredState
-from reconciler.planner import RemoteSnapshot, applied_identity, association_identity
-from reconciler.recovery import PROJECT_PROPERTY
+from reconciler.planner import (
+    RemoteSnapshot,
+    applied_identity,
+    association_identity,
+    not_provably_ours,
+)
+from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.state import State
 from reconciler.state_journal import write_atomically
 
@@ -79,6 +84,8 @@ RefreshMode = Literal["incremental", "full"]
 MODES: tuple[RefreshMode, ...] = ("incremental", "full")
 LOG_FORMAT_VERSION = 1
 MODIFIED = "hs_lastmodifieddate"
+#: read with every record (no extra request): whose it is (``planner.not_provably_ours``)
+MARKERS = (MARKER_PROPERTY, PROJECT_PROPERTY)
 #: Search counts at most 10,000 matches (facts §7): a counted range holds fewer ids.
 RANGE_SIZE = 9_000
 #: A range this small (state ids plus known extras) is listed rather than split again.
@@ -234,6 +241,9 @@ class Refreshed(Mapping[str, RemoteSnapshot | None]):
         #: type → how many records carry this project's marker, for the types counted
         #: (read by ``portal_identity.scan_portal``: no second count search)
         self.counts: Mapping[str, int] = {}
+        #: address → id of the records the state maps that were read without this
+        #: project's id marker, in a state of this project's id (``not_provably_ours``)
+        self.unproven: Mapping[str, str] = {}
 
     def __getitem__(self, address: str) -> RemoteSnapshot | None:
         if address in self._read:
@@ -329,6 +339,7 @@ def refresh_records(
 
 def _counted(refreshed: Refreshed, work: _Work) -> Refreshed:
     refreshed.counts = dict(work.counts)
+    refreshed.unproven = dict(work.unproven)
     return refreshed
 
 
@@ -355,7 +366,7 @@ def _managed(
     desired: DesiredState, state: State
 ) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
     """Per type: HubSpot id → address of every managed record, and the properties to read."""
-    wanted: dict[str, set[str]] = defaultdict(lambda: {MODIFIED})
+    wanted: dict[str, set[str]] = defaultdict(lambda: {MODIFIED, *MARKERS})
     ids_by_type: dict[str, dict[str, str]] = defaultdict(dict)
     for address, recorded in state.records.items():
         ids_by_type[recorded.object_type][recorded.id] = address
@@ -386,6 +397,9 @@ class _Work:
         self.extras: dict[str, tuple[str, ...]] = {}
         #: id → modification time of every record read (or skipped) that matched the state
         self.matched_ms: dict[str, int] = {}
+        #: address → id of records read without this project's id marker (``Refreshed``)
+        self.unproven: dict[str, str] = {}
+        self.checking = state.project_id == marker
 
     # -- reads by id
 
@@ -397,7 +411,7 @@ class _Work:
         # 50,000 answers are never held at once). A snapshot keeps only what the planner
         # reads: the properties asked for (not the ids and dates HubSpot always returns);
         # one that matches the state shares the state's dict (50k records: -60 MiB peak).
-        wanted = frozenset(props) - {MODIFIED}
+        wanted = frozenset(props) - {MODIFIED, *MARKERS}
         records = self.state.records
         client = self.client
         for chunk, outcome in client.run_batches(
@@ -419,9 +433,14 @@ class _Work:
                     k: v for k, v in remote.properties.items()
                     if k in wanted or k in recorded
                 }
-                self.snapshots[address] = RemoteSnapshot(
-                    remote.id, recorded if kept == recorded else kept
+                markers = (str(remote.properties.get(MARKER_PROPERTY) or ""),
+                           str(remote.properties.get(PROJECT_PROPERTY) or ""))
+                snapshot = RemoteSnapshot(
+                    remote.id, recorded if kept == recorded else kept, markers=markers
                 )
+                self.snapshots[address] = snapshot
+                if self.checking and not_provably_ours(records[address], snapshot, self.marker):
+                    self.unproven[address] = remote.id
                 self._note_drift(address, remote)
 
     def _note_drift(self, address: str, remote: RemoteRecord) -> None:
@@ -668,6 +687,7 @@ def _read_associations(
         snapshot = snapshots[address]
         assert snapshot is not None
         snapshots[address] = RemoteSnapshot(
-            id=snapshot.id, properties=snapshot.properties, associations=by_type
+            id=snapshot.id, properties=snapshot.properties, associations=by_type,
+            markers=snapshot.markers,
         )
     return len(read)

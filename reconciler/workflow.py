@@ -214,7 +214,7 @@ def run_plan(options: RunOptions) -> PlanOutcome:
         check_against_portal(client, desired, target, owners=owners)
         daily = client.daily_remaining
         found = scan_portal(client, desired, state, grace_seconds=options.grace_seconds(target),
-                            counts=remote.counts)
+                            counts=remote.counts, unproven=remote.unproven)
         result = with_context(plan_with_portal(
             desired, state, remote, found, owners=owners, target=target.name,
             dedupe=options.dedupe,
@@ -286,7 +286,8 @@ def run_apply(
 
                 check_against_portal(client, desired, target, owners=owners)
                 found = scan_portal(client, desired, state, grace_seconds=grace,
-                                    counts=remote.counts, stopped=stopped)
+                                    counts=remote.counts, unproven=remote.unproven,
+                                    stopped=stopped)
                 the_plan = with_context(plan_with_portal(
                     desired, state, remote, found, owners=owners, target=target.name,
                     dedupe=options.dedupe,
@@ -320,6 +321,7 @@ def run_apply(
                 progress=progress(the_plan) if progress else None,
                 stop=stop,
                 grace_seconds=grace,
+                markers_checked=saved_plan is None,  # (a saved plan's records are read back)
             )
             result.adopted.extend(recovered)
             store.save(state)

@@ -118,15 +118,20 @@ def _run_with_plan(
 @click.option("--all-matching", is_flag=True,
               help="Adopt every spec record the portal has by its reconciler_key marker.")
 @click.option("--auto-approve", is_flag=True, help="Set the markers without asking.")
+@click.option("--from-project", "from_project", metavar="PROJECT-ID",
+              help="Take the record although it carries this other project's id marker "
+                   "(that project no longer finds it).")
 def import_command(project_dir: Path, target_name: str | None, state_path: Path | None,
                    base_url: str | None, address: str | None, hubspot_id: str | None,
-                   all_matching: bool, auto_approve: bool) -> int:
+                   all_matching: bool, auto_approve: bool, from_project: str | None) -> int:
     """Adopt a record that already exists in the portal (it must be in the spec too).
 
     The record gets this project's markers (reconciler_key, reconciler_project) in the
     portal, so every run, a stateless CI's too, finds it as this address; its managed
     properties are recorded as the portal holds them, so the next plan shows only the
-    real differences. Says what it will write and asks unless --auto-approve. With
+    real differences. Says what it will write and asks unless --auto-approve. A record
+    carrying another project's id marker is refused unless --from-project names that
+    project's id (taken on purpose, e.g. an original of an exported portal). With
     --all-matching, every spec record not in the state is looked up by its marker
     (after a state file was lost) and adopted in one go (nothing is written to the
     portal: those records carry the markers already).
@@ -138,8 +143,8 @@ def import_command(project_dir: Path, target_name: str | None, state_path: Path 
     """
     options = _options(project_dir, target_name, state_path, base_url)
     if all_matching:
-        if address or hubspot_id:
-            raise ConfigError("--all-matching takes no ADDRESS or HUBSPOT-ID")
+        if address or hubspot_id or from_project:
+            raise ConfigError("--all-matching takes no ADDRESS, HUBSPOT-ID or --from-project")
         outcome = import_all_matching(options)
         if not outcome.adopted:
             click.echo("Nothing to import: no spec record missing from the state carries a marker "
@@ -153,7 +158,7 @@ def import_command(project_dir: Path, target_name: str | None, state_path: Path 
         if not _confirm_import(options, address, hubspot_id, auto_approve):
             click.echo("Cancelled.")
             return 0
-        outcome = import_record(options, address, hubspot_id)
+        outcome = import_record(options, address, hubspot_id, from_project=from_project)
     _render_adopted(outcome, "Imported")
     return 0
 

@@ -310,6 +310,10 @@ def test_an_original_can_be_adopted_by_import_with_its_source_id(
     sources = json.loads((out / "sources.json").read_text("utf-8"))["records"]
     code, stdout, stderr = run("import", "meetings/kickoff", sources["meetings/kickoff"],
                                "--project", out, "--auto-approve")
+    assert code == 1 and "--from-project golden-5k2m9q" in stderr, stdout + stderr
+    code, stdout, stderr = run("import", "meetings/kickoff", sources["meetings/kickoff"],
+                               "--project", out, "--from-project", "golden-5k2m9q",
+                               "--auto-approve")  # the golden project's record, on purpose
     assert code == 0, stdout + stderr
     assert f"Imported meetings/kickoff (HubSpot id {sources['meetings/kickoff']})" in stdout
 

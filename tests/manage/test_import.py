@@ -137,6 +137,47 @@ def test_import_refusals_are_one_line_errors(run: Run, project: Path, hub: HubSp
     assert f"contacts {contact_id} is archived in the portal" in line
 
 
+def test_import_refuses_a_record_of_another_projects_id(
+    run: Run, project: Path, hub: HubSpotClient, emulator: Any
+) -> None:
+    """A record carrying another project's id marker is that project's: never imported
+    (its markers would be taken from under it); one marked the first release's way (a key,
+    no project id) is imported by its id, on purpose."""
+    from reconciler.recovery import ensure_markers
+
+    company_id, contact_id = seed_acme(hub)
+    ensure_markers(hub, ["companies", "contacts"])
+    theirs = {"reconciler_key": "beta-77:companies/acme-eu", "reconciler_project": "beta-77"}
+    assert not hub.batch_update("companies", [UpdateInput(company_id, theirs)]).errors
+    line = one_line_error(*run("import", "companies/acme", company_id, "--project", project,
+                               "--auto-approve"))
+    assert (f"companies {company_id} carries reconciler_project beta-77 (reconciler_key "
+            "beta-77:companies/acme-eu): it is the record of the project with id beta-77"
+            in line), line
+    assert (f"To take it on purpose: `reconciler import companies/acme {company_id} "
+            "--from-project beta-77`" in line), line
+    assert "`reconciler state rm companies/acme-eu` in that project" in line, line
+    line = one_line_error(*run("import", "companies/acme", company_id, "--project", project,
+                               "--from-project", "gamma-12", "--auto-approve"))
+    assert "carries reconciler_project beta-77" in line, line
+    (company,) = stored(emulator, "companies")
+    assert {k: company["properties"][k] for k in theirs} == theirs
+    assert not (project / ".reconciler/state/local.json").exists()
+    code, out, err = run("import", "companies/acme", company_id, "--project", project,
+                         "--from-project", "beta-77", "--auto-approve")
+    assert code == 0, out + err
+    (company,) = stored(emulator, "companies")
+    assert company["properties"]["reconciler_project"] == "demo-5k2m9q"
+
+    first_release = {"reconciler_key": "demo:contacts/jane-doe"}
+    assert not hub.batch_update("contacts", [UpdateInput(contact_id, first_release)]).errors
+    code, out, err = run("import", "contacts/jane-doe", contact_id, "--project", project,
+                         "--auto-approve")
+    assert code == 0, out + err
+    (contact,) = stored(emulator, "contacts")
+    assert contact["properties"]["reconciler_project"] == "demo-5k2m9q"
+
+
 def test_another_project_of_the_same_name_is_never_adopted(
     run: Run, project: Path, tmp_path: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -108,3 +108,38 @@ def test_state_rebuild_finds_records_removed_from_the_spec(run: Run, project: Pa
     code, out, _ = run("apply", "--project", project, "--auto-approve")
     assert code == 0 and "Plan: 0 to create, 0 to update, 1 to archive." in out
     assert stored(emulator, "calls") == []
+
+
+def test_after_rebind_the_marker_rewrites_show_what_the_records_carry(
+    run: Run, project: Path, tmp_path: Path, emulator: Any
+) -> None:
+    """A state rebound from another project keeps no record of that project's id (its
+    binding would refuse it), so a plan shows the markers each record carries as the
+    refresh read them, not ones made up from this project's name."""
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for item in project.iterdir():
+        if item.is_file():
+            (moved / item.name).write_text(item.read_text())
+    (moved / "reconciler.yaml").write_text((project / "reconciler.yaml").read_text().replace(
+        "name: demo\nid: demo-5k2m9q", "name: moved\nid: moved-7h3k2p"))
+    state = moved / ".reconciler/state/local.json"
+    state.parent.mkdir(parents=True)
+    state.write_bytes((project / ".reconciler/state/local.json").read_bytes())
+    code, out, err = run("state", "rebind", "--project", moved, "--yes")
+    assert code == 0, out + err
+
+    code, out, err = run("plan", "--project", moved)
+    assert code == 0, out + err
+    assert "4 marker rewrites" in out, out
+    assert "markers of project demo-5k2m9q → moved-7h3k2p" in out, out
+    assert ('reconciler_key: "demo-5k2m9q:companies/acme" → "moved-7h3k2p:companies/acme"'
+            in out), out
+    assert 'reconciler_project: "demo-5k2m9q" → "moved-7h3k2p"' in out, out
+    assert "moved:companies/acme" not in out and "(none) →" not in out, out
+    assert run("apply", "--project", moved, "--auto-approve")[0] == 0
+    assert {r["properties"]["reconciler_project"] for r in stored(emulator, "companies")} == {
+        "moved-7h3k2p"}
+    code, out, _ = run("plan", "--project", moved)
+    assert "No changes." in out, out

@@ -77,6 +77,49 @@ def test_an_in_flight_batch_left_by_the_first_release_is_recovered(
     assert max(seen.values()) == 1
 
 
+def test_an_in_flight_create_is_not_recovered_from_a_copied_key(
+    emulator: Emulator, cli: Callable[..., CliRun], tmp_path: Path
+) -> None:
+    """A meeting carrying the key an interrupted create sent, but another project's id
+    (a key copied onto another team's record), is not what was sent: it is not adopted
+    (nor then updated); the create is sent again once the grace has passed."""
+    project = write_project(tmp_path / "seed", {
+        "reconciler.yaml": "name: seed\nid: seed-4f2a9c\n", "bulk.yaml": bulk_spec(2, 0),
+    })
+    addresses = ["meetings/m0", "meetings/m1"]
+    with _client(emulator) as client:
+        ensure_markers(client, ["meetings"])
+        made = client.batch_create("meetings", [
+            CreateInput("t0", {"hs_meeting_title": "Meeting 0",
+                               "hs_timestamp": "2026-12-01T10:00:00Z",
+                               MARKER_PROPERTY: "seed-4f2a9c:meetings/m0",
+                               PROJECT_PROPERTY: "seed-4f2a9c"}),
+            CreateInput("t1", {"hs_meeting_title": "Their meeting",
+                               "hs_timestamp": "2026-10-01T09:00:00Z",
+                               MARKER_PROPERTY: "seed-4f2a9c:meetings/m1",
+                               PROJECT_PROPERTY: "beta-77"}),
+        ]).results
+    ours, theirs = sorted((r.id for r in made), key=int)
+    state = State.empty(target="local", project="seed", project_id="seed-4f2a9c")
+    state.in_flight["t0"] = {
+        "object_type": "meetings", "addresses": addresses, "started_at": time.time() - 60,
+        "markers": {a: f"seed-4f2a9c:{a}" for a in addresses},
+    }
+    StateStore(project / STATE).save(state)
+
+    run = cli("apply", "--project", project, "--auto-approve", grace=0.0)
+
+    assert run.code == 0, run.out + run.err
+    assert theirs not in run.out, run.out  # never adopted (so never released either)
+    assert "+ meetings/m1" in run.out, run.out
+    records = read_state(project)["records"]
+    assert records["meetings/m0"]["id"] == ours
+    assert records["meetings/m1"]["id"] not in (ours, theirs)
+    (their_meeting,) = [r for r in emulator.records("meetings") if str(r["id"]) == theirs]
+    assert their_meeting["properties"]["hs_meeting_title"] == "Their meeting"
+    assert their_meeting["properties"][PROJECT_PROPERTY] == "beta-77"
+
+
 def _first_release_project(emulator: Emulator, cli: Callable[..., CliRun], root: Path) -> Path:
     """A project applied the way the first release did: markers `Demo:<address>` (the
     name, capitals kept), no reconciler_project, and a state without project_id."""
