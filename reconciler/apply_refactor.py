@@ -14,8 +14,8 @@ from __future__ import annotations
 from functools import partial
 
 from reconciler.apply_run import ApplyRun
-from reconciler.apply_update import by_type, update_by_id
-from reconciler.planner import Change, rename_record
+from reconciler.apply_update import by_type, split_by_owner, update_by_id
+from reconciler.planner import Change, carried_markers, rename_record
 
 
 def refactor(run: ApplyRun, changes: list[Change]) -> None:
@@ -33,6 +33,22 @@ def refactor(run: ApplyRun, changes: list[Change]) -> None:
         else:
             sending.append(change)
     for object_type, group in by_type(sending):
+        # a record the state maps without this project's id marker (an earlier release's
+        # rebuild took it) is never written: a release forgets it, a move fails, named
+        group, foreign = split_by_owner(run, object_type, group, "changed")
+        for change, markers in foreign:
+            if change.action == "release":
+                _record(run, change)
+                run.result.notes.append(
+                    f"{change.address} (id {change.hubspot_id}) carries "
+                    f"{carried_markers(markers)}, not this project's id: forgotten, its "
+                    "markers left as they are")
+            else:
+                run.fail(change, (
+                    f"not moved: {object_type} {change.hubspot_id} carries "
+                    f"{carried_markers(markers)}, not this project's id, so it is not "
+                    "provably this project's; `reconciler state rm --offline "
+                    f"{change.moved_from}` forgets it without a write"))
         update_by_id(run, object_type, [(c, dict(c.after)) for c in group],
                      partial(_record, run),
                      failure=lambda change, message: f"{change.action} failed: {message}")

@@ -47,6 +47,8 @@ class ApplyResult:
     released: list[str] = field(default_factory=list)
     #: extra records carrying a marker another record keeps, archived (``--dedupe``)
     deduped: list[str] = field(default_factory=list)
+    #: what apply decided on its own that the reader should know (one line each)
+    notes: list[str] = field(default_factory=list)
     #: how the wait for search to list the created records went (None: nothing created)
     search_wait: str | None = None
     failures: list[Failure] = field(default_factory=list)

@@ -66,15 +66,33 @@ def update_by_id(
 def provably_ours(
     run: ApplyRun, object_type: str, changes: Sequence[Change], verb: str
 ) -> list[Change]:
-    """The changes whose record carries this project's id marker; the others fail, named.
+    """The changes whose record carries this project's id marker; the others fail, named
+    (see ``split_by_owner``)."""
+    ours, foreign = split_by_owner(run, object_type, changes, verb)
+    for change, markers in foreign:
+        run.fail(change, (
+            f"not {verb}: {object_type} {change.hubspot_id} carries {carried_markers(markers)}, "
+            "not this project's id, so it is not provably this project's. A new plan (with a "
+            "refresh) forgets it without a write; to take it on purpose: `reconciler state rm "
+            f"--offline {change.address}`, then `reconciler import {change.address} "
+            f"{change.hubspot_id}`"))
+    return ours
+
+
+def split_by_owner(
+    run: ApplyRun, object_type: str, changes: Sequence[Change], verb: str
+) -> tuple[list[Change], list[tuple[Change, tuple[str, str]]]]:
+    """The changes whose record carries this project's id marker, and the others with the
+    markers their record carries.
 
     A plan this run made from a refresh was checked already (``planner.not_provably_ours``:
     such a record is forgotten, never written). Any other plan (a saved one may be old, or
     made offline) has its records read back by id first (100 a request, the two markers
     only). While a state's markers migrate to this project's id, its records may carry the
-    state's previous id (or, from the first release, none)."""
+    state's previous id (or, from the first release, none). A record that cannot be read
+    back fails, named."""
     if run.markers_checked or not changes:
-        return list(changes)
+        return list(changes), []
     ids = sorted({str(c.hubspot_id) for c in changes if c.hubspot_id})
     try:
         found = run.client.read_all(object_type, ids, [MARKER_PROPERTY, PROJECT_PROPERTY])
@@ -82,16 +100,18 @@ def provably_ours(
         for change in changes:
             run.fail(change, f"not {verb}: could not read {object_type} {change.hubspot_id} "
                      f"back to check whose it is: {error}")
-        return []
+        return [], []
     # while markers migrate, records may carry the state's previous id (first release: none)
     migrating_from = (None if run.state.project_id == run.project
                       else (run.state.project_id or "").lower())
-    kept: list[Change] = []
+    ours: list[Change] = []
+    foreign: list[tuple[Change, tuple[str, str]]] = []
     for change in changes:
+        source = change.moved_from if change.action == "move" else change.address
         remote = found.get(str(change.hubspot_id))
-        recorded = run.state.records.get(change.address)
+        recorded = run.state.records.get(str(source))
         if remote is None or recorded is None:
-            kept.append(change)  # gone from the portal: the write itself says so
+            ours.append(change)  # gone from the portal: the write itself says so
             continue
         markers = (str(remote.properties.get(MARKER_PROPERTY) or ""),
                    str(remote.properties.get(PROJECT_PROPERTY) or ""))
@@ -99,15 +119,10 @@ def provably_ours(
         if not not_provably_ours(recorded, snapshot, run.project) or (
             markers[1].lower() == migrating_from
         ):
-            kept.append(change)
-            continue
-        run.fail(change, (
-            f"not {verb}: {object_type} {change.hubspot_id} carries {carried_markers(markers)}, "
-            "not this project's id, so it is not provably this project's. A new plan (with a "
-            "refresh) forgets it without a write; to take it on purpose: `reconciler state rm "
-            f"--offline {change.address}`, then `reconciler import {change.address} "
-            f"{change.hubspot_id}`"))
-    return kept
+            ours.append(change)
+        else:
+            foreign.append((change, markers))
+    return ours, foreign
 
 
 def update(run: ApplyRun, changes: list[Change]) -> None:

@@ -386,6 +386,7 @@ def apply_result_json(
         "remarked": result.remarked,
         "deduped": result.deduped,
         "search_wait": result.search_wait,
+        "notes": result.notes,
         "ids": dict(sorted((new_ids or {}).items())),
         "failed": [
             {
@@ -430,7 +431,8 @@ def render_apply_summary(result: ApplyResult) -> str:
         "Apply interrupted" if result.interrupted else "Apply finished with errors"
     )
     wait = f" {result.search_wait}" if result.search_wait else ""
-    return f"{head}: {', '.join(parts)} ({result.requests} HTTP requests).{wait}"
+    notes = "".join(f"\n  {note}" for note in result.notes)
+    return f"{head}: {', '.join(parts)} ({result.requests} HTTP requests).{wait}{notes}"
 
 
 def render_failures(failures: Iterable[Any]) -> list[str]:

@@ -126,3 +126,25 @@ def test_apply_reads_back_what_a_saved_offline_plan_would_write(
     (company,) = [r for r in emulator.records("companies") if r["id"] == ours["companies/acme"]]
     assert company["properties"]["name"] == "Acme AG"
     assert _snapshot(emulator, theirs) == before
+
+
+def test_state_rm_and_mv_never_write_to_their_records(
+    applied: Applied, emulator: Emulator, cli: Cli
+) -> None:
+    """``state rm`` clears the markers of a record it releases, and ``state mv`` rewrites
+    them: neither ever writes to a record without this project's id marker. A release
+    forgets it (saying so), a move fails naming it."""
+    project, ours, theirs = applied
+    before = _snapshot(emulator, theirs)
+    _poison(project, theirs)
+    run = cli("state", "mv", "--project", project, KICKOFF, "meetings/renamed",
+              "--auto-approve", grace=0.0)
+    assert run.code == 1, run.out + run.err
+    assert f"not moved: meetings {theirs[KICKOFF]} carries no reconciler_project" in (
+        run.out + run.err)
+    run = cli("state", "rm", "--project", project, LEGACY, "--auto-approve", grace=0.0)
+    assert run.code == 0, run.out + run.err
+    assert (f"{LEGACY} (id {theirs[LEGACY]}) carries no reconciler_project") in run.out, run.out
+    assert "forgotten, its markers left as they are" in run.out
+    assert LEGACY not in _ours(project)
+    assert _snapshot(emulator, theirs) == before
