@@ -399,19 +399,21 @@ def compile_template(source: str) -> Template:
     """Compile ``source``; TemplateProblem says what is wrong (syntax, refused constructs)."""
     if len(source) > MAX_VALUE_CHARS:
         raise TemplateProblem(f"the template is over {MAX_VALUE_CHARS} characters")
-    environment = _environment()
+    try:
+        return _compile(source, _environment())
+    except (RecursionError, SyntaxError):  # Jinja's walks, or Python's compiler, on deep nesting
+        raise TemplateProblem("the template nests too deeply") from None
+
+
+def _compile(source: str, environment: _Environment) -> Template:
     try:
         tree = environment.parse(source)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f" (template line {line})" if line and source.count("\n") else ""
         raise TemplateProblem(f"template syntax error{where}: {exc}") from None
-    except RecursionError:
-        raise TemplateProblem("the template nests too deeply") from None
     except ValueError:  # a number literal longer than int() takes
-        raise TemplateProblem(
-            f"template syntax error: a number over {MAX_INT_BITS} bits"
-        ) from None
+        raise TemplateProblem(f"template syntax error: a number over {MAX_INT_BITS} bits") from None
     _check_tree(tree)
     read: dict[str, set[str]] = {"fields": set(), "parent": set(), "vars": set()}
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
@@ -427,13 +429,9 @@ def compile_template(source: str) -> Template:
     tree = _Guard().visit(tree)
     tree.set_environment(environment)
     environment.budget = Budget()  # constant parts are worked out now, through the guards
-    try:
-        compiled = environment.from_string(tree)
-    except (RecursionError, SyntaxError):  # Python's compiler on a deeply nested expression
-        raise TemplateProblem("the template nests too deeply") from None
     return Template(
         source, frozenset(read["fields"]), frozenset(read["parent"]), frozenset(read["vars"]),
-        frozenset(names), compiled.generate, _plain_parts(source),
+        frozenset(names), environment.from_string(tree).generate, _plain_parts(source),
     )
 
 

@@ -102,6 +102,8 @@ def test_a_template_bomb_is_refused_before_it_is_made(source: str, message: str)
     ("{{ 1" + "0" * 5000 + " }}", "template syntax error: a number over 4096 bits"),
     ("{{ 1" + "0" * 1300 + " }}", "numbers over 4096 bits are not allowed in templates"),
     ("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", "the template nests too deeply"),
+    ("{{ 1" + " + 1" * 2400 + " }}", "the template nests too deeply"),
+    ("{{ 1" + " | abs" * 1600 + " }}", "the template nests too deeply"),
     ("{% set x %}{{ n }}{% endset %}",
      "set blocks ({% set x %}...{% endset %}; write {% set x = ... %}) are not allowed in "
      "templates; keep templates short"),
@@ -203,6 +205,11 @@ ISSUE_BOMBS = {
 }
 
 
+#: And a key pattern's width, which format() would make before the key is checked.
+KEY_BOMB = ('"c-{n:999999999}"', "'c-{n:999999999}': '999999999' is wider than a key (at most 100 "
+            "characters)")
+
+
 def _one_gibibyte() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
 
@@ -214,6 +221,8 @@ def test_the_issue_s_bombs_are_located_errors_under_a_memory_cap(tmp_path: Path)
         expected.append(f"gen.yaml:{len(lines) + 5}:13: generate.{name}.fields.name: {message}")
         lines += [f"  {name}:", "    type: companies", f'    key: "{name}-{{n}}"',
                   "    fields:", f"      name: {value}"]
+    expected.append(f"gen.yaml:{len(lines) + 3}:10: generate.key_width.key: {KEY_BOMB[1]}")
+    lines += ["  key_width:", "    type: companies", f"    key: {KEY_BOMB[0]}"]
     (tmp_path / "gen.yaml").write_text("\n".join(lines) + "\n")
     (tmp_path / "reconciler.yaml").write_text("name: bombs\ntimezone: Europe/Berlin\n")
     done = subprocess.run(
