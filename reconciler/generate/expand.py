@@ -62,7 +62,7 @@ from reconciler.generate.shapes import (
     placeholder,
     time_prop,
 )
-from reconciler.generate.templates import TemplateProblem, compile_template, is_template
+from reconciler.generate.templates import Budget, TemplateProblem, compile_template, is_template
 from reconciler.generate.values import (
     Definition,
     Evaluator,
@@ -457,6 +457,7 @@ class _Expander:
             "n": n, "key": key, "parent": parent_context, "fields": values,
             "vars": self.options.variables, "locale": gen.locale,
         }
+        budget = Budget()  # one record's CPU time, for all its values
         for group, name, definition, path in definitions:
             if definition.kind == "by_time":
                 when[name] = definition.time_field
@@ -487,11 +488,11 @@ class _Expander:
                     pins[name] = TIME_PIN + digest
                 elif definition.kind == "by_time":
                     assert definition.past is not None and definition.future is not None
-                    value = Evaluator(field_seed, context).value(definition.past)
-                    future[name] = Evaluator(field_seed, context).value(definition.future)
+                    value = Evaluator(field_seed, context, budget).value(definition.past)
+                    future[name] = Evaluator(field_seed, context, budget).value(definition.future)
                     pins[name] = TIME_PIN + digest_of(digest, digests.get(definition.time_field, ""))
                 else:
-                    value = Evaluator(field_seed, context).value(definition)
+                    value = Evaluator(field_seed, context, budget).value(definition)
                     if definition.pinned or not pinned_reads.isdisjoint(pins) or (
                         not definition.reads_parent.isdisjoint(parent_pinned)
                     ):
@@ -505,7 +506,7 @@ class _Expander:
                 body.setdefault("properties", {})[name] = value
             else:
                 body["owner"] = value
-        associations = self._associations(gen, key, parent_key, values, context)
+        associations = self._associations(gen, key, parent_key, values, context, budget)
         if associations:
             body["associations"] = [item for item, _ in associations]
         draft, problems = self._build(gen, key, body)
@@ -633,7 +634,7 @@ class _Expander:
 
     def _associations(
         self, gen: Generator, key: str, parent_key: str | None, values: Mapping[str, Any],
-        context: Mapping[str, Any],
+        context: Mapping[str, Any], budget: Budget,
     ) -> list[tuple[dict[str, Any], str | None]]:
         """Each association item as a hand-written one, and the pin expression of a pick."""
         out: list[tuple[dict[str, Any], str | None]] = []
@@ -655,9 +656,8 @@ class _Expander:
                     try:
                         definition = self._association_definition(gen, value)
                         self._check_vars(gen, path, definition.reads_vars)
-                        resolved[name] = str(
-                            Evaluator(seed_of(self.options.seed, gen.name, key, f"@{index}"), context).value(definition)
-                        )
+                        seed = seed_of(self.options.seed, gen.name, key, f"@{index}")
+                        resolved[name] = str(Evaluator(seed, context, budget).value(definition))
                     except ValueProblem as exc:
                         self._field_problem(gen, key, path, str(exc))
                 else:

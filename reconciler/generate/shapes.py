@@ -93,6 +93,9 @@ def key_pattern_problem(pattern: str) -> str | None:
         if conversion:
             return f"{pattern!r}: conversions (!r, !s) are not allowed in a key pattern"
         if field_name == "n" and spec:
+            if any(len(d) > 3 or int(d) > 100 for d in re.findall(r"[0-9]+", spec)):
+                # checked before format() tries it: {n:999999999} would take a gigabyte
+                return f"{pattern!r}: {spec!r} is wider than a key (at most 100 characters)"
             try:
                 format(1, spec)
             except ValueError:

@@ -31,6 +31,7 @@ from reconciler.generate import fakes
 from reconciler.generate.times import BUSINESS_SLOTS
 from reconciler.generate.templates import (
     MAX_VALUE_CHARS,
+    Budget,
     Template,
     TemplateProblem,
     compile_template,
@@ -151,9 +152,12 @@ def define(raw: Any, default_locale: str) -> Definition:
     if isinstance(raw, str):
         if is_template(raw):
             try:
-                return Definition("template", raw, template=compile_template(raw))
+                template = compile_template(raw)
             except TemplateProblem as exc:
                 raise ValueProblem(str(exc)) from None
+            if "fake" in template.names:
+                fakes.prepare(default_locale)
+            return Definition("template", raw, template=template)
         if len(raw) > MAX_VALUE_CHARS:
             raise ValueProblem(f"the value is over {MAX_VALUE_CHARS} characters")
         return Definition("literal", raw)
@@ -202,6 +206,7 @@ def _fake(body: Any, raw: Mapping[str, Any], default_locale: str) -> Definition:
         fakes.check_locale(locale)
     except fakes.FakeError as exc:
         raise ValueProblem(str(exc)) from None
+    fakes.prepare(locale)
     return Definition("fake", raw, provider=body, arguments=dict(arguments), locale=locale)
 
 
@@ -293,11 +298,16 @@ def _by_time(body: Any, raw: Mapping[str, Any], default_locale: str) -> Definiti
 
 
 class Evaluator:
-    """Evaluates definitions for one record field, with that field's own random stream."""
+    """Evaluates definitions for one record field, with that field's own random stream.
 
-    def __init__(self, seed: int, context: Mapping[str, Any]) -> None:
+    ``budget`` is the record's (one for all its fields: see ``templates.Budget``)."""
+
+    def __init__(
+        self, seed: int, context: Mapping[str, Any], budget: Budget | None = None
+    ) -> None:
         self.seed = seed
         self.context = context
+        self.budget = budget or Budget()
         self._fakes = 0
         self._random: random.Random | None = None
 
@@ -309,13 +319,19 @@ class Evaluator:
         return self._random
 
     def value(self, definition: Definition) -> Any:
+        try:
+            return self._value(definition)
+        except TemplateProblem as exc:
+            raise ValueProblem(str(exc)) from None
+
+    def _value(self, definition: Definition) -> Any:
         kind = definition.kind
         if kind == "literal":
             return definition.raw
         if kind == "fake":
             return self.fake(definition.provider, definition.arguments or {}, definition.locale)
         if kind == "choice":
-            return self.value(definition.choices[weighted(self.random, definition.weights)])
+            return self._value(definition.choices[weighted(self.random, definition.weights)])
         if kind == "number":
             steps = int((definition.high - definition.low) // definition.step)
             number = definition.low + below(self.random, steps + 1) * definition.step
@@ -328,21 +344,29 @@ class Evaluator:
                 random_choice=self._template_choice,
                 random_number=self._template_number,
             )
-            try:
-                return definition.template.render(context)
-            except TemplateProblem as exc:
-                raise ValueProblem(str(exc)) from None
+            return definition.template.render(context, self.budget)
         raise ValueProblem(f"a {kind} value cannot be used here")
 
     def fake(self, provider: str, arguments: Mapping[str, Any], locale: str) -> Any:
+        """One Faker value; the time it takes counts towards the record's budget."""
         self._fakes += 1
         try:
-            return fakes.fake(provider, arguments, locale, seed_of(self.seed, self._fakes))
+            value = fakes.fake(provider, arguments, locale, seed_of(self.seed, self._fakes))
         except fakes.FakeError as exc:
             raise ValueProblem(str(exc)) from None
+        if arguments:
+            self.budget.check_time()  # arguments are what can make a call slow
+        else:
+            self.budget.tick()
+        if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+            raise ValueProblem(f"fake {provider} made a value over {MAX_VALUE_CHARS} characters")
+        return value
 
     def _template_fake(self, provider: str, **arguments: Any) -> Any:
-        return self.fake(str(provider), arguments, str(self.context.get("locale", "en_US")))
+        try:
+            return self.fake(str(provider), arguments, str(self.context.get("locale", "en_US")))
+        except ValueProblem as exc:
+            raise TemplateProblem(str(exc)) from None  # said as it is, not as a Python error
 
     def _template_choice(self, *options: Any) -> Any:
         if not options:
