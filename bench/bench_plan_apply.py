@@ -44,10 +44,10 @@ import httpx
 
 from bench.gen_project import generate
 from reconciler.emulator import EmulatorConfig, start_emulator
-from reconciler.planner import plan
-from reconciler.spec import load_project
-from reconciler.state import StateStore
-from reconciler.workflow import RunOptions, run_apply, run_plan
+from reconciler.planning.planner import plan
+from reconciler.loading import load_project
+from reconciler.state.store import StateStore
+from reconciler.workflow.runs import RunOptions, run_apply, run_plan
 
 TOKEN = "bench-token"
 PLAN_TARGET_SECONDS = 2.0

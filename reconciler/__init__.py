@@ -2,9 +2,9 @@
 
 The library API (the CLI in ``reconciler.cli`` is one client of it):
 
-- ``reconciler.spec.load_project(root, reference_time=...) -> DesiredState``
-- ``reconciler.planner.plan(desired, state, remote=None) -> Plan``
-- ``reconciler.apply.apply_plan(...)``
+- ``reconciler.loading.load_project(root, reference_time=...) -> DesiredState``
+- ``reconciler.planning.planner.plan(desired, state, remote=None) -> Plan``
+- ``reconciler.applying.apply.apply_plan(...)``
 """
 
 from __future__ import annotations

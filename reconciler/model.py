@@ -1,6 +1,6 @@
 """The frozen data every stage passes on: what the spec wants (``DesiredState``).
 
-The loader (``reconciler.spec``) produces it from YAML; the planner consumes it.
+The loader (``reconciler.loading``) produces it from YAML; the planner consumes it.
 Nothing here knows about ruamel, httpx or files on disk.
 """
 

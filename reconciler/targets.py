@@ -29,8 +29,8 @@ from typing import Any
 
 from reconciler.errors import ConfigError
 from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, ProjectSettings
-from reconciler.planner import Change, Plan
-from reconciler.state import State
+from reconciler.planning.planner import Change, Plan
+from reconciler.state.store import State
 
 
 # -- which targets ------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def _check_references(
 
 
 def _owner(value: Any, what: str, target: str) -> tuple[str, str]:
-    from reconciler.spec.records import parse_owner
+    from reconciler.loading.records import parse_owner
 
     parsed = parse_owner(value)
     if parsed is None:

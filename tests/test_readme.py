@@ -16,7 +16,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.cli import cli
-from reconciler.spec import load_project, load_project_settings
+from reconciler.loading import load_project, load_project_settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)

@@ -1,4 +1,4 @@
-"""`init`: scaffold a project, or give an existing one its identity (``reconciler.scaffold``)."""
+"""`init`: scaffold a project, or give an existing one its identity (``reconciler.workflow.scaffold``)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def init(directory: Path | None, project_dir: Path | None, name: str | None,
       git -C acme add -A && git -C acme commit -m "acme: scaffolded by reconciler init"
     """
     from reconciler.errors import ConfigError
-    from reconciler.scaffold import init_project
+    from reconciler.workflow.scaffold import init_project
 
     if directory is not None and project_dir is not None and directory != project_dir:
         raise ConfigError(f"two project folders given ({directory} and --project "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.adoption import AdoptOutcome, import_all_matching, import_record, rebuild_state
+from reconciler.identity.adoption import AdoptOutcome, import_all_matching, import_record, rebuild_state
 from reconciler.cli.base import EXIT_ERROR, EXIT_INTERRUPTED, cli
 from reconciler.cli.plan_commands import (
     Interrupts,
@@ -23,7 +23,7 @@ from reconciler.cli.plan_commands import (
     target_options,
 )
 from reconciler.errors import ConfigError
-from reconciler.manage import (
+from reconciler.workflow.manage import (
     Rebinding,
     RunOutcome,
     StateEditOutcome,
@@ -36,8 +36,8 @@ from reconciler.manage import (
     run_state_mv,
     run_state_rm,
 )
-from reconciler.planner import Plan
-from reconciler.render import render_apply_summary, render_plan_text, summary_line
+from reconciler.planning.planner import Plan
+from reconciler.cli.output import render_apply_summary, render_plan_text, summary_line
 
 
 def _render_adopted(outcome: AdoptOutcome, verb: str, summary: str | None = None) -> None:
@@ -164,8 +164,8 @@ def import_command(project_dir: Path, target_name: str | None, state_path: Path 
 
 
 def _confirm_import(options: object, address: str, hubspot_id: str, auto_approve: bool) -> bool:
-    from reconciler.recovery import marker_properties
-    from reconciler.workflow import RunOptions
+    from reconciler.identity.recovery import marker_properties
+    from reconciler.workflow.runs import RunOptions
 
     assert isinstance(options, RunOptions)
     object_type, slash, key = address.partition("/")

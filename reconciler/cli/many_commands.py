@@ -1,7 +1,7 @@
 """`plan` and `apply` over several targets: output grouped per target, a summary table at
 the end, one question for every plan, and the worst exit code.
 
-The library side is ``reconciler.many_targets``; the commands themselves are in
+The library side is ``reconciler.workflow.many_targets``; the commands themselves are in
 ``plan_commands`` and come here when more than one target is asked for.
 """
 
@@ -15,17 +15,17 @@ from typing import Any
 import click
 
 from reconciler.cli.base import EXIT_BUG, EXIT_ERROR, EXIT_INTERRUPTED, render_error
-from reconciler.budget import estimate_requests
+from reconciler.hubspot.budget import estimate_requests
 from reconciler.cli.plan_commands import EXIT_CHANGES, Interrupts, _colour, _graceful_interrupt
 from reconciler.errors import ReconcilerError, SpecError
-from reconciler.many_targets import (
+from reconciler.workflow.many_targets import (
     TargetResult,
     apply_targets,
     plan_targets,
     worst_exit_code,
 )
-from reconciler.planner import Plan, plan_to_json
-from reconciler.render import (
+from reconciler.planning.planner import Plan, plan_to_json
+from reconciler.cli.output import (
     MarkdownTarget,
     apply_result_json,
     full_plan_hint,
@@ -35,7 +35,7 @@ from reconciler.render import (
     render_scope_notes,
     summary_line,
 )
-from reconciler.workflow import ApplyOutcome, PlanOutcome, RunOptions
+from reconciler.workflow.runs import ApplyOutcome, PlanOutcome, RunOptions
 
 #: The top-level ``format_version`` of the JSON document for several targets (a list of
 #: per-target entries under ``targets``); a single target keeps its own document.

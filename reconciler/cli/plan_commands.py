@@ -17,11 +17,11 @@ from typing import Any
 import click
 
 from reconciler.cli.base import EXIT_ERROR, EXIT_INTERRUPTED, cli
-from reconciler.budget import estimate_requests
+from reconciler.hubspot.budget import estimate_requests
 from reconciler.errors import ConfigError
-from reconciler.planner import Plan
-from reconciler.refresh import MODES, refresh_mode
-from reconciler.render import (
+from reconciler.planning.planner import Plan
+from reconciler.identity.refresh import MODES, refresh_mode
+from reconciler.cli.output import (
     apply_result_json,
     full_plan_hint,
     render_apply_summary,
@@ -31,8 +31,8 @@ from reconciler.render import (
     render_scope_notes,
     summary_line,
 )
-from reconciler.state import StateStore
-from reconciler.workflow import RunOptions, run_apply, run_plan, save_plan
+from reconciler.state.store import StateStore
+from reconciler.workflow.runs import RunOptions, run_apply, run_plan, save_plan
 
 EXIT_CHANGES = 2
 
@@ -60,8 +60,8 @@ def vars_given() -> tuple[tuple[str, str], ...]:
 
 def find_project() -> Path:
     """The default of --project: the nearest folder, here or above, with a reconciler.yaml
-    (``reconciler.spec.find_project``; imported when needed, the spec loader is heavy)."""
-    from reconciler.spec.files import find_project as nearest
+    (``reconciler.loading.find_project``; imported when needed, the spec loader is heavy)."""
+    from reconciler.loading.files import find_project as nearest
 
     return nearest()
 
@@ -274,7 +274,7 @@ def _target_names(
     the usual run over one."""
     if len(given) <= 1 and not all_targets:
         return None
-    from reconciler.spec import load_project_settings
+    from reconciler.loading import load_project_settings
     from reconciler.targets import target_names
 
     return target_names(load_project_settings(project_dir), given, all_targets=all_targets)
@@ -550,7 +550,7 @@ def state_list(project_dir: Path, target_name: str | None, state_path: Path | No
     Example:
       reconciler state list --project examples
     """
-    from reconciler.workflow import load_state
+    from reconciler.workflow.runs import load_state
 
     target, loaded = load_state(_options(project_dir, target_name, state_path, base_url))
     if not loaded.records:
@@ -574,7 +574,7 @@ def state_show(project_dir: Path, target_name: str | None, state_path: Path | No
     Example:
       reconciler state show meetings/kickoff --project examples
     """
-    from reconciler.workflow import load_state
+    from reconciler.workflow.runs import load_state
 
     _, loaded = load_state(_options(project_dir, target_name, state_path, base_url))
     recorded = loaded.records.get(address)

@@ -34,7 +34,7 @@ def render(
       reconciler render --var accounts=10 > records.yaml
     """
     from reconciler.generate.render import Pinned, render_files, render_header
-    from reconciler.manage import load_with_spec
+    from reconciler.workflow.manage import load_with_spec
 
     options = _options(project_dir, target_name, state_path, base_url)
     desired, target, store = load_with_spec(options)

@@ -28,11 +28,11 @@ from reconciler.export.writing import (
     spec_files,
     write_export,
 )
-from reconciler.portal import connect
+from reconciler.workflow.portal import connect
 from reconciler.settings import Target
-from reconciler.spec.records import FRIENDLY_FIELDS
-from reconciler.spec.times import resolve_time
-from reconciler.workflow import RunOptions
+from reconciler.loading.records import FRIENDLY_FIELDS
+from reconciler.loading.times import resolve_time
+from reconciler.workflow.runs import RunOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +104,7 @@ def _settings_text(name: str, target: Target, tz: str) -> str:
 
 def export_portal(request: ExportRequest) -> ExportOutcome:
     """Export the target's meetings and calls (and their contacts, companies, deals)."""
-    from reconciler.manage import load_settings_only
+    from reconciler.workflow.manage import load_settings_only
 
     options = request.options
     project, target, _store = load_settings_only(options)

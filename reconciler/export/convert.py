@@ -1,6 +1,6 @@
 """Portal records → spec record bodies: local keys, friendly fields, owners, associations.
 
-The reverse of ``reconciler.spec.records``: a property the spec has a friendly field for
+The reverse of ``reconciler.loading.records``: a property the spec has a friendly field for
 is written as that field (when its value fits the field's schema: a portal's custom call
 outcome is not one of ``status``'s values, so it stays a raw property); times become ISO
 8601 with the offset of the project's timezone; ``hubspot_owner_id`` becomes the owner's
@@ -19,12 +19,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.associations import default_type_id
-from reconciler.client import RemoteRecord
+from reconciler.hubspot.client import RemoteRecord
 from reconciler.export.reading import DECLARED_PAIRS, PortalSnapshot
 from reconciler.model import ASSOCIATION_TARGET_NAMES
-from reconciler.spec.records import CALL_DISPOSITIONS, FRIENDLY_FIELDS
-from reconciler.spec.schema import load_schema
-from reconciler.spec.times import zone
+from reconciler.loading.records import CALL_DISPOSITIONS, FRIENDLY_FIELDS
+from reconciler.loading.schema import load_schema
+from reconciler.loading.times import zone
 
 #: Properties HubSpot sets itself, or whose values are ids of this portal (files, users,
 #: the callee record) and mean nothing in another one. Anything starting with

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.client import AssociationLabel, HubSpotClient, RemoteRecord
+from reconciler.hubspot.client import AssociationLabel, HubSpotClient, RemoteRecord
 from reconciler.errors import ApiError
 
 #: The activity types ``export --types`` takes, and the types they pull in.

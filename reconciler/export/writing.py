@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ConfigError
-from reconciler.spec.schema import schema_text
-from reconciler.spec.yamlfile import parse
+from reconciler.loading.schema import schema_text
+from reconciler.loading.yamlfile import parse
 
 #: Records per file: spec files are read up to 16 MiB each.
 RECORDS_PER_FILE = 5000

@@ -2,7 +2,7 @@
 
 Input: each file's sections (plain data, with the position of each generator), the
 project's hand-written records, the seed, timezone, variables and record ceiling. Output:
-record drafts in exactly the form ``reconciler.spec.records`` builds for hand-written
+record drafts in exactly the form ``reconciler.loading.records`` builds for hand-written
 records (so the planner never knows a record was generated), plus the stable parts of
 generated times, resolved at each run by ``finalize``.
 
@@ -19,7 +19,7 @@ Stability rules, and how they hold:
   values chosen by them are ``gen@t:<hex>`` (``refresh-times`` re-pins those only);
 - a ``random_reference`` picks by rendezvous hashing among sorted candidates: a growing
   candidate set moves a pick only to a new candidate that outranks it, and the pick is
-  pinned once applied (see ``reconciler.planner``).
+  pinned once applied (see ``reconciler.planning.planner``).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ from reconciler.generate.values import (
     time_pick,
 )
 from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
-from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean
+from reconciler.loading.issues import PathPart, PendingIssue, did_you_mean
 
 _TIME_KINDS = ("time", "by_time")
 #: Picks among at most this many candidates are ranked (stable as candidates are added).
@@ -592,8 +592,8 @@ class _Expander:
 
         The schema is checked for all records of a generator at once (``_check_bodies``).
         """
-        from reconciler.spec import schema as schemas
-        from reconciler.spec.records import FileBuilder
+        from reconciler.loading import schema as schemas
+        from reconciler.loading.records import FileBuilder
 
         path = (gen.section, key) if gen.section != "objects" else ("objects", gen.object_type, key)
         document: dict[str, Any] = (
@@ -613,7 +613,7 @@ class _Expander:
     def _check_bodies(self, gen: Generator) -> None:
         """The schema, over every record the generator made: one call when all is well,
         else the first record that breaks it, reported at the field that made the value."""
-        from reconciler.spec import schema as schemas
+        from reconciler.loading import schema as schemas
 
         bodies = self._bodies
         self._bodies = []

@@ -57,7 +57,7 @@ def check_provider(name: str) -> None:
     """FakeError unless ``name`` is an allowed provider (with a did-you-mean)."""
     if name in ALLOWED_PROVIDERS:
         return
-    from reconciler.spec.issues import did_you_mean
+    from reconciler.loading.issues import did_you_mean
 
     hint = did_you_mean(name, sorted(ALLOWED_PROVIDERS))
     raise FakeError(
@@ -68,7 +68,7 @@ def check_provider(name: str) -> None:
 
 def check_locale(locale: str) -> None:
     if locale not in AVAILABLE_LOCALES:
-        from reconciler.spec.issues import did_you_mean
+        from reconciler.loading.issues import did_you_mean
 
         raise FakeError(f"unknown Faker locale {locale!r}{did_you_mean(locale, AVAILABLE_LOCALES)}")
 

@@ -15,7 +15,7 @@ from typing import Any
 from reconciler.generate.inputs import FileSections
 from reconciler.generate.shapes import friendly_fields, key_pattern_problem
 from reconciler.model import SECTION_OBJECT_TYPES
-from reconciler.spec.issues import PathPart, PendingIssue, did_you_mean
+from reconciler.loading.issues import PathPart, PendingIssue, did_you_mean
 
 
 @dataclass

@@ -22,7 +22,7 @@ PICK_PREFIX = "@association:"
 #: [type, key, file, line, column, section, props, rel, assoc, cal, owner_email, owns,
 #:  owned, times, by_time]; ``times``: property → [start day, end day, business hours,
 #: where in the window, slot, offset ms]; ``by_time``: property → [time property, future
-#: value]. The draft fields are those of ``reconciler.spec.records.FileBuilder``.
+#: value]. The draft fields are those of ``reconciler.loading.records.FileBuilder``.
 (E_TYPE, E_KEY, E_FILE, E_LINE, E_COLUMN, E_SECTION, E_PROPS, E_REL, E_ASSOC, E_CAL,
  E_OWNER_EMAIL, E_OWNS, E_OWNED, E_TIMES, E_BY_TIME) = range(15)
 

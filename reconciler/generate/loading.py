@@ -1,6 +1,6 @@
 """The spec stage's side of generators: sections out of parsed files, variables, caching.
 
-``reconciler.spec.project`` calls these while it loads a project: ``file_sections`` per
+``reconciler.loading.project`` calls these while it loads a project: ``file_sections`` per
 parsed file (kept in the parse cache with the file's rows), ``variable_issues`` for
 ``reconciler.yaml``, ``resolve_variables`` for one run, and ``generate`` once the
 hand-written records are known. The result is record drafts the loader treats like any
@@ -27,8 +27,8 @@ from reconciler.generate.inputs import (
 from reconciler.generate.times import finalize
 
 if TYPE_CHECKING:
-    # reconciler.spec imports this module: its names are imported where they are used.
-    from reconciler.spec.issues import PathPart, PendingIssue
+    # reconciler.loading imports this module: its names are imported where they are used.
+    from reconciler.loading.issues import PathPart, PendingIssue
 
 #: Bump when the cached form of generated records (``expand._entry``) changes.
 EXPANSION_FORMAT = 5
@@ -221,7 +221,7 @@ def _typed(variable: Variable, value: Any, *, from_text: bool) -> Any:
 
 def variable_issues(data: Mapping[str, Any], display: str) -> list[PendingIssue]:
     """Problems with ``vars:`` (defaults of the declared type) and every target's ``vars:``."""
-    from reconciler.spec.issues import PendingIssue, did_you_mean
+    from reconciler.loading.issues import PendingIssue, did_you_mean
 
     issues: list[PendingIssue] = []
     declared = declared_variables(data)
@@ -256,7 +256,7 @@ def resolve_variables(
     overrides: Iterable[tuple[str, str]],
 ) -> dict[str, Any]:
     """The variables of one run: defaults, then the target's ``vars:``, then ``--var``."""
-    from reconciler.spec.issues import did_you_mean
+    from reconciler.loading.issues import did_you_mean
 
     declared = declared_variables(data)
     values = {name: v.default for name, v in declared.items()}
@@ -290,7 +290,7 @@ def parse_var_option(text: str) -> tuple[str, str]:
 
 @dataclass
 class Generated:
-    """Generated records by the file of their generator (rows, as ``reconciler.spec.rows``
+    """Generated records by the file of their generator (rows, as ``reconciler.loading.rows``
     has them), or the problems found."""
 
     by_file: dict[str, list[list[Any]]] = field(default_factory=dict)

@@ -24,7 +24,7 @@ PLACEHOLDER_STRIDE = timedelta(days=40)
 
 
 def friendly_fields(section: str) -> list[str]:
-    from reconciler.spec.records import FRIENDLY_FIELDS
+    from reconciler.loading.records import FRIENDLY_FIELDS
 
     names = list(FRIENDLY_FIELDS.get(section, {}))
     if section == "meetings":
@@ -33,7 +33,7 @@ def friendly_fields(section: str) -> list[str]:
 
 
 def field_properties(section: str) -> dict[str, list[str]]:
-    from reconciler.spec.records import FRIENDLY_FIELDS
+    from reconciler.loading.records import FRIENDLY_FIELDS
 
     mapping = {name: [prop] for name, (prop, _) in FRIENDLY_FIELDS.get(section, {}).items()}
     if section == "meetings":

@@ -37,7 +37,7 @@ def finalize(
     entries: Iterable[list[Any]], reference_time: datetime, timezone_name: str
 ) -> Iterator[list[Any]]:
     """Each generated record's row for this run (the loader's compact form of a record,
-    ``reconciler.spec.rows``): times resolved, by_time values chosen.
+    ``reconciler.loading.rows``): times resolved, by_time values chosen.
 
     The values of generated properties are in the row's properties already; their pin
     expressions (``gen:``/``gen@t:``) tell the loader not to resolve them as relative
@@ -45,8 +45,8 @@ def finalize(
     Rows, not drafts: a warm load of 50,000 generated records skipped building a draft
     dict per record only to turn it into a row (0.04 s).
     """
-    from reconciler.spec.rows import OWNED, OWNS
-    from reconciler.spec.times import format_wire_time, zone
+    from reconciler.loading.rows import OWNED, OWNS
+    from reconciler.loading.times import format_wire_time, zone
 
     tz = zone(timezone_name)
     today = reference_time.astimezone(tz).date()
@@ -86,7 +86,7 @@ def finalize(
 def _wire(day: date, minutes: int, offset_ms: int, tz: Any) -> str:
     """``minutes`` after midnight of ``day`` in ``tz``, plus ``offset_ms``, on the wire
     (a window holds a few thousand distinct slots: most records share one)."""
-    from reconciler.spec.times import format_wire_time
+    from reconciler.loading.times import format_wire_time
 
     wall = datetime.combine(day, time(minutes // 60, minutes % 60))
     instant = wall.replace(tzinfo=tz).astimezone(timezone.utc)

@@ -170,7 +170,7 @@ def define(raw: Any, default_locale: str) -> Definition:
     if len(kinds) != 1:
         if kinds:
             raise ValueProblem(f"use one of {' and '.join(kinds)}, not both")
-        from reconciler.spec.issues import did_you_mean
+        from reconciler.loading.issues import did_you_mean
 
         first = next(iter(raw), "")
         hint = did_you_mean(str(first), _KINDS)

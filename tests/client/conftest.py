@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.client import ClientSettings, HubSpotClient
+from reconciler.hubspot.client import ClientSettings, HubSpotClient
 from reconciler.emulator import Emulator, EmulatorConfig, start_emulator
 
 TOKEN = "pat-na1-s3cr3t-0123456789abcdef"

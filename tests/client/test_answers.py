@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.client import CreateInput, HubSpotClient, PropertyDefinition, UpdateInput
+from reconciler.hubspot.client import CreateInput, HubSpotClient, PropertyDefinition, UpdateInput
 from reconciler.emulator import Emulator
 from reconciler.errors import AmbiguousWriteError, InvalidPropertiesError, UnusableAnswerError
 from tests.proxy import Answer, RewritingProxy
@@ -293,7 +293,7 @@ def test_refused_properties_in_a_207_are_readable_lines(client: HubSpotClient) -
 
 
 def test_other_messages_are_kept_as_they_are() -> None:
-    from reconciler.crm_records import readable_message
+    from reconciler.hubspot.records import readable_message
 
     assert readable_message("Property values were not valid: [not json") == (
         "Property values were not valid: [not json", ())

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from reconciler.client import (
+from reconciler.hubspot.client import (
     BATCH_LIMIT,
     CreateInput,
     HubSpotClient,

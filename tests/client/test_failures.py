@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.client import CreateInput, HubSpotClient
-from reconciler.deadline import Deadline, WaitTooLong
+from reconciler.hubspot.client import CreateInput, HubSpotClient
+from reconciler.hubspot.deadline import Deadline, WaitTooLong
 from reconciler.emulator import Emulator, FaultConfig
 from reconciler.errors import (
     AmbiguousWriteError,
@@ -20,7 +20,7 @@ from reconciler.errors import (
     TransportError,
     UnreachableError,
 )
-from reconciler.retrying import (
+from reconciler.hubspot.retrying import (
     RetryableFailure,
     RetryPolicy,
     call_with_retries,
@@ -74,7 +74,7 @@ def test_400_validation_body(client: HubSpotClient) -> None:
 
 
 def test_400_on_bad_property_definition(client: HubSpotClient) -> None:
-    from reconciler.client import PropertyDefinition
+    from reconciler.hubspot.client import PropertyDefinition
 
     with pytest.raises(ApiError) as caught:
         client.create_property("meetings", PropertyDefinition("x", "X", "no-such-type", "text", "g"))

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.budget import RequestEstimate
+from reconciler.hubspot.budget import RequestEstimate
 from reconciler.cli import main
-from reconciler.client import CreateInput, HubSpotClient, UpdateInput
+from reconciler.hubspot.client import CreateInput, HubSpotClient, UpdateInput
 from reconciler.emulator import Emulator
 from reconciler.errors import AmbiguousWriteError, DeadlineError
-from reconciler.http_failures import believable_header
-from reconciler.ratelimit import RollingWindowLimiter
+from reconciler.hubspot.failures import believable_header
+from reconciler.hubspot.ratelimit import RollingWindowLimiter
 from tests.helpers import write_project
 from tests.proxy import RewritingProxy
 

@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from reconciler.client import HubSpotClient
-from reconciler.deadline import Deadline, WaitTooLong
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.deadline import Deadline, WaitTooLong
 from reconciler.emulator import Emulator
-from reconciler.ratelimit import MAX_BELIEVABLE_LIMIT, RollingWindowLimiter
+from reconciler.hubspot.ratelimit import MAX_BELIEVABLE_LIMIT, RollingWindowLimiter
 
 from .conftest import FakeClock
 

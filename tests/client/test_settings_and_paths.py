@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.client import ClientSettings, CreateInput, HubSpotClient
+from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient
 from reconciler.emulator import Emulator
 from reconciler.errors import ApiError, ConfigError, ReconcilerError
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.client import ClientSettings, HubSpotClient
-from reconciler.connection import secret_forms
+from reconciler.hubspot.client import ClientSettings, HubSpotClient
+from reconciler.hubspot.connection import secret_forms
 from reconciler.emulator import Emulator
 from reconciler.errors import ApiError, ConfigError
 from tests.helpers import write_project

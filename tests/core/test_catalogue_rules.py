@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.catalogue import Catalogue, PropertyInfo, find_problems
-from reconciler.catalogue.definitions import property_from_api
-from reconciler.catalogue.positions import locate_findings
-from reconciler.catalogue.rules import Finding
-from reconciler.catalogue.rules import value_problem
+from reconciler.planning.catalogue import Catalogue, PropertyInfo, find_problems
+from reconciler.planning.catalogue.definitions import property_from_api
+from reconciler.planning.catalogue.positions import locate_findings
+from reconciler.planning.catalogue.rules import Finding
+from reconciler.planning.catalogue.rules import value_problem
 from reconciler.model import AssociationRef, DesiredRecord, DesiredState, ProjectSettings, Source
 
 

@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from reconciler.cli import main
-from reconciler.identity import ID_PATTERN, new_project_id
-from reconciler.spec import load_project_settings
+from reconciler.identity.project_id import ID_PATTERN, new_project_id
+from reconciler.loading import load_project_settings
 from tests.helpers import write_project
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from reconciler.model import AssociationRef, DesiredRecord, DesiredState, ProjectSettings, Source
-from reconciler.planner import RemoteSnapshot, plan, plan_from_json, plan_to_json, same_value
-from reconciler.state import AppliedAssociation, Pin, RecordState, State
+from reconciler.planning.planner import RemoteSnapshot, plan, plan_from_json, plan_to_json, same_value
+from reconciler.state.store import AppliedAssociation, Pin, RecordState, State
 
 SRC = Source("spec.yaml", 3, 5)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.spec.test_files import _without_file_powers
+from tests.loading.test_files import _without_file_powers
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import pytest
 from reconciler.errors import ConfigError
 from reconciler.model import ProjectSettings
 from reconciler.settings import read_token, resolve_target
-from reconciler.workflow import RunOptions
+from reconciler.workflow.runs import RunOptions
 
 PROJECT = ProjectSettings(
     root="/proj",

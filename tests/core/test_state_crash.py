@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from reconciler.state import RecordState, State, StateStore
+from reconciler.state.store import RecordState, State, StateStore
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDS = 10_000
@@ -18,7 +18,7 @@ RECORDS = 10_000
 CHILD = """
 import sys
 from pathlib import Path
-from reconciler.state import StateStore
+from reconciler.state.store import StateStore
 from tests.core.test_state_crash import change
 path = Path(sys.argv[1])
 while True:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from reconciler.errors import StateError
-from reconciler.state import AppliedAssociation, Pin, RecordState, State, StateStore
+from reconciler.state.store import AppliedAssociation, Pin, RecordState, State, StateStore
 
 
 def _meeting() -> RecordState:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.planner import plan_digest
-from reconciler.state import StateStore
+from reconciler.planning.planner import plan_digest
+from reconciler.state.store import StateStore
 from tests.helpers import Run, stored, write_project
 
 PROJECT = """\

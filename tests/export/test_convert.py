@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.client import RemoteRecord
+from reconciler.hubspot.client import RemoteRecord
 from reconciler.export.convert import convert
 from reconciler.export.reading import PortalSnapshot, PropertyInfo
 

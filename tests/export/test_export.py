@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.client import ClientSettings, HubSpotClient
+from reconciler.hubspot.client import ClientSettings, HubSpotClient
 from reconciler.emulator import Emulator, EmulatorConfig, start_emulator
 from tests.helpers import Run, stored
 
@@ -336,7 +336,7 @@ def test_more_calls_than_search_returns_are_all_exported(
     run: Run, tmp_path: Path, emulator: Emulator
 ) -> None:
     """Search stops at 10,000 results (facts §7): 10,050 calls still all come out."""
-    from reconciler.client import CreateInput
+    from reconciler.hubspot.client import CreateInput
     from tests.helpers import write_project
 
     project = write_project(tmp_path / "big", {"reconciler.yaml": "name: big\n"})

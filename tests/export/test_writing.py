@@ -7,11 +7,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.client import RemoteRecord
+from reconciler.hubspot.client import RemoteRecord
 from reconciler.export.convert import assign_keys, duration_text, local_iso, slug
 from reconciler.export.writing import dump
-from reconciler.spec.times import parse_duration
-from reconciler.spec.yamlfile import parse
+from reconciler.loading.times import parse_duration
+from reconciler.loading.yamlfile import parse
 
 KEY_PATTERN = r"[a-z0-9][a-z0-9._-]*"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.model import DesiredState
-from reconciler.planner import Plan, plan
-from reconciler.spec import load_project
-from reconciler.state import AppliedAssociation, RecordState, State
+from reconciler.planning.planner import Plan, plan
+from reconciler.loading import load_project
+from reconciler.state.store import AppliedAssociation, RecordState, State
 
 #: A Friday afternoon, in winter time in Europe/Berlin.
 REFERENCE = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)

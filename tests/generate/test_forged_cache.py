@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.spec import load_project
-from reconciler.spec.cache import CACHE_DIR, DraftCache
+from reconciler.loading import load_project
+from reconciler.loading.cache import CACHE_DIR, DraftCache
 
 from .conftest import REFERENCE
 

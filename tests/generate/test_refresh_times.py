@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.client import ClientSettings, HubSpotClient, UpdateInput
+from reconciler.hubspot.client import ClientSettings, HubSpotClient, UpdateInput
 
 Run = Callable[..., tuple[int, str, str]]
 _TIMES = ("hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp")

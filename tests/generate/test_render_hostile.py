@@ -15,7 +15,7 @@ import pytest
 from reconciler.cli import main
 from reconciler.generate.render import render_files
 from reconciler.model import DesiredState
-from reconciler.spec import load_project
+from reconciler.loading import load_project
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from reconciler.planner import plan
-from reconciler.state import Pin, State
+from reconciler.planning.planner import plan
+from reconciler.state.store import Pin, State
 
 from .conftest import GENERATORS, REFERENCE, PROJECT, apply_all, load
 

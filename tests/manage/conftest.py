@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.client import ClientSettings, HubSpotClient
+from reconciler.hubspot.client import ClientSettings, HubSpotClient
 from tests.helpers import Run, stored, write_project  # noqa: F401  (re-exported to the tests)
 
 PROJECT = """\

@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 
 from reconciler.cli import cli, main
 from reconciler.settings import resolve_target
-from reconciler.spec import load_project, load_project_settings
+from reconciler.loading import load_project, load_project_settings
 from tests.manage.conftest import Run, state_of, stored
 
 REPO = Path(__file__).resolve().parents[2]

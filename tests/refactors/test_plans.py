@@ -13,8 +13,8 @@ import pytest
 
 from reconciler.errors import SpecError
 from reconciler.model import DesiredRecord, DesiredState, ProjectSettings, Refactor, Source
-from reconciler.planner import PLAN_FORMAT_VERSION, RemoteSnapshot, plan, plan_digest
-from reconciler.state import RecordState, State
+from reconciler.planning.planner import PLAN_FORMAT_VERSION, RemoteSnapshot, plan, plan_digest
+from reconciler.state.store import RecordState, State
 from tests.helpers import Run
 from tests.manage.conftest import state_of
 

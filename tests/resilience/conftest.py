@@ -21,16 +21,16 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from reconciler.apply import ApplyResult, apply_plan
+from reconciler.applying.apply import ApplyResult, apply_plan
 from reconciler.cli import main
-from reconciler.client import ClientSettings, HubSpotClient
+from reconciler.hubspot.client import ClientSettings, HubSpotClient
 from reconciler.emulator import Emulator, FaultConfig
 from reconciler.model import slug
-from reconciler.planner import plan
-from reconciler.portal import refresh, resolve_owners
-from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, recover_in_flight
-from reconciler.spec import load_project
-from reconciler.state import StateStore
+from reconciler.planning.planner import plan
+from reconciler.workflow.portal import refresh, resolve_owners
+from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, recover_in_flight
+from reconciler.loading import load_project
+from reconciler.state.store import StateStore
 from tests.helpers import write_project  # noqa: F401  (re-exported to the tests)
 
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.client import ClientSettings, HubSpotClient
+from reconciler.hubspot.client import ClientSettings, HubSpotClient
 from reconciler.emulator import Emulator
 from tests.helpers import write_project
 

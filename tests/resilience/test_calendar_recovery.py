@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.client import ClientSettings, CreateInput, HubSpotClient
+from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient
 from reconciler.emulator import Emulator, FaultConfig
 from tests.helpers import write_project
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator import Emulator, FaultConfig
-from reconciler.recovery import marker_value
-from reconciler.state import State, StateStore
+from reconciler.identity.recovery import marker_value
+from reconciler.state.store import State, StateStore
 
 from .conftest import (
     CliRun,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.client import ClientSettings, CreateInput, HubSpotClient
+from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient
 from reconciler.emulator import Emulator, FaultConfig
-from reconciler.recovery import ensure_markers, marker_properties, marker_value
-from reconciler.state import State, StateStore
+from reconciler.identity.recovery import ensure_markers, marker_properties, marker_value
+from reconciler.state.store import State, StateStore
 
 from .conftest import STATE, CliRun, assert_exactly, bulk_spec, markers, read_state, write_project
 

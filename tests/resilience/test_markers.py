@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.client import ClientSettings, CreateInput, HubSpotClient, UpdateInput
+from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient, UpdateInput
 from reconciler.emulator import Emulator
-from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
-from reconciler.state import State, StateStore
+from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
+from reconciler.state.store import State, StateStore
 
 from tests.helpers import write_project
 
@@ -167,8 +167,8 @@ def test_markers_of_the_first_release_are_rewritten_in_one_explicit_step(
 
 
 def test_the_apply_summary_counts_records_whose_markers_were_rewritten() -> None:
-    from reconciler.apply_run import ApplyResult
-    from reconciler.render import render_apply_summary
+    from reconciler.applying.run import ApplyResult
+    from reconciler.cli.output import render_apply_summary
 
     one = ApplyResult(updated=["calls/c0"], remarked=["meetings/m0"], requests=2)
     assert render_apply_summary(one) == (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.client import ClientSettings, CreateInput, HubSpotClient
+from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient
 from reconciler.emulator import Emulator
 
 from .conftest import CliRun, assert_exactly, bulk_spec, read_state, write_project

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.client import ClientSettings, CreateInput, HubSpotClient, UpdateInput
+from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient, UpdateInput
 from reconciler.emulator import Emulator
-from reconciler.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
+from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
 from tests.helpers import write_project
 from tests.resilience.conftest import STATE, CliRun, read_state
 
@@ -215,7 +215,7 @@ def test_dedupe_never_archives_this_projects_record_for_one_of_theirs(
 
 
 def _write_state(path: Path, data: dict[str, Any]) -> None:
-    from reconciler.state import State, StateStore
+    from reconciler.state.store import State, StateStore
 
     StateStore(path).save(State.from_json(data, where=str(path)))
 

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.many_targets import worst_exit_code
-from reconciler.state import StateStore
+from reconciler.workflow.many_targets import worst_exit_code
+from reconciler.state.store import StateStore
 from tests.helpers import stored, write_project
 from tests.targets.conftest import Cli, targets_yaml
 

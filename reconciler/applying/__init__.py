@@ -1,0 +1,1 @@
+"""Applying a plan: its phases, each sending through the one client."""

@@ -1,0 +1,116 @@
+"""The portal's setup: property definitions, owners and the account's portal id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.hubspot.records import (
+    AnswerShapeError,
+    Owner,
+    PropertyDefinition,
+    as_integer,
+    as_object,
+    next_after,
+    owner_from_api,
+    property_from_api,
+    property_to_api,
+    results_list,
+)
+from reconciler.hubspot.endpoints import Endpoints
+from reconciler.errors import ApiError
+
+
+class AccountEndpoints(Endpoints):
+    """``/crm/properties``, ``/crm/owners`` and ``/account-info``."""
+
+    _owners: list[Owner] | None
+
+    def list_properties(self, object_type: str) -> list[PropertyDefinition]:
+        return self._call(
+            "GET", self.paths.properties(object_type),
+            lambda data: [
+                property_from_api(p, f"results[{n}]") for n, p in enumerate(results_list(data))
+            ],
+        )
+
+    def property_bodies(self, object_type: str) -> list[Mapping[str, Any]]:
+        """The properties of a type as HubSpot describes them (option labels, ``calculated``
+        and all), for the catalogue check. Checked like every answer: a list of objects,
+        each with a name; anything else is an UnusableAnswerError, never "no properties"."""
+
+        def parse(data: Any) -> list[Mapping[str, Any]]:
+            bodies = []
+            for n, raw in enumerate(results_list(data)):
+                property_from_api(raw, f"results[{n}]")  # the shape check
+                bodies.append(as_object(raw, f"results[{n}]"))
+            return bodies
+
+        return self._call("GET", self.paths.properties(object_type), parse)
+
+    def create_property(
+        self, object_type: str, definition: PropertyDefinition
+    ) -> PropertyDefinition:
+        """Create a property; if it already exists (409), return the existing one."""
+        def parse(data: Any) -> PropertyDefinition:
+            created = property_from_api(data)
+            if created.name != definition.name:
+                raise AnswerShapeError(
+                    f"it describes property {created.name!r}, not {definition.name!r}"
+                )
+            return created
+
+        try:
+            return self._call(
+                "POST", self.paths.properties(object_type), parse,
+                json=property_to_api(definition), kind="write",
+            )
+        except ApiError as error:
+            if error.status != 409:
+                raise
+        return self._call("GET", f"{self.paths.properties(object_type)}/{definition.name}", parse)
+
+    def list_owners(self) -> list[Owner]:
+        """Every active owner, read once per client (one run): resolving the spec's owner
+        emails and checking its owner ids both need them, and they do not change with
+        what a run writes."""
+        if self._owners is None:
+            self._owners = self._read_owners()
+        return list(self._owners)
+
+    def _read_owners(self) -> list[Owner]:
+        owners: list[Owner] = []
+        after: str | None = None
+        while True:
+            params = {"limit": "100", "archived": "false"}
+            if after:
+                params["after"] = after
+            page, following = self._call(
+                "GET", self.paths.owners(),
+                lambda data: (
+                    [owner_from_api(o, f"results[{n}]") for n, o in enumerate(results_list(data))],
+                    next_after(data),
+                ),
+                params=params,
+            )
+            owners.extend(page)
+            if following is None or following == after:
+                return owners
+            after = following
+
+    def account_portal_id(self) -> int | None:
+        """The portal (hub) id the token belongs to; None only when the endpoint is refused
+        or absent (403, 404, 405). An answer without a usable ``portalId`` is an error."""
+
+        def parse(data: Any) -> int:
+            body = as_object(data, "the body")
+            if "portalId" not in body:
+                raise AnswerShapeError("'portalId' is missing")
+            return as_integer(body["portalId"], "'portalId'")
+
+        try:
+            return self._call("GET", self.paths.account_details(), parse)
+        except ApiError as error:
+            if error.status in (403, 404, 405):
+                return None
+            raise

@@ -1,0 +1,113 @@
+"""The daily budget: how many requests a plan's apply will take, against what HubSpot
+says is left of the account's daily limit (``X-HubSpot-RateLimit-Daily-Remaining``, facts
+§2), so that an apply that cannot finish today is refused before it starts.
+
+The estimate counts what apply sends: one batch per 100 records per action and type, the
+marker properties checked once per type written, one request per association added or
+removed on an update (v4 associations), associations of upserted records in batches of
+100 per associated type, and one scheduler request per calendar meeting (plus a batch of
+100 to set their markers). Retries are not counted. The daily remaining is the latest
+figure any answer carried; search answers and OAuth calls carry none (OAuth apps have no
+daily limit), and then nothing is checked. A figure no HubSpot account could have (negative,
+not a number, beyond a billion) is ignored where it is read (``reconciler.hubspot.failures``):
+unknown too, never printed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import BATCH_LIMIT
+from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.planning.planner import Plan
+from reconciler.identity.recovery import NO_UNIQUE_PROPERTIES
+
+#: An apply this small is not worth an extra request to learn the daily remaining.
+SMALL_APPLY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEstimate:
+    """About how many requests an apply of a plan sends, by what they are for."""
+
+    records: int
+    associations: int
+    calendar: int
+    markers: int
+
+    @property
+    def total(self) -> int:
+        return self.records + self.associations + self.calendar + self.markers
+
+    def describe(self, remaining: int | None) -> str:
+        text = f"Apply will take about {self.total:,} request(s)"
+        if remaining is not None and remaining >= 0:  # (negative: nobody's count)
+            text += f"; HubSpot's daily limit leaves {remaining:,} for today"
+        return text + "."
+
+
+def _batches(count: int) -> int:
+    return -(-count // BATCH_LIMIT)
+
+
+def estimate_requests(plan: Plan) -> RequestEstimate:
+    by_batch: Counter[tuple[str, str]] = Counter()
+    associations = 0
+    upserted: Counter[tuple[str, str]] = Counter()
+    calendar = 0
+    written: set[str] = set()
+    for change in plan.changes:
+        if change.action == "create" and change.calendar is not None:
+            calendar += 1
+            written.add(change.object_type)
+            continue
+        if change.action == "update":
+            if change.properties_to_send:
+                by_batch[(change.action, change.object_type)] += 1
+            associations += len(change.add_associations) + len(change.remove_associations)
+            continue
+        by_batch[(change.action, change.object_type)] += 1
+        if change.action in ("create", "remark"):
+            written.add(change.object_type)
+        if change.action == "create" and change.object_type not in NO_UNIQUE_PROPERTIES:
+            for ref in change.add_associations:  # upserts carry none inline: sent after
+                upserted[(change.object_type, ref.to_type)] += 1
+    return RequestEstimate(
+        records=sum(_batches(n) for n in by_batch.values()),
+        associations=associations + sum(_batches(n) for n in upserted.values()),
+        calendar=calendar + _batches(calendar),
+        markers=len(written),
+    )
+
+
+def check_daily_budget(
+    plan: Plan, remaining: int | None, *, ignore: bool, target: str | None = None
+) -> RequestEstimate:
+    """The plan's estimate; ``ConfigError`` (nothing was changed) when it needs more
+    requests than the account has left today, unless ``ignore``."""
+    estimate = estimate_requests(plan)
+    if ignore or remaining is None or remaining < 0 or estimate.total <= remaining:
+        return estimate
+    where = f" for target {target}" if target else ""
+    raise ConfigError(
+        f"this apply{where} needs about {estimate.total:,} requests, but HubSpot's daily "
+        f"limit leaves {remaining:,} for today (X-HubSpot-RateLimit-Daily-Remaining); "
+        "nothing was changed. Apply after the daily limit resets (midnight in the portal's "
+        "time zone), apply part of it with --only, or pass --ignore-daily-budget to start "
+        "anyway (it stops when the limit is reached, with the state saved; apply again "
+        "tomorrow to finish)"
+    )
+
+
+def daily_remaining(client: HubSpotClient, plan: Plan) -> int | None:
+    """What the account has left today. When no answer has said so yet (a refresh of
+    searches only) and the apply is not small, one cheap read asks (its answer carries the
+    header); None when HubSpot does not say (OAuth apps have no daily limit)."""
+    if client.daily_remaining is None and estimate_requests(plan).total > SMALL_APPLY:
+        try:
+            client.account_portal_id()
+        except ReconcilerError:
+            pass  # an error answer still carries the header, if HubSpot sends it
+    return client.daily_remaining

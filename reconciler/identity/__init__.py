@@ -1,0 +1,1 @@
+"""Identity lives in the portal: markers, searches by marker, adoption, recovery, rebuild, the applied digest, refresh."""

@@ -1,0 +1,201 @@
+"""The checks across files: one owner of each local key, references that exist, the
+default owner, relative times resolved against the reference time; then the records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from reconciler.model import (
+    SECTION_OBJECT_TYPES,
+    AssociationRef,
+    CalendarSpec,
+    DesiredRecord,
+    ProjectSettings,
+    Reminder,
+    Source,
+)
+from reconciler.loading.issues import PendingIssue, did_you_mean
+from reconciler.loading.records import parse_owner
+from reconciler.loading.rows import (
+    ASSOC,
+    CAL,
+    COLUMN,
+    FLAGS,
+    KEY,
+    LINE,
+    OWNED,
+    OWNER_EMAIL,
+    PROPS,
+    REL,
+    TYPE,
+)
+from reconciler.loading.spec_file import FileResult
+from reconciler.loading.times import format_wire_time, resolve_time
+
+
+def assemble(
+    results: list[FileResult],
+    settings: ProjectSettings,
+    reference_time: datetime,
+) -> tuple[dict[str, DesiredRecord], list[PendingIssue]]:
+    issues: list[PendingIssue] = []
+    owners: dict[tuple[str, str], tuple[str, int, int]] = {}
+    for result in results:
+        for object_type, key, line, column in result.keys:
+            first = owners.get((object_type, key))
+            if first is None:
+                owners[(object_type, key)] = (result.display, line, column)
+                continue
+            where = f"{first[0]}:{first[1]}:{first[2]}"
+            message = f"{object_type}/{key} is already defined at {where}; local keys are unique per object type"
+            path = record_path(object_type, key)
+            issues.append(PendingIssue(result.display, path, message, at_key=True))
+    keys_by_type: dict[str, list[str]] = {}
+    for object_type, key in owners:
+        keys_by_type.setdefault(object_type, []).append(key)
+    hints = _KeyHints(keys_by_type)
+    default_owner = parse_owner(settings.default_owner) if settings.default_owner else None
+    resolved: dict[str, str] = {}
+    records: dict[str, DesiredRecord] = {}
+    for result in results:
+        for row in result.rows:
+            record = _record(
+                row,
+                result.display,
+                settings,
+                default_owner,
+                reference_time,
+                resolved,
+                owners,
+                hints,
+                issues,
+            )
+            if record is not None:
+                records.setdefault(record.address, record)
+    for result in results:
+        for row, fields in result.check_rows:
+            found: list[PendingIssue] = []
+            _record(
+                row, result.display, settings, default_owner, reference_time, resolved,
+                owners, hints, found,
+            )  # fmt: skip
+            depth = len(record_path(row[TYPE], row[KEY]))
+            issues.extend(
+                issue for issue in found
+                if issue.path[depth : depth + 1] in (("associations",), ("end",))
+                and issue.path[depth] not in fields
+            )  # fmt: skip
+    return records, issues
+
+
+class _KeyHints:
+    """Did-you-mean hints for unknown local keys, within a budget of comparisons.
+
+    Each hint compares the key with every key of its type (difflib: ~14 µs a pair), so 16k
+    misspelt references among 16k records would take an hour. Past the budget (a few
+    seconds in all), references are still reported, without the hint.
+    """
+
+    BUDGET = 200_000
+
+    def __init__(self, keys_by_type: Mapping[str, list[str]]) -> None:
+        self.keys_by_type = keys_by_type
+        self.left = self.BUDGET
+
+    def hint(self, object_type: str, key: str) -> str:
+        known = self.keys_by_type.get(object_type, [])
+        if not known:
+            return f"; the project has no {object_type}"
+        if len(known) > self.left:
+            return ""
+        self.left -= len(known)
+        return did_you_mean(key, known)
+
+
+def _record(
+    row: list[Any],
+    display: str,
+    settings: ProjectSettings,
+    default_owner: tuple[str, str] | None,
+    reference_time: datetime,
+    resolved: dict[str, str],
+    owners: Mapping[tuple[str, str], Any],
+    hints: _KeyHints,
+    issues: list[PendingIssue],
+) -> DesiredRecord | None:
+    object_type, key = row[TYPE], row[KEY]
+    props: dict[str, str] = dict(row[PROPS])
+    relative: dict[str, str] = row[REL]
+    for prop, expr in relative.items():
+        if prop[0] == "@" or expr[:3] == "gen":
+            continue  # a generated value (already in props) or pick (planner.PICK_PREFIX)
+        value = resolved.get(expr)
+        if value is None:
+            try:
+                value = format_wire_time(resolve_time(expr, reference_time, settings.timezone))
+            except ValueError as exc:
+                path = record_path(object_type, key)
+                issues.append(PendingIssue(display, (*path, prop), str(exc)))
+                continue
+            resolved[expr] = value
+        props[prop] = value
+    if object_type == "meetings":
+        start, end = props.get("hs_meeting_start_time"), props.get("hs_meeting_end_time")
+        # Wire strings are all UTC in one format, so they order like the instants.
+        if start and end and end <= start:
+            path = record_path(object_type, key)
+            message = f"end ({end}) is not after start ({start})"
+            issues.append(PendingIssue(display, (*path, "end"), message))
+    owner_email = row[OWNER_EMAIL]
+    if row[FLAGS] == OWNED and default_owner is not None:
+        if default_owner[0] == "id":
+            props["hubspot_owner_id"] = default_owner[1]
+        else:
+            owner_email = default_owner[1]
+    associations: list[AssociationRef] = []
+    for to_type, to_key, to_id, category, type_id, label, index, field_name in row[ASSOC]:
+        if to_key is not None and (to_type, to_key) not in owners:
+            message = f"no {to_type} record has the key {to_key!r}{hints.hint(to_type, to_key)}"
+            where = (*record_path(object_type, key), "associations", index, field_name)
+            issues.append(PendingIssue(display, where, message))
+            continue
+        associations.append(
+            AssociationRef(to_type, to_key, to_id, category or "HUBSPOT_DEFINED", type_id, label)
+        )
+    calendar = None
+    cal = row[CAL]
+    if cal is not None:
+        if "hubspot_owner_id" not in props and owner_email is None:
+            message = "a calendar meeting needs an owner: set owner: or the project's default_owner"
+            where = (*record_path(object_type, key), "calendar")
+            issues.append(PendingIssue(display, where, message, at_key=True))
+        calendar = CalendarSpec(
+            organizer=cal["organizer"],
+            timezone=cal["timezone"] or settings.timezone,
+            reminders=tuple(Reminder(int(n), str(u)) for n, u in cal["reminders"]),
+            include_description=bool(cal["include_description"]),
+        )
+    return DesiredRecord(
+        object_type=object_type,
+        key=key,
+        properties=MappingProxyType(props),
+        source=Source(display, row[LINE], row[COLUMN]),
+        associations=tuple(associations),
+        relative_times=MappingProxyType(relative) if relative else _NO_RELATIVE_TIMES,
+        calendar=calendar,
+        owner_email=owner_email,
+    )
+
+
+_NO_RELATIVE_TIMES: Mapping[str, str] = MappingProxyType({})
+
+
+def record_path(object_type: str, key: str) -> tuple[str, ...]:
+    if object_type in SECTION_OBJECT_TYPES:
+        return (object_type, key)
+    return ("objects", object_type, key)
+

@@ -1,0 +1,169 @@
+"""Loading a project folder: ``reconciler.yaml`` plus every spec file below it.
+
+Per file (``spec_file``): read bytes → cache hit, or parse, check against the schema and
+build record drafts. Then the generators (``reconciler.generate``), the checks across
+files (``assembly``) and the refactors (``refactors``). Every problem is collected; the
+first one never hides the others. Only when there is something to report are files
+re-read for line and column (``locating``). ``reconciler.yaml`` is read by
+``project_settings``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+
+from reconciler import __version__
+from reconciler.errors import SpecError
+from reconciler.gc_pause import gc_paused
+from reconciler.generate.loading import (
+    Generated,
+    HandRecord,
+    generate,
+    resolve_variables,
+    seed_text,
+)
+from reconciler.model import DesiredState, ProjectSettings
+from reconciler.loading import schema as schemas
+from reconciler.loading.assembly import assemble
+from reconciler.loading.cache import DraftCache
+from reconciler.loading.files import check_root, spec_files
+from reconciler.loading.issues import PendingIssue
+from reconciler.loading.locating import locate_all
+from reconciler.loading.project_settings import display_path, load_project_settings, project_settings
+from reconciler.loading.refactors import check_refactors
+from reconciler.loading.rows import COLUMN, KEY, LINE, PROPS, TYPE
+from reconciler.loading.spec_file import FileResult, load_file
+from reconciler.loading.times import format_wire_time
+
+__all__ = ["load_project", "load_project_settings"]
+
+
+def _salt(settings: ProjectSettings) -> str:
+    schema_digest = hashlib.sha256(schemas.schema_text("spec").encode()).hexdigest()[:16]
+    return f"{__version__}|{schema_digest}|{settings.timezone}"
+
+
+def load_project(
+    root: str | Path,
+    *,
+    reference_time: datetime,
+    use_cache: bool = True,
+    target: str | None = None,
+    variables: Iterable[tuple[str, str]] = (),
+    every_target: bool = False,
+) -> DesiredState:
+    """Load and check every file of the project at ``root`` into a ``DesiredState``.
+
+    Relative times are resolved against ``reference_time`` (naive means UTC). Raises
+    ``SpecError`` with every problem found, or ``ConfigError`` if ``root`` is not a folder.
+    Parsed files are cached under ``<root>/.reconciler/cache/`` unless ``use_cache`` is off.
+    Generators (``generate:``) use the variables of ``target`` (default: the project's
+    default target) overridden by ``variables`` (``--var name=value``); with
+    ``every_target`` (validate), also with every other target's variables.
+    """
+    with gc_paused():
+        return _load_project(
+            root, reference_time=reference_time, use_cache=use_cache, target=target,
+            variables=tuple(variables), every_target=every_target,
+        )
+
+
+def _load_project(
+    root: str | Path,
+    *,
+    reference_time: datetime,
+    use_cache: bool,
+    target: str | None = None,
+    variables: tuple[tuple[str, str], ...] = (),
+    every_target: bool = False,
+) -> DesiredState:
+    path = check_root(root)
+    if reference_time.tzinfo is None:
+        reference_time = reference_time.replace(tzinfo=timezone.utc)
+    settings, settings_issues = project_settings(path, root)
+    if settings_issues:
+        raise SpecError(settings_issues)
+    cache = DraftCache(path, enabled=use_cache, salt=_salt(settings))
+    results = [
+        load_file(path, path / relative, display_path(root, relative), settings, cache)
+        for relative in spec_files(path)
+    ]
+    issues = [issue for result in results for issue in result.issues]
+    generated: list[FileResult] = []
+    if not issues and any(result.sections for result in results):
+        made = _generated(results, settings, reference_time, cache, target, variables)
+        issues.extend(made.issues)
+        if every_target and not made.issues:
+            issues.extend(_other_targets(results, settings, reference_time, cache, target))
+        paths = {r.display: r.path for r in results}
+        for display, rows in made.by_file.items():
+            extra = FileResult(display, paths[display])
+            extra.rows = rows
+            extra.keys = [row[:4] for row in extra.rows]
+            generated.append(extra)
+    records, cross_issues = assemble([*results, *generated], settings, reference_time)
+    issues.extend(cross_issues)
+    refactors, refactor_issues = check_refactors(
+        ((r.display, r.refactors) for r in results if r.refactors),
+        {address: record.source for address, record in records.items()},
+    )
+    issues.extend(refactor_issues)
+    if issues:
+        parsed = {r.display: r.parsed for r in results}
+        files = {r.display: r.path for r in results}
+        raise SpecError(locate_all(issues, parsed, files, path))
+    cache.prune()
+    return DesiredState(
+        project=settings,
+        records=MappingProxyType(records),
+        reference_time=format_wire_time(reference_time),
+        refactors=refactors,
+    )
+
+
+def _generated(
+    results: list[FileResult], settings: ProjectSettings, reference_time: datetime,
+    cache: DraftCache, target: str | None, variables: tuple[tuple[str, str], ...],
+) -> Generated:
+    """The records of the project's generators (``reconciler.generate``), for this run."""
+    hand = [
+        HandRecord(row[TYPE], row[KEY], row[PROPS], f"{r.display}:{row[LINE]}:{row[COLUMN]}")
+        for r in results for row in r.rows
+    ]
+    generation = settings.generation
+    values = resolve_variables(
+        generation, settings.targets, target or settings.default_target, variables
+    )
+    return generate(
+        [(r.display, r.sections) for r in results if r.sections],
+        hand,
+        seed=seed_text(generation.get("seed")),
+        timezone=settings.timezone,
+        limit=generation.get("max_generated"),
+        variables=values,
+        reference_time=reference_time,
+        cache=cache,
+        salt=_salt(settings),
+    )
+
+
+def _other_targets(
+    results: list[FileResult], settings: ProjectSettings, reference_time: datetime,
+    cache: DraftCache, target: str | None,
+) -> list[PendingIssue]:
+    """The generators' problems with each other target's ``vars:`` (validate)."""
+    chosen = target or settings.default_target
+    found: list[PendingIssue] = []
+    for name, body in settings.targets.items():
+        if name != chosen and body.get("vars"):
+            made = _generated(results, settings, reference_time, cache, name, ())
+            found.extend(
+                replace(issue, message=f"with the vars of target {name!r}: {issue.message}")
+                for issue in made.issues
+            )
+    return found

@@ -1,0 +1,470 @@
+"""One spec file's sections → record drafts: friendly fields mapped to HubSpot properties.
+
+A draft is plain JSON-able data (it is what the cache stores): HubSpot properties as wire
+strings, relative time expressions still unresolved (they depend on the run's reference
+time), associations with their type ids. Checks that need the whole project (duplicate
+keys across files, references, default owner) happen in ``reconciler.loading.project``.
+
+The tables below are the mapping from friendly fields to HubSpot properties; the schema
+(``schemas/spec.schema.json``) describes the same fields for editors.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any
+
+from reconciler.associations import default_type_id
+from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
+from reconciler.loading.issues import PathPart, PendingIssue
+from reconciler.loading.times import (
+    check_range,
+    format_wire_time,
+    is_relative,
+    parse_absolute,
+    parse_duration,
+    resolve_time,
+    zone,
+)
+
+Draft = dict[str, Any]
+
+#: friendly field → (HubSpot property, kind). Kinds: text, upper (enum, normalised to
+#: HubSpot's upper case), time, number, duration_ms, disposition.
+FRIENDLY_FIELDS: Mapping[str, Mapping[str, tuple[str, str]]] = MappingProxyType(
+    {
+        "meetings": {
+            "title": ("hs_meeting_title", "text"),
+            "start": ("hs_meeting_start_time", "time"),
+            "end": ("hs_meeting_end_time", "time"),
+            "body": ("hs_meeting_body", "text"),
+            "notes": ("hs_internal_meeting_notes", "text"),
+            "location": ("hs_meeting_location", "text"),
+            "location_type": ("hs_meeting_location_type", "upper"),
+            "outcome": ("hs_meeting_outcome", "upper"),
+        },
+        "calls": {
+            "title": ("hs_call_title", "text"),
+            "timestamp": ("hs_timestamp", "time"),
+            "body": ("hs_call_body", "text"),
+            "direction": ("hs_call_direction", "upper"),
+            "status": ("hs_call_status", "upper"),
+            "duration": ("hs_call_duration", "duration_ms"),
+            "from_number": ("hs_call_from_number", "text"),
+            "to_number": ("hs_call_to_number", "text"),
+            "disposition": ("hs_call_disposition", "disposition"),
+            "recording_url": ("hs_call_recording_url", "text"),
+        },
+        "contacts": {
+            "email": ("email", "text"),
+            "first_name": ("firstname", "text"),
+            "last_name": ("lastname", "text"),
+            "phone": ("phone", "text"),
+            "job_title": ("jobtitle", "text"),
+        },
+        "companies": {
+            "name": ("name", "text"),
+            "domain": ("domain", "text"),
+            "industry": ("industry", "text"),
+            "phone": ("phone", "text"),
+            "city": ("city", "text"),
+            "country": ("country", "text"),
+        },
+        "deals": {
+            "name": ("dealname", "text"),
+            "stage": ("dealstage", "text"),
+            "pipeline": ("pipeline", "text"),
+            "amount": ("amount", "number"),
+            "close_date": ("closedate", "time"),
+        },
+    }
+)
+
+#: HubSpot's default call outcomes (hs_call_disposition GUIDs; hubspot-api-facts.md §5).
+CALL_DISPOSITIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "busy": "9d9162e7-6cf3-4944-bf63-4dff82258764",
+        "connected": "f240bbac-87c9-4f6e-bf70-924b57d47db7",
+        "left_live_message": "a4c4c377-d246-4b32-a13b-75a56a4cd0ff",
+        "left_voicemail": "b2cf5968-551e-4856-9783-52b3da59a7d0",
+        "no_answer": "73a0d17f-1163-4015-bdd5-ec830791da20",
+        "wrong_number": "17b47fee-58de-441e-a44c-c6300d46f273",
+    }
+)
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+#: hs_meeting_location_type values the meetings scheduler (calendar:) accepts.
+CALENDAR_LOCATION_TYPES = ("ADDRESS", "CUSTOM", "PHONE")
+_REMINDER_UNITS = {"m": "MINUTES", "h": "HOURS", "d": "DAYS", "w": "WEEKS"}
+#: Sections whose records take ``owner:`` and the project's ``default_owner``.
+OWNED_SECTIONS = frozenset({"meetings", "calls", "contacts", "companies", "deals"})
+#: Any fixed instant: relative expressions are checked for syntax here, resolved later.
+_SYNTAX_REFERENCE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def wire_value(value: Any) -> str:
+    """A YAML scalar → HubSpot's string form (``True`` → ``"true"``, ``2.0`` → ``"2"``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a finite number")
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
+class FileBuilder:
+    """Builds the drafts of one validated spec document, collecting issues."""
+
+    def __init__(self, display: str, timezone_name: str) -> None:
+        self.display = display
+        self.tz = timezone_name
+        self.issues: list[PendingIssue] = []
+
+    def issue(self, path: tuple[PathPart, ...], message: str, *, at_key: bool = False) -> None:
+        self.issues.append(PendingIssue(self.display, path, message, at_key=at_key))
+
+    def record(
+        self, object_type: str, section: str, path: tuple[str, ...], body: Mapping[str, Any]
+    ) -> Draft:
+        draft: Draft = {
+            "type": object_type,
+            "key": path[-1],
+            "path": list(path),
+            "props": {},
+            "rel": {},
+            "assoc": [],
+            "cal": None,
+            "owner_email": None,
+            "owns": False,
+            "owned": section in OWNED_SECTIONS,
+        }
+        friendly = FRIENDLY_FIELDS.get(section, {})
+        set_by: dict[str, str] = {}  # HubSpot property → the friendly field that set it
+        for field, (prop, kind) in friendly.items():
+            if field in body:
+                self._friendly(draft, path, field, prop, kind, body[field], set_by)
+        if section == "meetings":
+            self._meeting_extras(draft, path, body, set_by)
+        if "owner" in body:
+            self._owner(draft, path, body["owner"], set_by)
+        self._raw_properties(draft, path, body.get("properties") or {}, set_by)
+        listed: dict[str, PathPart] = {}  # each association once: what it names → its item
+        for index, item in enumerate(body.get("associations") or []):
+            self._association(draft, (*path, "associations", index), item, listed)
+        return draft
+
+    # -- fields -------------------------------------------------------------------------
+
+    def _friendly(
+        self,
+        draft: Draft,
+        path: tuple[str, ...],
+        field: str,
+        prop: str,
+        kind: str,
+        value: Any,
+        set_by: dict[str, str],
+    ) -> None:
+        where = (*path, field)
+        try:
+            if kind == "time":
+                self._time(draft, prop, str(value))
+            elif kind == "upper":
+                draft["props"][prop] = str(value).upper()
+            elif kind == "duration_ms":
+                delta = parse_duration(str(value))
+                draft["props"][prop] = str(int(delta.total_seconds() * 1000))
+            elif kind == "disposition":
+                draft["props"][prop] = _disposition(str(value))
+            else:
+                draft["props"][prop] = wire_value(value)
+        except ValueError as exc:
+            self.issue(where, str(exc))
+            return
+        set_by[prop] = field
+
+    def _time(self, draft: Draft, prop: str, text: str) -> None:
+        if is_relative(text):
+            resolve_time(text, _SYNTAX_REFERENCE, self.tz)  # syntax check only
+            draft["rel"][prop] = text.strip()
+        else:
+            draft["props"][prop] = format_wire_time(parse_absolute(text, self.tz))
+
+    def _meeting_extras(
+        self, draft: Draft, path: tuple[str, ...], body: Mapping[str, Any], set_by: dict[str, str]
+    ) -> None:
+        props, rel = draft["props"], draft["rel"]
+        # hs_timestamp is what HubSpot sorts activities by; for meetings it is the start.
+        if "hs_meeting_start_time" in props:
+            props["hs_timestamp"] = props["hs_meeting_start_time"]
+            set_by["hs_timestamp"] = "start"
+        if "hs_meeting_start_time" in rel:
+            rel["hs_timestamp"] = rel["hs_meeting_start_time"]
+            set_by["hs_timestamp"] = "start"
+        has_start = "hs_meeting_start_time" in props or "hs_meeting_start_time" in rel
+        if "duration" in body:
+            if "end" in body:
+                self.issue((*path, "duration"), "set end or duration, not both", at_key=True)
+            else:
+                self._meeting_duration(draft, path, body, has_start)
+                set_by["hs_meeting_end_time"] = "duration"
+        if "calendar" in body:
+            self._calendar(draft, path, body)
+
+    def _meeting_duration(
+        self, draft: Draft, path: tuple[str, ...], body: Mapping[str, Any], has_start: bool
+    ) -> None:
+        text, body_start = str(body["duration"]), str(body.get("start"))
+        try:
+            delta = parse_duration(text)
+        except ValueError as exc:
+            self.issue((*path, "duration"), str(exc))
+            return
+        props, rel = draft["props"], draft["rel"]
+        if "hs_meeting_start_time" in rel:
+            # A stable combined expression, so apply can pin it like the start.
+            rel["hs_meeting_end_time"] = f"{rel['hs_meeting_start_time']} + {text.strip()}"
+        elif has_start:
+            start = datetime.fromisoformat(props["hs_meeting_start_time"].replace("Z", "+00:00"))
+            try:
+                end = check_range(start + delta, f"{body_start} + {text.strip()}")
+            except (ValueError, OverflowError):
+                self.issue((*path, "duration"), "start plus duration is after the year 2999")
+                return
+            props["hs_meeting_end_time"] = format_wire_time(end)
+
+    def _calendar(self, draft: Draft, path: tuple[str, ...], body: Mapping[str, Any]) -> None:
+        calendar = body["calendar"]
+        where = (*path, "calendar")
+        timezone_name = calendar.get("timezone")
+        if timezone_name is not None:
+            try:
+                zone(str(timezone_name))
+            except ValueError as exc:
+                self.issue((*where, "timezone"), str(exc))
+        reminders: list[list[Any]] = []
+        for index, reminder in enumerate(calendar.get("reminders") or []):
+            if isinstance(reminder, dict):
+                reminders.append([int(reminder["before"]), str(reminder["unit"]).upper()])
+                continue
+            text = str(reminder).strip()
+            number = int(text[:-1].strip())
+            if number < 1:
+                self.issue((*where, "reminders", index), "a reminder must be at least 1 unit")
+                continue
+            reminders.append([number, _REMINDER_UNITS[text[-1].lower()]])
+        draft["cal"] = {
+            "organizer": str(calendar["organizer"]),
+            "timezone": str(timezone_name) if timezone_name is not None else None,
+            "reminders": reminders,
+            "include_description": bool(calendar.get("include_description", False)),
+        }
+        # The scheduler's enum is shorter than the CRM property's options (which also hold
+        # VCE): hubspot-api-facts.md, hs_meeting_location_type.
+        for where_type, value in (
+            ((*path, "location_type"), body.get("location_type")),
+            ((*path, "properties", "hs_meeting_location_type"),
+             (body.get("properties") or {}).get("hs_meeting_location_type")),
+        ):  # fmt: skip
+            if value is not None and str(value).upper() not in CALENDAR_LOCATION_TYPES:
+                self.issue(
+                    where_type,
+                    f"{str(value)!r} is not a location type the meetings scheduler takes; "
+                    f"a calendar meeting uses one of {', '.join(CALENDAR_LOCATION_TYPES)}",
+                )
+        props, rel = draft["props"], draft["rel"]
+        has_end = "hs_meeting_end_time" in props or "hs_meeting_end_time" in rel
+        if not has_end and "end" not in body and "duration" not in body:
+            self.issue(where, "a calendar meeting needs an end or a duration", at_key=True)
+        if "outcome" not in body and "hs_meeting_outcome" not in (body.get("properties") or {}):
+            props["hs_meeting_outcome"] = "SCHEDULED"  # the scheduler requires an outcome
+
+    def _owner(
+        self, draft: Draft, path: tuple[str, ...], value: Any, set_by: dict[str, str]
+    ) -> None:
+        owner = parse_owner(value)
+        if owner is None:
+            self.issue(
+                (*path, "owner"),
+                f'{value!r} is not an owner; use an owner id like "1001" or an email',
+            )
+            return
+        kind, text = owner
+        if kind == "id":
+            draft["props"]["hubspot_owner_id"] = text
+            set_by["hubspot_owner_id"] = "owner"
+        else:
+            draft["owner_email"] = text
+            set_by["hubspot_owner_id"] = "owner"
+        draft["owns"] = True
+
+    def _raw_properties(
+        self,
+        draft: Draft,
+        path: tuple[str, ...],
+        raw: Mapping[str, Any],
+        set_by: Mapping[str, str],
+    ) -> None:
+        for name, value in raw.items():
+            where = (*path, "properties", name)
+            if name in set_by:
+                self.issue(
+                    where,
+                    f"{name} is also set by the field {set_by[name]!r}; keep only one of them",
+                    at_key=True,
+                )
+                continue
+            try:
+                draft["props"][name] = wire_value(value)
+            except ValueError as exc:
+                self.issue(where, str(exc))
+            draft["rel"].pop(name, None)
+            if name == "hubspot_owner_id":
+                draft["owns"] = True
+
+    # -- associations ---------------------------------------------------------------
+
+    def _association(
+        self,
+        draft: Draft,
+        where: tuple[PathPart, ...],
+        item: Mapping[str, Any],
+        seen: dict[str, PathPart],
+    ) -> None:
+        from_type = draft["type"]
+        names = [name for name in ASSOCIATION_TARGET_NAMES if name in item]
+        targets = names + (["object"] if "object" in item else [])
+        if len(targets) != 1:
+            if targets:
+                listed = " and ".join(targets)
+                message = f"names more than one target ({listed}); use one item per target"
+            else:
+                message = (
+                    "name the target: contact:, company:, deal:, ticket:, meeting:, call:, "
+                    "or object: with key: or id:"
+                )
+            self.issue(where, message)
+            return
+        to_key: str | None = None
+        to_id: str | None = None
+        field = names[0] if names else ("key" if "key" in item else "id")
+        if names:
+            to_type = ASSOCIATION_TARGET_NAMES[names[0]]
+            if "key" in item or "id" in item:
+                self.issue(
+                    where,
+                    f"key: and id: go with object:; write {names[0]}: <key> or "
+                    f'{names[0]}: {{id: "123"}}',
+                )
+                return
+            target = item[names[0]]
+            if isinstance(target, dict):
+                to_id = str(target["id"])
+            else:
+                to_key = str(target)
+        else:
+            to_type = str(item["object"])
+            if to_type in ASSOCIATION_TARGET_NAMES:
+                to_type = ASSOCIATION_TARGET_NAMES[to_type]
+            if ("key" in item) == ("id" in item):
+                self.issue(where, "with object:, give exactly one of key: and id:")
+                return
+            to_key = str(item["key"]) if "key" in item else None
+            to_id = str(item["id"]) if "id" in item else None
+        label = item.get("label")
+        type_id = item.get("type_id")
+        if label is not None and type_id is not None:
+            self.issue(where, "give label or type_id, not both")
+            return
+        if label is None and type_id is None:
+            type_id = default_type_id(from_type, to_type)
+            if type_id is None:
+                self.issue(
+                    where,
+                    f"{from_type} cannot be associated to {to_type} without a type_id "
+                    "(HubSpot defines no default for this pair); add type_id: or label:",
+                )
+                return
+        category = str(item.get("category", "HUBSPOT_DEFINED"))
+        entry = [to_type, to_key, to_id, category, type_id, label, list(where), field]
+        # A dict, not a scan of the earlier items: 50k associations must not be quadratic.
+        named = repr(entry[:6])
+        if named in seen:
+            self.issue(where, f"the same association is listed twice (also item {seen[named]})")
+            return
+        seen[named] = where[-1]
+        draft["assoc"].append(entry)
+
+
+def parse_owner(value: Any) -> tuple[str, str] | None:
+    """``1001`` / ``"1001"`` → ("id", "1001"); ``a@b.c`` → ("email", "a@b.c"); else None."""
+    if isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    if text.isdigit() and text.isascii():
+        return ("id", text)
+    if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
+        return ("email", text)
+    return None
+
+
+def _disposition(text: str) -> str:
+    name = text.strip().lower().replace(" ", "_").replace("-", "_")
+    if name in CALL_DISPOSITIONS:
+        return CALL_DISPOSITIONS[name]
+    if _GUID.fullmatch(text.strip()):
+        return text.strip().lower()
+    raise ValueError(
+        f"{text!r} is not a call disposition; use one of {', '.join(CALL_DISPOSITIONS)} "
+        "or a custom outcome's GUID"
+    )
+
+
+def build_drafts(
+    document: Mapping[str, Any],
+    display: str,
+    timezone_name: str,
+    skip: set[tuple[str, ...]],
+) -> tuple[list[Draft], list[tuple[str, str, tuple[str, ...]]], list[PendingIssue]]:
+    """Drafts of every record in ``document`` except those in ``skip`` (schema errors).
+
+    Also returns every record's ``(object type, key, path)``, skipped ones included, so a
+    record with a typo does not also make every reference to it "unknown".
+    """
+    builder = FileBuilder(display, timezone_name)
+    drafts: list[Draft] = []
+    keys: list[tuple[str, str, tuple[str, ...]]] = []
+    for section, records in document.items():
+        path: tuple[str, ...]
+        if section in SECTION_OBJECT_TYPES and isinstance(records, dict):
+            for key, body in records.items():
+                path = (section, str(key))
+                keys.append((SECTION_OBJECT_TYPES[section], str(key), path))
+                if path not in skip and isinstance(body, dict):
+                    drafts.append(
+                        builder.record(SECTION_OBJECT_TYPES[section], section, path, body)
+                    )
+        elif section == "objects" and isinstance(records, dict):
+            for object_type, keyed in records.items():
+                if object_type in SECTION_OBJECT_TYPES:
+                    builder.issue(
+                        ("objects", object_type),
+                        f"{object_type} have their own section: write them under "
+                        f"{object_type}: instead of objects.{object_type}",
+                        at_key=True,
+                    )
+                    continue
+                if not isinstance(keyed, dict):
+                    continue
+                for key, body in keyed.items():
+                    path = ("objects", object_type, str(key))
+                    keys.append((object_type, str(key), path))
+                    if path not in skip and isinstance(body, dict):
+                        drafts.append(builder.record(object_type, "objects", path, body))
+    return drafts, keys, builder.issues

@@ -1,0 +1,1 @@
+"""Planning: the pure planner (no I/O) and the catalogue checks."""

@@ -1,0 +1,163 @@
+"""The spec against the portal's catalogue: what ``plan`` checks so ``apply`` is not refused.
+
+HubSpot refuses a write whose property does not exist, whose value is not one of an
+enumeration's options or not a number, date, date-time or boolean, that sets a read-only
+or calculated property, names an owner that does not exist, an association label that is
+not defined, or an existing record that is not there (facts §10). Each of those is found
+here, before anything is written, as a located ``SpecIssue``; all of them are raised
+together as one ``SpecError``.
+
+    check_against_portal(client, desired, target, owners=...)
+        reads (one properties read per object type in the spec, at most one owners read,
+        one labels read per pair that uses a label, one batch read per 100 existing ids),
+        caches the catalogue under ``.reconciler/catalogue/<target>.json``, checks.
+    check_cached(desired, target)
+        ``plan --offline``: the same checks against the cached catalogue, when there is
+        one (without it, or with a damaged one, nothing is checked and nothing is said).
+
+Modules: ``definitions`` (the catalogue as plain data), ``cache`` (the per-target file),
+``rules`` (the checks, no I/O), ``positions`` (findings → file:line:column).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from reconciler.planning.catalogue.cache import CATALOGUE_DIR, cache_path, load_cached, save_cached
+from reconciler.planning.catalogue.definitions import Catalogue, PropertyInfo, property_from_api
+from reconciler.planning.catalogue.positions import locate_findings
+from reconciler.planning.catalogue.rules import Finding, find_problems
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.errors import ApiError, SpecError
+from reconciler.model import DesiredState
+from reconciler.settings import Target
+
+__all__ = [
+    "CATALOGUE_DIR",
+    "Catalogue",
+    "Finding",
+    "PropertyInfo",
+    "cache_path",
+    "check_against_portal",
+    "check_cached",
+    "find_problems",
+]
+
+#: The portal does not know an object type (HubSpot: 400 "Unable to infer object type").
+_UNKNOWN_TYPE_STATUSES = (400, 404)
+
+
+def check_against_portal(
+    client: HubSpotClient,
+    desired: DesiredState,
+    target: Target,
+    *,
+    owners: Mapping[str, str],
+) -> None:
+    """Check ``desired`` against the portal; raise ``SpecError`` with every problem.
+
+    ``owners`` are the spec's owner emails that the owners API knows now (lowercase email
+    → id, from ``reconciler.workflow.portal.resolve_owners``): an email not among them does not
+    exist. Owner ids are checked against the owners API, read only when an id is used
+    that is not one of those.
+    """
+    catalogue = read_catalogue(client, desired)
+    used = _owner_ids_used(desired, catalogue)
+    known = frozenset(owners.values())
+    if used - known:
+        catalogue.owner_ids = frozenset(owner.id for owner in client.list_owners())
+    existing = _existing_ids(client, desired)
+    cached = load_cached(desired.project.root, target)
+    save_cached(desired.project.root, target, catalogue.merged_over(cached or Catalogue()))
+    if catalogue.owner_ids is None and used:
+        # Every id used is one the spec's emails resolved to: known to exist, no read.
+        catalogue = replace(catalogue, owner_ids=known)
+    owner_emails = {email.lower(): owner_id for email, owner_id in owners.items()}
+    findings = find_problems(desired, catalogue, owner_emails=owner_emails, existing=existing)
+    if findings:
+        raise SpecError(locate_findings(findings, desired))
+
+
+def check_cached(desired: DesiredState, target: Target) -> None:
+    """``plan --offline``: check against the cached catalogue, if there is a usable one."""
+    catalogue = load_cached(desired.project.root, target)
+    if catalogue is None:
+        return
+    findings = find_problems(desired, catalogue)
+    if findings:
+        raise SpecError(locate_findings(findings, desired))
+
+
+def read_catalogue(client: HubSpotClient, desired: DesiredState) -> Catalogue:
+    """Properties of every object type in the spec, and the labels of every pair that
+    uses a label: one request each."""
+    types = sorted({record.object_type for record in desired.records.values()})
+    catalogue = Catalogue()
+    unknown: set[str] = set()
+    for object_type in types:
+        try:
+            # HubSpot's own shape, not client.list_properties: option labels and
+            # ``calculated`` are needed here and ``PropertyDefinition`` drops them.
+            results = client.property_bodies(object_type)
+        except ApiError as error:
+            if error.status not in _UNKNOWN_TYPE_STATUSES:
+                raise
+            unknown.add(object_type)
+            continue
+        infos = (property_from_api(p) for p in results)
+        catalogue.properties[object_type] = {info.name: info for info in infos}
+    catalogue.unknown_types = frozenset(unknown)
+    pairs = sorted(
+        {
+            (record.object_type, ref.to_type)
+            for record in desired.records.values()
+            for ref in record.associations
+            if ref.label is not None
+        }
+    )
+    for from_type, to_type in pairs:
+        if from_type in unknown:
+            continue
+        try:
+            labels = client.association_labels(from_type, to_type)
+        except ApiError as error:
+            if error.status not in _UNKNOWN_TYPE_STATUSES:
+                raise
+            continue
+        catalogue.labels[(from_type, to_type)] = tuple(
+            label.label for label in labels if label.label
+        )
+    return catalogue
+
+
+def _owner_ids_used(desired: DesiredState, catalogue: Catalogue) -> set[str]:
+    """Every owner id the spec's properties name (``owner: 1001``, ``hubspot_owner_id``)."""
+    used: set[str] = set()
+    for record in desired.records.values():
+        properties = catalogue.properties.get(record.object_type, {})
+        for name, value in record.properties.items():
+            info = properties.get(name)
+            if value and info is not None and info.owner:
+                used.update(value.split(";") if info.multiple else [value])
+    return used
+
+
+def _existing_ids(client: HubSpotClient, desired: DesiredState) -> dict[str, frozenset[str]]:
+    """Which of the ids named by existing-id associations exist: one batch read per type
+    (per 100 ids)."""
+    wanted: dict[str, set[str]] = {}
+    for record in desired.records.values():
+        for ref in record.associations:
+            if ref.to_id is not None:
+                wanted.setdefault(ref.to_type, set()).add(ref.to_id)
+    existing: dict[str, frozenset[str]] = {}
+    for to_type, ids in sorted(wanted.items()):
+        try:
+            found = client.read_all(to_type, sorted(ids), [])
+        except ApiError as error:
+            if error.status not in _UNKNOWN_TYPE_STATUSES:
+                raise
+            continue
+        existing[to_type] = frozenset(found)
+    return existing

@@ -1,0 +1,1 @@
+"""The state file: store, model, journal, lock, saved plans."""

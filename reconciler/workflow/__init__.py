@@ -1,0 +1,1 @@
+"""The library behind each command: reads, then plan, then writes."""

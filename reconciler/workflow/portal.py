@@ -1,0 +1,165 @@
+"""Connecting to a target's portal, and the read steps that come before a plan.
+
+``connect`` yields a ``HubSpotClient`` for a target: for the embedded ``local`` target it
+first starts the emulator in-process (data under ``.reconciler/``) and stops it after.
+``refresh`` reads what the portal holds for the managed records (in full, or only what
+changed since the last refresh: ``reconciler.identity.refresh``); ``resolve_owners`` maps owner
+emails through the owners API. Reads only: the planner then works on plain data.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler import __version__
+from reconciler.hubspot.client import ClientSettings, HubSpotClient
+from reconciler.errors import ApiError, ConfigError, StateError
+from reconciler.model import DesiredState
+from reconciler.identity.recovery import SEARCH_LAG_GRACE_SECONDS
+from reconciler.identity.refresh import Refreshed, RefreshMode, log_path_for, refresh_records
+from reconciler.settings import Target, read_token
+from reconciler.state.store import State
+
+
+@dataclass(frozen=True, slots=True)
+class PortalInfo:
+    base_url: str
+    embedded: bool
+
+
+@contextmanager
+def connect(
+    target: Target, environ: Mapping[str, str], *, state: State | None = None
+) -> Iterator[HubSpotClient]:
+    """A client for the target's portal (starting the embedded emulator for ``local``).
+
+    Refused before any request: a target other than ``local`` for a project without an
+    ``id:``. Checked before anything else is sent: the portal behind the token, when the
+    target names a ``portal_id`` or the ``state`` recorded one (``check_portal``).
+    """
+    require_project_id(target)
+    if target.embedded:
+        from reconciler.emulator import EmulatorConfig, start_emulator
+
+        assert target.emulator_data is not None
+        target.emulator_data.parent.mkdir(parents=True, exist_ok=True)
+        config = EmulatorConfig(token="local-embedded", data_path=str(target.emulator_data))
+        with start_emulator(config, host="127.0.0.1", port=0) as emulator:
+            with HubSpotClient(_client_settings(target, emulator.base_url, emulator.token)) as client:
+                check_portal(client, target, state)
+                yield client
+        return
+    assert target.base_url is not None
+    token = read_token(target, environ)
+    with HubSpotClient(_client_settings(target, target.base_url, token)) as client:
+        check_portal(client, target, state)
+        yield client
+
+
+def require_project_id(target: Target) -> None:
+    """Only ``local`` may be used by a project without an ``id:``: two folders named
+    alike would otherwise mark (and archive) each other's records in a shared portal."""
+    if target.project_id is None and not target.is_local:
+        where = f" --project {shlex.quote(str(target.project_root))}" if target.project_root else ""
+        raise ConfigError(
+            f"target {target.name} needs the project's id: run `reconciler init{where}` (it "
+            "writes `id:` to reconciler.yaml; commit it), then try again"
+        )
+
+
+def check_portal(client: HubSpotClient, target: Target, state: State | None) -> None:
+    """The portal behind the token must be the one the target names and the state was
+    made in. Fails closed: when a portal id must be checked and the account cannot be
+    identified, nothing is done. The state records the portal id once it is known (asked
+    of every portal but the ``local`` emulator, so that a state can later be checked even
+    when the target names no ``portal_id``)."""
+    required = target.portal_id is not None or (state is not None and state.portal_id is not None)
+    if not required and (state is None or target.is_local):
+        return
+    try:
+        actual = client.account_portal_id()
+    except ApiError as error:
+        actual, why = None, f"it answered {error.status}"
+    else:
+        why = "it does not say"
+    if actual is None:
+        if not required:
+            return  # nothing to check against; the state learns the id another time
+        which = f"target {target.name}" if target.portal_id is not None else "the state"
+        wanted = target.portal_id if target.portal_id is not None else (
+            state.portal_id if state is not None else None
+        )
+        raise ConfigError(
+            f"{which} expects portal {wanted}, but the account behind the token in "
+            f"{target.token_env} cannot be identified (GET /account-info/v3/details: {why}); "
+            "nothing was changed. Use a token whose app may read the account details"
+        )
+    if target.portal_id is not None and actual != target.portal_id:
+        raise ConfigError(
+            f"target {target.name} expects portal {target.portal_id}, but the token in "
+            f"{target.token_env} belongs to portal {actual}; nothing was changed"
+        )
+    if state is not None and state.portal_id is not None and state.portal_id != actual:
+        raise StateError(
+            f"the state for target {target.name} was made in portal {state.portal_id}, but "
+            f"the token in {target.token_env} belongs to portal {actual}; nothing was "
+            "changed. Use that portal's token, or `reconciler state rebind` to move the "
+            "state on purpose"
+        )
+    if state is not None:
+        state.portal_id = actual
+
+
+def _client_settings(target: Target, base_url: str, token: str) -> ClientSettings:
+    limits = target.rate_limit
+    return ClientSettings(
+        base_url=base_url,
+        token=token,
+        api_version=target.api_version,
+        requests_per_10s=limits.requests_per_10s,
+        search_per_second=limits.search_per_second,
+        concurrency=limits.concurrency,
+        user_agent=f"hubspot-reconciler/{__version__}",
+    )
+
+
+def refresh(
+    client: HubSpotClient,
+    desired: DesiredState,
+    state: State,
+    *,
+    mode: RefreshMode = "full",
+    log_path: Path | None = None,
+    margin_seconds: float = SEARCH_LAG_GRACE_SECONDS,
+) -> Refreshed:
+    """What the portal holds now for every managed record (None: deleted or archived).
+
+    ``mode="incremental"`` with a ``log_path`` (the target's ``refresh_log_path``) asks
+    HubSpot what changed since the last refresh and reads only that, falling back to a
+    full read when that cannot be trusted (``reconciler.identity.refresh`` says when, and what each
+    mode can miss); ``margin_seconds`` covers search's indexing lag. The result's
+    ``report`` says how it went.
+    """
+    return refresh_records(
+        client, desired, state, mode=mode, log_path=log_path, margin_seconds=margin_seconds
+    )
+
+
+def refresh_log_path(target: Target) -> Path:
+    """Where a target's refresh bookkeeping lives: beside its state file."""
+    return log_path_for(target.state_path)
+
+
+def resolve_owners(client: HubSpotClient, desired: DesiredState, state: State) -> dict[str, str]:
+    """Owner emails used by the spec → owner ids (also cached in the state)."""
+    emails = {r.owner_email.lower() for r in desired.records.values() if r.owner_email}
+    if not emails:
+        return {}
+    known = {o.email.lower(): o.id for o in client.list_owners() if o.email}
+    resolved = {email: known[email] for email in emails if email in known}
+    state.owners.update(resolved)
+    return resolved
