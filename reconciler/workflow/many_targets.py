@@ -67,9 +67,9 @@ def plan_targets(runs: Sequence[RunOptions]) -> list[TargetResult[PlanOutcome]]:
         except Exception as error:  # noqa: BLE001 - kept with the target, rendered by the caller
             results[index] = TargetResult(name, None, error)
 
-    if len(runs) == 1:
-        for index in loaded:
-            one(index)
+    if len(runs) == 1:  # one target: in the caller's thread
+        if loaded:
+            one(0)
     else:
         _join(_start({index: partial(one, index) for index in loaded}, "plan", runs))
     return [results[i] for i in range(len(runs))]
