@@ -1,17 +1,21 @@
 """``reconciler.yaml`` is read once per command, however many targets the command runs over
-(it was read five times by ``apply --target a --target b``). Observed, not patched: a
-Python audit hook sees every file the process opens."""
+(it was read five times by ``apply --target a --target b``), and each target is resolved
+once (it was twice). Observed, not patched: a Python audit hook sees every file the
+process opens, a profile hook every call."""
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from reconciler.settings import resolve_target
 
 from tests.targets.conftest import Cli
 from tests.targets.test_many_targets import managed, project
@@ -79,3 +83,26 @@ def test_import_reads_the_project_file_once(
     assert code == 0, out + err
     assert len(reads) == 1, reads
     assert managed(root, "one")["companies/acme"] == hubspot_id
+
+
+def test_each_target_is_resolved_once(
+    cli: Cli, tmp_path: Path, emulator: Any, second: Any
+) -> None:
+    root = project(tmp_path, emulator, second)
+    calls: list[str] = []
+
+    def profile(frame: Any, event: str, _arg: Any) -> None:
+        if event == "call" and frame.f_code is resolve_target.__code__:
+            calls.append(frame.f_locals["target_name"])
+
+    before = sys.getprofile()
+    sys.setprofile(profile)
+    threading.setprofile(profile)  # (the targets' threads)
+    try:
+        code, out, err = cli("apply", "--project", root, "-t", "one", "-t", "two",
+                             "--auto-approve")
+    finally:
+        threading.setprofile(None)
+        sys.setprofile(before)
+    assert code == 0, out + err
+    assert sorted(calls) == ["one", "two"]
