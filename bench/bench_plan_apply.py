@@ -45,9 +45,11 @@ import httpx
 from bench.gen_project import generate
 from reconciler.emulator import EmulatorConfig, start_emulator
 from reconciler.planning.planner import plan
-from reconciler.loading import load_project
+from reconciler.loading import load_project, load_project_settings
 from reconciler.state.store import StateStore
-from reconciler.workflow.runs import RunOptions, run_apply, run_plan
+from reconciler.workflow.many_targets import apply_targets, plan_targets
+from reconciler.workflow.options import RunOptions
+from reconciler.workflow.runs import ApplyOutcome, PlanOutcome
 
 TOKEN = "bench-token"
 PLAN_TARGET_SECONDS = 2.0
@@ -67,6 +69,16 @@ def peak():
 atexit.register(peak)
 sys.exit(main())
 """]
+
+
+def run_plan(options: RunOptions) -> PlanOutcome:
+    """``reconciler plan`` in-process, for one target."""
+    return plan_targets([options])[0].unwrap()
+
+
+def run_apply(options: RunOptions) -> ApplyOutcome:
+    """``reconciler apply --auto-approve`` in-process, for one target."""
+    return apply_targets([options], confirm=lambda _plans: True)[0].unwrap()
 
 
 @dataclass(frozen=True)
@@ -105,17 +117,18 @@ def bench_plan(count: int, runs: int, folder: Path) -> None:
     generate(count, root)
     print(f"## plan --offline: {count} records, unchanged, parse cache warm")
     with start_emulator(EmulatorConfig(token=TOKEN)) as emulator:
-        options = RunOptions(project_dir=root, environ={"HUBSPOT_ACCESS_TOKEN": TOKEN},
+        options = RunOptions(project=load_project_settings(root),
+                             environ={"HUBSPOT_ACCESS_TOKEN": TOKEN},
                              base_url=emulator.base_url)
         start = time.perf_counter()
-        outcome = run_apply(options, confirm=lambda _: True)
+        outcome = run_apply(options)
         setup = time.perf_counter() - start
     assert outcome.result is not None and outcome.result.ok, "the setup apply failed"
     state_path = root / ".reconciler" / "state" / "local.json"
     print(f"setup: first apply of {count} records to an in-process emulator took {setup:.1f} s; "
           f"state file {state_path.stat().st_size / 1e6:.1f} MB")
 
-    offline = RunOptions(project_dir=root, environ={}, offline=True)
+    offline = RunOptions(project=load_project_settings(root), environ={}, offline=True)
     summary = run_plan(offline).plan.summary()  # also warms the parse cache
     assert summary["unchanged"] == count and sum(summary.values()) == count, summary
 

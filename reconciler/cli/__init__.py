@@ -18,6 +18,7 @@ from reconciler.cli import (  # noqa: F401  (registers the commands)
     plan_commands,
     render_commands,
     spec_commands,
+    state_commands,
 )
 from reconciler.cli.base import cli, main
 

@@ -1,4 +1,4 @@
-"""The root command group and the one place errors are rendered."""
+"""The root command group, the exit codes, and the one place errors are rendered."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from reconciler.errors import ReconcilerError, SpecError
 # has changes (with --detailed-exitcode, and nothing else), 3 a bug (unexpected
 # exception), 130 interrupted.
 EXIT_ERROR = 1
+EXIT_CHANGES = 2
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
 
@@ -51,6 +52,29 @@ def render_error(error: ReconcilerError) -> None:
         click.secho(f"Error: {error}", fg="red", err=True)
         return
     click.secho(f"Error: {error}", fg="red", err=True)
+
+
+def render_target_error(name: str, error: Exception) -> None:
+    """The error that stopped one target of a run over several (the others went on)."""
+    if isinstance(error, ReconcilerError):
+        render_error(error)
+    else:
+        click.secho(f"Error on target {name}: {error_text(error)}", fg="red", err=True)
+
+
+def error_text(error: Exception) -> str:
+    """An error on one line, for a summary table, a JSON document or a pull request."""
+    if isinstance(error, SpecError):
+        return "; ".join(issue.render() for issue in error.issues[:5]) + (
+            f"; and {len(error.issues) - 5} more" if len(error.issues) > 5 else ""
+        )
+    if isinstance(error, ReconcilerError):
+        return str(error)
+    return f"internal error: {type(error).__name__}: {error} (run with --debug and report it)"
+
+
+def error_exit_code(error: Exception) -> int:
+    return error.exit_code if isinstance(error, ReconcilerError) else EXIT_BUG
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.base import cli
-from reconciler.cli.plan_commands import _once, _options, find_project
+from reconciler.cli.options import find_project, once, read_project, run_options
 
 
 @cli.command()
@@ -16,11 +16,11 @@ from reconciler.cli.plan_commands import _once, _options, find_project
     # (readable=False: an unreadable folder is the loader's to report, as for every command)
     "--project", "-p", "project_dir",
     type=click.Path(path_type=Path, file_okay=False, readable=False),
-    multiple=True, callback=_once(find_project), metavar="DIR",
+    multiple=True, callback=once(find_project), metavar="DIR",
     help="The project whose target is read (settings only; its spec is not loaded).",
 )
 @click.option(
-    "--target", "-t", "target_name", multiple=True, callback=_once(), metavar="NAME",
+    "--target", "-t", "target_name", multiple=True, callback=once(), metavar="NAME",
     help="The portal to export, a target of reconciler.yaml (default: the project's "
     "default_target, `local`).",
 )
@@ -56,9 +56,10 @@ def export(project_dir: Path, target_name: str | None, base_url: str | None, out
     """
     from reconciler.export import ExportRequest, export_portal, parse_types
 
+    kinds = parse_types(types)  # (the flags first, then reconciler.yaml)
     request = ExportRequest(
-        options=_options(project_dir, target_name, None, base_url),
-        out=out, types=parse_types(types), since=since, force=force,
+        options=run_options(read_project(project_dir), target_name, None, base_url),
+        out=out, types=kinds, since=since, force=force,
     )
     outcome = export_portal(request)
     for note in outcome.notes:

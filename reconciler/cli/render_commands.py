@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.base import cli
-from reconciler.cli.plan_commands import _options, target_options
+from reconciler.cli.options import read_project, run_options, target_options
 from reconciler.errors import ConfigError
 
 
@@ -34,10 +34,11 @@ def render(
       reconciler render --var accounts=10 > records.yaml
     """
     from reconciler.generate.render import Pinned, render_files, render_header
-    from reconciler.workflow.manage import load_with_spec
+    from reconciler.workflow.options import load_target
 
-    options = _options(project_dir, target_name, state_path, base_url)
-    desired, target, store = load_with_spec(options)
+    options = run_options(read_project(project_dir), target_name, state_path, base_url)
+    loaded = load_target(options)
+    desired, target, store = loaded.desired, loaded.target, loaded.store
     state = store.load()
     pins = {
         address: Pinned({k: (p.expr, p.value) for k, p in recorded.pinned.items()})

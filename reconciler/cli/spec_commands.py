@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from reconciler.cli.base import cli
-from reconciler.cli.plan_commands import var_option, vars_given
+from reconciler.cli.options import var_option, vars_given
 from reconciler.errors import ReconcilerError, SpecError, SpecIssue
 
 FORMAT_VERSION = 1

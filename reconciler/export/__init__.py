@@ -32,7 +32,7 @@ from reconciler.workflow.portal import connect
 from reconciler.settings import Target
 from reconciler.loading.records import FRIENDLY_FIELDS
 from reconciler.loading.times import resolve_time
-from reconciler.workflow.runs import RunOptions
+from reconciler.workflow.options import RunOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +104,11 @@ def _settings_text(name: str, target: Target, tz: str) -> str:
 
 def export_portal(request: ExportRequest) -> ExportOutcome:
     """Export the target's meetings and calls (and their contacts, companies, deals)."""
-    from reconciler.workflow.manage import load_settings_only
+    from reconciler.workflow.options import resolve
 
     options = request.options
-    project, target, _store = load_settings_only(options)
+    project = options.project
+    target, _store = resolve(options)
     check_out_folder(request.out, Path(options.project_dir), force=request.force)
     since = None
     if request.since is not None:

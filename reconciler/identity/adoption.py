@@ -25,7 +25,6 @@ from reconciler.identity.applied_digest import DIGEST_PROPERTY, AppliedDigest, d
 from reconciler.hubspot.client import HubSpotClient, UpdateInput
 from reconciler.hubspot.records import RemoteRecord
 from reconciler.errors import ConfigError, ReconcilerError, StateError
-from reconciler.workflow.manage import check_address, load_with_spec
 from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, address_of
 from reconciler.identity.scan import list_matching
 from reconciler.workflow.portal import connect, resolve_owners
@@ -38,7 +37,8 @@ from reconciler.identity.recovery import (
 )
 from reconciler.settings import Target
 from reconciler.state.store import AppliedAssociation, Pin, RecordState, State
-from reconciler.workflow.runs import RunOptions
+from reconciler.workflow.options import RunOptions, load_target
+from reconciler.workflow.state_edits import check_address
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +218,8 @@ def import_record(
     hubspot_id = hubspot_id.strip()
     if not hubspot_id.isdigit():
         raise ConfigError(f"{hubspot_id!r} is not a HubSpot record id (a number, e.g. 4242)")
-    desired, target, store = load_with_spec(options)
+    loaded = load_target(options)
+    desired, target, store = loaded.desired, loaded.target, loaded.store
     record = desired.records.get(address)
     if record is None:
         raise _unknown_spec_address(address, desired)
@@ -341,7 +342,8 @@ def _properties_by_type(desired: DesiredState) -> dict[str, list[str]]:
 
 def import_all_matching(options: RunOptions) -> AdoptOutcome:
     """Adopt every spec record not in the state that the portal has by its marker."""
-    desired, target, store = load_with_spec(options)
+    loaded = load_target(options)
+    desired, target, store = loaded.desired, loaded.target, loaded.store
     with store.locked(command="import"):
         state = store.load(target=target.name, project=desired.project.name,
                            project_id=desired.project.marker_id)
@@ -375,7 +377,8 @@ def rebuild_state(options: RunOptions) -> AdoptOutcome:
     The old file (even a damaged one) is kept as a backup; owners and in-flight entries
     start afresh (the marker search finds what an interrupted apply created).
     """
-    desired, target, store = load_with_spec(options)
+    loaded = load_target(options)
+    desired, target, store = loaded.desired, loaded.target, loaded.store
     with store.locked(command="state rebuild"):
         lineage, serial = "", 0
         previous: dict[str, tuple[str, str]] = {}  # address → (type, id)

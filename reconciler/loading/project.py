@@ -56,6 +56,7 @@ def load_project(
     target: str | None = None,
     variables: Iterable[tuple[str, str]] = (),
     every_target: bool = False,
+    settings: ProjectSettings | None = None,
 ) -> DesiredState:
     """Load and check every file of the project at ``root`` into a ``DesiredState``.
 
@@ -64,12 +65,14 @@ def load_project(
     Parsed files are cached under ``<root>/.reconciler/cache/`` unless ``use_cache`` is off.
     Generators (``generate:``) use the variables of ``target`` (default: the project's
     default target) overridden by ``variables`` (``--var name=value``); with
-    ``every_target`` (validate), also with every other target's variables.
+    ``every_target`` (validate), also with every other target's variables. ``settings``:
+    the project's settings, when the command has read ``reconciler.yaml`` already (it is
+    then not read again).
     """
     with gc_paused():
         return _load_project(
             root, reference_time=reference_time, use_cache=use_cache, target=target,
-            variables=tuple(variables), every_target=every_target,
+            variables=tuple(variables), every_target=every_target, settings=settings,
         )
 
 
@@ -81,13 +84,15 @@ def _load_project(
     target: str | None = None,
     variables: tuple[tuple[str, str], ...] = (),
     every_target: bool = False,
+    settings: ProjectSettings | None = None,
 ) -> DesiredState:
     path = check_root(root)
     if reference_time.tzinfo is None:
         reference_time = reference_time.replace(tzinfo=timezone.utc)
-    settings, settings_issues = project_settings(path, root)
-    if settings_issues:
-        raise SpecError(settings_issues)
+    if settings is None:
+        settings, settings_issues = project_settings(path, root)
+        if settings_issues:
+            raise SpecError(settings_issues)
     cache = DraftCache(path, enabled=use_cache, salt=_salt(settings))
     results = [
         load_file(path, path / relative, display_path(root, relative), settings, cache)

@@ -1,74 +1,44 @@
-"""Living with a state file for years: import, destroy, state repair, refresh-times.
+"""Runs that make a plan of their own and apply it: ``destroy`` (archive every record the
+state manages, the cleanup of a sandbox) and ``refresh-times`` (re-resolve relative times
+against now and apply what moved); and what they share with ``state rm`` / ``state mv``
+(``reconciler.workflow.state_edits``): settling an interrupted apply first, and showing
+the plan, asking, and applying it.
 
-Each function takes resolved ``RunOptions`` (and callbacks for what needs a human), does
-its reads, then its writes, and returns a frozen outcome; the CLI renders it.
-
-- adopting records that already exist in the portal (``import``, ``state rebuild``) lives
-  in ``reconciler.identity.adoption``.
-- ``run_state_rm`` / ``run_state_mv``: stop managing a record (its markers are cleared,
-  it stays in the portal, released) or give it a new address (its markers are rewritten),
-  in the portal and the state, so a state rebuilt from the portal (a stateless CI) keeps
-  them; a plan is shown and confirmed first, as with apply.
-- ``remove_from_state`` / ``move_in_state`` (``--offline``): edit only the state file; a
-  state rebuilt from the portal undoes them.
-- ``run_destroy``: archive every record the state manages (the cleanup of a sandbox).
-- ``run_refresh_times``: re-resolve relative times against now and apply what moved.
-
-Every command that changes the state holds the state lock and copies the previous file
-to a backup first. A target with ``protected: true`` never has records archived.
+Adopting records that already exist in the portal (``import``, ``state rebuild``) lives in
+``reconciler.identity.adoption``. Each run holds the state lock and copies the previous
+file to a backup before it writes. A target with ``protected: true`` never has records
+archived.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timezone
 from pathlib import Path
 
 from reconciler.applying.apply import ApplyResult, apply_plan
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.errors import ConfigError, StateError
+from reconciler.errors import ConfigError, SpecError, SpecIssue
 from reconciler.generate.inputs import is_generated_pin
-from reconciler.model import DesiredState, ProjectSettings
-from reconciler.planning.planner import (
-    Change,
-    Plan,
-    move_change,
-    move_conflict,
-    plan,
-    release_change,
-    rename_record,
-)
-from reconciler.workflow.portal import connect, refresh, resolve_owners
-from reconciler.identity.recovery import recover_in_flight
-from reconciler.settings import Target, resolve_target
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.identity.recovery import recover
+from reconciler.identity.refresh import refresh_records
+from reconciler.model import DesiredState
+from reconciler.planning.planner import Change, Plan, plan
+from reconciler.settings import Target
 from reconciler.state.store import State, StateStore
-from reconciler.targets import scope
-from reconciler.workflow.runs import (
-    RunOptions,
-    check_owners,
-    load_target,
-    refuse_before_writing,
-    release_excluded,
-    store_for,
-    with_context,
-)
-
-Confirm = Callable[[Plan], bool]
-ProgressFactory = Callable[[Plan], Callable[[int], None]]
-
-
-@dataclass(frozen=True, slots=True)
-class StateEditOutcome:
-    target: Target
-    changed: tuple[str, ...]
-    backup: Path | None
+from reconciler.workflow.options import RunOptions, load_target, resolve
+from reconciler.workflow.plans import release_excluded, with_context
+from reconciler.workflow.portal import connect, resolve_owners
+from reconciler.workflow.refusals import refuse_before_writing
+from reconciler.workflow.runs import Confirm, ProgressFactory
 
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
-    """A destroy or refresh-times run: the plan shown, and what applying it did."""
+    """A destroy, refresh-times or state rm / mv run: the plan shown, and what applying it
+    did."""
 
     plan: Plan
     target: Target
@@ -79,311 +49,26 @@ class RunOutcome:
     moved: tuple[str, ...] = ()
 
 
-# -- loading ----------------------------------------------------------------------------
-
-
-def _now_iso(options: RunOptions) -> str:
+def now_iso(options: RunOptions) -> str:
     return options.reference_time.astimezone(timezone.utc).isoformat()
 
 
-def _target(options: RunOptions, project: ProjectSettings) -> tuple[Target, StateStore]:
-    target = resolve_target(
-        project,
-        target_name=options.target_name,
-        state_path=options.state_path,
-        base_url=options.base_url,
-        environ=options.environ,
+def recover_first(
+    client: HubSpotClient, store: StateStore, state: State, options: RunOptions,
+    target: Target, stop: threading.Event | None,
+) -> None:
+    """Settle what an interrupted apply left in flight before planning anything else.
+    Ctrl-C during it: what it settled is saved, and nothing more is done."""
+    recover(
+        client, store, state, options.project.marker_id,
+        grace_seconds=options.grace_seconds(target),
+        stopped=stop.is_set if stop is not None else (lambda: False),
     )
-    return target, store_for(project, target)
-
-
-def load_with_spec(options: RunOptions) -> tuple[DesiredState, Target, StateStore]:
-    from reconciler.loading import load_project
-
-    desired = load_project(
-        options.project_dir, reference_time=options.reference_time,
-        target=options.target_name, variables=options.variables,
-    )
-    target, store = _target(options, desired.project)
-    return scope(desired, target.name).desired, target, store  # its include/exclude, owners
-
-
-def load_settings_only(options: RunOptions) -> tuple[ProjectSettings, Target, StateStore]:
-    from reconciler.loading import load_project_settings
-
-    project = load_project_settings(options.project_dir)
-    target, store = _target(options, project)
-    return project, target, store
-
-
-def check_address(address: str) -> tuple[str, str]:
-    """``"<type>/<key>"`` → (type, key), or a ConfigError saying what an address is."""
-    object_type, slash, key = address.partition("/")
-    if not slash or not object_type or not key:
-        raise ConfigError(
-            f"{address!r} is not an address; write <type>/<key>, e.g. meetings/kickoff"
-        )
-    return object_type, key
-
-
-# -- state rm / state mv: in the portal and the state ------------------------------------
-
-
-def _edit_plan(project: ProjectSettings, target: Target, state: State,
-               changes: list[Change], options: RunOptions) -> Plan:
-    return Plan(
-        changes=tuple(changes), unchanged=(), target=target.name, project=project.name,
-        state_lineage=state.lineage, state_serial=state.serial, refreshed=False,
-        reference_time=_now_iso(options), timezone=project.timezone,
-    )
-
-
-def _run_edit(
-    options: RunOptions,
-    command: str,
-    changes_for: Callable[[ProjectSettings, Target, State], list[Change]],
-    *,
-    confirm: Confirm,
-    progress: ProgressFactory | None,
-    stop: threading.Event | None,
-) -> RunOutcome:
-    project, target, store = load_settings_only(options)
-    with store.locked(command=command):
-        state = store.load()
-        changes = changes_for(project, target, state)  # refused here, before any request
-        with connect(target, options.environ, state=state) as client:
-            if state.in_flight:  # settle an interrupted apply first: it may own these records
-                recover_in_flight(
-                    client, store, state, project.marker_id,
-                    grace_seconds=options.grace_seconds(target), stopped=_stopped(stop),
-                )
-                _raise_if_stopped(stop)
-                changes = changes_for(project, target, state)
-            the_plan = _edit_plan(project, target, state, changes, options)
-            return _confirm_and_apply(
-                the_plan, target, store, state, client, project.marker_id,
-                confirm=confirm, progress=progress, stop=stop,
-            )
-
-
-def run_state_rm(
-    options: RunOptions,
-    addresses: Iterable[str],
-    *,
-    confirm: Confirm,
-    progress: ProgressFactory | None = None,
-    stop: threading.Event | None = None,
-) -> RunOutcome:
-    """Stop managing records: clear their markers in the portal and forget them. They stay
-    in the portal (released, never archived), and a state rebuilt from the portal no
-    longer finds them, so a protected target never plans to archive them."""
-    wanted = _addresses(addresses)
-
-    def changes_for(project: ProjectSettings, target: Target, state: State) -> list[Change]:
-        _check_managed(wanted, state, target.state_path)
-        return [
-            release_change(a, state.records[a], project.marker_id, reason="state rm")
-            for a in wanted
-        ]
-
-    return _run_edit(options, "state rm", changes_for, confirm=confirm, progress=progress,
-                     stop=stop)
-
-
-def run_state_mv(
-    options: RunOptions,
-    source: str,
-    destination: str,
-    *,
-    confirm: Confirm,
-    progress: ProgressFactory | None = None,
-    stop: threading.Event | None = None,
-) -> RunOutcome:
-    """Give a managed record a new address: its markers in the portal are rewritten, then
-    the state follows, so a state rebuilt from the portal finds it at the new address."""
-    _check_move(source, destination)
-
-    def changes_for(project: ProjectSettings, target: Target, state: State) -> list[Change]:
-        _check_movable(source, destination, state)
-        return [move_change(source, destination, state.records[source], project.marker_id,
-                            reason="state mv")]
-
-    return _run_edit(options, "state mv", changes_for, confirm=confirm, progress=progress,
-                     stop=stop)
-
-
-def _addresses(addresses: Iterable[str]) -> list[str]:
-    wanted = list(dict.fromkeys(addresses))
-    if not wanted:
-        raise ConfigError("name at least one address to remove, e.g. meetings/kickoff")
-    for address in wanted:
-        check_address(address)
-    return wanted
-
-
-def _check_managed(wanted: list[str], state: State, state_path: Path) -> None:
-    missing = [a for a in wanted if a not in state.records]
-    if missing:
-        raise StateError(
-            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not in the state "
-            f"{state_path}; `reconciler state list` shows what is"
-        )
-
-
-def _check_move(source: str, destination: str) -> None:
-    source_type, _ = check_address(source)
-    dest_type, _ = check_address(destination)
-    if source_type != dest_type:
-        raise ConfigError(
-            f"cannot move {source} to {destination}: a record keeps its type ({source_type})"
-        )
-    if source == destination:
-        raise ConfigError(f"cannot move {source} to itself")
-
-
-def _check_movable(source: str, destination: str, state: State) -> None:
-    if source not in state.records:
-        raise StateError(f"{source} is not in the state; `reconciler state list` shows what is")
-    conflict = move_conflict(source, destination, state)
-    if conflict is not None:
-        raise StateError(conflict)
-
-
-# -- editing only the state file (--offline) -----------------------------------------------
-
-
-def remove_from_state(options: RunOptions, addresses: Iterable[str]) -> StateEditOutcome:
-    """Forget records in the state file only (``state rm --offline``): the portal is not
-    touched, so their markers stay and a state rebuilt from the portal finds them again."""
-    wanted = _addresses(addresses)
-    project, target, store = load_settings_only(options)
-    with store.locked(command="state rm"):
-        state = store.load()
-        _check_managed(wanted, state, target.state_path)
-        backup = store.backup()
-        for address in wanted:
-            del state.records[address]
-        store.save(state)
-    return StateEditOutcome(target, tuple(wanted), backup)
-
-
-def move_in_state(options: RunOptions, source: str, destination: str) -> StateEditOutcome:
-    """Rename a managed record's address in the state file only (``state mv --offline``):
-    its markers in the portal keep the old address, so a state rebuilt from the portal
-    undoes this."""
-    _check_move(source, destination)
-    project, target, store = load_settings_only(options)
-    with store.locked(command="state mv"):
-        state = store.load()
-        _check_movable(source, destination, state)
-        backup = store.backup()
-        rename_record(state, source, destination)  # associations follow the rename
-        store.save(state)
-    return StateEditOutcome(target, (source, destination), backup)
-
-
-@dataclass(frozen=True, slots=True)
-class Rebinding:
-    """What ``state rebind`` would change: the file's owner before and after."""
-
-    path: Path
-    records: int
-    before: tuple[str | None, str | None, str | None, int | None]  # project, id, target, portal
-    after: tuple[str, str, str]  # project, id, target
-
-
-def rebind_state(options: RunOptions, *, confirm: Callable[[Rebinding], bool]) -> StateEditOutcome:
-    """Make a state file of another project, target or portal this project's state for
-    the chosen target, on purpose (a copy, a moved folder, a renamed target).
-
-    Its records are then this project's: the next plan shows them, rewrites their markers
-    to this project's (showing the markers each record carries, as read from the portal),
-    and archives those the spec does not have. The portal id is
-    forgotten and recorded again at the next run. A backup is kept.
-    """
-    project, target, store = load_settings_only(options)
-    if not store.exists():
-        raise StateError(f"{target.state_path} does not exist: there is no state to rebind")
-    with store.locked(command="state rebind"):
-        state = store.load(check=False)
-        binding = store.binding
-        assert binding is not None
-        if binding.problem(state) is None and state.portal_id is None:
-            raise StateError(
-                f"{target.state_path} already is this project's state for target {target.name}"
-            )
-        change = Rebinding(
-            path=target.state_path,
-            records=len(state.records),
-            before=(state.project, state.project_id, state.target, state.portal_id),
-            after=(project.name, project.marker_id, target.name),
-        )
-        if not confirm(change):
-            return StateEditOutcome(target, (), None)
-        backup = store.backup()
-        if state.project_id not in (binding.project_id, binding.name_slug):
-            # Its records carry another project's markers: with no project id the state is
-            # this project's by name (the binding refuses any other id, so the old one
-            # cannot be kept), and the next apply rewrites the markers to this project's.
-            # The plan shows each as a marker rewrite from the markers the refresh read on
-            # the record, which are the truth (offline, from what the state says).
-            state.project_id = None
-        state.project, state.target, state.portal_id = project.name, target.name, None
-        store.save(state)
-    return StateEditOutcome(target, (str(target.state_path),), backup)
-
-
-# -- destroy and refresh-times ----------------------------------------------------------
-
-
-def _stopped(stop: threading.Event | None) -> Callable[[], bool]:
-    return stop.is_set if stop is not None else (lambda: False)
-
-
-def _raise_if_stopped(stop: threading.Event | None) -> None:
-    """Ctrl-C during recovery: what it settled is saved; nothing more is done."""
     if stop is not None and stop.is_set():
         raise KeyboardInterrupt
 
 
-def run_destroy(
-    options: RunOptions,
-    *,
-    confirm: Confirm,
-    progress: ProgressFactory | None = None,
-    stop: threading.Event | None = None,
-) -> RunOutcome:
-    """Archive every record the state manages, in reverse dependency order."""
-    project, target, store = load_settings_only(options)
-    if target.protected:
-        raise ConfigError(
-            f"target {target.name} is protected (protected: true in reconciler.yaml); "
-            "destroy is refused whatever the flags"
-        )
-    empty = DesiredState(project=project, records={}, reference_time=_now_iso(options))
-    with store.locked(command="destroy"):
-        state = store.load()
-        with connect(target, options.environ, state=state) as client:
-            if state.in_flight:  # what an interrupted apply created is ours to archive too
-                recover_in_flight(
-                    client, store, state, project.marker_id,
-                    grace_seconds=options.grace_seconds(target), stopped=_stopped(stop),
-                )
-                _raise_if_stopped(stop)
-            remote = refresh(client, empty, state)
-            drafted = with_context(plan(empty, state, remote, target=target.name), empty)
-            the_plan = replace(drafted, changes=tuple(
-                replace(c, reason="destroy")
-                if c.action == "archive" and c.reason != "already gone from the portal" else c
-                for c in drafted.changes  # (a release: a record not provably this project's)
-            ))
-            return _confirm_and_apply(
-                the_plan, target, store, state, client, project.marker_id,
-                confirm=confirm, progress=progress, stop=stop,
-            )
-
-
-def _confirm_and_apply(
+def confirm_and_apply(
     the_plan: Plan,
     target: Target,
     store: StateStore,
@@ -410,6 +95,40 @@ def _confirm_and_apply(
     return RunOutcome(the_plan, target, result, backup=backup, moved=moved)
 
 
+def run_destroy(
+    options: RunOptions,
+    *,
+    confirm: Confirm,
+    progress: ProgressFactory | None = None,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
+    """Archive every record the state manages, in reverse dependency order."""
+    project = options.project
+    target, store = resolve(options)
+    if target.protected:
+        raise ConfigError(
+            f"target {target.name} is protected (protected: true in reconciler.yaml); "
+            "destroy is refused whatever the flags"
+        )
+    empty = DesiredState(project=project, records={}, reference_time=now_iso(options))
+    with store.locked(command="destroy"):
+        state = store.load()
+        with connect(target, options.environ, state=state) as client:
+            if state.in_flight:  # what an interrupted apply created is ours to archive too
+                recover_first(client, store, state, options, target, stop)
+            remote = refresh_records(client, empty, state)
+            drafted = with_context(plan(empty, state, remote, target=target.name), empty)
+            the_plan = replace(drafted, changes=tuple(
+                replace(c, reason="destroy")
+                if c.action == "archive" and c.reason != "already gone from the portal" else c
+                for c in drafted.changes  # (a release: a record not provably this project's)
+            ))
+            return confirm_and_apply(
+                the_plan, target, store, state, client, project.marker_id,
+                confirm=confirm, progress=progress, stop=stop,
+            )
+
+
 def run_refresh_times(
     options: RunOptions,
     *,
@@ -429,13 +148,9 @@ def run_refresh_times(
         state = store.load()
         with connect(target, options.environ, state=state) as client:
             if state.in_flight:
-                recover_in_flight(
-                    client, store, state, desired.project.marker_id,
-                    grace_seconds=options.grace_seconds(target), stopped=_stopped(stop),
-                )
-                _raise_if_stopped(stop)
+                recover_first(client, store, state, options, target, stop)
             release_excluded(state, loaded, options)  # no longer taken by the target: kept
-            remote = refresh(client, desired, state)
+            remote = refresh_records(client, desired, state)
             owners = resolve_owners(client, desired, state)
             check_owners(desired, {**state.owners, **owners})
             unpinned = state.copy()
@@ -452,7 +167,7 @@ def run_refresh_times(
             )
             the_plan, moved = _drop_pin_only_updates(drafted, state, desired)
             refuse_before_writing(target, the_plan, state, options)
-            return _confirm_and_apply(
+            return confirm_and_apply(
                 the_plan, target, store, state, client, desired.project.marker_id,
                 confirm=confirm, progress=progress, stop=stop, moved=moved,
             )
@@ -484,18 +199,14 @@ def _drop_pin_only_updates(
     return replace(drafted, changes=tuple(changes), unchanged=tuple(sorted(unchanged))), tuple(moved)
 
 
-__all__ = [
-    "Rebinding",
-    "RunOutcome",
-    "StateEditOutcome",
-    "check_address",
-    "load_settings_only",
-    "load_with_spec",
-    "move_in_state",
-    "rebind_state",
-    "remove_from_state",
-    "run_destroy",
-    "run_refresh_times",
-    "run_state_mv",
-    "run_state_rm",
-]
+def check_owners(desired: DesiredState, owners: Mapping[str, str]) -> None:
+    issues = [
+        SpecIssue(
+            r.source.file, r.source.line, r.source.column, f"{r.object_type}.{r.key}.owner",
+            f"{r.owner_email} is not an owner in this portal; use an owner's email or id",
+        )
+        for r in desired.records.values()
+        if r.owner_email and r.owner_email.lower() not in owners
+    ]
+    if issues:
+        raise SpecError(issues)

@@ -1,13 +1,16 @@
-"""Several targets in one command (``--target a --target b``, ``--all-targets``).
+"""The run of ``plan`` and ``apply`` over its targets: one (the usual run) or several
+(``--target a --target b``, ``--all-targets``), by one path.
 
-Each target runs the single-target path (``workflow.run_plan`` / ``run_apply``) in a thread
-of its own, with its own client (and so its own rate limiter and connection pool) and its
-own state. One target failing never stops the others: its error is kept with its name.
+The caller's thread loads every target first (``load_target``: the spec as the target
+takes it, one at a time, since loading is CPU-bound); for apply it then takes each
+target's state lock, held until every target is done. Then each target runs
+``runs.plan_target`` / ``runs.apply_target``: a single target in the caller's thread, several
+side by side in threads of their own, each with its own client (and so its own rate
+limiter and connection pool) and its own state. One target failing never stops the
+others: its error is kept with its name (a single target's is raised by ``unwrap``).
 
 An apply asks once: every target plans, then waits at its confirmation until all have
 planned (or failed); the caller is shown the plans together and answers once for all.
-Each target's state lock is taken by the caller's thread before anything starts and held
-until every target is done (a target whose state is locked by another run fails alone).
 """
 
 from __future__ import annotations
@@ -21,15 +24,15 @@ from functools import partial
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.planning.planner import Plan
+from reconciler.workflow.options import LoadedTarget, RunOptions, load_target
 from reconciler.workflow.runs import (
     ApplyOutcome,
     PlanOutcome,
-    RunOptions,
-    run_apply,
-    run_plan,
-    store_for,
+    ProgressFactory,
+    apply_target,
+    plan_target,
 )
 
 Outcome = TypeVar("Outcome", PlanOutcome, ApplyOutcome)
@@ -44,20 +47,31 @@ class TargetResult(Generic[Outcome]):
     #: a ReconcilerError (the user can act on it), or anything else (a bug)
     error: Exception | None = None
 
+    def unwrap(self) -> Outcome:
+        """The outcome; the error that stopped the target is raised."""
+        if self.error is not None:
+            raise self.error
+        assert self.outcome is not None
+        return self.outcome
+
 
 def plan_targets(runs: Sequence[RunOptions]) -> list[TargetResult[PlanOutcome]]:
-    """``run_plan`` for each target, side by side; results in the order given."""
+    """``plan_target`` for each target; results in the order given."""
     results: dict[int, TargetResult[PlanOutcome]] = {}
+    loaded = _load_each(runs, results)
 
-    def one(index: int, options: RunOptions) -> None:
-        name = options.target_name or "?"
-        _leave_signals_to_the_main_thread()
+    def one(index: int) -> None:
+        name = _name(runs[index])
         try:
-            results[index] = TargetResult(name, run_plan(options))
+            results[index] = TargetResult(name, plan_target(loaded[index], runs[index]))
         except Exception as error:  # noqa: BLE001 - kept with the target, rendered by the caller
             results[index] = TargetResult(name, None, error)
 
-    _run_all([partial(one, i, o) for i, o in enumerate(runs)])
+    if len(runs) == 1:  # one target: in the caller's thread
+        if loaded:
+            one(0)
+    else:
+        _join(_start({index: partial(one, index) for index in loaded}, "plan", runs))
     return [results[i] for i in range(len(runs))]
 
 
@@ -100,38 +114,49 @@ def apply_targets(
     runs: Sequence[RunOptions],
     *,
     confirm: Callable[[Sequence[tuple[str, Plan]]], bool],
+    progress: ProgressFactory | None = None,
     stop: threading.Event | None = None,
+    saved_plan: Path | None = None,
 ) -> list[TargetResult[ApplyOutcome]]:
-    """``run_apply`` for each target, side by side, with one ``confirm`` for every plan
-    that has changes (called in the caller's thread, so it may prompt)."""
-    names = [options.target_name or "?" for options in runs]
+    """``apply_target`` for each target, with one ``confirm`` for every plan that has
+    changes (called in the caller's thread, so it may prompt). ``saved_plan``: apply this
+    plan instead of making one (a run over one target)."""
+    if saved_plan is not None and any(options.only for options in runs):
+        raise ConfigError(
+            "--only limits the plan apply makes; a saved plan is applied as it is. Make the "
+            "plan with --only (`reconciler plan --only ADDRESS --out FILE`) instead"
+        )
+    names = [_name(options) for options in runs]
     results: dict[int, TargetResult[ApplyOutcome]] = {}
-    gate = _Gate(names)
-    with ExitStack() as locks:
-        startable = _lock_states(runs, locks, results)
+    loaded = _load_each(runs, results)
 
-        def one(index: int, options: RunOptions) -> None:
-            name = names[index]
-            _leave_signals_to_the_main_thread()
+    def one(index: int, ask: Callable[[Plan], bool]) -> None:
+        try:
+            outcome = apply_target(loaded[index], runs[index], confirm=ask, progress=progress,
+                                   stop=stop, saved_plan=saved_plan)
+            results[index] = TargetResult(names[index], outcome)
+        except Exception as error:  # noqa: BLE001 - kept with the target
+            results[index] = TargetResult(names[index], None, error)
+
+    with ExitStack() as locks:
+        startable = _lock_states(loaded, locks, results, names)
+        if len(runs) == 1:  # one target: its run asks the caller's question itself
+            if startable:
+                one(0, lambda the_plan: confirm([(names[0], the_plan)]))
+            return [results[0]]
+        gate = _Gate(names)
+
+        def one_of_many(index: int) -> None:
             try:
-                outcome = run_apply(
-                    options, confirm=lambda p: gate.ask(name, p), stop=stop, locked=True
-                )
-                results[index] = TargetResult(name, outcome)
-            except Exception as error:  # noqa: BLE001 - kept with the target
-                results[index] = TargetResult(name, None, error)
+                one(index, partial(gate.ask, names[index]))
             finally:
-                gate.leave(name)
+                gate.leave(names[index])
 
         for index in range(len(runs)):
             if index not in startable:
                 gate.leave(names[index])
-        threads = [
-            threading.Thread(target=one, args=(i, runs[i]), name=f"apply-{names[i]}", daemon=True)
-            for i in sorted(startable)
-        ]
-        for thread in threads:
-            thread.start()
+        threads = _start({index: partial(one_of_many, index) for index in sorted(startable)},
+                         "apply", runs)
         try:
             gate.wait_for_all()
             asked = [(name, gate.plans[name]) for name in names if name in gate.plans]
@@ -142,31 +167,37 @@ def apply_targets(
     return [results[i] for i in range(len(runs))]
 
 
-def _lock_states(
-    runs: Sequence[RunOptions], locks: ExitStack,
-    results: dict[int, TargetResult[ApplyOutcome]],
-) -> set[int]:
-    """Take each target's state lock (once per state file); the targets that could not be
-    locked (or not even resolved) get their error now. Returns the indexes of those that
-    may start."""
-    from reconciler.settings import resolve_target
-    from reconciler.loading import load_project_settings
+def _name(options: RunOptions) -> str:
+    return options.target_name or options.project.default_target
 
-    held: dict[Path, Exception | None] = {}
-    startable: set[int] = set()
+
+def _load_each(
+    runs: Sequence[RunOptions], results: dict[int, TargetResult[Outcome]]
+) -> dict[int, LoadedTarget]:
+    """Each target loaded, by index; those that could not be get their error now."""
+    loaded: dict[int, LoadedTarget] = {}
     for index, options in enumerate(runs):
-        name = options.target_name or "?"
         try:
-            project = load_project_settings(options.project_dir)
-            target = resolve_target(
-                project, target_name=options.target_name, state_path=options.state_path,
-                base_url=options.base_url, environ=options.environ,
-            )
-            store = store_for(project, target)
-            path = store.real_path  # the lock is per state file (state_lock.py)
+            loaded[index] = load_target(options)
+        except Exception as error:  # noqa: BLE001 - kept with the target
+            results[index] = TargetResult(_name(options), None, error)
+    return loaded
+
+
+def _lock_states(
+    loaded: dict[int, LoadedTarget], locks: ExitStack,
+    results: dict[int, TargetResult[ApplyOutcome]], names: Sequence[str],
+) -> set[int]:
+    """Take each loaded target's state lock (once per state file); the targets that could
+    not be locked get their error now. Returns the indexes of those that may start."""
+    held: dict[Path, ReconcilerError | None] = {}
+    startable: set[int] = set()
+    for index, target in sorted(loaded.items()):
+        try:
+            path = target.store.real_path  # the lock is per state file (state/lock.py)
             if path not in held:
                 try:
-                    locks.enter_context(store.locked(command="apply"))
+                    locks.enter_context(target.store.locked(command="apply"))
                     held[path] = None
                 except ReconcilerError as error:
                     held[path] = error
@@ -174,10 +205,29 @@ def _lock_states(
             if failure is not None:
                 raise failure
         except Exception as error:  # noqa: BLE001 - kept with the target
-            results[index] = TargetResult(name, None, error)
+            results[index] = TargetResult(names[index], None, error)
             continue
         startable.add(index)
     return startable
+
+
+def _start(
+    jobs: dict[int, Callable[[], None]], verb: str, runs: Sequence[RunOptions]
+) -> list[threading.Thread]:
+    """A thread for each job, started (which leaves Ctrl-C to the caller's thread)."""
+
+    def run(job: Callable[[], None]) -> None:
+        _leave_signals_to_the_main_thread()
+        job()
+
+    threads = [
+        threading.Thread(target=run, args=(job,), name=f"{verb}-{_name(runs[index])}",
+                         daemon=True)
+        for index, job in jobs.items()
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def _leave_signals_to_the_main_thread() -> None:
@@ -187,13 +237,6 @@ def _leave_signals_to_the_main_thread() -> None:
     confirmation prompt, blocked in a read, is never."""
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-
-
-def _run_all(jobs: Sequence[Callable[[], None]]) -> None:
-    threads = [threading.Thread(target=job, daemon=True) for job in jobs]
-    for thread in threads:
-        thread.start()
-    _join(threads)
 
 
 def _join(threads: Sequence[threading.Thread]) -> None:

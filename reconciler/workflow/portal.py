@@ -1,10 +1,9 @@
-"""Connecting to a target's portal, and the read steps that come before a plan.
+"""Connecting to a target's portal, and reading its owners.
 
 ``connect`` yields a ``HubSpotClient`` for a target: for the embedded ``local`` target it
-first starts the emulator in-process (data under ``.reconciler/``) and stops it after.
-``refresh`` reads what the portal holds for the managed records (in full, or only what
-changed since the last refresh: ``reconciler.identity.refresh``); ``resolve_owners`` maps owner
-emails through the owners API. Reads only: the planner then works on plain data.
+first starts the emulator in-process (data under ``.reconciler/``) and stops it after,
+and checks first that the portal behind the token is the one the target and the state
+name. ``resolve_owners`` maps owner emails through the owners API.
 """
 
 from __future__ import annotations
@@ -12,23 +11,13 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 from reconciler import __version__
 from reconciler.hubspot.client import ClientSettings, HubSpotClient
 from reconciler.errors import ApiError, ConfigError, StateError
 from reconciler.model import DesiredState
-from reconciler.identity.recovery import SEARCH_LAG_GRACE_SECONDS
-from reconciler.identity.refresh import Refreshed, RefreshMode, log_path_for, refresh_records
 from reconciler.settings import Target, read_token
 from reconciler.state.store import State
-
-
-@dataclass(frozen=True, slots=True)
-class PortalInfo:
-    base_url: str
-    embedded: bool
 
 
 @contextmanager
@@ -125,33 +114,6 @@ def _client_settings(target: Target, base_url: str, token: str) -> ClientSetting
         concurrency=limits.concurrency,
         user_agent=f"hubspot-reconciler/{__version__}",
     )
-
-
-def refresh(
-    client: HubSpotClient,
-    desired: DesiredState,
-    state: State,
-    *,
-    mode: RefreshMode = "full",
-    log_path: Path | None = None,
-    margin_seconds: float = SEARCH_LAG_GRACE_SECONDS,
-) -> Refreshed:
-    """What the portal holds now for every managed record (None: deleted or archived).
-
-    ``mode="incremental"`` with a ``log_path`` (the target's ``refresh_log_path``) asks
-    HubSpot what changed since the last refresh and reads only that, falling back to a
-    full read when that cannot be trusted (``reconciler.identity.refresh`` says when, and what each
-    mode can miss); ``margin_seconds`` covers search's indexing lag. The result's
-    ``report`` says how it went.
-    """
-    return refresh_records(
-        client, desired, state, mode=mode, log_path=log_path, margin_seconds=margin_seconds
-    )
-
-
-def refresh_log_path(target: Target) -> Path:
-    """Where a target's refresh bookkeeping lives: beside its state file."""
-    return log_path_for(target.state_path)
 
 
 def resolve_owners(client: HubSpotClient, desired: DesiredState, state: State) -> dict[str, str]:

@@ -7,7 +7,7 @@ import pytest
 from reconciler.errors import ConfigError
 from reconciler.model import ProjectSettings
 from reconciler.settings import read_token, resolve_target
-from reconciler.workflow.runs import RunOptions
+from reconciler.workflow.options import RunOptions
 
 PROJECT = ProjectSettings(
     root="/proj",
@@ -43,10 +43,10 @@ def test_remote_target_settings() -> None:
 def test_recovery_grace_comes_from_env_then_target_then_default() -> None:
     target = resolve_target(PROJECT, target_name="sandbox", environ={})
     local = resolve_target(PROJECT, target_name="local", environ={})
-    options = RunOptions(project_dir=".", environ={})  # type: ignore[arg-type]
+    options = RunOptions(project=PROJECT, environ={})
     assert options.grace_seconds(target) == 5
     assert options.grace_seconds(local) == 30
-    env = RunOptions(project_dir=".", environ={"RECONCILER_RECOVERY_GRACE_SECONDS": "2"})  # type: ignore[arg-type]
+    env = RunOptions(project=PROJECT, environ={"RECONCILER_RECOVERY_GRACE_SECONDS": "2"})
     assert env.grace_seconds(target) == 2
 
 

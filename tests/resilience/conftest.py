@@ -27,7 +27,8 @@ from reconciler.hubspot.client import ClientSettings, HubSpotClient
 from reconciler.emulator import Emulator, FaultConfig
 from reconciler.model import slug
 from reconciler.planning.planner import plan
-from reconciler.workflow.portal import refresh, resolve_owners
+from reconciler.identity.refresh import refresh_records
+from reconciler.workflow.portal import resolve_owners
 from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, recover_in_flight
 from reconciler.loading import load_project
 from reconciler.state.store import StateStore
@@ -218,7 +219,7 @@ def apply_library(
                               requests_per_10s=None, search_per_second=None)
     with HubSpotClient(settings, transport=transport) as client:
         recover_in_flight(client, store, state, marker_id, grace_seconds=grace)
-        remote = refresh(client, desired, state)
+        remote = refresh_records(client, desired, state)
         owners = resolve_owners(client, desired, state)
         the_plan = plan(desired, state, remote, owners=owners, target="local")
         result = apply_plan(the_plan, client=client, store=store, state=state,

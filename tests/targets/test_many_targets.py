@@ -5,6 +5,7 @@ JSON document for all."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,49 @@ def test_the_worst_exit_code_wins() -> None:
     assert worst_exit_code([0, 0]) == 0
     assert worst_exit_code([1, 3]) == 3
     assert worst_exit_code([]) == 0
+
+
+def _interrupted_after_creating_globex(root: Path, emulator: Any) -> None:
+    """What an apply cut off after HubSpot created companies/globex leaves: the record in
+    the portal, with this project's markers, and the state's in-flight entry for it."""
+    import httpx
+
+    marker = "fleet-demo-01:companies/globex"
+    answer = httpx.post(
+        f"{emulator.base_url}/crm/v3/objects/companies",
+        headers={"Authorization": f"Bearer {emulator.token}"}, timeout=10,
+        json={"properties": {"name": "Globex", "reconciler_key": marker,
+                             "reconciler_project": "fleet-demo-01"}},
+    )
+    assert answer.status_code in (200, 201), answer.text
+    path = root / ".reconciler" / "state" / "one.json"
+    state = json.loads(path.read_text())
+    state["in_flight"] = {"batch-1": {
+        "object_type": "companies", "addresses": ["companies/globex"],
+        "markers": {"companies/globex": marker}, "started_at": time.time() - 3600,
+    }}
+    path.write_text(json.dumps(state))
+    (root / "more.yaml").write_text(
+        "companies:\n  globex:\n    name: Globex\n  initech:\n    name: Initech\n"
+    )
+
+
+def test_a_target_that_recovers_reads_alike_alone_and_beside_others(
+    cli: Cli, tmp_path: Path, emulator: Any, second: Any
+) -> None:
+    """Records an interrupted apply left are counted once, as recovered in the summary, by
+    a run over one target and by a run over several alike (the latter also printed a
+    "Recovered N record(s)" line above that summary, and only there)."""
+    for run, targets in enumerate([("-t", "one"), ("-t", "one", "-t", "two")]):
+        emulator.reset()
+        second.reset()
+        root = project(tmp_path / str(run), emulator, second)
+        code, out, err = cli("apply", "--project", root, "-t", "one", "--auto-approve")
+        assert code == 0, out + err
+        _interrupted_after_creating_globex(root, emulator)
+        code, out, err = cli("apply", "--project", root, *targets, "--auto-approve")
+        assert code == 0, out + err
+        assert "Apply complete: 1 created, 0 updated, 0 archived, 1 recovered" in out, out
+        assert "Recovered" not in out, out
+        assert [r["properties"]["name"] for r in stored(emulator, "companies")].count(
+            "Globex") == 1
