@@ -11,13 +11,18 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.applying.run import ApplyRun
-from reconciler.hubspot.client import UpdateInput
 from reconciler.errors import ReconcilerError
+from reconciler.hubspot.client import UpdateInput
+from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
+from reconciler.identity.markers import (
+    MARKER_PROPERTY,
+    PROJECT_PROPERTY,
+    marker_properties,
+    marker_value,
+)
 from reconciler.model import AssociationRef, write_rank
 from reconciler.planning.planner import Change, RemoteSnapshot, carried_markers, not_provably_ours
-from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties, marker_value
 from reconciler.state.store import AppliedAssociation
 
 

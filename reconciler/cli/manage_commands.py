@@ -164,7 +164,7 @@ def import_command(project_dir: Path, target_name: str | None, state_path: Path 
 
 
 def _confirm_import(options: object, address: str, hubspot_id: str, auto_approve: bool) -> bool:
-    from reconciler.identity.recovery import marker_properties
+    from reconciler.identity.markers import marker_properties
     from reconciler.workflow.runs import RunOptions
 
     assert isinstance(options, RunOptions)

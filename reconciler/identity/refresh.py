@@ -57,7 +57,6 @@ or a range that cannot be listed.
 from __future__ import annotations
 
 import json
-import time
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -76,7 +75,7 @@ from reconciler.planning.planner import (
     association_identity,
     not_provably_ours,
 )
-from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY
+from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.state.store import State
 from reconciler.state.journal import write_atomically
 
@@ -239,7 +238,7 @@ class Refreshed(Mapping[str, RemoteSnapshot | None]):
         self._read = read
         self.report = report
         #: type → how many records carry this project's marker, for the types counted
-        #: (read by ``portal_identity.scan_portal``: no second count search)
+        #: (read by ``scan.scan_portal``: no second count search)
         self.counts: Mapping[str, int] = {}
         #: address → id of the records the state maps that were read without this
         #: project's id marker, in a state of this project's id (``not_provably_ours``)
@@ -282,7 +281,7 @@ def refresh_records(
     ids_by_type, props_by_type = _managed(desired, state)
     log = load_log(log_path) if log_path is not None else None
     reason = _why_full(mode, log_path, log, state, marker)
-    now = time.time()
+    now = client.clock.time()
     work = _Work(client, marker, state)
     if reason is not None or log is None:
         vouch = log_path is not None and state.project_id == marker
@@ -579,20 +578,16 @@ class _Work:
         return missing, extras
 
     def _list(self, object_type: str, lo: int | None, hi: int | None) -> set[int]:
-        """Every marked id in the range, paging by ``hs_object_id`` (never past 10,000)."""
+        """Every marked id in the range (``HubSpotClient.search`` pages by ``hs_object_id``,
+        never past 10,000)."""
         listed: set[int] = set()
-        start = lo
-        while True:
-            page = self.client.search_page(
-                object_type, self._group(start, hi), ["hs_object_id"], limit=PAGE,
-            )
-            ids = [int(r.id) for r in page.records if r.id.isdigit()]
-            listed.update(ids)
-            if page.after is None or not ids or len(page.records) < PAGE:
-                return listed
+        for record in self.client.search(object_type, self._group(lo, hi), ["hs_object_id"],
+                                         limit=PAGE):
+            if record.id.isdigit():
+                listed.add(int(record.id))
             if len(listed) > SEARCH_CAP * 2:
                 raise _Untrusted("too many marked records to list")
-            start = max(ids) + 1
+        return listed
 
     def drift_floor(self) -> list[int]:
         """[the time to keep the cutoff at] when too many records drift to list them in

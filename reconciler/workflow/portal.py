@@ -19,8 +19,9 @@ from reconciler import __version__
 from reconciler.hubspot.client import ClientSettings, HubSpotClient
 from reconciler.errors import ApiError, ConfigError, StateError
 from reconciler.model import DesiredState
-from reconciler.identity.recovery import SEARCH_LAG_GRACE_SECONDS
-from reconciler.identity.refresh import Refreshed, RefreshMode, log_path_for, refresh_records
+from reconciler.identity.refresh import Refreshed, RefreshMode, refresh_records
+from reconciler.identity.refresh_log import log_path_for
+from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.settings import Target, read_token
 from reconciler.state.store import State
 

@@ -18,9 +18,11 @@ from reconciler.errors import ConfigError, SpecError, SpecIssue
 from reconciler.model import DesiredState, ProjectSettings, slug
 from reconciler.planning.planner import Plan, plan
 from reconciler.hubspot.budget import check_daily_budget, daily_remaining
-from reconciler.identity.scan import plan_with_portal, scan_portal
+from reconciler.identity.scan import scan_portal
+from reconciler.identity.scan_plan import plan_with_portal
 from reconciler.workflow.portal import connect, refresh, refresh_log_path, resolve_owners
-from reconciler.identity.recovery import SEARCH_LAG_GRACE_SECONDS, recover_in_flight
+from reconciler.identity.recovery import recover_in_flight
+from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.identity.refresh import RefreshMode, RefreshReport
 from reconciler.settings import ARCHIVE_PERCENT_FLOOR, Target, resolve_target
 from reconciler.state.store import State, StateBinding, StateStore
