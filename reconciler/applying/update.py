@@ -15,6 +15,7 @@ from reconciler.applying.run import ApplyRun
 from reconciler.errors import ReconcilerError
 from reconciler.hubspot.client import UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
+from reconciler.identity.lookup import records_carrying
 from reconciler.identity.markers import (
     MARKER_PROPERTY,
     PROJECT_PROPERTY,
@@ -268,8 +269,7 @@ def remark(run: ApplyRun, changes: list[Change]) -> None:
         run.check_stop()
         markers = {marker_value(run.project, c.address): c for c in group}
         try:
-            carrying = run.client.search_by_property_values(
-                object_type, MARKER_PROPERTY, list(markers), [MARKER_PROPERTY, PROJECT_PROPERTY])
+            carrying = records_carrying(run.client, object_type, list(markers))
         except ReconcilerError as error:
             for change in group:
                 run.fail(change, f"marker rewrite not sent: could not look for records "

@@ -9,7 +9,8 @@ key's prefix (``markers.proves_owner``); grouped by key, the oldest record first
 
 Search lags writes (facts §7): ``find_by_marker`` searches again until a deadline, so an
 empty answer means "not made"; ``read_back=True`` returns the records as a read by id
-does (reads see every write at once).
+does (reads see every write at once). ``records_carrying`` is the one search that asks no
+proof of ownership: before a marker is rewritten, whoever's record carries it already.
 """
 
 from __future__ import annotations
@@ -65,13 +66,24 @@ def find_marked(
     if project_id is not None:
         matches = list(client.search(object_type, project_group(project_id), props))
     else:
-        wanted = list(dict.fromkeys(m.lower() for m in markers))
-        if not wanted:
-            return {}
-        matches = client.search_by_property_values(object_type, MARKER_PROPERTY, wanted, props)
+        matches = records_carrying(client, object_type, markers, props)
     if read_back:
         matches = read_by_id(client, object_type, matches, props)
     return group_owned(matches, project_id=project_id, first_release=first_release)
+
+
+def records_carrying(
+    client: HubSpotClient, object_type: str, markers: Iterable[str],
+    properties: Sequence[str] = (),
+) -> list[RemoteRecord]:
+    """Every record carrying one of the keys ``markers``, whoever's it is (a key is unique
+    on most types: rewriting a marker must not take another record's), with ``properties``
+    and both markers."""
+    wanted = list(dict.fromkeys(m.lower() for m in markers))
+    if not wanted:
+        return []
+    props = marker_lookup_properties(properties)
+    return client.search_by_property_values(object_type, MARKER_PROPERTY, wanted, props)
 
 
 def marker_lookup_properties(properties: Sequence[str]) -> list[str]:
@@ -159,4 +171,5 @@ __all__ = [
     "oldest_first",
     "project_group",
     "read_by_id",
+    "records_carrying",
 ]
