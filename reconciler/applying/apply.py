@@ -2,7 +2,7 @@
 
 The phases, in order (each in its own module):
 
-1. the marker properties exist on every type written (``recovery.ensure_markers``);
+1. the marker properties exist on every type written (``markers.ensure_markers``);
 2. moves and releases (``apply_refactor``), then marker rewrites of a migrating state
    (``apply_update.remark``);
 3. creates, type by type in write order (``apply_create``; calendar meetings through
@@ -12,8 +12,8 @@ The phases, in order (each in its own module):
 5. archives, in reverse write order (``apply_archive``), and the extra records of
    duplicated markers (``apply_identity.dedupe``);
 6. when something was created, a bounded wait until search lists it
-   (``reconciler.identity.scan.wait_until_searchable``), so the next run, even without this state,
-   finds it.
+   (``reconciler.identity.scan.wait_until_searchable``), so the next run, even without
+   this state, finds it.
 
 Adopted records (``apply_identity.adopt``: they carry the marker of a record the state did
 not map) are mapped before the creates, and updated with the other updates.

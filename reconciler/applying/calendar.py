@@ -3,10 +3,10 @@
 The scheduler endpoint takes only its own properties (facts §8), so the meeting carries no
 marker until the follow-up update. If the scheduler's answer is lost, the meeting can only
 be found by what the scheduler stores: owner, title, start, created after the attempt. The
-in-flight entry records those (``calendar_lookup.calendar_attempt``) before the request leaves;
-the meeting is then adopted only when exactly one candidate matches and it carries no
-marker (``calendar_lookup.find_calendar_meeting``). Otherwise it is reported, naming the
-candidates, and nothing is created: it is never sent again blind.
+in-flight entry records those (``reconciler.identity.calendar_lookup.calendar_attempt``)
+before the request leaves; the meeting is then adopted only when exactly one candidate
+matches and it carries no marker (``calendar_lookup.find_calendar_meeting``). Otherwise it
+is reported, naming the candidates, and nothing is created: it is never sent again blind.
 """
 
 from __future__ import annotations
