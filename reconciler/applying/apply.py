@@ -2,7 +2,7 @@
 
 The phases, in order (each in its own module):
 
-1. the marker properties exist on every type written (``recovery.ensure_markers``);
+1. the marker properties exist on every type written (``markers.ensure_markers``);
 2. moves and releases (``apply_refactor``), then marker rewrites of a migrating state
    (``apply_update.remark``);
 3. creates, type by type in write order (``apply_create``; calendar meetings through
@@ -12,44 +12,36 @@ The phases, in order (each in its own module):
 5. archives, in reverse write order (``apply_archive``), and the extra records of
    duplicated markers (``apply_identity.dedupe``);
 6. when something was created, a bounded wait until search lists it
-   (``portal_identity.wait_until_searchable``), so the next run, even without this state,
-   finds it.
+   (``reconciler.identity.scan.wait_until_searchable``), so the next run, even without
+   this state, finds it.
 
 Adopted records (``apply_identity.adopt``: they carry the marker of a record the state did
 not map) are mapped before the creates, and updated with the other updates.
 
 Every outcome is recorded by ``apply_run.ApplyRun`` (the one place that writes the state),
 which saves after every batch, so a crash loses nothing HubSpot accepted. Crash safety rests
-on the markers and in-flight batches: see ``reconciler.identity.recovery``.
+on the markers and in-flight batches: see ``reconciler.identity.markers`` and
+``reconciler.identity.recovery``.
 """
 
 from __future__ import annotations
 
 import threading
 
+from reconciler.applying.adopt import adopt, dedupe
 from reconciler.applying.archive import archive
 from reconciler.applying.calendar import create_calendar
 from reconciler.applying.create import create_batches, prepare
-from reconciler.applying.adopt import adopt, dedupe
 from reconciler.applying.refactor import refactor
 from reconciler.applying.run import ApplyResult, ApplyRun, Failure, ProgressCallback, Stop
 from reconciler.applying.update import associate_deferred, by_type, remark, update
-from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import ReconcilerError
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.identity.markers import ensure_markers
+from reconciler.identity.scan import wait_until_searchable
+from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.model import AssociationRef
 from reconciler.planning.planner import Change, Plan
-from reconciler.identity.recovery import (
-    CREATE_ROUNDS,
-    MARKER_PROPERTY,
-    PROJECT_PROPERTY,
-    SEARCH_LAG_GRACE_SECONDS,
-    ensure_markers,
-    find_by_marker,
-    marker_properties,
-    marker_value,
-    recover_in_flight,
-)
-from reconciler.identity.scan import wait_until_searchable
 from reconciler.state.store import State, StateStore
 
 
@@ -92,7 +84,7 @@ def _run(run: ApplyRun) -> ApplyResult:
         try:
             run.result.search_wait = wait_until_searchable(
                 run.client, run.state, run.project, created,
-                timeout_seconds=run.grace_seconds, sleep=run.sleep, stopped=run.stop.is_set,
+                timeout_seconds=run.grace_seconds, stopped=run.stop.is_set,
             ).describe()
         except ReconcilerError as error:  # everything is applied and saved: only a note
             run.result.search_wait = (
@@ -129,17 +121,4 @@ def apply_plan(
     ))
 
 
-__all__ = [  # the recovery names are re-exported: callers import them from here too
-    "CREATE_ROUNDS",
-    "MARKER_PROPERTY",
-    "PROJECT_PROPERTY",
-    "SEARCH_LAG_GRACE_SECONDS",
-    "ApplyResult",
-    "Failure",
-    "apply_plan",
-    "ensure_markers",
-    "find_by_marker",
-    "marker_properties",
-    "marker_value",
-    "recover_in_flight",
-]
+__all__ = ["ApplyResult", "Failure", "apply_plan"]

@@ -3,28 +3,21 @@
 The scheduler endpoint takes only its own properties (facts §8), so the meeting carries no
 marker until the follow-up update. If the scheduler's answer is lost, the meeting can only
 be found by what the scheduler stores: owner, title, start, created after the attempt. The
-in-flight entry records those (``recovery.calendar_attempt``) before the request leaves;
-the meeting is then adopted only when exactly one candidate matches and it carries no
-marker (``recovery.find_calendar_meeting``). Otherwise it is reported, naming the
-candidates, and nothing is created: it is never sent again blind.
+in-flight entry records those (``reconciler.identity.calendar_lookup.calendar_attempt``)
+before the request leaves; the meeting is then adopted only when exactly one candidate
+matches and it carries no marker (``calendar_lookup.find_calendar_meeting``). Otherwise it
+is reported, naming the candidates, and nothing is created: it is never sent again blind.
 """
 
 from __future__ import annotations
 
-import time
-
 from reconciler.applying.run import ApplyRun
-from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
-from reconciler.hubspot.client import CALENDAR_PROPERTIES, RemoteRecord, UpdateInput
 from reconciler.errors import AmbiguousWriteError, ReconcilerError
+from reconciler.hubspot.client import CALENDAR_PROPERTIES, RemoteRecord, UpdateInput
+from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
+from reconciler.identity.calendar_lookup import calendar_attempt, find_calendar_meeting
+from reconciler.identity.markers import MARKER_PROPERTY, marker_properties, set_markers
 from reconciler.planning.planner import Change
-from reconciler.identity.recovery import (
-    MARKER_PROPERTY,
-    calendar_attempt,
-    find_calendar_meeting,
-    marker_properties,
-    set_markers,
-)
 
 
 def create_calendar(run: ApplyRun, change: Change) -> None:
@@ -40,7 +33,7 @@ def create_calendar(run: ApplyRun, change: Change) -> None:
     markers = marker_properties(run.project, change.address)
     record = run.record_state(change, via_calendar=True)
     batch_id = f"calendar-{run.trace_id()}"
-    sent_at = time.time()
+    sent_at = run.client.clock.time()
     run.record_in_flight(batch_id, {
         "object_type": change.object_type,
         "addresses": [change.address],
@@ -85,7 +78,7 @@ def _settle(run: ApplyRun, change: Change, batch_id: str, error: str) -> RemoteR
         lookup = find_calendar_meeting(
             run.client, entry["calendar"], marker,
             deadline=float(entry["started_at"]) + run.grace_seconds,
-            sleep=run.sleep, stopped=run.stop.is_set,
+            stopped=run.stop.is_set,
         )
     except ReconcilerError as search_error:
         run.fail(change, f"outcome unknown ({error}), and looking it up failed "

@@ -15,19 +15,22 @@ would be silently dropped. They are created through the associations API right a
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.applying.run import ApplyRun
 from reconciler.applying.update import associate
-from reconciler.hubspot.client import BatchItemError, BatchOutcome, CreateInput, RemoteRecord
 from reconciler.errors import AmbiguousWriteError, ReconcilerError
+from reconciler.hubspot.client import BatchItemError, BatchOutcome, CreateInput, RemoteRecord
+from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
+from reconciler.identity.lookup import find_by_marker
+from reconciler.identity.markers import MARKER_PROPERTY, marker_properties
 from reconciler.model import AssociationRef
 from reconciler.planning.planner import Change
-from reconciler.identity.recovery import CREATE_ROUNDS, MARKER_PROPERTY, find_by_marker, marker_properties
 from reconciler.state.store import AppliedAssociation, RecordState
+
+#: Rounds of create → settle lost answers by marker → resend the rest, within one apply.
+CREATE_ROUNDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +170,7 @@ def send_creates(
         run.record_in_flight(chunk[0].trace_id, {
             "object_type": object_type,
             "addresses": [p.change.address for p in group],
-            "started_at": time.time(),
+            "started_at": run.client.clock.time(),
             "records": {p.change.address: p.record.to_json() for p in group},
             # the exact marker sent: recovery searches for it, whatever the release
             "markers": {p.change.address: p.marker for p in group},
@@ -247,12 +250,13 @@ def settle(
     """Look up unsettled creates by marker; adopt what exists; return the addresses found."""
     batch_ids = {u.batch_id for u in unsettled}
     started = max(
-        float(run.state.in_flight.get(b, {}).get("started_at", time.time())) for b in batch_ids
+        float(run.state.in_flight.get(b, {}).get("started_at", run.client.clock.time()))
+        for b in batch_ids
     )
     markers = {u.pending.marker: u.pending.change.address for u in unsettled}
     found = find_by_marker(
         run.client, object_type, markers, deadline=started + run.grace_seconds,
-        sleep=run.sleep, stopped=run.stop.is_set,
+        stopped=run.stop.is_set,
     )
     with run.lock:
         for item in unsettled:

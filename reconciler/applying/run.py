@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import RateLimitError, ReconcilerError
+from reconciler.hubspot.client import HubSpotClient
 from reconciler.model import AssociationRef, Source
 from reconciler.planning.planner import Change, Plan
 from reconciler.state.store import AppliedAssociation, RecordState, State, StateStore
@@ -119,10 +119,6 @@ class ApplyRun:
             # The daily limit stops the apply too, but that is an error (exit 1), not Ctrl-C.
             self.result.interrupted = self.result.stopped_reason is None
             raise Stop()
-
-    def sleep(self, seconds: float) -> None:
-        """Wait for the search index; Ctrl-C cuts the wait short."""
-        self.stop.wait(seconds)
 
     # -- resolving what a change points at -------------------------------------------------
 

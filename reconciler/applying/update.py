@@ -11,13 +11,19 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.applying.run import ApplyRun
-from reconciler.hubspot.client import UpdateInput
 from reconciler.errors import ReconcilerError
+from reconciler.hubspot.client import UpdateInput
+from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
+from reconciler.identity.lookup import records_carrying
+from reconciler.identity.markers import (
+    MARKER_PROPERTY,
+    PROJECT_PROPERTY,
+    marker_properties,
+    marker_value,
+)
 from reconciler.model import AssociationRef, write_rank
 from reconciler.planning.planner import Change, RemoteSnapshot, carried_markers, not_provably_ours
-from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties, marker_value
 from reconciler.state.store import AppliedAssociation
 
 
@@ -263,8 +269,7 @@ def remark(run: ApplyRun, changes: list[Change]) -> None:
         run.check_stop()
         markers = {marker_value(run.project, c.address): c for c in group}
         try:
-            carrying = run.client.search_by_property_values(
-                object_type, MARKER_PROPERTY, list(markers), [MARKER_PROPERTY, PROJECT_PROPERTY])
+            carrying = records_carrying(run.client, object_type, list(markers))
         except ReconcilerError as error:
             for change in group:
                 run.fail(change, f"marker rewrite not sent: could not look for records "

@@ -107,7 +107,7 @@ def import_command(project_dir: Path, target_name: str | None, state_path: Path 
 
 def _confirm_import(options: RunOptions, address: str, hubspot_id: str,
                     auto_approve: bool) -> bool:
-    from reconciler.identity.recovery import marker_properties
+    from reconciler.identity.markers import marker_properties
 
     object_type, slash, key = address.partition("/")
     if not (slash and object_type and key and hubspot_id.strip().isdigit()):

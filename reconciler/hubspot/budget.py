@@ -22,7 +22,7 @@ from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import BATCH_LIMIT
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.planning.planner import Plan
-from reconciler.identity.recovery import NO_UNIQUE_PROPERTIES
+from reconciler.identity.markers import NO_UNIQUE_PROPERTIES
 
 #: An apply this small is not worth an extra request to learn the daily remaining.
 SMALL_APPLY = 10

@@ -67,6 +67,8 @@ class HubSpotClient(ObjectEndpoints, SearchEndpoints, AccountEndpoints, Associat
         self, settings: ClientSettings, *, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.settings = settings
+        #: the clock of every wait made with this client (``ClientSettings.clock``)
+        self.clock = settings.clock
         self.paths = ApiPaths(settings.api_version)
         self.connection = HubSpotConnection(settings, transport=transport)
         self._cancelled = threading.Event()

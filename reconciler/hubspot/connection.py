@@ -50,6 +50,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from reconciler import __version__
+from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.hubspot.token import TokenScrubber, check_token, secret_forms
 from reconciler.hubspot.deadline import Deadline, WaitTooLong
 from reconciler.errors import ConfigError, ReconcilerError, TransportError
@@ -108,6 +109,8 @@ class ClientSettings:
     retry_max_seconds: float = 30.0
     max_retry_after_seconds: float = 120.0  # the longest single wait; a longer one fails
     token_env: str = "HUBSPOT_ACCESS_TOKEN"  # where the token came from, for error messages
+    #: every wait and reading of the time (``reconciler.clock``); a test passes its own
+    clock: Clock = field(default=SYSTEM_CLOCK, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_base_url(self.base_url)

@@ -1,4 +1,5 @@
-"""CRM search: every match page by page, one page with its total, and IN lookups.
+"""CRM search: every match (the one pager: by ``hs_object_id``, past the 10,000 cap), one
+page with its total, and IN lookups.
 
 Search lags writes by a few moments and matches ``IN`` values only in lowercase
 (facts §7); both rules live here.
@@ -39,30 +40,26 @@ class SearchEndpoints(Endpoints):
         *,
         limit: int = SEARCH_PAGE_LIMIT,
     ) -> Iterator[RemoteRecord]:
-        """Every match, page by page (``after``). Search lags writes by a few moments
-        (facts §7): an empty answer right after a write proves nothing. The values of
-        every ``IN`` filter are sent lowercased: HubSpot matches ``IN`` only in lowercase."""
-        filter_groups = _lowercase_in_values(filter_groups)
-        after: str | None = None
+        """Every match, oldest first, paged by ``hs_object_id`` (each next query asks for
+        ids above the last one seen, in every filter group) instead of ``after``: search
+        refuses to page past 10,000 results (facts §7), a portal may hold more. Search lags
+        writes by a few moments (facts §7): an empty answer right after a write proves
+        nothing. The values of every ``IN`` filter are sent lowercased (``search_page``)."""
         page_size = max(1, min(limit, SEARCH_PAGE_LIMIT))
+        groups = filter_groups
+        last: int | None = None
         while True:
-            body: dict[str, Any] = {
-                "filterGroups": filter_groups,
-                "properties": list(properties),
-                "limit": page_size,
-                # A stable order keeps pages from overlapping while records are written.
-                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-            }
-            if after is not None:
-                body["after"] = after
-            records, following = self._call(
-                "POST", f"{self.paths.objects(object_type)}/search", search_page_from_api,
-                json=body, search=True,
-            )
-            yield from records
-            if following is None or following == after:
-                return  # (the same cursor again would page forever)
-            after = following
+            page = self.search_page(object_type, groups, properties, limit=page_size)
+            yield from page.records
+            if page.after is None or len(page.records) < page_size:
+                return
+            newest = page.records[-1].id
+            if not newest.isdigit() or (last is not None and int(newest) <= last):
+                return  # (ids that do not rise would page forever)
+            last = int(newest)
+            above = {"propertyName": "hs_object_id", "operator": "GT", "value": newest}
+            groups = [{**g, "filters": [*(g.get("filters") or []), above]}
+                      for g in filter_groups] or [{"filters": [above]}]
 
     def search_page(
         self,

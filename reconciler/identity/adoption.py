@@ -21,23 +21,27 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from reconciler.identity.applied_digest import DIGEST_PROPERTY, AppliedDigest, decode_digest
+
+from reconciler.errors import ConfigError, ReconcilerError, StateError
 from reconciler.hubspot.client import HubSpotClient, UpdateInput
 from reconciler.hubspot.records import RemoteRecord
-from reconciler.errors import ConfigError, ReconcilerError, StateError
-from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, address_of
-from reconciler.identity.scan import list_matching
-from reconciler.workflow.portal import connect, resolve_owners
-from reconciler.identity.recovery import (
+from reconciler.identity.applied_digest import DIGEST_PROPERTY, AppliedDigest, decode_digest
+from reconciler.identity.lookup import find_marked
+from reconciler.identity.markers import (
     MARKER_PROPERTY,
     PROJECT_PROPERTY,
+    address_in,
     ensure_markers,
     marker_properties,
     marker_value,
+    properties_when_marked,
 )
+from reconciler.identity.scan import managed_names
+from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, address_of
 from reconciler.settings import Target
 from reconciler.state.store import AppliedAssociation, Pin, RecordState, State
 from reconciler.workflow.options import RunOptions, load_target
+from reconciler.workflow.portal import connect, resolve_owners
 from reconciler.workflow.state_edits import check_address
 
 
@@ -72,12 +76,7 @@ def _unknown_spec_address(address: str, desired: DesiredState) -> ConfigError:
 
 
 def _managed_properties(record: DesiredRecord | None) -> list[str]:
-    if record is None:
-        return []
-    names = set(record.properties)
-    if record.owner_email:
-        names.add("hubspot_owner_id")
-    return sorted(names)
+    return managed_names(record) if record is not None else []
 
 
 def _adopted_record(record: DesiredRecord | None, object_type: str, remote: RemoteRecord) -> RecordState:
@@ -250,18 +249,15 @@ def import_record(
     return AdoptOutcome(target, (adopted,), {}, backup)
 
 
-def _oldest_first(records: Iterable[RemoteRecord]) -> list[RemoteRecord]:
-    return sorted(records, key=lambda r: (len(r.id), r.id))
-
-
-def _find_by_marker(
+def _find_project_records(
     client: HubSpotClient,
     project_id: str,
     object_types: Iterable[str],
     properties: Mapping[str, list[str]],
     addresses: Mapping[str, list[str]] | None,
 ) -> tuple[dict[str, tuple[str, RemoteRecord]], dict[str, tuple[str, ...]]]:
-    """address → (type, record) for this project's records found by their markers.
+    """address → (type, record) for this project's records found by their markers
+    (``lookup.find_marked``).
 
     A record is this project's when it carries both of its id markers:
     ``reconciler_project`` = the id and ``reconciler_key`` = ``<id>:<address>``. A record
@@ -275,37 +271,26 @@ def _find_by_marker(
     """
     found: dict[str, tuple[str, RemoteRecord]] = {}
     duplicates: dict[str, tuple[str, ...]] = {}
-    prefix = f"{project_id.lower()}:"
     for object_type in sorted(set(object_types)):
-        defined = {p.name for p in client.list_properties(object_type)}
-        if MARKER_PROPERTY not in defined or PROJECT_PROPERTY not in defined:
+        if not properties_when_marked(client, object_type):
             continue  # no record of this type carries this project's id markers
         props = [*properties.get(object_type, []), MARKER_PROPERTY, PROJECT_PROPERTY,
                  DIGEST_PROPERTY]
+        # search lags writes (an update's new digest may not be indexed yet): what a
+        # record holds is read by id, which sees every write at once (``read_back``)
         if addresses is not None:
             markers = [marker_value(project_id, a) for a in addresses.get(object_type, [])]
             if not markers:
                 continue
-            matches = client.search_by_property_values(object_type, MARKER_PROPERTY, markers, props)
-        else:
-            matches = list_matching(client, object_type, [{"filters": [
-                {"propertyName": PROJECT_PROPERTY, "operator": "EQ", "value": project_id.lower()}
-            ]}], props)  # past 10,000
-        # search lags writes (an update's new digest may not be indexed yet): what a
-        # record holds is read by id, which sees every write at once
-        fresh = client.read_all(object_type, [r.id for r in matches], props) if matches else {}
-        matches = [fresh[r.id] for r in matches if r.id in fresh]
-        by_address: dict[str, list[RemoteRecord]] = defaultdict(list)
-        for remote in matches:
-            value = str(remote.properties.get(MARKER_PROPERTY) or "").lower()
-            owner = str(remote.properties.get(PROJECT_PROPERTY) or "").lower()
-            if owner != project_id.lower() or not value.startswith(prefix):
+            by_key = find_marked(client, object_type, props, markers=markers, read_back=True)
+        else:  # (paged past 10,000)
+            by_key = find_marked(client, object_type, props, project_id=project_id,
+                                 read_back=True)
+        for key, remotes in by_key.items():
+            address = address_in(key, project_id, object_type)
+            if address is None:
                 continue
-            address = value[len(prefix):]
-            if address.partition("/")[0] == object_type:
-                by_address[address].append(remote)
-        for address, remotes in by_address.items():
-            first, *others = _oldest_first(remotes)
+            first, *others = remotes  # (oldest first)
             found[address] = (object_type, first)
             if others:
                 duplicates[address] = tuple(r.id for r in others)
@@ -352,7 +337,7 @@ def import_all_matching(options: RunOptions) -> AdoptOutcome:
             if address not in state.records:
                 wanted[record.object_type].append(address)
         with connect(target, options.environ) as client:
-            found, duplicates = _find_by_marker(
+            found, duplicates = _find_project_records(
                 client, desired.project.marker_id, wanted, _properties_by_type(desired), wanted
             )
             adopted = _adopt_found(client, desired, state, found)
@@ -368,7 +353,7 @@ def import_all_matching(options: RunOptions) -> AdoptOutcome:
 def rebuild_state(options: RunOptions) -> AdoptOutcome:
     """A new state file from the portal: every record carrying this project's id markers.
 
-    Only the id decides (``_find_by_marker``): records marked by the first release
+    Only the id decides (``_find_project_records``): records marked by the first release
     (``<name>:<address>``, no ``reconciler_project``) are never taken, whatever the
     project's name, since another project of that name may own them; they are migrated
     only from the first-release state that maps them (``planner._remarks``). Records the
@@ -394,7 +379,7 @@ def rebuild_state(options: RunOptions) -> AdoptOutcome:
         types = {*SECTION_OBJECT_TYPES.values(), *(t for t, _ in previous.values()),
                  *(r.object_type for r in desired.records.values())}
         with connect(target, options.environ) as client:
-            found, duplicates = _find_by_marker(
+            found, duplicates = _find_project_records(
                 client, desired.project.marker_id, types, _properties_by_type(desired), None,
             )
             adopted = _adopt_found(client, desired, state, found)

@@ -42,7 +42,7 @@ from reconciler.model import (
     address_of,
     write_rank,
 )
-from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties
+from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties
 from reconciler.state.store import AppliedAssociation, Pin, RecordState, State
 
 #: 2: the actions move and release (``moved:``/``removed:``, ``state mv``/``state rm``);

@@ -17,7 +17,7 @@ from reconciler.planning.planner import (
     plan_from_json,
     plan_to_json,
 )
-from reconciler.identity.recovery import marker_properties
+from reconciler.identity.markers import marker_properties
 from reconciler.settings import Target
 from reconciler.state.store import RecordState, State, StateStore
 

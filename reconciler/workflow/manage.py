@@ -22,7 +22,7 @@ from reconciler.applying.apply import ApplyResult, apply_plan
 from reconciler.errors import ConfigError, SpecError, SpecIssue
 from reconciler.generate.inputs import is_generated_pin
 from reconciler.hubspot.client import HubSpotClient
-from reconciler.identity.recovery import recover
+from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.refresh import refresh_records
 from reconciler.model import DesiredState
 from reconciler.planning.planner import Change, Plan, plan
@@ -59,7 +59,7 @@ def recover_first(
 ) -> None:
     """Settle what an interrupted apply left in flight before planning anything else.
     Ctrl-C during it: what it settled is saved, and nothing more is done."""
-    recover(
+    recover_in_flight(
         client, store, state, options.project.marker_id,
         grace_seconds=options.grace_seconds(target),
         stopped=stop.is_set if stop is not None else (lambda: False),

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reconciler.errors import ConfigError
-from reconciler.identity.recovery import SEARCH_LAG_GRACE_SECONDS
+from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.identity.refresh import RefreshMode
 from reconciler.model import DesiredState, ProjectSettings, slug
 from reconciler.settings import Target, resolve_target

@@ -11,8 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from reconciler.hubspot.client import HubSpotClient
-from reconciler.identity.refresh import RefreshReport, log_path_for, refresh_records
-from reconciler.identity.scan import plan_with_portal, scan_portal
+from reconciler.identity.refresh import RefreshReport, refresh_records
+from reconciler.identity.refresh_log import log_path_for
+from reconciler.identity.scan import scan_portal
+from reconciler.identity.scan_plan import plan_with_portal
 from reconciler.model import DesiredState
 from reconciler.planning.planner import Plan, plan
 from reconciler.state.store import State

@@ -16,6 +16,7 @@ from reconciler import __version__
 from reconciler.hubspot.client import ClientSettings, HubSpotClient
 from reconciler.errors import ApiError, ConfigError, StateError
 from reconciler.model import DesiredState
+from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.settings import Target, read_token
 from reconciler.state.store import State
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reconciler.applying.apply import ApplyResult, apply_plan
 from reconciler.hubspot.budget import check_daily_budget, daily_remaining
-from reconciler.identity.recovery import recover
+from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.refresh import RefreshReport
 from reconciler.planning.planner import Plan
 from reconciler.settings import Target
@@ -95,10 +95,10 @@ def apply_target(
     with connect(target, options.environ, state=state) as client:
         recovered: list[str] = []
         if state.in_flight:
-            recovered = recover(
+            recovered = recover_in_flight(
                 client, store, state, desired.project.marker_id, grace_seconds=grace,
                 stopped=stopped,
-            ).adopted
+            )
             if stopped():  # Ctrl-C during recovery: what it settled is saved; stop here
                 store.save(state)
                 nothing = Plan(

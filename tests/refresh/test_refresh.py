@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.identity.refresh import log_path_for
+from reconciler.identity.refresh_log import log_path_for
 from tests.helpers import Run, stored, write_project
 
 PROJECT = """\

@@ -29,7 +29,8 @@ from reconciler.model import slug
 from reconciler.planning.planner import plan
 from reconciler.identity.refresh import refresh_records
 from reconciler.workflow.portal import resolve_owners
-from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, recover_in_flight
+from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
+from reconciler.identity.recovery import recover_in_flight
 from reconciler.loading import load_project
 from reconciler.state.store import StateStore
 from tests.helpers import write_project  # noqa: F401  (re-exported to the tests)

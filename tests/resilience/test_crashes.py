@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator import Emulator, FaultConfig
-from reconciler.identity.recovery import marker_value
+from reconciler.identity.markers import marker_value
 from reconciler.state.store import State, StateStore
 
 from .conftest import (

@@ -20,7 +20,7 @@ import pytest
 
 from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient, UpdateInput
 from reconciler.emulator import Emulator
-from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
+from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
 from tests.helpers import write_project
 from tests.resilience.conftest import STATE, CliRun, read_state
 

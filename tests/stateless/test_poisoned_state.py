@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reconciler.hubspot.client import HubSpotClient, UpdateInput
 from reconciler.emulator import Emulator
-from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY
+from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from tests.resilience.conftest import STATE, read_state
 from tests.stateless.test_other_teams_records import (  # noqa: F401  (fixtures)
     KICKOFF,

@@ -16,12 +16,12 @@ from datetime import datetime, timezone
 
 from reconciler.planning.catalogue.definitions import Catalogue, PropertyInfo
 from reconciler.model import DesiredRecord, DesiredState
-from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY
+from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.loading.issues import did_you_mean
 
 #: The reconciler's own properties share this prefix: its markers (``MARKER_PROPERTY``,
 #: ``PROJECT_PROPERTY``) and what it keeps beside them (the applied digest). Apply creates
-#: them (``recovery.ensure_markers``) and writes them; a spec never has to.
+#: them (``markers.ensure_markers``) and writes them; a spec never has to.
 TOOL_PREFIX = "reconciler_"
 assert MARKER_PROPERTY.startswith(TOOL_PREFIX) and PROJECT_PROPERTY.startswith(TOOL_PREFIX)
 #: How many options a message lists before "and N more".

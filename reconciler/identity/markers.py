@@ -1,0 +1,144 @@
+"""The marker format: the two properties that say which spec record a portal record is, and whose.
+
+Every record the tool creates (or adopts) carries two custom properties:
+
+- ``reconciler_key`` = ``<project id>:<type>/<key>``, all lowercase: which spec record it is;
+- ``reconciler_project`` = ``<project id>``: whose it is (one ``EQ`` search lists them all).
+
+Lowercase because HubSpot's search ``IN`` "is case-sensitive, so inputted values must be in
+lowercase" (facts §7): a marker with a capital could never be found again.
+
+A record is provably a project's only when it carries both: the key *and* the project id
+that is the key's prefix (``proves_owner``). A key alone (the first release's
+``<name>:<address>``, or one copied by hand) proves nothing about whose the record is.
+
+``ensure_markers`` creates both properties (and ``reconciler_applied``, the digest of what
+was applied: ``reconciler.identity.applied_digest``) on each object type before the first
+write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from reconciler.errors import ReconcilerError
+from reconciler.hubspot.client import HubSpotClient, PropertyDefinition, RemoteRecord, UpdateInput
+from reconciler.identity.applied_digest import DIGEST_PROPERTY
+
+MARKER_PROPERTY = "reconciler_key"
+PROJECT_PROPERTY = "reconciler_project"
+MARKER_GROUP = {
+    "contacts": "contactinformation",
+    "companies": "companyinformation",
+    "deals": "dealinformation",
+    "tickets": "ticketinformation",
+    "meetings": "meetinginformation",
+    "calls": "callinformation",
+}
+#: Object types where HubSpot documents no unique-value properties (facts §7):
+#: the marker there is an ordinary property, and recovery rests on search.
+NO_UNIQUE_PROPERTIES = frozenset({"meetings", "calls"})
+
+
+def marker_value(project_id: str, address: str) -> str:
+    """The ``reconciler_key`` of ``address`` in project ``project_id``, lowercase."""
+    return f"{project_id}:{address}".lower()
+
+
+def marker_properties(project_id: str, address: str) -> dict[str, str]:
+    """Both marker properties, as every create (and adoption) sets them."""
+    return {
+        MARKER_PROPERTY: marker_value(project_id, address),
+        PROJECT_PROPERTY: project_id.lower(),
+    }
+
+
+def carried(remote: RemoteRecord) -> tuple[str, str]:
+    """The (``reconciler_key``, ``reconciler_project``) a record carries, lowercase ("" if none)."""
+    return (str(remote.properties.get(MARKER_PROPERTY) or "").lower(),
+            str(remote.properties.get(PROJECT_PROPERTY) or "").lower())
+
+
+def proves_owner(key: str, owner: str) -> bool:
+    """Whether a record carrying ``reconciler_key`` = ``key`` and ``reconciler_project`` =
+    ``owner`` (both lowercase, as ``carried`` reads them) is provably that project's: the
+    project id must be the key's prefix."""
+    return bool(owner) and owner == key.partition(":")[0]
+
+
+def address_in(key: str, project_id: str, object_type: str) -> str | None:
+    """The address (``<type>/<key>``) a key of project ``project_id`` names, when it names
+    one of ``object_type``; else None."""
+    prefix = f"{project_id.lower()}:"
+    if not key.startswith(prefix):
+        return None
+    address = key[len(prefix):]
+    return address if address.partition("/")[0] == object_type else None
+
+
+def ensure_markers(
+    client: HubSpotClient, object_types: Iterable[str], unique: dict[str, bool] | None = None
+) -> dict[str, bool]:
+    """Make sure both marker properties (and ``reconciler_applied``, the digest of what was
+    applied) exist on each type; return which types have
+    ``reconciler_key`` unique (those are created by upsert). ``reconciler_project`` is
+    never unique: every record of the project carries the same value."""
+    unique = unique if unique is not None else {}
+    for object_type in sorted(set(object_types)):
+        existing = {p.name: p for p in client.list_properties(object_type)}
+        group = MARKER_GROUP.get(object_type, f"{object_type.rstrip('s')}information")
+        if MARKER_PROPERTY in existing:
+            unique[object_type] = existing[MARKER_PROPERTY].has_unique_value
+        else:
+            created = client.create_property(object_type, PropertyDefinition(
+                name=MARKER_PROPERTY, label="Reconciler key", type="string",
+                field_type="text", group_name=group,
+                has_unique_value=object_type not in NO_UNIQUE_PROPERTIES,
+                hidden=True, form_field=False,
+            ))
+            unique[object_type] = created.has_unique_value
+        if PROJECT_PROPERTY not in existing:
+            client.create_property(object_type, PropertyDefinition(
+                name=PROJECT_PROPERTY, label="Reconciler project", type="string",
+                field_type="text", group_name=group, has_unique_value=False,
+                hidden=True, form_field=False,
+            ))
+        if DIGEST_PROPERTY not in existing:  # what was applied: see reconciler.identity.applied_digest
+            client.create_property(object_type, PropertyDefinition(
+                name=DIGEST_PROPERTY, label="Reconciler applied", type="string",
+                field_type="textarea", group_name=group, has_unique_value=False,
+                hidden=True, form_field=False,
+            ))
+    return unique
+
+
+def properties_when_marked(client: HubSpotClient, object_type: str) -> set[str]:
+    """The names of the type's properties (one request), when both marker properties are
+    among them; else an empty set: this tool never wrote that type here."""
+    defined = {p.name for p in client.list_properties(object_type)}
+    return defined if MARKER_PROPERTY in defined and PROJECT_PROPERTY in defined else set()
+
+
+def set_markers(client: HubSpotClient, object_type: str, hubspot_id: str,
+                markers: Mapping[str, str]) -> None:
+    """Write the marker properties on one record (raises ReconcilerError if refused)."""
+    outcome = client.batch_update(object_type, [UpdateInput(hubspot_id, dict(markers))])
+    if outcome.errors or hubspot_id not in outcome.by_id():
+        message = outcome.errors[0].message if outcome.errors else "HubSpot returned no result"
+        raise ReconcilerError(f"could not set the markers on {object_type} {hubspot_id}: {message}")
+
+
+__all__ = [
+    "MARKER_GROUP",
+    "MARKER_PROPERTY",
+    "NO_UNIQUE_PROPERTIES",
+    "PROJECT_PROPERTY",
+    "address_in",
+    "carried",
+    "ensure_markers",
+    "marker_properties",
+    "marker_value",
+    "properties_when_marked",
+    "proves_owner",
+    "set_markers",
+]
