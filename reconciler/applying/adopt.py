@@ -18,7 +18,7 @@ from reconciler.applying.archive import archive_by_id
 from reconciler.applying.run import ApplyRun
 from reconciler.applying.update import by_type
 from reconciler.errors import ReconcilerError
-from reconciler.planning.planner import Change
+from reconciler.planning.changes import Change
 from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_value
 from reconciler.state.store import AppliedAssociation, RecordState
 

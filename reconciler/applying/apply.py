@@ -37,7 +37,7 @@ from reconciler.applying.update import associate_deferred, by_type, remark, upda
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import ReconcilerError
 from reconciler.model import AssociationRef
-from reconciler.planning.planner import Change, Plan
+from reconciler.planning.changes import Change, Plan
 from reconciler.identity.recovery import (
     CREATE_ROUNDS,
     MARKER_PROPERTY,

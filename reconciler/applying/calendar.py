@@ -17,7 +17,7 @@ from reconciler.applying.run import ApplyRun
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.hubspot.client import CALENDAR_PROPERTIES, RemoteRecord, UpdateInput
 from reconciler.errors import AmbiguousWriteError, ReconcilerError
-from reconciler.planning.planner import Change
+from reconciler.planning.changes import Change
 from reconciler.identity.recovery import (
     MARKER_PROPERTY,
     calendar_attempt,

@@ -25,7 +25,7 @@ from reconciler.applying.update import associate
 from reconciler.hubspot.client import BatchItemError, BatchOutcome, CreateInput, RemoteRecord
 from reconciler.errors import AmbiguousWriteError, ReconcilerError
 from reconciler.model import AssociationRef
-from reconciler.planning.planner import Change
+from reconciler.planning.changes import Change
 from reconciler.identity.recovery import CREATE_ROUNDS, MARKER_PROPERTY, find_by_marker, marker_properties
 from reconciler.state.store import AppliedAssociation, RecordState
 

@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import RateLimitError, ReconcilerError
 from reconciler.model import AssociationRef, Source
-from reconciler.planning.planner import Change, Plan
+from reconciler.planning.changes import Change, Plan
 from reconciler.state.store import AppliedAssociation, RecordState, State, StateStore
 
 

@@ -16,7 +16,8 @@ from reconciler.applying.run import ApplyRun
 from reconciler.hubspot.client import UpdateInput
 from reconciler.errors import ReconcilerError
 from reconciler.model import AssociationRef, write_rank
-from reconciler.planning.planner import Change, RemoteSnapshot, carried_markers, not_provably_ours
+from reconciler.planning.changes import Change, RemoteSnapshot
+from reconciler.planning.ownership import carried_markers, not_provably_ours
 from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties, marker_value
 from reconciler.state.store import AppliedAssociation
 
@@ -85,7 +86,7 @@ def split_by_owner(
     """The changes whose record carries this project's id marker, and the others with the
     markers their record carries.
 
-    A plan this run made from a refresh was checked already (``planner.not_provably_ours``:
+    A plan this run made from a refresh was checked already (``ownership.not_provably_ours``:
     such a record is forgotten, never written). Any other plan (a saved one may be old, or
     made offline) has its records read back by id first (100 a request, the two markers
     only). While a state's markers migrate to this project's id, its records may carry the

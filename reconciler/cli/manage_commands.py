@@ -36,7 +36,7 @@ from reconciler.workflow.manage import (
     run_state_mv,
     run_state_rm,
 )
-from reconciler.planning.planner import Plan
+from reconciler.planning.changes import Plan
 from reconciler.cli.output import render_apply_summary, render_plan_text, summary_line
 
 

@@ -24,7 +24,8 @@ from reconciler.workflow.many_targets import (
     plan_targets,
     worst_exit_code,
 )
-from reconciler.planning.planner import Plan, plan_to_json
+from reconciler.planning.changes import Plan
+from reconciler.state.plan_document import plan_to_json
 from reconciler.cli.output import (
     MarkdownTarget,
     apply_result_json,

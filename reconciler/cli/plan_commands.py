@@ -19,7 +19,7 @@ import click
 from reconciler.cli.base import EXIT_ERROR, EXIT_INTERRUPTED, cli
 from reconciler.hubspot.budget import estimate_requests
 from reconciler.errors import ConfigError
-from reconciler.planning.planner import Plan
+from reconciler.planning.changes import Plan
 from reconciler.identity.refresh import MODES, refresh_mode
 from reconciler.cli.output import (
     apply_result_json,

@@ -19,7 +19,7 @@ Stability rules, and how they hold:
   values chosen by them are ``gen@t:<hex>`` (``refresh-times`` re-pins those only);
 - a ``random_reference`` picks by rendezvous hashing among sorted candidates: a growing
   candidate set moves a pick only to a new candidate that outranks it, and the pick is
-  pinned once applied (see ``reconciler.planning.planner``).
+  pinned once applied (see ``reconciler.planning.pins``).
 """
 
 from __future__ import annotations
@@ -755,7 +755,7 @@ class _Expander:
                 rel.setdefault(prop, pin_for(pins.get(next(iter(when)), TIME_PIN), prop, None))
                 by_props[prop] = [time_prop(gen.section, next(iter(when.values()))), value]
         for index, (_, pick) in enumerate(associations):
-            if pick is not None:  # pinned by the planner once applied (planner.PICK_PREFIX)
+            if pick is not None:  # pinned by the planner once applied (planning.pins.PICK_PREFIX)
                 rel[f"{PICK_PREFIX}{index}"] = pick
         draft["rel"] = {**draft["rel"], **rel}
         return [

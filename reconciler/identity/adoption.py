@@ -369,7 +369,7 @@ def rebuild_state(options: RunOptions) -> AdoptOutcome:
     Only the id decides (``_find_by_marker``): records marked by the first release
     (``<name>:<address>``, no ``reconciler_project``) are never taken, whatever the
     project's name, since another project of that name may own them; they are migrated
-    only from the first-release state that maps them (``planner._remarks``). Records the
+    only from the first-release state that maps them (``ownership.remark_changes``). Records the
     old state mapped that are not found so are reported (``left_behind``).
 
     The old file (even a damaged one) is kept as a backup; owners and in-flight entries

@@ -70,12 +70,9 @@ from typing import Any, Literal
 from reconciler.hubspot.client import HubSpotClient, RemoteRecord
 from reconciler.errors import ReconcilerError
 from reconciler.model import DesiredState
-from reconciler.planning.planner import (
-    RemoteSnapshot,
-    applied_identity,
-    association_identity,
-    not_provably_ours,
-)
+from reconciler.planning.changes import RemoteSnapshot
+from reconciler.planning.comparing import applied_identity, association_identity
+from reconciler.planning.ownership import not_provably_ours
 from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.state.store import State
 from reconciler.state.journal import write_atomically
@@ -84,7 +81,7 @@ RefreshMode = Literal["incremental", "full"]
 MODES: tuple[RefreshMode, ...] = ("incremental", "full")
 LOG_FORMAT_VERSION = 1
 MODIFIED = "hs_lastmodifieddate"
-#: read with every record (no extra request): whose it is (``planner.not_provably_ours``)
+#: read with every record (no extra request): whose it is (``planning.ownership.not_provably_ours``)
 MARKERS = (MARKER_PROPERTY, PROJECT_PROPERTY)
 #: Search counts at most 10,000 matches (facts §7): a counted range holds fewer ids.
 RANGE_SIZE = 9_000
@@ -444,7 +441,7 @@ class _Work:
                 self._note_drift(address, remote)
 
     def _note_drift(self, address: str, remote: RemoteRecord) -> None:
-        from reconciler.planning.planner import same_value
+        from reconciler.planning.comparing import same_value
 
         recorded = self.state.records[address]
         modified = _ms(remote.properties.get(MODIFIED))

@@ -43,14 +43,10 @@ from typing import Any
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, decode_digest
 from reconciler.hubspot.client import HubSpotClient, RemoteRecord
 from reconciler.model import DesiredRecord, DesiredState, address_of
-from reconciler.planning.planner import (
-    Change,
-    Plan,
-    RemoteSnapshot,
-    _picked_associations,
-    carried_markers,
-    plan,
-)
+from reconciler.planning.changes import Change, Plan, RemoteSnapshot
+from reconciler.planning.ownership import carried_markers
+from reconciler.planning.pins import picked_associations
+from reconciler.planning.planner import plan
 from reconciler.identity.recovery import MARKER_PROPERTY, NO_UNIQUE_PROPERTIES, PROJECT_PROPERTY
 from reconciler.state.store import AppliedAssociation, Pin, RecordState, State
 
@@ -135,7 +131,7 @@ def scan_portal(
     ``counts``: type → marked records, as the refresh just counted them (those types
     cost no request here when the state knows them all). ``unproven``: addresses whose
     mapped record the refresh read without this project's id marker (the plan forgets
-    them, ``planner.not_provably_ours``): counted as unmapped, so a record that carries
+    them, ``planning.ownership.not_provably_ours``): counted as unmapped, so a record that carries
     the marker is adopted in their place."""
     counted = dict(counts or {})
     project_id = desired.project.marker_id
@@ -363,7 +359,7 @@ def plan_with_portal(
             unchanged.append(address)
             continue
         record, recorded = desired.records[address], found[address]
-        associations, _picks = _picked_associations(record, recorded, desired.records)
+        associations, _picks = picked_associations(record, recorded, desired.records)
         changes.append(Change(
             action="adopt", object_type=record.object_type, key=record.key,
             reason=_adopt_reason(scan, address), hubspot_id=recorded.id, after=dict(recorded.properties),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler import __version__
@@ -457,3 +457,18 @@ class State:
                 "Restore it from a backup (<name>.<time>.backup next to it) or run "
                 "`reconciler state rebuild`"
             ) from None
+
+
+def rename_record(state: State, source: str, destination: str) -> None:
+    """Move the state's record from ``source`` to ``destination``; associations name their
+    target by local key, so they follow the rename."""
+    source_type, _, source_key = source.partition("/")
+    dest_key = destination.partition("/")[2]
+    state.records[destination] = state.records.pop(source)
+    for address, recorded in list(state.records.items()):
+        if any(a.to_type == source_type and a.to_key == source_key for a in recorded.associations):
+            state.records[address] = replace(recorded, associations=tuple(
+                replace(a, to_key=dest_key)
+                if a.to_type == source_type and a.to_key == source_key else a
+                for a in recorded.associations
+            ))

@@ -31,15 +31,10 @@ from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import ConfigError, StateError
 from reconciler.generate.inputs import is_generated_pin
 from reconciler.model import DesiredState, ProjectSettings
-from reconciler.planning.planner import (
-    Change,
-    Plan,
-    move_change,
-    move_conflict,
-    plan,
-    release_change,
-    rename_record,
-)
+from reconciler.planning.changes import Change, Plan
+from reconciler.planning.planner import plan
+from reconciler.planning.refactors import move_change, move_conflict, release_change
+from reconciler.state.model import rename_record
 from reconciler.workflow.portal import connect, refresh, resolve_owners
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.settings import Target, resolve_target

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from reconciler.errors import ReconcilerError
-from reconciler.planning.planner import Plan
+from reconciler.planning.changes import Plan
 from reconciler.workflow.runs import (
     ApplyOutcome,
     PlanOutcome,

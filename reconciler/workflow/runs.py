@@ -16,7 +16,8 @@ from pathlib import Path
 from reconciler.applying.apply import ApplyResult, apply_plan
 from reconciler.errors import ConfigError, SpecError, SpecIssue
 from reconciler.model import DesiredState, ProjectSettings, slug
-from reconciler.planning.planner import Plan, plan
+from reconciler.planning.changes import Plan
+from reconciler.planning.planner import plan
 from reconciler.hubspot.budget import check_daily_budget, daily_remaining
 from reconciler.identity.scan import plan_with_portal, scan_portal
 from reconciler.workflow.portal import connect, refresh, refresh_log_path, resolve_owners

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.model import DesiredState
-from reconciler.planning.planner import Plan, plan
+from reconciler.planning.changes import Plan
+from reconciler.planning.planner import plan
 from reconciler.loading import load_project
 from reconciler.state.store import AppliedAssociation, RecordState, State
 

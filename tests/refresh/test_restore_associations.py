@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from reconciler.model import AssociationRef, DesiredRecord, DesiredState, ProjectSettings, Source
-from reconciler.planning.planner import RemoteSnapshot, plan
+from reconciler.planning.changes import RemoteSnapshot
+from reconciler.planning.planner import plan
 from reconciler.state.store import AppliedAssociation, RecordState, State
 
 SRC = Source("spec.yaml", 3, 5)
