@@ -53,7 +53,7 @@ _STEP = textwrap.dedent(
     elif step == "state":
         from reconciler.planning.planner import plan
         from reconciler.settings import resolve_target
-        from reconciler.state.store import AppliedAssociation, RecordState, State
+        from reconciler.state.model import AppliedAssociation, RecordState, State
         from reconciler.workflow.runs import store_for
         desired = load_project(project, reference_time=now, variables=[("accounts", accounts)])
         target = resolve_target(desired.project, target_name=None, environ={{}})

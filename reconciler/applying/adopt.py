@@ -20,7 +20,7 @@ from reconciler.applying.update import by_type
 from reconciler.errors import ReconcilerError
 from reconciler.planning.changes import Change
 from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_value
-from reconciler.state.store import AppliedAssociation, RecordState
+from reconciler.state.model import AppliedAssociation, RecordState
 
 
 def _not_carrying(run: ApplyRun, object_type: str, changes: list[Change]) -> dict[str, str]:

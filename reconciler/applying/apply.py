@@ -50,7 +50,8 @@ from reconciler.identity.recovery import (
     recover_in_flight,
 )
 from reconciler.identity.scan import wait_until_searchable
-from reconciler.state.store import State, StateStore
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
 
 
 def _run(run: ApplyRun) -> ApplyResult:

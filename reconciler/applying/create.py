@@ -27,7 +27,7 @@ from reconciler.errors import AmbiguousWriteError, ReconcilerError
 from reconciler.model import AssociationRef
 from reconciler.planning.changes import Change
 from reconciler.identity.recovery import CREATE_ROUNDS, MARKER_PROPERTY, find_by_marker, marker_properties
-from reconciler.state.store import AppliedAssociation, RecordState
+from reconciler.state.model import AppliedAssociation, RecordState
 
 
 @dataclass(frozen=True, slots=True)

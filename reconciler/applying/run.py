@@ -18,7 +18,8 @@ from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import RateLimitError, ReconcilerError
 from reconciler.model import AssociationRef, Source
 from reconciler.planning.changes import Change, Plan
-from reconciler.state.store import AppliedAssociation, RecordState, State, StateStore
+from reconciler.state.model import AppliedAssociation, RecordState, State
+from reconciler.state.store import StateStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from reconciler.model import AssociationRef, write_rank
 from reconciler.planning.changes import Change, RemoteSnapshot
 from reconciler.planning.ownership import carried_markers, not_provably_ours
 from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties, marker_value
-from reconciler.state.store import AppliedAssociation
+from reconciler.state.model import AppliedAssociation
 
 
 def by_type(changes: Sequence[Change], *, reverse: bool = False) -> list[tuple[str, list[Change]]]:

@@ -37,7 +37,7 @@ from reconciler.identity.recovery import (
     marker_value,
 )
 from reconciler.settings import Target
-from reconciler.state.store import AppliedAssociation, Pin, RecordState, State
+from reconciler.state.model import AppliedAssociation, Pin, RecordState, State
 from reconciler.workflow.runs import RunOptions
 
 

@@ -29,7 +29,8 @@ from typing import Any
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
 from reconciler.hubspot.client import HubSpotClient, PropertyDefinition, RemoteRecord, UpdateInput
 from reconciler.errors import ReconcilerError
-from reconciler.state.store import RecordState, State, StateStore
+from reconciler.state.model import RecordState, State
+from reconciler.state.store import StateStore
 
 MARKER_PROPERTY = "reconciler_key"
 PROJECT_PROPERTY = "reconciler_project"

@@ -74,7 +74,7 @@ from reconciler.planning.changes import RemoteSnapshot
 from reconciler.planning.comparing import applied_identity, association_identity
 from reconciler.planning.ownership import not_provably_ours
 from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY
-from reconciler.state.store import State
+from reconciler.state.model import State
 from reconciler.state.journal import write_atomically
 
 RefreshMode = Literal["incremental", "full"]

@@ -48,7 +48,7 @@ from reconciler.planning.ownership import carried_markers
 from reconciler.planning.pins import picked_associations
 from reconciler.planning.planner import plan
 from reconciler.identity.recovery import MARKER_PROPERTY, NO_UNIQUE_PROPERTIES, PROJECT_PROPERTY
-from reconciler.state.store import AppliedAssociation, Pin, RecordState, State
+from reconciler.state.model import AppliedAssociation, Pin, RecordState, State
 
 SEARCH_PAGE = 200
 

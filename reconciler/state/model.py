@@ -1,6 +1,6 @@
 """What the state holds: records as last applied, in-flight batches, owners, and which
-project and target it belongs to. ``reconciler.state.store`` re-exports all of it; ``StateStore``
-there reads and writes it."""
+project and target it belongs to; ``rename_record`` moves one to a new address.
+``reconciler.state.store.StateStore`` reads and writes it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from reconciler import __version__
 from reconciler.errors import StateError
 
-#: 2: snapshot + journal (``state_journal``); 1: the first release's single file
+#: 2: snapshot + journal (``journal``); 1: the first release's single file
 FORMAT_VERSION = 2
 
 

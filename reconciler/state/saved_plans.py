@@ -13,7 +13,8 @@ from reconciler.planning.changes import MARKER_ACTIONS, Change, Plan
 from reconciler.state.plan_document import PlanFileError, plan_from_json, plan_to_json
 from reconciler.identity.recovery import marker_properties
 from reconciler.settings import Target
-from reconciler.state.store import RecordState, State, StateStore
+from reconciler.state.model import RecordState, State
+from reconciler.state.store import StateStore
 
 
 def _some(items: list[str]) -> str:

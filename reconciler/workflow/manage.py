@@ -38,7 +38,8 @@ from reconciler.state.model import rename_record
 from reconciler.workflow.portal import connect, refresh, resolve_owners
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.settings import Target, resolve_target
-from reconciler.state.store import State, StateStore
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
 from reconciler.targets import scope
 from reconciler.workflow.runs import (
     RunOptions,

@@ -22,7 +22,7 @@ from reconciler.model import DesiredState
 from reconciler.identity.recovery import SEARCH_LAG_GRACE_SECONDS
 from reconciler.identity.refresh import Refreshed, RefreshMode, log_path_for, refresh_records
 from reconciler.settings import Target, read_token
-from reconciler.state.store import State
+from reconciler.state.model import State
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ from reconciler.workflow.portal import connect, refresh, refresh_log_path, resol
 from reconciler.identity.recovery import SEARCH_LAG_GRACE_SECONDS, recover_in_flight
 from reconciler.identity.refresh import RefreshMode, RefreshReport
 from reconciler.settings import ARCHIVE_PERCENT_FLOOR, Target, resolve_target
-from reconciler.state.store import State, StateBinding, StateStore
+from reconciler.state.model import State, StateBinding
+from reconciler.state.store import StateStore
 from reconciler.state.saved_plans import (  # (saved plans live there; importable from here too)
     check_plan_against as check_plan_against,
     load_saved_plan,

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateError, StateLockedError
-from reconciler.state.store import FORMAT_VERSION, RecordState, State, StateStore
+from reconciler.state.model import FORMAT_VERSION, RecordState, State
+from reconciler.state.store import StateStore
 
 
 def test_absent_file_is_empty_state(tmp_path: Path) -> None:
@@ -101,7 +102,7 @@ def test_backups_in_the_same_second_never_overwrite_each_other(tmp_path: Path) -
 def test_a_state_is_bound_to_its_project_and_target(
     tmp_path: Path, target: str | None, project: str, project_id: str | None, accepted: bool
 ) -> None:
-    from reconciler.state.store import StateBinding
+    from reconciler.state.model import StateBinding
 
     path = tmp_path / "s.json"
     state = State(lineage="", target=target, project=project, project_id=project_id)

@@ -13,7 +13,7 @@ from reconciler.model import DesiredState
 from reconciler.planning.changes import Plan
 from reconciler.planning.planner import plan
 from reconciler.loading import load_project
-from reconciler.state.store import AppliedAssociation, RecordState, State
+from reconciler.state.model import AppliedAssociation, RecordState, State
 
 #: A Friday afternoon, in winter time in Europe/Berlin.
 REFERENCE = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)

@@ -16,7 +16,7 @@ from reconciler.model import DesiredRecord, DesiredState, ProjectSettings, Refac
 from reconciler.planning.changes import PLAN_FORMAT_VERSION, RemoteSnapshot
 from reconciler.planning.planner import plan
 from reconciler.state.plan_document import plan_digest
-from reconciler.state.store import RecordState, State
+from reconciler.state.model import RecordState, State
 from tests.helpers import Run
 from tests.manage.conftest import state_of
 

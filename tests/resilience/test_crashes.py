@@ -12,7 +12,8 @@ import pytest
 
 from reconciler.emulator import Emulator, FaultConfig
 from reconciler.identity.recovery import marker_value
-from reconciler.state.store import State, StateStore
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
 
 from .conftest import (
     CliRun,

@@ -11,7 +11,8 @@ import pytest
 from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient
 from reconciler.emulator import Emulator, FaultConfig
 from reconciler.identity.recovery import ensure_markers, marker_properties, marker_value
-from reconciler.state.store import State, StateStore
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
 
 from .conftest import STATE, CliRun, assert_exactly, bulk_spec, markers, read_state, write_project
 

@@ -14,7 +14,8 @@ import pytest
 from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient, UpdateInput
 from reconciler.emulator import Emulator
 from reconciler.identity.recovery import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
-from reconciler.state.store import State, StateStore
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
 
 from tests.helpers import write_project
 

@@ -215,7 +215,8 @@ def test_dedupe_never_archives_this_projects_record_for_one_of_theirs(
 
 
 def _write_state(path: Path, data: dict[str, Any]) -> None:
-    from reconciler.state.store import State, StateStore
+    from reconciler.state.model import State
+    from reconciler.state.store import StateStore
 
     StateStore(path).save(State.from_json(data, where=str(path)))
 
