@@ -5,13 +5,15 @@
     schema_text("spec" | "project") -> str
     find_project(start=".") -> Path    (the nearest folder above with reconciler.yaml)
 
-Modules: ``yamlfile`` (fast parsing, positions), ``schema`` (JSON Schema validation and
-messages), ``records`` (friendly fields → HubSpot properties), ``times`` (absolute and
-relative times, durations, wire format), ``cache`` (parsed files by content hash),
-``files`` (which files, read without trusting them), ``project_settings``
-(``reconciler.yaml``), ``spec_file`` (one file to cache rows), ``rows`` (the cached row
-format), ``assembly`` (cross-file checks, the records), ``locating`` (issue positions),
-``project`` (the folder, the result).
+Modules: ``yamlfile`` (fast parsing, hostile files refused), ``yaml_walk`` (nodes →
+plain data, what YAML would silently accept refused), ``yaml_positions`` (where a JSON
+path was written), ``schema`` (JSON Schema validation and messages), ``records``
+(friendly fields → HubSpot properties), ``times`` (absolute and relative times,
+durations, wire format), ``cache`` (parsed files by content hash), ``files`` (which
+files, read without trusting them), ``project_settings`` (``reconciler.yaml``),
+``spec_file`` (one file to cache rows), ``rows`` (the cached row format), ``assembly``
+(cross-file checks, the records), ``locating`` (issue positions), ``project`` (the
+folder, the result).
 """
 
 from __future__ import annotations

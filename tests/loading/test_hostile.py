@@ -13,7 +13,8 @@ import pytest
 
 from reconciler.errors import SpecError
 from reconciler.loading import load_project
-from reconciler.loading.yamlfile import MAX_NESTING, nesting_message, parse
+from reconciler.loading.yaml_walk import MAX_NESTING
+from reconciler.loading.yamlfile import nesting_message, parse
 
 from .conftest import REFERENCE
 

@@ -25,7 +25,8 @@ from reconciler.model import (
 from reconciler.loading.files import read_file
 from reconciler.loading.issues import PathPart, render_path
 from reconciler.loading.records import FRIENDLY_FIELDS
-from reconciler.loading.yamlfile import ParsedFile, decode, locate, parse
+from reconciler.loading.yaml_positions import locate
+from reconciler.loading.yamlfile import ParsedFile, decode, parse
 
 #: Fields that set a property although the table of friendly fields names another one.
 _EXTRA_FIELDS: Mapping[tuple[str, str], tuple[str, ...]] = {
