@@ -35,12 +35,8 @@ is refused and never overwritten.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 import stat
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -49,7 +45,7 @@ from pathlib import Path
 from reconciler.errors import StateError, StateLockedError
 from reconciler.state.backup import write_backup
 from reconciler.state.journal import dumps, encode_entry, fsync_dir, journal_path, write_atomically
-from reconciler.state.lock import try_lock
+from reconciler.state.lock import describe_holder, lock_path, try_lock
 from reconciler.state.model import FORMAT_VERSION, RecordMap, State, StateBinding
 from reconciler.state.on_disk import (
     HEADER,
@@ -87,8 +83,8 @@ class StateStore:
         self.real_path = Path(os.path.realpath(self.path))
         self.binding = binding
         self.journal_path = journal_path(self.real_path)
-        #: names who holds the lock (the lock itself is on the folder: ``state_lock``)
-        self.holder_path = self.real_path.with_name(self.real_path.name + ".lock")
+        #: the lock file, which names who holds the lock (``reconciler.state.lock``)
+        self.holder_path = lock_path(self.real_path)
         #: the backup kept when a file of the first format was rewritten in this one
         self.migration_backup: Path | None = None
         self._disk: OnDisk | None = None
@@ -254,7 +250,7 @@ class StateStore:
         header = header_of(state)
         line = encode_entry(
             disk.token or "", state.serial, records=changed, in_flight=flights, owners=owners,
-            fields=dict(zip(HEADER, header)) if header != disk.fields else None,
+            fields=dict(zip(HEADER, header, strict=True)) if header != disk.fields else None,
         )
         fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -363,39 +359,27 @@ class StateStore:
     def locked(self, *, command: str = "apply") -> Iterator[None]:
         """Hold this state file's lock, or fail at once naming who holds it.
 
-        See ``state_lock``: a lock on the state's folder at a byte that stands for this
-        file, which deleting files cannot undo. One command at a time per state file;
-        states of other targets in the same folder are not blocked. When the command is
-        done, the journal is folded into the snapshot, so the file at rest is the whole
-        state (human-readable, diffable).
+        See ``reconciler.state.lock``: one command at a time per state file, which
+        deleting files cannot undo; states of other targets in the same folder are not
+        blocked. When the command is done, the journal is folded into the snapshot, so
+        the file at rest is the whole state (human-readable, diffable).
         """
         folder = self.real_path.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            release = try_lock(self.real_path)
+            release = try_lock(self.real_path, command=command)
         except OSError as exc:
             raise StateError(
                 f"{folder}: the state folder cannot be locked ({reason(exc)})"
             ) from exc
         if release is None:
             raise StateLockedError(
-                f"{self.path} is locked by another reconciler ({self._describe_holder()}); "
-                "wait for it to finish. If no such process is running, the lock is "
-                "released automatically when its process ends."
+                f"{self.path} is locked by another reconciler "
+                f"({describe_holder(self.real_path)}); wait for it to finish. If no such "
+                "process is running, the lock is released automatically when its process ends."
             )
         try:
             self.check_writable()
-            holder = {
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "command": command,
-                "state": self.real_path.name,
-                "argv": [os.path.basename(sys.argv[0]), *sys.argv[1:2]],
-                "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            }
-            if os.name != "nt":  # on Windows that file is the lock itself (``state_lock``)
-                with suppress(OSError):
-                    self.holder_path.write_text(json.dumps(holder), encoding="utf-8")
             try:
                 yield
             finally:
@@ -403,22 +387,8 @@ class StateStore:
                     self.compact()
                 except (OSError, StateError):
                     pass  # the journal still holds it all; the next command folds it
-                with suppress(OSError):
-                    self.holder_path.unlink()
         finally:
             release()
-
-    def _describe_holder(self) -> str:
-        try:
-            holder = json.loads(self.holder_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return "holder unknown"
-        if not isinstance(holder, dict):
-            return "holder unknown"
-        return (
-            f"pid {holder.get('pid')} on {holder.get('host')}, "
-            f"`{holder.get('command')}` on {holder.get('state')} since {holder.get('since')}"
-        )
 
 
 def _datasync(fd: int) -> None:
