@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 from reconciler.errors import ConfigError, StateError
+from reconciler.identity.recovery import marker_properties
 from reconciler.model import DesiredState
 from reconciler.planning.changes import MARKER_ACTIONS, Change, Plan
-from reconciler.state.plan_document import PlanFileError, plan_from_json, plan_to_json
-from reconciler.identity.recovery import marker_properties
 from reconciler.settings import Target
 from reconciler.state.model import RecordState, State
+from reconciler.state.plan_document import PlanFileError, plan_from_json, plan_to_json
 from reconciler.state.store import StateStore
 
 
