@@ -36,7 +36,7 @@ _STEP = textwrap.dedent(
     from datetime import datetime, timezone
     from pathlib import Path
     sys.path.insert(0, {repo!r})
-    from reconciler.loading import load_project
+    from reconciler.loading.project import load_project
     step, project, accounts, out = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
     now = datetime(2026, 11, 23, 10, tzinfo=timezone.utc)
     start = time.perf_counter()
@@ -53,7 +53,8 @@ _STEP = textwrap.dedent(
     elif step == "state":
         from reconciler.planning.planner import plan
         from reconciler.settings import resolve_target
-        from reconciler.state.store import AppliedAssociation, RecordState, State
+        from reconciler.state.model import AppliedAssociation, RecordState
+        from reconciler.state.model import State
         from reconciler.workflow.options import store_for
         desired = load_project(project, reference_time=now, variables=[("accounts", accounts)])
         target = resolve_target(desired.project, target_name=None, environ={{}})
@@ -92,7 +93,7 @@ def profile(project: Path, accounts: int) -> list[tuple[str, float]]:
     import pstats
     from datetime import datetime, timezone
 
-    from reconciler.loading import load_project
+    from reconciler.loading.project import load_project
 
     shutil.rmtree(project / ".reconciler", ignore_errors=True)
     profiler = cProfile.Profile()

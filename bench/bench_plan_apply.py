@@ -43,9 +43,11 @@ sys.path.insert(0, str(REPO))
 import httpx
 
 from bench.gen_project import generate
-from reconciler.emulator import EmulatorConfig, start_emulator
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.embedded import start_emulator
 from reconciler.planning.planner import plan
-from reconciler.loading import load_project, load_project_settings
+from reconciler.loading.project import load_project
+from reconciler.loading.project_settings import load_project_settings
 from reconciler.state.store import StateStore
 from reconciler.workflow.many_targets import apply_targets, plan_targets
 from reconciler.workflow.options import RunOptions
@@ -62,7 +64,7 @@ CLI = [sys.executable, "-c", "import sys; from reconciler.cli import main; sys.e
 CLI_WITH_PEAK = [sys.executable, "-c", """
 import atexit, re, sys
 from pathlib import Path
-from reconciler.cli import main
+from reconciler.cli.base import main
 def peak():
     status = Path("/proc/self/status").read_text()
     sys.stderr.write("\\n@peak_kib=" + re.search(r"VmHWM:\\s+(\\d+)", status).group(1) + "\\n")

@@ -29,7 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from reconciler.emulator import EmulatorConfig, start_emulator
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.embedded import start_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ruamel.yaml import YAML
 
 from bench.gen_project import generate
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 
 NOW = datetime(2026, 11, 23, tzinfo=timezone.utc)
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from reconciler.cli import main
+from reconciler.cli.base import main
 
 sys.exit(main())

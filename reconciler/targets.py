@@ -29,8 +29,8 @@ from typing import Any
 
 from reconciler.errors import ConfigError
 from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, ProjectSettings
-from reconciler.planning.planner import Change, Plan
-from reconciler.state.store import State
+from reconciler.planning.changes import Change, Plan
+from reconciler.state.model import State
 
 
 # -- which targets ------------------------------------------------------------------------

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulator import Emulator, EmulatorConfig, start_emulator
+from reconciler.emulator.embedded import Emulator, start_emulator
+from reconciler.emulator.config import EmulatorConfig
 
 _CONTRACT_PATH = Path(__file__).parent / "emulator" / "contract.py"
 _spec = importlib.util.spec_from_file_location("hubspot_contract", _CONTRACT_PATH)
@@ -100,7 +101,7 @@ def run(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., tuple[int, str, str]]:
     """Run the CLI against the emulator; return (exit code, stdout, stderr)."""
-    from reconciler.cli import main
+    from reconciler.cli.base import main
 
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", emulator.token)
     monkeypatch.setenv("NO_COLOR", "1")

@@ -15,8 +15,9 @@ import click
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.cli import cli
-from reconciler.loading import load_project, load_project_settings
+from reconciler.cli.base import cli
+from reconciler.loading.project import load_project
+from reconciler.loading.project_settings import load_project_settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)

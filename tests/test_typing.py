@@ -23,7 +23,7 @@ def test_package_passes_mypy_strict(tmp_path: Path) -> None:
 def test_every_command_has_help_with_an_example() -> None:
     import click
 
-    from reconciler.cli import cli
+    from reconciler.cli.base import cli
 
     def walk(command: click.Command, path: str) -> list[tuple[str, click.Command]]:
         found = [(path, command)]

@@ -19,8 +19,8 @@ from reconciler.applying.run import ApplyRun
 from reconciler.applying.update import by_type
 from reconciler.errors import ReconcilerError
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, marker_value
-from reconciler.planning.planner import Change
-from reconciler.state.store import AppliedAssociation, RecordState
+from reconciler.planning.changes import Change
+from reconciler.state.model import AppliedAssociation, RecordState
 
 
 def _not_carrying(run: ApplyRun, object_type: str, changes: list[Change]) -> dict[str, str]:

@@ -41,8 +41,9 @@ from reconciler.identity.markers import ensure_markers
 from reconciler.identity.scan import wait_until_searchable
 from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.model import AssociationRef
-from reconciler.planning.planner import Change, Plan
-from reconciler.state.store import State, StateStore
+from reconciler.planning.changes import Change, Plan
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
 
 
 def _run(run: ApplyRun) -> ApplyResult:

@@ -8,7 +8,7 @@ from functools import partial
 from reconciler.applying.run import ApplyRun
 from reconciler.applying.update import by_type, provably_ours
 from reconciler.errors import ReconcilerError
-from reconciler.planning.planner import Change
+from reconciler.planning.changes import Change
 
 
 def archive(run: ApplyRun, changes: list[Change]) -> None:

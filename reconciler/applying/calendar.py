@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from reconciler.applying.run import ApplyRun
 from reconciler.errors import AmbiguousWriteError, ReconcilerError
-from reconciler.hubspot.client import CALENDAR_PROPERTIES, RemoteRecord, UpdateInput
+from reconciler.hubspot.records import CALENDAR_PROPERTIES, RemoteRecord, UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.identity.calendar_lookup import calendar_attempt, find_calendar_meeting
 from reconciler.identity.markers import MARKER_PROPERTY, marker_properties, set_markers
-from reconciler.planning.planner import Change
+from reconciler.planning.changes import Change
 
 
 def create_calendar(run: ApplyRun, change: Change) -> None:

@@ -21,13 +21,13 @@ from dataclasses import dataclass, replace
 from reconciler.applying.run import ApplyRun
 from reconciler.applying.update import associate
 from reconciler.errors import AmbiguousWriteError, ReconcilerError
-from reconciler.hubspot.client import BatchItemError, BatchOutcome, CreateInput, RemoteRecord
+from reconciler.hubspot.records import BatchItemError, BatchOutcome, CreateInput, RemoteRecord
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.identity.lookup import find_by_marker
 from reconciler.identity.markers import MARKER_PROPERTY, marker_properties
 from reconciler.model import AssociationRef
-from reconciler.planning.planner import Change
-from reconciler.state.store import AppliedAssociation, RecordState
+from reconciler.planning.changes import Change
+from reconciler.state.model import AppliedAssociation, RecordState
 
 #: Rounds of create → settle lost answers by marker → resend the rest, within one apply.
 CREATE_ROUNDS = 3

@@ -15,7 +15,9 @@ from functools import partial
 
 from reconciler.applying.run import ApplyRun
 from reconciler.applying.update import by_type, split_by_owner, update_by_id
-from reconciler.planning.planner import Change, carried_markers, rename_record
+from reconciler.planning.changes import Change
+from reconciler.planning.ownership import carried_markers
+from reconciler.state.model import rename_record
 
 
 def refactor(run: ApplyRun, changes: list[Change]) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 from reconciler.errors import RateLimitError, ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.model import AssociationRef, Source
-from reconciler.planning.planner import Change, Plan
-from reconciler.state.store import AppliedAssociation, RecordState, State, StateStore
+from reconciler.planning.changes import Change, Plan
+from reconciler.state.model import AppliedAssociation, RecordState, State
+from reconciler.state.store import StateStore
 
 
 @dataclass(frozen=True, slots=True)

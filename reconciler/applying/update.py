@@ -13,7 +13,7 @@ from functools import partial
 
 from reconciler.applying.run import ApplyRun
 from reconciler.errors import ReconcilerError
-from reconciler.hubspot.client import UpdateInput
+from reconciler.hubspot.records import UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.identity.lookup import records_carrying
 from reconciler.identity.markers import (
@@ -23,8 +23,10 @@ from reconciler.identity.markers import (
     marker_value,
 )
 from reconciler.model import AssociationRef, write_rank
-from reconciler.planning.planner import Change, RemoteSnapshot, carried_markers, not_provably_ours
-from reconciler.state.store import AppliedAssociation
+from reconciler.planning.changes import Change, RemoteSnapshot
+from reconciler.planning.ownership import not_provably_ours
+from reconciler.planning.ownership import carried_markers
+from reconciler.state.model import AppliedAssociation
 
 
 def by_type(changes: Sequence[Change], *, reverse: bool = False) -> list[tuple[str, list[Change]]]:
@@ -91,7 +93,7 @@ def split_by_owner(
     """The changes whose record carries this project's id marker, and the others with the
     markers their record carries.
 
-    A plan this run made from a refresh was checked already (``planner.not_provably_ours``:
+    A plan this run made from a refresh was checked already (``ownership.not_provably_ours``:
     such a record is forgotten, never written). Any other plan (a saved one may be old, or
     made offline) has its records read back by id first (100 a request, the two markers
     only). While a state's markers migrate to this project's id, its records may carry the

@@ -16,7 +16,7 @@ from reconciler.cli.output import render_plan_text
 from reconciler.cli.terminal import Interrupts, colour, graceful_interrupt, progress_bar
 from reconciler.errors import ConfigError
 from reconciler.identity.adoption import import_all_matching, import_record
-from reconciler.planning.planner import Plan
+from reconciler.planning.changes import Plan
 from reconciler.workflow.manage import RunOutcome, run_destroy, run_refresh_times
 from reconciler.workflow.options import RunOptions, load_target
 

@@ -48,7 +48,7 @@ def find_project() -> Path:
 def read_project(project_dir: Path) -> ProjectSettings:
     """``reconciler.yaml`` of the project (all defaults when there is none): read once by
     each command, then handed to the library in ``RunOptions``."""
-    from reconciler.loading import load_project_settings
+    from reconciler.loading.project_settings import load_project_settings
 
     return load_project_settings(project_dir)
 

@@ -37,7 +37,8 @@ from reconciler.cli.output import (
 )
 from reconciler.cli.terminal import colour
 from reconciler.hubspot.budget import estimate_requests
-from reconciler.planning.planner import Plan, plan_to_json
+from reconciler.planning.changes import Plan
+from reconciler.state.plan_document import plan_to_json
 from reconciler.workflow.many_targets import TargetResult, worst_exit_code
 from reconciler.identity.adoption import AdoptOutcome
 from reconciler.workflow.manage import RunOutcome

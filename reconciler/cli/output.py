@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reconciler.applying.apply import ApplyResult
-from reconciler.planning.planner import Change, Plan, PropertyDiff, plan_to_json
+from reconciler.applying.run import ApplyResult
+from reconciler.planning.changes import Change, Plan, PropertyDiff
+from reconciler.state.plan_document import plan_to_json
 
 #: Above this many changes the text plan lists one line per change instead of every property.
 DETAILED_LIMIT = 200

@@ -32,7 +32,7 @@ from reconciler.cli.outcomes import (
 )
 from reconciler.cli.terminal import Interrupts, graceful_interrupt, progress_bar
 from reconciler.errors import ConfigError
-from reconciler.planning.planner import Plan
+from reconciler.planning.changes import Plan
 from reconciler.state.saved_plans import save_plan
 from reconciler.state.store import StateStore
 from reconciler.targets import target_names as chosen_targets

@@ -53,7 +53,8 @@ def validate(
       reconciler validate examples
       reconciler validate --project examples --format github
     """
-    from reconciler.loading import find_project, load_project
+    from reconciler.loading import find_project
+    from reconciler.loading.project import load_project
 
     if as_json and fmt not in (None, "json"):
         raise click.UsageError(f"--json and --format {fmt} contradict each other; pick one")
@@ -144,7 +145,7 @@ def schema(project_file: bool) -> int:
     Example:
       reconciler schema > spec.schema.json
     """
-    from reconciler.loading import schema_text
+    from reconciler.loading.schema import schema_text
 
     click.echo(schema_text("project" if project_file else "spec"))
     return 0

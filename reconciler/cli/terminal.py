@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from reconciler.planning.planner import Plan
+from reconciler.planning.changes import Plan
 
 
 def colour() -> bool:

@@ -1,6 +1,7 @@
 """A local HubSpot: HubSpot's paths and shapes, limits and failures, on a loopback port.
 
-    from reconciler.emulator import EmulatorConfig, FaultConfig, start_emulator, parse_faults
+    from reconciler.emulator.config import EmulatorConfig, FaultConfig, parse_faults
+    from reconciler.emulator.embedded import start_emulator
     with start_emulator(EmulatorConfig(token="t"), port=0) as emu:
         ...  # point a client at emu.base_url with Authorization: Bearer t
 

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.associations import default_type_id
-from reconciler.hubspot.client import RemoteRecord
+from reconciler.hubspot.records import RemoteRecord
 from reconciler.export.reading import DECLARED_PAIRS, PortalSnapshot
 from reconciler.model import ASSOCIATION_TARGET_NAMES
 from reconciler.loading.records import CALL_DISPOSITIONS, FRIENDLY_FIELDS

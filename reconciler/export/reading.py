@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.hubspot.client import AssociationLabel, HubSpotClient, RemoteRecord
+from reconciler.hubspot.records import AssociationLabel, RemoteRecord
+from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import ApiError
 
 #: The activity types ``export --types`` takes, and the types they pull in.

@@ -14,7 +14,7 @@ DEFAULT_LIMIT = 200_000
 #: and the values chosen by them (re-pinned by ``refresh-times``).
 VALUE_PIN = "gen:"
 TIME_PIN = "gen@t:"
-#: The name under which a random pick among records is pinned (``planner.PICK_PREFIX``).
+#: The name under which a random pick among records is pinned (``planning.pins.PICK_PREFIX``).
 PICK_PREFIX = "@association:"
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import BATCH_LIMIT
 from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.planning.planner import Plan
+from reconciler.planning.changes import Plan
 from reconciler.identity.markers import NO_UNIQUE_PROPERTIES
 
 #: An apply this small is not worth an extra request to learn the daily remaining.

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.errors import ConfigError, ReconcilerError, StateError
-from reconciler.hubspot.client import HubSpotClient, UpdateInput
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import UpdateInput
 from reconciler.hubspot.records import RemoteRecord
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, AppliedDigest, decode_digest
 from reconciler.identity.lookup import find_marked
@@ -39,7 +40,8 @@ from reconciler.identity.markers import (
 from reconciler.identity.scan import managed_names
 from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, address_of
 from reconciler.settings import Target
-from reconciler.state.store import AppliedAssociation, Pin, RecordState, State
+from reconciler.state.model import AppliedAssociation, Pin, RecordState
+from reconciler.state.model import State
 from reconciler.workflow.options import RunOptions, load_target
 from reconciler.workflow.portal import connect, resolve_owners
 from reconciler.workflow.state_edits import check_address
@@ -356,7 +358,7 @@ def rebuild_state(options: RunOptions) -> AdoptOutcome:
     Only the id decides (``_find_project_records``): records marked by the first release
     (``<name>:<address>``, no ``reconciler_project``) are never taken, whatever the
     project's name, since another project of that name may own them; they are migrated
-    only from the first-release state that maps them (``planner._remarks``). Records the
+    only from the first-release state that maps them (``ownership.remark_changes``). Records the
     old state mapped that are not found so are reported (``left_behind``).
 
     The old file (even a damaged one) is kept as a backup; owners and in-flight entries

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.model import AssociationRef
-from reconciler.state.store import AppliedAssociation, Pin
+from reconciler.state.model import AppliedAssociation, Pin
 
 DIGEST_PROPERTY = "reconciler_applied"
 DIGEST_VERSION = 1

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from reconciler.hubspot.client import HubSpotClient, RemoteRecord
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import RemoteRecord
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, carried
 from reconciler.identity.search_lag import SEARCH_POLL_SECONDS, search_until
 

@@ -19,7 +19,8 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from reconciler.hubspot.client import HubSpotClient, RemoteRecord
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import RemoteRecord
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, carried, proves_owner
 from reconciler.identity.search_lag import SEARCH_POLL_SECONDS, search_until
 

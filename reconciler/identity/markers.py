@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from reconciler.errors import ReconcilerError
-from reconciler.hubspot.client import HubSpotClient, PropertyDefinition, RemoteRecord, UpdateInput
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import PropertyDefinition, RemoteRecord, UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
 
 MARKER_PROPERTY = "reconciler_key"

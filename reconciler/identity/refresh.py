@@ -70,8 +70,8 @@ from reconciler.identity.refresh_log import MODIFIED, RefreshLog, load_log, save
 from reconciler.identity.refresh_reads import KEEP_DRIFTING, MARKERS, Reads, read_associations
 from reconciler.identity.refresh_survey import Survey, Untrusted
 from reconciler.model import DesiredState
-from reconciler.planning.planner import RemoteSnapshot
-from reconciler.state.store import State
+from reconciler.planning.changes import RemoteSnapshot
+from reconciler.state.model import State
 
 RefreshMode = Literal["incremental", "full"]
 MODES: tuple[RefreshMode, ...] = ("incremental", "full")

@@ -14,18 +14,16 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 
 from reconciler.errors import ReconcilerError
-from reconciler.hubspot.client import HubSpotClient, RemoteRecord
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import RemoteRecord
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.identity.refresh_log import MODIFIED, modified_ms
 from reconciler.model import DesiredState
-from reconciler.planning.planner import (
-    RemoteSnapshot,
-    applied_identity,
-    association_identity,
-    not_provably_ours,
-    same_value,
-)
-from reconciler.state.store import State
+from reconciler.planning.ownership import not_provably_ours
+from reconciler.planning.changes import RemoteSnapshot
+from reconciler.planning.comparing import same_value
+from reconciler.planning.comparing import applied_identity, association_identity
+from reconciler.state.model import State
 
 #: read with every record (no extra request): whose it is (``planner.not_provably_ours``)
 MARKERS = (MARKER_PROPERTY, PROJECT_PROPERTY)

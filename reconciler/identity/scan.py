@@ -40,7 +40,8 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from reconciler.hubspot.client import HubSpotClient, RemoteRecord
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import RemoteRecord
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
 from reconciler.identity.lookup import (
     SEARCH_TOTAL_CAP,
@@ -53,7 +54,7 @@ from reconciler.identity.lookup import (
 from reconciler.identity.markers import NO_UNIQUE_PROPERTIES, address_in, properties_when_marked
 from reconciler.identity.search_lag import SEARCH_POLL_SECONDS, search_until, wait
 from reconciler.model import DesiredRecord, DesiredState
-from reconciler.state.store import State
+from reconciler.state.model import State
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ def scan_portal(
     ``counts``: type → marked records, as the refresh just counted them (those types
     cost no request here when the state knows them all). ``unproven``: addresses whose
     mapped record the refresh read without this project's id marker (the plan forgets
-    them, ``planner.not_provably_ours``): counted as unmapped, so a record that carries
+    them, ``planning.ownership.not_provably_ours``): counted as unmapped, so a record that carries
     the marker is adopted in their place."""
     counted = dict(counts or {})
     project_id = desired.project.marker_id

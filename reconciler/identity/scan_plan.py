@@ -13,19 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
-from reconciler.hubspot.client import RemoteRecord
+from reconciler.hubspot.records import RemoteRecord
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, decode_digest
 from reconciler.identity.scan import IdentityScan, managed_names
 from reconciler.model import DesiredRecord, DesiredState, address_of
-from reconciler.planning.planner import (
-    Change,
-    Plan,
-    RemoteSnapshot,
-    _picked_associations,
-    carried_markers,
-    plan,
-)
-from reconciler.state.store import AppliedAssociation, Pin, RecordState, State
+from reconciler.planning.changes import Change, Plan, RemoteSnapshot
+from reconciler.planning.planner import plan
+from reconciler.planning.pins import picked_associations
+from reconciler.planning.ownership import carried_markers
+from reconciler.state.model import AppliedAssociation, Pin, RecordState
+from reconciler.state.model import State
 
 
 def adopted_record(
@@ -134,7 +131,7 @@ def plan_with_portal(
             unchanged.append(address)
             continue
         record, recorded = desired.records[address], found[address]
-        associations, _picks = _picked_associations(record, recorded, desired.records)
+        associations, _picks = picked_associations(record, recorded, desired.records)
         changes.append(Change(
             action="adopt", object_type=record.object_type, key=record.key,
             reason=_adopt_reason(scan, address), hubspot_id=recorded.id, after=dict(recorded.properties),

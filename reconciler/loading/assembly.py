@@ -132,7 +132,7 @@ def _record(
     relative: dict[str, str] = row[REL]
     for prop, expr in relative.items():
         if prop[0] == "@" or expr[:3] == "gen":
-            continue  # a generated value (already in props) or pick (planner.PICK_PREFIX)
+            continue  # a generated value (already in props) or pick (planning.pins.PICK_PREFIX)
         value = resolved.get(expr)
         if value is None:
             try:

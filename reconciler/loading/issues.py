@@ -1,7 +1,8 @@
 """Problems found while loading, before they know their line and column.
 
 Most checks work on plain data and know only the JSON path of what is wrong; the file is
-re-read for positions only when there is something to report (see ``yamlfile.locate``).
+re-read for positions only when there is something to report (see
+``yaml_positions.locate``).
 """
 
 from __future__ import annotations

@@ -20,13 +20,8 @@ from types import MappingProxyType
 from reconciler import __version__
 from reconciler.errors import SpecError
 from reconciler.gc_pause import gc_paused
-from reconciler.generate.loading import (
-    Generated,
-    HandRecord,
-    generate,
-    resolve_variables,
-    seed_text,
-)
+from reconciler.generate.loading import generate, Generated, resolve_variables, seed_text
+from reconciler.generate.inputs import HandRecord
 from reconciler.model import DesiredState, ProjectSettings
 from reconciler.loading import schema as schemas
 from reconciler.loading.assembly import assemble

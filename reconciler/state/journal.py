@@ -26,8 +26,8 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +198,6 @@ def fsync_dir(folder: Path) -> None:
 
 __all__ = [
     "JOURNAL_SUFFIX", "JournalDamaged", "JournalScan", "dumps", "encode_entry",
-    "encode_snapshot", "fsync_dir", "snapshot_chunks", "journal_path", "read_journal", "record_line",
-    "write_atomically",
+    "encode_snapshot", "fsync_dir", "snapshot_chunks", "journal_path", "read_journal",
+    "record_line", "write_atomically",
 ]

@@ -1,38 +1,39 @@
 """The lock that keeps two commands off one state file, and only off that file.
 
-On Linux the lock is an open-file-description byte-range lock (``F_OFD_SETLK``) on the
-state's *folder*, at a byte offset derived from the state file's name:
+Two ``fcntl.flock`` locks, which the kernel drops when their process ends (a killed apply
+never leaves the state locked) and which exclude each other between two opens of a file
+even within one process:
 
-1. take a shared (read) lock on the folder at the file's offset;
-2. ask the kernel whether anyone else holds a lock there (``F_OFD_GETLK`` for a write
-   lock: a conflict is another holder). If so, let go: the state is locked.
+1. ``<state>.lock`` beside the state (symlinks resolved by the caller), held exclusively:
+   one command per state file, while states of other targets in the same folder have
+   their own. It names its holder (``describe_holder``), and is removed at release; a
+   command that locked one that was removed meanwhile (by its releasing holder) opens the
+   new one instead.
+2. the state's folder, held shared by every holder. A lock file can be deleted while it is
+   held, after which the next command would create and lock a new one; the folder cannot
+   go while it holds the state, and deleting files in it does not release it. So a command
+   that got its lock file then checks the folder: when the folder is held but no lock file
+   in it is held by another command, a holder's lock file is gone (perhaps this state's),
+   and the state counts as locked. (With two targets' commands running in one folder, the
+   other's lock file accounts for the folder: deleting a lock file by hand then lets a
+   second command of its state in. Lock files are never for deleting by hand.)
 
-Two commands can never both pass step 2: whichever checks second sees the first one's
-lock, which is held until its process ends. Both may, at worst, see each other at the same
-instant and both refuse (we retry a few times first). The folder cannot be deleted while
-it holds the state, and deleting or replacing files in it (a lock file, the state itself)
-changes nothing, which is what a lock *file* could not offer: once deleted while held,
-the next command would lock a new file and run beside the first. A symlinked state locks
-its real file (the caller resolves it). States in the same folder (one per target) lock
-different offsets, so several targets can be applied at once. The kernel drops the lock
-when its process dies, so a killed apply never blocks the next one.
-
-Each holder also holds a shared ``flock`` on the folder: the first release took an
-exclusive one there, so an old and a new release still exclude each other.
-
-Where ``F_OFD_SETLK`` is missing (macOS, BSD), the first release's exclusive ``flock`` on
-the folder is used: one command per state folder. Windows uses a lock file (``filelock``).
+The first release held the folder exclusively: its commands and these still exclude each
+other. Windows has no ``flock``: there ``filelock`` locks ``<state>.lock`` itself.
+Nothing here packs a C struct; ``fcntl.flock`` is POSIX (Linux, macOS, the BSDs).
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
+import json
 import os
 import random
-import struct
+import socket
+import sys
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 try:
@@ -40,79 +41,173 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-#: ``struct flock`` on Linux (x86-64 and arm64): type, whence, start, len, pid.
-_FLOCK = "hh4xqqi4x"
 _BUSY = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+#: tries before a state counts as locked: two commands starting at the same instant may
+#: each see the other's lock for a moment
 _ATTEMPTS = 5
 
 
 class LockUnavailable(OSError):
-    """The folder cannot be locked at all (not: someone else holds it)."""
+    """The state cannot be locked at all (not: someone else holds it)."""
 
 
-def lock_offset(name: str) -> int:
-    """The byte of the folder that stands for the state file ``name`` (stable, 62 bits)."""
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") >> 2
+def lock_path(state_path: Path) -> Path:
+    """The lock file of the (resolved) state file ``state_path``."""
+    return state_path.with_name(state_path.name + ".lock")
 
 
-def try_lock(state_path: Path) -> Callable[[], None] | None:
-    """Lock ``state_path`` (already resolved); return how to release it, or None when
-    another process holds it. ``LockUnavailable`` when the folder cannot be locked."""
-    if fcntl is None:  # pragma: no cover - Windows has no flock: a lock file next to the state
+def try_lock(state_path: Path, *, command: str) -> Callable[[], None] | None:
+    """Lock ``state_path`` (already resolved) for ``command``; return how to release it,
+    or None when another command holds it. ``LockUnavailable`` when it cannot be locked."""
+    path = lock_path(state_path)
+    if fcntl is None:  # pragma: no cover - Windows: the lock file alone
         from filelock import FileLock, Timeout
 
-        lock = FileLock(str(state_path.with_name(state_path.name + ".lock")), timeout=0)
+        lock = FileLock(str(path), timeout=0)
         try:
             lock.acquire()
         except Timeout:
             return None
         return lock.release
-    folder = state_path.parent
     try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        folder = os.open(state_path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError as exc:
         raise LockUnavailable(exc.errno, exc.strerror) from exc
     try:
-        held = _lock_folder(fd, state_path.name)
+        for attempt in range(_ATTEMPTS):
+            held = _lock_file(path)
+            if held is not None:
+                if _share_folder(folder, path):
+                    _note_holder(held, state_path.name, command)
+                    return lambda: _release(folder, held, path)
+                _drop(held, path)
+            if attempt + 1 < _ATTEMPTS:
+                time.sleep(random.uniform(0.005, 0.03))
     except BaseException:
-        os.close(fd)
+        os.close(folder)
         raise
-    if not held:
-        os.close(fd)
-        return None
-    return lambda: os.close(fd)  # closing the folder's fd releases both locks
+    os.close(folder)
+    return None
 
 
-def _lock_folder(fd: int, name: str) -> bool:
-    assert fcntl is not None
-    ofd = getattr(fcntl, "F_OFD_SETLK", None)
+def describe_holder(state_path: Path) -> str:
+    """Who holds the lock of ``state_path``, as its holder noted it."""
     try:
-        if ofd is None:  # no OFD locks: the whole folder, as the first release did
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # an old release holds it exclusively
-    except OSError as exc:
-        if exc.errno in _BUSY:
-            return False
-        raise LockUnavailable(exc.errno, exc.strerror) from exc
-    offset = lock_offset(name)
-    for attempt in range(_ATTEMPTS):
+        holder = json.loads(lock_path(state_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "holder unknown"
+    if not isinstance(holder, dict):
+        return "holder unknown"
+    return (
+        f"pid {holder.get('pid')} on {holder.get('host')}, "
+        f"`{holder.get('command')}` on {holder.get('state')} since {holder.get('since')}"
+    )
+
+
+def _lock_file(path: Path) -> int | None:
+    """The lock file, open and locked; None when another command holds it."""
+    assert fcntl is not None
+    for _ in range(_ATTEMPTS):
         try:
-            fcntl.fcntl(fd, ofd, struct.pack(_FLOCK, fcntl.F_RDLCK, os.SEEK_SET, offset, 1, 0))
-            answer = fcntl.fcntl(
-                fd, fcntl.F_OFD_GETLK,
-                struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0),
-            )
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise LockUnavailable(exc.errno, exc.strerror) from exc
-        if struct.unpack(_FLOCK, answer)[0] == fcntl.F_UNLCK:
-            return True  # nobody else holds this state's byte
-        # Someone else does: a holder, or another command trying at this very instant.
-        fcntl.fcntl(fd, ofd, struct.pack(_FLOCK, fcntl.F_UNLCK, os.SEEK_SET, offset, 1, 0))
-        if attempt + 1 < _ATTEMPTS:
-            time.sleep(random.uniform(0.005, 0.03))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in _BUSY:
+                return None
+            raise LockUnavailable(exc.errno, exc.strerror) from exc
+        if _is_linked(fd, path):
+            return fd
+        os.close(fd)  # removed by its holder's release after we opened it: open the new one
+    return None
+
+
+def _share_folder(folder: int, own: Path) -> bool:
+    """Hold the folder shared, unless a command holds it without a lock file in it (one
+    was deleted) or holds it exclusively (the first release, or another command checking
+    at this very instant)."""
+    assert fcntl is not None
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody else holds the folder
+    except OSError as exc:
+        if exc.errno not in _BUSY:
+            raise LockUnavailable(exc.errno, exc.strerror) from exc
+        if not _another_lock_file_is_held(own):
+            return False
+    try:
+        fcntl.flock(folder, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in _BUSY:
+            raise LockUnavailable(exc.errno, exc.strerror) from exc
+        fcntl.flock(folder, fcntl.LOCK_UN)
+        return False
+    return True
+
+
+def _another_lock_file_is_held(own: Path) -> bool:
+    """Whether a command holds the lock file of another state in ``own``'s folder."""
+    assert fcntl is not None
+    with os.scandir(own.parent) as entries:
+        names = [e.name for e in entries if e.name.endswith(".lock") and e.name != own.name]
+    for name in names:
+        try:
+            fd = os.open(own.parent / name, os.O_RDONLY)
+        except OSError:
+            continue  # gone since, or not ours to read
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in _BUSY:
+                return True
+        finally:
+            os.close(fd)  # (releases the probe's lock, if it got one)
     return False
 
 
-__all__ = ["LockUnavailable", "lock_offset", "try_lock"]
+def _note_holder(fd: int, state_name: str, command: str) -> None:
+    """Write who holds the lock into the lock file (read by ``describe_holder``)."""
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": command,
+        "state": state_name,
+        "argv": [os.path.basename(sys.argv[0]), *sys.argv[1:2]],
+        "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    with suppress(OSError):  # the note is for messages; the lock holds without it
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
+
+
+def _release(folder: int, held: int, path: Path) -> None:
+    """Let go of the folder first: a command holding the folder then always holds a lock
+    file that is still there (so a command checking meanwhile is not refused for nothing
+    more than a moment)."""
+    os.close(folder)
+    _drop(held, path)
+
+
+def _drop(held: int, path: Path) -> None:
+    """Remove the lock file while still holding it (never another command's), close it."""
+    try:
+        if _is_linked(held, path):
+            with suppress(OSError):
+                os.unlink(path)
+    finally:
+        os.close(held)
+
+
+def _is_linked(fd: int, path: Path) -> bool:
+    """Whether ``path`` is still the file open as ``fd``."""
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    opened = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+__all__ = ["LockUnavailable", "describe_holder", "lock_path", "try_lock"]

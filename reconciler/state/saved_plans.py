@@ -9,17 +9,14 @@ from pathlib import Path
 
 from reconciler.errors import ConfigError, StateError
 from reconciler.model import DesiredState
-from reconciler.planning.planner import (
-    MARKER_ACTIONS,
-    Change,
-    Plan,
-    PlanFileError,
-    plan_from_json,
-    plan_to_json,
-)
+from reconciler.planning.changes import MARKER_ACTIONS
+from reconciler.planning.changes import Change, Plan
+from reconciler.state.plan_document import plan_from_json, plan_to_json, PlanFileError
 from reconciler.identity.markers import marker_properties
 from reconciler.settings import Target
-from reconciler.state.store import RecordState, State, StateStore
+from reconciler.state.model import RecordState, State
+from reconciler.state.plan_document import PlanFileError, plan_from_json, plan_to_json
+from reconciler.state.store import StateStore
 
 
 def _some(items: list[str]) -> str:

@@ -18,16 +18,19 @@ from dataclasses import dataclass, replace
 from datetime import timezone
 from pathlib import Path
 
-from reconciler.applying.apply import ApplyResult, apply_plan
+from reconciler.applying.run import ApplyResult
+from reconciler.applying.apply import apply_plan
 from reconciler.errors import ConfigError, SpecError, SpecIssue
 from reconciler.generate.inputs import is_generated_pin
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.refresh import refresh_records
 from reconciler.model import DesiredState
-from reconciler.planning.planner import Change, Plan, plan
+from reconciler.planning.changes import Change, Plan
+from reconciler.planning.planner import plan
 from reconciler.settings import Target
-from reconciler.state.store import State, StateStore
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
 from reconciler.workflow.options import RunOptions, load_target, resolve
 from reconciler.workflow.plans import release_excluded, with_context
 from reconciler.workflow.portal import connect, resolve_owners

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.planning.planner import Plan
+from reconciler.planning.changes import Plan
 from reconciler.workflow.options import LoadedTarget, RunOptions, load_target
 from reconciler.workflow.runs import (
     ApplyOutcome,

@@ -19,7 +19,8 @@ from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.identity.refresh import RefreshMode
 from reconciler.model import DesiredState, ProjectSettings, slug
 from reconciler.settings import Target, resolve_target
-from reconciler.state.store import StateBinding, StateStore
+from reconciler.state.model import StateBinding
+from reconciler.state.store import StateStore
 from reconciler.targets import scope
 
 GRACE_ENV = "RECONCILER_RECOVERY_GRACE_SECONDS"
@@ -110,7 +111,7 @@ class LoadedTarget:
 
 def load_target(options: RunOptions) -> LoadedTarget:
     """The spec as the target takes it, the target, and its state store."""
-    from reconciler.loading import load_project
+    from reconciler.loading.project import load_project
 
     desired = load_project(
         options.project_dir, reference_time=options.reference_time,

@@ -16,8 +16,9 @@ from reconciler.identity.refresh_log import log_path_for
 from reconciler.identity.scan import scan_portal
 from reconciler.identity.scan_plan import plan_with_portal
 from reconciler.model import DesiredState
-from reconciler.planning.planner import Plan, plan
-from reconciler.state.store import State
+from reconciler.planning.changes import Plan
+from reconciler.planning.planner import plan
+from reconciler.state.model import State
 from reconciler.targets import limit, matches_only, release
 from reconciler.workflow.options import LoadedTarget, RunOptions
 from reconciler.workflow.portal import resolve_owners

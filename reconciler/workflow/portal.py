@@ -13,12 +13,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from reconciler import __version__
-from reconciler.hubspot.client import ClientSettings, HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import ApiError, ConfigError, StateError
 from reconciler.model import DesiredState
 from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.settings import Target, read_token
-from reconciler.state.store import State
+from reconciler.state.model import State
 
 
 @contextmanager
@@ -33,7 +34,8 @@ def connect(
     """
     require_project_id(target)
     if target.embedded:
-        from reconciler.emulator import EmulatorConfig, start_emulator
+        from reconciler.emulator.config import EmulatorConfig
+        from reconciler.emulator.embedded import start_emulator
 
         assert target.emulator_data is not None
         target.emulator_data.parent.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,9 @@ more archives than the target allows without ``--allow-archives``."""
 from __future__ import annotations
 
 from reconciler.errors import ConfigError
-from reconciler.planning.planner import Plan
+from reconciler.planning.changes import Plan
 from reconciler.settings import ARCHIVE_PERCENT_FLOOR, Target
-from reconciler.state.store import State
+from reconciler.state.model import State
 from reconciler.workflow.options import RunOptions
 
 

@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.applying.apply import ApplyResult, apply_plan
+from reconciler.applying.run import ApplyResult
+from reconciler.applying.apply import apply_plan
 from reconciler.hubspot.budget import check_daily_budget, daily_remaining
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.refresh import RefreshReport
-from reconciler.planning.planner import Plan
+from reconciler.planning.changes import Plan
 from reconciler.settings import Target
 from reconciler.state.saved_plans import load_saved_plan
 from reconciler.workflow.options import LoadedTarget, RunOptions

@@ -180,7 +180,7 @@ def _schemas(root: Path) -> list[tuple[Path, str]]:
 
 
 def _name_and_id(path: Path, root: Path) -> tuple[str, str]:
-    from reconciler.loading import load_project_settings
+    from reconciler.loading.project_settings import load_project_settings
 
     settings = load_project_settings(root)
     assert settings.id is not None, path
@@ -205,7 +205,7 @@ def _targets(root: Path) -> tuple[_Role, _Role]:
     """The target CI applies to on merge (the first unprotected one but ``local``) and the
     protected one applied to after approval (the first protected one)."""
     from reconciler.settings import DEFAULT_TOKEN_ENV
-    from reconciler.loading import load_project_settings
+    from reconciler.loading.project_settings import load_project_settings
 
     settings = load_project_settings(root)
     merge: _Role | None = None

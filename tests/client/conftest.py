@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.client import ClientSettings, HubSpotClient
-from reconciler.emulator import Emulator, EmulatorConfig, start_emulator
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.emulator.embedded import Emulator, start_emulator
+from reconciler.emulator.config import EmulatorConfig
 
 TOKEN = "pat-na1-s3cr3t-0123456789abcdef"
 

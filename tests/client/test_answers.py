@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.client import CreateInput, HubSpotClient, PropertyDefinition, UpdateInput
-from reconciler.emulator import Emulator
+from reconciler.hubspot.records import CreateInput, PropertyDefinition, UpdateInput
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.emulator.embedded import Emulator
 from reconciler.errors import AmbiguousWriteError, InvalidPropertiesError, UnusableAnswerError
 from tests.proxy import Answer, RewritingProxy
 

@@ -8,15 +8,9 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from reconciler.hubspot.client import (
-    BATCH_LIMIT,
-    CreateInput,
-    HubSpotClient,
-    PropertyDefinition,
-    UpdateInput,
-    iso_datetime,
-)
-from reconciler.emulator import Emulator
+from reconciler.hubspot.client import BATCH_LIMIT, HubSpotClient
+from reconciler.hubspot.records import CreateInput, iso_datetime, PropertyDefinition, UpdateInput
+from reconciler.emulator.embedded import Emulator
 from reconciler.errors import ApiError, ReconcilerError
 
 from .conftest import api_requests

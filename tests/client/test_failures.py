@@ -9,9 +9,11 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.hubspot.client import CreateInput, HubSpotClient
+from reconciler.hubspot.records import CreateInput
+from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.deadline import Deadline, WaitTooLong
-from reconciler.emulator import Emulator, FaultConfig
+from reconciler.emulator.embedded import Emulator
+from reconciler.emulator.config import FaultConfig
 from reconciler.errors import (
     AmbiguousWriteError,
     ApiError,
@@ -74,7 +76,7 @@ def test_400_validation_body(client: HubSpotClient) -> None:
 
 
 def test_400_on_bad_property_definition(client: HubSpotClient) -> None:
-    from reconciler.hubspot.client import PropertyDefinition
+    from reconciler.hubspot.records import PropertyDefinition
 
     with pytest.raises(ApiError) as caught:
         client.create_property("meetings", PropertyDefinition("x", "X", "no-such-type", "text", "g"))

@@ -16,9 +16,10 @@ import httpx
 import pytest
 
 from reconciler.hubspot.budget import RequestEstimate
-from reconciler.cli import main
-from reconciler.hubspot.client import CreateInput, HubSpotClient, UpdateInput
-from reconciler.emulator import Emulator
+from reconciler.cli.base import main
+from reconciler.hubspot.records import CreateInput, UpdateInput
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.emulator.embedded import Emulator
 from reconciler.errors import AmbiguousWriteError, DeadlineError
 from reconciler.hubspot.failures import believable_header
 from reconciler.hubspot.ratelimit import RollingWindowLimiter

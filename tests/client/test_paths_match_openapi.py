@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.hubspot.client import ApiPaths
+from reconciler.hubspot.endpoints import ApiPaths
 
 SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "hubspot-openapi"
 

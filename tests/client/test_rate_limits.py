@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.deadline import Deadline, WaitTooLong
-from reconciler.emulator import Emulator
+from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.ratelimit import MAX_BELIEVABLE_LIMIT, RollingWindowLimiter
 
 from .conftest import FakeClock

@@ -6,8 +6,9 @@ for the ids above the last one seen keeps every query a first page, however many
 
 from __future__ import annotations
 
-from reconciler.emulator import Emulator
-from reconciler.hubspot.client import CreateInput, HubSpotClient
+from reconciler.emulator.embedded import Emulator
+from reconciler.hubspot.records import CreateInput
+from reconciler.hubspot.client import HubSpotClient
 
 from .conftest import api_requests
 

@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient
-from reconciler.emulator import Emulator
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.records import CreateInput
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.emulator.embedded import Emulator
 from reconciler.errors import ApiError, ConfigError, ReconcilerError
 
 from .conftest import TOKEN, api_requests

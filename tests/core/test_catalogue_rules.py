@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.planning.catalogue import Catalogue, PropertyInfo, find_problems
+from reconciler.planning.catalogue.definitions import Catalogue
+from reconciler.planning.catalogue import PropertyInfo
+from reconciler.planning.catalogue.rules import find_problems
 from reconciler.planning.catalogue.definitions import property_from_api
 from reconciler.planning.catalogue.positions import locate_findings
 from reconciler.planning.catalogue.rules import Finding

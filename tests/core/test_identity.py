@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reconciler.cli import main
+from reconciler.cli.base import main
 from reconciler.identity.project_id import ID_PATTERN, new_project_id
-from reconciler.loading import load_project_settings
+from reconciler.loading.project_settings import load_project_settings
 from tests.helpers import write_project
 
 

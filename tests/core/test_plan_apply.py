@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.base import main
 from tests.helpers import stored, write_project
 
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"

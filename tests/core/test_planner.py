@@ -5,8 +5,11 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from reconciler.model import AssociationRef, DesiredRecord, DesiredState, ProjectSettings, Source
-from reconciler.planning.planner import RemoteSnapshot, plan, plan_from_json, plan_to_json, same_value
-from reconciler.state.store import AppliedAssociation, Pin, RecordState, State
+from reconciler.planning.changes import RemoteSnapshot
+from reconciler.planning.comparing import same_value
+from reconciler.planning.planner import plan
+from reconciler.state.plan_document import plan_from_json, plan_to_json
+from reconciler.state.model import AppliedAssociation, Pin, RecordState, State
 
 SRC = Source("spec.yaml", 3, 5)
 

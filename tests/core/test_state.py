@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateError, StateLockedError
-from reconciler.state.store import FORMAT_VERSION, RecordState, State, StateStore
+from reconciler.state.model import FORMAT_VERSION, RecordState, State
+from reconciler.state.store import StateStore
 
 
 def test_absent_file_is_empty_state(tmp_path: Path) -> None:
@@ -101,7 +102,7 @@ def test_backups_in_the_same_second_never_overwrite_each_other(tmp_path: Path) -
 def test_a_state_is_bound_to_its_project_and_target(
     tmp_path: Path, target: str | None, project: str, project_id: str | None, accepted: bool
 ) -> None:
-    from reconciler.state.store import StateBinding
+    from reconciler.state.model import StateBinding
 
     path = tmp_path / "s.json"
     state = State(lineage="", target=target, project=project, project_id=project_id)
@@ -147,6 +148,57 @@ def test_the_lock_survives_its_files_being_deleted(tmp_path: Path) -> None:
         assert holder.pid is not None
         os.kill(holder.pid, signal.SIGKILL)
         holder.join()
+
+
+def test_deleting_a_held_lock_file_keeps_the_state_locked_in_one_process(tmp_path: Path) -> None:
+    """The folder's lock still stands for a holder whose lock file was deleted (flock
+    excludes two opens of a file even in one process, so no second process is needed)."""
+    path = tmp_path / "s.json"
+    with StateStore(path).locked():
+        (tmp_path / "s.json.lock").unlink()
+        with pytest.raises(StateLockedError):
+            with StateStore(path).locked():
+                pass
+        assert not (tmp_path / "s.json.lock").exists()  # the refused command left nothing
+    with StateStore(path).locked():  # released: the next command gets it
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_process_holds_two_states_of_one_folder_at_once(tmp_path: Path) -> None:
+    """As a run over several targets does, each target's state locked in turn."""
+    local, sandbox = StateStore(tmp_path / "local.json"), StateStore(tmp_path / "sandbox.json")
+    with local.locked(), sandbox.locked():
+        with pytest.raises(StateLockedError):
+            with StateStore(tmp_path / "sandbox.json").locked():
+                pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lock_file_left_by_a_killed_holder_is_taken_over_and_removed(tmp_path: Path) -> None:
+    (tmp_path / "s.json.lock").write_text('{"pid": 1}')  # what a killed holder leaves
+    with StateStore(tmp_path / "s.json").locked(command="state rm"):
+        note = json.loads((tmp_path / "s.json.lock").read_text())
+        assert note["pid"] == os.getpid() and note["command"] == "state rm"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_first_releases_folder_lock_and_this_one_exclude_each_other(tmp_path: Path) -> None:
+    import fcntl
+
+    path = tmp_path / "s.json"
+    folder = os.open(tmp_path, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as the first release held it
+        with pytest.raises(StateLockedError):
+            with StateStore(path).locked():
+                pass
+        fcntl.flock(folder, fcntl.LOCK_UN)
+        with StateStore(path).locked():
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(folder)
 
 
 def test_in_flight_records_have_no_id_yet(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from reconciler.state.store import RecordState, State, StateStore
+from reconciler.state.model import RecordState, State
+from reconciler.state.store import StateStore
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDS = 10_000

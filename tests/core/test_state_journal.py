@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import StateError, StateLockedError
-from reconciler.state.store import FORMAT_VERSION, AppliedAssociation, RecordState, State, StateStore
+from reconciler.state.model import FORMAT_VERSION, AppliedAssociation, RecordState, State
+from reconciler.state.store import StateStore
 
 FORMAT1 = Path(__file__).parents[1] / "data" / "state" / "format1-local.json"
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from reconciler.errors import StateError
-from reconciler.state.store import AppliedAssociation, Pin, RecordState, State, StateStore
+from reconciler.state.model import AppliedAssociation, Pin, RecordState, State
+from reconciler.state.store import StateStore
 
 
 def _meeting() -> RecordState:

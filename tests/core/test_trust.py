@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.planning.planner import plan_digest
+from reconciler.state.plan_document import plan_digest
 from reconciler.state.store import StateStore
 from tests.helpers import Run, stored, write_project
 

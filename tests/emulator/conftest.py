@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from reconciler.emulator import Emulator
+from reconciler.emulator.embedded import Emulator
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from reconciler.emulator import Emulator
+from reconciler.emulator.embedded import Emulator
 
 
 def _create(api: httpx.Client, object_type: str, properties: dict[str, str], associations: list[object] | None = None) -> str:

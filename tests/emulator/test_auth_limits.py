@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reconciler.emulator import Emulator
+from reconciler.emulator.embedded import Emulator
 
 CREATE = "/crm/v3/objects/meetings/batch/create"
 ONE = {"inputs": [{"properties": {"hs_timestamp": "2026-01-05T10:00:00Z"}, "associations": []}]}

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from reconciler.emulator import Emulator
+from reconciler.emulator.embedded import Emulator
 
 BATCH = "/crm/v3/objects/meetings/batch"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reconciler.emulator import Emulator
+from reconciler.emulator.embedded import Emulator
 
 
 def _calendar_body(contact: str, **overrides: object) -> dict[str, object]:
@@ -116,7 +116,8 @@ def test_account_details_in_hubspots_documented_shape(api: httpx.Client, emulato
 
 
 def test_reconciler_client_reads_the_portal_id(emulator: Emulator) -> None:
-    from reconciler.hubspot.client import ClientSettings, HubSpotClient
+    from reconciler.hubspot.connection import ClientSettings
+    from reconciler.hubspot.client import HubSpotClient
 
     emulator.set_config(portal_id=777)
     with HubSpotClient(ClientSettings(base_url=emulator.base_url, token=emulator.token)) as client:

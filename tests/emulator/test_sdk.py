@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.emulator import Emulator
+from reconciler.emulator.embedded import Emulator
 
 hubspot = pytest.importorskip("hubspot")
 

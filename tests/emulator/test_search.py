@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from reconciler.emulator import Emulator
+from reconciler.emulator.embedded import Emulator
 
 SEARCH = "/crm/v3/objects/contacts/search"
 

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from reconciler.cli import cli
-from reconciler.emulator import EmulatorConfig, start_emulator
+from reconciler.cli.base import cli
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.embedded import start_emulator
 from reconciler.errors import ConfigError
 
 
@@ -77,7 +78,7 @@ def _damaged_copy(tmp_path: Path) -> Path:
 
 
 def test_a_corrupt_database_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from reconciler.cli import main
+    from reconciler.cli.base import main
 
     not_sqlite = tmp_path / "notes.txt"
     not_sqlite.write_text("these are my notes, not a database\n" * 100)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.hubspot.client import RemoteRecord
+from reconciler.hubspot.records import RemoteRecord
 from reconciler.export.convert import convert
 from reconciler.export.reading import PortalSnapshot, PropertyInfo
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.client import ClientSettings, HubSpotClient
-from reconciler.emulator import Emulator, EmulatorConfig, start_emulator
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.emulator.embedded import Emulator, start_emulator
+from reconciler.emulator.config import EmulatorConfig
 from tests.helpers import Run, stored
 
 Cli = Callable[..., tuple[int, str, str]]
@@ -19,7 +21,7 @@ Cli = Callable[..., tuple[int, str, str]]
 @pytest.fixture
 def cli(run: Run, capsys: pytest.CaptureFixture[str]) -> Cli:
     """The CLI with no --base-url added (for validate, and for the second emulator)."""
-    from reconciler.cli import main
+    from reconciler.cli.base import main
 
     def invoke(*args: str | Path) -> tuple[int, str, str]:
         code = main([*map(str, args)])
@@ -336,7 +338,7 @@ def test_more_calls_than_search_returns_are_all_exported(
     run: Run, tmp_path: Path, emulator: Emulator
 ) -> None:
     """Search stops at 10,000 results (facts §7): 10,050 calls still all come out."""
-    from reconciler.hubspot.client import CreateInput
+    from reconciler.hubspot.records import CreateInput
     from tests.helpers import write_project
 
     project = write_project(tmp_path / "big", {"reconciler.yaml": "name: big\n"})

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.model import DesiredState
-from reconciler.planning.planner import Plan, plan
-from reconciler.loading import load_project
-from reconciler.state.store import AppliedAssociation, RecordState, State
+from reconciler.planning.changes import Plan
+from reconciler.planning.planner import plan
+from reconciler.loading.project import load_project
+from reconciler.state.model import AppliedAssociation, RecordState, State
 
 #: A Friday afternoon, in winter time in Europe/Berlin.
 REFERENCE = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)

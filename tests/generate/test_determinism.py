@@ -15,7 +15,7 @@ from .conftest import load
 _RENDER = """
 import sys
 from datetime import datetime, timezone
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 from reconciler.generate.render import render_files
 desired = load_project(sys.argv[1], reference_time=datetime(2026, 11, 20, 12, tzinfo=timezone.utc),
                        use_cache=False)

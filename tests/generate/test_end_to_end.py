@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulator import Emulator
+from reconciler.emulator.embedded import Emulator
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 Run = Callable[..., tuple[int, str, str]]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ConfigError, SpecError
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 
 from .conftest import REFERENCE, load
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 from reconciler.loading.cache import CACHE_DIR, DraftCache
 
 from .conftest import REFERENCE

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.generate.render import render_files
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 
 from .conftest import REFERENCE
 

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.client import ClientSettings, HubSpotClient, UpdateInput
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import UpdateInput
 
 Run = Callable[..., tuple[int, str, str]]
 _TIMES = ("hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp")

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.base import main
 from reconciler.generate.render import render_files
 from reconciler.model import DesiredState
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 

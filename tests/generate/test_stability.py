@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from reconciler.planning.planner import plan
-from reconciler.state.store import Pin, State
+from reconciler.state.model import Pin, State
 
 from .conftest import GENERATORS, REFERENCE, PROJECT, apply_all, load
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import SpecError
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 
 from .conftest import BAD_SPECS, REFERENCE
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 from reconciler.loading.cache import DraftCache
 
 from .conftest import REFERENCE, REPO

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.loading import load_project
+from reconciler.cli.base import main
+from reconciler.loading.project import load_project
 
 from .conftest import BAD_SPECS, EXAMPLES, REFERENCE
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.base import main
 from reconciler.errors import ConfigError, SpecError
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 
 from .conftest import REFERENCE, REPO
 

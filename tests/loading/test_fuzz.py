@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconciler.errors import ConfigError, SpecError
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 
 from .conftest import REFERENCE
 

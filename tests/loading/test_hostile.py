@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import SpecError
-from reconciler.loading import load_project
-from reconciler.loading.yamlfile import MAX_NESTING, nesting_message, parse
+from reconciler.loading.project import load_project
+from reconciler.loading.yaml_walk import MAX_NESTING
+from reconciler.loading.yamlfile import nesting_message, parse
 
 from .conftest import REFERENCE
 

@@ -9,7 +9,9 @@ import pytest
 
 from reconciler.errors import ConfigError, SpecError
 from reconciler.model import AssociationRef, Reminder
-from reconciler.loading import load_project, load_project_settings, schema_text
+from reconciler.loading.project import load_project
+from reconciler.loading.project_settings import load_project_settings
+from reconciler.loading.schema import schema_text
 
 from .conftest import EXAMPLES
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 from reconciler.loading.records import FRIENDLY_FIELDS
 
 from .conftest import EXAMPLES, REPO

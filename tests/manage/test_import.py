@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.client import CreateInput, HubSpotClient, UpdateInput
+from reconciler.hubspot.records import CreateInput, UpdateInput
+from reconciler.hubspot.client import HubSpotClient
 from tests.manage.conftest import ADDRESSES, Run, backups, one_line_error, state_of, stored
 
 

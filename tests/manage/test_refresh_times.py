@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from reconciler.hubspot.client import HubSpotClient, UpdateInput
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import UpdateInput
 from tests.manage.conftest import Run, backups, one_line_error, state_of, stored
 
 

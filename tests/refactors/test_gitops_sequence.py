@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.loading import load_project_settings
+from reconciler.cli.base import main
+from reconciler.loading.project_settings import load_project_settings
 from tests.helpers import stored
 from tests.manage.test_gitops import GITOPS, WORKFLOW, _shell_commands, _yaml
 from tests.refactors.conftest import PRODUCTION_PORTAL

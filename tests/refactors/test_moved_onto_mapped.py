@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli import main
+from reconciler.cli.base import main
 from tests.helpers import Run, stored
 from tests.manage.conftest import one_line_error, state_of
 

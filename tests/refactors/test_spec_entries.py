@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import SpecError
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 from tests.helpers import write_project
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
@@ -115,7 +115,7 @@ def test_a_cached_file_keeps_its_entries(tmp_path: Path) -> None:
 def test_the_schema_describes_the_entries_for_editors() -> None:
     import json
 
-    from reconciler.loading import schema_text
+    from reconciler.loading.schema import schema_text
 
     schema = json.loads(schema_text("spec"))
     for section in ("moved", "removed"):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from reconciler.model import AssociationRef, DesiredRecord, DesiredState, ProjectSettings, Source
-from reconciler.planning.planner import RemoteSnapshot, plan
-from reconciler.state.store import AppliedAssociation, RecordState, State
+from reconciler.planning.changes import RemoteSnapshot
+from reconciler.planning.planner import plan
+from reconciler.state.model import AppliedAssociation, RecordState, State
 
 SRC = Source("spec.yaml", 3, 5)
 JANE = AssociationRef("contacts", to_key="jane", type_id=200)

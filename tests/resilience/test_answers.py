@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.hubspot.client import ClientSettings, HubSpotClient
-from reconciler.emulator import Emulator
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.emulator.embedded import Emulator
 from tests.helpers import write_project
 
 from .conftest import (

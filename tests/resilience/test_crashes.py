@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulator import Emulator, FaultConfig
+from reconciler.emulator.embedded import Emulator
+from reconciler.emulator.config import FaultConfig
 from reconciler.identity.markers import marker_value
-from reconciler.state.store import State, StateStore
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
 
 from .conftest import (
     CliRun,

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient
-from reconciler.emulator import Emulator, FaultConfig
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.records import CreateInput
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.emulator.embedded import Emulator
+from reconciler.emulator.config import FaultConfig
 from reconciler.identity.markers import ensure_markers, marker_properties, marker_value
-from reconciler.state.store import State, StateStore
+from reconciler.state.model import State
+from reconciler.state.store import StateStore
 
 from .conftest import STATE, CliRun, assert_exactly, bulk_spec, markers, read_state, write_project
 

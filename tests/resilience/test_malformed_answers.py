@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.emulator import Emulator
+from reconciler.cli.base import main
+from reconciler.emulator.embedded import Emulator
 from tests.proxy import Answer, RewritingProxy
 
 from .conftest import GRACE_ENV, STATE, TOKEN_ENV, CliRun, assert_exactly, bulk_spec, write_project

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulator import Emulator
-from reconciler.hubspot.client import ClientSettings, HubSpotClient
+from reconciler.emulator.embedded import Emulator
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.client import HubSpotClient
 from reconciler.identity.calendar_lookup import find_calendar_meeting
 from reconciler.identity.markers import ensure_markers
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.scan import scan_portal, wait_until_searchable
-from reconciler.loading import load_project
+from reconciler.loading.project import load_project
 from reconciler.state.model import RecordState, State
 from reconciler.state.store import StateStore
 from tests.helpers import write_project

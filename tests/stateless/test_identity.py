@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulator import Emulator
+from reconciler.emulator.embedded import Emulator
 from tests.resilience.conftest import (
     CliRun,
     assert_exactly,
@@ -201,7 +201,7 @@ def test_twenty_sigkills_with_the_state_deleted_after_every_third_end_exact(
     job losing its cache): the last apply ends with exactly the spec, nothing twice."""
     import random
 
-    from reconciler.emulator import FaultConfig
+    from reconciler.emulator.config import FaultConfig
     from tests.resilience.conftest import cli_process
 
     meetings, calls = 300, 300

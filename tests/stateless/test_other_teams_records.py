@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.client import ClientSettings, CreateInput, HubSpotClient, UpdateInput
-from reconciler.emulator import Emulator
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.records import CreateInput, UpdateInput
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.emulator.embedded import Emulator
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
 from tests.helpers import write_project
 from tests.resilience.conftest import STATE, CliRun, read_state
@@ -215,7 +217,8 @@ def test_dedupe_never_archives_this_projects_record_for_one_of_theirs(
 
 
 def _write_state(path: Path, data: dict[str, Any]) -> None:
-    from reconciler.state.store import State, StateStore
+    from reconciler.state.model import State
+    from reconciler.state.store import StateStore
 
     StateStore(path).save(State.from_json(data, where=str(path)))
 

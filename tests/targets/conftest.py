@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.emulator import Emulator, EmulatorConfig, start_emulator
+from reconciler.emulator.embedded import Emulator, start_emulator
+from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.config import Owner
 
 SECOND_TOKEN = "second-portal-token"
@@ -42,7 +43,7 @@ def cli(
     capsys: pytest.CaptureFixture[str],
 ) -> Cli:
     """The CLI with each target's token in its own variable (TOKEN_ONE, TOKEN_TWO)."""
-    from reconciler.cli import main
+    from reconciler.cli.base import main
 
     monkeypatch.setenv("TOKEN_ONE", emulator.token)
     monkeypatch.setenv("TOKEN_TWO", second.token)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.planning.planner import Change, Plan
+from reconciler.planning.changes import Change, Plan
 from reconciler.cli.output import MARKDOWN_LIMIT, MarkdownTarget, render_plans_markdown
 from tests.helpers import write_project
 from tests.targets.conftest import Cli, targets_yaml

@@ -84,7 +84,7 @@ def test_only_works_across_several_targets(
 
 
 def test_only_keeps_a_marker_migration_whole() -> None:
-    from reconciler.planning.planner import Change, Plan
+    from reconciler.planning.changes import Change, Plan
     from reconciler.targets import limit
 
     def change(action: str, key: str) -> Change:

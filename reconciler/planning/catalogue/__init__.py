@@ -24,13 +24,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from reconciler.errors import ApiError, SpecError
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.model import DesiredState
 from reconciler.planning.catalogue.cache import CATALOGUE_DIR, cache_path, load_cached, save_cached
 from reconciler.planning.catalogue.definitions import Catalogue, PropertyInfo, property_from_api
 from reconciler.planning.catalogue.positions import locate_findings
 from reconciler.planning.catalogue.rules import Finding, find_problems
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.errors import ApiError, SpecError
-from reconciler.model import DesiredState
 from reconciler.settings import Target
 
 __all__ = [

@@ -13,8 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reconciler.planning.catalogue.rules import Finding
 from reconciler.errors import SpecIssue
+from reconciler.loading.files import read_file
+from reconciler.loading.issues import PathPart, render_path
+from reconciler.loading.records import FRIENDLY_FIELDS
+from reconciler.loading.yaml_positions import locate
+from reconciler.loading.yamlfile import ParsedFile, decode, parse
 from reconciler.model import (
     ASSOCIATION_TARGET_NAMES,
     SECTION_OBJECT_TYPES,
@@ -22,10 +26,7 @@ from reconciler.model import (
     DesiredRecord,
     DesiredState,
 )
-from reconciler.loading.files import read_file
-from reconciler.loading.issues import PathPart, render_path
-from reconciler.loading.records import FRIENDLY_FIELDS
-from reconciler.loading.yamlfile import ParsedFile, decode, locate, parse
+from reconciler.planning.catalogue.rules import Finding
 
 #: Fields that set a property although the table of friendly fields names another one.
 _EXTRA_FIELDS: Mapping[tuple[str, str], tuple[str, ...]] = {

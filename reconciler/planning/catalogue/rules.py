@@ -4,7 +4,7 @@ Each rule mirrors a refusal HubSpot answers a write with (facts §10: PROPERTY_D
 INVALID_OPTION, INVALID_INTEGER, INVALID_DATE, INVALID_BOOLEAN, read-only values, owners
 and labels that do not exist, associations to records that do not exist), so ``plan``
 reports it with the place in the spec instead of ``apply`` failing on it. No I/O here:
-``reconciler.planning.catalogue`` reads the portal, ``reconciler.planning.catalogue.positions`` finds lines.
+``reconciler.planning.catalogue`` reads the portal, its ``positions`` finds lines.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from reconciler.planning.catalogue.definitions import Catalogue, PropertyInfo
 from reconciler.model import DesiredRecord, DesiredState
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.loading.issues import did_you_mean
+from reconciler.model import DesiredRecord, DesiredState
+from reconciler.planning.catalogue.definitions import Catalogue, PropertyInfo
 
 #: The reconciler's own properties share this prefix: its markers (``MARKER_PROPERTY``,
 #: ``PROJECT_PROPERTY``) and what it keeps beside them (the applied digest). Apply creates

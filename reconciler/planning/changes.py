@@ -1,0 +1,133 @@
+"""The plan as a value: ``Change`` (one thing apply will do to one record), ``Plan`` (all of
+them, and what apply needs besides), ``PropertyDiff`` and ``RemoteSnapshot`` (what the
+portal holds for a managed record). Frozen records, no behaviour beyond counting; the
+planner (``planner.plan``) makes them, ``reconciler.state.plan_document`` saves and reads
+them, apply runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from reconciler.model import AssociationRef, CalendarSpec, Source
+from reconciler.state.model import AppliedAssociation, Pin
+
+#: 2: the actions move and release (``moved:``/``removed:``, ``state mv``/``state rm``);
+#: 3: the actions adopt and dedupe, and the plan's ``duplicates``
+PLAN_FORMAT_VERSION = 3
+
+Action = Literal["create", "update", "archive", "remark", "move", "release", "adopt", "dedupe"]
+#: Every action a plan may hold ("remark": rewrite a managed record's markers; "move":
+#: rewrite them to a new address; "release": clear them and stop managing the record;
+#: "adopt": map a record carrying the marker of one the state does not map, instead of
+#: creating it, with the update it needs; "dedupe": archive an extra record carrying a
+#: marker another record keeps; see ``reconciler.identity.scan``).
+ACTIONS: tuple[Action, ...] = (
+    "create", "update", "archive", "remark", "move", "release", "adopt", "dedupe",
+)
+#: Actions that write only a record's markers (apply runs them first).
+MARKER_ACTIONS: frozenset[str] = frozenset({"remark", "move", "release"})
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyDiff:
+    name: str
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteSnapshot:
+    """What the portal holds for one managed record (managed properties only)."""
+
+    id: str
+    properties: Mapping[str, str | None]
+    #: to_type → the (to_id, type_id) the portal holds, for the associated types a full
+    #: refresh read (None: associations not read; the last applied ones are assumed)
+    associations: Mapping[str, frozenset[tuple[str, int]]] | None = None
+    #: (``reconciler_key``, ``reconciler_project``) as the refresh read them, "" for none
+    #: (None: not read; an incremental refresh reads only what changed, and counts the rest
+    #: by ``reconciler_project``, so those carry this project's id)
+    markers: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One thing apply will do to one record."""
+
+    action: Action
+    object_type: str
+    key: str
+    reason: str
+    hubspot_id: str | None = None
+    #: create/update: every managed property as it will be after the change
+    after: Mapping[str, str] = field(default_factory=dict)
+    #: the properties whose value changes (update: exactly what is sent)
+    diffs: tuple[PropertyDiff, ...] = ()
+    #: differences found between the portal and the last apply (refresh only)
+    drift: tuple[PropertyDiff, ...] = ()
+    add_associations: tuple[AssociationRef, ...] = ()
+    remove_associations: tuple[AppliedAssociation, ...] = ()
+    #: every association the record wants (recorded in state once applied)
+    associations: tuple[AssociationRef, ...] = ()
+    pins: Mapping[str, Pin] = field(default_factory=dict)
+    calendar: CalendarSpec | None = None
+    source: Source | None = None
+    #: move: the address the record had (the change's own address is the new one)
+    moved_from: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.object_type}/{self.key}"
+
+    @property
+    def properties_to_send(self) -> dict[str, str]:
+        if self.action == "create":
+            return dict(self.after)
+        return {d.name: d.after for d in self.diffs if d.after is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything apply needs, and nothing it must look up again in the spec."""
+
+    changes: tuple[Change, ...]
+    unchanged: tuple[str, ...]
+    target: str | None
+    project: str | None
+    state_lineage: str
+    state_serial: int
+    refreshed: bool
+    reference_time: str
+    format_version: int = PLAN_FORMAT_VERSION
+    #: owner email → owner id, as resolved when the plan was made (saved with the plan so
+    #: that ``apply --plan`` records them in the state)
+    owners: Mapping[str, str] = field(default_factory=dict)
+    #: the project's timezone: the text plan shows times in it
+    timezone: str = "UTC"
+    #: address → ids of every portal record carrying its marker, the kept one first (only
+    #: markers carried more than once; ``dedupe`` changes archive the others)
+    duplicates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for change in self.changes if change.action == action)
+
+    def summary(self) -> dict[str, int]:
+        counts = {
+            "create": self.count("create"),
+            "update": self.count("update"),
+            "archive": self.count("archive"),
+            "unchanged": len(self.unchanged),
+        }
+        if self.count("remark"):  # only while markers migrate: the usual shape stays as it was
+            counts["remark"] = self.count("remark")
+        for action in ("move", "release", "adopt", "dedupe"):  # only when there are any
+            if self.count(action):
+                counts[action] = self.count(action)
+        return counts
