@@ -5,7 +5,9 @@
         emu.records("meetings")
 
 The server runs in a background thread; ``stop()`` (or leaving the ``with``) shuts it down
-and closes the store.
+and closes the store. ``clock`` (``reconciler.clock``) times the emulator's waits and dates:
+a test that runs the client on the same fake clock waits out search lag, slow answers and
+rate-limit windows in no time.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.emulator import inspection
+from reconciler.emulator.app import EmulatorApp
 from reconciler.emulator.config import EmulatorConfig, FaultConfig
-from reconciler.emulator.server import EmulatorApp, EmulatorHTTPServer
+from reconciler.emulator.server import EmulatorHTTPServer
 
 
 class Emulator:
@@ -39,6 +43,10 @@ class Emulator:
     @property
     def config(self) -> EmulatorConfig:
         return self._app.config
+
+    @property
+    def clock(self) -> Clock:
+        return self._app.clock
 
     def set_faults(self, faults: FaultConfig, seed: int | None = None) -> None:
         self._app.set_faults(faults, seed)
@@ -94,10 +102,14 @@ class Emulator:
 
 
 def start_emulator(
-    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: EmulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Emulator:
     """Start an emulator in a background thread (``port=0``: a free port) and return it."""
-    app = EmulatorApp(config or EmulatorConfig())
+    app = EmulatorApp(config or EmulatorConfig(), clock)
     server = EmulatorHTTPServer((host, port), app)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="hubspot-emulator", daemon=True

@@ -26,9 +26,10 @@ from reconciler.hubspot.retrying import (
     call_with_retries,
     retry_after_seconds,
 )
+from tests.helpers import FakeClock
 from tests.proxy import RewritingProxy
 
-from .conftest import TOKEN, FakeClock, api_requests
+from .conftest import TOKEN, api_requests
 
 
 def meetings(n: int, prefix: str = "t") -> list[CreateInput]:
@@ -315,7 +316,7 @@ def test_an_answer_that_drips_is_cut_at_the_deadline(make_client: Callable[..., 
 
 def deadline(seconds: float = 1000.0, longest_wait: float = 120.0) -> tuple[Deadline, FakeClock]:
     clock = FakeClock()
-    return Deadline(seconds, longest_wait=longest_wait, clock=clock, sleep=clock.sleep), clock
+    return Deadline(seconds, longest_wait=longest_wait, clock=clock), clock
 
 
 def test_retry_after_is_honoured_and_capped() -> None:
