@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from reconciler.cli.base import EXIT_ERROR, EXIT_INTERRUPTED, cli
+from reconciler.clock import SYSTEM_CLOCK
 from reconciler.hubspot.budget import estimate_requests
 from reconciler.errors import ConfigError
 from reconciler.planning.planner import Plan
@@ -141,6 +142,7 @@ def _options(project_dir: Path, target_name: str | None, state_path: Path | None
     return RunOptions(
         project_dir=project_dir,
         environ=dict(os.environ),
+        clock=(click.get_current_context().obj or {}).get("clock", SYSTEM_CLOCK),
         target_name=target_name,
         state_path=state_path,
         base_url=base_url,

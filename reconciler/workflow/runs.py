@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reconciler.applying.apply import ApplyResult, apply_plan
+from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.errors import ConfigError, SpecError, SpecIssue
 from reconciler.model import DesiredState, ProjectSettings, slug
 from reconciler.planning.planner import Plan, plan
@@ -62,6 +63,8 @@ class RunOptions:
     ignore_daily_budget: bool = False
     #: --dedupe: archive the extra records of markers carried more than once
     dedupe: bool = False
+    #: the clock of the client's waits (and the embedded emulator's); tests pass a fake one
+    clock: Clock = SYSTEM_CLOCK
 
     def grace_seconds(self, target: Target | None = None) -> float:
         if self.recovery_grace_seconds is not None:
@@ -205,7 +208,7 @@ def run_plan(options: RunOptions) -> PlanOutcome:
         offline = with_context(plan(desired, state, None, target=target.name), desired)
         offline, needed = _limited(offline, options, desired, state, released)
         return PlanOutcome(offline, target, in_flight, released, needed)
-    with connect(target, options.environ, state=state) as client:
+    with connect(target, options.environ, state=state, clock=options.clock) as client:
         remote = refresh(
             client, desired, state, mode=options.refresh, log_path=refresh_log_path(target),
             margin_seconds=options.grace_seconds(target),
@@ -255,7 +258,7 @@ def run_apply(
     with nullcontext() if locked else store.locked(command="apply"):
         state = store.load()
         known = (state.portal_id, dict(state.owners))
-        with connect(target, options.environ, state=state) as client:
+        with connect(target, options.environ, state=state, clock=options.clock) as client:
             recovered: list[str] = []
             if state.in_flight:
                 recovered = recover_in_flight(
