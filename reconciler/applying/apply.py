@@ -92,7 +92,8 @@ def _run(run: ApplyRun) -> ApplyResult:
         try:
             run.result.search_wait = wait_until_searchable(
                 run.client, run.state, run.project, created,
-                timeout_seconds=run.grace_seconds, sleep=run.sleep, stopped=run.stop.is_set,
+                timeout_seconds=run.grace_seconds, sleep=run.sleep, clock=run.client.clock.time,
+                stopped=run.stop.is_set,
             ).describe()
         except ReconcilerError as error:  # everything is applied and saved: only a note
             run.result.search_wait = (

@@ -11,7 +11,6 @@ candidates, and nothing is created: it is never sent again blind.
 
 from __future__ import annotations
 
-import time
 
 from reconciler.applying.run import ApplyRun
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
@@ -40,7 +39,7 @@ def create_calendar(run: ApplyRun, change: Change) -> None:
     markers = marker_properties(run.project, change.address)
     record = run.record_state(change, via_calendar=True)
     batch_id = f"calendar-{run.trace_id()}"
-    sent_at = time.time()
+    sent_at = run.client.clock.time()
     run.record_in_flight(batch_id, {
         "object_type": change.object_type,
         "addresses": [change.address],
@@ -85,7 +84,7 @@ def _settle(run: ApplyRun, change: Change, batch_id: str, error: str) -> RemoteR
         lookup = find_calendar_meeting(
             run.client, entry["calendar"], marker,
             deadline=float(entry["started_at"]) + run.grace_seconds,
-            sleep=run.sleep, stopped=run.stop.is_set,
+            sleep=run.sleep, clock=run.client.clock.time, stopped=run.stop.is_set,
         )
     except ReconcilerError as search_error:
         run.fail(change, f"outcome unknown ({error}), and looking it up failed "

@@ -15,7 +15,6 @@ would be silently dropped. They are created through the associations API right a
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -167,7 +166,7 @@ def send_creates(
         run.record_in_flight(chunk[0].trace_id, {
             "object_type": object_type,
             "addresses": [p.change.address for p in group],
-            "started_at": time.time(),
+            "started_at": run.client.clock.time(),
             "records": {p.change.address: p.record.to_json() for p in group},
             # the exact marker sent: recovery searches for it, whatever the release
             "markers": {p.change.address: p.marker for p in group},
@@ -247,12 +246,13 @@ def settle(
     """Look up unsettled creates by marker; adopt what exists; return the addresses found."""
     batch_ids = {u.batch_id for u in unsettled}
     started = max(
-        float(run.state.in_flight.get(b, {}).get("started_at", time.time())) for b in batch_ids
+        float(run.state.in_flight.get(b, {}).get("started_at", run.client.clock.time()))
+        for b in batch_ids
     )
     markers = {u.pending.marker: u.pending.change.address for u in unsettled}
     found = find_by_marker(
         run.client, object_type, markers, deadline=started + run.grace_seconds,
-        sleep=run.sleep, stopped=run.stop.is_set,
+        sleep=run.sleep, clock=run.client.clock.time, stopped=run.stop.is_set,
     )
     with run.lock:
         for item in unsettled:

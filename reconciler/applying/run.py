@@ -121,8 +121,15 @@ class ApplyRun:
             raise Stop()
 
     def sleep(self, seconds: float) -> None:
-        """Wait for the search index; Ctrl-C cuts the wait short."""
-        self.stop.wait(seconds)
+        """Wait for the search index on the client's clock; Ctrl-C cuts the wait short
+        (it is looked at every tenth of a second)."""
+        clock = self.client.clock
+        end = clock.monotonic() + seconds
+        while not self.stop.is_set():
+            left = end - clock.monotonic()
+            if left <= 0:
+                return
+            clock.sleep(min(left, 0.1))
 
     # -- resolving what a change points at -------------------------------------------------
 

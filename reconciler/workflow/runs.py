@@ -217,7 +217,8 @@ def run_plan(options: RunOptions) -> PlanOutcome:
         check_against_portal(client, desired, target, owners=owners)
         daily = client.daily_remaining
         found = scan_portal(client, desired, state, grace_seconds=options.grace_seconds(target),
-                            counts=remote.counts, unproven=remote.unproven)
+                            counts=remote.counts, unproven=remote.unproven,
+                            sleep=client.clock.sleep, clock=client.clock.time)
         result = with_context(plan_with_portal(
             desired, state, remote, found, owners=owners, target=target.name,
             dedupe=options.dedupe,
@@ -263,7 +264,7 @@ def run_apply(
             if state.in_flight:
                 recovered = recover_in_flight(
                     client, store, state, desired.project.marker_id, grace_seconds=grace,
-                    stopped=stopped,
+                    stopped=stopped, sleep=client.clock.sleep, clock=client.clock.time,
                 )
                 if stopped():  # Ctrl-C during recovery: what it settled is saved; stop here
                     store.save(state)
@@ -290,7 +291,8 @@ def run_apply(
                 check_against_portal(client, desired, target, owners=owners)
                 found = scan_portal(client, desired, state, grace_seconds=grace,
                                     counts=remote.counts, unproven=remote.unproven,
-                                    stopped=stopped)
+                                    stopped=stopped, sleep=client.clock.sleep,
+                                    clock=client.clock.time)
                 the_plan = with_context(plan_with_portal(
                     desired, state, remote, found, owners=owners, target=target.name,
                     dedupe=options.dedupe,
