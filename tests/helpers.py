@@ -30,35 +30,58 @@ def stored(emulator: Any, object_type: str) -> list[dict[str, Any]]:
 
 
 class FakeClock:
-    """A ``reconciler.clock.Clock`` whose time moves only when something waits on it (or a
-    test moves ``now``): a 10 s wait takes no time, and still counts as 10 s for whatever
-    reads the clock (a request's deadline, the emulator's search lag).
+    """A ``reconciler.clock.Clock`` on which a wait takes no real time, and still counts as
+    that long for whatever reads the clock (a request's deadline, the emulator's search lag).
 
-    A wait ends where it would on a real clock: ``sleep(s)`` ends ``s`` after the time the
-    same thread last read, so waits that several threads work out from the same moment
-    (every worker waiting for the rate limiter's window to free) overlap instead of adding
-    up. ``slept`` lists every wait asked for, in order.
+    Time moves only when something waits (or a test moves ``now``), and then as it would
+    for threads running side by side: a sleeping thread moves the clock to when it wakes
+    only once every thread that uses the clock and is not asleep has been quiet (not read
+    it) for ``quiet_seconds`` of real time. So a request in flight is not charged for the
+    waits of the threads beside it, and waits that several threads make together (every
+    worker waiting for the rate limiter's window to free) overlap, as real ones do: the
+    clock jumps to the earliest wake-up, then the next. ``slept`` lists every wait asked for.
     """
 
-    def __init__(self, start: float = 1000.0) -> None:
+    def __init__(self, start: float = 1000.0, *, quiet_seconds: float = 0.05) -> None:
         self.now = start  # what ``monotonic()`` reads
-        #: ``time()`` is ``epoch + now``: it starts at the real time, so timestamps look current
+        #: ``time()`` is ``epoch + now``: it starts at the real time, so dates look current
         self.epoch = time.time() - start
+        self.quiet_seconds = quiet_seconds
         self.slept: list[float] = []
-        self._lock = threading.Lock()
-        self._read = threading.local()
+        self._changed = threading.Condition()
+        #: thread → when (real monotonic time) it last read the clock, while not asleep
+        self._used: dict[int, float] = {}
+        #: sleeping thread → when (on this clock) it wakes
+        self._waking: dict[int, float] = {}
 
     def monotonic(self) -> float:
-        with self._lock:
-            self._read.at = self.now
+        with self._changed:
+            self._used[threading.get_ident()] = time.monotonic()
             return self.now
 
     def time(self) -> float:
         return self.epoch + self.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        with self._lock:
+        me = threading.get_ident()
+        with self._changed:
             self.slept.append(seconds)
-            since = getattr(self._read, "at", self.now)
-            self.now = max(self.now, since + max(0.0, seconds))
-            self._read.at = self.now
+            self._used.pop(me, None)
+            self._waking[me] = self.now + max(0.0, seconds)
+            try:
+                while self.now < self._waking[me]:
+                    quiet = self._quiet_for()
+                    if quiet >= self.quiet_seconds:  # to the next wake-up still ahead
+                        self.now = min(w for w in self._waking.values() if w > self.now)
+                        self._changed.notify_all()
+                    else:
+                        self._changed.wait(self.quiet_seconds - quiet)
+            finally:
+                del self._waking[me]
+                self._used[me] = time.monotonic()
+
+    def _quiet_for(self) -> float:
+        """Real seconds since a thread that is not asleep last read the clock."""
+        if not self._used:
+            return float("inf")
+        return time.monotonic() - max(self._used.values())
