@@ -5,9 +5,10 @@
   is checked against HubSpot's OpenAPI specs (``tests/emulator/contract.py``); a mismatch
   fails the test. Opt out per test with ``@pytest.mark.contract(requests=False)`` (a test
   that sends deliberately bad requests) or ``@pytest.mark.contract(False)``.
-  With ``@pytest.mark.fake_clock`` the test gets an emulator of its own on a ``FakeClock``
-  (``tests/helpers.py``, ``emulator.clock``), which the CLI fixtures run on too: search
-  lag, slow answers, 429 pauses and recovery waits then take no time, and still count.
+  With ``@pytest.mark.fake_clock`` the test gets an emulator of its own on a running
+  ``FakeClock`` (``tests/helpers.py``, ``emulator.clock``), which the CLI fixtures run on
+  too: search lag, slow answers, 429 pauses and recovery waits then take no time, and
+  still count.
 - ``contract_checker``: the parsed specs (once per session), or a skip when absent.
 - ``run``: the CLI (``reconciler.cli.main``) in this process against that emulator, on its
   clock, with its token in ``HUBSPOT_ACCESS_TOKEN`` and the recovery grace at 0 (no search
@@ -85,7 +86,8 @@ def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
     """A clean emulator for this test; its exchanges are contract-checked at teardown."""
     if request.node.get_closest_marker("fake_clock") is not None:
         config = EmulatorConfig(token=EMULATOR_TOKEN)
-        with start_emulator(config, host="127.0.0.1", port=0, clock=FakeClock()) as own:
+        clock = FakeClock(running=True)
+        with start_emulator(config, host="127.0.0.1", port=0, clock=clock) as own:
             yield own
             _check_contract(own, request)
         return

@@ -109,8 +109,10 @@ def test_5xx_on_create_is_ambiguous_and_not_resent(client: HubSpotClient, hub: E
 def test_429_is_retried_for_reads_and_creates(
     make_client: Callable[..., HubSpotClient], hub: Emulator
 ) -> None:
-    # A 429 waits out the 10 s window, and that wait counts toward the deadline.
-    client = make_client(timeout_seconds=30.0)
+    # A 429 waits out the 10 s window (on a fake clock: no real time), and that wait
+    # counts toward the deadline.
+    clock = FakeClock()
+    client = make_client(timeout_seconds=30.0, clock=clock)
     hub.set_faults(FaultConfig(rate_limit_429=0.5), seed=5)
     for batch in range(4):
         outcome = client.batch_create("meetings", meetings(5, prefix=f"b{batch}-"))
@@ -119,6 +121,25 @@ def test_429_is_retried_for_reads_and_creates(
     assert len(hub.records("meetings")) == 20  # a 429 was not processed: no duplicates
     assert client.rate_limited > 0
     assert client.retries == client.rate_limited
+    assert clock.slept == [10.0] * client.rate_limited
+
+
+def test_a_429_wait_on_a_fake_clock_takes_no_time_and_spends_the_deadline(
+    make_client: Callable[..., HubSpotClient], hub: Emulator
+) -> None:
+    """The clock seam: every wait of a request is on ``ClientSettings.clock``."""
+    clock = FakeClock()
+    client = make_client(timeout_seconds=25.0, clock=clock)
+    hub.set_faults(FaultConfig(rate_limit_429=1.0))
+    started = time.monotonic()
+    with pytest.raises(DeadlineError) as caught:
+        client.list_owners()
+    assert time.monotonic() - started < 5  # 20 s waited, none of it real
+    assert clock.slept == [10.0, 10.0]  # a third wait would end past the 25 s deadline
+    assert clock.now == 1020.0
+    assert "waiting 10.0 s for the pause" in str(caught.value)
+    assert "past the request's deadline (25 s, 5.0 s left)" in str(caught.value)
+    assert len(api_requests(hub, "/owners")) == 3
 
 
 def test_daily_limit_stops_at_once(client: HubSpotClient, hub: Emulator) -> None:

@@ -1,7 +1,8 @@
 """The GitOps example, driven as its workflow runs it: every job starts from a fresh
 checkout (no state file survives between jobs), rebuilds its state from the portal, and
 runs the workflow's own `reconciler` commands. Two portals (sandbox, and production:
-protected, taking only accounts/northwind.yaml), search lag on.
+protected, taking only accounts/northwind.yaml), search lag on, both on one fake clock
+(``tests/helpers.FakeClock``) with the CLI: the lag and the grace are waited out in no time.
 
 The sequence: a pull request's plan, the merge's applies, a merge with nothing new, a
 `moved:` pull request, a record removed with `removed:` (on the protected target too:
@@ -11,18 +12,20 @@ never stuck), and a `state mv` run locally followed by a stateless CI apply.
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.cli import main
+from reconciler.emulator import Emulator, EmulatorConfig, start_emulator
 from reconciler.loading import load_project_settings
 from tests.helpers import stored
 from tests.manage.test_gitops import GITOPS, WORKFLOW, _shell_commands, _yaml
-from tests.refactors.conftest import PRODUCTION_PORTAL
+from tests.refactors.conftest import PRODUCTION_PORTAL, PRODUCTION_TOKEN
+
+pytestmark = pytest.mark.fake_clock
 
 LAG = 0.5
 TYPES = ("companies", "contacts", "deals", "meetings", "calls")
@@ -43,6 +46,14 @@ def _ids(emulator: Any) -> dict[str, str]:
 
 def _count(emulator: Any) -> int:
     return sum(len(stored(emulator, t)) for t in TYPES)
+
+
+@pytest.fixture
+def production(emulator: Emulator) -> Iterator[Emulator]:
+    """The production portal, on the sandbox's clock (the CLI runs on that one clock)."""
+    config = EmulatorConfig(token=PRODUCTION_TOKEN, portal_id=PRODUCTION_PORTAL)
+    with start_emulator(config, host="127.0.0.1", port=0, clock=emulator.clock) as emu:
+        yield emu
 
 
 @pytest.fixture
@@ -72,14 +83,14 @@ def repo(tmp_path: Path, emulator: Any, production: Any, monkeypatch: pytest.Mon
 
 
 @pytest.fixture
-def ci(repo: Path, capsys: pytest.CaptureFixture[str]) -> Ci:
+def ci(repo: Path, emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> Ci:
     """Run one job of the workflow: its `reconciler` commands, in order, from a checkout
     with no state file. Returns (argv, exit code, stdout, stderr) per command."""
     workflow = _yaml(WORKFLOW)
 
     def job(name: str, target: str | None = None) -> list[tuple[list[str], int, str, str]]:
         shutil.rmtree(repo / ".reconciler" / "state", ignore_errors=True)  # a fresh runner
-        time.sleep(LAG)  # one job starts after the last one ended, later than the lag
+        emulator.clock.sleep(LAG)  # one job starts after the last one ended, later than the lag
         ran = []
         for step in workflow["jobs"][name]["steps"]:
             script = step.get("run", "")
@@ -88,7 +99,7 @@ def ci(repo: Path, capsys: pytest.CaptureFixture[str]) -> Ci:
             for argv in _shell_commands(script):
                 if argv[0] != "reconciler":
                     continue
-                code = main(argv[1:])
+                code = main(argv[1:], clock=emulator.clock)
                 captured = capsys.readouterr()
                 ran.append((argv, code, captured.out, captured.err))
                 if code not in (0, 2):
