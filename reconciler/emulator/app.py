@@ -54,6 +54,9 @@ class EmulatorApp:
         self.faults = FaultInjector(config.faults, config.seed)
         self._log: deque[dict[str, Any]] = deque(maxlen=config.request_log_size)
         self._log_lock = threading.Lock()
+        #: requests being answered now (a slow answer may outlive the client's wait)
+        self._answering = 0
+        self._answered = threading.Condition()
 
     @property
     def config(self) -> EmulatorConfig:
@@ -71,8 +74,12 @@ class EmulatorApp:
         self.portal.config = replace(self.portal.config, faults=faults)
         self.faults.configure(faults, seed)
 
-    def reset(self) -> None:
-        """Forget every record and request, and return to the configuration it started with."""
+    def reset(self, *, wait_seconds: float = 30.0) -> None:
+        """Forget every record and request, and return to the configuration it started with,
+        once the requests being answered are answered (at most ``wait_seconds``): a slow
+        answer the client gave up on must not write into what comes after the reset."""
+        with self._answered:
+            self._answered.wait_for(lambda: self._answering == 0, wait_seconds)
         self.portal.config = self.initial_config
         self.portal.reset()
         self.faults.configure(self.initial_config.faults, self.initial_config.seed)
@@ -97,6 +104,16 @@ class EmulatorApp:
     def handle(self, method: str, target: str, headers: Any, raw_body: bytes) -> Reply:
         """Answer one request to HubSpot's namespace; raises ``Dropped`` to close the
         connection instead."""
+        with self._answered:
+            self._answering += 1
+        try:
+            return self._handle(method, target, headers, raw_body)
+        finally:
+            with self._answered:
+                self._answering -= 1
+                self._answered.notify_all()
+
+    def _handle(self, method: str, target: str, headers: Any, raw_body: bytes) -> Reply:
         split = urlsplit(target)
         path = split.path
         query = parse_qs(split.query, keep_blank_values=True)
