@@ -14,6 +14,7 @@ import json
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -53,7 +54,7 @@ class EmulatorApp:
         self.limiter = RateLimiter(clock)
         self.faults = FaultInjector(config.faults, config.seed)
         self._log: deque[dict[str, Any]] = deque(maxlen=config.request_log_size)
-        self._log_lock = threading.Lock()
+        self._log_lock = threading.Condition()  # notified as each exchange is logged
         #: requests being answered now (a slow answer may outlive the client's wait)
         self._answering = 0
         self._answered = threading.Condition()
@@ -95,9 +96,26 @@ class EmulatorApp:
         with self._log_lock:
             self._log.clear()
 
+    def wait_for_request(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float
+    ) -> dict[str, Any] | None:
+        """The first logged exchange ``match`` accepts, waiting for one to be answered (at
+        most ``timeout`` seconds of real time); None if none came."""
+        found: dict[str, Any] | None = None
+
+        def logged() -> bool:
+            nonlocal found
+            found = next((entry for entry in self._log if match(entry)), None)
+            return found is not None
+
+        with self._log_lock:
+            self._log_lock.wait_for(logged, timeout)
+        return found
+
     def _record(self, entry: dict[str, Any]) -> None:
         with self._log_lock:
             self._log.append(entry)
+            self._log_lock.notify_all()
 
     # one request ---------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ rate-limit windows in no time.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -69,6 +70,13 @@ class Emulator:
 
     def clear_requests(self) -> None:
         self._app.clear_requests()
+
+    def wait_for_request(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float = 20.0
+    ) -> dict[str, Any] | None:
+        """The first exchange in the request log that ``match`` accepts, once one has been
+        answered (waiting at most ``timeout`` seconds of real time); None if none was."""
+        return self._app.wait_for_request(match, timeout)
 
     def calendar_events(self) -> list[dict[str, Any]]:
         return self._app.store.calendar_events()

@@ -215,18 +215,20 @@ def test_twenty_sigkills_with_the_state_deleted_after_every_third_end_exact(
     project = write_project(tmp_path / "p", {
         "reconciler.yaml": PROJECT, "bulk.yaml": bulk_spec(meetings, calls),
     })
-    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.1), seed=5)
-    faulty.set_config(search_lag_seconds=0.3)
+    # (real time, the apply being a process: answers slow and a lag long enough for the
+    # kills to land anywhere from start-up to the last write, and no longer)
+    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.05), seed=5)
+    faulty.set_config(search_lag_seconds=0.15)
     rng = random.Random(12)
     args = ("apply", "--project", project, "--auto-approve")
     for run_number in range(1, 21):
-        process = cli_process(faulty, *args, grace=1.0)
-        time.sleep(rng.uniform(0.3, 2.5))
+        process = cli_process(faulty, *args, grace=0.5)
+        time.sleep(rng.uniform(0.2, 1.5))
         process.kill()
         process.finish()
         if run_number % 3 == 0:
             _forget_state(project)
-    final = cli_process(faulty, *args, grace=1.0).finish(timeout=60)
+    final = cli_process(faulty, *args, grace=0.5).finish(timeout=60)
     assert final.code == 0, final.err[-2000:]
     faulty.set_faults(FaultConfig())
     assert_exactly(faulty, project, {"meetings": meetings, "calls": calls})
