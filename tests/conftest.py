@@ -54,6 +54,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests (``slow``: kill loops, storms) first: on two workers they then run
+    beside the short ones instead of last and alone (``make test`` steals work between
+    the workers, ``--dist worksteal``, so the short ones even out around them)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may touch the real home folder or a real HubSpot portal."""
