@@ -182,9 +182,9 @@ def test_the_gitops_example_through_pull_requests_and_merges(
     sandbox_ids, production_ids = _ids(emulator), _ids(production)
     _edit(repo, "northwind.yaml", lambda t: t.replace("northwind-kickoff", "nw-kickoff"))
     for target in ("sandbox", "production"):
-        assert main(["state", "rebuild", "--target", target]) == 0
+        assert main(["state", "rebuild", "--target", target], clock=emulator.clock) == 0
         assert main(["state", "mv", "meetings/northwind-kickoff", "meetings/nw-kickoff",
-                     "--target", target, "--auto-approve"]) == 0
+                     "--target", target, "--auto-approve"], clock=emulator.clock) == 0
     local = capsys.readouterr().out
     assert local.count("1 moved") == 2, local
     sandbox, prod = _merge(ci)  # the next stateless CI apply: nothing to do
