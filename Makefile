@@ -25,8 +25,9 @@ demo: $(STAMP)
 	$(BIN)/reconciler plan --project examples --detailed-exitcode
 	$(BIN)/reconciler state list --project examples
 
+# Two workers; a worker that runs out of tests takes some of the other's (worksteal).
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -5,9 +5,14 @@
   is checked against HubSpot's OpenAPI specs (``tests/emulator/contract.py``); a mismatch
   fails the test. Opt out per test with ``@pytest.mark.contract(requests=False)`` (a test
   that sends deliberately bad requests) or ``@pytest.mark.contract(False)``.
+  With ``@pytest.mark.fake_clock`` the test gets an emulator of its own on a running
+  ``FakeClock`` (``tests/helpers.py``, ``emulator.clock``), which the CLI fixtures run on
+  too: search lag, slow answers, 429 pauses and recovery waits then take no time, and
+  still count.
 - ``contract_checker``: the parsed specs (once per session), or a skip when absent.
-- ``run``: the CLI (``reconciler.cli.main``) against that emulator, with its token in
-  ``HUBSPOT_ACCESS_TOKEN``; returns ``(exit code, stdout, stderr)``.
+- ``run``: the CLI (``reconciler.cli.main``) in this process against that emulator, on its
+  clock, with its token in ``HUBSPOT_ACCESS_TOKEN`` and the recovery grace at 0 (no search
+  lag unless a test turns it on, so no wait for one); returns ``(exit code, stdout, stderr)``.
 - an autouse guard: ``HOME`` (and XDG folders) point into a temporary folder and
   ``HUBSPOT_ACCESS_TOKEN`` / ``HUBSPOT_BASE_URL`` are removed, so no test can read or write
   the user's real state or reach a real portal.
@@ -24,6 +29,7 @@ import pytest
 
 from reconciler.emulator.embedded import Emulator, start_emulator
 from reconciler.emulator.config import EmulatorConfig
+from tests.helpers import FakeClock
 
 _CONTRACT_PATH = Path(__file__).parent / "emulator" / "contract.py"
 _spec = importlib.util.spec_from_file_location("hubspot_contract", _CONTRACT_PATH)
@@ -33,6 +39,7 @@ sys.modules["hubspot_contract"] = hubspot_contract  # tests: ``import hubspot_co
 _spec.loader.exec_module(hubspot_contract)
 
 EMULATOR_TOKEN = "emulator-test-token"
+GRACE_ENV = "RECONCILER_RECOVERY_GRACE_SECONDS"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -41,6 +48,18 @@ def pytest_configure(config: pytest.Config) -> None:
         "contract(enabled=True, requests=True, responses=True): which exchanges with the "
         "emulator fixture are checked against HubSpot's OpenAPI specs at teardown",
     )
+    config.addinivalue_line(
+        "markers",
+        "fake_clock: the emulator fixture is the test's own, on a FakeClock (emulator.clock) "
+        "that the in-process CLI fixtures share: waits on it take no time",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests (``slow``: kill loops, storms) first: on two workers they then run
+    beside the short ones instead of last and alone (``make test`` steals work between
+    the workers, ``--dist worksteal``, so the short ones even out around them)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -71,21 +90,33 @@ def _emulator_server() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def emulator(_emulator_server: Emulator, request: pytest.FixtureRequest) -> Iterator[Emulator]:
+def emulator(request: pytest.FixtureRequest) -> Iterator[Emulator]:
     """A clean emulator for this test; its exchanges are contract-checked at teardown."""
-    emu = _emulator_server
+    if request.node.get_closest_marker("fake_clock") is not None:
+        config = EmulatorConfig(token=EMULATOR_TOKEN)
+        clock = FakeClock(running=True)
+        with start_emulator(config, host="127.0.0.1", port=0, clock=clock) as own:
+            yield own
+            _check_contract(own, request)
+        return
+    emu: Emulator = request.getfixturevalue("_emulator_server")
     emu.reset()
     yield emu
+    _check_contract(emu, request)
+
+
+def _check_contract(emu: Emulator, request: pytest.FixtureRequest) -> None:
+    """Check the test's exchanges against HubSpot's specs (as its marker asks); reset."""
     marker = request.node.get_closest_marker("contract")
     enabled = True
     options = {"requests": True, "responses": True}
     if marker is not None:
         enabled = bool(marker.args[0]) if marker.args else True
         options.update({k: bool(v) for k, v in marker.kwargs.items() if k in options})
-    checker = hubspot_contract.session_checker()
     exchanges = emu.requests()
     emu.reset()
-    if not enabled or checker is None:
+    checker = hubspot_contract.session_checker() if enabled else None
+    if checker is None:
         return
     problems: list[str] = []
     for entry in exchanges:
@@ -105,9 +136,10 @@ def run(
 
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", emulator.token)
     monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv(GRACE_ENV, "0")  # (a test of search lag sets its own)
 
     def invoke(*args: str | Path) -> tuple[int, str, str]:
-        code = main([*map(str, args), "--base-url", emulator.base_url])
+        code = main([*map(str, args), "--base-url", emulator.base_url], clock=emulator.clock)
         captured = capsys.readouterr()
         return code, captured.out, captured.err
 

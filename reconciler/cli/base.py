@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from reconciler import __version__
+from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.errors import ReconcilerError, SpecError
 
 # Exit codes: 0 ok, 1 an expected error (bad spec, refused request, bad usage...), 2 plan
@@ -77,11 +78,14 @@ def error_exit_code(error: Exception) -> int:
     return error.exit_code if isinstance(error, ReconcilerError) else EXIT_BUG
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; map expected errors to 1, bugs to 3 and Ctrl-C to 130."""
+def main(argv: list[str] | None = None, *, clock: Clock = SYSTEM_CLOCK) -> int:
+    """Run the CLI; map expected errors to 1, bugs to 3 and Ctrl-C to 130. ``clock``: the
+    clock of the run's client (and embedded emulator) waits, in ``ctx.obj["clock"]``; tests
+    pass a fake one."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        result: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+        result: Any = cli.main(args=argv, prog_name="reconciler", standalone_mode=False,
+                               obj={"clock": clock})
     except ReconcilerError as error:
         if debug:
             traceback.print_exc()

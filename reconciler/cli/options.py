@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from reconciler.clock import SYSTEM_CLOCK
 from reconciler.identity.refresh import MODES, refresh_mode
 from reconciler.model import ProjectSettings
 from reconciler.workflow.options import RunOptions
@@ -129,6 +130,7 @@ def run_options(project: ProjectSettings, target_name: str | None, state_path: P
     return RunOptions(
         project=project,
         environ=dict(os.environ),
+        clock=(click.get_current_context().obj or {}).get("clock", SYSTEM_CLOCK),
         target_name=target_name,
         state_path=state_path,
         base_url=base_url,

@@ -5,12 +5,13 @@
     with start_emulator(EmulatorConfig(token="t"), port=0) as emu:
         ...  # point a client at emu.base_url with Authorization: Bearer t
 
-Modules, by concept: ``config`` (what the portal is), ``server`` (HTTP, auth, limits,
-faults, request log), ``routing`` (paths → handlers), ``store`` (SQLite), ``catalogue``
-(properties and value checks), ``portal`` (shared state, record shape), ``objects``,
-``search``, ``associations``, ``properties``, ``owners``, ``scheduler``, ``limits``,
-``account`` (``/account-info``), ``faults``, ``inspection`` (``/__emulator/``), ``embedded``
-(in-process start/stop).
+Modules, by concept: ``config`` (what the portal is), ``app`` (one request: auth, limits,
+faults, request log), ``server`` (HTTP), ``routing`` (paths → handlers), ``store``
+(SQLite), ``catalogue`` (properties and value checks), ``portal`` (shared state, record
+shape, the clock), ``writes`` (checked writes in one transaction), ``objects``, ``search``,
+``associations``, ``properties``, ``owners``, ``scheduler``, ``limits``, ``account``
+(``/account-info``), ``faults``, ``inspection`` (``/__emulator/``), ``embedded``
+(in-process start/stop, on a ``reconciler.clock.Clock``).
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from reconciler.emulator.http_types import ApiRequest, Reply
 from reconciler.emulator.portal import Portal
 
 
-def _offset(zone_name: str) -> tuple[str, int]:
-    """The zone's UTC offset now, as HubSpot writes it (``-05:00``) and in milliseconds."""
-    offset = datetime.now(timezone.utc).astimezone(ZoneInfo(zone_name)).utcoffset()
+def _offset(zone_name: str, now: float) -> tuple[str, int]:
+    """The zone's UTC offset at ``now``, as HubSpot writes it (``-05:00``) and in milliseconds."""
+    offset = datetime.fromtimestamp(now, timezone.utc).astimezone(ZoneInfo(zone_name)).utcoffset()
     millis = int(offset.total_seconds() * 1000) if offset is not None else 0
     sign = "-" if millis < 0 else "+"
     minutes = abs(millis) // 60_000
@@ -28,7 +28,7 @@ def _offset(zone_name: str) -> tuple[str, int]:
 
 def account_details(portal: Portal, request: ApiRequest) -> Reply:
     config = portal.config
-    utc_offset, utc_offset_millis = _offset(config.time_zone)
+    utc_offset, utc_offset_millis = _offset(config.time_zone, portal.clock.time())
     body: dict[str, Any] = {
         "portalId": config.portal_id,
         "accountType": "STANDARD",

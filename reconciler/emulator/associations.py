@@ -18,8 +18,9 @@ from reconciler.emulator.http_types import (
     error_body,
     validation_error,
 )
-from reconciler.emulator.objects import _parse_id, batch_inputs
-from reconciler.emulator.portal import Portal, now_iso
+from reconciler.emulator.objects import batch_inputs
+from reconciler.emulator.writes import parse_id
+from reconciler.emulator.portal import Portal
 
 _FIRST_LABEL_TYPE_ID = 1000
 
@@ -38,7 +39,7 @@ def _valid_type(portal: Portal, from_type: str, to_type: str, category: str, typ
 
 def _id_of(value: Any) -> int | None:
     """``{"id": "123"}`` → 123; anything else (not an object, no numeric id) → None."""
-    return _parse_id(value.get("id")) if isinstance(value, dict) else None
+    return parse_id(value.get("id")) if isinstance(value, dict) else None
 
 
 def _existing(portal: Portal, object_type: str, ids: set[int]) -> set[int]:
@@ -90,7 +91,7 @@ def batch_create(portal: Portal, request: ApiRequest) -> Reply:
     one, or with a record that does not exist, comes back in ``errors`` (207), as HubSpot's
     batch endpoints report partial failure; the others are written (201 when none fail)."""
     from_type, to_type = _pair(portal, request)
-    started = now_iso()
+    started = portal.now_iso()
     typed = _typed_pairs(request)
     existing_from = _existing(portal, from_type, {p[0] for p in typed})
     existing_to = _existing(portal, to_type, {p[1] for p in typed})
@@ -126,7 +127,7 @@ def batch_create(portal: Portal, request: ApiRequest) -> Reply:
         for (from_id, to_id), types in grouped.items()
     ]
     body: dict[str, Any] = {"status": "COMPLETE", "results": portal.shuffled(results),
-                            "startedAt": started, "completedAt": now_iso()}
+                            "startedAt": started, "completedAt": portal.now_iso()}
     if errors:
         body["numErrors"] = len(errors)
         body["errors"] = errors
@@ -136,9 +137,9 @@ def batch_create(portal: Portal, request: ApiRequest) -> Reply:
 
 def batch_read(portal: Portal, request: ApiRequest) -> Reply:
     from_type, to_type = _pair(portal, request)
-    started = now_iso()
+    started = portal.now_iso()
     inputs = batch_inputs(request, limit=1000)
-    ids = [i for i in (_parse_id(item.get("id")) for item in inputs) if i is not None]
+    ids = [i for i in (parse_id(item.get("id")) for item in inputs) if i is not None]
     rows = portal.store.associations_of(from_type, ids, to_type)
     by_from: dict[int, dict[int, list[dict[str, Any]]]] = {}
     for _f, from_id, _t, to_id, category, type_id in rows:
@@ -154,7 +155,7 @@ def batch_read(portal: Portal, request: ApiRequest) -> Reply:
     ]
     missing = [str(i) for i in ids if i not in by_from]
     body: dict[str, Any] = {"status": "COMPLETE", "results": portal.shuffled(results),
-                            "startedAt": started, "completedAt": now_iso()}
+                            "startedAt": started, "completedAt": portal.now_iso()}
     if missing:
         body["numErrors"] = len(missing)
         body["errors"] = [
@@ -169,7 +170,7 @@ def batch_read(portal: Portal, request: ApiRequest) -> Reply:
 def batch_archive(portal: Portal, request: ApiRequest) -> Reply:
     """Remove every association between each from and its listed to's (both directions)."""
     from_type, to_type = _pair(portal, request)
-    started = now_iso()
+    started = portal.now_iso()
     inputs = batch_inputs(request)
     pairs = []
     for item in inputs:
@@ -178,20 +179,20 @@ def batch_archive(portal: Portal, request: ApiRequest) -> Reply:
         if from_id is None or not isinstance(targets, list):
             raise validation_error("Each input needs from.id and a to array")
         for target in targets:
-            to_id = _parse_id(target.get("id")) if isinstance(target, dict) else None
+            to_id = parse_id(target.get("id")) if isinstance(target, dict) else None
             if to_id is not None:
                 pairs.append((from_type, from_id, to_type, to_id))
     with portal.store.transaction() as conn:
         portal.store.remove_associations(conn, pairs)
     if "/2026-03/" in request.path:  # the date-versioned API answers with a batch body
-        return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": started, "completedAt": now_iso()})
+        return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": started, "completedAt": portal.now_iso()})
     return Reply(204)
 
 
 def batch_archive_labels(portal: Portal, request: ApiRequest) -> Reply:
     """Remove only the listed association types between each pair (and their inverses)."""
     from_type, to_type = _pair(portal, request)
-    started = now_iso()
+    started = portal.now_iso()
     rows = []
     for from_id, to_id, category, raw_type_id in _typed_pairs(request):
         type_id = as_int(raw_type_id)
@@ -204,7 +205,7 @@ def batch_archive_labels(portal: Portal, request: ApiRequest) -> Reply:
     with portal.store.transaction() as conn:
         portal.store.remove_association_types(conn, rows)
     if "/2026-03/" in request.path:
-        return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": started, "completedAt": now_iso()})
+        return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": started, "completedAt": portal.now_iso()})
     return Reply(204)
 
 
@@ -278,7 +279,7 @@ def put_default(portal: Portal, request: ApiRequest) -> Reply:
     return Reply(200, {"status": "COMPLETE", "results": [{
         "from": {"id": str(from_id)}, "to": {"id": str(to_id)},
         "associationSpec": {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id},
-    }], "startedAt": now_iso(), "completedAt": now_iso()})
+    }], "startedAt": portal.now_iso(), "completedAt": portal.now_iso()})
 
 
 def put_labelled(portal: Portal, request: ApiRequest) -> Reply:

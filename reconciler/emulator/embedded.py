@@ -5,18 +5,23 @@
         emu.records("meetings")
 
 The server runs in a background thread; ``stop()`` (or leaving the ``with``) shuts it down
-and closes the store.
+and closes the store. ``clock`` (``reconciler.clock``) times the emulator's waits and dates:
+a test that runs the client on the same fake clock waits out search lag, slow answers and
+rate-limit windows in no time.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
+from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.emulator import inspection
+from reconciler.emulator.app import EmulatorApp
 from reconciler.emulator.config import EmulatorConfig, FaultConfig
-from reconciler.emulator.server import EmulatorApp, EmulatorHTTPServer
+from reconciler.emulator.server import EmulatorHTTPServer
 
 
 class Emulator:
@@ -40,6 +45,10 @@ class Emulator:
     def config(self) -> EmulatorConfig:
         return self._app.config
 
+    @property
+    def clock(self) -> Clock:
+        return self._app.clock
+
     def set_faults(self, faults: FaultConfig, seed: int | None = None) -> None:
         self._app.set_faults(faults, seed)
 
@@ -61,6 +70,13 @@ class Emulator:
 
     def clear_requests(self) -> None:
         self._app.clear_requests()
+
+    def wait_for_request(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float = 20.0
+    ) -> dict[str, Any] | None:
+        """The first exchange in the request log that ``match`` accepts, once one has been
+        answered (waiting at most ``timeout`` seconds of real time); None if none was."""
+        return self._app.wait_for_request(match, timeout)
 
     def calendar_events(self) -> list[dict[str, Any]]:
         return self._app.store.calendar_events()
@@ -94,10 +110,14 @@ class Emulator:
 
 
 def start_emulator(
-    config: EmulatorConfig | None = None, host: str = "127.0.0.1", port: int = 0
+    config: EmulatorConfig | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Emulator:
     """Start an emulator in a background thread (``port=0``: a free port) and return it."""
-    app = EmulatorApp(config or EmulatorConfig())
+    app = EmulatorApp(config or EmulatorConfig(), clock)
     server = EmulatorHTTPServer((host, port), app)
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="hubspot-emulator", daemon=True

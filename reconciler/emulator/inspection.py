@@ -22,7 +22,9 @@ from reconciler.emulator.http_types import Reply, error_body
 from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
-    from reconciler.emulator.server import EmulatorApp
+    from reconciler.emulator.app import EmulatorApp
+
+PREFIX = "/__emulator/"
 
 #: Config fields that may change at runtime (the token and the store may not).
 RUNTIME_KNOBS = {
@@ -30,6 +32,11 @@ RUNTIME_KNOBS = {
     "shuffle_results", "custom_object_types", "portal_id", "time_zone",
     "echo_trace_ids",
 }
+
+
+def is_inspection(path: str) -> bool:
+    """Whether a path is the inspection API's (outside HubSpot's namespace)."""
+    return path.startswith(PREFIX) or path == PREFIX.rstrip("/")
 
 
 def records(app: EmulatorApp, object_type: str, archived: bool | None = False) -> list[dict[str, Any]]:
@@ -47,7 +54,7 @@ def config_view(app: EmulatorApp) -> dict[str, Any]:
 
 
 def handle(app: EmulatorApp, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> Reply:
-    name = path[len("/__emulator/") :].strip("/") if path.startswith("/__emulator/") else ""
+    name = path[len(PREFIX) :].strip("/") if path.startswith(PREFIX) else ""
     try:
         body = json.loads(raw) if raw.strip() else None
     except ValueError as exc:

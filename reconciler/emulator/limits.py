@@ -12,11 +12,11 @@ client's header handling is exercised in every run.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import deque
 from typing import Any
 
+from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.emulator.config import EmulatorConfig
 
 WINDOW_SECONDS = 10.0
@@ -44,9 +44,10 @@ MESSAGES = {
 
 
 class RateLimiter:
-    """Counts requests per token; thread-safe."""
+    """Counts requests per token, on the emulator's clock; thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._windows: dict[str, deque[float]] = {}
         self._search: dict[str, deque[float]] = {}
@@ -62,7 +63,7 @@ class RateLimiter:
         self, token: str, config: EmulatorConfig, *, search: bool
     ) -> tuple[dict[str, str], str | None]:
         """Count one request. Returns its headers and the policy it broke (None: admitted)."""
-        now = time.monotonic()
+        now = self._clock.monotonic()
         with self._lock:
             if search:
                 return {}, self._admit_search(token, config, now)

@@ -2,7 +2,8 @@
 
 ``Portal`` is the state every handler shares: the store, the current configuration
 (swapped whole at runtime), the properties catalogue including custom properties, and
-the seeded random source that shuffles batch results. It also turns stored records into
+the seeded random source that shuffles batch results, and the clock (``reconciler.clock``)
+that dates records and times the search index's lag. It also turns stored records into
 HubSpot's object shape and checks property values the way HubSpot does.
 """
 
@@ -11,12 +12,12 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.associations import DEFAULT_ASSOCIATION_TYPE_IDS
+from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.emulator.catalogue import (
     ALWAYS_RETURNED,
     BUILTIN_PROPERTIES,
@@ -58,16 +59,13 @@ V3_SINGULAR = {**SINGULAR, "meetings": "meeting_event"}
 _SCOPE_FAMILY = {"meetings": "contacts", "calls": "contacts", "tickets": "tickets"}
 
 
-def now_iso() -> str:
-    return format_timestamp(datetime.now(timezone.utc))
-
-
 class Portal:
     """Shared state of one emulator; thread-safe (store lock + a small lock for the RNG)."""
 
-    def __init__(self, config: EmulatorConfig, store: Store) -> None:
+    def __init__(self, config: EmulatorConfig, store: Store, clock: Clock = SYSTEM_CLOCK) -> None:
         self.config = config
         self.store = store
+        self.clock = clock
         self._rng = random.Random(config.seed)
         self._rng_lock = threading.Lock()
         self._custom: dict[str, dict[str, PropertyDef]] = {}
@@ -87,6 +85,10 @@ class Portal:
         self._catalogue = {}
         with self._rng_lock:
             self._rng = random.Random(self.config.seed)
+
+    def now_iso(self) -> str:
+        """Now on the portal's clock, in HubSpot's wire form."""
+        return format_timestamp(datetime.fromtimestamp(self.clock.time(), timezone.utc))
 
     # types and scopes -----------------------------------------------------------------
 
@@ -169,7 +171,7 @@ class Portal:
         return names
 
     def add_custom_property(self, object_type: str, body: dict[str, Any]) -> PropertyDef:
-        created = now_iso()
+        created = self.now_iso()
         definition = {**body, "createdAt": created}
         self.store.add_custom_property(object_type, str(body["name"]), definition)
         prop = property_def_from_api(object_type, body, created)
@@ -258,7 +260,7 @@ class Portal:
             updated_at=now,
             archived=False,
             archived_at=None,
-            visible_at=time.time() + lag if lag > 0 else 0.0,
+            visible_at=self.clock.time() + lag if lag > 0 else 0.0,
             indexed=None,
         )
 
@@ -266,9 +268,10 @@ class Portal:
         lag = self.search_lag()
         if lag > 0:
             # Search keeps seeing what it had indexed until the lag has passed.
-            seen = record.properties if time.time() >= record.visible_at else record.indexed
+            moment = self.clock.time()
+            seen = record.properties if moment >= record.visible_at else record.indexed
             record.indexed = dict(seen) if seen is not None else None
-            record.visible_at = time.time() + lag
+            record.visible_at = moment + lag
         for name, value in props.items():
             if value == "":
                 record.properties.pop(name, None)

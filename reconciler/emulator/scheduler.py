@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply, as_int, validation_error
-from reconciler.emulator.objects import create_records
+from reconciler.emulator.writes import create_records
 from reconciler.emulator.portal import Portal
 
 REQUIRED_PROPERTIES = (

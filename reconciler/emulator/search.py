@@ -5,12 +5,11 @@ text indexed lowercased against the sent values as they are (a capital matches n
 Filter limits are the 2024-08-26 changelog's: at most 5 groups, 10 filters in a group and
 25 in all, else 400 VALIDATION_ERROR (the messages are ours). Page size up to 200; 10,000
 results at most. Search is eventually consistent: a write becomes visible after the
-configured indexing lag, while reads by id see it at once.
+configured indexing lag (on the emulator's clock), while reads by id see it at once.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from reconciler.emulator.catalogue import parse_datetime
@@ -175,7 +174,7 @@ def search(portal: Portal, request: ApiRequest) -> Reply:
     groups = body.get("filterGroups") or []
     query = str(body.get("query") or "").strip().lower()
     query_props = QUERY_PROPERTIES.get(object_type, ("name",))
-    now = time.time()
+    now = portal.clock.time()
     hits: list[tuple[StoredRecord, dict[str, str]]] = []
     for record in portal.store.list_records(object_type, archived=False):
         props = _searchable(record, now)

@@ -117,7 +117,7 @@ def export_portal(request: ExportRequest) -> ExportOutcome:
         section: [prop for prop, _kind in fields.values()]
         for section, fields in FRIENDLY_FIELDS.items()
     }
-    with connect(target, options.environ) as client:
+    with connect(target, options.environ, clock=options.clock) as client:
         snapshot = read_portal(client, request.types, since, friendly=friendly,
                                skip=SYSTEM_PROPERTIES)
     converted = convert(snapshot, project.timezone)

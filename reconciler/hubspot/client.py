@@ -16,6 +16,7 @@ import threading
 
 import httpx
 
+from reconciler.clock import Clock
 from reconciler.hubspot.account_endpoints import AccountEndpoints
 from reconciler.hubspot.association_endpoints import AssociationEndpoints
 from reconciler.hubspot.connection import ClientSettings, HubSpotConnection
@@ -67,12 +68,16 @@ class HubSpotClient(ObjectEndpoints, SearchEndpoints, AccountEndpoints, Associat
         self, settings: ClientSettings, *, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.settings = settings
-        #: the clock of every wait made with this client (``ClientSettings.clock``)
-        self.clock = settings.clock
         self.paths = ApiPaths(settings.api_version)
         self.connection = HubSpotConnection(settings, transport=transport)
         self._cancelled = threading.Event()
         self._owners = None
+
+    @property
+    def clock(self) -> Clock:
+        """The clock of every wait made for this client (``ClientSettings.clock``): its
+        deadlines, retries and rate limits, and the recovery and search-lag waits."""
+        return self.settings.clock
 
     @property
     def requests_sent(self) -> int:

@@ -28,7 +28,9 @@ attempts (our rate limiter, backoff, the pauses HubSpot asks for with a 429, a 4
 ``Retry-After``), each also capped (``reconciler.hubspot.deadline``). A wait that would pass the
 deadline is not started: the request fails at once with a ``DeadlineError`` that names
 the host (or, after a failure of its own, with that failure). Rate-limit headers are
-believed only within HubSpot's ranges (``reconciler.hubspot.failures``).
+believed only within HubSpot's ranges (``reconciler.hubspot.failures``). The time is read,
+and every wait is made, on ``ClientSettings.clock`` (``reconciler.clock``): a test on a fake
+clock sees a 10 s pause spend 10 s of the deadline in no time at all.
 
 What each failure becomes is decided in ``reconciler.hubspot.failures``. The access token
 is sent in the ``Authorization`` header only; ``reconciler.hubspot.token`` checks it before
@@ -37,38 +39,39 @@ any request and scrubs every printed form of it from error messages and log reco
 
 from __future__ import annotations
 
+import functools
 import json as jsonlib
 import logging
 import re
+import ssl
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from reconciler import __version__
 from reconciler.clock import SYSTEM_CLOCK, Clock
-from reconciler.hubspot.token import TokenScrubber, check_token, secret_forms
-from reconciler.hubspot.deadline import Deadline, WaitTooLong
 from reconciler.errors import ConfigError, ReconcilerError, TransportError
+from reconciler.hubspot.deadline import Deadline, WaitTooLong
 from reconciler.hubspot.failures import (
     Answer,
     FailureMapper,
+    RequestKind,
     daily_remaining_header,
     rate_limit_headers,
 )
 from reconciler.hubspot.ratelimit import RollingWindowLimiter
 from reconciler.hubspot.retrying import RetryableFailure, RetryPolicy, call_with_retries
+from reconciler.hubspot.token import TokenScrubber, check_token, secret_forms
 from reconciler.settings import check_base_url
 
 __all__ = [
     "RATE_LIMIT_HEADROOM",
     "ClientSettings",
     "HubSpotConnection",
-    "RequestKind",
     "check_token",
     "secret_forms",
 ]
@@ -81,12 +84,6 @@ log = logging.getLogger("reconciler.http")
 #: (``ratelimit``), which capped an apply at 92% of the limit; 4% lets it reach 96%.
 RATE_LIMIT_HEADROOM = 0.04
 _DATE_VERSION = re.compile(r"^\d{4}-\d{2}$")
-
-#: "read": idempotent, retried on every transient failure. "write": an idempotent write
-#: (update, upsert, associations), retried like a read, but a write whose answer is lost
-#: or unusable is "outcome unknown". "create": may not be resent once the server may have
-#: seen it (a duplicate record is worse than a failed apply).
-RequestKind = Literal["read", "write", "create"]
 
 
 @dataclass(frozen=True)
@@ -109,7 +106,8 @@ class ClientSettings:
     retry_max_seconds: float = 30.0
     max_retry_after_seconds: float = 120.0  # the longest single wait; a longer one fails
     token_env: str = "HUBSPOT_ACCESS_TOKEN"  # where the token came from, for error messages
-    #: every wait and reading of the time (``reconciler.clock``); a test passes its own
+    #: The time and every wait of the client (deadline, retries, rate limits) and of what
+    #: runs on it (recovery, search-lag waits): a test passes a fake one.
     clock: Clock = field(default=SYSTEM_CLOCK, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -127,6 +125,13 @@ class ClientSettings:
             raise ConfigError("timeout_seconds and connect_timeout_seconds must be positive")
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context, made once for every client of the process: making one
+    reads the CA bundle, about 30 ms, longer than a request to a local emulator takes."""
+    return httpx.create_ssl_context()
+
+
 class _OutOfTime(Exception):
     """The request's deadline passed while sending or reading."""
 
@@ -138,11 +143,13 @@ class HubSpotConnection:
         self, settings: ClientSettings, *, transport: httpx.BaseTransport | None = None
     ) -> None:
         self.settings = settings
+        self.clock = settings.clock
         parts = urlsplit(settings.base_url)
         self.host = parts.netloc or settings.base_url
         self._http = httpx.Client(
             base_url=settings.base_url.rstrip("/"),
             transport=transport,
+            verify=_tls_context(),
             timeout=httpx.Timeout(settings.timeout_seconds),
             headers={
                 "Authorization": f"Bearer {settings.token}",
@@ -158,7 +165,8 @@ class HubSpotConnection:
         self._token = TokenScrubber(settings.token)
         self._token.install()
         self._failures = FailureMapper(
-            self.host, settings.timeout_seconds, settings.connect_timeout_seconds, self.scrub
+            self.host, settings.timeout_seconds, settings.connect_timeout_seconds, self.scrub,
+            settings.clock,
         )
         self._policy = RetryPolicy(
             max_retries=settings.max_retries,
@@ -166,14 +174,15 @@ class HubSpotConnection:
             max_seconds=settings.retry_max_seconds,
         )
         self.rate_limiter: RollingWindowLimiter | None = (
-            RollingWindowLimiter(settings.requests_per_10s, 10.0, headroom=RATE_LIMIT_HEADROOM)
+            RollingWindowLimiter(settings.requests_per_10s, 10.0, headroom=RATE_LIMIT_HEADROOM,
+                                 clock=settings.clock)
             if settings.requests_per_10s
             else None
         )
         # Search answers carry no rate-limit headers (facts §2): a fixed, slightly
         # stretched window keeps network jitter from packing N+1 into HubSpot's second.
         self.search_limiter: RollingWindowLimiter | None = (
-            RollingWindowLimiter(settings.search_per_second, 1.1)
+            RollingWindowLimiter(settings.search_per_second, 1.1, clock=settings.clock)
             if settings.search_per_second
             else None
         )
@@ -240,8 +249,7 @@ class HubSpotConnection:
         return Deadline(
             self.settings.timeout_seconds,
             longest_wait=self.settings.max_retry_after_seconds,
-            clock=time.monotonic,
-            sleep=time.sleep,
+            clock=self.clock,
         )
 
     def unusable(
@@ -276,26 +284,26 @@ class HubSpotConnection:
             limiter.acquire(deadline.wait)  # (a wait past the deadline raises WaitTooLong)
         with self._stats_lock:
             self.requests_sent += 1
-        started = time.monotonic()
+        started = self.clock.monotonic()
         try:
             answer = self._exchange(method, path, json=json, params=params, deadline=deadline)
         except _OutOfTime:
             log.debug("%s %s -> deadline passed after %.0f ms (attempt %d)", method, path,
-                      (time.monotonic() - started) * 1000, number)
+                      (self.clock.monotonic() - started) * 1000, number)
             raise self._failures.out_of_time(method, path, kind, trace_ids) from None
         except httpx.DecodingError as error:  # an answer came, in an encoding that is broken
             self.reached = True
             raise self.unusable(method, path, kind, f"its body cannot be decoded: {error}",
                                 trace_ids) from None
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as error:
-            elapsed = (time.monotonic() - started) * 1000
+            elapsed = (self.clock.monotonic() - started) * 1000
             log.debug("%s %s -> %s in %.0f ms (attempt %d)", method, path,
                       type(error).__name__, elapsed, number)
             raise self._failures.transport_failure(
                 error, method, path, kind, trace_ids, deadline.remaining, self.reached
             ) from None
         self.reached = True
-        elapsed = (time.monotonic() - started) * 1000
+        elapsed = (self.clock.monotonic() - started) * 1000
         log.debug("%s %s -> %d in %.0f ms (attempt %d)", method, path,
                   answer.status, elapsed, number)
         daily = daily_remaining_header(answer.headers)

@@ -9,14 +9,15 @@ sooner, never hang it.
 
 A wait that would pass the deadline or the cap is not started: ``WaitTooLong`` says how
 long it would have been, and ``reconciler.hubspot.connection`` turns it into an error that names
-the host. The clock and the sleep are injected (tests pass fake ones).
+the host. It reads the time and waits on the client's ``Clock`` (``reconciler.clock``), so
+a test on a fake clock waits out a 10 s pause in no time and still sees it spend the deadline.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
+
+from reconciler.clock import SYSTEM_CLOCK, Clock
 
 
 class WaitTooLong(Exception):
@@ -38,18 +39,16 @@ class Deadline:
         seconds: float,
         *,
         longest_wait: float = math.inf,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.seconds = seconds
         self.longest_wait = longest_wait
         self._clock = clock
-        self._sleep = sleep
-        self._end = clock() + seconds
+        self._end = clock.monotonic() + seconds
 
     def remaining(self) -> float:
         """Seconds left (negative once passed)."""
-        return self._end - self._clock()
+        return self._end - self._clock.monotonic()
 
     def wait(self, seconds: float) -> None:
         """Sleep ``seconds``, or raise ``WaitTooLong`` (without sleeping) when the wait
@@ -60,4 +59,4 @@ class Deadline:
         if not seconds < left:
             raise WaitTooLong(seconds, max(0.0, left), capped=False)
         if seconds > 0:
-            self._sleep(seconds)
+            self._clock.sleep(seconds)

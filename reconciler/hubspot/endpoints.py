@@ -15,7 +15,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from reconciler.hubspot.connection import ClientSettings, HubSpotConnection, RequestKind
+from reconciler.hubspot.connection import ClientSettings, HubSpotConnection
+from reconciler.hubspot.failures import RequestKind
 from reconciler.hubspot.records import BATCH_LIMIT, AnswerShapeError
 from reconciler.errors import ReconcilerError
 

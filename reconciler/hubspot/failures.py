@@ -15,12 +15,11 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import httpx
 
-from reconciler.hubspot.records import readable_message
-from reconciler.hubspot.deadline import WaitTooLong
+from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.errors import (
     AmbiguousWriteError,
     ApiError,
@@ -32,17 +31,24 @@ from reconciler.errors import (
     UnreachableError,
     UnusableAnswerError,
 )
+from reconciler.hubspot.deadline import WaitTooLong
 from reconciler.hubspot.ratelimit import (
     BELIEVABLE_WINDOW_SECONDS,
     MAX_BELIEVABLE_LIMIT,
     RollingWindowLimiter,
 )
+from reconciler.hubspot.records import readable_message
 from reconciler.hubspot.retrying import RetryableFailure, retry_after_seconds
 
-if TYPE_CHECKING:
-    from reconciler.hubspot.connection import RequestKind
-
 log = logging.getLogger("reconciler.http")
+
+#: What a request may do, which decides what its failures become (the table in
+#: ``reconciler.hubspot.connection``). "read": idempotent, retried on every transient
+#: failure. "write": an idempotent write (update, upsert, associations), retried like a
+#: read, but a write whose answer is lost or unusable is "outcome unknown". "create": may
+#: not be resent once the server may have seen it (a duplicate record is worse than a
+#: failed apply).
+RequestKind = Literal["read", "write", "create"]
 
 _RETRYABLE_5XX = frozenset({500, 502, 503, 504, 521, 523, 524})
 
@@ -72,6 +78,7 @@ class FailureMapper:
     timeout_seconds: float
     connect_timeout_seconds: float
     scrub: Callable[[str], str]
+    clock: Clock = SYSTEM_CLOCK  # the wall time a Retry-After date is counted from
 
     def unusable(
         self, method: str, path: str, kind: RequestKind, reason: str, trace_ids: Sequence[str] = ()
@@ -160,7 +167,8 @@ class FailureMapper:
             "method": method,
             "path": path,
         }
-        retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
+        retry_after = retry_after_seconds(answer.headers.get("Retry-After"),
+                                          now=self.clock.time())
         if retry_after is None and answer.headers.get("Retry-After", "").strip():
             log.debug("ignored Retry-After: %s (seconds or an HTTP date expected)",
                       _quoted(answer.headers["Retry-After"]))

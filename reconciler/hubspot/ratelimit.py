@@ -26,6 +26,8 @@ count) entries, one per request we send and one per answer that books others' re
 so a server that claims a billion requests costs one entry, and every entry is forgotten
 ``_KEEP_SECONDS`` after it leaves the window.
 
+Time is read, and waited, on the client's ``Clock`` (``reconciler.clock``).
+
 Hand-made rather than pyrate-limiter: no library found lets the server's remaining count
 be folded into its bucket, and the whole algorithm is this page.
 """
@@ -34,9 +36,10 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from bisect import bisect_right
 from collections.abc import Callable
+
+from reconciler.clock import SYSTEM_CLOCK, Clock
 
 #: how long past the window a send time is kept: answers slower than this are compared
 #: with our window at the answer's time (pessimistic: they book more, never fewer)
@@ -73,8 +76,7 @@ class RollingWindowLimiter:
         window_seconds: float,
         *,
         headroom: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if limit < 1 or window_seconds <= 0:
             raise ValueError("a limiter needs limit >= 1 and a positive window")
@@ -83,7 +85,6 @@ class RollingWindowLimiter:
         self._limit = self._effective(limit)
         self._window = window_seconds
         self._clock = clock
-        self._sleep = sleep
         #: when each entry was booked, in order, kept ``_KEEP_SECONDS`` past the window
         self._times: list[float] = []
         #: requests booked up to and including each entry, counted since the limiter began
@@ -133,13 +134,13 @@ class RollingWindowLimiter:
         """Block until a request may be sent; book it; return the seconds waited.
 
         ``wait(seconds)`` does the waiting (a request's deadline, which raises rather than
-        wait past it); the limiter's own ``sleep`` by default.
+        wait past it); the limiter's clock by default.
         """
-        pause_for = wait if wait is not None else self._sleep
+        pause_for = wait if wait is not None else self._clock.sleep
         waited = 0.0
         while True:
             with self._lock:
-                now = self._clock()
+                now = self._clock.monotonic()
                 first = self._prune(now)
                 count = self._total - self._before(first)
                 if count < self._limit:
@@ -170,7 +171,7 @@ class RollingWindowLimiter:
                 self._limit = self._effective(server_limit)
             if remaining is None or not 0 <= remaining <= MAX_BELIEVABLE_LIMIT:
                 return
-            now = self._clock()
+            now = self._clock.monotonic()
             first = self._prune(now)
             booked = getattr(self._booked, "at", None)
             if booked is not None:  # what we sent since a window before this request left
@@ -190,7 +191,7 @@ class RollingWindowLimiter:
     def until_oldest_expires(self) -> float:
         """Seconds until the oldest booked request leaves the window (0 if none)."""
         with self._lock:
-            now = self._clock()
+            now = self._clock.monotonic()
             first = self._prune(now)
             times = self._times
             return max(0.0, times[first] + self._window - now) if first < len(times) else 0.0
@@ -198,7 +199,7 @@ class RollingWindowLimiter:
     def in_window(self) -> int:
         """Requests booked in the current window (for tests and summaries)."""
         with self._lock:
-            return self._total - self._before(self._prune(self._clock()))
+            return self._total - self._before(self._prune(self._clock.monotonic()))
 
     def entries_held(self) -> int:
         """Entries held in memory (for tests: bounded by what we send, not by headers)."""

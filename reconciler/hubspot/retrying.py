@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import email.utils
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timezone
@@ -30,8 +29,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from reconciler.hubspot.deadline import Deadline
+from reconciler.clock import SYSTEM_CLOCK
 from reconciler.errors import ReconcilerError
+from reconciler.hubspot.deadline import Deadline
 
 T = TypeVar("T")
 
@@ -66,7 +66,8 @@ class RetryPolicy:
 def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
     """Parse ``Retry-After`` (seconds, or an HTTP date); None if absent or unreadable
     (``inf`` and ``nan`` are unreadable). A huge one is returned as it is: the request's
-    deadline refuses to wait for it."""
+    deadline refuses to wait for it. ``now``: the wall time an HTTP date is counted from
+    (the client's clock; the system's by default)."""
     if value is None or not value.strip():
         return None
     text = value.strip()
@@ -82,7 +83,7 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    current = now if now is not None else time.time()
+    current = now if now is not None else SYSTEM_CLOCK.time()
     return max(0.0, when.timestamp() - current)
 
 

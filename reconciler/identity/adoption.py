@@ -235,7 +235,7 @@ def import_record(
         for other, recorded in state.records.items():
             if recorded.id == hubspot_id and recorded.object_type == record.object_type:
                 raise StateError(f"{record.object_type} {hubspot_id} is already managed as {other}")
-        with connect(target, options.environ) as client:
+        with connect(target, options.environ, clock=options.clock) as client:
             remote = _read_one(client, record.object_type, hubspot_id,
                                [*_managed_properties(record), MARKER_PROPERTY, PROJECT_PROPERTY])
             _refuse_anothers(remote, record.object_type, address, desired.project.marker_id,
@@ -338,7 +338,7 @@ def import_all_matching(options: RunOptions) -> AdoptOutcome:
         for address, record in desired.records.items():
             if address not in state.records:
                 wanted[record.object_type].append(address)
-        with connect(target, options.environ) as client:
+        with connect(target, options.environ, clock=options.clock) as client:
             found, duplicates = _find_project_records(
                 client, desired.project.marker_id, wanted, _properties_by_type(desired), wanted
             )
@@ -380,7 +380,7 @@ def rebuild_state(options: RunOptions) -> AdoptOutcome:
                       project=desired.project.name, project_id=desired.project.marker_id)
         types = {*SECTION_OBJECT_TYPES.values(), *(t for t, _ in previous.values()),
                  *(r.object_type for r in desired.records.values())}
-        with connect(target, options.environ) as client:
+        with connect(target, options.environ, clock=options.clock) as client:
             found, duplicates = _find_project_records(
                 client, desired.project.marker_id, types, _properties_by_type(desired), None,
             )

@@ -36,6 +36,8 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
+from reconciler.clock import SYSTEM_CLOCK
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -82,7 +84,7 @@ def try_lock(state_path: Path, *, command: str) -> Callable[[], None] | None:
                     return lambda: _release(folder, held, path)
                 _drop(held, path)
             if attempt + 1 < _ATTEMPTS:
-                time.sleep(random.uniform(0.005, 0.03))
+                SYSTEM_CLOCK.sleep(random.uniform(0.005, 0.03))
     except BaseException:
         os.close(folder)
         raise

@@ -116,7 +116,7 @@ def run_destroy(
     empty = DesiredState(project=project, records={}, reference_time=now_iso(options))
     with store.locked(command="destroy"):
         state = store.load()
-        with connect(target, options.environ, state=state) as client:
+        with connect(target, options.environ, state=state, clock=options.clock) as client:
             if state.in_flight:  # what an interrupted apply created is ours to archive too
                 recover_first(client, store, state, options, target, stop)
             remote = refresh_records(client, empty, state)
@@ -149,7 +149,7 @@ def run_refresh_times(
     desired, target, store = loaded.desired, loaded.target, loaded.store
     with store.locked(command="refresh-times"):
         state = store.load()
-        with connect(target, options.environ, state=state) as client:
+        with connect(target, options.environ, state=state, clock=options.clock) as client:
             if state.in_flight:
                 recover_first(client, store, state, options, target, stop)
             release_excluded(state, loaded, options)  # no longer taken by the target: kept

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.errors import ConfigError
 from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.identity.refresh import RefreshMode
@@ -54,6 +55,8 @@ class RunOptions:
     ignore_daily_budget: bool = False
     #: --dedupe: archive the extra records of markers carried more than once
     dedupe: bool = False
+    #: the clock of the client's waits (and the embedded emulator's); tests pass a fake one
+    clock: Clock = SYSTEM_CLOCK
 
     @property
     def project_dir(self) -> Path:

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from reconciler import __version__
+from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import ApiError, ConfigError, StateError
@@ -24,9 +25,14 @@ from reconciler.state.model import State
 
 @contextmanager
 def connect(
-    target: Target, environ: Mapping[str, str], *, state: State | None = None
+    target: Target,
+    environ: Mapping[str, str],
+    *,
+    state: State | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Iterator[HubSpotClient]:
-    """A client for the target's portal (starting the embedded emulator for ``local``).
+    """A client for the target's portal (starting the embedded emulator for ``local``),
+    waiting on ``clock`` (the embedded emulator too).
 
     Refused before any request: a target other than ``local`` for a project without an
     ``id:``. Checked before anything else is sent: the portal behind the token, when the
@@ -40,14 +46,15 @@ def connect(
         assert target.emulator_data is not None
         target.emulator_data.parent.mkdir(parents=True, exist_ok=True)
         config = EmulatorConfig(token="local-embedded", data_path=str(target.emulator_data))
-        with start_emulator(config, host="127.0.0.1", port=0) as emulator:
-            with HubSpotClient(_client_settings(target, emulator.base_url, emulator.token)) as client:
+        with start_emulator(config, host="127.0.0.1", port=0, clock=clock) as emulator:
+            settings = _client_settings(target, emulator.base_url, emulator.token, clock)
+            with HubSpotClient(settings) as client:
                 check_portal(client, target, state)
                 yield client
         return
     assert target.base_url is not None
     token = read_token(target, environ)
-    with HubSpotClient(_client_settings(target, target.base_url, token)) as client:
+    with HubSpotClient(_client_settings(target, target.base_url, token, clock)) as client:
         check_portal(client, target, state)
         yield client
 
@@ -106,7 +113,7 @@ def check_portal(client: HubSpotClient, target: Target, state: State | None) -> 
         state.portal_id = actual
 
 
-def _client_settings(target: Target, base_url: str, token: str) -> ClientSettings:
+def _client_settings(target: Target, base_url: str, token: str, clock: Clock) -> ClientSettings:
     limits = target.rate_limit
     return ClientSettings(
         base_url=base_url,
@@ -116,6 +123,7 @@ def _client_settings(target: Target, base_url: str, token: str) -> ClientSetting
         search_per_second=limits.search_per_second,
         concurrency=limits.concurrency,
         user_agent=f"hubspot-reconciler/{__version__}",
+        clock=clock,
     )
 
 

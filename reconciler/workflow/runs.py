@@ -71,7 +71,7 @@ def plan_target(loaded: LoadedTarget, options: RunOptions) -> PlanOutcome:
     if options.offline:
         made = make_plan(loaded, state, options, None, released=released)
     else:
-        with connect(target, options.environ, state=state) as client:
+        with connect(target, options.environ, state=state, clock=options.clock) as client:
             made = make_plan(loaded, state, options, client, released=released)
     return PlanOutcome(made.plan, target, in_flight, released, made.needed, made.refresh,
                        made.daily_remaining)
@@ -93,7 +93,7 @@ def apply_target(
     stopped = stop.is_set if stop is not None else (lambda: False)
     state = store.load()
     known = (state.portal_id, dict(state.owners))
-    with connect(target, options.environ, state=state) as client:
+    with connect(target, options.environ, state=state, clock=options.clock) as client:
         recovered: list[str] = []
         if state.in_flight:
             recovered = recover_in_flight(

@@ -74,7 +74,7 @@ def _run_edit(
     with store.locked(command=command):
         state = store.load()
         changes = changes_for(project, target, state)  # refused here, before any request
-        with connect(target, options.environ, state=state) as client:
+        with connect(target, options.environ, state=state, clock=options.clock) as client:
             if state.in_flight:  # settle an interrupted apply first: it may own these records
                 recover_first(client, store, state, options, target, stop)
                 changes = changes_for(project, target, state)

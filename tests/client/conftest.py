@@ -68,20 +68,5 @@ def http_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-class FakeClock:
-    """A monotonic clock that moves only when something sleeps on it (or a test says)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def api_requests(hub: Emulator, path_part: str = "") -> list[dict[str, Any]]:
     return [r for r in hub.requests() if path_part in r["path"]]

@@ -28,9 +28,10 @@ from reconciler.hubspot.retrying import (
     call_with_retries,
     retry_after_seconds,
 )
+from tests.helpers import FakeClock
 from tests.proxy import RewritingProxy
 
-from .conftest import TOKEN, FakeClock, api_requests
+from .conftest import TOKEN, api_requests
 
 
 def meetings(n: int, prefix: str = "t") -> list[CreateInput]:
@@ -110,8 +111,10 @@ def test_5xx_on_create_is_ambiguous_and_not_resent(client: HubSpotClient, hub: E
 def test_429_is_retried_for_reads_and_creates(
     make_client: Callable[..., HubSpotClient], hub: Emulator
 ) -> None:
-    # A 429 waits out the 10 s window, and that wait counts toward the deadline.
-    client = make_client(timeout_seconds=30.0)
+    # A 429 waits out the 10 s window (on a fake clock: no real time), and that wait
+    # counts toward the deadline.
+    clock = FakeClock()
+    client = make_client(timeout_seconds=30.0, clock=clock)
     hub.set_faults(FaultConfig(rate_limit_429=0.5), seed=5)
     for batch in range(4):
         outcome = client.batch_create("meetings", meetings(5, prefix=f"b{batch}-"))
@@ -120,6 +123,25 @@ def test_429_is_retried_for_reads_and_creates(
     assert len(hub.records("meetings")) == 20  # a 429 was not processed: no duplicates
     assert client.rate_limited > 0
     assert client.retries == client.rate_limited
+    assert clock.slept == [10.0] * client.rate_limited
+
+
+def test_a_429_wait_on_a_fake_clock_takes_no_time_and_spends_the_deadline(
+    make_client: Callable[..., HubSpotClient], hub: Emulator
+) -> None:
+    """The clock seam: every wait of a request is on ``ClientSettings.clock``."""
+    clock = FakeClock()
+    client = make_client(timeout_seconds=25.0, clock=clock)
+    hub.set_faults(FaultConfig(rate_limit_429=1.0))
+    started = time.monotonic()
+    with pytest.raises(DeadlineError) as caught:
+        client.list_owners()
+    assert time.monotonic() - started < 5  # 20 s waited, none of it real
+    assert clock.slept == [10.0, 10.0]  # a third wait would end past the 25 s deadline
+    assert clock.now == 1020.0
+    assert "waiting 10.0 s for the pause" in str(caught.value)
+    assert "past the request's deadline (25 s, 5.0 s left)" in str(caught.value)
+    assert len(api_requests(hub, "/owners")) == 3
 
 
 def test_daily_limit_stops_at_once(client: HubSpotClient, hub: Emulator) -> None:
@@ -180,8 +202,7 @@ def test_read_timeout_is_the_deadline(make_client: Callable[..., HubSpotClient],
         f"GET /crm/v3/owners: no whole answer from {hub.host}:{hub.port} within 0.3 s"
     )
     assert client.retries == 0
-    hub.set_faults(FaultConfig())
-    time.sleep(0.9)  # let the emulator finish the slow answers before the next test resets it
+    hub.set_faults(FaultConfig())  # (the next test's reset waits for the slow answers)
 
 
 def test_first_connection_refused_fails_at_once_naming_the_host(
@@ -317,7 +338,7 @@ def test_an_answer_that_drips_is_cut_at_the_deadline(make_client: Callable[..., 
 
 def deadline(seconds: float = 1000.0, longest_wait: float = 120.0) -> tuple[Deadline, FakeClock]:
     clock = FakeClock()
-    return Deadline(seconds, longest_wait=longest_wait, clock=clock, sleep=clock.sleep), clock
+    return Deadline(seconds, longest_wait=longest_wait, clock=clock), clock
 
 
 def test_retry_after_is_honoured_and_capped() -> None:

@@ -12,13 +12,12 @@ from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.deadline import Deadline, WaitTooLong
 from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.ratelimit import MAX_BELIEVABLE_LIMIT, RollingWindowLimiter
-
-from .conftest import FakeClock
+from tests.helpers import FakeClock
 
 
 def limiter(limit: int, window: float = 10.0, headroom: float = 0.0) -> tuple[RollingWindowLimiter, FakeClock]:
     clock = FakeClock()
-    return RollingWindowLimiter(limit, window, headroom=headroom, clock=clock, sleep=clock.sleep), clock
+    return RollingWindowLimiter(limit, window, headroom=headroom, clock=clock), clock
 
 
 def test_allows_limit_per_rolling_window() -> None:
@@ -114,7 +113,7 @@ def test_a_window_no_hubspot_has_is_not_believed() -> None:
 
 def test_the_limiter_waits_through_the_request_deadline() -> None:
     lim, clock = limiter(1)
-    deadline = Deadline(5.0, clock=clock, sleep=clock.sleep)
+    deadline = Deadline(5.0, clock=clock)
     lim.acquire(deadline.wait)
     with pytest.raises(WaitTooLong) as refused:
         lim.acquire(deadline.wait)  # the next slot is 10 s away: more than is left

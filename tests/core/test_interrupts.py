@@ -151,10 +151,12 @@ def test_ctrl_c_during_recovery_stops_at_once(tmp_path: Path, emulator: Any) -> 
         env=_env(emulator, RECONCILER_RECOVERY_GRACE_SECONDS="120"),
     )
     try:
-        deadline = time.monotonic() + 30
-        while not any("/search" in r["path"] for r in emulator.requests()):
-            assert time.monotonic() < deadline and process.poll() is None, process.communicate()
-            time.sleep(0.05)
+        searched = None
+        for _ in range(60):  # at most 30 s, unless the CLI ends first
+            searched = emulator.wait_for_request(lambda r: "/search" in r["path"], timeout=0.5)
+            if searched is not None or process.poll() is not None:
+                break
+        assert searched is not None, process.communicate()  # (it waits in recovery now)
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)

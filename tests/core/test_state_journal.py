@@ -9,7 +9,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -224,7 +223,7 @@ def test_saving_a_state_this_store_did_not_load_rewrites_the_snapshot(tmp_path: 
 def _hold(path: str, ready: "multiprocessing.synchronize.Event") -> None:
     with StateStore(path).locked(command="apply"):
         ready.set()
-        time.sleep(60)
+        signal.pause()  # until the test kills it
 
 
 def test_states_in_one_folder_lock_separately(tmp_path: Path) -> None:

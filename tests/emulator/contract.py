@@ -21,6 +21,7 @@ they are neither exceptions nor failures.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -270,17 +271,31 @@ class _Response:
 @dataclass
 class _SpecFile:
     name: str
+    document: Document  # as patched
     openapi: Any
     patterns: list[tuple[re.Pattern[str], int, set[str]]]  # path regex, params, methods
 
 
 class ContractChecker:
-    """Parsed specs (once per session) and the check of one logged exchange."""
+    """Parsed specs (once per session) and the check of one logged exchange.
+
+    An exchange checked before is not checked again: its problems are remembered under
+    what the check reads of it (the same method, path, query, bodies and status, and the
+    response headers some spec defines), so the same answer read in test after test (a
+    type's property list) costs one validation.
+    """
 
     def __init__(self, spec_dir: Path = SPEC_DIR) -> None:
-        from openapi_core import OpenAPI
+        from openapi_core import Config, OpenAPI
+
+        # The patched specs are checked to be valid OpenAPI once, by their own test
+        # (``invalid_specs``), not by every test process that parses them.
+        unchecked = Config(spec_validator_cls=None)
 
         self._files: list[_SpecFile] = []
+        self._checked: dict[str, list[str]] = {}
+        #: response headers some spec defines (lowercase): the only ones a check reads
+        self._spec_headers: set[str] = set()
         for path in sorted(spec_dir.glob("*.json")):
             document = json.loads(path.read_text())
             for exception in SPEC_EXCEPTIONS:
@@ -292,12 +307,27 @@ class ContractChecker:
                 for operation in item.values():
                     if isinstance(operation, dict):
                         operation.pop("security", None)  # auth is tested on its own
+            self._spec_headers |= _response_headers(document)
             patterns = []
             for template, item in document.get("paths", {}).items():
                 regex = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
                 methods = {m.upper() for m in item if m in ("get", "post", "put", "patch", "delete")}
                 patterns.append((re.compile(f"^{regex}$"), template.count("{"), methods))
-            self._files.append(_SpecFile(path.name, OpenAPI.from_dict(document), patterns))
+            openapi = OpenAPI.from_dict(document, config=unchecked)
+            self._files.append(_SpecFile(path.name, document, openapi, patterns))
+
+    def invalid_specs(self) -> list[str]:
+        """Each spec, as patched, that is not valid OpenAPI, and why."""
+        from openapi_spec_validator import validate
+        from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+        problems = []
+        for spec in self._files:
+            try:
+                validate(spec.document)
+            except OpenAPIValidationError as error:
+                problems.append(f"{spec.name}: {error}")
+        return problems
 
     def spec_for(self, method: str, path: str) -> _SpecFile | None:
         """The spec with the most literal path template for this call (meetings before objects)."""
@@ -310,6 +340,16 @@ class ContractChecker:
 
     def check(self, entry: dict[str, Any], *, requests: bool = True, responses: bool = True) -> list[str]:
         """Problems with one logged exchange (empty: it matches the spec)."""
+        headers = {k.lower(): v for k, v in (entry.get("response_headers") or {}).items()}
+        read = [requests, responses] + [entry.get(name) for name in (
+            "method", "path", "query", "request_body", "status", "dropped", "response_body",
+        )] + [sorted((k, v) for k, v in headers.items() if k in self._spec_headers)]
+        key = hashlib.sha256(json.dumps(read, sort_keys=True, default=str).encode()).hexdigest()
+        if key not in self._checked:
+            self._checked[key] = self._check(entry, requests=requests, responses=responses)
+        return list(self._checked[key])
+
+    def _check(self, entry: dict[str, Any], *, requests: bool, responses: bool) -> list[str]:
         from openapi_core.datatypes import RequestParameters
         from werkzeug.datastructures import Headers, ImmutableMultiDict
 
@@ -352,6 +392,20 @@ class ContractChecker:
                 for e in spec.openapi.iter_response_errors(request, response)
             ]
         return problems
+
+
+def _response_headers(document: Document) -> set[str]:
+    """The names (lowercase) of every response header the document defines."""
+    found: set[str] = set()
+    responses = list(document.get("components", {}).get("responses", {}).values())
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                responses += list((operation.get("responses") or {}).values())
+    for response in responses:
+        if isinstance(response, dict):
+            found |= {name.lower() for name in response.get("headers") or {}}
+    return found
 
 
 def _describe(error: Exception) -> str:

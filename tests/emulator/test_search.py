@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from reconciler.emulator.embedded import Emulator
 
@@ -86,19 +87,34 @@ def test_search_has_no_rate_limit_headers(api: httpx.Client, emulator: Emulator)
     assert api.get("/crm/v3/objects/contacts").headers["X-HubSpot-RateLimit-Max"] == "100"
 
 
+@pytest.mark.fake_clock
 def test_search_sees_writes_only_after_the_indexing_lag(api: httpx.Client, emulator: Emulator) -> None:
     emulator.set_config(search_lag_seconds=0.3)
     created = api.post("/crm/v3/objects/contacts", json={
         "properties": {"email": "new@example.com", "firstname": "Old"}, "associations": []}).json()
     assert api.get(f"/crm/v3/objects/contacts/{created['id']}").status_code == 200  # reads: at once
     assert _emails(api.post(SEARCH, json={"query": "new@example.com"})) == []
-    time.sleep(0.35)
+    emulator.clock.sleep(0.35)
     assert _emails(api.post(SEARCH, json={"query": "new@example.com"})) == ["new@example.com"]
     api.patch(f"/crm/v3/objects/contacts/{created['id']}", json={"properties": {"firstname": "Renamed"}})
     by_name = {"filterGroups": [{"filters": [{"propertyName": "firstname", "operator": "EQ", "value": "Renamed"}]}]}
     assert _emails(api.post(SEARCH, json=by_name)) == []  # the index still has the old name
-    time.sleep(0.35)
+    emulator.clock.sleep(0.35)
     assert _emails(api.post(SEARCH, json=by_name)) == ["new@example.com"]
+
+
+@pytest.mark.fake_clock
+def test_the_indexing_lag_follows_the_emulators_clock(api: httpx.Client, emulator: Emulator) -> None:
+    """The clock seam: search lag is timed on ``start_emulator(clock=...)``, not in real time."""
+    emulator.set_config(search_lag_seconds=30.0)
+    started = time.monotonic()
+    api.post("/crm/v3/objects/contacts", json={
+        "properties": {"email": "late@example.com"}, "associations": []})
+    emulator.clock.sleep(29.9)
+    assert _emails(api.post(SEARCH, json={"query": "late@example.com"})) == []
+    emulator.clock.sleep(0.1)
+    assert _emails(api.post(SEARCH, json={"query": "late@example.com"})) == ["late@example.com"]
+    assert time.monotonic() - started < 10  # 30 s of lag, waited out in none
 
 
 def test_search_limits(api: httpx.Client) -> None:

@@ -50,6 +50,17 @@ def test_keys_are_unique_and_the_oldest_record_gets_the_plain_one() -> None:
                     "100": "kickoff-2-2", "101": "kickoff-3"}
 
 
+def test_twenty_thousand_records_of_one_title_are_keyed_at_once() -> None:
+    import time
+
+    records = {str(n): _record(str(n), hs_call_title="Check-in") for n in range(1, 20_001)}
+    started = time.monotonic()
+    keys = assign_keys("calls", records, "UTC")
+    assert time.monotonic() - started < 2  # (each key once tried every suffix before it)
+    assert keys["1"] == "check-in" and keys["2"] == "check-in-2"
+    assert keys["20000"] == "check-in-20000" and len(set(keys.values())) == 20_000
+
+
 def test_contacts_are_keyed_by_name_then_email() -> None:
     keys = assign_keys("contacts", {
         "1": _record("1", firstname="Jane", lastname="Doe", email="jane@x.example"),

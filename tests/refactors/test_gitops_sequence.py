@@ -1,7 +1,8 @@
 """The GitOps example, driven as its workflow runs it: every job starts from a fresh
 checkout (no state file survives between jobs), rebuilds its state from the portal, and
 runs the workflow's own `reconciler` commands. Two portals (sandbox, and production:
-protected, taking only accounts/northwind.yaml), search lag on.
+protected, taking only accounts/northwind.yaml), search lag on, both on one fake clock
+(``tests/helpers.FakeClock``) with the CLI: the lag and the grace are waited out in no time.
 
 The sequence: a pull request's plan, the merge's applies, a merge with nothing new, a
 `moved:` pull request, a record removed with `removed:` (on the protected target too:
@@ -11,8 +12,7 @@ never stuck), and a `state mv` run locally followed by a stateless CI apply.
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,13 @@ import pytest
 
 from reconciler.cli.base import main
 from reconciler.loading.project_settings import load_project_settings
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.embedded import Emulator, start_emulator
 from tests.helpers import stored
 from tests.manage.test_gitops import GITOPS, WORKFLOW, _shell_commands, _yaml
-from tests.refactors.conftest import PRODUCTION_PORTAL
+from tests.refactors.conftest import PRODUCTION_PORTAL, PRODUCTION_TOKEN
+
+pytestmark = pytest.mark.fake_clock
 
 LAG = 0.5
 TYPES = ("companies", "contacts", "deals", "meetings", "calls")
@@ -43,6 +47,14 @@ def _ids(emulator: Any) -> dict[str, str]:
 
 def _count(emulator: Any) -> int:
     return sum(len(stored(emulator, t)) for t in TYPES)
+
+
+@pytest.fixture
+def production(emulator: Emulator) -> Iterator[Emulator]:
+    """The production portal, on the sandbox's clock (the CLI runs on that one clock)."""
+    config = EmulatorConfig(token=PRODUCTION_TOKEN, portal_id=PRODUCTION_PORTAL)
+    with start_emulator(config, host="127.0.0.1", port=0, clock=emulator.clock) as emu:
+        yield emu
 
 
 @pytest.fixture
@@ -72,14 +84,14 @@ def repo(tmp_path: Path, emulator: Any, production: Any, monkeypatch: pytest.Mon
 
 
 @pytest.fixture
-def ci(repo: Path, capsys: pytest.CaptureFixture[str]) -> Ci:
+def ci(repo: Path, emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> Ci:
     """Run one job of the workflow: its `reconciler` commands, in order, from a checkout
     with no state file. Returns (argv, exit code, stdout, stderr) per command."""
     workflow = _yaml(WORKFLOW)
 
     def job(name: str, target: str | None = None) -> list[tuple[list[str], int, str, str]]:
         shutil.rmtree(repo / ".reconciler" / "state", ignore_errors=True)  # a fresh runner
-        time.sleep(LAG)  # one job starts after the last one ended, later than the lag
+        emulator.clock.sleep(LAG)  # one job starts after the last one ended, later than the lag
         ran = []
         for step in workflow["jobs"][name]["steps"]:
             script = step.get("run", "")
@@ -88,7 +100,7 @@ def ci(repo: Path, capsys: pytest.CaptureFixture[str]) -> Ci:
             for argv in _shell_commands(script):
                 if argv[0] != "reconciler":
                     continue
-                code = main(argv[1:])
+                code = main(argv[1:], clock=emulator.clock)
                 captured = capsys.readouterr()
                 ran.append((argv, code, captured.out, captured.err))
                 if code not in (0, 2):
@@ -171,9 +183,9 @@ def test_the_gitops_example_through_pull_requests_and_merges(
     sandbox_ids, production_ids = _ids(emulator), _ids(production)
     _edit(repo, "northwind.yaml", lambda t: t.replace("northwind-kickoff", "nw-kickoff"))
     for target in ("sandbox", "production"):
-        assert main(["state", "rebuild", "--target", target]) == 0
+        assert main(["state", "rebuild", "--target", target], clock=emulator.clock) == 0
         assert main(["state", "mv", "meetings/northwind-kickoff", "meetings/nw-kickoff",
-                     "--target", target, "--auto-approve"]) == 0
+                     "--target", target, "--auto-approve"], clock=emulator.clock) == 0
     local = capsys.readouterr().out
     assert local.count("1 moved") == 2, local
     sandbox, prod = _merge(ci)  # the next stateless CI apply: nothing to do

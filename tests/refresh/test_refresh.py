@@ -292,11 +292,10 @@ def test_the_daily_budget_refuses_an_apply_that_cannot_finish_today(
     assert 0 < len(stored(emulator, "meetings")) < 1100
 
 
+@pytest.mark.fake_clock
 def test_an_edit_search_has_not_indexed_yet_shows_in_the_next_plan(
     run: Run, project: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
     monkeypatch.setenv("RECONCILER_RECOVERY_GRACE_SECONDS", "2")
     _applied(run, project)
     emulator.set_config(search_lag_seconds=1.0)
@@ -305,7 +304,7 @@ def test_an_edit_search_has_not_indexed_yet_shows_in_the_next_plan(
          json={"properties": {"firstname": "Joseph"}})
     code, out, _ = run("plan", "--project", project)
     assert code == 0 and "No changes." in out  # search does not have it yet: documented
-    time.sleep(1.2)
+    emulator.clock.sleep(1.2)
     plan, line = _plan(run, project)
     assert line.startswith("Refreshed incrementally: 1 changed record(s) read"), line
     assert list(_changes(plan)) == ["contacts/joe"]

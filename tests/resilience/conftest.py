@@ -2,7 +2,10 @@
 that can be killed, and what the emulator and the state file hold afterwards.
 
 Every test here talks real HTTP to the shared emulator (``tests/conftest.py``) with its
-faults switched on per test; the faults are seeded and switched off again at teardown.
+faults switched on per test; the faults are seeded and switched off again at teardown. The
+CLI in this process (``cli``) and ``apply_library`` run on the emulator's clock: on a
+``@pytest.mark.fake_clock`` test, search lag, slow answers, 429 pauses and the recovery
+grace are waited out in no time. A CLI process (``cli_process``) runs on the real clock.
 """
 
 from __future__ import annotations
@@ -110,14 +113,15 @@ def faulty(emulator: Emulator) -> Iterator[Emulator]:
 def cli(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., CliRun]:
-    """Run the real CLI in this process against the emulator."""
+    """Run the real CLI in this process against the emulator, on its clock; ``grace``: the
+    recovery grace (unless given, the CLI's default: free on a fake clock)."""
     monkeypatch.setenv(TOKEN_ENV, emulator.token)
     monkeypatch.setenv("NO_COLOR", "1")
 
     def invoke(*args: str | Path, grace: float | None = None) -> CliRun:
         if grace is not None:
             monkeypatch.setenv(GRACE_ENV, str(grace))
-        code = main([*map(str, args), "--base-url", emulator.base_url])
+        code = main([*map(str, args), "--base-url", emulator.base_url], clock=emulator.clock)
         captured = capsys.readouterr()
         return CliRun(code, captured.out, captured.err)
 
@@ -220,7 +224,8 @@ def apply_library(
     store = StateStore(project / STATE)
     state = store.load(target="local", project=desired.project.name, project_id=marker_id)
     settings = ClientSettings(base_url=emulator.base_url, token=emulator.token,
-                              requests_per_10s=None, search_per_second=None)
+                              requests_per_10s=None, search_per_second=None,
+                              clock=emulator.clock)
     with HubSpotClient(settings, transport=transport) as client:
         recover_in_flight(client, store, state, marker_id, grace_seconds=grace)
         remote = refresh_records(client, desired, state)

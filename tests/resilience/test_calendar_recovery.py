@@ -18,7 +18,10 @@ from tests.helpers import write_project
 
 from .conftest import CliRun, RewritingTransport, apply_library, assert_exactly, read_state
 
-pytestmark = pytest.mark.contract(False)  # a dropped answer is no HubSpot exchange
+pytestmark = [
+    pytest.mark.contract(False),  # a dropped answer is no HubSpot exchange
+    pytest.mark.fake_clock,  # the recovery grace is waited out in no time
+]
 
 PROJECT = "name: Cal-Demo\ndefault_owner: alice@example.com\n"
 SPEC = """\

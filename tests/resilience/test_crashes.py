@@ -28,11 +28,13 @@ from .conftest import (
 pytestmark = pytest.mark.contract(False)
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.02)
+def _answered(emulator: Emulator, path_end: str = "", *, since: float = 0.0) -> None:
+    """Wait until the emulator has answered a request whose path ends so (any request if
+    empty), logged at or after ``since`` (the emulator's clock)."""
+    found = emulator.wait_for_request(
+        lambda r: r["path"].endswith(path_end) and r["time"] >= since, timeout=20.0
+    )
+    assert found is not None, f"timed out waiting for a request to *{path_end}"
 
 
 def _records_in_state(project: Path) -> int:
@@ -52,13 +54,6 @@ targets:
 """
 
 
-def _in_flight(project: Path) -> bool:
-    try:
-        return bool(read_state(project)["in_flight"])
-    except ValueError:
-        return False
-
-
 @pytest.mark.slow
 def test_sigkill_at_twenty_random_moments_never_duplicates(
     faulty: Emulator, tmp_path: Path
@@ -76,35 +71,42 @@ def test_three_sigkills_of_a_small_apply_end_exact(faulty: Emulator, tmp_path: P
 def _kill_repeatedly(
     faulty: Emulator, tmp_path: Path, *, kills: int, meetings: int, calls: int
 ) -> tuple[list[int], list[int]]:
-    """Kill an apply ``kills`` times at random moments, then let one finish: exact."""
+    """Kill an apply ``kills`` times at random moments, then let one finish: exact.
+
+    Real time (the apply is a process): every answer is slow enough, the index lags long
+    enough and the grace outlasts the lag by enough for the kills to land anywhere and
+    for each recovery to prove that it waits before concluding "not created", and no
+    longer, so that each run is short."""
     project = write_project(tmp_path / "Seed-Large", {
         "reconciler.yaml": KILL_PROJECT, "bulk.yaml": bulk_spec(meetings, calls),
     })
     # Some slow answers give the kills something to land in; a lagging index makes the
     # recovery after each kill prove that it waits before concluding "not created".
-    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.25), seed=3)
-    faulty.set_config(search_lag_seconds=0.3)
+    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.05), seed=3)
+    faulty.set_config(search_lag_seconds=0.1)
     rng = random.Random(20)
     args = ("apply", "--project", project, "--auto-approve")
     outcomes: list[int] = []
     progress: list[int] = []
     for _ in range(kills):
-        process = cli_process(faulty, *args, grace=1.0)
+        started = faulty.clock.time()
+        process = cli_process(faulty, *args, grace=0.4)
         if rng.random() < 0.5:
             # anywhere: start-up, recovery of the last kill, refresh, planning, writing
-            time.sleep(rng.uniform(0.2, 2.0))
+            time.sleep(rng.uniform(0.2, 1.2))
         else:
-            # while writing: between saving a batch as in flight and recording its answer
-            deadline = time.monotonic() + 20
-            while not _in_flight(project) and process.process.poll() is None:
-                assert time.monotonic() < deadline, "the apply never started writing"
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 0.35))
+            # while writing: a batch of this run answered, the next one in flight
+            while faulty.wait_for_request(
+                lambda r: r["path"].endswith("/batch/create") and r["time"] >= started,
+                timeout=0.2,
+            ) is None:
+                assert process.process.poll() is None, "the apply ended before writing"
+            time.sleep(rng.uniform(0.0, 0.1))
         process.kill()
         outcomes.append(process.finish().code)
         progress.append(_records_in_state(project))
     print("records in the state after each kill:", progress)
-    final = cli_process(faulty, *args, grace=1.0)
+    final = cli_process(faulty, *args, grace=0.4)
     run = final.finish()
     assert run.code == 0, run.err[-2000:]
     assert "Traceback" not in run.err
@@ -123,7 +125,7 @@ def test_ctrl_c_finishes_the_batches_in_flight_then_exits_130(
     # a busy machine, so the Ctrl-C lands mid-apply
     faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.6), seed=5)
     process = cli_process(faulty, "apply", "--project", project, "--auto-approve")
-    _wait_for(lambda: _records_in_state(project) > 0)
+    _answered(faulty, "/batch/create")  # (its records are in the state, or about to be)
     process.send_signal(signal.SIGINT)
     run = process.finish(timeout=30)
     assert run.code == 130, run.err
@@ -149,9 +151,9 @@ def test_a_second_apply_fails_fast_naming_the_holder(
     project = write_project(tmp_path / "lock", {
         "reconciler.yaml": "name: lock\n", "bulk.yaml": bulk_spec(300, 0),
     })
-    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.3), seed=9)
+    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.15), seed=9)
     first = cli_process(faulty, "apply", "--project", project, "--auto-approve")
-    _wait_for(lambda: _in_flight(project) or _records_in_state(project) > 0)  # it holds the lock
+    _answered(faulty)  # it holds the lock, and has slow requests ahead
 
     started = time.monotonic()
     second = cli("apply", "--project", project, "--auto-approve")
@@ -172,7 +174,7 @@ def test_a_lock_left_by_a_killed_apply_is_released(faulty: Emulator, tmp_path: P
     })
     faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.3), seed=11)
     first = cli_process(faulty, "apply", "--project", project, "--auto-approve", grace=1.0)
-    _wait_for(lambda: _in_flight(project) or _records_in_state(project) > 0)  # it holds the lock
+    _answered(faulty)  # it holds the lock
     first.kill()
     first.finish()
     faulty.set_faults(FaultConfig())
@@ -199,7 +201,7 @@ def test_ctrl_c_during_recovery_stops_at_once_and_keeps_the_batch_in_flight(
     }
     StateStore(project / ".reconciler/state/local.json").save(state)
     process = cli_process(faulty, "apply", "--project", project, "--auto-approve", grace=60.0)
-    _wait_for(lambda: any(r["path"].endswith("/search") for r in faulty.requests()))
+    _answered(faulty, "/search")
     started = time.monotonic()
     process.send_signal(signal.SIGINT)
     run = process.finish(timeout=30)

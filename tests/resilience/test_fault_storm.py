@@ -1,8 +1,12 @@
-"""Lost answers and a lagging search index never give a duplicate or a lost mapping."""
+"""Lost answers and a lagging search index never give a duplicate or a lost mapping.
+
+On a fake clock (``tests/helpers.FakeClock``): the emulator's search lag and the CLI's
+recovery grace, 429 pauses and backoff all move the same clock, so a storm that waits
+minutes on a real one runs in seconds and makes the same checks.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +23,10 @@ from reconciler.state.store import StateStore
 
 from .conftest import STATE, CliRun, assert_exactly, bulk_spec, markers, read_state, write_project
 
-pytestmark = pytest.mark.contract(False)  # HubSpot's 429 body is not in its own spec
+pytestmark = [
+    pytest.mark.contract(False),  # HubSpot's 429 body is not in its own spec
+    pytest.mark.fake_clock,
+]
 
 
 @pytest.mark.slow
@@ -51,7 +58,8 @@ def _committed_but_unanswered(emulator: Emulator, project: Path, count: int) -> 
     """What a crash right after HubSpot committed a batch leaves: records with their
     marker in the portal, and the batch still in flight in the state."""
     settings = ClientSettings(base_url=emulator.base_url, token=emulator.token,
-                              requests_per_10s=None, search_per_second=None)
+                              requests_per_10s=None, search_per_second=None,
+                              clock=emulator.clock)
     addresses = [f"meetings/m{i}" for i in range(count)]
     with HubSpotClient(settings) as client:
         ensure_markers(client, ["meetings"])
@@ -64,7 +72,7 @@ def _committed_but_unanswered(emulator: Emulator, project: Path, count: int) -> 
     store = StateStore(project / STATE)
     state = State.empty(target="local", project="lag")
     state.in_flight["t0"] = {"object_type": "meetings", "addresses": addresses,
-                             "started_at": time.time(),
+                             "started_at": emulator.clock.time(),
                              "markers": {a: marker_value("lag", a) for a in addresses}}
     store.save(state)
 
@@ -154,7 +162,8 @@ def test_fault_storm_with_upserts_associations_and_calendar_meetings_converges(
     assert cli("plan", "--project", project, "--detailed-exitcode").code == 0
     ids = {a: r["id"] for a, r in read_state(project)["records"].items()}
     settings = ClientSettings(base_url=faulty.base_url, token=faulty.token,
-                              requests_per_10s=None, search_per_second=None)
+                              requests_per_10s=None, search_per_second=None,
+                              clock=faulty.clock)
     with HubSpotClient(settings) as hub:  # every association is in the portal
         linked = hub.read_associations("contacts", "companies",
                                        [ids[f"contacts/p{i}"] for i in range(60)])

@@ -17,7 +17,10 @@ from tests.proxy import Answer, RewritingProxy
 
 from .conftest import GRACE_ENV, STATE, TOKEN_ENV, CliRun, assert_exactly, bulk_spec, write_project
 
-pytestmark = pytest.mark.contract(False)  # the proxy's answers are not HubSpot's, on purpose
+pytestmark = [
+    pytest.mark.contract(False),  # the proxy's answers are not HubSpot's, on purpose
+    pytest.mark.fake_clock,  # retries and the recovery grace are waited out in no time
+]
 
 MEETINGS = 6
 CALLS = 3
@@ -34,13 +37,14 @@ def via(
     emulator: Emulator, proxy: RewritingProxy, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Callable[..., CliRun]:  # fmt: skip
-    """The real CLI, in this process, talking to HubSpot (the emulator) through the proxy."""
+    """The real CLI, in this process, talking to HubSpot (the emulator) through the proxy,
+    on the emulator's clock."""
     monkeypatch.setenv(TOKEN_ENV, emulator.token)
     monkeypatch.setenv(GRACE_ENV, "1")
     monkeypatch.setenv("NO_COLOR", "1")
 
     def invoke(*args: str | Path) -> CliRun:
-        code = main([*map(str, args), "--base-url", proxy.base_url])
+        code = main([*map(str, args), "--base-url", proxy.base_url], clock=emulator.clock)
         captured = capsys.readouterr()
         return CliRun(code, captured.out, captured.err)
 

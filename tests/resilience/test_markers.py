@@ -5,7 +5,6 @@ still recovered without a duplicate."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from tests.helpers import write_project
 
 from .conftest import STATE, CliRun, assert_exactly, bulk_spec, markers, read_state
 
-pytestmark = pytest.mark.contract(False)
+pytestmark = [pytest.mark.contract(False), pytest.mark.fake_clock]
 
 
 def _client(emulator: Emulator) -> HubSpotClient:
@@ -66,7 +65,7 @@ def test_an_in_flight_batch_left_by_the_first_release_is_recovered(
         ])
     state = State.empty(target="local", project="Seed-Large")  # no project_id: first release
     state.in_flight["t0"] = {"object_type": "meetings", "addresses": addresses,
-                             "started_at": time.time() - 60}
+                             "started_at": faulty.clock.time() - 60}
     StateStore(project / STATE).save(state)
     faulty.set_config(search_lag_seconds=0.5)
 
@@ -105,7 +104,8 @@ def test_an_in_flight_create_is_not_recovered_from_a_copied_key(
     ours, theirs = sorted((r.id for r in made), key=int)
     state = State.empty(target="local", project="seed", project_id="seed-4f2a9c")
     state.in_flight["t0"] = {
-        "object_type": "meetings", "addresses": addresses, "started_at": time.time() - 60,
+        "object_type": "meetings", "addresses": addresses,
+        "started_at": emulator.clock.time() - 60,
         "markers": {a: f"seed-4f2a9c:{a}" for a in addresses},
     }
     StateStore(project / STATE).save(state)

@@ -15,7 +15,10 @@ from reconciler.emulator.embedded import Emulator
 
 from .conftest import CliRun, assert_exactly, bulk_spec, read_state, write_project
 
-pytestmark = pytest.mark.contract(False)  # HubSpot's 429 body is not in its own spec
+pytestmark = [
+    pytest.mark.contract(False),  # HubSpot's 429 body is not in its own spec
+    pytest.mark.fake_clock,  # 429 pauses and the recovery grace are waited out in no time
+]
 
 PROJECT = "name: partial\n"
 

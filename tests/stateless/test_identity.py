@@ -1,7 +1,9 @@
 """The portal holds identity: a lost, deleted or racing state never duplicates or undoes.
 
 Every test runs the real CLI against the emulator with its search index lagging writes,
-and deletes the state file between runs as a CI job without a cache would.
+and deletes the state file between runs as a CI job without a cache would. In this process
+they run on a fake clock (``tests/helpers.FakeClock``): the lag and the grace are waited
+out in no time; the CLI as a process (the kill loop) runs on the real clock.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def _two_applies_with_the_state_deleted(
     assert cli("plan", "--project", project, "--detailed-exitcode").code == 0
 
 
+@pytest.mark.fake_clock
 def test_a_deleted_state_adopts_instead_of_creating(
     faulty: Emulator, cli: Cli, tmp_path: Path
 ) -> None:
@@ -64,12 +67,14 @@ def test_a_deleted_state_adopts_instead_of_creating(
 
 
 @pytest.mark.slow
+@pytest.mark.fake_clock
 def test_a_deleted_state_between_two_applies_of_2000_records_creates_nothing(
     faulty: Emulator, cli: Cli, tmp_path: Path
 ) -> None:
     _two_applies_with_the_state_deleted(faulty, cli, tmp_path, 1000, 1000)
 
 
+@pytest.mark.fake_clock
 def test_two_applies_seconds_apart_inside_the_search_lag_never_duplicate(
     faulty: Emulator, cli: Cli, tmp_path: Path
 ) -> None:
@@ -83,9 +88,9 @@ def test_two_applies_seconds_apart_inside_the_search_lag_never_duplicate(
     assert run.code == 0, run.err
     second = tmp_path / "second"
     shutil.copytree(first, second, ignore=shutil.ignore_patterns(".reconciler"))
-    started = time.monotonic()
+    started = faulty.clock.monotonic()
     run = _apply(cli, second)
-    assert time.monotonic() - started >= LAG * 0.5  # it waited for the index
+    assert faulty.clock.monotonic() - started >= LAG * 0.5  # it waited for the index
     assert "0 created" in run.out, run.out[-2000:]
     for object_type in ("meetings", "calls"):
         counts = markers(faulty, object_type)
@@ -115,6 +120,7 @@ def _rebuild(cli: Cli, project: Path) -> None:
     assert run.code == 0, run.out + run.err
 
 
+@pytest.mark.fake_clock
 @pytest.mark.parametrize("how", ["rebuild", "missing"])
 def test_a_stateless_run_plans_a_changed_relative_time_and_a_removed_association(
     faulty: Emulator, cli: Cli, tmp_path: Path, how: str
@@ -155,6 +161,7 @@ def test_a_stateless_run_plans_a_changed_relative_time_and_a_removed_association
         assert "hs_meeting_start_time" not in run.out and "associations:" not in run.out
 
 
+@pytest.mark.fake_clock
 def test_duplicates_are_reported_and_deduped(
     faulty: Emulator, cli: Cli, tmp_path: Path
 ) -> None:
@@ -208,23 +215,26 @@ def test_twenty_sigkills_with_the_state_deleted_after_every_third_end_exact(
     project = write_project(tmp_path / "p", {
         "reconciler.yaml": PROJECT, "bulk.yaml": bulk_spec(meetings, calls),
     })
-    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.1), seed=5)
-    faulty.set_config(search_lag_seconds=0.3)
+    # (real time, the apply being a process: answers slow and a lag long enough for the
+    # kills to land anywhere from start-up to the last write, and no longer)
+    faulty.set_faults(FaultConfig(slow=1.0, slow_seconds=0.05), seed=5)
+    faulty.set_config(search_lag_seconds=0.15)
     rng = random.Random(12)
     args = ("apply", "--project", project, "--auto-approve")
     for run_number in range(1, 21):
-        process = cli_process(faulty, *args, grace=1.0)
-        time.sleep(rng.uniform(0.3, 2.5))
+        process = cli_process(faulty, *args, grace=0.5)
+        time.sleep(rng.uniform(0.2, 1.5))
         process.kill()
         process.finish()
         if run_number % 3 == 0:
             _forget_state(project)
-    final = cli_process(faulty, *args, grace=1.0).finish(timeout=60)
+    final = cli_process(faulty, *args, grace=0.5).finish(timeout=60)
     assert final.code == 0, final.err[-2000:]
     faulty.set_faults(FaultConfig())
     assert_exactly(faulty, project, {"meetings": meetings, "calls": calls})
 
 
+@pytest.mark.fake_clock
 def test_a_saved_plan_adopts_and_dedupes_as_shown(
     faulty: Emulator, cli: Cli, tmp_path: Path
 ) -> None:
