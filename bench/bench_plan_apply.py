@@ -45,9 +45,9 @@ import httpx
 from bench.gen_project import generate
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.embedded import start_emulator
-from reconciler.planning.planner import plan
 from reconciler.loading.project import load_project
 from reconciler.loading.project_settings import load_project_settings
+from reconciler.planning.planner import plan
 from reconciler.state.store import StateStore
 from reconciler.workflow.many_targets import apply_targets, plan_targets
 from reconciler.workflow.options import RunOptions

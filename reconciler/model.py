@@ -7,7 +7,6 @@ Nothing here knows about ruamel, httpx or files on disk.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType

@@ -32,7 +32,6 @@ from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, 
 from reconciler.planning.changes import Change, Plan
 from reconciler.state.model import State
 
-
 # -- which targets ------------------------------------------------------------------------
 
 

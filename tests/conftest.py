@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulator.embedded import Emulator, start_emulator
 from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.embedded import Emulator, start_emulator
 from tests.helpers import FakeClock
 
 _CONTRACT_PATH = Path(__file__).parent / "emulator" / "contract.py"

@@ -24,8 +24,7 @@ from reconciler.identity.markers import (
 )
 from reconciler.model import AssociationRef, write_rank
 from reconciler.planning.changes import Change, RemoteSnapshot
-from reconciler.planning.ownership import not_provably_ours
-from reconciler.planning.ownership import carried_markers
+from reconciler.planning.ownership import carried_markers, not_provably_ours
 from reconciler.state.model import AppliedAssociation
 
 

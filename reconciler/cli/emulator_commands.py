@@ -56,9 +56,13 @@ def serve(
       reconciler emulator serve --rate-limit 100/10s --faults 5xx=0.1,drop_after_commit=0.05
       reconciler emulator serve --portal-id 2519445
     """
-    from reconciler.emulator.config import EmulatorConfig
+    from reconciler.emulator.config import (
+        LOOPBACK_HOSTS,
+        EmulatorConfig,
+        parse_faults,
+        parse_rate_limit,
+    )
     from reconciler.emulator.embedded import start_emulator
-    from reconciler.emulator.config import LOOPBACK_HOSTS, parse_faults, parse_rate_limit
 
     if host not in LOOPBACK_HOSTS and not allow_remote:
         raise ConfigError(

@@ -37,11 +37,11 @@ from reconciler.cli.output import (
 )
 from reconciler.cli.terminal import colour
 from reconciler.hubspot.budget import estimate_requests
+from reconciler.identity.adoption import AdoptOutcome
 from reconciler.planning.changes import Plan
 from reconciler.state.plan_document import plan_to_json
-from reconciler.workflow.many_targets import TargetResult, worst_exit_code
-from reconciler.identity.adoption import AdoptOutcome
 from reconciler.workflow.manage import RunOutcome
+from reconciler.workflow.many_targets import TargetResult, worst_exit_code
 from reconciler.workflow.runs import ApplyOutcome, PlanOutcome
 from reconciler.workflow.state_edits import StateEditOutcome
 

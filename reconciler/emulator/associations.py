@@ -19,8 +19,8 @@ from reconciler.emulator.http_types import (
     validation_error,
 )
 from reconciler.emulator.objects import batch_inputs
-from reconciler.emulator.writes import parse_id
 from reconciler.emulator.portal import Portal
+from reconciler.emulator.writes import parse_id
 
 _FIRST_LABEL_TYPE_ID = 1000
 

@@ -10,7 +10,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconciler.emulator import account, associations, objects, owners, properties, scheduler, search
+from reconciler.emulator import (
+    account,
+    associations,
+    objects,
+    owners,
+    properties,
+    scheduler,
+    search,
+)
 from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply
 from reconciler.emulator.portal import Portal
 

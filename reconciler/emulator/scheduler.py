@@ -21,8 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply, as_int, validation_error
-from reconciler.emulator.writes import create_records
 from reconciler.emulator.portal import Portal
+from reconciler.emulator.writes import create_records
 
 REQUIRED_PROPERTIES = (
     "hs_meeting_title", "hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp",

@@ -28,11 +28,11 @@ from reconciler.export.writing import (
     spec_files,
     write_export,
 )
-from reconciler.workflow.portal import connect
-from reconciler.settings import Target
 from reconciler.loading.records import FRIENDLY_FIELDS
 from reconciler.loading.times import resolve_time
+from reconciler.settings import Target
 from reconciler.workflow.options import RunOptions
+from reconciler.workflow.portal import connect
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.associations import default_type_id
-from reconciler.hubspot.records import RemoteRecord
 from reconciler.export.reading import DECLARED_PAIRS, PortalSnapshot
-from reconciler.model import ASSOCIATION_TARGET_NAMES
+from reconciler.hubspot.records import RemoteRecord
 from reconciler.loading.records import CALL_DISPOSITIONS, FRIENDLY_FIELDS
 from reconciler.loading.schema import load_schema
 from reconciler.loading.times import zone
+from reconciler.model import ASSOCIATION_TARGET_NAMES
 
 #: Properties HubSpot sets itself, or whose values are ids of this portal (files, users,
 #: the callee record) and mean nothing in another one. Anything starting with

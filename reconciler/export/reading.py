@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.hubspot.records import AssociationLabel, RemoteRecord
-from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import ApiError
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import AssociationLabel, RemoteRecord
 
 #: The activity types ``export --types`` takes, and the types they pull in.
 ACTIVITY_TYPES = ("meetings", "calls")

@@ -14,8 +14,8 @@ from typing import Any
 
 from reconciler.generate.inputs import FileSections
 from reconciler.generate.shapes import friendly_fields, key_pattern_problem
-from reconciler.model import SECTION_OBJECT_TYPES
 from reconciler.loading.issues import PathPart, PendingIssue, did_you_mean
+from reconciler.model import SECTION_OBJECT_TYPES
 
 
 @dataclass

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from reconciler.errors import ConfigError
-from reconciler.model import calendar_is_sound
 from reconciler.generate.inputs import (
     DEFAULT_LIMIT,
     E_FILE,
@@ -25,6 +24,7 @@ from reconciler.generate.inputs import (
     Options,
 )
 from reconciler.generate.times import finalize
+from reconciler.model import calendar_is_sound
 
 if TYPE_CHECKING:
     # reconciler.loading imports this module: its names are imported where they are used.

@@ -30,9 +30,9 @@ from __future__ import annotations
 import operator
 import re
 import time
-from functools import lru_cache
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, Undefined, nodes

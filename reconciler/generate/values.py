@@ -28,7 +28,6 @@ from functools import cached_property
 from typing import Any
 
 from reconciler.generate import fakes
-from reconciler.generate.times import BUSINESS_SLOTS
 from reconciler.generate.templates import (
     MAX_VALUE_CHARS,
     Budget,
@@ -37,6 +36,7 @@ from reconciler.generate.templates import (
     compile_template,
     is_template,
 )
+from reconciler.generate.times import BUSINESS_SLOTS
 
 _WINDOW = re.compile(r"^\s*([+-]?)\s*(\d+)\s*([dw])\s*$|^\s*(today|now)\s*$", re.IGNORECASE)
 _ALL_DAY_SLOTS = 96

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.errors import ApiError
+from reconciler.hubspot.endpoints import Endpoints
 from reconciler.hubspot.records import (
     AnswerShapeError,
     Owner,
@@ -17,8 +19,6 @@ from reconciler.hubspot.records import (
     property_to_api,
     results_list,
 )
-from reconciler.hubspot.endpoints import Endpoints
-from reconciler.errors import ApiError
 
 
 class AccountEndpoints(Endpoints):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.errors import ApiError
+from reconciler.hubspot.endpoints import Endpoints
 from reconciler.hubspot.records import (
     BATCH_LIMIT,
     AnswerShapeError,
@@ -15,8 +17,6 @@ from reconciler.hubspot.records import (
     label_from_api,
     results_list,
 )
-from reconciler.hubspot.endpoints import Endpoints
-from reconciler.errors import ApiError
 
 
 class AssociationEndpoints(Endpoints):

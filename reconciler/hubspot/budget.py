@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import BATCH_LIMIT
-from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.planning.changes import Plan
 from reconciler.identity.markers import NO_UNIQUE_PROPERTIES
+from reconciler.planning.changes import Plan
 
 #: An apply this small is not worth an extra request to learn the daily remaining.
 SMALL_APPLY = 10

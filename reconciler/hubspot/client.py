@@ -20,6 +20,9 @@ from reconciler.clock import Clock
 from reconciler.hubspot.account_endpoints import AccountEndpoints
 from reconciler.hubspot.association_endpoints import AssociationEndpoints
 from reconciler.hubspot.connection import ClientSettings, HubSpotConnection
+from reconciler.hubspot.endpoints import ApiPaths
+from reconciler.hubspot.object_endpoints import ObjectEndpoints
+from reconciler.hubspot.ratelimit import RollingWindowLimiter
 from reconciler.hubspot.records import (
     BATCH_LIMIT,
     CALENDAR_PROPERTIES,
@@ -33,9 +36,6 @@ from reconciler.hubspot.records import (
     UpdateInput,
     iso_datetime,
 )
-from reconciler.hubspot.endpoints import ApiPaths
-from reconciler.hubspot.object_endpoints import ObjectEndpoints
-from reconciler.hubspot.ratelimit import RollingWindowLimiter
 from reconciler.hubspot.search_endpoints import SearchEndpoints, SearchPage
 
 __all__ = [

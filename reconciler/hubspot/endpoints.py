@@ -15,10 +15,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from reconciler.errors import ReconcilerError
 from reconciler.hubspot.connection import ClientSettings, HubSpotConnection
 from reconciler.hubspot.failures import RequestKind
 from reconciler.hubspot.records import BATCH_LIMIT, AnswerShapeError
-from reconciler.errors import ReconcilerError
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from reconciler.errors import ReconcilerError
+from reconciler.hubspot.endpoints import Endpoints, check_batch
 from reconciler.hubspot.records import (
     AnswerShapeError,
     BatchOutcome,
@@ -22,8 +24,6 @@ from reconciler.hubspot.records import (
     outcome_from_api,
     record_from_api,
 )
-from reconciler.hubspot.endpoints import Endpoints, check_batch
-from reconciler.errors import ReconcilerError
 
 
 class ObjectEndpoints(Endpoints):

@@ -11,8 +11,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.hubspot.records import AnswerShapeError, RemoteRecord, as_object, search_page_from_api
 from reconciler.hubspot.endpoints import Endpoints
+from reconciler.hubspot.records import (
+    AnswerShapeError,
+    RemoteRecord,
+    as_object,
+    search_page_from_api,
+)
 
 #: Search takes at most this many values in one IN filter and 200 results a page (facts §7).
 SEARCH_IN_VALUES = 100

@@ -24,8 +24,7 @@ from pathlib import Path
 
 from reconciler.errors import ConfigError, ReconcilerError, StateError
 from reconciler.hubspot.client import HubSpotClient
-from reconciler.hubspot.records import UpdateInput
-from reconciler.hubspot.records import RemoteRecord
+from reconciler.hubspot.records import RemoteRecord, UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, AppliedDigest, decode_digest
 from reconciler.identity.lookup import find_marked
 from reconciler.identity.markers import (
@@ -40,8 +39,7 @@ from reconciler.identity.markers import (
 from reconciler.identity.scan import managed_names
 from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, address_of
 from reconciler.settings import Target
-from reconciler.state.model import AppliedAssociation, Pin, RecordState
-from reconciler.state.model import State
+from reconciler.state.model import AppliedAssociation, Pin, RecordState, State
 from reconciler.workflow.options import RunOptions, load_target
 from reconciler.workflow.portal import connect, resolve_owners
 from reconciler.workflow.state_edits import check_address

@@ -19,10 +19,9 @@ from reconciler.hubspot.records import RemoteRecord
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.identity.refresh_log import MODIFIED, modified_ms
 from reconciler.model import DesiredState
-from reconciler.planning.ownership import not_provably_ours
 from reconciler.planning.changes import RemoteSnapshot
-from reconciler.planning.comparing import same_value
-from reconciler.planning.comparing import applied_identity, association_identity
+from reconciler.planning.comparing import applied_identity, association_identity, same_value
+from reconciler.planning.ownership import not_provably_ours
 from reconciler.state.model import State
 
 #: read with every record (no extra request): whose it is (``planner.not_provably_ours``)

@@ -18,11 +18,10 @@ from reconciler.identity.applied_digest import DIGEST_PROPERTY, decode_digest
 from reconciler.identity.scan import IdentityScan, managed_names
 from reconciler.model import DesiredRecord, DesiredState, address_of
 from reconciler.planning.changes import Change, Plan, RemoteSnapshot
-from reconciler.planning.planner import plan
-from reconciler.planning.pins import picked_associations
 from reconciler.planning.ownership import carried_markers
-from reconciler.state.model import AppliedAssociation, Pin, RecordState
-from reconciler.state.model import State
+from reconciler.planning.pins import picked_associations
+from reconciler.planning.planner import plan
+from reconciler.state.model import AppliedAssociation, Pin, RecordState, State
 
 
 def adopted_record(

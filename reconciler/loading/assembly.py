@@ -9,15 +9,6 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from reconciler.model import (
-    SECTION_OBJECT_TYPES,
-    AssociationRef,
-    CalendarSpec,
-    DesiredRecord,
-    ProjectSettings,
-    Reminder,
-    Source,
-)
 from reconciler.loading.issues import PendingIssue, did_you_mean
 from reconciler.loading.records import parse_owner
 from reconciler.loading.rows import (
@@ -35,6 +26,15 @@ from reconciler.loading.rows import (
 )
 from reconciler.loading.spec_file import FileResult
 from reconciler.loading.times import format_wire_time, resolve_time
+from reconciler.model import (
+    SECTION_OBJECT_TYPES,
+    AssociationRef,
+    CalendarSpec,
+    DesiredRecord,
+    ProjectSettings,
+    Reminder,
+    Source,
+)
 
 
 def assemble(

@@ -20,20 +20,24 @@ from types import MappingProxyType
 from reconciler import __version__
 from reconciler.errors import SpecError
 from reconciler.gc_pause import gc_paused
-from reconciler.generate.loading import generate, Generated, resolve_variables, seed_text
 from reconciler.generate.inputs import HandRecord
-from reconciler.model import DesiredState, ProjectSettings
+from reconciler.generate.loading import Generated, generate, resolve_variables, seed_text
 from reconciler.loading import schema as schemas
 from reconciler.loading.assembly import assemble
 from reconciler.loading.cache import DraftCache
 from reconciler.loading.files import check_root, spec_files
 from reconciler.loading.issues import PendingIssue
 from reconciler.loading.locating import locate_all
-from reconciler.loading.project_settings import display_path, load_project_settings, project_settings
+from reconciler.loading.project_settings import (
+    display_path,
+    load_project_settings,
+    project_settings,
+)
 from reconciler.loading.refactors import check_refactors
 from reconciler.loading.rows import COLUMN, KEY, LINE, PROPS, TYPE
 from reconciler.loading.spec_file import FileResult, load_file
 from reconciler.loading.times import format_wire_time
+from reconciler.model import DesiredState, ProjectSettings
 
 __all__ = ["load_project", "load_project_settings"]
 

@@ -8,7 +8,6 @@ from types import MappingProxyType
 
 from reconciler.errors import SpecError, SpecIssue
 from reconciler.generate.loading import variable_issues
-from reconciler.model import ProjectSettings
 from reconciler.loading import schema as schemas
 from reconciler.loading.files import PROJECT_FILES, check_root, read_file
 from reconciler.loading.issues import PendingIssue
@@ -16,6 +15,7 @@ from reconciler.loading.locating import locate_all
 from reconciler.loading.records import parse_owner
 from reconciler.loading.times import zone
 from reconciler.loading.yamlfile import ParsedFile, decode, parse
+from reconciler.model import ProjectSettings
 
 
 def display_path(root: str | Path, relative: Path) -> str:

@@ -19,7 +19,6 @@ from types import MappingProxyType
 from typing import Any
 
 from reconciler.associations import default_type_id
-from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
 from reconciler.loading.issues import PathPart, PendingIssue
 from reconciler.loading.times import (
     check_range,
@@ -30,6 +29,7 @@ from reconciler.loading.times import (
     resolve_time,
     zone,
 )
+from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
 
 Draft = dict[str, Any]
 

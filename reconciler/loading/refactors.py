@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from reconciler.model import ASSOCIATION_TARGET_NAMES, Refactor, Source
 from reconciler.loading.issues import PathPart, PendingIssue, did_you_mean
+from reconciler.model import ASSOCIATION_TARGET_NAMES, Refactor, Source
 
 #: A row per entry: [section ("moved" | "removed"), index, from, to (None: removed), line,
 #: column]; the position is the entry's.

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.model import calendar_is_sound
 from reconciler.loading.records import Draft
+from reconciler.model import calendar_is_sound
 
 TYPE, KEY, LINE, COLUMN, PROPS, REL, ASSOC, CAL, OWNER_EMAIL, FLAGS = range(10)
 OWNS, OWNED = 1, 2  # FLAGS bits: sets its owner; takes the default owner

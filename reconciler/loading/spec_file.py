@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.generate.loading import file_sections, sections_are_sound
-from reconciler.model import SECTION_OBJECT_TYPES, ProjectSettings
 from reconciler.loading import schema as schemas
 from reconciler.loading.cache import DraftCache
 from reconciler.loading.files import read_file
 from reconciler.loading.issues import PathPart, PendingIssue
 from reconciler.loading.records import Draft, build_drafts
-from reconciler.loading.refactors import refactor_rows, rows_are_sound as refactor_rows_are_sound
+from reconciler.loading.refactors import refactor_rows
+from reconciler.loading.refactors import rows_are_sound as refactor_rows_are_sound
 from reconciler.loading.rows import draft_row, rows_are_sound
 from reconciler.loading.yamlfile import ParsedFile, decode, parse
+from reconciler.model import SECTION_OBJECT_TYPES, ProjectSettings
 
 
 @dataclass

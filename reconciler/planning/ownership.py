@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
-from reconciler.identity.markers import marker_properties
+from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, marker_properties
 from reconciler.model import DesiredState, Source
 from reconciler.planning.changes import Change, PropertyDiff, RemoteSnapshot
 from reconciler.state.model import RecordState, State

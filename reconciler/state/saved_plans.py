@@ -8,11 +8,9 @@ import json
 from pathlib import Path
 
 from reconciler.errors import ConfigError, StateError
-from reconciler.model import DesiredState
-from reconciler.planning.changes import MARKER_ACTIONS
-from reconciler.planning.changes import Change, Plan
-from reconciler.state.plan_document import plan_from_json, plan_to_json, PlanFileError
 from reconciler.identity.markers import marker_properties
+from reconciler.model import DesiredState
+from reconciler.planning.changes import MARKER_ACTIONS, Change, Plan
 from reconciler.settings import Target
 from reconciler.state.model import RecordState, State
 from reconciler.state.plan_document import PlanFileError, plan_from_json, plan_to_json

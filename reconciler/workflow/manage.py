@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import timezone
 from pathlib import Path
 
-from reconciler.applying.run import ApplyResult
 from reconciler.applying.apply import apply_plan
+from reconciler.applying.run import ApplyResult
 from reconciler.errors import ConfigError, SpecError, SpecIssue
 from reconciler.generate.inputs import is_generated_pin
 from reconciler.hubspot.client import HubSpotClient

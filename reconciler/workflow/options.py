@@ -16,8 +16,8 @@ from pathlib import Path
 
 from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.errors import ConfigError
-from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.identity.refresh import RefreshMode
+from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.model import DesiredState, ProjectSettings, slug
 from reconciler.settings import Target, resolve_target
 from reconciler.state.model import StateBinding

@@ -14,11 +14,10 @@ from contextlib import contextmanager
 
 from reconciler import __version__
 from reconciler.clock import SYSTEM_CLOCK, Clock
-from reconciler.hubspot.connection import ClientSettings
-from reconciler.hubspot.client import HubSpotClient
 from reconciler.errors import ApiError, ConfigError, StateError
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
 from reconciler.model import DesiredState
-from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.settings import Target, read_token
 from reconciler.state.model import State
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.applying.run import ApplyResult
 from reconciler.applying.apply import apply_plan
+from reconciler.applying.run import ApplyResult
 from reconciler.hubspot.budget import check_daily_budget, daily_remaining
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.refresh import RefreshReport

@@ -16,7 +16,13 @@ from importlib import resources
 from pathlib import Path
 
 from reconciler.errors import ConfigError
-from reconciler.identity.project_id import PROJECT_FILES, add_id, ignore_state, new_project_id, plain
+from reconciler.identity.project_id import (
+    PROJECT_FILES,
+    add_id,
+    ignore_state,
+    new_project_id,
+    plain,
+)
 
 WORKFLOW_PATH = Path(".github") / "workflows" / "reconcile.yml"
 EXAMPLE_SPEC = "example.yaml"
@@ -204,8 +210,8 @@ class _Role:
 def _targets(root: Path) -> tuple[_Role, _Role]:
     """The target CI applies to on merge (the first unprotected one but ``local``) and the
     protected one applied to after approval (the first protected one)."""
-    from reconciler.settings import DEFAULT_TOKEN_ENV
     from reconciler.loading.project_settings import load_project_settings
+    from reconciler.settings import DEFAULT_TOKEN_ENV
 
     settings = load_project_settings(root)
     merge: _Role | None = None

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.records import CreateInput, PropertyDefinition, UpdateInput
-from reconciler.hubspot.client import HubSpotClient
 from reconciler.emulator.embedded import Emulator
 from reconciler.errors import AmbiguousWriteError, InvalidPropertiesError, UnusableAnswerError
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import CreateInput, PropertyDefinition, UpdateInput
 from tests.proxy import Answer, RewritingProxy
 
 from .conftest import api_requests

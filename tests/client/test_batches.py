@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from reconciler.hubspot.client import BATCH_LIMIT, HubSpotClient
-from reconciler.hubspot.records import CreateInput, iso_datetime, PropertyDefinition, UpdateInput
 from reconciler.emulator.embedded import Emulator
 from reconciler.errors import ApiError, ReconcilerError
+from reconciler.hubspot.client import BATCH_LIMIT, HubSpotClient
+from reconciler.hubspot.records import CreateInput, PropertyDefinition, UpdateInput, iso_datetime
 
 from .conftest import api_requests
 

@@ -9,11 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.hubspot.records import CreateInput
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.hubspot.deadline import Deadline, WaitTooLong
-from reconciler.emulator.embedded import Emulator
 from reconciler.emulator.config import FaultConfig
+from reconciler.emulator.embedded import Emulator
 from reconciler.errors import (
     AmbiguousWriteError,
     ApiError,
@@ -22,6 +19,9 @@ from reconciler.errors import (
     TransportError,
     UnreachableError,
 )
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.deadline import Deadline, WaitTooLong
+from reconciler.hubspot.records import CreateInput
 from reconciler.hubspot.retrying import (
     RetryableFailure,
     RetryPolicy,

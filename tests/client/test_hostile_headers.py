@@ -15,14 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.hubspot.budget import RequestEstimate
 from reconciler.cli.base import main
-from reconciler.hubspot.records import CreateInput, UpdateInput
-from reconciler.hubspot.client import HubSpotClient
 from reconciler.emulator.embedded import Emulator
 from reconciler.errors import AmbiguousWriteError, DeadlineError
+from reconciler.hubspot.budget import RequestEstimate
+from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.failures import believable_header
 from reconciler.hubspot.ratelimit import RollingWindowLimiter
+from reconciler.hubspot.records import CreateInput, UpdateInput
 from tests.helpers import write_project
 from tests.proxy import RewritingProxy
 

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.deadline import Deadline, WaitTooLong
-from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.ratelimit import MAX_BELIEVABLE_LIMIT, RollingWindowLimiter
 from tests.helpers import FakeClock
 

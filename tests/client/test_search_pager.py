@@ -7,8 +7,8 @@ for the ids above the last one seen keeps every query a first page, however many
 from __future__ import annotations
 
 from reconciler.emulator.embedded import Emulator
-from reconciler.hubspot.records import CreateInput
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import CreateInput
 
 from .conftest import api_requests
 

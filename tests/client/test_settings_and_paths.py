@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.hubspot.connection import ClientSettings
-from reconciler.hubspot.records import CreateInput
-from reconciler.hubspot.client import HubSpotClient
 from reconciler.emulator.embedded import Emulator
 from reconciler.errors import ApiError, ConfigError, ReconcilerError
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.records import CreateInput
 
 from .conftest import TOKEN, api_requests
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.base import main
-from reconciler.hubspot.connection import ClientSettings
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.hubspot.token import secret_forms
 from reconciler.emulator.embedded import Emulator
 from reconciler.errors import ApiError, ConfigError
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.token import secret_forms
 from tests.helpers import write_project
 from tests.proxy import Answer, RewritingProxy
 

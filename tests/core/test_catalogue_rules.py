@@ -9,14 +9,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.planning.catalogue.definitions import Catalogue
-from reconciler.planning.catalogue import PropertyInfo
-from reconciler.planning.catalogue.rules import find_problems
-from reconciler.planning.catalogue.definitions import property_from_api
-from reconciler.planning.catalogue.positions import locate_findings
-from reconciler.planning.catalogue.rules import Finding
-from reconciler.planning.catalogue.rules import value_problem
 from reconciler.model import AssociationRef, DesiredRecord, DesiredState, ProjectSettings, Source
+from reconciler.planning.catalogue import PropertyInfo
+from reconciler.planning.catalogue.definitions import Catalogue, property_from_api
+from reconciler.planning.catalogue.positions import locate_findings
+from reconciler.planning.catalogue.rules import Finding, find_problems, value_problem
 
 
 def _desired(*records: DesiredRecord) -> DesiredState:

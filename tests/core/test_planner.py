@@ -8,8 +8,8 @@ from reconciler.model import AssociationRef, DesiredRecord, DesiredState, Projec
 from reconciler.planning.changes import RemoteSnapshot
 from reconciler.planning.comparing import same_value
 from reconciler.planning.planner import plan
-from reconciler.state.plan_document import plan_from_json, plan_to_json
 from reconciler.state.model import AppliedAssociation, Pin, RecordState, State
+from reconciler.state.plan_document import plan_from_json, plan_to_json
 
 SRC = Source("spec.yaml", 3, 5)
 

@@ -53,7 +53,7 @@ def test_bad_state_files_are_refused_and_left_untouched(
     assert path.read_bytes() == before
 
 
-def _hold_lock(path: str, ready: "multiprocessing.synchronize.Event") -> None:  # type: ignore[name-defined]
+def _hold_lock(path: str, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
     with StateStore(path).locked(command="apply"):
         ready.set()
         signal.pause()  # until the test kills it

@@ -220,7 +220,7 @@ def test_saving_a_state_this_store_did_not_load_rewrites_the_snapshot(tmp_path: 
     assert StateStore(path).load().records == {"meetings/only": _record(1)}
 
 
-def _hold(path: str, ready: "multiprocessing.synchronize.Event") -> None:
+def _hold(path: str, ready: multiprocessing.synchronize.Event) -> None:
     with StateStore(path).locked(command="apply"):
         ready.set()
         signal.pause()  # until the test kills it

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from reconciler.emulator.embedded import Emulator
 from reconciler.emulator.config import FaultConfig, parse_faults
+from reconciler.emulator.embedded import Emulator
 from reconciler.errors import ConfigError
 
 CREATE = "/crm/v3/objects/meetings/batch/create"

@@ -116,8 +116,8 @@ def test_account_details_in_hubspots_documented_shape(api: httpx.Client, emulato
 
 
 def test_reconciler_client_reads_the_portal_id(emulator: Emulator) -> None:
-    from reconciler.hubspot.connection import ClientSettings
     from reconciler.hubspot.client import HubSpotClient
+    from reconciler.hubspot.connection import ClientSettings
 
     emulator.set_config(portal_id=777)
     with HubSpotClient(ClientSettings(base_url=emulator.base_url, token=emulator.token)) as client:

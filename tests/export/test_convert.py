@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.hubspot.records import RemoteRecord
 from reconciler.export.convert import convert
 from reconciler.export.reading import PortalSnapshot, PropertyInfo
+from reconciler.hubspot.records import RemoteRecord
 
 
 def _infos(*names: str, read_only: tuple[str, ...] = ()) -> dict[str, PropertyInfo]:

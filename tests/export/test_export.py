@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.connection import ClientSettings
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.emulator.embedded import Emulator, start_emulator
 from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.embedded import Emulator, start_emulator
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
 from tests.helpers import Run, stored
 
 Cli = Callable[..., tuple[int, str, str]]

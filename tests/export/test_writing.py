@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.hubspot.records import RemoteRecord
 from reconciler.export.convert import assign_keys, duration_text, local_iso, slug
 from reconciler.export.writing import dump
+from reconciler.hubspot.records import RemoteRecord
 from reconciler.loading.times import parse_duration
 from reconciler.loading.yamlfile import parse
 

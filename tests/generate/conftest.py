@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.loading.project import load_project
 from reconciler.model import DesiredState
 from reconciler.planning.changes import Plan
 from reconciler.planning.planner import plan
-from reconciler.loading.project import load_project
 from reconciler.state.model import AppliedAssociation, RecordState, State
 
 #: A Friday afternoon, in winter time in Europe/Berlin.

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.loading.project import load_project
 from reconciler.loading.cache import CACHE_DIR, DraftCache
+from reconciler.loading.project import load_project
 
 from .conftest import REFERENCE
 

@@ -83,7 +83,7 @@ def test_any_generated_dataset_validates_and_renders_valid(data: dict[str, objec
         desired = load_project(folder, reference_time=REFERENCE, use_cache=False)
         rendered = folder.parent / (folder.name + "-rendered")
         rendered.mkdir()
-        (rendered / "reconciler.yaml").write_text(f"timezone: America/New_York\n")
+        (rendered / "reconciler.yaml").write_text("timezone: America/New_York\n")
         for name, text in render_files(desired, {}, "# rendered\n").items():
             (rendered / name).write_text(text)
         again = load_project(rendered, reference_time=REFERENCE, use_cache=False)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.records import UpdateInput
 
 Run = Callable[..., tuple[int, str, str]]

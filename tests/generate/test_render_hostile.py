@@ -14,8 +14,8 @@ import pytest
 
 from reconciler.cli.base import main
 from reconciler.generate.render import render_files
-from reconciler.model import DesiredState
 from reconciler.loading.project import load_project
+from reconciler.model import DesiredState
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 

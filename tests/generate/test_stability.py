@@ -9,7 +9,7 @@ from pathlib import Path
 from reconciler.planning.planner import plan
 from reconciler.state.model import Pin, State
 
-from .conftest import GENERATORS, REFERENCE, PROJECT, apply_all, load
+from .conftest import GENERATORS, PROJECT, REFERENCE, apply_all, load
 
 
 def _changes(result) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ConfigError, SpecError
-from reconciler.model import AssociationRef, Reminder
 from reconciler.loading.project import load_project
 from reconciler.loading.project_settings import load_project_settings
 from reconciler.loading.schema import schema_text
+from reconciler.model import AssociationRef, Reminder
 
 from .conftest import EXAMPLES
 

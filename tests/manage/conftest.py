@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
 from tests.helpers import Run, stored, write_project  # noqa: F401  (re-exported to the tests)
 
 PROJECT = """\

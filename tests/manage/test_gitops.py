@@ -15,9 +15,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from reconciler.cli.base import cli, main
-from reconciler.settings import resolve_target
 from reconciler.loading.project import load_project
 from reconciler.loading.project_settings import load_project_settings
+from reconciler.settings import resolve_target
 from tests.manage.conftest import Run, state_of, stored
 
 REPO = Path(__file__).resolve().parents[2]

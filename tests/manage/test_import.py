@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.records import CreateInput, UpdateInput
 from reconciler.hubspot.client import HubSpotClient
-from tests.manage.conftest import ADDRESSES, Run, backups, one_line_error, state_of, stored
+from reconciler.hubspot.records import CreateInput, UpdateInput
+from tests.manage.conftest import Run, backups, one_line_error, state_of, stored
 
 
 def seed_acme(hub: HubSpotClient) -> tuple[str, str]:

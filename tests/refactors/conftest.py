@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.emulator.embedded import Emulator, start_emulator
 from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.embedded import Emulator, start_emulator
 from tests.manage.conftest import hub, project  # noqa: F401  (fixtures shared with manage)
 
 PRODUCTION_TOKEN = "production-portal-token"

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from reconciler.cli.base import main
-from reconciler.loading.project_settings import load_project_settings
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.embedded import Emulator, start_emulator
+from reconciler.loading.project_settings import load_project_settings
 from tests.helpers import stored
 from tests.manage.test_gitops import GITOPS, WORKFLOW, _shell_commands, _yaml
 from tests.refactors.conftest import PRODUCTION_PORTAL, PRODUCTION_TOKEN

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from reconciler.cli.base import main
-from reconciler.workflow.scaffold import workflow_template
 from reconciler.loading.project_settings import load_project_settings
+from reconciler.workflow.scaffold import workflow_template
 from tests.helpers import Run, stored, write_project
 from tests.manage.test_gitops import WORKFLOW, _yaml, check_command_line, reconciler_commands
 

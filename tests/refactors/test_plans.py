@@ -15,8 +15,8 @@ from reconciler.errors import SpecError
 from reconciler.model import DesiredRecord, DesiredState, ProjectSettings, Refactor, Source
 from reconciler.planning.changes import PLAN_FORMAT_VERSION, RemoteSnapshot
 from reconciler.planning.planner import plan
-from reconciler.state.plan_document import plan_digest
 from reconciler.state.model import RecordState, State
+from reconciler.state.plan_document import plan_digest
 from tests.helpers import Run
 from tests.manage.conftest import state_of
 

@@ -24,21 +24,21 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from reconciler.applying.run import ApplyResult
 from reconciler.applying.apply import apply_plan
+from reconciler.applying.run import ApplyResult
 from reconciler.cli.base import main
-from reconciler.hubspot.connection import ClientSettings
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.emulator.embedded import Emulator
 from reconciler.emulator.config import FaultConfig
-from reconciler.model import slug
-from reconciler.planning.planner import plan
-from reconciler.identity.refresh import refresh_records
-from reconciler.workflow.portal import resolve_owners
+from reconciler.emulator.embedded import Emulator
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.identity.recovery import recover_in_flight
+from reconciler.identity.refresh import refresh_records
 from reconciler.loading.project import load_project
+from reconciler.model import slug
+from reconciler.planning.planner import plan
 from reconciler.state.store import StateStore
+from reconciler.workflow.portal import resolve_owners
 from tests.helpers import write_project  # noqa: F401  (re-exported to the tests)
 
 TOKEN_ENV = "HUBSPOT_ACCESS_TOKEN"

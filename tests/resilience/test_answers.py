@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.hubspot.connection import ClientSettings
-from reconciler.hubspot.client import HubSpotClient
 from reconciler.emulator.embedded import Emulator
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
 from tests.helpers import write_project
 
 from .conftest import (

@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reconciler.emulator.config import FaultConfig
+from reconciler.emulator.embedded import Emulator
+from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.records import CreateInput
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.emulator.embedded import Emulator
-from reconciler.emulator.config import FaultConfig
 from tests.helpers import write_project
 
 from .conftest import CliRun, RewritingTransport, apply_library, assert_exactly, read_state

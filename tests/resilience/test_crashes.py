@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.emulator.embedded import Emulator
 from reconciler.emulator.config import FaultConfig
+from reconciler.emulator.embedded import Emulator
 from reconciler.identity.markers import marker_value
 from reconciler.state.model import State
 from reconciler.state.store import StateStore

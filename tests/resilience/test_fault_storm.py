@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.emulator.config import FaultConfig
+from reconciler.emulator.embedded import Emulator
+from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.records import CreateInput
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.emulator.embedded import Emulator
-from reconciler.emulator.config import FaultConfig
 from reconciler.identity.markers import ensure_markers, marker_properties, marker_value
 from reconciler.state.model import State
 from reconciler.state.store import StateStore

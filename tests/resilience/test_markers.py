@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.emulator.embedded import Emulator
+from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.records import CreateInput, UpdateInput
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.emulator.embedded import Emulator
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
-
 from tests.helpers import write_project
 
 from .conftest import STATE, CliRun, assert_exactly, bulk_spec, markers, read_state

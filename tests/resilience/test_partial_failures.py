@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.emulator.embedded import Emulator
+from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.records import CreateInput
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.emulator.embedded import Emulator
 
 from .conftest import CliRun, assert_exactly, bulk_spec, read_state, write_project
 

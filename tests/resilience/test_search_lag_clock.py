@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator.embedded import Emulator
-from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
 from reconciler.identity.calendar_lookup import find_calendar_meeting
 from reconciler.identity.markers import ensure_markers
 from reconciler.identity.recovery import recover_in_flight

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator.embedded import Emulator
+from tests.helpers import write_project
 from tests.resilience.conftest import (
     CliRun,
     assert_exactly,
@@ -23,7 +24,6 @@ from tests.resilience.conftest import (
     markers,
     read_state,
 )
-from tests.helpers import write_project
 
 Cli = Callable[..., CliRun]
 PROJECT = "name: stateless\nid: stateless-test\n"

@@ -10,7 +10,6 @@ emulator (search lag off, so the grace is 0: lag is not what is under test here)
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from reconciler.hubspot.connection import ClientSettings
-from reconciler.hubspot.records import CreateInput, UpdateInput
-from reconciler.hubspot.client import HubSpotClient
 from reconciler.emulator.embedded import Emulator
-from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.hubspot.records import CreateInput
+from reconciler.identity.markers import MARKER_PROPERTY, ensure_markers
 from tests.helpers import write_project
 from tests.resilience.conftest import STATE, CliRun, read_state
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import UpdateInput
-from reconciler.emulator.embedded import Emulator
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from tests.resilience.conftest import STATE, read_state
 from tests.stateless.test_other_teams_records import (  # noqa: F401  (fixtures)

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.emulator.config import EmulatorConfig, Owner
 from reconciler.emulator.embedded import Emulator, start_emulator
-from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.config import Owner
 
 SECOND_TOKEN = "second-portal-token"
 SECOND_OWNERS = (

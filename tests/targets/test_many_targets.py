@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reconciler.workflow.many_targets import worst_exit_code
 from reconciler.state.store import StateStore
+from reconciler.workflow.many_targets import worst_exit_code
 from tests.helpers import stored, write_project
 from tests.targets.conftest import Cli, targets_yaml
 

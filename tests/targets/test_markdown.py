@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.planning.changes import Change, Plan
 from reconciler.cli.output import MARKDOWN_LIMIT, MarkdownTarget, render_plans_markdown
+from reconciler.planning.changes import Change, Plan
 from tests.helpers import write_project
 from tests.targets.conftest import Cli, targets_yaml
 from tests.targets.test_many_targets import SPEC

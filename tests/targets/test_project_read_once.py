@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from reconciler.settings import resolve_target
-
 from tests.targets.conftest import Cli
 from tests.targets.test_many_targets import managed, project
 

@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from reconciler.planning.catalogue.definitions import Catalogue, PropertyInfo
-from reconciler.model import DesiredRecord, DesiredState
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.loading.issues import did_you_mean
 from reconciler.model import DesiredRecord, DesiredState
