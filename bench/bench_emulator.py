@@ -42,9 +42,13 @@ def run(base_url: str, threads: int, seconds: float) -> tuple[int, float]:
     stop_at = time.perf_counter() + seconds
 
     def worker(index: int) -> None:
-        with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        with httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as client:
             while time.perf_counter() < stop_at:
-                response = client.post("/crm/v3/objects/meetings/batch/create", json=payloads[index])
+                response = client.post(
+                    "/crm/v3/objects/meetings/batch/create", json=payloads[index]
+                )
                 if response.status_code != 201:
                     raise SystemExit(f"unexpected {response.status_code}: {response.text[:200]}")
                 count[index] += 1
@@ -63,7 +67,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     server = subprocess.Popen(
-        [sys.executable, "-u", "-c", "import sys; from reconciler.cli import main; sys.exit(main())",
+        [sys.executable, "-u", "-c",
+         "import sys; from reconciler.cli import main; sys.exit(main())",
          "emulator", "serve", "--port", "0",
          "--token", TOKEN, "--rate-limit", "off"],
         stdout=subprocess.PIPE, text=True,
@@ -78,7 +83,8 @@ def main() -> int:
         for threads in (1, 2, 4):
             done, elapsed = run(base_url, threads, args.seconds)
             rate = done / elapsed
-            print(f"{threads} client thread(s): {rate:7.1f} batch requests/s  ({rate * 100:8.0f} records/s)")
+            print(f"{threads} client thread(s): {rate:7.1f} batch requests/s  "
+                  f"({rate * 100:8.0f} records/s)")
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -157,7 +157,8 @@ def main() -> None:
         warm = time.perf_counter() - start
         peak = done.stderr.strip().splitlines()[-1] if os.path.exists("/usr/bin/time") else "?"
         print(f"{'plan --offline warm, unchanged (CLI)':<44} {warm:>8.2f} "
-              f"{int(peak) / 1024 if peak.isdigit() else 0:>9.0f}   {done.stdout.strip().splitlines()[-1]}")
+              f"{int(peak) / 1024 if peak.isdigit() else 0:>9.0f}   "
+              f"{done.stdout.strip().splitlines()[-1]}")
         print("\nwhere render+validate cold goes (cProfile, cumulative seconds):")
         for label, seconds in profile(project, accounts):
             print(f"  {label:<62} {seconds:>7.2f}")

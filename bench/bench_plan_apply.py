@@ -150,7 +150,8 @@ def bench_plan(count: int, runs: int, folder: Path) -> None:
 
     verdict = "met" if cli < PLAN_TARGET_SECONDS else "NOT met"
     print(f"CLI `reconciler plan --offline` (subprocess, median of {runs}): {cli:.2f} s "
-          f"(target < {PLAN_TARGET_SECONDS:.0f} s: {verdict}); peak RSS {cli_runs[-1].peak_rss_mib:.0f} MiB")
+          f"(target < {PLAN_TARGET_SECONDS:.0f} s: {verdict}); "
+          f"peak RSS {cli_runs[-1].peak_rss_mib:.0f} MiB")
     print(f"  of which interpreter start + imports (`reconciler --help`): {startup:.2f} s")
     print(f"library run_plan(offline) in-process (median of {runs}): {library:.2f} s")
     print(f"  load_project (warm cache) {spec_s:.2f} s | StateStore.load {state_s:.2f} s | "

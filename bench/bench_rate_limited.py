@@ -80,7 +80,9 @@ def reconciler_apply(emu: Any, n: int, limit: int = LIMIT_PER_10S) -> dict[str, 
         found = re.search(r"@peak_kib=(\d+)", err)
         peak_kib = int(found.group(1)) if found else float("nan")
     log = [r for r in emu.requests() if not r["path"].startswith("/__emulator")]
-    writes = [r for r in log if r["path"].endswith("/batch/create") and r["status"] in (200, 201, 207)]
+    writes = [
+        r for r in log if r["path"].endswith("/batch/create") and r["status"] in (200, 201, 207)
+    ]
     first = min(r["time"] for r in log)
     last = max(r["time"] for r in log)
     last_write = max(r["time"] for r in writes)
@@ -158,12 +160,14 @@ def sdk_batch_loop(emu: Any, n: int) -> dict[str, float]:
     hits = [0]
     started = time.monotonic()
     for kind, api, batch_cls, input_cls, title in (
-        ("m", client.crm.objects.meetings.batch_api, MeetingBatch, MeetingInput, "hs_meeting_title"),
+        ("m", client.crm.objects.meetings.batch_api, MeetingBatch, MeetingInput,
+         "hs_meeting_title"),
         ("c", client.crm.objects.calls.batch_api, CallBatch, CallInput, "hs_call_title"),
     ):
         for start in range(0, n, 100):
             inputs = [
-                input_cls(properties={title: f"Loop {kind}{i}", "hs_timestamp": "2026-12-01T10:00:00Z"},
+                input_cls(properties={title: f"Loop {kind}{i}",
+                                      "hs_timestamp": "2026-12-01T10:00:00Z"},
                           associations=[], object_write_trace_id=f"{kind}{i}")
                 for i in range(start, min(n, start + 100))
             ]
@@ -182,11 +186,13 @@ def sdk_batch_loop(emu: Any, n: int) -> dict[str, float]:
 def machine() -> str:
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines()
-                      if l.startswith("Model name")), platform.processor())
+        model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
+                      if line.startswith("Model name")), platform.processor())
     except OSError:
         model = platform.processor()
-    return f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()}"
+    return (
+        f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()}"
+    )
 
 
 def main() -> None:

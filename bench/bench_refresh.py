@@ -93,7 +93,9 @@ def reconciler(emu: Any, project: Path, *args: str) -> dict[str, Any]:
                          f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     peak = re.search(r"PEAK_RSS_KIB (\d+)", done.stderr)
     log = [r for r in emu.requests() if not r["path"].startswith("/__emulator")]
-    refreshed = next((line for line in done.stdout.splitlines() if line.startswith("Refreshed")), "")
+    refreshed = next(
+        (line for line in done.stdout.splitlines() if line.startswith("Refreshed")), ""
+    )
     summary = next((line for line in done.stdout.splitlines()
                     if line.startswith(("Plan:", "No changes", "Apply complete"))), "")
     return {

@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n=== {' '.join([script.name, *command[2:]])}", flush=True)
         start = time.perf_counter()
         code = subprocess.run(command, cwd=BENCH.parent, check=False).returncode
-        print(f"=== {script.name}: exit {code} after {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"=== {script.name}: exit {code} after {time.perf_counter() - start:.0f} s", flush=True
+        )
         if code != 0:
             failed.append(script.name)
     if failed:

@@ -145,7 +145,9 @@ def _check_references(
         if ref.to_address is not None and ref.to_address in excluded
     )
     if missing:
-        shown = "; ".join(missing[:5]) + (f"; and {len(missing) - 5} more" if len(missing) > 5 else "")
+        shown = "; ".join(missing[:5]) + (
+            f"; and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
         raise ConfigError(
             f"target {target} leaves out records that the records it takes are associated "
             f"with: {shown}. Take those too (its include/exclude), or drop the associations"

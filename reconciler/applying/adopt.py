@@ -122,7 +122,7 @@ def dedupe(run: ApplyRun, changes: list[Change]) -> None:
         except ReconcilerError as error:
             problems = {str(c.hubspot_id): f"could not read it: {error}" for c in keeping}
         sending = []
-        for change, kept_change in zip(safe, keeping):
+        for change, kept_change in zip(safe, keeping, strict=True):
             problem = problems.get(str(kept_change.hubspot_id))
             if problem is None:
                 sending.append(change)

@@ -52,7 +52,9 @@ def create_calendar(run: ApplyRun, change: Change) -> None:
             cal.include_description,
         )
         if not remote.id.isdigit():
-            raise AmbiguousWriteError(f"the scheduler answered without a meeting id ({remote.id!r})")
+            raise AmbiguousWriteError(
+                f"the scheduler answered without a meeting id ({remote.id!r})"
+            )
     except AmbiguousWriteError as error:
         remote_or_none = _settle(run, change, batch_id, str(error))
         if remote_or_none is None:

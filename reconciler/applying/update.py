@@ -47,7 +47,8 @@ def update_by_id(
 ) -> None:
     """Batch-update records by the state's id (100 a request), and record each one's
     outcome as its batch is answered: ``on_success`` for a record HubSpot updated, a
-    failure with HubSpot's message (worded by ``failure``) otherwise; the state is saved after every batch."""
+    failure with HubSpot's message (worded by ``failure``) otherwise; the state is saved
+    after every batch."""
     by_id = {str(c.hubspot_id): c for c, _ in items}
     inputs = [UpdateInput(str(c.hubspot_id), properties) for c, properties in items]
     for chunk, outcome in run.client.run_batches(
@@ -59,7 +60,7 @@ def update_by_id(
             continue
         ok_ids = {r.id for r in outcome.results}
         errors = {i: e for e in outcome.errors for i in e.ids}
-        for inp, change in zip(chunk, chunk_changes):
+        for inp, change in zip(chunk, chunk_changes, strict=True):
             if inp.id in ok_ids:
                 on_success(change)
             else:

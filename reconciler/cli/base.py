@@ -24,7 +24,9 @@ EXIT_INTERRUPTED = 130
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors and log one line per HTTP request.")
+@click.option(
+    "--debug", is_flag=True, help="Show tracebacks for errors and log one line per HTTP request."
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Keep HubSpot CRM records (meetings, calls, contacts, companies, deals) in YAML.

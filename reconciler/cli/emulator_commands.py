@@ -28,7 +28,9 @@ def emulator() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="SQLite file to keep records in between runs (default: in memory).",
 )
-@click.option("--rate-limit", default="off", show_default=True, help="Burst limit: 100/10s, or off.")
+@click.option(
+    "--rate-limit", default="off", show_default=True, help="Burst limit: 100/10s, or off."
+)
 @click.option("--daily-limit", type=int, help="Requests per day before 429 DAILY.")
 @click.option("--search-rate", type=int, help="Search requests per second (HubSpot: 5).")
 @click.option("--search-lag", type=float, default=None,
@@ -37,12 +39,21 @@ def emulator() -> None:
 @click.option("--faults", default="off", show_default=True,
               help="e.g. 5xx=0.1,drop_after_commit=0.05,429=0.3,slow=0.1:2s,seed=7")
 @click.option("--token", help="Bearer token to accept (default: a random one, printed).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for shuffles and faults.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for shuffles and faults."
+)
 @click.option("--portal-id", type=click.IntRange(1, 2**31 - 1), default=1234567, show_default=True,
               help="The hub id GET /account-info/v3/details answers (match a target's portal_id).")
-@click.option("--trace-id-echo/--no-trace-id-echo", "echo_trace_ids", default=True, show_default=True,
-              help="Echo objectWriteTraceId on batch results (HubSpot's documented 207 example has none).")
-@click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (no real security!).")
+@click.option(
+    "--trace-id-echo/--no-trace-id-echo",
+    "echo_trace_ids",
+    default=True,
+    show_default=True,
+    help="Echo objectWriteTraceId on batch results (HubSpot's documented 207 example has none).",
+)
+@click.option(
+    "--allow-remote", is_flag=True, help="Allow a non-loopback --host (no real security!)."
+)
 def serve(
     host: str, port: int, data: Path | None, rate_limit: str, daily_limit: int | None,
     search_rate: int | None, search_lag: float | None, faults: str, token: str | None, seed: int,

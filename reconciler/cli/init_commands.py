@@ -1,4 +1,5 @@
-"""`init`: scaffold a project, or give an existing one its identity (``reconciler.workflow.scaffold``)."""
+"""`init`: scaffold a project, or give an existing one its identity
+(``reconciler.workflow.scaffold``)."""
 
 from __future__ import annotations
 

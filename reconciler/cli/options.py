@@ -72,7 +72,8 @@ def once(default: Any = None) -> Callable[[click.Context, click.Parameter, Any],
 
 
 def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--project, --target, --state, --base-url and --var, shared by every command that needs a portal."""
+    """--project, --target, --state, --base-url and --var, shared by every command that
+    needs a portal."""
     return _target_option_set(func, many=False)
 
 

@@ -257,7 +257,7 @@ def _applies_json(
     results: Sequence[TargetResult[ApplyOutcome]], codes: Sequence[int]
 ) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
-    for result, code in zip(results, codes):
+    for result, code in zip(results, codes, strict=True):
         outcome = result.outcome
         entry: dict[str, Any] = {
             "target": result.name,

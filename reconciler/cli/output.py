@@ -336,7 +336,8 @@ def render_scope_notes(
         lines.append(
             f"Released {len(released)} record(s) that target {target} no longer includes "
             f"(no longer managed; the portal keeps them, nothing is archived): "
-            + ", ".join(released[:10]) + (f" and {len(released) - 10} more" if len(released) > 10 else "")
+            + ", ".join(released[:10])
+            + (f" and {len(released) - 10} more" if len(released) > 10 else "")
         )
     if needed:
         lines.append(

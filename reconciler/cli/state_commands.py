@@ -163,7 +163,9 @@ def state_rebuild(project_dir: Path, target_name: str | None, state_path: Path |
     Example:
       reconciler state rebuild --target sandbox
     """
-    outcome = rebuild_state(run_options(read_project(project_dir), target_name, state_path, base_url))
+    outcome = rebuild_state(
+        run_options(read_project(project_dir), target_name, state_path, base_url)
+    )
     echo_adopted(outcome, "Found", f"Rebuilt the state with {len(outcome.adopted)} record(s).")
     return 0
 
@@ -200,8 +202,9 @@ def state_rebind(project_dir: Path, target_name: str | None, state_path: Path | 
             raise ConfigError("rebind needs confirmation but there is no terminal; pass --yes")
         return confirm_on_terminal("Rebind this state?")  # (Ctrl-C cancels, always)
 
-    outcome = rebind_state(run_options(read_project(project_dir), target_name, state_path, base_url),
-                           confirm=confirm)
+    outcome = rebind_state(
+        run_options(read_project(project_dir), target_name, state_path, base_url), confirm=confirm
+    )
     if not outcome.changed:
         click.echo("Cancelled.")
         return 0

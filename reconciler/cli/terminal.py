@@ -78,7 +78,9 @@ def graceful_interrupt(interrupts: Interrupts) -> Iterator[None]:
         if stop.is_set() or interrupts.asking:
             raise KeyboardInterrupt
         stop.set()
-        click.echo("\nStopping after the batches in flight (Ctrl-C again to abort now)...", err=True)
+        click.echo(
+            "\nStopping after the batches in flight (Ctrl-C again to abort now)...", err=True
+        )
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -87,7 +89,9 @@ def graceful_interrupt(interrupts: Interrupts) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def progress_bar(enabled: bool) -> tuple[Callable[[Plan], Callable[[int], None]], Callable[[], None]]:
+def progress_bar(
+    enabled: bool,
+) -> tuple[Callable[[Plan], Callable[[int], None]], Callable[[], None]]:
     """A rich progress bar with counts and rate on a terminal; nothing otherwise."""
     holder: dict[str, Any] = {}
 

@@ -172,7 +172,9 @@ class EmulatorApp:
         if found is None:
             return Reply(404, error_body("OBJECT_NOT_FOUND", f"No endpoint for {method} {path}"))
         if found == "method":
-            return Reply(405, error_body("VALIDATION_ERROR", f"Method {method} is not allowed on {path}"))
+            return Reply(
+                405, error_body("VALIDATION_ERROR", f"Method {method} is not allowed on {path}")
+            )
         assert not isinstance(found, str)
         route, params = found
         token = _bearer(headers.get("Authorization", ""))
@@ -194,7 +196,8 @@ class EmulatorApp:
             self.clock.sleep(delay)
         if fault is Fault.ERROR_5XX:
             entry["fault"] = fault.value
-            return Reply(status, error_body("INTERNAL_ERROR", "Internal error (injected by the emulator)"),
+            return Reply(status, error_body("INTERNAL_ERROR",
+                                            "Internal error (injected by the emulator)"),
                          limit_headers)
         if fault is Fault.RATE_LIMIT_429:
             entry["fault"] = fault.value
@@ -209,7 +212,9 @@ class EmulatorApp:
         try:
             body = json.loads(raw_body) if raw_body.strip() else None
         except (ValueError, UnicodeDecodeError) as exc:
-            return Reply(400, error_body("VALIDATION_ERROR", f"Invalid input JSON: {exc}"), limit_headers)
+            return Reply(
+                400, error_body("VALIDATION_ERROR", f"Invalid input JSON: {exc}"), limit_headers
+            )
         request = ApiRequest(method, path, params, query, body)
         try:
             reply = route.handler(self.portal, request)

@@ -60,8 +60,11 @@ def _write(
         portal.store.add_associations(conn, rows)
 
 
-def _spec(portal: Portal, from_type: str, to_type: str, category: str, type_id: int) -> dict[str, Any]:
-    return {"category": category, "typeId": type_id, "label": portal.label_of(from_type, to_type, category, type_id)}
+def _spec(
+    portal: Portal, from_type: str, to_type: str, category: str, type_id: int
+) -> dict[str, Any]:
+    return {"category": category, "typeId": type_id,
+            "label": portal.label_of(from_type, to_type, category, type_id)}
 
 
 def _typed_pairs(request: ApiRequest) -> list[tuple[int, int, str, Any]]:
@@ -75,15 +78,17 @@ def _typed_pairs(request: ApiRequest) -> list[tuple[int, int, str, Any]]:
             raise validation_error("Each input needs from.id, to.id and at least one type")
         for spec in types:
             if not isinstance(spec, dict):
-                raise validation_error("Each association type needs associationCategory and associationTypeId")
-            pairs.append(
-                (from_id, to_id, str(spec.get("associationCategory", "")), spec.get("associationTypeId"))
-            )
+                raise validation_error(
+                    "Each association type needs associationCategory and associationTypeId"
+                )
+            pairs.append((from_id, to_id, str(spec.get("associationCategory", "")),
+                          spec.get("associationTypeId")))
     return pairs
 
 
 def _pair_error(message: str, context: dict[str, list[str]]) -> dict[str, Any]:
-    return {"status": "error", "category": "VALIDATION_ERROR", "message": message, "context": context}
+    return {"status": "error", "category": "VALIDATION_ERROR", "message": message,
+            "context": context}
 
 
 def batch_create(portal: Portal, request: ApiRequest) -> Reply:
@@ -102,7 +107,8 @@ def batch_create(portal: Portal, request: ApiRequest) -> Reply:
         type_id = as_int(raw_type_id)
         if type_id is None or not _valid_type(portal, from_type, to_type, category, type_id):
             errors.append(_pair_error(
-                f"{category} association type id {raw_type_id} is not valid from {from_type} to {to_type}",
+                f"{category} association type id {raw_type_id} is not valid "
+                f"from {from_type} to {to_type}",
                 {**ids, "associationTypeId": [str(raw_type_id)]},
             ))
         elif from_id not in existing_from or to_id not in existing_to:
@@ -122,7 +128,9 @@ def batch_create(portal: Portal, request: ApiRequest) -> Reply:
             "fromObjectId": str(from_id),
             "toObjectTypeId": portal.object_type_id(to_type),
             "toObjectId": str(to_id),
-            "labels": [label for c, t in types if (label := portal.label_of(from_type, to_type, c, t))],
+            "labels": [
+                label for c, t in types if (label := portal.label_of(from_type, to_type, c, t))
+            ],
         }
         for (from_id, to_id), types in grouped.items()
     ]
@@ -149,7 +157,10 @@ def batch_read(portal: Portal, request: ApiRequest) -> Reply:
     results = [
         {
             "from": {"id": str(from_id)},
-            "to": [{"toObjectId": str(to_id), "associationTypes": specs} for to_id, specs in targets.items()],
+            "to": [
+                {"toObjectId": str(to_id), "associationTypes": specs}
+                for to_id, specs in targets.items()
+            ],
         }
         for from_id, targets in by_from.items()
     ]
@@ -159,8 +170,10 @@ def batch_read(portal: Portal, request: ApiRequest) -> Reply:
     if missing:
         body["numErrors"] = len(missing)
         body["errors"] = [
-            {"status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-             "message": f"No {to_type} is associated with {from_type} {i}.", "context": {"fromObjectId": [i]}}
+            {"status": "error", "category": "OBJECT_NOT_FOUND",
+             "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+             "message": f"No {to_type} is associated with {from_type} {i}.",
+             "context": {"fromObjectId": [i]}}
             for i in missing
         ]
         return Reply(207, body)
@@ -185,7 +198,8 @@ def batch_archive(portal: Portal, request: ApiRequest) -> Reply:
     with portal.store.transaction() as conn:
         portal.store.remove_associations(conn, pairs)
     if "/2026-03/" in request.path:  # the date-versioned API answers with a batch body
-        return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": started, "completedAt": portal.now_iso()})
+        return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": started,
+                           "completedAt": portal.now_iso()})
     return Reply(204)
 
 
@@ -205,7 +219,8 @@ def batch_archive_labels(portal: Portal, request: ApiRequest) -> Reply:
     with portal.store.transaction() as conn:
         portal.store.remove_association_types(conn, rows)
     if "/2026-03/" in request.path:
-        return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": started, "completedAt": portal.now_iso()})
+        return Reply(200, {"status": "COMPLETE", "results": [], "startedAt": started,
+                           "completedAt": portal.now_iso()})
     return Reply(204)
 
 
@@ -235,8 +250,13 @@ def create_label(portal: Portal, request: ApiRequest) -> Reply:
         raise validation_error("name and label are required")
     name = str(body["name"])
     with portal.store.lock:
-        if any(n == name and (s, t) == (from_type, to_type) for s, t, _i, _l, n in portal.store.labels()):
-            raise HubSpotError(409, error_body("CONFLICT", f"An association label named {name} already exists"))
+        if any(
+            n == name and (s, t) == (from_type, to_type)
+            for s, t, _i, _l, n in portal.store.labels()
+        ):
+            raise HubSpotError(
+                409, error_body("CONFLICT", f"An association label named {name} already exists")
+            )
         next_id = max(portal.store.max_label_type_id() + 1, _FIRST_LABEL_TYPE_ID)
         inverse_label = body.get("inverseLabel")
         rows: list[tuple[str, str, int, str | None, str]] = [
@@ -247,7 +267,9 @@ def create_label(portal: Portal, request: ApiRequest) -> Reply:
         portal.store.add_labels(rows)
     results = [{"category": "USER_DEFINED", "typeId": next_id, "label": str(body["label"])}]
     if inverse_label:
-        results.append({"category": "USER_DEFINED", "typeId": next_id + 1, "label": str(inverse_label)})
+        results.append(
+            {"category": "USER_DEFINED", "typeId": next_id + 1, "label": str(inverse_label)}
+        )
     return Reply(200, {"results": results})
 
 
@@ -264,7 +286,9 @@ def list_for_record(portal: Portal, request: ApiRequest) -> Reply:
 
 def _require(portal: Portal, object_type: str, record_id: int) -> None:
     if not _existing(portal, object_type, {record_id}):
-        raise HubSpotError(404, error_body("OBJECT_NOT_FOUND", f"No {object_type} with id {record_id}"))
+        raise HubSpotError(
+            404, error_body("OBJECT_NOT_FOUND", f"No {object_type} with id {record_id}")
+        )
 
 
 def put_default(portal: Portal, request: ApiRequest) -> Reply:
@@ -292,7 +316,8 @@ def put_labelled(portal: Portal, request: ApiRequest) -> Reply:
     for spec in specs:
         if not isinstance(spec, dict):
             raise validation_error("Expected an array of association types")
-        category, raw_type_id = str(spec.get("associationCategory", "")), spec.get("associationTypeId")
+        category = str(spec.get("associationCategory", ""))
+        raw_type_id = spec.get("associationTypeId")
         type_id = as_int(raw_type_id)
         if type_id is None or not _valid_type(portal, from_type, to_type, category, type_id):
             raise validation_error(f"{category} association type id {raw_type_id} is not valid")
@@ -303,7 +328,8 @@ def put_labelled(portal: Portal, request: ApiRequest) -> Reply:
     return Reply(201, {
         "fromObjectTypeId": portal.object_type_id(from_type), "fromObjectId": str(from_id),
         "toObjectTypeId": portal.object_type_id(to_type), "toObjectId": str(to_id),
-        "labels": [lbl for _f, _t, c, t in pairs if (lbl := portal.label_of(from_type, to_type, c, t))],
+        "labels": [lbl for _f, _t, c, t in pairs
+                   if (lbl := portal.label_of(from_type, to_type, c, t))],
     })
 
 

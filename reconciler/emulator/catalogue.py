@@ -139,7 +139,8 @@ DEAL_STAGES = (  # the default pipeline ("Sales Pipeline")
     ("closedlost", "Closed Lost"),
 )
 LIFECYCLE_STAGES = (
-    ("subscriber", "Subscriber"), ("lead", "Lead"), ("marketingqualifiedlead", "Marketing Qualified Lead"),
+    ("subscriber", "Subscriber"), ("lead", "Lead"),
+    ("marketingqualifiedlead", "Marketing Qualified Lead"),
     ("salesqualifiedlead", "Sales Qualified Lead"), ("opportunity", "Opportunity"),
     ("customer", "Customer"), ("evangelist", "Evangelist"), ("other", "Other"),
 )
@@ -198,15 +199,18 @@ BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
         PropertyDef("hs_meeting_end_time", "datetime"),
         _e("hs_meeting_outcome", *_labelled(*MEETING_OUTCOMES)),
         # The scheduler takes ADDRESS|CUSTOM|PHONE; portals also hold VCE (facts §4).
-        _e("hs_meeting_location_type", *_labelled("ADDRESS", "CUSTOM", "PHONE"), ("VCE", "Video conference")),
+        _e("hs_meeting_location_type", *_labelled("ADDRESS", "CUSTOM", "PHONE"),
+           ("VCE", "Video conference")),
         PropertyDef("hs_include_description_in_reminder", "bool"),
         PropertyDef("hs_attendee_owner_ids", "enumeration", field_type="checkbox"),
-        _e("hs_meeting_source", *_labelled("CRM_UI", "MEETINGS_PUBLIC", "INTEGRATION", "BIDIRECTIONAL_API")),
+        _e("hs_meeting_source",
+           *_labelled("CRM_UI", "MEETINGS_PUBLIC", "INTEGRATION", "BIDIRECTIONAL_API")),
     ],
     "calls": [
         *_COMMON,
         *_ENGAGEMENT,
-        *_s("hs_call_title", "hs_call_body", "hs_call_callee_object_id", "hs_call_callee_object_type"),
+        *_s("hs_call_title", "hs_call_body", "hs_call_callee_object_id",
+            "hs_call_callee_object_type"),
         *_s("hs_call_from_number", "hs_call_to_number", "hs_call_recording_url"),
         _e("hs_call_disposition", *CALL_DISPOSITIONS),
         _e("hs_call_direction", *_labelled("INBOUND", "OUTBOUND")),
@@ -252,9 +256,11 @@ BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
         *_s("subject", "content", "source_type"),
         PropertyDef("createdate", "datetime", read_only=True),
         _e("hs_pipeline", ("0", "Support Pipeline")),
-        _e("hs_pipeline_stage", ("1", "New"), ("2", "Waiting on contact"), ("3", "Waiting on us"), ("4", "Closed")),
+        _e("hs_pipeline_stage", ("1", "New"), ("2", "Waiting on contact"), ("3", "Waiting on us"),
+           ("4", "Closed")),
         _e("hs_ticket_priority", *_labelled("LOW", "MEDIUM", "HIGH", "URGENT")),
-        _e("hs_ticket_category", *_labelled("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY")),
+        _e("hs_ticket_category",
+           *_labelled("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY")),
     ],
 }
 
@@ -363,7 +369,8 @@ def normalize_value(
         moment = parse_datetime(text)
         if moment is None or (not _ISO_DATE.match(text) and (moment.hour or moment.minute)):
             return None, ValueProblem(
-                prop.name, "INVALID_DATE", f"{text} is not a valid date (midnight UTC ms or YYYY-MM-DD)"
+                prop.name, "INVALID_DATE",
+                f"{text} is not a valid date (midnight UTC ms or YYYY-MM-DD)",
             )
         return date(moment.year, moment.month, moment.day).isoformat(), None
     if kind == "bool":

@@ -51,19 +51,24 @@ class FaultConfig:
     slow_seconds: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("error_5xx", "drop_before_write", "drop_after_commit", "rate_limit_429", "slow"):
+        for name in ("error_5xx", "drop_before_write", "drop_after_commit", "rate_limit_429",
+                     "slow"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"fault share {name}={value} must be between 0 and 1")
         if self.slow_seconds < 0:
             raise ConfigError(f"slow_seconds={self.slow_seconds} must not be negative")
-        if self.error_5xx + self.drop_before_write + self.drop_after_commit + self.rate_limit_429 > 1.0:
+        if (
+            self.error_5xx + self.drop_before_write + self.drop_after_commit + self.rate_limit_429
+            > 1.0
+        ):
             raise ConfigError("fault shares 5xx + drop_before + drop_after_commit + 429 exceed 1")
 
     @property
     def any(self) -> bool:
         return any(
-            (self.error_5xx, self.drop_before_write, self.drop_after_commit, self.rate_limit_429, self.slow)
+            (self.error_5xx, self.drop_before_write, self.drop_after_commit,
+             self.rate_limit_429, self.slow)
         )
 
 
@@ -91,12 +96,20 @@ class EmulatorConfig:
     request_log_size: int = 2000  # the newest exchanges kept for inspection
 
     def __post_init__(self) -> None:
-        if isinstance(self.portal_id, bool) or not isinstance(self.portal_id, int) or not 0 < self.portal_id < 2**31:
-            raise ConfigError(f"portal_id={self.portal_id!r} must be a positive whole number (a HubSpot hub id)")
+        if (
+            isinstance(self.portal_id, bool)
+            or not isinstance(self.portal_id, int)
+            or not 0 < self.portal_id < 2**31
+        ):
+            raise ConfigError(
+                f"portal_id={self.portal_id!r} must be a positive whole number (a HubSpot hub id)"
+            )
         try:
             ZoneInfo(self.time_zone)
         except (ValueError, ZoneInfoNotFoundError):
-            raise ConfigError(f"time_zone={self.time_zone!r} is not a known IANA time zone") from None
+            raise ConfigError(
+                f"time_zone={self.time_zone!r} is not a known IANA time zone"
+            ) from None
 
 
 _FAULT_KEYS = {
@@ -141,7 +154,9 @@ def parse_faults(text: str) -> tuple[FaultConfig, int | None]:
                 raise ConfigError(f"faults: seed={raw!r} is not an integer") from None
             continue
         if key not in _FAULT_KEYS:
-            known = ", ".join(sorted({"5xx", "drop_before", "drop_after_commit", "429", "slow", "seed"}))
+            known = ", ".join(
+                sorted({"5xx", "drop_before", "drop_after_commit", "429", "slow", "seed"})
+            )
             raise ConfigError(f"faults: unknown key {key!r} (known: {known})")
         share_text, _, duration = raw.partition(":")
         try:

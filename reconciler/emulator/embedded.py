@@ -27,7 +27,9 @@ from reconciler.emulator.server import EmulatorHTTPServer
 class Emulator:
     """A running emulator: its address, its token, and the knobs and views tests use."""
 
-    def __init__(self, app: EmulatorApp, server: EmulatorHTTPServer, thread: threading.Thread) -> None:
+    def __init__(
+        self, app: EmulatorApp, server: EmulatorHTTPServer, thread: threading.Thread
+    ) -> None:
         self._app = app
         self._server = server
         self._thread = thread
@@ -104,7 +106,8 @@ class Emulator:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 
@@ -120,7 +123,8 @@ def start_emulator(
     app = EmulatorApp(config or EmulatorConfig(), clock)
     server = EmulatorHTTPServer((host, port), app)
     thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="hubspot-emulator", daemon=True
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="hubspot-emulator",
+        daemon=True,
     )
     thread.start()
     return Emulator(app, server, thread)

@@ -41,7 +41,9 @@ class ApiRequest:
             return default
         value = as_int(raw)
         if value is None or not low <= value <= high:
-            raise validation_error(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
+            raise validation_error(
+                f"{name} must be a whole number from {low} to {high}, not {raw!r}"
+            )
         return value
 
 

@@ -39,7 +39,9 @@ def is_inspection(path: str) -> bool:
     return path.startswith(PREFIX) or path == PREFIX.rstrip("/")
 
 
-def records(app: EmulatorApp, object_type: str, archived: bool | None = False) -> list[dict[str, Any]]:
+def records(
+    app: EmulatorApp, object_type: str, archived: bool | None = False
+) -> list[dict[str, Any]]:
     """What is stored, in HubSpot's object shape with every stored property."""
     portal = app.portal
     object_type = portal.resolve_type(object_type)
@@ -53,7 +55,9 @@ def config_view(app: EmulatorApp) -> dict[str, Any]:
     return view
 
 
-def handle(app: EmulatorApp, method: str, path: str, query: dict[str, list[str]], raw: bytes) -> Reply:
+def handle(
+    app: EmulatorApp, method: str, path: str, query: dict[str, list[str]], raw: bytes
+) -> Reply:
     name = path[len(PREFIX) :].strip("/") if path.startswith(PREFIX) else ""
     try:
         body = json.loads(raw) if raw.strip() else None
@@ -67,7 +71,9 @@ def handle(app: EmulatorApp, method: str, path: str, query: dict[str, list[str]]
         return Reply(400, error_body("VALIDATION_ERROR", f"{type(exc).__name__}: {exc}"))
 
 
-def _route(app: EmulatorApp, method: str, name: str, query: dict[str, list[str]], body: Any) -> Reply:
+def _route(
+    app: EmulatorApp, method: str, name: str, query: dict[str, list[str]], body: Any
+) -> Reply:
     if name in ("", "health") and method == "GET":
         return Reply(200, {"status": "ok", "portalId": app.config.portal_id})
     if name == "records" and method == "GET":
@@ -92,7 +98,8 @@ def _route(app: EmulatorApp, method: str, name: str, query: dict[str, list[str]]
             faults, seed = parse_faults(str(body["spec"]))
         else:
             known = {f.name for f in fields(FaultConfig)}
-            faults, seed = FaultConfig(**{k: v for k, v in (body or {}).items() if k in known}), None
+            faults = FaultConfig(**{k: v for k, v in (body or {}).items() if k in known})
+            seed = None
         app.set_faults(faults, seed)
         return Reply(200, asdict(faults))
     if name == "config" and method == "GET":
@@ -101,10 +108,13 @@ def _route(app: EmulatorApp, method: str, name: str, query: dict[str, list[str]]
         changes = dict(body or {})
         unknown = sorted(set(changes) - RUNTIME_KNOBS)
         if unknown:
-            return Reply(400, error_body("VALIDATION_ERROR", f"Not settable at runtime: {', '.join(unknown)}"))
+            return Reply(400, error_body("VALIDATION_ERROR",
+                                         f"Not settable at runtime: {', '.join(unknown)}"))
         for key in ("scopes", "custom_object_types"):
             if changes.get(key) is not None:
                 changes[key] = tuple(changes[key])
         app.set_config(**changes)
         return Reply(200, config_view(app))
-    return Reply(404, error_body("OBJECT_NOT_FOUND", f"No inspection endpoint {method} /__emulator/{name}"))
+    return Reply(
+        404, error_body("OBJECT_NOT_FOUND", f"No inspection endpoint {method} /__emulator/{name}")
+    )

@@ -80,7 +80,8 @@ def _errors_of(bad: list[WriteInput]) -> list[dict[str, Any]]:
 
 
 def _batch_reply(
-    portal: Portal, results: list[dict[str, Any]], errors: list[dict[str, Any]], ok: int, started: str
+    portal: Portal, results: list[dict[str, Any]], errors: list[dict[str, Any]], ok: int,
+    started: str,
 ) -> Reply:
     body: dict[str, Any] = {
         "status": "COMPLETE",
@@ -204,7 +205,9 @@ def _one(portal: Portal, request: ApiRequest, archived: bool = False) -> StoredR
     raw = request.params["objectId"]
     id_property = request.query_one("idProperty")
     record_id = lookup_ids(portal, object_type, [raw], id_property).get(raw)
-    record = portal.store.get_records(object_type, [record_id]).get(record_id) if record_id else None
+    record = (
+        portal.store.get_records(object_type, [record_id]).get(record_id) if record_id else None
+    )
     if record is None or record.archived != archived:
         raise not_found()
     return record
@@ -223,7 +226,8 @@ def associations_block(
         if not rows:
             continue
         results = [
-            {"id": str(to_id), "type": portal.v3_association_name(object_type, target, category, type_id)}
+            {"id": str(to_id),
+             "type": portal.v3_association_name(object_type, target, category, type_id)}
             for _f, _fid, target, to_id, category, type_id in rows
         ]
         block[raw] = {"results": results}
@@ -247,7 +251,8 @@ def patch_one(portal: Portal, request: ApiRequest) -> Reply:
     if not isinstance(request.body, dict):
         raise validation_error("Invalid input JSON: expected an object with properties")
     good, _bad = update_records(
-        portal, record.type, [{"id": str(record.id), "properties": request.body.get("properties")}], None
+        portal, record.type,
+        [{"id": str(record.id), "properties": request.body.get("properties")}], None,
     )
     assert good[0].record is not None
     return Reply(200, portal.to_api(good[0].record))
@@ -265,7 +270,8 @@ def list_records(portal: Portal, request: ApiRequest) -> Reply:
     object_type = portal.resolve_type(request.params["objectType"])
     limit = request.query_int("limit", 10, 1, 100)
     after = request.query_int("after", 0, 0, 2**63 - 1)  # our cursor is the last id seen
-    records = [r for r in portal.store.list_records(object_type, request.query_bool("archived")) if r.id > after]
+    records = [r for r in portal.store.list_records(object_type, request.query_bool("archived"))
+               if r.id > after]
     wanted = portal.read_properties(object_type, request.query_list("properties"))
     page = records[:limit]
     body: dict[str, Any] = {"results": [portal.to_api(r, wanted) for r in page]}

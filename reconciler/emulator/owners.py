@@ -1,4 +1,5 @@
-"""``GET /crm/v3/owners`` (and ``/crm/owners/2026-03``): the portal's owners, filterable by email."""
+"""``GET /crm/v3/owners`` (and ``/crm/owners/2026-03``): the portal's owners, filterable by
+email."""
 
 from __future__ import annotations
 

@@ -165,7 +165,9 @@ class Portal:
         return cached
 
     def unique_properties(self, object_type: str) -> list[str]:
-        names = [name for name, prop in self.properties_of(object_type).items() if prop.has_unique_value]
+        names = [
+            name for name, prop in self.properties_of(object_type).items() if prop.has_unique_value
+        ]
         if object_type == "contacts":
             names.append("email")  # HubSpot dedupes contacts by email
         return names
@@ -204,7 +206,8 @@ class Portal:
                 continue
             if prop.read_only:
                 problems.append(
-                    ValueProblem(name, "READ_ONLY_VALUE", f'"{name}" is a read only property; its value cannot be set.')
+                    ValueProblem(name, "READ_ONLY_VALUE",
+                                 f'"{name}" is a read only property; its value cannot be set.')
                 )
                 continue
             stored, problem = normalize_value(prop, value, owners)
@@ -241,7 +244,9 @@ class Portal:
     def search_lag(self) -> float:
         return self.config.search_lag_seconds
 
-    def new_record(self, object_type: str, record_id: int, props: dict[str, str], now: str) -> StoredRecord:
+    def new_record(
+        self, object_type: str, record_id: int, props: dict[str, str], now: str
+    ) -> StoredRecord:
         stored = {k: v for k, v in props.items() if v != ""}
         stored["hs_object_id"] = str(record_id)
         stored["hs_createdate"] = now
@@ -388,7 +393,11 @@ class Portal:
 
     def label_of(self, from_type: str, to_type: str, category: str, type_id: int) -> str | None:
         if category == "HUBSPOT_DEFINED":
-            return "Primary" if type_id in (1, 2) and {from_type, to_type} == {"contacts", "companies"} else None
+            return (
+                "Primary"
+                if type_id in (1, 2) and {from_type, to_type} == {"contacts", "companies"}
+                else None
+            )
         for source, target, label_type_id, label, _name in self.store.labels():
             if (source, target, label_type_id) == (from_type, to_type, type_id):
                 return label

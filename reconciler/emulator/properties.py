@@ -51,13 +51,16 @@ def create_property(portal: Portal, request: ApiRequest) -> Reply:
     body = request.body
     if not isinstance(body, dict):
         raise validation_error("Invalid input JSON: expected a property definition")
-    missing = [key for key in ("name", "label", "type", "fieldType", "groupName") if not body.get(key)]
+    missing = [
+        key for key in ("name", "label", "type", "fieldType", "groupName") if not body.get(key)
+    ]
     if missing:
         raise validation_error(f"Missing required field(s): {', '.join(missing)}")
     name = str(body["name"])
     if not _NAME.match(name):
         raise validation_error(
-            f"Property name {name!r} must start with a letter and use lowercase letters, digits and _"
+            f"Property name {name!r} must start with a letter and use lowercase letters, "
+            "digits and _"
         )
     if body["type"] not in _TYPES:
         raise validation_error(f"Invalid property type {body['type']!r}; one of {sorted(_TYPES)}")
@@ -70,17 +73,22 @@ def create_property(portal: Portal, request: ApiRequest) -> Reply:
                 error_body("OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists."),
             )
         if body.get("hasUniqueValue"):
-            if object_type not in UNIQUE_VALUE_TYPES and object_type not in portal.config.custom_object_types:
+            if (
+                object_type not in UNIQUE_VALUE_TYPES
+                and object_type not in portal.config.custom_object_types
+            ):
                 raise validation_error(
                     f"hasUniqueValue is not supported for {object_type}: unique value properties "
                     "exist only for contacts, companies, deals, tickets and custom objects"
                 )
-            uniques = [p for p in portal.properties_of(object_type).values() if p.has_unique_value and p.custom]
+            uniques = [p for p in portal.properties_of(object_type).values()
+                       if p.has_unique_value and p.custom]
             if len(uniques) >= MAX_UNIQUE:
                 raise validation_error(
                     f"You can have up to {MAX_UNIQUE} unique value properties per object"
                 )
         prop = portal.add_custom_property(
-            object_type, {key: value for key, value in body.items() if key in PROPERTY_CREATE_FIELDS}
+            object_type,
+            {key: value for key, value in body.items() if key in PROPERTY_CREATE_FIELDS},
         )
     return Reply(201, prop.to_api())

@@ -1,7 +1,8 @@
 """The route table: HubSpot's paths (v3/v4 and 2026-03) → handlers, with the scope each needs.
 
 Each ``Route`` says which OAuth scopes allow it, any one of them, as the specs' ``security``
-lists do (so a token with limited scopes gets HubSpot's 403 ``MISSING_SCOPES``, and only then) and whether it is a search (own rate limit, no headers).
+lists do (so a token with limited scopes gets HubSpot's 403 ``MISSING_SCOPES``, and only
+then) and whether it is a search (own rate limit, no headers).
 """
 
 from __future__ import annotations
@@ -90,14 +91,19 @@ _SCHEDULER_WRITE = (
 _OBJ = r"/crm/(?:v3/objects|objects/2026-03)/(?P<objectType>[^/]+)"
 _PROPS = r"/crm/(?:v3/properties|properties/2026-03)/(?P<objectType>[^/]+)"
 _OWNERS = r"/crm/(?:v3/owners|owners/2026-03)"
-_ASSOC = r"/crm/(?:v4/associations|associations/2026-03)/(?P<fromObjectType>[^/]+)/(?P<toObjectType>[^/]+)"
-_LABELS = r"/crm/(?:associations/v4|associations/2026-03|v4/associations)/(?P<fromObjectType>[^/]+)/(?P<toObjectType>[^/]+)/labels"
-_V4OBJ = r"/crm/(?:v4/objects|objects/2026-03)/(?P<fromObjectType>[^/]+)/(?P<fromObjectId>\d+)/associations"
+_ASSOC = (r"/crm/(?:v4/associations|associations/2026-03)"
+          r"/(?P<fromObjectType>[^/]+)/(?P<toObjectType>[^/]+)")
+_LABELS = (r"/crm/(?:associations/v4|associations/2026-03|v4/associations)"
+           r"/(?P<fromObjectType>[^/]+)/(?P<toObjectType>[^/]+)/labels")
+_V4OBJ = (r"/crm/(?:v4/objects|objects/2026-03)"
+          r"/(?P<fromObjectType>[^/]+)/(?P<fromObjectId>\d+)/associations")
 _SCHED = r"/scheduler/(?:v3|2026-03)/meetings/calendar"
 _ACCOUNT = r"/account-info/(?:v3|2026-03)/details"
 
 
-def _route(method: str, path: str, handler: Handler, scope: ScopeRule, is_search: bool = False) -> Route:
+def _route(
+    method: str, path: str, handler: Handler, scope: ScopeRule, is_search: bool = False
+) -> Route:
     return Route(method, re.compile(f"^{path}/?$"), handler, scope, is_search)
 
 
@@ -115,9 +121,11 @@ ROUTES: tuple[Route, ...] = (
     _route("DELETE", _OBJ + r"/(?P<objectId>[^/]+)", objects.delete_one, _objects_scope(True)),
     _route("GET", _PROPS, properties.list_properties, _schema_scope(False)),
     _route("POST", _PROPS, properties.create_property, _schema_scope(True)),
-    _route("GET", _PROPS + r"/(?P<propertyName>[^/]+)", properties.get_property, _schema_scope(False)),
+    _route("GET", _PROPS + r"/(?P<propertyName>[^/]+)", properties.get_property,
+           _schema_scope(False)),
     _route("GET", _OWNERS, owners.list_owners, _fixed("automation", "crm.objects.owners.read")),
-    _route("GET", _OWNERS + r"/(?P<ownerId>[^/]+)", owners.get_owner, _fixed("automation", "crm.objects.owners.read")),
+    _route("GET", _OWNERS + r"/(?P<ownerId>[^/]+)", owners.get_owner,
+           _fixed("automation", "crm.objects.owners.read")),
     _route("POST", _ASSOC + "/batch/create", associations.batch_create,
            _objects_scope(True, "fromObjectType")),
     _route("POST", _ASSOC + "/batch/read", associations.batch_read,

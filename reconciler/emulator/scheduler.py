@@ -36,14 +36,16 @@ _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[
 #: any other key (a custom property, say) is ignored, not written to the meeting.
 SCHEDULER_PROPERTIES = (
     *REQUIRED_PROPERTIES, "hs_activity_type", "hs_attachment_ids", "hs_attendee_owner_ids",
-    "hs_internal_meeting_notes", "hs_meeting_body", "hs_meeting_location", "hs_meeting_location_type",
+    "hs_internal_meeting_notes", "hs_meeting_body", "hs_meeting_location",
+    "hs_meeting_location_type",
 )
 
 
 def _check_body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise validation_error("Invalid input JSON: expected a calendar meeting request")
-    missing = [k for k in ("associations", "emailReminderSchedule", "timezone", "properties") if k not in body]
+    missing = [k for k in ("associations", "emailReminderSchedule", "timezone", "properties")
+               if k not in body]
     if missing:
         raise validation_error(f"Missing required field(s): {', '.join(missing)}")
     props = body["properties"]
@@ -56,12 +58,15 @@ def _check_body(body: Any) -> dict[str, Any]:
     if not isinstance(schedule, dict) or not isinstance(schedule.get("reminders"), list) or \
             not isinstance(schedule.get("shouldIncludeInviteDescription"), bool):
         raise validation_error(
-            "emailReminderSchedule needs reminders (array) and shouldIncludeInviteDescription (boolean)"
+            "emailReminderSchedule needs reminders (array) and "
+            "shouldIncludeInviteDescription (boolean)"
         )
     for reminder in schedule["reminders"]:
         if not isinstance(reminder, dict) or as_int(reminder.get("numberOfTimeUnits")) is None \
                 or reminder.get("timeUnit") not in TIME_UNITS:
-            raise validation_error(f"Each reminder needs numberOfTimeUnits and timeUnit in {list(TIME_UNITS)}")
+            raise validation_error(
+                f"Each reminder needs numberOfTimeUnits and timeUnit in {list(TIME_UNITS)}"
+            )
     if not isinstance(body["timezone"], str) or not body["timezone"]:
         raise validation_error("timezone must be a non-empty string")
     _check_timezone(body["timezone"])
@@ -106,7 +111,9 @@ def _check_properties(props: dict[str, Any]) -> None:
         )
     for name in ("hs_attachment_ids", "hs_attendee_owner_ids"):
         if name in props and not isinstance(props[name], list):
-            raise validation_error(f"{name} must be an array of strings", context={"propertyName": [name]})
+            raise validation_error(
+                f"{name} must be an array of strings", context={"propertyName": [name]}
+            )
 
 
 def _date_time(value: Any) -> datetime | None:
@@ -134,11 +141,11 @@ def create_calendar_meeting(portal: Portal, request: ApiRequest) -> Reply:
         raise validation_error(f"organizerUserId {organizer} is not a user of this portal")
     body = _check_body(request.body)
     schedule = body["emailReminderSchedule"]
-    props = {
-        name: _wire(value) for name, value in body["properties"].items() if name in SCHEDULER_PROPERTIES
-    }
+    props = {name: _wire(value) for name, value in body["properties"].items()
+             if name in SCHEDULER_PROPERTIES}
     associations = [
-        {key: item[key] for key in ("to", "types") if key in item} if isinstance(item, dict) else item
+        {key: item[key] for key in ("to", "types") if key in item}
+        if isinstance(item, dict) else item
         for item in body["associations"]
     ] if isinstance(body["associations"], list) else body["associations"]
     props["hs_engagement_source"] = "MEETINGS"
@@ -149,7 +156,9 @@ def create_calendar_meeting(portal: Portal, request: ApiRequest) -> Reply:
     )
     record = good[0].record
     if record is None:  # pragma: no cover - create_records raises for a bad input
-        raise HubSpotError(500, {"status": "error", "message": "create failed", "category": "INTERNAL_ERROR"})
+        raise HubSpotError(
+            500, {"status": "error", "message": "create failed", "category": "INTERNAL_ERROR"}
+        )
     event = {
         "meetingId": str(record.id),
         "organizerUserId": organizer,

@@ -69,7 +69,9 @@ def _matches(filter_: dict[str, Any], props: dict[str, str], kinds: dict[str, st
         inside = actual is not None and _in_key(actual, kind) in _in_values(filter_, kind)
         return inside if operator == "IN" else not inside
     if operator == "NEQ":
-        return actual is None or _comparable(actual, kind) != _comparable(str(filter_.get("value", "")), kind)
+        return actual is None or _comparable(actual, kind) != _comparable(
+            str(filter_.get("value", "")), kind
+        )
     if actual is None:
         return False
     left = _comparable(actual, kind)
@@ -166,7 +168,9 @@ def _searchable(record: StoredRecord, now: float) -> dict[str, str] | None:
 def search(portal: Portal, request: ApiRequest) -> Reply:
     object_type = portal.resolve_type(request.params["objectType"])
     body = _check_request(request.body)
-    after = int(str(body.get("after") or "0") or "0") if str(body.get("after") or "0").isdigit() else 0
+    after = (
+        int(str(body.get("after") or "0") or "0") if str(body.get("after") or "0").isdigit() else 0
+    )
     limit = int(body.get("limit", 10))
     if after + limit > MAX_TOTAL:
         raise validation_error(f"Cannot page beyond {MAX_TOTAL} results")

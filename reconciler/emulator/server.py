@@ -41,7 +41,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         except Exception as exc:  # noqa: BLE001 - a bug in the emulator: answer 500, keep serving
-            reply = Reply(500, error_body("INTERNAL_ERROR", f"Emulator bug: {type(exc).__name__}: {exc}"))
+            reply = Reply(
+                500, error_body("INTERNAL_ERROR", f"Emulator bug: {type(exc).__name__}: {exc}")
+            )
         payload = dumps(reply.body) if reply.body is not None else b""
         self.send_response(reply.status)
         for name, value in reply.headers.items():
@@ -64,7 +66,9 @@ class _Handler(BaseHTTPRequestHandler):
         """Close the connection with no answer at all (the client sees a disconnect)."""
         self.close_connection = True
         try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass

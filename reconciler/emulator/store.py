@@ -88,7 +88,9 @@ def _decode(row: sqlite3.Row | tuple[Any, ...]) -> StoredRecord:
     )
 
 
-_COLUMNS = "type, id, properties, created_at, updated_at, archived, archived_at, visible_at, indexed"
+_COLUMNS = (
+    "type, id, properties, created_at, updated_at, archived, archived_at, visible_at, indexed"
+)
 
 
 class Store:
@@ -238,7 +240,8 @@ class Store:
         """Claim (name, value) for record ids; an empty value releases the record's claim."""
         for name, value, record_id in entries:
             conn.execute(
-                "DELETE FROM uniques WHERE type=? AND name=? AND id=?", (object_type, name, record_id)
+                "DELETE FROM uniques WHERE type=? AND name=? AND id=?",
+                (object_type, name, record_id),
             )
             if value != "":
                 conn.execute(

@@ -26,7 +26,8 @@ class WriteInput:
     index: int
     trace_id: str | None
     properties: dict[str, str] = field(default_factory=dict)
-    associations: list[tuple[str, int, str, int]] = field(default_factory=list)  # to_type, to_id, cat, tid
+    # (to_type, to_id, category, type_id)
+    associations: list[tuple[str, int, str, int]] = field(default_factory=list)
     error: dict[str, Any] | None = None
     status: int = 400
     record: StoredRecord | None = None
@@ -64,12 +65,17 @@ def check_associations(
             category = str(spec.get("associationCategory", "")) if isinstance(spec, dict) else ""
             raw_type_id = spec.get("associationTypeId") if isinstance(spec, dict) else None
             type_id = as_int(raw_type_id)
-            target = portal.association_target(object_type, category, type_id) if type_id is not None else None
+            target = (
+                portal.association_target(object_type, category, type_id)
+                if type_id is not None
+                else None
+            )
             if target is None or type_id is None:
                 return [], error_body(
                     "VALIDATION_ERROR",
                     f"{category} association type id {raw_type_id} is not valid for {object_type}",
-                    errors=[{"message": "invalid association type", "code": "INVALID_ASSOCIATION_TYPE",
+                    errors=[{"message": "invalid association type",
+                             "code": "INVALID_ASSOCIATION_TYPE",
                              "context": {"associationTypeId": [str(raw_type_id)]}}],
                 )
             wanted.append((target, to_id, category, type_id))
@@ -102,7 +108,11 @@ def missing_required(object_type: str, props: dict[str, str]) -> dict[str, Any] 
 
     The body is the one observed for tasks ("Error creating TASK. Some required properties
     were not set.", context.properties); for meetings and calls it is unverified."""
-    if object_type == "meetings" and "hs_timestamp" not in props and props.get("hs_meeting_start_time"):
+    if (
+        object_type == "meetings"
+        and "hs_timestamp" not in props
+        and props.get("hs_meeting_start_time")
+    ):
         props["hs_timestamp"] = props["hs_meeting_start_time"]
     missing = [name for name in REQUIRED_ON_CREATE.get(object_type, ()) if not props.get(name)]
     if not missing:
@@ -173,7 +183,9 @@ def create_records(
         items: list[WriteInput] = []
         for index, raw in enumerate(raw_inputs):
             item = WriteInput(index, trace_id_of(raw))
-            props, problems = portal.check_properties(object_type, raw.get("properties"), creating=True)
+            props, problems = portal.check_properties(
+                object_type, raw.get("properties"), creating=True
+            )
             if problems:
                 item.error = portal.property_error(problems)
             elif (missing := missing_required(object_type, props)) is not None:
@@ -189,7 +201,7 @@ def create_records(
         good = [item for item in items if item.error is None]
         now = portal.now_iso()
         ids = portal.store.allocate_ids(conn, len(good))
-        for item, record_id in zip(good, ids):
+        for item, record_id in zip(good, ids, strict=True):
             item.record = portal.new_record(object_type, record_id, item.properties, now)
         portal.store.insert_records(conn, [item.record for item in good if item.record])
         for item in good:
@@ -235,7 +247,9 @@ def update_records(
     unique_names = portal.unique_properties(object_type)
     with portal.store.transaction() as conn:
         mapping = lookup_ids(portal, object_type, [r.get("id") for r in raw_inputs], id_property)
-        found = portal.store.get_records(object_type, [i for i in mapping.values() if i is not None])
+        found = portal.store.get_records(
+            object_type, [i for i in mapping.values() if i is not None]
+        )
         items: list[WriteInput] = []
         for index, raw in enumerate(raw_inputs):
             item = WriteInput(index, trace_id_of(raw), new=False)
@@ -265,7 +279,8 @@ def update_records(
             portal.apply_update(item.record, item.properties, now)
             portal.store.set_uniques(
                 conn, object_type,
-                [(n, item.properties[n], item.record.id) for n in unique_names if n in item.properties],
+                [(n, item.properties[n], item.record.id)
+                 for n in unique_names if n in item.properties],
             )
         portal.store.update_records(conn, [item.record for item in good if item.record])
     return good, bad

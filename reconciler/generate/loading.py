@@ -46,7 +46,9 @@ class _Cache(Protocol):
     def put(self, key: str, payload: dict[str, Any]) -> None: ...
 
 
-def file_sections(document: Mapping[str, Any], positions: _Positions | None) -> dict[str, Any] | None:
+def file_sections(
+    document: Mapping[str, Any], positions: _Positions | None
+) -> dict[str, Any] | None:
     """A file's ``generate:``/``patch:`` sections with each generator's position, or None."""
     generate = document.get("generate")
     patch = document.get("patch")
@@ -227,8 +229,10 @@ def variable_issues(data: Mapping[str, Any], display: str) -> list[PendingIssue]
     declared = declared_variables(data)
     for name, variable in declared.items():
         if variable.type not in _TYPES:
-            issues.append(PendingIssue(display, ("vars", name, "type"),
-                                       f"{variable.type!r} is not a variable type; use {', '.join(_TYPES)}"))
+            issues.append(PendingIssue(
+                display, ("vars", name, "type"),
+                f"{variable.type!r} is not a variable type; use {', '.join(_TYPES)}",
+            ))
             continue
         try:
             _typed(variable, variable.default, from_text=False)
@@ -242,7 +246,9 @@ def variable_issues(data: Mapping[str, Any], display: str) -> list[PendingIssue]
             known = declared.get(name)
             if known is None:
                 hint = did_you_mean(name, declared) or "; declare it under vars: first"
-                issues.append(PendingIssue(display, where, f"unknown variable {name!r}{hint}", at_key=True))
+                issues.append(
+                    PendingIssue(display, where, f"unknown variable {name!r}{hint}", at_key=True)
+                )
                 continue
             try:
                 _typed(known, value, from_text=False)
@@ -348,7 +354,7 @@ def generate(
             cache.put(key, {"generated": records})
     by_file = result.by_file
     rows = finalize(records, reference_time, timezone)
-    for entry, row in zip(records, rows):
+    for entry, row in zip(records, rows, strict=True):
         file = displays[entry[E_FILE]]
         found = by_file.get(file)
         if found is None:

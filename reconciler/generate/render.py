@@ -49,7 +49,9 @@ class Pinned:
     pins: Mapping[str, tuple[str, str]]
 
 
-def rendered_values(record: DesiredRecord, pinned: Pinned | None) -> tuple[dict[str, str], dict[int, str]]:
+def rendered_values(
+    record: DesiredRecord, pinned: Pinned | None
+) -> tuple[dict[str, str], dict[int, str]]:
     """The record's properties with pinned values applied, and pinned picks by index."""
     properties = dict(record.properties)
     picks: dict[int, str] = {}

@@ -88,7 +88,9 @@ def key_pattern_problem(pattern: str) -> str | None:
     names = [name for _, name, _, _ in parsed if name is not None]
     for name in names:
         if name not in ("n", "parent"):
-            return f"{pattern!r}: {{{name}}} is not known in a key pattern; use {{n}} and {{parent}}"
+            return (
+                f"{pattern!r}: {{{name}}} is not known in a key pattern; use {{n}} and {{parent}}"
+            )
     for _, field_name, spec, conversion in parsed:
         if conversion:
             return f"{pattern!r}: conversions (!r, !s) are not allowed in a key pattern"
@@ -125,5 +127,7 @@ def key_problem(key: str) -> str | None:
     if len(key) > 100:
         return "keys are at most 100 characters"
     if not KEY_RE.match(key):
-        return "keys are lowercase letters, digits, '-', '_' and '.', starting with a letter or digit"
+        return (
+            "keys are lowercase letters, digits, '-', '_' and '.', starting with a letter or digit"
+        )
     return None

@@ -126,7 +126,8 @@ class Definition:
         found: set[str] = set()
         if self.template is not None:
             found |= self.template.parent_fields
-        for branch in (self.past, self.future, *[c for c in self.choices if isinstance(c, Definition)]):
+        for branch in (self.past, self.future,
+                       *[c for c in self.choices if isinstance(c, Definition)]):
             if isinstance(branch, Definition):
                 found |= branch.reads_parent
         return frozenset(found)
@@ -136,7 +137,8 @@ class Definition:
         found: set[str] = set()
         if self.template is not None:
             found |= self.template.variables
-        for branch in (self.past, self.future, *[c for c in self.choices if isinstance(c, Definition)]):
+        for branch in (self.past, self.future,
+                       *[c for c in self.choices if isinstance(c, Definition)]):
             if isinstance(branch, Definition):
                 found |= branch.reads_vars
         return frozenset(found)
@@ -274,7 +276,9 @@ def _window(body: Any, raw: Mapping[str, Any]) -> Definition:
         raise ValueProblem(f"datetime_between: unexpected {', '.join(sorted(map(str, extra)))}")
     start, end = _days(body["start"]), _days(body["end"])
     if end < start:
-        raise ValueProblem(f"datetime_between: end ({body['end']}) is before start ({body['start']})")
+        raise ValueProblem(
+            f"datetime_between: end ({body['end']}) is before start ({body['start']})"
+        )
     business = body.get("business_hours", False)
     if not isinstance(business, bool):
         raise ValueProblem("business_hours: is true or false")
@@ -286,7 +290,9 @@ def _window(body: Any, raw: Mapping[str, Any]) -> Definition:
 
 def _by_time(body: Any, raw: Mapping[str, Any], default_locale: str) -> Definition:
     if not isinstance(body, dict) or not {"field", "past", "future"} <= set(body):
-        raise ValueProblem("by_time: takes {field: <a generated time field>, past: ..., future: ...}")
+        raise ValueProblem(
+            "by_time: takes {field: <a generated time field>, past: ..., future: ...}"
+        )
     extra = set(body) - {"field", "past", "future"}
     if extra:
         raise ValueProblem(f"by_time: unexpected {', '.join(sorted(map(str, extra)))}")

@@ -1,1 +1,2 @@
-"""HubSpot: the one client (connection, endpoints, failures, retries, rate limit, token, budget, the record codec)."""
+"""HubSpot: the one client (connection, endpoints, failures, retries, rate limit, token,
+budget, the record codec)."""

@@ -81,11 +81,15 @@ class AssociationEndpoints(Endpoints):
             batch, todo = todo[:BATCH_LIMIT], todo[BATCH_LIMIT:]
             asked = {item["id"] for item in batch}
 
-            def parse(data: Any) -> list[tuple[str, list[tuple[str, int]], str | None]]:
+            def parse(
+                data: Any, asked: set[str] = asked  # this batch's, bound now
+            ) -> list[tuple[str, list[tuple[str, int]], str | None]]:
                 results = associations_from_api(data)
                 for from_id, _pairs, _after in results:
                     if from_id not in asked:
-                        raise AnswerShapeError(f"it answers for {from_id}, which was not asked for")
+                        raise AnswerShapeError(
+                            f"it answers for {from_id}, which was not asked for"
+                        )
                 return results
 
             for from_id, pairs_found, after in self._call(

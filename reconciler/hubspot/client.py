@@ -105,7 +105,8 @@ class HubSpotClient(ObjectEndpoints, SearchEndpoints, AccountEndpoints, Associat
         return self.connection.search_limiter
 
     def __repr__(self) -> str:
-        return f"HubSpotClient(base_url={self.settings.base_url!r}, api_version={self.paths.version!r})"
+        return (f"HubSpotClient(base_url={self.settings.base_url!r}, "
+                f"api_version={self.paths.version!r})")
 
     def __enter__(self) -> HubSpotClient:
         return self

@@ -1,9 +1,10 @@
 """The one place a request to HubSpot is sent: auth, deadline, rate limits, retries, errors.
 
 ``HubSpotConnection`` owns the one ``httpx.Client`` (keep-alive, HTTP/1.1, thread-safe),
-the limiters (``reconciler.hubspot.ratelimit``) and the retry policy (``reconciler.hubspot.retrying``);
-``reconciler.hubspot.client`` builds HubSpot's endpoints on top of it. httpx exceptions and error
-answers become ``reconciler.errors`` here: nothing outside sees an httpx type.
+the limiters (``reconciler.hubspot.ratelimit``) and the retry policy
+(``reconciler.hubspot.retrying``); ``reconciler.hubspot.client`` builds HubSpot's endpoints
+on top of it. httpx exceptions and error answers become ``reconciler.errors`` here: nothing
+outside sees an httpx type.
 
 Which failures are sent again (facts §2, §3)::
 
@@ -115,7 +116,8 @@ class ClientSettings:
         check_token(self.token, self.token_env)
         if self.api_version != "v3" and not _DATE_VERSION.match(self.api_version):
             raise ConfigError(
-                f"api_version {self.api_version!r} is neither 'v3' nor a date version like '2026-03'"
+                f"api_version {self.api_version!r} is neither 'v3' nor a date version "
+                "like '2026-03'"
             )
         if self.concurrency < 1:
             raise ConfigError(f"concurrency must be at least 1, not {self.concurrency}")

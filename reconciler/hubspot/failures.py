@@ -230,7 +230,9 @@ class FailureMapper:
         reason = self.scrub(f"{type(error).__name__}: {error}".rstrip(": "))
         # Connect errors (and waiting for a pooled connection) happen before a byte of
         # the request is sent: safe to resend even for a create.
-        never_sent = isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+        never_sent = isinstance(
+            error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+        )
         if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)) and not reached:
             return self._unreachable(error, reason)
         if isinstance(error, httpx.TimeoutException) and not never_sent and time_left() <= 0:

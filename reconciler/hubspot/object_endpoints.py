@@ -158,7 +158,8 @@ class ObjectEndpoints(Endpoints):
             "timezone": timezone,
             "emailReminderSchedule": {
                 "reminders": [
-                    {"numberOfTimeUnits": int(number), "timeUnit": unit} for number, unit in reminders
+                    {"numberOfTimeUnits": int(number), "timeUnit": unit}
+                    for number, unit in reminders
                 ],
                 "shouldIncludeInviteDescription": bool(include_description),
             },

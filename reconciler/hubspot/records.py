@@ -239,9 +239,8 @@ def record_from_api(data: Any, where: str = "the record") -> RemoteRecord:
                 item = as_object(item, item_where)
                 type_id = item.get("typeId", item.get("associationTypeId"))
                 to_id = item.get("id", item.get("toObjectId"))
-                pairs.append(
-                    (_id(to_id, f"{item_where}.id"), as_integer(type_id or 0, f"{item_where}.typeId"))
-                )
+                pairs.append((_id(to_id, f"{item_where}.id"),
+                              as_integer(type_id or 0, f"{item_where}.typeId")))
             associations[str(to_type)] = tuple(pairs)
     new = body.get("new")
     return RemoteRecord(
@@ -430,9 +429,12 @@ def property_from_api(data: Any, where: str = "the property") -> PropertyDefinit
         has_unique_value=bool(data.get("hasUniqueValue", False)),
         hidden=bool(data.get("hidden", False)),
         form_field=bool(data.get("formField", False)),
-        options=tuple(str(o.get("value")) for o in data.get("options") or [] if isinstance(o, Mapping)),
+        options=tuple(
+            str(o.get("value")) for o in data.get("options") or [] if isinstance(o, Mapping)
+        ),
         hubspot_defined=bool(data.get("hubspotDefined", False)),
-        read_only_value=bool(metadata.get("readOnlyValue", False)) if isinstance(metadata, Mapping) else False,
+        read_only_value=(bool(metadata.get("readOnlyValue", False))
+                         if isinstance(metadata, Mapping) else False),
     )
 
 

@@ -79,7 +79,9 @@ def _managed_properties(record: DesiredRecord | None) -> list[str]:
     return managed_names(record) if record is not None else []
 
 
-def _adopted_record(record: DesiredRecord | None, object_type: str, remote: RemoteRecord) -> RecordState:
+def _adopted_record(
+    record: DesiredRecord | None, object_type: str, remote: RemoteRecord
+) -> RecordState:
     """The state entry for a record found in the portal: its managed properties as the
     portal holds them (so the next plan shows only real differences), and its pins as the
     record's digest (``reconciler_applied``) says they were applied, so a changed

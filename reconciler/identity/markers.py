@@ -104,7 +104,8 @@ def ensure_markers(
                 field_type="text", group_name=group, has_unique_value=False,
                 hidden=True, form_field=False,
             ))
-        if DIGEST_PROPERTY not in existing:  # what was applied: see reconciler.identity.applied_digest
+        # what was applied: see reconciler.identity.applied_digest
+        if DIGEST_PROPERTY not in existing:
             client.create_property(object_type, PropertyDefinition(
                 name=DIGEST_PROPERTY, label="Reconciler applied", type="string",
                 field_type="textarea", group_name=group, has_unique_value=False,

@@ -1,9 +1,10 @@
 """A project's identity: the ``id:`` in ``reconciler.yaml`` that its markers carry.
 
-The id is written once, by ``reconciler init`` (``reconciler.workflow.scaffold``), and committed with the
-project: it does not change when the folder is moved or renamed, and two folders of the
-same name get different ids, so they never share records. It is the slug of the project's
-name (for people reading markers in HubSpot) plus 8 random hex digits (for uniqueness).
+The id is written once, by ``reconciler init`` (``reconciler.workflow.scaffold``), and
+committed with the project: it does not change when the folder is moved or renamed, and two
+folders of the same name get different ids, so they never share records. It is the slug of
+the project's name (for people reading markers in HubSpot) plus 8 random hex digits (for
+uniqueness).
 
 ``reconciler.yaml`` is edited with ruamel's round-trip mode so its comments and key order
 survive; ruamel's types stay in this module.

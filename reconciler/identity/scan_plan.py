@@ -122,7 +122,9 @@ def plan_with_portal(
         if change.address not in found:
             changes.append(change)
         elif change.action == "update":
-            changes.append(replace(change, action="adopt", reason=_adopt_reason(scan, change.address)))
+            changes.append(
+                replace(change, action="adopt", reason=_adopt_reason(scan, change.address))
+            )
         # (a remark of a found record: it carries this project's markers already)
     unchanged = []
     for address in made.unchanged:
@@ -133,8 +135,9 @@ def plan_with_portal(
         associations, _picks = picked_associations(record, recorded, desired.records)
         changes.append(Change(
             action="adopt", object_type=record.object_type, key=record.key,
-            reason=_adopt_reason(scan, address), hubspot_id=recorded.id, after=dict(recorded.properties),
-            associations=associations, pins=dict(recorded.pinned), source=record.source,
+            reason=_adopt_reason(scan, address), hubspot_id=recorded.id,
+            after=dict(recorded.properties), associations=associations,
+            pins=dict(recorded.pinned), source=record.source,
         ))
     changes.extend(_forget_replaced(desired, state, scan, remote))
     if dedupe:

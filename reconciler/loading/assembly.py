@@ -51,7 +51,8 @@ def assemble(
                 owners[(object_type, key)] = (result.display, line, column)
                 continue
             where = f"{first[0]}:{first[1]}:{first[2]}"
-            message = f"{object_type}/{key} is already defined at {where}; local keys are unique per object type"
+            message = (f"{object_type}/{key} is already defined at {where}; "
+                       "local keys are unique per object type")
             path = record_path(object_type, key)
             issues.append(PendingIssue(result.display, path, message, at_key=True))
     keys_by_type: dict[str, list[str]] = {}

@@ -199,7 +199,8 @@ def _drop_pin_only_updates(
         ):
             moved.append(change.address)
         changes.append(change)
-    return replace(drafted, changes=tuple(changes), unchanged=tuple(sorted(unchanged))), tuple(moved)
+    return (replace(drafted, changes=tuple(changes), unchanged=tuple(sorted(unchanged))),
+            tuple(moved))
 
 
 def check_owners(desired: DesiredState, owners: Mapping[str, str]) -> None:

@@ -67,7 +67,7 @@ def test_labels(api: httpx.Client) -> None:
                        json={"name": "organizer", "label": "Organizer", "inverseLabel": "Organized"})
     assert created.status_code == 200
     type_id = created.json()["results"][0]["typeId"]
-    assert any(l["label"] == "Organizer" for l in api.get("/crm/associations/v4/meetings/contacts/labels").json()["results"])
+    assert any(label["label"] == "Organizer" for label in api.get("/crm/associations/v4/meetings/contacts/labels").json()["results"])
     contact = _create(api, "contacts", {"email": "b@example.com"})
     meeting = _create(api, "meetings", {"hs_timestamp": "2026-01-05T10:00:00Z"},
                       [_to(contact, type_id, "USER_DEFINED")])

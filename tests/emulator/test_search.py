@@ -20,8 +20,8 @@ def _contacts(api: httpx.Client) -> list[str]:
         ("linus@example.org", "Linus", "Torvalds", "lead"),
     ]
     inputs = [
-        {"properties": {"email": e, "firstname": f, "lastname": l, "lifecyclestage": s}, "associations": []}
-        for e, f, l, s in people
+        {"properties": {"email": e, "firstname": f, "lastname": last, "lifecyclestage": s}, "associations": []}
+        for e, f, last, s in people
     ]
     results = api.post("/crm/v3/objects/contacts/batch/create", json={"inputs": inputs}).json()["results"]
     by_email = {r["properties"]["email"]: r["id"] for r in results}  # results are shuffled

@@ -172,7 +172,7 @@ def test_the_gitops_example_through_pull_requests_and_merges(
           + "removed: [calls/northwind-intro-call]\n")
     sandbox, prod = _merge(ci)
     assert "1 released" in sandbox and "1 released" in prod, sandbox + prod
-    for emu, call_id in zip((emulator, production), call_ids):
+    for emu, call_id in zip((emulator, production), call_ids, strict=True):
         assert call not in _ids(emu)
         assert call_id in {str(r["id"]) for r in stored(emu, "calls")}  # never archived
     for _ in range(2):  # and later merges to the protected target keep working

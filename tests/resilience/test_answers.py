@@ -103,7 +103,7 @@ def _markers_rotated(answer: dict[str, Any]) -> dict[str, Any]:
     results = answer["results"]
     turned = results[1:] + results[:1]
     return {**answer, "results": [
-        {**r, "id": t["id"], "properties": t["properties"]} for r, t in zip(results, turned)
+        {**r, "id": t["id"], "properties": t["properties"]} for r, t in zip(results, turned, strict=True)
     ]}
 
 

@@ -97,7 +97,8 @@ def _kill_repeatedly(
         else:
             # while writing: a batch of this run answered, the next one in flight
             while faulty.wait_for_request(
-                lambda r: r["path"].endswith("/batch/create") and r["time"] >= started,
+                lambda r, started=started: (r["path"].endswith("/batch/create")
+                                            and r["time"] >= started),
                 timeout=0.2,
             ) is None:
                 assert process.process.poll() is None, "the apply ended before writing"

@@ -64,9 +64,9 @@ def test_refused_inputs_are_reported_with_file_and_line_and_retried_alone(
     assert run.code == 1, run.out + run.err
     assert "Traceback" not in run.err
     lines = run.err.splitlines()
-    bad_contact = next(l for l in lines if "contacts/bad-contact" in l)
+    bad_contact = next(line for line in lines if "contacts/bad-contact" in line)
     assert bad_contact.startswith(f"{spec}:4: contacts/bad-contact: failed: "), bad_contact
-    skipped = next(l for l in lines if "meetings/needs-bad-contact" in l)
+    skipped = next(line for line in lines if "meetings/needs-bad-contact" in line)
     assert skipped == (f"{spec}:15: meetings/needs-bad-contact: skipped: depends on "
                        "contacts/bad-contact, which failed")
     assert re.search(r"3 created, .*1 failed, 1 skipped", run.out), run.out

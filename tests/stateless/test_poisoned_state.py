@@ -5,9 +5,9 @@ write (saying so, with the way to take it on purpose) and never updates, remarks
 archives it; apply, given a plan it did not check (a saved offline plan), reads the
 records back and refuses to write to such a record.
 
-The fixtures are those of ``test_other_teams_records``: the other team's first-release
-records (``acme:<address>``, no ``reconciler_project``) beside this project ``acme``, made
-with its own id and applied once.
+The fixtures are those of ``test_other_teams_records`` (shared through ``conftest``): the
+other team's first-release records (``acme:<address>``, no ``reconciler_project``) beside
+this project ``acme``, made with its own id and applied once.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import UpdateInput
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from tests.resilience.conftest import STATE, read_state
-from tests.stateless.test_other_teams_records import (  # noqa: F401  (fixtures)
+from tests.stateless.test_other_teams_records import (
     KICKOFF,
     PROJECT_ID,
     Cli,
@@ -27,8 +27,6 @@ from tests.stateless.test_other_teams_records import (  # noqa: F401  (fixtures)
     _ours,
     _snapshot,
     _write_state,
-    applied,
-    hub,
 )
 
 Applied = tuple[Path, dict[str, str], dict[str, str]]
