@@ -25,8 +25,10 @@ demo: $(STAMP)
 	$(BIN)/reconciler plan --project examples --detailed-exitcode
 	$(BIN)/reconciler state list --project examples
 
-# Two workers; a worker that runs out of tests takes some of the other's (worksteal).
+# Lint first (CI runs `make test`, so a lint error fails it), then two workers; a worker
+# that runs out of tests takes some of the other's (worksteal).
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
