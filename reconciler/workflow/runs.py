@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.applying.apply import apply_plan
@@ -43,6 +43,8 @@ class PlanOutcome:
     refresh: RefreshReport | None = None
     #: X-HubSpot-RateLimit-Daily-Remaining as last seen (None: not said)
     daily_remaining: int | None = None
+    #: located warning lines about the target's settings (``LoadedTarget.warnings``)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ class ApplyOutcome:
     released: tuple[str, ...] = ()
     #: creates --only did not name but the records it names need
     needed: tuple[str, ...] = ()
+    #: located warning lines about the target's settings (``LoadedTarget.warnings``)
+    warnings: tuple[str, ...] = ()
 
 
 def plan_target(loaded: LoadedTarget, options: RunOptions) -> PlanOutcome:
@@ -74,7 +78,7 @@ def plan_target(loaded: LoadedTarget, options: RunOptions) -> PlanOutcome:
         with connect(target, options.environ, state=state, clock=options.clock) as client:
             made = make_plan(loaded, state, options, client, released=released)
     return PlanOutcome(made.plan, target, in_flight, released, made.needed, made.refresh,
-                       made.daily_remaining)
+                       made.daily_remaining, loaded.warnings)
 
 
 def apply_target(
@@ -88,6 +92,20 @@ def apply_target(
 ) -> ApplyOutcome:
     """Recover an interrupted apply, plan (or load a saved plan), confirm, and apply. The
     caller holds the state's lock; the state is saved after every batch."""
+    outcome = _apply_target(loaded, options, confirm=confirm, progress=progress, stop=stop,
+                            saved_plan=saved_plan)
+    return replace(outcome, warnings=loaded.warnings) if loaded.warnings else outcome
+
+
+def _apply_target(
+    loaded: LoadedTarget,
+    options: RunOptions,
+    *,
+    confirm: Confirm,
+    progress: ProgressFactory | None,
+    stop: threading.Event | None,
+    saved_plan: Path | None,
+) -> ApplyOutcome:
     desired, target, store = loaded.desired, loaded.target, loaded.store
     grace = options.grace_seconds(target)
     stopped = stop.is_set if stop is not None else (lambda: False)
