@@ -48,6 +48,9 @@ class ApplyResult:
     released: list[str] = field(default_factory=list)
     #: extra records carrying a marker another record keeps, archived (``--dedupe``)
     deduped: list[str] = field(default_factory=list)
+    #: records whose pins were refreshed in the state (no request: nothing in the portal
+    #: changes, see ``planning.changes.STATE_ONLY_ACTIONS``)
+    repinned: list[str] = field(default_factory=list)
     #: what apply decided on its own that the reader should know (one line each)
     notes: list[str] = field(default_factory=list)
     #: how the wait for search to list the created records went (None: nothing created)
@@ -236,6 +239,19 @@ class ApplyRun:
             )
             if change.address not in self.result.updated:
                 self.result.updated.append(change.address)
+
+    def record_repinned(self, change: Change) -> None:
+        """A re-pin: the record keeps every value and association; its pins are new."""
+        with self.lock:
+            recorded = self.state.records.get(change.address)
+            if recorded is None or recorded.id != change.hubspot_id:
+                self.fail(change, f"not re-pinned: the state does not map it to id "
+                          f"{change.hubspot_id}")
+                return
+            self.state.records[change.address] = replace(
+                recorded, properties=dict(change.after), pinned=dict(change.pins),
+            )
+            self.result.repinned.append(change.address)
 
     def record_adopted(self, change: Change, record: RecordState) -> None:
         """A record carrying this address's marker, mapped instead of created."""
