@@ -15,6 +15,7 @@ id: honest-plans
 seed: 7
 vars:
   contacts: {type: integer, default: 20}
+  meetings: {type: integer, default: 2}
 """
 
 GENERATORS = """\
@@ -29,7 +30,7 @@ generate:
   meetings:
     for_each: contacts
     key: "{parent}-m{n}"
-    count: 2
+    count: "{{ vars.meetings }}"
     fields:
       title: "{{ random_choice('Kickoff', 'Demo', 'Review', 'Planning') }} with {{ parent.first_name }}"
       start: {datetime_between: {start: -10d, end: +10d, business_hours: true}}
@@ -48,9 +49,13 @@ generate:
 """
 
 
-def generated_project(root: Path, *, contacts: int = 20, generators: str = GENERATORS) -> Path:
-    """The project (written again in place: a test edits it as a user would)."""
-    project = PROJECT.replace("default: 20", f"default: {contacts}")
+def generated_project(
+    root: Path, *, contacts: int = 20, meetings: int = 2, generators: str = GENERATORS
+) -> Path:
+    """The project (written again in place: a test edits it as a user would); ``contacts``
+    and ``meetings`` (per contact) are its variables' defaults."""
+    project = PROJECT.replace("default: 20", f"default: {contacts}").replace(
+        "default: 2}", f"default: {meetings}}}")
     return write_project(root, {"reconciler.yaml": project, "gen.yaml": generators})
 
 
