@@ -53,7 +53,7 @@ def _run(run: ApplyRun) -> ApplyResult:
         # the digest property existed gets it with its first update)
         written = {c.object_type for c in changes
                    if c.action != "archive" and c.action not in STATE_ONLY_ACTIONS}
-        ensure_markers(run.client, written, run.unique_marker)
+        ensure_markers(run.client, written, run.unique_marker, project_id=run.project)
         refactor(run, [c for c in changes if c.action in ("move", "release")])
         run.check_stop()
         remark(run, [c for c in changes if c.action == "remark"])

@@ -246,7 +246,7 @@ def import_record(
                                [*_managed_properties(record), MARKER_PROPERTY, PROJECT_PROPERTY])
             _refuse_anothers(remote, record.object_type, address, desired.project.marker_id,
                              from_project)
-            ensure_markers(client, [record.object_type])
+            ensure_markers(client, [record.object_type], project_id=desired.project.marker_id)
             adopted = Adopted(address, remote.id)
             _set_markers(client, record.object_type, desired.project.marker_id, [adopted])
             resolve_owners(client, desired, state)

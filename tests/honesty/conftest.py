@@ -70,3 +70,6 @@ def edit(root: Path, old: str, new: str) -> None:
 def sent(emulator: Any) -> list[str]:
     """The requests the emulator answered since it was last cleared, as ``METHOD path``."""
     return [f"{r['method']} {r['path']}" for r in emulator.requests()]
+
+
+from tests.resilience.conftest import cli, faulty  # noqa: E402, F401  (fixtures)
