@@ -16,6 +16,8 @@ from typing import Any
 
 from reconciler.errors import RateLimitError, ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import RemoteRecord
+from reconciler.identity.refresh_watermark import Written
 from reconciler.model import AssociationRef, Source
 from reconciler.planning.changes import Change, Plan
 from reconciler.state.model import AppliedAssociation, RecordState, State
@@ -59,6 +61,9 @@ class ApplyResult:
     interrupted: bool = False
     stopped_reason: str | None = None
     requests: int = 0
+    #: what HubSpot accepted, with the modification times its answers gave (the next
+    #: refresh need not read it again: ``identity.refresh_watermark``)
+    written: Written = field(default_factory=Written, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -271,6 +276,10 @@ class ApplyRun:
     def record_remarked(self, change: Change) -> None:
         with self.lock:
             self.result.remarked.append(change.address)
+
+    def note_written(self, object_type: str, records: Iterable[RemoteRecord]) -> None:
+        """Records HubSpot's answer says it created or updated (for the refresh log)."""
+        self.result.written.note(object_type, records)
 
     def record_in_flight(self, batch_id: str, entry: dict[str, Any]) -> None:
         """Saved before the request leaves: a crash at any later moment leaves a trail."""

@@ -160,12 +160,15 @@ def properties_when_marked(client: HubSpotClient, object_type: str) -> set[str]:
 
 
 def set_markers(client: HubSpotClient, object_type: str, hubspot_id: str,
-                markers: Mapping[str, str]) -> None:
-    """Write the marker properties on one record (raises ReconcilerError if refused)."""
+                markers: Mapping[str, str]) -> RemoteRecord:
+    """Write the marker properties on one record (raises ReconcilerError if refused); the
+    record as HubSpot's answer gives it."""
     outcome = client.batch_update(object_type, [UpdateInput(hubspot_id, dict(markers))])
-    if outcome.errors or hubspot_id not in outcome.by_id():
+    written = outcome.by_id().get(hubspot_id)
+    if outcome.errors or written is None:
         message = outcome.errors[0].message if outcome.errors else "HubSpot returned no result"
         raise ReconcilerError(f"could not set the markers on {object_type} {hubspot_id}: {message}")
+    return written
 
 
 __all__ = [

@@ -66,7 +66,13 @@ from pathlib import Path
 from typing import Literal
 
 from reconciler.hubspot.client import HubSpotClient
-from reconciler.identity.refresh_log import MODIFIED, RefreshLog, load_log, save_log
+from reconciler.identity.refresh_log import (
+    MODIFIED,
+    AppliedSpan,
+    RefreshLog,
+    load_log,
+    save_log,
+)
 from reconciler.identity.refresh_reads import KEEP_DRIFTING, MARKERS, Reads, read_associations
 from reconciler.identity.refresh_survey import Survey, Untrusted
 from reconciler.model import DesiredState
@@ -191,13 +197,16 @@ def refresh_records(
         return _counted(Refreshed(state, reads.snapshots, report), survey, reads)
 
     cutoff = log.since_ms if log.settled else log.since_ms - int(margin_seconds * 1000)
+    # what an apply wrote since (refresh_watermark): left out of the search while it matters
+    spans = {t: span for t, span in log.applied.items()
+             if span.last_ms >= cutoff and t in ids_by_type}
     full_types: dict[str, str] = {}
     for object_type, by_id in ids_by_type.items():
         props = props_by_type[object_type]
         try:
             to_read, matched = survey.survey(
                 object_type, by_id, cutoff_ms=cutoff, extras=log.extras.get(object_type, ()),
-                skip=(log.since_ms, frozenset(log.at_since)),
+                skip=(log.since_ms, frozenset(log.at_since)), applied=spans.get(object_type),
             )
         except Untrusted as why:
             full_types[object_type] = str(why)
@@ -217,13 +226,30 @@ def refresh_records(
         seen_at = log.seen_at
     else:
         since, settled, seen_at = newest, False, now
+    since, settled, spans = _past_spans(since, settled, spans, now, margin_seconds)
     floor = reads.drift_floor()
     if floor and floor[0] < since:
         since, settled, seen_at = floor[0], False, now
     if log_path is not None:
-        save_log(log_path, _next_log(state, survey, reads, since, settled=settled,
-                                     seen_at=seen_at))
+        after = since if settled else since - int(margin_seconds * 1000)
+        save_log(log_path, _next_log(
+            state, survey, reads, since, settled=settled, seen_at=seen_at,
+            applied={t: span for t, span in spans.items() if span.last_ms >= after},
+        ))
     return _counted(Refreshed(state, reads.snapshots, report), survey, reads)
+
+
+def _past_spans(
+    since: int, settled: bool, spans: dict[str, AppliedSpan], now: float, margin: float
+) -> tuple[int, bool, dict[str, AppliedSpan]]:
+    """The cutoff past what an apply wrote, once this refresh has checked every span a
+    search-lag margin after the apply: everything modified up to the last of them has then
+    been compared (outside the spans by search, inside by count), so the next refresh need
+    not leave them out. Else the spans stay for the next refresh."""
+    if not spans or not settled or any(now - span.at < margin for span in spans.values()):
+        return since, settled, spans
+    past = max(span.last_ms for span in spans.values()) + 1
+    return max(since, past), True, {}
 
 
 def _counted(refreshed: Refreshed, survey: Survey, reads: Reads) -> Refreshed:
@@ -270,7 +296,7 @@ def _managed(
 
 def _next_log(
     state: State, survey: Survey, reads: Reads, since_ms: int, *, settled: bool,
-    seen_at: float,
+    seen_at: float, applied: Mapping[str, AppliedSpan] | None = None,
 ) -> RefreshLog:
     """The log this refresh leaves for the next one."""
     at_since = sorted(i for i, ms in reads.matched_ms.items() if ms == since_ms)
@@ -281,6 +307,7 @@ def _next_log(
         extras=dict(survey.extras), at_since=tuple(at_since[:KEEP_DRIFTING]),
         drifting={t: tuple(sorted(ids)) for t, ids in reads.drifting.items()}
         if listed else {},
+        applied=dict(applied or {}),
     )
 
 

@@ -18,6 +18,8 @@ from reconciler.applying.run import ApplyResult
 from reconciler.hubspot.budget import check_daily_budget, daily_remaining
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.refresh import RefreshReport
+from reconciler.identity.refresh_log import log_path_for
+from reconciler.identity.refresh_watermark import leave_watermark
 from reconciler.planning.changes import Plan
 from reconciler.settings import Target
 from reconciler.state.saved_plans import load_saved_plan
@@ -167,6 +169,9 @@ def _apply_target(
         )
         result.adopted.extend(recovered)
         store.save(state)
+        # the next plan need not read again what this apply wrote (it knows what it wrote)
+        leave_watermark(log_path_for(target.state_path), state, result.written,
+                        marker=desired.project.marker_id, now=client.clock.time())
     new_ids = {
         address: state.records[address].id
         for address in [*result.created, *result.adopted] if address in state.records
