@@ -72,6 +72,7 @@ class HubSpotClient(ObjectEndpoints, SearchEndpoints, AccountEndpoints, Associat
         self.connection = HubSpotConnection(settings, transport=transport)
         self._cancelled = threading.Event()
         self._owners = None
+        self.property_names = {}
 
     @property
     def clock(self) -> Clock:

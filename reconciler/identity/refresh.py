@@ -61,11 +61,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import BATCH_LIMIT
 from reconciler.identity.refresh_log import (
     MODIFIED,
     AppliedSpan,
@@ -74,7 +75,7 @@ from reconciler.identity.refresh_log import (
     save_log,
 )
 from reconciler.identity.refresh_reads import KEEP_DRIFTING, MARKERS, Reads, read_associations
-from reconciler.identity.refresh_survey import Survey, Untrusted
+from reconciler.identity.refresh_survey import RANGE_SIZE, Survey, Untrusted
 from reconciler.model import DesiredState
 from reconciler.planning.changes import RemoteSnapshot
 from reconciler.state.model import State
@@ -105,6 +106,9 @@ class RefreshReport:
     #: types read in full during an incremental refresh, with why
     full_types: Mapping[str, str] = field(default_factory=dict)
     associations_read: int = 0
+    #: requests a refresh right after this one would take (with the log this one left: a
+    #: search per type, the drifting records read again); None when it left no log
+    next_requests: int | None = None
 
     def describe(self) -> str:
         if self.mode == "full":
@@ -194,6 +198,7 @@ def refresh_records(
         if vouch and log_path is not None and survey.newest_ms is not None:
             since = min([survey.newest_ms, *reads.drift_floor()])
             save_log(log_path, _next_log(state, survey, reads, since, settled=True, seen_at=now))
+            report = replace(report, next_requests=_next_requests(ids_by_type, reads))
         return _counted(Refreshed(state, reads.snapshots, report), survey, reads)
 
     cutoff = log.since_ms if log.settled else log.since_ms - int(margin_seconds * 1000)
@@ -236,6 +241,7 @@ def refresh_records(
             state, survey, reads, since, settled=settled, seen_at=seen_at,
             applied={t: span for t, span in spans.items() if span.last_ms >= after},
         ))
+        report = replace(report, next_requests=_next_requests(ids_by_type, reads))
     return _counted(Refreshed(state, reads.snapshots, report), survey, reads)
 
 
@@ -250,6 +256,14 @@ def _past_spans(
         return since, settled, spans
     past = max(span.last_ms for span in spans.values()) + 1
     return max(since, past), True, {}
+
+
+def _next_requests(ids_by_type: Mapping[str, Mapping[str, str]], reads: Reads) -> int:
+    """What the next refresh costs when nothing changes meanwhile (for the request estimate
+    of an apply that refreshes again right after its plan): one search per type and range,
+    and the drifting records read by id again."""
+    searches = sum(-(-len(ids) // RANGE_SIZE) for ids in ids_by_type.values())
+    return searches + sum(-(-len(ids) // BATCH_LIMIT) for ids in reads.drifting.values())
 
 
 def _counted(refreshed: Refreshed, survey: Survey, reads: Reads) -> Refreshed:

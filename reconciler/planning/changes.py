@@ -119,6 +119,12 @@ class Plan:
     #: address → ids of every portal record carrying its marker, the kept one first (only
     #: markers carried more than once; ``dedupe`` changes archive the others)
     duplicates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: requests the reads before this plan took (the portal's refresh, the catalogue, the
+    #: identity scan): an apply makes them again (``hubspot.budget``); 0 for a saved plan
+    reads: int = 0
+    #: type → the tool's marker properties the portal does not define yet (apply makes
+    #: each before the first write), for the types whose properties the reads listed
+    missing_properties: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:

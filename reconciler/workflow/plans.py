@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.identity.refresh import RefreshReport, refresh_records
+from reconciler.identity.markers import tool_properties
 from reconciler.identity.refresh_log import log_path_for
 from reconciler.identity.scan import scan_portal
 from reconciler.identity.scan_plan import plan_with_portal
@@ -57,10 +58,12 @@ def make_plan(
         drafted = with_context(plan(desired, state, None, target=target.name), desired)
         return _limited(drafted, options, desired, state, released)
     grace = options.grace_seconds(target)
+    before_refresh = client.requests_sent
     remote = refresh_records(
         client, desired, state, mode=options.refresh,
         log_path=log_path_for(target.state_path), margin_seconds=grace,
     )
+    refreshing = client.requests_sent - before_refresh
     owners = resolve_owners(client, desired, state)
     check_against_portal(client, desired, target, owners=owners)
     daily = client.daily_remaining
@@ -70,6 +73,14 @@ def make_plan(
         desired, state, remote, found, owners=owners, target=target.name,
         dedupe=options.dedupe,
     ), desired, owners)
+    # what the estimate of its apply needs: these reads again, and the properties to make
+    tool = tool_properties(desired.project.marker_id)
+    # (the apply's refresh starts from the log this one left: only what it needs again)
+    again = remote.report.next_requests
+    reads = client.requests_sent - (refreshing - again if again is not None else 0)
+    drafted = replace(drafted, reads=reads, missing_properties={
+        object_type: len(tool - names) for object_type, names in client.property_names.items()
+    })
     limited = _limited(drafted, options, desired, state, released)
     return replace(limited, refresh=remote.report, daily_remaining=daily)
 
