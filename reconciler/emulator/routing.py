@@ -21,7 +21,7 @@ from reconciler.emulator import (
     search,
 )
 from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply
-from reconciler.emulator.portal import Portal
+from reconciler.emulator.portal import ENGAGEMENT_TYPES, Portal
 
 Handler = Callable[[Portal, ApiRequest], Reply]
 # (portal, path params) -> the scopes any one of which allows the call (empty: no check)
@@ -50,18 +50,17 @@ def _objects_scope(write: bool, key: str = "objectType") -> ScopeRule:
 def _schema_scope(write: bool) -> ScopeRule:
     """Properties: reads accept the type's ``crm.schemas.<type>.read`` or any scope that reads
     its records (the properties spec's any-of list names both); writes need
-    ``crm.schemas.<type>.write``, where meetings and calls (absent from that list) go by
-    contacts."""
+    ``crm.schemas.<type>.write``, where activities (absent from that list) go by contacts."""
     def rule(portal: Portal, params: dict[str, str]) -> tuple[str, ...]:
         try:
             object_type = portal.resolve_type(params["objectType"])
         except HubSpotError:
             return ()
-        family = portal.scope_family(object_type)  # meetings and calls: contacts
+        family = portal.scope_family(object_type)  # activities: contacts
         if write:
             return (f"crm.schemas.{family}.write",)
         schemas = [f"crm.schemas.{family}.read"]
-        if object_type in ("meetings", "calls"):
+        if object_type in ENGAGEMENT_TYPES:
             schemas += [f"crm.schemas.{object_type}.read", f"crm.objects.{object_type}.read"]
         return (*schemas, *portal.scopes_for(object_type, False))
 
