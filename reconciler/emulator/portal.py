@@ -31,6 +31,7 @@ from reconciler.emulator.catalogue import (
 )
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.http_types import HubSpotError, error_body
+from reconciler.emulator.limits import RateLimiter
 from reconciler.emulator.store import Store, StoredRecord
 
 #: objectTypeIds HubSpot accepts in place of names (meetings/calls: facts §6, unverified;
@@ -76,10 +77,15 @@ _EMAIL_SCOPE = "sales-email-read"
 class Portal:
     """Shared state of one emulator; thread-safe (store lock + a small lock for the RNG)."""
 
-    def __init__(self, config: EmulatorConfig, store: Store, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, config: EmulatorConfig, store: Store, clock: Clock = SYSTEM_CLOCK,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
+        #: the request counts (the API usage endpoint reads today's)
+        self.limiter = limiter if limiter is not None else RateLimiter(clock)
         self._rng = random.Random(config.seed)
         self._rng_lock = threading.Lock()
         self._custom: dict[str, dict[str, PropertyDef]] = {}

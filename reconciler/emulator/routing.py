@@ -97,7 +97,8 @@ _LABELS = (r"/crm/(?:associations/v4|associations/2026-03|v4/associations)"
 _V4OBJ = (r"/crm/(?:v4/objects|objects/2026-03)"
           r"/(?P<fromObjectType>[^/]+)/(?P<fromObjectId>\d+)/associations")
 _SCHED = r"/scheduler/(?:v3|2026-03)/meetings/calendar"
-_ACCOUNT = r"/account-info/(?:v3|2026-03)/details"
+_ACCOUNT = r"/account-info/(?:v3|2026-03)"
+_TOKEN_INFO = r"/oauth/v2/private-apps/get/access-token-info"
 
 
 def _route(
@@ -144,7 +145,10 @@ ROUTES: tuple[Route, ...] = (
     _route("DELETE", _V4OBJ + r"/(?P<toObjectType>[^/]+)/(?P<toObjectId>\d+)",
            associations.delete_pair, _objects_scope(True, "fromObjectType")),
     _route("POST", _SCHED, scheduler.create_calendar_meeting, _fixed(*_SCHEDULER_WRITE)),
-    _route("GET", _ACCOUNT, account.account_details, _fixed("oauth")),
+    _route("GET", _ACCOUNT + "/details", account.account_details, _fixed("oauth")),
+    _route("GET", _ACCOUNT + "/api-usage/daily/private-apps", account.api_usage,
+           _fixed("oauth")),
+    _route("POST", _TOKEN_INFO, account.token_info, _fixed()),  # needs no scope
 )
 
 
