@@ -17,6 +17,7 @@ from reconciler.emulator import (
     objects,
     owners,
     properties,
+    property_groups,
     scheduler,
     search,
 )
@@ -90,6 +91,8 @@ _SCHEDULER_WRITE = (
 
 _OBJ = r"/crm/(?:v3/objects|objects/2026-03)/(?P<objectType>[^/]+)"
 _PROPS = r"/crm/(?:v3/properties|properties/2026-03)/(?P<objectType>[^/]+)"
+_PROP = _PROPS + r"/(?P<propertyName>[^/]+)"
+_GROUP = _PROPS + r"/groups/(?P<groupName>[^/]+)"
 _OWNERS = r"/crm/(?:v3/owners|owners/2026-03)"
 _ASSOC = (r"/crm/(?:v4/associations|associations/2026-03)"
           r"/(?P<fromObjectType>[^/]+)/(?P<toObjectType>[^/]+)")
@@ -121,8 +124,18 @@ ROUTES: tuple[Route, ...] = (
     _route("DELETE", _OBJ + r"/(?P<objectId>[^/]+)", objects.delete_one, _objects_scope(True)),
     _route("GET", _PROPS, properties.list_properties, _schema_scope(False)),
     _route("POST", _PROPS, properties.create_property, _schema_scope(True)),
-    _route("GET", _PROPS + r"/(?P<propertyName>[^/]+)", properties.get_property,
-           _schema_scope(False)),
+    _route("POST", _PROPS + "/batch/create", properties.batch_create, _schema_scope(True)),
+    _route("POST", _PROPS + "/batch/read", properties.batch_read, _schema_scope(False)),
+    _route("POST", _PROPS + "/batch/archive", properties.batch_archive, _schema_scope(True)),
+    # groups before {propertyName}: the first route of a method that matches answers
+    _route("GET", _PROPS + "/groups", property_groups.list_groups, _schema_scope(False)),
+    _route("POST", _PROPS + "/groups", property_groups.create_group, _schema_scope(True)),
+    _route("GET", _GROUP, property_groups.get_group, _schema_scope(False)),
+    _route("PATCH", _GROUP, property_groups.update_group, _schema_scope(True)),
+    _route("DELETE", _GROUP, property_groups.archive_group, _schema_scope(True)),
+    _route("GET", _PROP, properties.get_property, _schema_scope(False)),
+    _route("PATCH", _PROP, properties.update_property, _schema_scope(True)),
+    _route("DELETE", _PROP, properties.archive_property, _schema_scope(True)),
     _route("GET", _OWNERS, owners.list_owners, _fixed("automation", "crm.objects.owners.read")),
     _route("GET", _OWNERS + r"/(?P<ownerId>[^/]+)", owners.get_owner,
            _fixed("automation", "crm.objects.owners.read")),

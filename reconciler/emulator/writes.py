@@ -263,7 +263,7 @@ def update_records(
                 )
             else:
                 props, problems = portal.check_properties(
-                    object_type, raw.get("properties"), creating=False
+                    object_type, raw.get("properties"), creating=False, current=record.properties
                 )
                 item.record = record
                 item.properties = props
