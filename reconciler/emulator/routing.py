@@ -16,6 +16,7 @@ from reconciler.emulator import (
     associations,
     objects,
     owners,
+    pipelines,
     properties,
     property_groups,
     scheduler,
@@ -69,6 +70,26 @@ def _schema_scope(write: bool) -> ScopeRule:
     return rule
 
 
+def _pipeline_scope(write: bool) -> ScopeRule:
+    """Pipelines: reads as properties' (the type's schema read scope or any scope that reads
+    its records); writes need ``crm.schemas.<type>.write``, or for tickets also the
+    ``tickets`` scopes (the pipelines spec's write list names both, and no objects scope)."""
+    reads = _schema_scope(False)
+
+    def rule(portal: Portal, params: dict[str, str]) -> tuple[str, ...]:
+        if not write:
+            return reads(portal, params)
+        try:
+            object_type = portal.resolve_type(params["objectType"])
+        except HubSpotError:
+            return ()
+        family = portal.scope_family(object_type)
+        tickets = portal.scopes_for(object_type, True) if family == "tickets" else ()
+        return (f"crm.schemas.{family}.write", *tickets)
+
+    return rule
+
+
 def _fixed(*scopes: str) -> ScopeRule:
     return lambda _portal, _params: scopes
 
@@ -93,6 +114,9 @@ _OBJ = r"/crm/(?:v3/objects|objects/2026-03)/(?P<objectType>[^/]+)"
 _PROPS = r"/crm/(?:v3/properties|properties/2026-03)/(?P<objectType>[^/]+)"
 _PROP = _PROPS + r"/(?P<propertyName>[^/]+)"
 _GROUP = _PROPS + r"/groups/(?P<groupName>[^/]+)"
+_PIPES = r"/crm/(?:v3/pipelines|pipelines/2026-03)/(?P<objectType>[^/]+)"
+_PIPE = _PIPES + r"/(?P<pipelineId>[^/]+)"
+_STAGE = _PIPE + r"/stages/(?P<stageId>[^/]+)"
 _OWNERS = r"/crm/(?:v3/owners|owners/2026-03)"
 _ASSOC = (r"/crm/(?:v4/associations|associations/2026-03)"
           r"/(?P<fromObjectType>[^/]+)/(?P<toObjectType>[^/]+)")
@@ -136,6 +160,20 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", _PROP, properties.get_property, _schema_scope(False)),
     _route("PATCH", _PROP, properties.update_property, _schema_scope(True)),
     _route("DELETE", _PROP, properties.archive_property, _schema_scope(True)),
+    _route("GET", _PIPES, pipelines.list_pipelines, _pipeline_scope(False)),
+    _route("POST", _PIPES, pipelines.create_pipeline, _pipeline_scope(True)),
+    _route("GET", _PIPE, pipelines.get_pipeline, _pipeline_scope(False)),
+    _route("PUT", _PIPE, pipelines.replace_pipeline, _pipeline_scope(True)),
+    _route("PATCH", _PIPE, pipelines.update_pipeline, _pipeline_scope(True)),
+    _route("DELETE", _PIPE, pipelines.archive_pipeline, _pipeline_scope(True)),
+    _route("GET", _PIPE + "/audit", pipelines.audit, _pipeline_scope(False)),
+    _route("GET", _PIPE + "/stages", pipelines.list_stages, _pipeline_scope(False)),
+    _route("POST", _PIPE + "/stages", pipelines.create_stage, _pipeline_scope(True)),
+    _route("GET", _STAGE, pipelines.get_stage, _pipeline_scope(False)),
+    _route("PUT", _STAGE, pipelines.replace_stage, _pipeline_scope(True)),
+    _route("PATCH", _STAGE, pipelines.update_stage, _pipeline_scope(True)),
+    _route("DELETE", _STAGE, pipelines.archive_stage, _pipeline_scope(True)),
+    _route("GET", _STAGE + "/audit", pipelines.audit, _pipeline_scope(False)),
     _route("GET", _OWNERS, owners.list_owners, _fixed("automation", "crm.objects.owners.read")),
     _route("GET", _OWNERS + r"/(?P<ownerId>[^/]+)", owners.get_owner,
            _fixed("automation", "crm.objects.owners.read")),
