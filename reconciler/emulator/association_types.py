@@ -25,8 +25,19 @@ LabelRow = tuple[str, str, int, str | None, str]
 PRIMARY_TYPE_IDS: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 1,
     ("companies", "contacts"): 2,
+    ("deals", "companies"): 5,
+    ("companies", "deals"): 6,
+    ("tickets", "companies"): 26,
+    ("companies", "tickets"): 25,
 }
-PRIMARY_LABELS: dict[int, str] = {1: "Primary", 2: "Primary"}
+PRIMARY_LABELS: dict[int, str] = {
+    1: "Primary",
+    5: "Primary",
+    26: "Primary",
+    2: "Contact with Primary Company",
+    6: "Deal with Primary Company",
+    25: "Ticket with Primary Company",
+}
 
 
 def hubspot_defined(from_type: str, to_type: str) -> list[tuple[int, str | None]]:

@@ -185,8 +185,12 @@ ROUTES: tuple[Route, ...] = (
            _objects_scope(True, "fromObjectType")),
     _route("POST", _ASSOC + "/batch/labels/archive", associations.batch_archive_labels,
            _objects_scope(True, "fromObjectType")),
+    # labels: the associations-schema spec lists the same scopes, reads included, for all four
     _route("GET", _LABELS, associations.list_labels, _objects_scope(False, "fromObjectType")),
-    _route("POST", _LABELS, associations.create_label, _objects_scope(True, "fromObjectType")),
+    _route("POST", _LABELS, associations.create_label, _objects_scope(False, "fromObjectType")),
+    _route("PUT", _LABELS, associations.update_label, _objects_scope(False, "fromObjectType")),
+    _route("DELETE", _LABELS + r"/(?P<associationTypeId>[^/]+)", associations.delete_label,
+           _objects_scope(False, "fromObjectType")),
     _route("GET", _V4OBJ + r"/(?P<toObjectType>[^/]+)", associations.list_for_record,
            _objects_scope(False, "fromObjectType")),
     _route("PUT", _V4OBJ + r"/default/(?P<toObjectType>[^/]+)/(?P<toObjectId>\d+)",
