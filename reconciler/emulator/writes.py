@@ -275,7 +275,7 @@ def update_records(
                 )
             else:
                 props, problems = portal.check_properties(
-                    object_type, raw.get("properties"), creating=False
+                    object_type, raw.get("properties"), creating=False, current=record.properties
                 )
                 problems += _derived(object_type, props)
                 item.record = record
