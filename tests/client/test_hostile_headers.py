@@ -96,7 +96,9 @@ def test_a_window_of_three_years_is_ignored(
         limiter = limiter_of(client)
         assert (limiter.limit, limiter.window_seconds) == (1, 10.0)
         started = time.monotonic()
-        with pytest.raises(DeadlineError, match="waiting 10.0 s for a free slot"):
+        # (real time: the slot frees 10 s after the first request, so a loaded machine may
+        # show 9.9 s)
+        with pytest.raises(DeadlineError, match=r"waiting (10\.0|9\.\d) s for a free slot"):
             client.list_properties("contacts")
         assert time.monotonic() - started < 0.5
     assert "ignored X-HubSpot-RateLimit-Interval-Milliseconds: '99999999999'" in http_log.text
