@@ -233,6 +233,32 @@ BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
         _e("hs_call_source", ("INTEGRATIONS_PLATFORM", "Integrations platform")),
         PropertyDef("hs_call_has_voicemail", "bool"),
     ],
+    # The notes, tasks and emails guides (facts §14): their documented values only; a portal
+    # may show more task statuses (IN_PROGRESS, WAITING, DEFERRED), which this one has not.
+    "notes": [*_COMMON, *_ENGAGEMENT, *_s("hs_note_body")],
+    "tasks": [
+        *_COMMON,
+        *_ENGAGEMENT,
+        *_s("hs_task_subject", "hs_task_body"),
+        _e("hs_task_status", ("NOT_STARTED", "Not started"), ("COMPLETED", "Completed")),
+        _e("hs_task_priority", *_labelled("LOW", "MEDIUM", "HIGH")),
+        _e("hs_task_type", ("EMAIL", "Email"), ("CALL", "Call"), ("TODO", "To-do")),
+        # "the timestamp for when to send a reminder ... Unix timestamp in milliseconds"
+        PropertyDef("hs_task_reminders", "number"),
+    ],
+    "emails": [
+        *_COMMON,
+        *_ENGAGEMENT,
+        *_s("hs_email_subject", "hs_email_text", "hs_email_html", "hs_email_headers"),
+        _e("hs_email_direction", ("EMAIL", "Sent"), ("INCOMING_EMAIL", "Reply"),
+           ("FORWARDED_EMAIL", "Forwarded")),
+        _e("hs_email_status", *_labelled("BOUNCED", "FAILED", "SCHEDULED", "SENDING", "SENT")),
+        # Filled by HubSpot from hs_email_headers (emulator/emails.py), read-only to clients.
+        *(PropertyDef(name, "string", read_only=True) for name in (
+            "hs_email_from_email", "hs_email_from_firstname", "hs_email_from_lastname",
+            "hs_email_to_email", "hs_email_to_firstname", "hs_email_to_lastname",
+        )),
+    ],
     "contacts": [
         *_COMMON,
         *_s("email", "firstname", "lastname", "phone", "mobilephone", "company", "website"),
@@ -292,6 +318,9 @@ DEFAULT_READ_PROPERTIES: dict[str, tuple[str, ...]] = {
                 "createdate"),
     "meetings": ("hs_timestamp",),
     "calls": ("hs_timestamp",),
+    "notes": ("hs_timestamp",),  # as meetings and calls (unverified)
+    "tasks": ("hs_timestamp",),
+    "emails": ("hs_timestamp",),
 }
 ALWAYS_RETURNED = ("hs_object_id", "hs_createdate", "hs_lastmodifieddate")
 

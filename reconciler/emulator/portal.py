@@ -34,6 +34,7 @@ from reconciler.emulator.catalogue import (
 )
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.http_types import HubSpotError, error_body
+from reconciler.emulator.limits import RateLimiter
 from reconciler.emulator.schema_model import (
     builtin_group,
     default_pipelines,
@@ -42,7 +43,8 @@ from reconciler.emulator.schema_model import (
 )
 from reconciler.emulator.store import Store, StoredRecord
 
-#: objectTypeIds HubSpot accepts in place of names (meetings/calls: facts §6, unverified).
+#: objectTypeIds HubSpot accepts in place of names (meetings/calls: facts §6, unverified;
+#: notes, tasks, emails: facts §14, HubSpot's object type id table).
 OBJECT_TYPE_IDS = {
     "0-1": "contacts",
     "0-2": "companies",
@@ -50,6 +52,9 @@ OBJECT_TYPE_IDS = {
     "0-5": "tickets",
     "0-47": "meetings",
     "0-48": "calls",
+    "0-46": "notes",
+    "0-27": "tasks",
+    "0-49": "emails",
 }
 TYPE_ID_OF = {name: type_id for type_id, name in OBJECT_TYPE_IDS.items()}
 SINGULAR = {
@@ -59,22 +64,37 @@ SINGULAR = {
     "tickets": "ticket",
     "meetings": "meeting",
     "calls": "call",
+    "notes": "note",
+    "tasks": "task",
+    "emails": "email",
 }
 
 #: Singular names in v3 association type names (meetings are "meeting_event" there).
 V3_SINGULAR = {**SINGULAR, "meetings": "meeting_event"}
 
+#: Activities: their own specs (crm-{meetings,calls,notes,tasks,emails}-*.json) name the
+#: contacts scopes for reads and writes (facts §10, §14).
+ENGAGEMENT_TYPES = ("meetings", "calls", "notes", "tasks", "emails")
+
 #: The OAuth scope family of each type; engagements use the contacts scopes (facts §10).
-_SCOPE_FAMILY = {"meetings": "contacts", "calls": "contacts", "tickets": "tickets"}
+_SCOPE_FAMILY = {**{name: "contacts" for name in ENGAGEMENT_TYPES}, "tickets": "tickets"}
+
+#: The emails specs add ``sales-email-read`` to every operation's any-of list, writes too.
+_EMAIL_SCOPE = "sales-email-read"
 
 
 class Portal:
     """Shared state of one emulator; thread-safe (store lock + a small lock for the RNG)."""
 
-    def __init__(self, config: EmulatorConfig, store: Store, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, config: EmulatorConfig, store: Store, clock: Clock = SYSTEM_CLOCK,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
+        #: the request counts (the API usage endpoint reads today's)
+        self.limiter = limiter if limiter is not None else RateLimiter(clock)
         self._rng = random.Random(config.seed)
         self._rng_lock = threading.Lock()
         self._custom: dict[str, dict[str, PropertyDef]] = {}  # per type, archived ones too
@@ -131,18 +151,19 @@ class Portal:
     def scopes_for(self, object_type: str, write: bool) -> tuple[str, ...]:
         """The scopes any one of which lets a token read (write) records of a type.
 
-        From the specs' ``security`` any-of lists: meetings and calls have their own specs,
-        which name ``crm.objects.contacts.read`` / ``.write`` (the generic objects spec adds
-        ``crm.objects.meetings.read`` / ``crm.objects.calls.read`` for reads); the generic spec
-        lists, per type, the plain, ``sensitive`` and ``highly_sensitive`` scopes (and for
-        tickets the legacy ``tickets`` ones). A read is also allowed by the type's write
-        scopes, as the generic lists name both for every operation; a write needs a write scope.
+        From the specs' ``security`` any-of lists: activities (meetings, calls, notes, tasks,
+        emails) have their own specs, which name ``crm.objects.contacts.read`` / ``.write``
+        (the generic objects spec adds ``crm.objects.<type>.read`` for reads; the emails specs
+        add ``sales-email-read`` to every operation); the generic spec lists, per type, the
+        plain, ``sensitive`` and ``highly_sensitive`` scopes (and for tickets the legacy
+        ``tickets`` ones). A read is also allowed by the type's write scopes, as the generic
+        lists name both for every operation; a write needs a write scope.
         """
-        if object_type in ("meetings", "calls"):
+        if object_type in ENGAGEMENT_TYPES:
+            extra = (_EMAIL_SCOPE,) if object_type == "emails" else ()
             if write:
-                return ("crm.objects.contacts.write",)
-            # The generic objects spec's list also names crm.objects.meetings.read / .calls.read.
-            return ("crm.objects.contacts.read", f"crm.objects.{object_type}.read")
+                return ("crm.objects.contacts.write", *extra)
+            return ("crm.objects.contacts.read", f"crm.objects.{object_type}.read", *extra)
         family = self.scope_family(object_type)
         if family == "tickets":
             return ("tickets", "tickets.highly_sensitive.v2", "tickets.sensitive.v2")

@@ -23,7 +23,7 @@ from reconciler.emulator import (
     search,
 )
 from reconciler.emulator.http_types import ApiRequest, HubSpotError, Reply
-from reconciler.emulator.portal import Portal
+from reconciler.emulator.portal import ENGAGEMENT_TYPES, Portal
 
 Handler = Callable[[Portal, ApiRequest], Reply]
 # (portal, path params) -> the scopes any one of which allows the call (empty: no check)
@@ -52,18 +52,17 @@ def _objects_scope(write: bool, key: str = "objectType") -> ScopeRule:
 def _schema_scope(write: bool) -> ScopeRule:
     """Properties: reads accept the type's ``crm.schemas.<type>.read`` or any scope that reads
     its records (the properties spec's any-of list names both); writes need
-    ``crm.schemas.<type>.write``, where meetings and calls (absent from that list) go by
-    contacts."""
+    ``crm.schemas.<type>.write``, where activities (absent from that list) go by contacts."""
     def rule(portal: Portal, params: dict[str, str]) -> tuple[str, ...]:
         try:
             object_type = portal.resolve_type(params["objectType"])
         except HubSpotError:
             return ()
-        family = portal.scope_family(object_type)  # meetings and calls: contacts
+        family = portal.scope_family(object_type)  # activities: contacts
         if write:
             return (f"crm.schemas.{family}.write",)
         schemas = [f"crm.schemas.{family}.read"]
-        if object_type in ("meetings", "calls"):
+        if object_type in ENGAGEMENT_TYPES:
             schemas += [f"crm.schemas.{object_type}.read", f"crm.objects.{object_type}.read"]
         return (*schemas, *portal.scopes_for(object_type, False))
 
@@ -125,7 +124,8 @@ _LABELS = (r"/crm/(?:associations/v4|associations/2026-03|v4/associations)"
 _V4OBJ = (r"/crm/(?:v4/objects|objects/2026-03)"
           r"/(?P<fromObjectType>[^/]+)/(?P<fromObjectId>\d+)/associations")
 _SCHED = r"/scheduler/(?:v3|2026-03)/meetings/calendar"
-_ACCOUNT = r"/account-info/(?:v3|2026-03)/details"
+_ACCOUNT = r"/account-info/(?:v3|2026-03)"
+_TOKEN_INFO = r"/oauth/v2/private-apps/get/access-token-info"
 
 
 def _route(
@@ -200,7 +200,10 @@ ROUTES: tuple[Route, ...] = (
     _route("DELETE", _V4OBJ + r"/(?P<toObjectType>[^/]+)/(?P<toObjectId>\d+)",
            associations.delete_pair, _objects_scope(True, "fromObjectType")),
     _route("POST", _SCHED, scheduler.create_calendar_meeting, _fixed(*_SCHEDULER_WRITE)),
-    _route("GET", _ACCOUNT, account.account_details, _fixed("oauth")),
+    _route("GET", _ACCOUNT + "/details", account.account_details, _fixed("oauth")),
+    _route("GET", _ACCOUNT + "/api-usage/daily/private-apps", account.api_usage,
+           _fixed("oauth")),
+    _route("POST", _TOKEN_INFO, account.token_info, _fixed()),  # needs no scope
 )
 
 
