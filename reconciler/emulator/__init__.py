@@ -11,7 +11,7 @@ faults, request log), ``server`` (HTTP), ``routing`` (paths → handlers), ``sto
 shape, the clock), ``writes`` (checked writes in one transaction), ``emails`` (what an
 email's headers fill in), ``objects``, ``search``,
 ``associations``, ``properties``, ``owners``, ``scheduler``, ``limits``, ``account``
-(``/account-info``), ``faults``, ``inspection`` (``/__emulator/``), ``embedded``
+(``/account-info``, private-app token info), ``faults``, ``inspection`` (``/__emulator/``), ``embedded``
 (in-process start/stop, on a ``reconciler.clock.Clock``).
 """
 
