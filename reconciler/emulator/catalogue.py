@@ -43,9 +43,20 @@ class PropertyDef:
     created_at: str = "2020-01-01T00:00:00.000Z"
     description: str = ""
     option_labels: dict[str, str] = field(default_factory=dict)
+    #: a custom property's stored ``Property`` body (``properties.py``); None: a built-in
+    definition: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_api(self) -> dict[str, Any]:
         """HubSpot's ``Property`` shape."""
+        if self.definition is not None:
+            return {
+                **self.definition,
+                "hubspotDefined": False,
+                "modificationMetadata": {
+                    "archivable": True, "readOnlyDefinition": False, "readOnlyOptions": False,
+                    "readOnlyValue": False,
+                },
+            }
         return {
             "name": self.name,
             "label": self.label or self.name.replace("_", " ").title(),
@@ -129,7 +140,9 @@ CALL_DISPOSITIONS = (  # CALL-GUIDE: the default outcomes' GUIDs (facts §5)
     ("73a0d17f-1163-4015-bdd5-ec830791da20", "No answer"),
     ("17b47fee-58de-441e-a44c-c6300d46f273", "Wrong number"),
 )
-DEAL_STAGES = (  # the default pipeline ("Sales Pipeline")
+#: The default pipelines' stages (``schema_model`` adds probabilities and states); a portal's
+#: pipeline and stage options are its pipelines' (``Portal.properties_of`` fills them in).
+DEAL_STAGES = (  # the default deal pipeline ("Sales Pipeline")
     ("appointmentscheduled", "Appointment Scheduled"),
     ("qualifiedtobuy", "Qualified To Buy"),
     ("presentationscheduled", "Presentation Scheduled"),
@@ -138,6 +151,7 @@ DEAL_STAGES = (  # the default pipeline ("Sales Pipeline")
     ("closedwon", "Closed Won"),
     ("closedlost", "Closed Lost"),
 )
+TICKET_STAGES = (("1", "New"), ("2", "Waiting on contact"), ("3", "Waiting on us"), ("4", "Closed"))
 LIFECYCLE_STAGES = (
     ("subscriber", "Subscriber"), ("lead", "Lead"),
     ("marketingqualifiedlead", "Marketing Qualified Lead"),
@@ -282,8 +296,7 @@ BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
         *_s("subject", "content", "source_type"),
         PropertyDef("createdate", "datetime", read_only=True),
         _e("hs_pipeline", ("0", "Support Pipeline")),
-        _e("hs_pipeline_stage", ("1", "New"), ("2", "Waiting on contact"), ("3", "Waiting on us"),
-           ("4", "Closed")),
+        _e("hs_pipeline_stage", *TICKET_STAGES),
         _e("hs_ticket_priority", *_labelled("LOW", "MEDIUM", "HIGH", "URGENT")),
         _e("hs_ticket_category",
            *_labelled("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY")),
@@ -437,7 +450,7 @@ def normalize_value(
 
 
 def property_def_from_api(object_type: str, body: dict[str, Any], created_at: str) -> PropertyDef:
-    """A custom property from a (validated) ``PropertyCreate`` body."""
+    """A custom property from its stored ``Property`` body (``properties.py`` builds it)."""
     options = tuple(str(option.get("value", "")) for option in body.get("options") or [])
     labels = {str(o.get("value", "")): str(o.get("label", "")) for o in body.get("options") or []}
     return PropertyDef(
@@ -454,4 +467,5 @@ def property_def_from_api(object_type: str, body: dict[str, Any], created_at: st
         created_at=created_at,
         description=str(body.get("description", "")),
         option_labels=labels,
+        definition=body,
     )

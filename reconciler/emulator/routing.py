@@ -17,7 +17,9 @@ from reconciler.emulator import (
     associations,
     objects,
     owners,
+    pipelines,
     properties,
+    property_groups,
     scheduler,
     search,
 )
@@ -68,6 +70,26 @@ def _schema_scope(write: bool) -> ScopeRule:
     return rule
 
 
+def _pipeline_scope(write: bool) -> ScopeRule:
+    """Pipelines: reads as properties' (the type's schema read scope or any scope that reads
+    its records); writes need ``crm.schemas.<type>.write``, or for tickets also the
+    ``tickets`` scopes (the pipelines spec's write list names both, and no objects scope)."""
+    reads = _schema_scope(False)
+
+    def rule(portal: Portal, params: dict[str, str]) -> tuple[str, ...]:
+        if not write:
+            return reads(portal, params)
+        try:
+            object_type = portal.resolve_type(params["objectType"])
+        except HubSpotError:
+            return ()
+        family = portal.scope_family(object_type)
+        tickets = portal.scopes_for(object_type, True) if family == "tickets" else ()
+        return (f"crm.schemas.{family}.write", *tickets)
+
+    return rule
+
+
 def _fixed(*scopes: str) -> ScopeRule:
     return lambda _portal, _params: scopes
 
@@ -90,6 +112,11 @@ _SCHEDULER_WRITE = (
 
 _OBJ = r"/crm/(?:v3/objects|objects/2026-03)/(?P<objectType>[^/]+)"
 _PROPS = r"/crm/(?:v3/properties|properties/2026-03)/(?P<objectType>[^/]+)"
+_PROP = _PROPS + r"/(?P<propertyName>[^/]+)"
+_GROUP = _PROPS + r"/groups/(?P<groupName>[^/]+)"
+_PIPES = r"/crm/(?:v3/pipelines|pipelines/2026-03)/(?P<objectType>[^/]+)"
+_PIPE = _PIPES + r"/(?P<pipelineId>[^/]+)"
+_STAGE = _PIPE + r"/stages/(?P<stageId>[^/]+)"
 _OWNERS = r"/crm/(?:v3/owners|owners/2026-03)"
 _ASSOC = (r"/crm/(?:v4/associations|associations/2026-03)"
           r"/(?P<fromObjectType>[^/]+)/(?P<toObjectType>[^/]+)")
@@ -122,8 +149,32 @@ ROUTES: tuple[Route, ...] = (
     _route("DELETE", _OBJ + r"/(?P<objectId>[^/]+)", objects.delete_one, _objects_scope(True)),
     _route("GET", _PROPS, properties.list_properties, _schema_scope(False)),
     _route("POST", _PROPS, properties.create_property, _schema_scope(True)),
-    _route("GET", _PROPS + r"/(?P<propertyName>[^/]+)", properties.get_property,
-           _schema_scope(False)),
+    _route("POST", _PROPS + "/batch/create", properties.batch_create, _schema_scope(True)),
+    _route("POST", _PROPS + "/batch/read", properties.batch_read, _schema_scope(False)),
+    _route("POST", _PROPS + "/batch/archive", properties.batch_archive, _schema_scope(True)),
+    # groups before {propertyName}: the first route of a method that matches answers
+    _route("GET", _PROPS + "/groups", property_groups.list_groups, _schema_scope(False)),
+    _route("POST", _PROPS + "/groups", property_groups.create_group, _schema_scope(True)),
+    _route("GET", _GROUP, property_groups.get_group, _schema_scope(False)),
+    _route("PATCH", _GROUP, property_groups.update_group, _schema_scope(True)),
+    _route("DELETE", _GROUP, property_groups.archive_group, _schema_scope(True)),
+    _route("GET", _PROP, properties.get_property, _schema_scope(False)),
+    _route("PATCH", _PROP, properties.update_property, _schema_scope(True)),
+    _route("DELETE", _PROP, properties.archive_property, _schema_scope(True)),
+    _route("GET", _PIPES, pipelines.list_pipelines, _pipeline_scope(False)),
+    _route("POST", _PIPES, pipelines.create_pipeline, _pipeline_scope(True)),
+    _route("GET", _PIPE, pipelines.get_pipeline, _pipeline_scope(False)),
+    _route("PUT", _PIPE, pipelines.replace_pipeline, _pipeline_scope(True)),
+    _route("PATCH", _PIPE, pipelines.update_pipeline, _pipeline_scope(True)),
+    _route("DELETE", _PIPE, pipelines.archive_pipeline, _pipeline_scope(True)),
+    _route("GET", _PIPE + "/audit", pipelines.audit, _pipeline_scope(False)),
+    _route("GET", _PIPE + "/stages", pipelines.list_stages, _pipeline_scope(False)),
+    _route("POST", _PIPE + "/stages", pipelines.create_stage, _pipeline_scope(True)),
+    _route("GET", _STAGE, pipelines.get_stage, _pipeline_scope(False)),
+    _route("PUT", _STAGE, pipelines.replace_stage, _pipeline_scope(True)),
+    _route("PATCH", _STAGE, pipelines.update_stage, _pipeline_scope(True)),
+    _route("DELETE", _STAGE, pipelines.archive_stage, _pipeline_scope(True)),
+    _route("GET", _STAGE + "/audit", pipelines.audit, _pipeline_scope(False)),
     _route("GET", _OWNERS, owners.list_owners, _fixed("automation", "crm.objects.owners.read")),
     _route("GET", _OWNERS + r"/(?P<ownerId>[^/]+)", owners.get_owner,
            _fixed("automation", "crm.objects.owners.read")),
@@ -135,8 +186,12 @@ ROUTES: tuple[Route, ...] = (
            _objects_scope(True, "fromObjectType")),
     _route("POST", _ASSOC + "/batch/labels/archive", associations.batch_archive_labels,
            _objects_scope(True, "fromObjectType")),
+    # labels: the associations-schema spec lists the same scopes, reads included, for all four
     _route("GET", _LABELS, associations.list_labels, _objects_scope(False, "fromObjectType")),
-    _route("POST", _LABELS, associations.create_label, _objects_scope(True, "fromObjectType")),
+    _route("POST", _LABELS, associations.create_label, _objects_scope(False, "fromObjectType")),
+    _route("PUT", _LABELS, associations.update_label, _objects_scope(False, "fromObjectType")),
+    _route("DELETE", _LABELS + r"/(?P<associationTypeId>[^/]+)", associations.delete_label,
+           _objects_scope(False, "fromObjectType")),
     _route("GET", _V4OBJ + r"/(?P<toObjectType>[^/]+)", associations.list_for_record,
            _objects_scope(False, "fromObjectType")),
     _route("PUT", _V4OBJ + r"/default/(?P<toObjectType>[^/]+)/(?P<toObjectId>\d+)",

@@ -125,9 +125,6 @@ REQUIRED_ON_CREATE = {
     **{name: ("hs_timestamp",) for name in ENGAGEMENT_TYPES},
     "tickets": ("hs_pipeline_stage",),
 }
-#: What HubSpot fills in on create when it is not sent: a ticket goes to the default ticket
-#: pipeline, "0" (the ERRORS page's 207 example shows it filled in).
-DEFAULTS_ON_CREATE = {"tickets": {"hs_pipeline": "0"}}
 _ENGAGEMENT_NAMES = {name: SINGULAR[name].upper() for name in ENGAGEMENT_TYPES}
 
 
@@ -144,9 +141,6 @@ def missing_required(object_type: str, props: dict[str, str]) -> dict[str, Any] 
         and props.get("hs_meeting_start_time")
     ):
         props["hs_timestamp"] = props["hs_meeting_start_time"]
-    for name, value in DEFAULTS_ON_CREATE.get(object_type, {}).items():
-        if not props.get(name):
-            props[name] = value
     missing = [name for name in REQUIRED_ON_CREATE.get(object_type, ()) if not props.get(name)]
     if not missing:
         return None
@@ -330,7 +324,7 @@ def update_records(
                 )
             else:
                 props, problems = portal.check_properties(
-                    object_type, raw.get("properties"), creating=False
+                    object_type, raw.get("properties"), creating=False, current=record.properties
                 )
                 problems += _hubspot_fills(object_type, props)
                 item.record = record

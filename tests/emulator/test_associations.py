@@ -126,8 +126,9 @@ def test_a_type_id_of_another_pair_names_the_type_it_belongs_to(api: httpx.Clien
     }
     assert emulator.records("meetings") == []
     company = _create(api, "companies", {"name": "Acme"})
-    put = api.put(f"/crm/v4/objects/deals/{deal}/associations/companies/{company}",
-                  json=[{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 279}])  # contact→company
-    assert put.status_code == 400
-    assert put.json()["context"] == {"INVALID_OBJECT_IDS": [f"CONTACT={deal} is not valid"],
-                                     "objectId": [deal], "objectType": ["CONTACT"]}
+    for type_id in (1, 279):  # contact→company Primary (the request of #646) and unlabeled
+        put = api.put(f"/crm/v4/objects/deals/{deal}/associations/companies/{company}",
+                      json=[{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}])
+        assert put.status_code == 400
+        assert put.json()["context"] == {"INVALID_OBJECT_IDS": [f"CONTACT={deal} is not valid"],
+                                         "objectId": [deal], "objectType": ["CONTACT"]}
