@@ -25,20 +25,15 @@ from reconciler.errors import ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import PropertyDefinition, RemoteRecord, UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
+from reconciler.object_types import OBJECT_TYPES, marker_group
 
 MARKER_PROPERTY = "reconciler_key"
 PROJECT_PROPERTY = "reconciler_project"
-MARKER_GROUP = {
-    "contacts": "contactinformation",
-    "companies": "companyinformation",
-    "deals": "dealinformation",
-    "tickets": "ticketinformation",
-    "meetings": "meetinginformation",
-    "calls": "callinformation",
-}
+#: The property group of the marker properties, by object type (the object-type table).
+MARKER_GROUP = {t.name: t.marker_group for t in OBJECT_TYPES}
 #: Object types where HubSpot documents no unique-value properties (facts §7):
 #: the marker there is an ordinary property, and recovery rests on search.
-NO_UNIQUE_PROPERTIES = frozenset({"meetings", "calls"})
+NO_UNIQUE_PROPERTIES = frozenset(t.name for t in OBJECT_TYPES if not t.unique_marker)
 
 
 def marker_value(project_id: str, address: str) -> str:
@@ -87,7 +82,7 @@ def ensure_markers(
     unique = unique if unique is not None else {}
     for object_type in sorted(set(object_types)):
         existing = {p.name: p for p in client.list_properties(object_type)}
-        group = MARKER_GROUP.get(object_type, f"{object_type.rstrip('s')}information")
+        group = marker_group(object_type)
         if MARKER_PROPERTY in existing:
             unique[object_type] = existing[MARKER_PROPERTY].has_unique_value
         else:

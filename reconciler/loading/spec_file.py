@@ -41,6 +41,8 @@ class FileResult:
     check_rows: list[tuple[list[Any], set[PathPart]]] = field(default_factory=list)
     #: moved:/removed: entries (reconciler.loading.refactors)
     refactors: list[list[Any]] = field(default_factory=list)
+    #: The records of the file's generators (reconciler.generate), not its own.
+    generated: bool = False
 
 
 def _record_prefix(path: tuple[PathPart, ...]) -> tuple[str, ...] | None:
