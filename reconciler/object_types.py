@@ -98,10 +98,3 @@ def required_properties(name: str) -> Mapping[str, str]:
     row = BY_NAME.get(name)
     return row.required if row is not None else MappingProxyType({})
 
-
-def marker_group(name: str) -> str:
-    """The property group of the tool's marker properties on ``name``."""
-    row = BY_NAME.get(name)
-    if row is not None and row.marker_group:
-        return row.marker_group
-    return f"{name.rstrip('s')}information"

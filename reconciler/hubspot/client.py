@@ -72,6 +72,7 @@ class HubSpotClient(ObjectEndpoints, SearchEndpoints, AccountEndpoints, Associat
         self.connection = HubSpotConnection(settings, transport=transport)
         self._cancelled = threading.Event()
         self._owners = None
+        self._archived_owners = None
 
     @property
     def clock(self) -> Clock:

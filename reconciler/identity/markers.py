@@ -25,7 +25,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import PropertyDefinition, RemoteRecord, UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
-from reconciler.object_types import OBJECT_TYPES, marker_group
+from reconciler.object_types import OBJECT_TYPES
 
 MARKER_PROPERTY = "reconciler_key"
 PROJECT_PROPERTY = "reconciler_project"
@@ -82,7 +82,7 @@ def ensure_markers(
     unique = unique if unique is not None else {}
     for object_type in sorted(set(object_types)):
         existing = {p.name: p for p in client.list_properties(object_type)}
-        group = marker_group(object_type)
+        group = MARKER_GROUP.get(object_type, f"{object_type.rstrip('s')}information")
         if MARKER_PROPERTY in existing:
             unique[object_type] = existing[MARKER_PROPERTY].has_unique_value
         else:
