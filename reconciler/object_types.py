@@ -44,7 +44,8 @@ class ObjectType:
     owned: bool = True
     #: Properties HubSpot refuses a create without → what to write there (a hint).
     required: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    #: The property group the tool's own marker properties are created in.
+    #: The property group the tool's own marker properties join when the portal has it
+    #: (``identity.markers.marker_group`` takes another of the type's groups otherwise).
     marker_group: str = ""
 
 
