@@ -237,11 +237,11 @@ def refresh_records(
         since, settled, seen_at = floor[0], False, now
     if log_path is not None:
         after = since if settled else since - int(margin_seconds * 1000)
+        kept = {t: span for t, span in spans.items() if span.last_ms >= after}
         save_log(log_path, _next_log(
-            state, survey, reads, since, settled=settled, seen_at=seen_at,
-            applied={t: span for t, span in spans.items() if span.last_ms >= after},
+            state, survey, reads, since, settled=settled, seen_at=seen_at, applied=kept,
         ))
-        report = replace(report, next_requests=_next_requests(ids_by_type, reads))
+        report = replace(report, next_requests=_next_requests(ids_by_type, reads, kept))
     return _counted(Refreshed(state, reads.snapshots, report), survey, reads)
 
 
@@ -258,11 +258,15 @@ def _past_spans(
     return max(since, past), True, {}
 
 
-def _next_requests(ids_by_type: Mapping[str, Mapping[str, str]], reads: Reads) -> int:
+def _next_requests(
+    ids_by_type: Mapping[str, Mapping[str, str]], reads: Reads,
+    spans: Mapping[str, AppliedSpan] | None = None,
+) -> int:
     """What the next refresh costs when nothing changes meanwhile (for the request estimate
-    of an apply that refreshes again right after its plan): one search per type and range,
-    and the drifting records read by id again."""
-    searches = sum(-(-len(ids) // RANGE_SIZE) for ids in ids_by_type.values())
+    of an apply that refreshes again right after its plan): one search per type and range
+    (two where an apply's span is still checked), and the drifting records read again."""
+    searches = sum(-(-len(ids) // RANGE_SIZE) * (2 if t in (spans or {}) else 1)
+                   for t, ids in ids_by_type.items())
     return searches + sum(-(-len(ids) // BATCH_LIMIT) for ids in reads.drifting.values())
 
 

@@ -12,10 +12,10 @@ state does not map. What cannot be trusted raises ``Untrusted``: that type is re
 
 After an apply, the span of modification times of what it wrote (``AppliedSpan``) is left
 out of the search for changes (two filter groups: before the span, after it), so the
-records it wrote are not read again; the range's count is then the records outside the
-span plus those the apply wrote and nothing modified since. A count that is off is checked
-by one more count of the whole range: equal to the state's, something else was modified
-inside the span (an edit while the apply ran) and the type is read in full.
+records it wrote are not read again; one more count of the whole range then says what the
+span holds. It must be what the apply wrote and nothing modified since: more, and another
+record was modified inside the span (an edit while the apply ran): the type is read in
+full; fewer, and a record the apply wrote is gone, found as any deletion is.
 """
 
 from __future__ import annotations
@@ -111,17 +111,17 @@ class Survey:
             # what the apply wrote and nothing modified since: inside the span
             kept = {i for i in written if _within(i, lo, hi) and i in inside_set} - {
                 i for i, _ in modified}
-            outside, count = count, count + len(kept)
+            outside = count
+            if span is not None:  # the whole range, counted: a record the apply wrote
+                count, _ = self._count_and_changes(object_type, lo, hi, None)  # may be gone
             new_extras = {i for i, _ in modified if i not in inside_set}
             range_extras = {i for i in extra_ids if _within(i, lo, hi)} | new_extras
             if count == len(inside) + len(range_extras):
+                if span is not None and count - outside != len(kept):
+                    raise Untrusted(SPAN_EDITED)  # another record modified inside the span
                 total += count
                 found_extras |= range_extras
                 continue
-            if span is not None:  # what the span holds, counted instead of assumed
-                count, _ = self._count_and_changes(object_type, lo, hi, None)
-                if count == len(inside) + len(range_extras):
-                    raise Untrusted(SPAN_EDITED)
             total += count
             gone, listed_extras = self._locate(object_type, lo, hi, inside, extra_ids, count)
             if span is not None and count - outside != len(kept - gone):

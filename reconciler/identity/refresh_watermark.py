@@ -7,8 +7,9 @@ notes, per type, which records HubSpot accepted and the modification times its a
 gave them (``Written``); ``leave_watermark`` turns that into the log's ``applied`` spans:
 
 - with the log the apply's plan read (or wrote), the spans are added to it: the next
-  refresh leaves each span out of its search for changes and checks by one count that
-  nothing else of the type was modified inside it (``refresh_survey``);
+  refresh leaves each span out of its search for changes and checks by one more count
+  that nothing else of the type was modified inside it and nothing it wrote is gone
+  (``refresh_survey``);
 - without a log, when every record the state maps was written by this apply (a first
   apply), a log is made: nothing was modified before the apply's first write that the
   state maps, and the spans cover the rest;
@@ -17,7 +18,8 @@ gave them (``Written``); ``leave_watermark`` turns that into the log's ``applied
 
 What a span can hide, and why that is accepted: an edit made in HubSpot to a record while
 the apply wrote that very record (between its write and the apply's last write). Edits to
-other records inside the span change the count, and the type is read in full. A full
+other records inside the span change the count, and the type is read in full; a record
+the apply wrote and someone deleted since is missing from it, and found as any deletion. A full
 refresh (``--refresh=full``, the nightly drift job) finds anything.
 """
 

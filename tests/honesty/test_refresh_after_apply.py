@@ -80,6 +80,24 @@ def test_a_plan_after_an_apply_that_rewrote_every_call_reads_none_of_them(
     assert len(requests) <= PLAN_AFTER_APPLY + 2, requests  # (+ one batch read per type)
 
 
+def test_a_record_the_apply_wrote_then_deleted_in_hubspot_is_found(
+    run: Run, emulator: Any, tmp_path: Path
+) -> None:
+    """The span is counted, never assumed: a call the apply rewrote, deleted since, shows
+    as a create in the next plan."""
+    root = generated_project(tmp_path / "p", contacts=30, meetings=0)
+    _apply(run, root)
+    edit(root, '"Call with {{ parent.first_name }}"', '"Call to {{ parent.first_name }}"')
+    _apply(run, root)
+    call = _state(root)["records"]["calls/c004-call1"]["id"]
+    answer = httpx.delete(f"{emulator.base_url}/crm/v3/objects/calls/{call}",
+                          headers={"Authorization": f"Bearer {emulator.token}"}, timeout=10)
+    assert answer.status_code == 204, answer.text
+    out, _ = _plan(run, emulator, root)
+    assert "  + calls/c004-call1" in out, out
+    assert "1 gone from the portal" in out, out
+
+
 def test_an_edit_inside_what_the_apply_wrote_reads_the_type_in_full(
     run: Run, emulator: Any, tmp_path: Path
 ) -> None:
