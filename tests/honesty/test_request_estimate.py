@@ -60,6 +60,8 @@ def test_creates_updates_association_changes_and_archives(
     _honest(run, emulator, root, "150 to update")
     edit(root, '    associations:\n      - contact: "{{ parent.key }}"\n  calls:', "  calls:")
     _honest(run, emulator, root, "150 to update")  # (the meetings' associations removed)
+    edit(root, "  calls:", '    associations:\n      - contact: "{{ parent.key }}"\n  calls:')
+    _honest(run, emulator, root, "150 to update")  # (and added again)
     config = root / "reconciler.yaml"
     config.write_text(config.read_text().replace("default: 150", "default: 120"))
     _honest(run, emulator, root, "90 to archive", apply=("--allow-archives", "90"))
