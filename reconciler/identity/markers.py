@@ -25,20 +25,18 @@ from reconciler.errors import ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import PropertyDefinition, RemoteRecord, UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
+from reconciler.object_types import OBJECT_TYPES
 
 MARKER_PROPERTY = "reconciler_key"
 PROJECT_PROPERTY = "reconciler_project"
-MARKER_GROUP = {
-    "contacts": "contactinformation",
-    "companies": "companyinformation",
-    "deals": "dealinformation",
-    "tickets": "ticketinformation",
-    "meetings": "meetinginformation",
-    "calls": "callinformation",
-}
+#: The group the markers join when the type has it (HubSpot's for contacts, companies, deals
+#: and tickets; unverified for the activities), by object type (the object-type table): else
+#: ``marker_group`` takes the group of one of the type's own properties, which HubSpot
+#: cannot refuse.
+MARKER_GROUP = {t.name: t.marker_group for t in OBJECT_TYPES}
 #: Object types where HubSpot documents no unique-value properties (facts §7):
 #: the marker there is an ordinary property, and recovery rests on search.
-NO_UNIQUE_PROPERTIES = frozenset({"meetings", "calls"})
+NO_UNIQUE_PROPERTIES = frozenset(t.name for t in OBJECT_TYPES if not t.unique_marker)
 
 
 def marker_value(project_id: str, address: str) -> str:
@@ -87,7 +85,7 @@ def ensure_markers(
     unique = unique if unique is not None else {}
     for object_type in sorted(set(object_types)):
         existing = {p.name: p for p in client.list_properties(object_type)}
-        group = MARKER_GROUP.get(object_type, f"{object_type.rstrip('s')}information")
+        group = marker_group(object_type, existing.values())
         if MARKER_PROPERTY in existing:
             unique[object_type] = existing[MARKER_PROPERTY].has_unique_value
         else:
@@ -114,6 +112,20 @@ def ensure_markers(
     return unique
 
 
+def marker_group(object_type: str, properties: Iterable[PropertyDefinition]) -> str:
+    """The property group the markers are made in: ``MARKER_GROUP``'s when one of the type's
+    properties is in it, else the group of the type's first HubSpot-defined property (a
+    property must name an existing group: HubSpot refuses any other)."""
+    groups = [(p.group_name, p.hubspot_defined) for p in properties if p.group_name]
+    preferred = MARKER_GROUP.get(object_type)
+    if preferred is not None and any(name == preferred for name, _builtin in groups):
+        return preferred
+    for name, builtin in groups:
+        if builtin:
+            return name
+    return groups[0][0] if groups else preferred or f"{object_type.rstrip('s')}information"
+
+
 def properties_when_marked(client: HubSpotClient, object_type: str) -> set[str]:
     """The names of the type's properties (one request), when both marker properties are
     among them; else an empty set: this tool never wrote that type here."""
@@ -138,6 +150,7 @@ __all__ = [
     "address_in",
     "carried",
     "ensure_markers",
+    "marker_group",
     "marker_properties",
     "marker_value",
     "properties_when_marked",
