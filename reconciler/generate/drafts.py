@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.generate.context import Context, Definitions, Made
+from reconciler.generate.evaluation import Evaluator
 from reconciler.generate.grammar import Generator
 from reconciler.generate.inputs import PICK_PREFIX, TIME_PIN, VALUE_PIN
 from reconciler.generate.picks import resolve_associations
@@ -26,7 +27,7 @@ from reconciler.generate.shapes import (
     time_prop,
 )
 from reconciler.generate.templates import Budget
-from reconciler.generate.values import Definition, Evaluator, ValueProblem, seed_of, time_pick
+from reconciler.generate.values import Definition, ValueProblem, seed_of, time_pick
 from reconciler.loading.issues import PathPart, did_you_mean
 
 _TIME_KINDS = ("time", "by_time")

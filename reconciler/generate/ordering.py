@@ -8,9 +8,10 @@ upper bounds together must stay under the project's ceiling (``max_generated``).
 from __future__ import annotations
 
 from reconciler.generate.context import Context, Stop
+from reconciler.generate.evaluation import Evaluator
 from reconciler.generate.grammar import Generator
 from reconciler.generate.templates import TemplateProblem, compile_template, is_template
-from reconciler.generate.values import Definition, Evaluator, ValueProblem, define, seed_of
+from reconciler.generate.values import Definition, ValueProblem, define, seed_of
 from reconciler.loading.issues import PathPart
 
 

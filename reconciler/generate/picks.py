@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.generate.context import Context
+from reconciler.generate.evaluation import Evaluator
 from reconciler.generate.grammar import Generator
 from reconciler.generate.inputs import VALUE_PIN
 from reconciler.generate.shapes import digest_of
 from reconciler.generate.templates import Budget, is_template
-from reconciler.generate.values import Definition, Evaluator, ValueProblem, define, seed_of
+from reconciler.generate.values import Definition, ValueProblem, define, seed_of
 from reconciler.loading.issues import PathPart, did_you_mean
 from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
 
