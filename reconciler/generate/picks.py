@@ -238,9 +238,11 @@ def make_picks(
     picked = Picked(specs={s.name: s for s in specs}, group=group_digest(ctx, gen, definitions))
     scoped = {**context, "pick": picked.views}
     for spec in specs:
+        # two random picks of one record are two records, while the scope has them
+        taken = frozenset(r[1] for r in picked.refs.values() if r and r[0] == spec.target_type)
         ref, reason = pick_one(ctx, gen, key, parent_ref, spec, picked.refs, scoped, budget,
                                digest_of(ctx.options.seed, gen.name, key, "@pick", spec.name,
-                                         spec.digest))
+                                         spec.digest), taken)
         picked.refs[spec.name] = ref
         picked.views[spec.name] = view_of(ctx, ref) if ref else EmptyPick(spec.name, reason)
     return picked
@@ -249,9 +251,12 @@ def make_picks(
 def pick_one(
     ctx: Context, gen: Generator, key: str, parent_ref: Ref | None, spec: PickSpec,
     refs: Mapping[str, Ref | None], context: Mapping[str, Any], budget: Budget, digest: str,
+    taken: frozenset[str] = frozenset(),
 ) -> tuple[Ref | None, str]:
     """What ``spec`` picks for this record, or None and why (only when it is optional:
-    a required pick with nothing to pick is a located problem)."""
+    a required pick with nothing to pick is a located problem). A random pick leaves out
+    the keys ``taken`` by the record's earlier picks; a required one takes one of them
+    again when the scope has no other."""
     if spec.probability is not None and spec.probability < 1.0:
         chance = seed_of(ctx.options.seed, gen.name, key, f"@pick:{spec.name}:present") / 2**64
         if chance >= spec.probability:
@@ -272,7 +277,10 @@ def pick_one(
         )
         return _empty(ctx, gen, key, spec, reason)
     target_type = spec.target_type or _type_of(ctx, spec.source)
-    return (target_type, candidates.choose(digest)), ""
+    chosen = candidates.choose(digest, taken) if taken else None
+    if chosen is None and taken and spec.probability is not None:
+        return None, f"no {target_type} left in the scope besides the ones picked above"
+    return (target_type, chosen or str(candidates.choose(digest))), ""
 
 
 def _empty(

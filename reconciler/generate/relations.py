@@ -42,11 +42,12 @@ class Pool:
         self.keys: tuple[str, ...] = tuple(sorted(set(keys)))
         self._buckets: list[list[tuple[int, str]]] | None = None
 
-    def choose(self, digest: str) -> str:
-        """The candidate ``digest`` ranks first (the pool is not empty)."""
+    def choose(self, digest: str, but: frozenset[str] = frozenset()) -> str | None:
+        """The candidate ``digest`` ranks first, leaving out ``but`` (None: no one left)."""
         keys = self.keys
         if len(keys) <= RANKED_MOST:
-            return max(keys, key=lambda c: seed_of(digest, c))
+            left = [k for k in keys if k not in but] if but else keys
+            return max(left, key=lambda c: seed_of(digest, c)) if left else None
         if self._buckets is None:
             buckets: list[list[tuple[int, str]]] = [[] for _ in range(_BUCKETS)]
             for key in keys:
@@ -54,11 +55,12 @@ class Pool:
                 buckets[own % _BUCKETS].append((own, key))
             self._buckets = buckets
         record = seed_of(digest)
-        best = max(
-            (b for b in range(_BUCKETS) if self._buckets[b]),
-            key=lambda b: _mix(record ^ (b * 0x9E3779B97F4A7C15 & _MASK)),
-        )
-        return max(self._buckets[best], key=lambda item: _mix(record ^ item[0]))[1]
+        members = [[m for m in b if m[1] not in but] if but else b for b in self._buckets]
+        ranked = [b for b in range(_BUCKETS) if members[b]]
+        if not ranked:
+            return None
+        best = max(ranked, key=lambda b: _mix(record ^ (b * 0x9E3779B97F4A7C15 & _MASK)))
+        return max(members[best], key=lambda item: _mix(record ^ item[0]))[1]
 
 
 def _mix(value: int) -> int:
