@@ -89,3 +89,89 @@ def test_picks_apply_then_plan_no_changes_and_more_contacts_only_create(
     code, out, err = run("plan", "--project", root)
     assert code == 0, err
     assert "Plan: 21 to create, 0 to update, 0 to archive" in out, out
+
+
+ACTIVITIES = """\
+generate:
+  companies:
+    key: "acct-{n}"
+    count: 2
+    fields:
+      name: {fake: company}
+  contacts:
+    for_each: companies
+    key: "{parent}-c{n}"
+    count: 2
+    fields:
+      first_name: {fake: first_name}
+      email: "{{ fields.first_name | lower }}.{{ n }}@{{ parent.key }}.example.com"
+    associations:
+      - company: "{{ parent.key }}"
+  deals:
+    for_each: companies
+    key: "{parent}-d1"
+    owner: bob@example.com
+    fields:
+      name: "{{ parent.name }} renewal"
+      stage: contractsent
+      pipeline: default
+    associations:
+      - company: "{{ parent.key }}"
+  emails:
+    for_each: deals
+    key: "{parent}-email{n}"
+    count: 2
+    picks:
+      contact: {random_reference: contacts, scope: parent.parent}
+    owner: {copy: parent.owner}
+    fields:
+      subject: {phrase: {kind: email_subject, stage: contractsent}}
+      text: "{{ phrase('email_body', stage=parent.stage, contact=pick.contact.first_name) }}"
+      direction: EMAIL
+      from: bob@example.com
+      to: {copy: pick.contact.email}
+      timestamp: "-2d 09:30"
+    associations:
+      - deal: "{{ parent.key }}"
+      - contact: {pick: contact}
+  tasks:
+    for_each: deals
+    key: "{parent}-task"
+    owner: {copy: parent.owner}
+    fields:
+      subject: "{{ phrase('task_subject', stage=parent.stage) }}"
+      due: "+2d 17:00"
+    associations:
+      - deal: "{{ parent.key }}"
+  notes:
+    for_each: deals
+    key: "{parent}-note"
+    fields:
+      body: {phrase: {kind: meeting_note, stage: contractsent}}
+      timestamp: "-1d 16:00"
+    associations:
+      - deal: "{{ parent.key }}"
+"""
+
+
+def test_notes_tasks_and_emails_from_the_bank_apply_then_plan_no_changes(
+    tmp_path: Path, run: Run, emulator: Emulator
+) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "reconciler.yaml").write_text("name: words-demo\ntimezone: Europe/Berlin\nseed: 4\n")
+    (root / "gen.yaml").write_text(ACTIVITIES)
+    code, out, err = run("apply", "--project", root, "--auto-approve")
+    assert code == 0, out + err
+    assert "Apply complete: 16 created" in out, out
+    code, out, err = run("plan", "--project", root, "--detailed-exitcode")
+    assert code == 0, out + err
+    assert "No changes." in out
+    records = json.loads((root / ".reconciler" / "state" / "local.json").read_text())["records"]
+    email = records["emails/acct-1-d1-email1"]
+    contact_key = next(a["to_key"] for a in email["associations"] if a["to_type"] == "contacts")
+    contact = records[f"contacts/{contact_key}"]["properties"]
+    assert contact["email"] in email["properties"]["hs_email_headers"]
+    assert email["properties"]["hs_email_subject"] and email["properties"]["hs_email_text"]
+    assert records["tasks/acct-2-d1-task"]["properties"]["hs_task_subject"]
+    assert records["notes/acct-1-d1-note"]["properties"]["hs_note_body"]
