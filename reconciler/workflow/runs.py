@@ -15,6 +15,7 @@ from pathlib import Path
 
 from reconciler.applying.apply import apply_plan
 from reconciler.applying.run import ApplyResult
+from reconciler.applying.still_holds import portal_changes
 from reconciler.hubspot.budget import check_daily_budget, daily_remaining
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.refresh import RefreshReport
@@ -22,7 +23,7 @@ from reconciler.identity.refresh_log import log_path_for
 from reconciler.identity.refresh_watermark import leave_watermark
 from reconciler.planning.changes import Plan
 from reconciler.settings import Target
-from reconciler.state.saved_plans import load_saved_plan
+from reconciler.state.saved_plans import load_saved_plan, refuse_stale
 from reconciler.workflow.options import LoadedTarget, RunOptions
 from reconciler.workflow.plans import make_plan, release_excluded
 from reconciler.workflow.portal import connect
@@ -66,6 +67,8 @@ class ApplyOutcome:
     needed: tuple[str, ...] = ()
     #: located warning lines about the target's settings (``LoadedTarget.warnings``)
     warnings: tuple[str, ...] = ()
+    #: apply --plan --check: the saved plan still holds; nothing was applied
+    checked: bool = False
 
 
 def plan_target(loaded: LoadedTarget, options: RunOptions) -> PlanOutcome:
@@ -91,11 +94,14 @@ def apply_target(
     progress: ProgressFactory | None = None,
     stop: threading.Event | None = None,
     saved_plan: Path | None = None,
+    check_only: bool = False,
 ) -> ApplyOutcome:
-    """Recover an interrupted apply, plan (or load a saved plan), confirm, and apply. The
-    caller holds the state's lock; the state is saved after every batch."""
+    """Recover an interrupted apply, plan (or load a saved plan, refused unless it still
+    holds on the state and the portal), confirm, and apply. The caller holds the state's
+    lock; the state is saved after every batch. ``check_only`` (with ``saved_plan``): stop
+    once the plan is known to hold, before anything is written."""
     outcome = _apply_target(loaded, options, confirm=confirm, progress=progress, stop=stop,
-                            saved_plan=saved_plan)
+                            saved_plan=saved_plan, check_only=check_only)
     return replace(outcome, warnings=loaded.warnings) if loaded.warnings else outcome
 
 
@@ -107,6 +113,7 @@ def _apply_target(
     progress: ProgressFactory | None,
     stop: threading.Event | None,
     saved_plan: Path | None,
+    check_only: bool,
 ) -> ApplyOutcome:
     desired, target, store = loaded.desired, loaded.target, loaded.store
     grace = options.grace_seconds(target)
@@ -133,6 +140,9 @@ def _apply_target(
         needed: tuple[str, ...] = ()
         if saved_plan is not None:
             the_plan = load_saved_plan(saved_plan, state, target, desired)
+            refuse_stale(saved_plan, portal_changes(
+                client, the_plan, state, desired, grace_seconds=grace, stopped=stopped,
+            ))
             state.owners.update(the_plan.owners)
         else:
             made = make_plan(loaded, state, options, client, released=released, stopped=stopped)
@@ -142,6 +152,8 @@ def _apply_target(
             the_plan, daily_remaining(client, the_plan),
             ignore=options.ignore_daily_budget, target=target.name,
         )
+        if check_only:
+            return ApplyOutcome(the_plan, target, None, tuple(recovered), checked=True)
         if not the_plan.has_changes:
             learned = (state.portal_id, state.owners) != known  # kept for offline plans
             if recovered or released or (learned and store.exists()):
