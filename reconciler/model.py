@@ -171,8 +171,9 @@ class ProjectSettings:
     #: The project's identity (``id:`` in ``reconciler.yaml``), written once by
     #: ``reconciler init`` and committed: it does not change when the folder moves.
     id: str | None = None
-    #: ``vars``, ``seed`` and ``max_generated`` of ``reconciler.yaml``, as written (for
-    #: the generators: ``reconciler.generate``).
+    #: ``vars``, ``seed``, ``max_generated`` and ``calendar`` of ``reconciler.yaml``, as
+    #: written (for the generators: ``reconciler.generate``; ``calendar`` also for
+    #: business-day times: ``reconciler.loading.calendar_settings``).
     generation: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property

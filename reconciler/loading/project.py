@@ -23,8 +23,10 @@ from reconciler.gc_pause import gc_paused
 from reconciler.generate.inputs import HandRecord
 from reconciler.generate.loading import Generated, generate, resolve_variables, seed_text
 from reconciler.loading import schema as schemas
-from reconciler.loading.assembly import assemble
+from reconciler.loading.assembly import BusinessCalendar, assemble
+from reconciler.loading.business_days import HolidayProblem
 from reconciler.loading.cache import DraftCache
+from reconciler.loading.calendar_settings import calendar_of
 from reconciler.loading.files import check_root, spec_files
 from reconciler.loading.issues import PendingIssue
 from reconciler.loading.locating import locate_all
@@ -98,6 +100,8 @@ def _load_project(
         for relative in spec_files(path)
     ]
     issues = [issue for result in results for issue in result.issues]
+    business, calendar_issues = _business_calendar(settings, cache, reference_time)
+    issues.extend(calendar_issues)
     generated: list[FileResult] = []
     if not issues and any(result.sections for result in results):
         made = _generated(results, settings, reference_time, cache, target, variables)
@@ -110,7 +114,7 @@ def _load_project(
             extra.rows = rows
             extra.keys = [row[:4] for row in extra.rows]
             generated.append(extra)
-    records, cross_issues = assemble([*results, *generated], settings, reference_time)
+    records, cross_issues = assemble([*results, *generated], settings, reference_time, business)
     issues.extend(cross_issues)
     refactors, refactor_issues = check_refactors(
         ((r.display, r.refactors) for r in results if r.refactors),
@@ -120,6 +124,8 @@ def _load_project(
     if issues:
         parsed = {r.display: r.parsed for r in results}
         files = {r.display: r.path for r in results}
+        if settings.source_file is not None:
+            files[settings.source_file] = path / Path(settings.source_file).name
         raise SpecError(locate_all(issues, parsed, files, path))
     cache.prune()
     return DesiredState(
@@ -128,6 +134,23 @@ def _load_project(
         reference_time=format_wire_time(reference_time),
         refactors=refactors,
     )
+
+
+def _business_calendar(
+    settings: ProjectSettings, cache: DraftCache, reference_time: datetime
+) -> tuple[BusinessCalendar, list[PendingIssue]]:
+    """The project's business days (``calendar:``), its holidays' country checked."""
+    calendar = calendar_of(settings.generation)
+    if calendar is None:
+        return None, []
+    days = calendar.business_days(cache)
+    try:
+        days.days_off(reference_time.year)  # a country the package does not know: said here
+    except HolidayProblem as exc:
+        field = "subdiv" if "subdivision" in str(exc) else "country"
+        where = ("calendar", "holidays", field)
+        return None, [PendingIssue(settings.source_file or "reconciler.yaml", where, str(exc))]
+    return (days, calendar.roll), []
 
 
 def _generated(
