@@ -23,7 +23,6 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from typing import Any
 
 from reconciler.generate.context import Context
@@ -432,38 +431,6 @@ def attach_stories(ctx: Context) -> None:
                 entry[E_PROPS]["dealstage"] = outcome.stage
 
 
-def story_values(
-    story: list[Any], starts: Mapping[str, str], now: str, days: Any, tz: Any
-) -> dict[str, str]:
-    """A subject's stage and close date from its steps' times (wire strings by address)."""
-    from reconciler.loading.times import format_wire_time
-
-    _, final_stage, open_stage, steps, (low, high, draw) = story
-    placed = sorted((starts[a], stage) for a, stage in steps if a in starts)
-    if not placed:
-        return {}
-    values: dict[str, str] = {}
-    last = placed[-1][0]
-    if final_stage is not None:
-        values["dealstage"] = final_stage
-        values["closedate"] = last
-        return values
-    stage = open_stage
-    for when, reached in placed:
-        if reached and when <= now:
-            stage = reached
-    if stage:
-        values["dealstage"] = stage
-    instant = datetime.fromisoformat(last.replace("Z", "+00:00")).astimezone(tz)
-    count = low + min(int(draw * (high - low + 1)), high - low)
-    today = datetime.fromisoformat(now.replace("Z", "+00:00")).astimezone(tz).date()
-    day: date = days.shift(max(instant.date(), today), max(count, 1))
-    close = datetime.combine(day, instant.time().replace(tzinfo=None)).replace(tzinfo=tz)
-    values["closedate"] = format_wire_time(close)
-    return values
-
-
 __all__ = [
     "Step", "Story", "add_story_steps", "attach_stories", "scheduled",
-    "story_values",
 ]

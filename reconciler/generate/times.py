@@ -85,7 +85,7 @@ def finalize(
                 if when is not None and when > now:
                     props[prop] = future_value
         if entry[E_STORY] is not None and business is not None:
-            from reconciler.generate.stories import story_values
+            from reconciler.generate.story_times import story_values
 
             props = dict(props)
             props.update(story_values(entry[E_STORY], placed, now, business, tz))
