@@ -215,3 +215,6 @@ class DesiredState:
     reference_time: str  # ISO 8601 instant relative times were resolved against
     #: ``moved:`` and ``removed:`` entries by the address they move or remove
     refactors: Mapping[str, Refactor] = field(default_factory=lambda: MappingProxyType({}))
+    #: where generated activities were placed on their owners' calendars, to place them
+    #: again around a target's state before planning (``reconciler.generate.scheduling``)
+    schedule: Any = field(default=None, compare=False, repr=False)

@@ -34,12 +34,14 @@ def render(
       reconciler render --var accounts=10 > records.yaml
     """
     from reconciler.generate.render import Pinned, render_files, render_header
+    from reconciler.generate.scheduling import settle
     from reconciler.workflow.options import load_target
 
     options = run_options(read_project(project_dir), target_name, state_path, base_url)
     loaded = load_target(options)
-    desired, target, store = loaded.desired, loaded.target, loaded.store
+    target, store = loaded.target, loaded.store
     state = store.load()
+    desired = settle(loaded.desired, state)  # activities placed around the applied ones
     pins = {
         address: Pinned({k: (p.expr, p.value) for k, p in recorded.pinned.items()})
         for address, recorded in state.records.items() if recorded.pinned

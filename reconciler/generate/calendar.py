@@ -100,6 +100,9 @@ class _Days:
         ]
         self.slot_table = list(accumulate(slot_weights))
         self.slot_total = self.slot_table[-1] if self.slot_table else 0.0
+        # an hour of weight 0 (lunch) is never used: its slots start out taken
+        self.day_row = bytes(int(w <= 0) for w in slot_weights) + b"\x01"
+        self.open_slots = sum(1 for w in slot_weights if w > 0)
 
     def span(self, first_day: int, last_day: int) -> tuple[int, int]:
         """Indexes of the first and last business day in a window (first > last: none)."""
@@ -183,7 +186,7 @@ class _Placer:
             self.rank[index] = rank
         self.ends: dict[int, int] = {}
         self.exact: dict[int, int] = {}  # placed at an exact moment (minutes after another)
-        self.day_row = bytes(horizon.slots) + b"\x01"
+        self.day_row = horizon.day_row
 
     def run(self, fixed: dict[int, tuple[int, int]], busy: list[tuple[str, int, int]]) -> None:
         requests, starts = self.requests, self.placed.starts
@@ -296,26 +299,42 @@ class _Placer:
         grid = self.grid_of(request.owner)
         pattern = bytes(length)
         start = max(preferred, earliest)
-        found = grid.find(pattern, start, end)
-        if found < 0 and start > earliest:
-            found = grid.find(pattern, earliest, min(start + length - 1, end))
+        found = _search(grid, pattern, start, earliest, end, horizon.width)
         if found >= 0:
             return horizon.minutes_at(found)
         if not request.busy and start < end:  # it blocks nothing: keep its wish
             return horizon.minutes_at(start)
         first_day = min(earliest // horizon.width, high)
         days_there = high + 1 - first_day
-        booked = grid.count(1, first_day * horizon.width, end) - days_there
+        closed = horizon.width - horizon.open_slots  # the sentinel and hours of weight 0
+        booked = grid.count(1, first_day * horizon.width, end) - days_there * closed
         settings = horizon.settings
         self.placed.problems.append((index, (
             f"owner {request.owner or '(none)'}: no free {request.busy}m slot for "
             f"{request.name} between {horizon.label(first_day)} and {horizon.label(high)}; "
             f"{booked * settings.grid / 60:.0f} h of the "
-            f"{days_there * horizon.slots * settings.grid / 60:.0f} h of business hours there "
+            f"{days_there * horizon.open_slots * settings.grid / 60:.0f} h of business hours there "
             f"are booked (with {settings.gap}m after each activity): lower the counts, widen "
             "the window, shorten the gap, or add owners"
         )))
         return None
+
+
+def _search(grid: bytearray, pattern: bytes, start: int, earliest: int, end: int,
+            width: int) -> int:
+    """Where a run of free slots starts: on the wished day (from the wish on, then from its
+    morning), then on a day after it, then on a day before it; -1 if nowhere in
+    [earliest, end). (Days nearest first both ways spread no better and cost twice.)"""
+    day = start - start % width
+    day_start, day_end = max(day, earliest), min(day + width, end)
+    found = grid.find(pattern, start, day_end)
+    if found < 0 and start > day_start:
+        found = grid.find(pattern, day_start, min(start + len(pattern) - 1, day_end))
+    if found < 0:
+        found = grid.find(pattern, day_end, end)
+    if found < 0 and day_start > earliest:
+        found = grid.find(pattern, earliest, day_start)
+    return found
 
 
 #: More requests than one expansion can make (``max_generated`` is checked far below it).

@@ -342,6 +342,8 @@ class Generated:
 
     by_file: dict[str, list[list[Any]]] = field(default_factory=dict)
     issues: list[PendingIssue] = field(default_factory=list)
+    #: where the activities were placed (``scheduling.Schedule``), with a calendar
+    schedule: Any = None
 
 
 def generate(
@@ -421,6 +423,9 @@ def generate(
                     seen.add(issue.path)
                     result.issues.append(issue)
             return result
+        from reconciler.generate.scheduling import Schedule
+
+        result.schedule = Schedule(records, starts, calendar, business, timezone, default_owner)
     rows = finalize(records, reference_time, timezone, starts, business)
     for entry, row in zip(records, rows, strict=True):
         file = displays[entry[E_FILE]]

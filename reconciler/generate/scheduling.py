@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ from reconciler.generate.inputs import (
     E_OWNS,
     E_PROPS,
     E_SCHEDULE,
+    E_STORY,
     E_TIMES,
     E_TYPE,
     TIME_PIN,
@@ -258,3 +260,172 @@ def busy_span(kind: str, props: Mapping[str, str]) -> tuple[int, int] | None:
 
 def today_of(reference_time: datetime, tz: Any) -> date:
     return reference_time.astimezone(tz).date()
+
+
+# -- placing them again around what a state has applied ---------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """What the load placed, kept with the desired state so a plan can place the
+    activities again around a target's state (``settle``)."""
+
+    entries: list[list[Any]]
+    starts: list[int | None]
+    settings: CalendarSettings
+    days: BusinessDays
+    timezone: str
+    default_owner: str | None
+
+
+def settle(desired: Any, state: Any) -> Any:
+    """``desired`` with its activities placed around what ``state`` has applied.
+
+    An activity whose time is pinned with its expression keeps it (the planner keeps it
+    anyway) and blocks its owner's calendar; the others are placed around them and the
+    hand-written ones. Nothing to place, or nothing applied: the load's placement stands.
+    Raises ``SpecError`` when an owner's calendar has no room left.
+    """
+    schedule: Schedule | None = getattr(desired, "schedule", None)
+    if schedule is None or not state.records:
+        return desired
+    entries, records = schedule.entries, desired.records
+    taken: list[int] = []
+    fixed_at: dict[int, int] = {}  # entry index → pinned start (minutes)
+    fresh = 0
+    for index, entry in enumerate(entries):
+        request = entry[E_SCHEDULE]
+        if request is None:
+            continue
+        address = f"{entry[E_TYPE]}/{entry[E_KEY]}"
+        record = records.get(address)
+        if record is None:
+            continue  # not taken by this target
+        taken.append(index)
+        start = _pinned(record, state.records.get(address), request[S_PROP])
+        if start is None:
+            fresh += 1
+        else:
+            fixed_at[index] = start
+    busy, moved = _other_activities(desired, state, schedule)
+    if not fresh or (not fixed_at and not moved):
+        return desired
+    return _placed_again(desired, state, schedule, taken, fixed_at, busy)
+
+
+def _pinned(record: Any, recorded: Any, prop: str) -> int | None:
+    """The start an applied activity keeps (its pin has the same expression), in minutes."""
+    if recorded is None:
+        return None
+    pin = recorded.pinned.get(prop)
+    if pin is None or pin.expr != record.relative_times.get(prop):
+        return None
+    try:
+        return minutes_of(datetime.fromisoformat(pin.value.replace("Z", "+00:00")))
+    except ValueError:
+        return None
+
+
+def _other_activities(
+    desired: Any, state: Any, schedule: Schedule
+) -> tuple[list[tuple[str, int, int]], bool]:
+    """Meetings and calls not placed here (hand-written ones) as busy time, with their
+    pinned times; and whether a pin moved one from where the load saw it."""
+    scheduled = {f"{e[E_TYPE]}/{e[E_KEY]}" for e in schedule.entries if e[E_SCHEDULE]}
+    owners = {v: k for k, v in state.owners.items()}
+    busy: list[tuple[str, int, int]] = []
+    moved = False
+    for address, record in desired.records.items():
+        if record.object_type not in ("meetings", "calls") or address in scheduled:
+            continue
+        props = dict(record.properties)
+        recorded = state.records.get(address)
+        if recorded is not None:
+            for name, expr in record.relative_times.items():
+                pin = recorded.pinned.get(name)
+                if pin is not None and pin.expr == expr and props.get(name) != pin.value:
+                    props[name] = pin.value
+                    moved = True
+        span = busy_span(record.object_type, props)
+        if span is not None:
+            owner = owner_key(props, record.owner_email, True, None)
+            busy.append((_same_owner(owner, owners), *span))
+    return busy, moved
+
+
+def _same_owner(owner: str, emails_by_id: Mapping[str, str]) -> str:
+    """One name per owner: an owner id the state knows the email of is that email."""
+    if owner.startswith("id:"):
+        return emails_by_id.get(owner[3:], owner).lower()
+    return owner
+
+
+def _placed_again(
+    desired: Any, state: Any, schedule: Schedule, taken: list[int],
+    fixed_at: Mapping[int, int], busy: list[tuple[str, int, int]],
+) -> Any:
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from reconciler.errors import SpecError, SpecIssue
+    from reconciler.generate.story_times import story_values
+    from reconciler.generate.times import minutes_wire
+    from reconciler.loading.times import zone
+
+    entries, records = schedule.entries, desired.records
+    indexes, requests, _ = requests_of(entries, schedule.default_owner, only=taken)
+    owners = {v: k for k, v in state.owners.items()}
+    for request in requests:
+        request.owner = _same_owner(request.owner, owners)
+    fixed = {
+        n: (fixed_at[i], fixed_at[i] + requests[n].busy)
+        for n, i in enumerate(indexes) if i in fixed_at
+    }
+    tz = zone(schedule.timezone)
+    now = desired.reference_time
+    today = datetime.fromisoformat(now.replace("Z", "+00:00")).astimezone(tz).date()
+    placed = place(requests, today=today, tz=tz, settings=schedule.settings,
+                   days=schedule.days, fixed=fixed, busy=busy)
+    if placed.problems:
+        issues = []
+        for n, message in placed.problems[:10]:
+            source = records[requests[n].name].source
+            issues.append(SpecIssue(source.file, source.line, source.column,
+                                    f"generate.{entries[indexes[n]][E_SCHEDULE][S_GENERATOR]}",
+                                    message))
+        raise SpecError(issues)
+    changed = dict(records)
+    starts: dict[str, str] = {}
+    fresh: set[str] = set()
+    for n, index in enumerate(indexes):
+        start = placed.starts[n]
+        entry = entries[index]
+        address = requests[n].name
+        if start is None:
+            continue
+        starts[address] = minutes_wire(start, 0)
+        if n in fixed:
+            continue
+        fresh.add(address)
+        if start == schedule.starts[index]:
+            continue
+        props = dict(records[address].properties)
+        main = entry[E_TIMES][entry[E_SCHEDULE][S_PROP]]
+        for prop, slot in entry[E_TIMES].items():
+            if slot[:5] == main[:5]:
+                props[prop] = minutes_wire(start, slot[5])
+        for prop in entry[E_BY_TIME]:
+            props[prop] = entry[E_PROPS][prop]  # the past value, then by the new time
+        by_time_values(entry, props, now)
+        changed[address] = replace(records[address], properties=MappingProxyType(props))
+    for entry in entries:
+        story = entry[E_STORY]
+        address = f"{entry[E_TYPE]}/{entry[E_KEY]}"
+        if story is None or address not in changed or not any(s[0] in fresh for s in story[3]):
+            continue
+        values = story_values(story, starts, now, schedule.days, tz)
+        props = dict(changed[address].properties)
+        if any(props.get(k) != v for k, v in values.items()):
+            props.update(values)
+            changed[address] = replace(changed[address], properties=MappingProxyType(props))
+    return replace(desired, records=MappingProxyType(changed))

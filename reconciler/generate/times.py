@@ -60,7 +60,7 @@ def finalize(
     if starts is not None:
         for entry, start in zip(entries, starts, strict=True):
             if start is not None:
-                placed[f"{entry[E_TYPE]}/{entry[E_KEY]}"] = _minutes_wire(start, 0)
+                placed[f"{entry[E_TYPE]}/{entry[E_KEY]}"] = minutes_wire(start, 0)
     for index, entry in enumerate(entries):
         props: dict[str, str] = entry[E_PROPS]
         times: Mapping[str, list[Any]] = entry[E_TIMES]
@@ -71,7 +71,7 @@ def finalize(
             for prop, slot_of in times.items():
                 start, end, business_hours, u, slot, offset_ms = slot_of
                 if main is not None and slot_of[:5] == main[:5]:
-                    props[prop] = _minutes_wire(start_minutes, offset_ms)
+                    props[prop] = minutes_wire(start_minutes, offset_ms)
                     continue
                 days = _days(today, start, end, business_hours)
                 day = days[min(int(u * len(days)), len(days) - 1)]
@@ -104,7 +104,7 @@ def finalize(
 
 
 @lru_cache(maxsize=65536)
-def _minutes_wire(minutes: int, offset_ms: int) -> str:
+def minutes_wire(minutes: int, offset_ms: int) -> str:
     """Minutes since 1970 (plus milliseconds) on the wire."""
     from reconciler.loading.times import format_wire_time
 

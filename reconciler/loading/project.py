@@ -23,7 +23,6 @@ from reconciler.errors import SpecError
 from reconciler.gc_pause import gc_paused
 from reconciler.generate.inputs import HandRecord
 from reconciler.generate.loading import Generated, generate, resolve_variables, seed_text
-from reconciler.generate.scheduling import hand_busy
 from reconciler.loading import schema as schemas
 from reconciler.loading.assembly import BusinessCalendar, assemble
 from reconciler.loading.business_days import HolidayProblem
@@ -105,9 +104,11 @@ def _load_project(
     business, calendar_issues = _business_calendar(settings, cache, reference_time)
     issues.extend(calendar_issues)
     generated: list[FileResult] = []
+    schedule = None
     if not issues and any(result.sections for result in results):
         made = _generated(results, settings, reference_time, cache, target, variables, business)
         issues.extend(made.issues)
+        schedule = made.schedule
         if every_target and not made.issues:
             issues.extend(
                 _other_targets(results, settings, reference_time, cache, target, business)
@@ -137,6 +138,7 @@ def _load_project(
         records=MappingProxyType(records),
         reference_time=format_wire_time(reference_time),
         refactors=refactors,
+        schedule=schedule,
     )
 
 
@@ -191,6 +193,8 @@ def _calendar_inputs(
 ) -> dict[str, Any]:
     """What the generators' calendars need: the settings, the business days, and the
     hand-written meetings and calls (their owners' busy time this run)."""
+    from reconciler.generate.scheduling import hand_busy  # (it imports reconciler.loading)
+
     calendar = calendar_of(settings.generation)
     if calendar is None or business is None:
         return {}
