@@ -100,8 +100,9 @@ class _Days:
         ]
         self.slot_table = list(accumulate(slot_weights))
         self.slot_total = self.slot_table[-1] if self.slot_table else 0.0
-        # an hour of weight 0 (lunch) is never used: its slots start out taken
-        self.day_row = bytes(int(w <= 0) for w in slot_weights) + b"\x01"
+        # an hour of weight 0 (lunch) is never used: its slots start out closed (2), like
+        # the sentinel after each day; booked slots are 1
+        self.day_row = bytes(2 if w <= 0 else 0 for w in slot_weights) + b"\x02"
         self.open_slots = sum(1 for w in slot_weights if w > 0)
 
     def span(self, first_day: int, last_day: int) -> tuple[int, int]:
@@ -186,6 +187,7 @@ class _Placer:
             self.rank[index] = rank
         self.ends: dict[int, int] = {}
         self.exact: dict[int, int] = {}  # placed at an exact moment (minutes after another)
+        self.between: dict[int, tuple[int, int]] = {}  # days after another: where they are
         self.day_row = horizon.day_row
 
     def run(self, fixed: dict[int, tuple[int, int]], busy: list[tuple[str, int, int]]) -> None:
@@ -203,24 +205,37 @@ class _Placer:
         for index, request in enumerate(requests):
             if index in fixed:
                 continue
+            key = None
             if request.after < 0:
-                self.push(index, None, now=False)
+                key = self.wish(index, None)
             elif request.after in fixed:
-                self.push(index, fixed[request.after], now=False)
+                key = self.wish(index, fixed[request.after])
+            if key is not None:
+                self.heap.append(key)
         heapq.heapify(self.heap)
         while self.heap:
             preferred, rank = divmod(heapq.heappop(self.heap), _RANKS)
-            index = self.by_rank[rank]
-            request = requests[index]
-            found = self.fit(index, preferred)
-            if found is None:
+            self.take(self.by_rank[rank], preferred, successors)
+
+    def take(self, index: int, preferred: int, successors: dict[int, list[int]]) -> None:
+        """Place one request; then what follows it: minutes after it at once (a note on a
+        meeting, before anything else can take that time), days after it by the heap."""
+        request = self.requests[index]
+        found = self.fit(index, preferred)
+        if found is None:
+            return
+        self.placed.starts[index] = found
+        self.ends[index] = found + request.busy
+        if request.busy:
+            self.block(request.owner, found, found + request.busy)
+        for follower in successors.get(index, ()):
+            key = self.wish(follower, (found, self.ends[index]))
+            if key is None:
                 continue
-            starts[index] = found
-            self.ends[index] = found + request.busy
-            if request.busy:
-                self.block(request.owner, found, found + request.busy)
-            for follower in successors.get(index, ()):
-                self.push(follower, (found, self.ends[index]))
+            if self.requests[follower].after_minutes is not None:
+                self.take(follower, key // _RANKS, successors)
+            else:
+                heapq.heappush(self.heap, key)
 
     def grid_of(self, owner: str) -> bytearray:
         found = self.grids.get(owner)
@@ -241,12 +256,13 @@ class _Placer:
             low = max((start - starts[index]) // step, 0)
             high = min(-(-(stop - starts[index]) // step), slots)
             if low < high:
-                grid[index * width + low:index * width + high] = b"\x01" * (high - low)
+                at = index * width
+                grid[at + low:at + high] = grid[at + low:at + high].replace(b"\x00", b"\x01")
             index += 1
 
-    def push(self, index: int, before: tuple[int, int] | None, *, now: bool = True) -> None:
-        """The request's preferred slot position, onto the heap (``now``: kept a heap; else
-        appended, and the caller makes it one) or its problem."""
+    def wish(self, index: int, before: tuple[int, int] | None) -> int | None:
+        """The request's heap key: its preferred slot position, then its rank (None: it
+        cannot be placed, its problem recorded). ``before``: the one it follows."""
         request, horizon = self.requests[index], self.horizon
         low, high = horizon.span(request.first_day, request.last_day)
         if low > high:
@@ -255,14 +271,14 @@ class _Placer:
                 f"{_day_text(horizon, request.first_day)} and "
                 f"{_day_text(horizon, request.last_day)}"
             )))
-            return
-        length = _length(request, horizon.settings)
-        if length > horizon.slots:
+            return None
+        length = _busy_slots(request, horizon.settings)
+        if length > horizon.open_slots:
             self.placed.problems.append((index, (
                 f"{request.name}: {request.busy} minutes and the gap do not fit in one day's "
                 "business hours"
             )))
-            return
+            return None
         slot = horizon.slot_for(request.u_hour, length)
         if before is None:
             position = horizon.day_in(low, high, request.u_day) * horizon.width + slot
@@ -278,11 +294,9 @@ class _Placer:
             origin = min(horizon.position_at(before[0]) // horizon.width, len(horizon.dates) - 1)
             day = min(origin + count, high)
             position = max(day * horizon.width + slot, horizon.position_at(before[1]))
-        key = position * _RANKS + self.rank[index]
-        if now:
-            heapq.heappush(self.heap, key)
-        else:
-            self.heap.append(key)
+            self.between[index] = ((origin + low_d) * horizon.width,
+                                   (min(origin + high_d, high) + 1) * horizon.width)
+        return position * _RANKS + self.rank[index]
 
     def fit(self, index: int, preferred: int) -> int | None:
         """The start of the first run of free slots for the request (minutes since 1970)."""
@@ -297,17 +311,24 @@ class _Placer:
             earliest = max(earliest, horizon.position_at(self.ends[request.after]))
         end = (high + 1) * horizon.width
         grid = self.grid_of(request.owner)
-        pattern = bytes(length)
         start = max(preferred, earliest)
-        found = _search(grid, pattern, start, earliest, end, horizon.width)
+        need = (_busy_slots(request, horizon.settings), length)
+        found = -1
+        between = self.between.pop(index, None)
+        if between is not None:  # within the business days it follows the other by, first
+            low_at, high_at = max(between[0], earliest), min(between[1], end)
+            if low_at < high_at:
+                found = _search(grid, need, min(max(start, low_at), high_at - 1), low_at,
+                                high_at, horizon.width)
+        if found < 0:
+            found = _search(grid, need, start, earliest, end, horizon.width)
         if found >= 0:
             return horizon.minutes_at(found)
         if not request.busy and start < end:  # it blocks nothing: keep its wish
             return horizon.minutes_at(start)
         first_day = min(earliest // horizon.width, high)
         days_there = high + 1 - first_day
-        closed = horizon.width - horizon.open_slots  # the sentinel and hours of weight 0
-        booked = grid.count(1, first_day * horizon.width, end) - days_there * closed
+        booked = grid.count(1, first_day * horizon.width, end)
         settings = horizon.settings
         self.placed.problems.append((index, (
             f"owner {request.owner or '(none)'}: no free {request.busy}m slot for "
@@ -320,25 +341,48 @@ class _Placer:
         return None
 
 
-def _search(grid: bytearray, pattern: bytes, start: int, earliest: int, end: int,
+def _search(grid: bytearray, need: tuple[int, int], start: int, earliest: int, end: int,
             width: int) -> int:
     """Where a run of free slots starts: on the wished day (from the wish on, then from its
     morning), then on a day after it, then on a day before it; -1 if nowhere in
-    [earliest, end). (Days nearest first both ways spread no better and cost twice.)"""
+    [earliest, end). ``need``: the slots the activity takes, and those with the gap after
+    it (the gap may run past the evening). (Days nearest first both ways spread no
+    better, and cost twice.)"""
     day = start - start % width
     day_start, day_end = max(day, earliest), min(day + width, end)
-    found = grid.find(pattern, start, day_end)
+    found = _run(grid, need, start, day_end, width)
     if found < 0 and start > day_start:
-        found = grid.find(pattern, day_start, min(start + len(pattern) - 1, day_end))
+        found = _run(grid, need, day_start, min(start + need[0] - 1, day_end), width)
     if found < 0:
-        found = grid.find(pattern, day_end, end)
+        found = _run(grid, need, day_end, end, width)
     if found < 0 and day_start > earliest:
-        found = grid.find(pattern, earliest, day_start)
+        found = _run(grid, need, earliest, day_start, width)
+    return found
+
+
+def _run(grid: bytearray, need: tuple[int, int], low: int, high: int, width: int) -> int:
+    """The first position in [low, high) with ``need[0]`` free slots, and free slots after
+    them up to ``need[1]`` unless the day ends first; -1 if none."""
+    busy, total = need
+    pattern = bytes(busy)
+    found = grid.find(pattern, low, high)
+    while found >= 0 and total > busy:
+        evening = found - found % width + width - 1
+        # booked (1) slots in the gap after it, that day; closed ones (2) may be the gap
+        taken = grid.find(1, found + busy, min(found + total, evening))
+        if taken < 0:
+            return found
+        found = grid.find(pattern, taken + 1, high)
     return found
 
 
 #: More requests than one expansion can make (``max_generated`` is checked far below it).
 _RANKS = 1 << 24
+
+
+def _busy_slots(request: Request, settings: CalendarSettings) -> int:
+    """Slots the activity itself takes (1 if it blocks nothing)."""
+    return max(-(-request.busy // settings.grid), 1)
 
 
 def _length(request: Request, settings: CalendarSettings) -> int:

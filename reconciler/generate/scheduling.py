@@ -101,7 +101,9 @@ def schedule_entry(
         return None
     offsets = {p: s[5] for p, s in times.items() if s[:5] == slot[:5]}
     busy = busy_minutes(section, props, offsets)
-    placement = digest_of(rel.get(main, ""), fingerprint, owner, busy, after, after_pin, last_day)
+    # (not ``last_day``: how long a whole story is moves it; what it depends on is in
+    # ``after_pin``)
+    placement = digest_of(rel.get(main, ""), fingerprint, owner, busy, after, after_pin)
     for prop, offset_ms in offsets.items():
         if prop in rel:
             rel[prop] = pin_for(TIME_PIN + placement, prop, timedelta(milliseconds=offset_ms))

@@ -40,7 +40,7 @@ from reconciler.generate.scheduling import SCHEDULED_FIELDS, owner_key, schedule
 from reconciler.generate.shapes import digest_of, friendly_fields, make_key, pin_for
 from reconciler.generate.values import ValueProblem, define, weighted
 from reconciler.loading.issues import PathPart, did_you_mean
-from reconciler.model import ASSOCIATION_TARGET_NAMES
+from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
 
 _SINGULAR = {plural: singular for singular, plural in ASSOCIATION_TARGET_NAMES.items()}
 _RANGE = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?(bd|m)?\s*", re.IGNORECASE)
@@ -112,17 +112,20 @@ class Step:
 
     def follows(
         self, ctx: Context, parent: str, n: int
-    ) -> tuple[list[Any] | None, str, int | None]:
+    ) -> tuple[list[Any] | None, str, int | None, str]:
         """What the step's record ``n`` of ``parent`` follows (as ``E_SCHEDULE`` has it),
-        the digest of that one's placement, and the last day it may fall on."""
+        the digest of that one's placement, the last day it may fall on, and what its
+        placement depends on besides (``past`` when its outcome ends in the past: not
+        the last day itself, which the length of the whole story moves)."""
         story = self.story
         outcome = story.outcome(ctx.options.seed, parent)
         last = -1 if outcome.past else story.end_day
+        bound = "past" if outcome.past else ""
         gen = ctx.generators[self.generator]
         draw = u_of(ctx.options.seed, self.generator, parent, n, "@after")
         if n > 1:  # another attempt: a business day or two after the one before
             before = f"{gen.object_type}/{make_key(gen.key_pattern, n - 1, parent)}"
-            return [before, "d", 1, 2, draw], ctx.placements.get(before, ""), last
+            return [before, "d", 1, 2, draw], ctx.placements.get(before, ""), last, bound
         step: Step | None = self
         while step is not None and step.after is not None:
             name, kind, low, high = step.after
@@ -132,9 +135,9 @@ class Step:
                 other = ctx.generators[before_step.generator]
                 before = f"{other.object_type}/{make_key(other.key_pattern, count, parent)}"
                 after = [before, kind, low, high, draw]
-                return after, ctx.placements.get(before, ""), last
+                return after, ctx.placements.get(before, ""), last, bound
             step = before_step  # that step is left out for this outcome: follow its own
-        return None, "", max(last - story.longest_days, story.start_day)
+        return None, "", max(last - story.longest_days, story.start_day), bound
 
 
 def _count(ctx: Context, generator: str, parent: str | None) -> int:
@@ -206,8 +209,12 @@ def _read_story(ctx: Context, gen: Generator, body: Mapping[str, Any]) -> Story 
         ctx.gen_issue(gen, path, message)
     if problems:
         return None
+    # what the subject's stage and close date read besides the steps' placements (not the
+    # steps' other fields: editing a title must not touch the deal)
     story.fingerprint = digest_of(
-        dict(body), start_day, end_day  # (the window as days: "+3w" and "+21d" agree)
+        start_day, end_day, [[o.name, o.weight, o.stage, o.past] for o in outcomes],
+        close, [[s.name, s.when and sorted(s.when), s.stage, s.after,
+                 steps_body[s.name].get("count", 1)] for s in story.steps],
     )
     for step in story.steps:
         ctx.generators[step.generator] = _step_generator(ctx, story, step, steps_body[step.name])
@@ -302,15 +309,18 @@ def _step_generator(
     ctx: Context, story: Story, step: Step, raw: Mapping[str, Any]
 ) -> Generator:
     subject = story.subject
-    section = next(t for t in SCHEDULED_FIELDS if t == raw["type"])
-    time_field = SCHEDULED_FIELDS[section][0]
+    object_type = str(raw["type"])
+    section = object_type if object_type in SECTION_OBJECT_TYPES else "objects"
+    time_field = SCHEDULED_FIELDS[object_type][0]
     window = {"start": f"{story.start_day}d", "end": f"{story.end_day}d",
               "business_hours": True}
     fields: list[tuple[str, str, Any]] = []
     if time_field in friendly_fields(section):
         fields.append(("fields", time_field, {"datetime_between": window}))
     else:  # (a type whose friendly fields are not known here: its raw property)
-        fields.append(("properties", SCHEDULED_FIELDS[section][1], {"datetime_between": window}))
+        fields.append(
+            ("properties", SCHEDULED_FIELDS[object_type][1], {"datetime_between": window})
+        )
     allowed = friendly_fields(section)
     where = (*subject.path, "story", "steps", step.name)
     for name, value in (raw.get("fields") or {}).items():
@@ -336,7 +346,7 @@ def _step_generator(
     pattern = "{parent}-" + step.name + ("" if count == 1 else "{n}")
     return Generator(
         name=step.generator, file=subject.file, line=subject.line, column=subject.column,
-        object_type=section, section=section, key_pattern=pattern, count=count,
+        object_type=object_type, section=section, key_pattern=pattern, count=count,
         for_each=subject.name, locale=subject.locale, fields=fields,
         associations=associations, step=step, where=where,
     )
@@ -374,19 +384,19 @@ def scheduled(
     parent: str | None,
 ) -> list[Any] | None:
     """The calendar request of a generated activity (None: not scheduled)."""
-    if not ctx.options.calendar or gen.section not in SCHEDULED_FIELDS:
+    if not ctx.options.calendar or gen.object_type not in SCHEDULED_FIELDS:
         return None
     after: list[Any] | None = None
-    after_pin, last_day = "", None
+    after_pin, last_day, bound = "", None, ""
     step: Step | None = gen.step
     if step is not None and parent is not None:
-        after, after_pin, last_day = step.follows(ctx, parent, n)
+        after, after_pin, last_day, bound = step.follows(ctx, parent, n)
     owner = owner_key(draft["props"], draft["owner_email"], draft["owns"], None)
     made = schedule_entry(
-        seed=ctx.options.seed, generator=gen.name, section=gen.section, key=key,
-        field_name=SCHEDULED_FIELDS[gen.section][0], props=draft["props"], rel=draft["rel"],
+        seed=ctx.options.seed, generator=gen.name, section=gen.object_type, key=key,
+        field_name=SCHEDULED_FIELDS[gen.object_type][0], props=draft["props"], rel=draft["rel"],
         times=slots, by_time=by_props, owner=owner, fingerprint=ctx.options.calendar,
-        after=after, after_pin=after_pin, last_day=last_day,
+        after=after, after_pin=f"{after_pin}|{bound}", last_day=last_day,
     )
     if made is None:
         return None

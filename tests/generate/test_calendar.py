@@ -280,7 +280,7 @@ generate:
     (issue,) = caught.value.issues
     assert (issue.path, issue.line, issue.column) == ("generate.meetings", 2, 3)
     assert issue.message.startswith("owner bob@example.com: no free 60m slot for meetings/m")
-    assert "between Fri 2026-11-06 and Thu 2026-11-12; 34 h of the 40 h of business hours" in (
+    assert "between Fri 2026-11-06 and Thu 2026-11-12; 39 h of the 40 h of business hours" in (
         issue.message
     )
     assert issue.message.endswith(
