@@ -8,7 +8,8 @@
 Modules, by concept: ``config`` (what the portal is), ``app`` (one request: auth, limits,
 faults, request log), ``server`` (HTTP), ``routing`` (paths → handlers), ``store``
 (SQLite), ``catalogue`` (properties and value checks), ``portal`` (shared state, record
-shape, the clock), ``writes`` (checked writes in one transaction), ``objects``, ``search``,
+shape, the clock), ``writes`` (checked writes in one transaction), ``emails`` (what an
+email's headers fill in), ``objects``, ``search``,
 ``associations``, ``properties``, ``owners``, ``scheduler``, ``limits``, ``account``
 (``/account-info``), ``faults``, ``inspection`` (``/__emulator/``), ``embedded``
 (in-process start/stop, on a ``reconciler.clock.Clock``).
