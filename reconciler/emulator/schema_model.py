@@ -10,9 +10,10 @@ probabilities from it (the first four) and from observed portals (the rest); tic
 have ``createdAt`` = 0 (the pipelines spec says so).
 
 Groups: ``contactinformation``, ``companyinformation``, ``dealinformation`` and
-``ticketinformation`` are HubSpot's; the meeting, call and custom-object group names are
-**unverified** (no source names them), which is why the tool takes the group of a property
-the type already has rather than a name of its own (``identity.markers.ensure_markers``).
+``ticketinformation`` are HubSpot's; the names for meetings, calls, notes, tasks, emails and
+custom objects are **unverified** (no source names them), which is why the tool takes the
+group of a property the type already has rather than a name of its own
+(``identity.markers.ensure_markers``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ BUILTIN_GROUPS: dict[str, tuple[str, str]] = {
     "tickets": ("ticketinformation", "Ticket information"),
     "meetings": ("meetinginformation", "Meeting information"),  # unverified
     "calls": ("callinformation", "Call information"),  # unverified
+    "notes": ("noteinformation", "Note information"),  # unverified
+    "tasks": ("taskinformation", "Task information"),  # unverified
+    "emails": ("emailinformation", "Email information"),  # unverified
 }
 
 

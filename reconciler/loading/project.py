@@ -115,7 +115,7 @@ def _load_project(
             )
         paths = {r.display: r.path for r in results}
         for display, rows in made.by_file.items():
-            extra = FileResult(display, paths[display])
+            extra = FileResult(display, paths[display], generated=True)
             extra.rows = rows
             extra.keys = [row[:4] for row in extra.rows]
             generated.append(extra)

@@ -132,6 +132,9 @@ def test_stages_one_by_one(api: httpx.Client) -> None:
     assert api.patch(f"{stages}/{only}", json={"label": "First"}).status_code == 400  # metadata required
     patched = api.patch(f"{stages}/{only}", json={"label": "First", "metadata": {"probability": "0.3"}})
     assert patched.json()["label"] == "First" and patched.json()["metadata"]["probability"] == "0.3"
+    replaced = api.put(f"{stages}/{only}", json=_stage("First call", "0.3", 0))
+    assert replaced.status_code == 200 and replaced.json()["label"] == "First call"
+    assert api.get(f"{stages}/{only}/audit").json() == {"results": []}
     assert _deal(api, pipeline=made["id"], dealstage=only).status_code == 201
     in_use = api.delete(f"{stages}/{only}", params={"validateReferencesBeforeDelete": "true"})
     assert in_use.status_code == 400

@@ -144,6 +144,7 @@ def test_groups_change_and_archive(api: httpx.Client) -> None:
     base = f"{PROPS}/deals/groups"
     assert api.post(base, json={"name": "emea", "label": "EMEA"}).status_code == 201
     assert api.post(base, json={"name": "emea", "label": "Again"}).status_code == 409
+    assert api.get(f"{base}/emea").json()["label"] == "EMEA"
     assert api.patch(f"{base}/emea", json={"label": "EMEA deals", "displayOrder": 3}).json() == {
         "name": "emea", "label": "EMEA deals", "displayOrder": 3, "archived": False}
     api.post(f"{PROPS}/deals", json=_prop("region", group="emea"))
