@@ -291,10 +291,11 @@ def settle(desired: Any, state: Any) -> Any:
     schedule: Schedule | None = getattr(desired, "schedule", None)
     if schedule is None or not state.records:
         return desired
-    entries, records = schedule.entries, desired.records
+    entries, records, applied = schedule.entries, desired.records, state.records
     taken: list[int] = []
-    fixed_at: dict[int, int] = {}  # entry index → pinned start (minutes)
     fresh = 0
+    # first only whether anything is new, without reading a time: the warm plan of an
+    # unchanged project stops here
     for index, entry in enumerate(entries):
         request = entry[E_SCHEDULE]
         if request is None:
@@ -304,13 +305,21 @@ def settle(desired: Any, state: Any) -> Any:
         if record is None:
             continue  # not taken by this target
         taken.append(index)
-        start = _pinned(record, state.records.get(address), request[S_PROP])
-        if start is None:
+        recorded = applied.get(address)
+        pin = None if recorded is None else recorded.pinned.get(request[S_PROP])
+        if pin is None or pin.expr != record.relative_times.get(request[S_PROP]):
             fresh += 1
-        else:
+    if not fresh:
+        return desired
+    fixed_at: dict[int, int] = {}  # entry index → pinned start (minutes)
+    for index in taken:
+        entry = entries[index]
+        address = f"{entry[E_TYPE]}/{entry[E_KEY]}"
+        start = _pinned(records[address], applied.get(address), entry[E_SCHEDULE][S_PROP])
+        if start is not None:
             fixed_at[index] = start
     busy, moved = _other_activities(desired, state, schedule)
-    if not fresh or (not fixed_at and not moved):
+    if not fixed_at and not moved:
         return desired
     return _placed_again(desired, state, schedule, taken, fixed_at, busy)
 
