@@ -155,7 +155,9 @@ _STEP = textwrap.dedent(
         for name, text in files.items():
             (Path(out) / name).parent.mkdir(parents=True, exist_ok=True)
             (Path(out) / name).write_text(text)
-        (Path(out) / "reconciler.yaml").write_text("name: calendar-bench\\ntimezone: Europe/Berlin\\n")
+        (Path(out) / "reconciler.yaml").write_text(
+            "name: calendar-bench\\ntimezone: Europe/Berlin\\n"
+        )
         extra["activities"] = sum(
             r.object_type in ("meetings", "calls") for r in desired.records.values()
         )

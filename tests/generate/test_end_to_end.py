@@ -92,4 +92,6 @@ def test_the_whole_example_fits_its_owners_calendars() -> None:
                 (props["hs_meeting_start_time"], props["hs_meeting_end_time"]))
     for owner, busy in spans.items():
         busy.sort()
-        assert all(end <= start for (_, end), (start, _) in zip(busy, busy[1:])), owner
+        assert all(
+            end <= start for (_, end), (start, _) in zip(busy, busy[1:], strict=False)
+        ), owner
