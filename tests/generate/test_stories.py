@@ -293,3 +293,53 @@ def test_a_story_needs_a_calendar(story_project: Callable[..., Path]) -> None:
     (issue,) = caught.value.issues
     assert issue.path == "generate.deals.story"
     assert issue.message.startswith("a story places its steps on the owners' calendars")
+
+
+NEW_TYPES = STORY + """\
+        recap_note:
+          type: notes
+          after: {step: demo, minutes: 5-40}
+          fields: {body: "Recap for {{ parent.name }}"}
+        follow_up:
+          type: emails
+          after: {step: demo, business_days: 1}
+          fields:
+            subject: Thanks for your time
+            direction: outgoing
+            status: {by_time: {field: timestamp, past: SENT, future: SCHEDULED}}
+        proposal:
+          type: tasks
+          after: {step: demo, business_days: 3}
+          stage: decisionmakerboughtin
+          fields:
+            subject: Send the proposal
+            status: {by_time: {field: due, past: COMPLETED, future: NOT_STARTED}}
+"""
+
+
+def test_notes_emails_and_tasks_are_steps_too(story_project: Callable[..., Path]) -> None:
+    """A note minutes after the demo ends, an email the next business day, a task three
+    business days on: timed by the step they follow, their by_time values by their times,
+    and a story step added at the end plans only creates."""
+    root = story_project()
+    state = _apply(load(root, NOW))
+    desired = load(story_project(NEW_TYPES), NOW)
+    for deal in (r for r in desired.records.values() if r.object_type == "deals"):
+        key = deal.key
+        demo = desired.records[f"meetings/{key}-demo"]
+        note = desired.records[f"notes/{key}-recap_note"]
+        email = desired.records[f"emails/{key}-follow_up"]
+        task = desired.records[f"tasks/{key}-proposal"]
+        assert _start(note) - _end(demo) >= timedelta(minutes=5)
+        assert note.properties["hs_note_body"] == f"Recap for {deal.properties['dealname']}"
+        assert _business_days_between(_start(demo), _start(email)) == 1
+        assert _business_days_between(_start(demo), _start(task)) == 3
+        assert email.properties["hs_email_status"] == (
+            "SENT" if _start(email) <= NOW else "SCHEDULED"
+        )
+        assert task.properties["hs_task_status"] == (
+            "COMPLETED" if _start(task) <= NOW else "NOT_STARTED"
+        )
+    result = _settled_plan(desired, state)
+    created = {c.object_type for c in result.changes if c.action == "create"}
+    assert created == {"notes", "emails", "tasks"}
