@@ -18,7 +18,10 @@ def story_values(
     from reconciler.loading.times import format_wire_time
 
     _, final_stage, open_stage, steps, (low, high, draw) = story
-    placed = sorted((starts[a], stage) for a, stage in steps if a in starts)
+    # by time only: two steps at one minute (a note and a task, which block no time) keep
+    # the story's order, and a step without a stage is never compared with one that has it
+    placed = sorted(((starts[a], stage) for a, stage in steps if a in starts),
+                    key=lambda step: step[0])
     if not placed:
         return {}
     values: dict[str, str] = {}

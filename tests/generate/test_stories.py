@@ -343,3 +343,18 @@ def test_notes_emails_and_tasks_are_steps_too(story_project: Callable[..., Path]
     result = _settled_plan(desired, state)
     created = {c.object_type for c in result.changes if c.action == "create"}
     assert created == {"notes", "emails", "tasks"}
+
+
+def test_two_steps_at_one_minute_keep_the_storys_order() -> None:
+    """A note and a task block no time, so two steps can share a minute: the stage is
+    the later step's in the story (it once failed comparing a stage with no stage)."""
+    from reconciler.generate.story_times import story_values
+
+    at = "2026-11-16T09:00:00.000Z"
+    steps = [["calls/d1-discovery", "qualifiedtobuy"], ["notes/d1-recap", None],
+             ["tasks/d1-proposal", "decisionmakerboughtin"]]
+    starts = {"calls/d1-discovery": "2026-11-10T09:00:00.000Z", "notes/d1-recap": at,
+              "tasks/d1-proposal": at}
+    values = story_values(["open", None, "appointmentscheduled", steps, [3, 3, 0.0]], starts,
+                          "2026-11-18T12:00:00.000Z", BusinessDays(), BERLIN)
+    assert values["dealstage"] == "decisionmakerboughtin"
