@@ -34,6 +34,8 @@ class Generator:
     locale: str
     fields: list[tuple[str, str, Any]]  # (group "fields"/"properties"/"owner", name, raw)
     associations: list[Any]
+    #: named picks, in order: (name, {random_reference: ...} or {reference: ...})
+    picks: list[tuple[str, Any]] = field(default_factory=list)
     patches: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
     used_patches: set[str] = field(default_factory=set)
     #: ``story:`` as written (its steps become generators: ``reconciler.generate.stories``)
@@ -142,4 +144,5 @@ def _generator(
         locale=str(body.get("locale") or "en_US"), fields=fields,
         associations=list(body.get("associations") or []),
         story=body.get("story") if isinstance(body.get("story"), dict) else None,
+        picks=[(str(k), v) for k, v in (body.get("picks") or {}).items()],
     )
