@@ -50,8 +50,12 @@ def make_plan(
     ``released``: the records the target no longer takes, already forgotten by ``state``
     (``--only`` may name them). ``stopped`` (Ctrl-C) ends the scan's waits at once.
     """
+    from reconciler.generate.scheduling import settle
     from reconciler.planning.catalogue import check_against_portal, check_cached
 
+    # generated activities placed around those the state has applied (a no-op unless a
+    # project with calendar: has both applied and new ones)
+    loaded = replace(loaded, desired=settle(loaded.desired, state))
     desired, target = loaded.desired, loaded.target
     if client is None:
         check_cached(desired, target)  # the catalogue cached by the last plan, if any
