@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.applying.run import ApplyResult
+from reconciler.cli.schema_output import schema_lines, schema_markdown_rows, schema_summary
 from reconciler.planning.changes import Change, Plan, PropertyDiff
 from reconciler.state.plan_document import plan_to_json
 
@@ -62,6 +63,8 @@ def _local_time(value: str, timezone: str) -> str | None:
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return "No changes. The portal matches the spec."
+    if not plan.changes:  # the schema alone (ids adopted, a label renamed back...)
+        return schema_summary(plan).strip()
     remarks = plan.count("remark")
     refactors = "".join(
         f", {n} to {verb}" for verb, n in (("move", plan.count("move")),
@@ -69,7 +72,7 @@ def summary_line(plan: Plan) -> str:
                                           ("adopt", plan.count("adopt")),
                                           ("dedupe", plan.count("dedupe"))) if n
     )
-    return (
+    return schema_summary(plan) + (
         f"Plan: {plan.count('create')} to create, {plan.count('update')} to update, "
         f"{plan.count('archive')} to archive{refactors}"
         + (f", {remarks} marker rewrite{'s' if remarks != 1 else ''}." if remarks else ".")
@@ -95,6 +98,7 @@ def render_plan_text(plan: Plan, *, colour: bool = False) -> str:
         lines.append(f"Reconciler will perform these actions{where}:")
         lines.append("")
         detailed = len(plan.changes) <= DETAILED_LIMIT
+        lines.extend(schema_lines(plan, colour=colour, detailed=detailed))
         for change in plan.changes:
             lines.extend(_change_lines(change, colour=colour, detailed=detailed,
                                        timezone=plan.timezone))
@@ -275,6 +279,10 @@ def _target_frame(
         top += ["", "Also included, as records --only names are associated with them and "
                 f"they are not created yet: {_md(', '.join(entry.needed))}"]
     sections: list[tuple[list[str], list[str], list[str]]] = []
+    if plan.schema_changes:  # first: apply makes the schema before the records
+        opener = [f"<details><summary>schema: {len(plan.schema_changes)} change(s)</summary>",
+                  "", "| | what | why |", "|---|---|---|"]
+        sections.append((opener, schema_markdown_rows(plan, _md), ["", "</details>"]))
     by_type: dict[str, list[Change]] = {}
     for change in plan.changes:
         by_type.setdefault(change.object_type, []).append(change)
@@ -387,6 +395,7 @@ def apply_result_json(
         "released": result.released,
         "remarked": result.remarked,
         "deduped": result.deduped,
+        "schema": result.schema,
         "search_wait": result.search_wait,
         "notes": result.notes,
         "ids": dict(sorted((new_ids or {}).items())),
@@ -432,6 +441,8 @@ def render_apply_summary(result: ApplyResult) -> str:
     head = "Apply complete" if result.ok else (
         "Apply interrupted" if result.interrupted else "Apply finished with errors"
     )
+    if result.schema:
+        parts.insert(0, f"{len(result.schema)} schema change(s)")
     wait = f" {result.search_wait}" if result.search_wait else ""
     notes = "".join(f"\n  {note}" for note in result.notes)
     return f"{head}: {', '.join(parts)} ({result.requests} HTTP requests).{wait}{notes}"

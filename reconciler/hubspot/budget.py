@@ -36,10 +36,13 @@ class RequestEstimate:
     associations: int
     calendar: int
     markers: int
+    #: the schema phases: one request per change made (an adopt is none; a label made is
+    #: read back from both sides)
+    schema: int = 0
 
     @property
     def total(self) -> int:
-        return self.records + self.associations + self.calendar + self.markers
+        return self.records + self.associations + self.calendar + self.markers + self.schema
 
     def describe(self, remaining: int | None) -> str:
         text = f"Apply will take about {self.total:,} request(s)"
@@ -79,6 +82,11 @@ def estimate_requests(plan: Plan) -> RequestEstimate:
         associations=associations + sum(_batches(n) for n in upserted.values()),
         calendar=calendar + _batches(calendar),
         markers=len(written),
+        schema=sum(
+            3 if (c.kind, c.action) == ("label", "create") else 1
+            for c in plan.schema_changes
+            if c.runs and c.action != "adopt" and c.kind != "marker"
+        ),
     )
 
 

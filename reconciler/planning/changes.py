@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from reconciler.model import AssociationRef, CalendarSpec, Source
+from reconciler.planning.schema_changes import SchemaChange
 from reconciler.state.model import AppliedAssociation, Pin
 
 #: 2: the actions move and release (``moved:``/``removed:``, ``state mv``/``state rm``);
-#: 3: the actions adopt and dedupe, and the plan's ``duplicates``
-PLAN_FORMAT_VERSION = 3
+#: 3: the actions adopt and dedupe, and the plan's ``duplicates``;
+#: 4: ``schema_changes`` (the ``schema:`` section), placeholders for schema ids
+PLAN_FORMAT_VERSION = 4
 
 Action = Literal["create", "update", "archive", "remark", "move", "release", "adopt", "dedupe"]
 #: Every action a plan may hold ("remark": rewrite a managed record's markers; "move":
@@ -110,10 +112,12 @@ class Plan:
     #: address → ids of every portal record carrying its marker, the kept one first (only
     #: markers carried more than once; ``dedupe`` changes archive the others)
     duplicates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: what apply does to the portal's schema first (``reconciler.planning.schema_planner``)
+    schema_changes: tuple[SchemaChange, ...] = ()
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes)
+        return bool(self.changes) or any(c.runs for c in self.schema_changes)
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -130,4 +134,7 @@ class Plan:
         for action in ("move", "release", "adopt", "dedupe"):  # only when there are any
             if self.count(action):
                 counts[action] = self.count(action)
+        schema = sum(1 for c in self.schema_changes if c.runs)
+        if schema:
+            counts["schema"] = schema
         return counts
