@@ -232,8 +232,8 @@ class _Builder:
                 continue
             first = labels.setdefault(made.label.strip().casefold(), stage_key)
             if first != stage_key:
-                self.issue((*where, "label"), f"stage {first} of {key} has the label "
-                           f"{made.label!r} too; stage labels are unique within a pipeline")
+                self.issue((*where, "label"), f"{made.label!r} is the label of stage {first} "
+                           f"of {key} too; stage labels are unique within a pipeline")
             stages.append(made)
         # (kept with its good stages even when some are wrong: records naming them are
         # checked in the same pass; the load fails on the issues anyway)

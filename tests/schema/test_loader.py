@@ -193,8 +193,9 @@ def test_stages_need_what_hubspot_needs(tmp_path: Path) -> None:
                 stages:
                   a: {label: A}
                   c: {label: C, probability: 0.25}
-                  d: {label: c, probability: 0.5}
-                  e: {label: E, probability: 0.5, state: open}
+                  d: {label: D, probability: 0.5}
+                  e: {label: d, probability: 0.5, state: open}
+                  f: {label: ' D ', probability: 0.6}
               other:
                 label: emea
                 stages: {x: {label: X, probability: 1}}
@@ -206,15 +207,15 @@ def test_stages_need_what_hubspot_needs(tmp_path: Path) -> None:
         """) == [
         "spec.yaml:7:11: schema.pipelines.deals.emea.stages.a: a deal stage needs a "
         "probability (0.0 to 1.0, e.g. 0.2; 1.0 for won, 0.0 for lost)",
-        "spec.yaml:8:39: schema.pipelines.deals.emea.stages.c.probability: 0.25 is not a "
+        "spec.yaml:8:38: schema.pipelines.deals.emea.stages.c.probability: 0.25 is not a "
         "step of 0.1; HubSpot takes 0.0, 0.1, ... 1.0",
-        "spec.yaml:9:21: schema.pipelines.deals.emea.stages.d.label: stage c of emea has "
-        "the label 'c' too; stage labels are unique within a pipeline",
-        "spec.yaml:10:51: schema.pipelines.deals.emea.stages.e.state: state is for ticket "
+        "spec.yaml:10:43: schema.pipelines.deals.emea.stages.e.state: state is for ticket "
         "stages; a deal stage has a probability",
-        "spec.yaml:12:16: schema.pipelines.deals.other.label: pipeline deals/emea has the "
+        "spec.yaml:11:22: schema.pipelines.deals.emea.stages.f.label: ' D ' is the label of "
+        "stage d of emea too; stage labels are unique within a pipeline",
+        "spec.yaml:13:16: schema.pipelines.deals.other.label: pipeline deals/emea has the "
         "label 'EMEA' too; pipeline labels are unique per object type",
-        "spec.yaml:18:29: schema.pipelines.tickets.t.stages.open.probability: probability is "
+        "spec.yaml:19:31: schema.pipelines.tickets.t.stages.open.probability: probability is "
         "for deal stages; a ticket stage may have a state (open or closed)",
     ]
     assert _problems(tmp_path, """\
