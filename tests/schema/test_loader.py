@@ -226,9 +226,9 @@ def test_stages_need_what_hubspot_needs(tmp_path: Path) -> None:
             tickets:
               t: {label: T, stages: {open: {label: Open, state: pending}}}
         """) == [
-        "spec.yaml:4:54: schema.pipelines.deals.emea.stages.b.probability: must be at most "
+        "spec.yaml:4:60: schema.pipelines.deals.emea.stages.b.probability: must be at most "
         "1, not 1.05",
-        "spec.yaml:6:51: schema.pipelines.tickets.t.stages.open.state: 'pending' is not a "
+        "spec.yaml:6:57: schema.pipelines.tickets.t.stages.open.state: 'pending' is not a "
         "valid state; use one of open, closed",
     ]
 
