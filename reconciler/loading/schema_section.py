@@ -67,9 +67,9 @@ def section_of(document: Mapping[str, Any], locate: Any) -> Cached | None:
         return None
     at: dict[str, list[int]] = {}
 
-    def mark(*path: str) -> None:
+    def mark(*path: str | int) -> None:
         where = locate(("schema", *path)) or (1, 1)
-        at["/".join(path)] = [where[0], where[1]]
+        at["/".join(str(p) for p in path)] = [where[0], where[1]]
 
     for kind in ("groups", "properties"):
         for object_type, items in (section.get(kind) or {}).items():
@@ -83,7 +83,7 @@ def section_of(document: Mapping[str, Any], locate: Any) -> Cached | None:
     for key in section.get("labels") or {}:
         mark("labels", key)
     for index, _entry in enumerate(section.get("removed") or []):
-        mark("removed", str(index))
+        mark("removed", index)
     return {"section": section, "at": at}
 
 
