@@ -103,6 +103,8 @@ def render_plan_text(plan: Plan, *, colour: bool = False) -> str:
             lines.extend(_change_lines(change, colour=colour, detailed=detailed,
                                        timezone=plan.timezone))
         lines.append("")
+    elif plan.schema_changes:  # only removals a protected target keeps: say so
+        lines.extend(schema_lines(plan, colour=colour))
     lines.extend(duplicate_lines(plan))
     lines.append(_style(summary_line(plan), "bold", colour))
     return "\n".join(lines)
