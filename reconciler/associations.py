@@ -1,7 +1,7 @@
 """HubSpot's default (HUBSPOT_DEFINED, unlabeled) association type ids, in one table.
 
-Source: ../shared/hubspot-api-facts.md §6 (HubSpot's Node SDK AssociationTypes enum,
-and the meetings/calls guides' examples: 200, 194, 220).
+Source: ../shared/hubspot-api-facts.md §6 and §14 (HubSpot's Node SDK AssociationTypes
+enum, and the meetings/calls guides' examples: 200, 194, 220).
 """
 
 from __future__ import annotations
@@ -27,6 +27,30 @@ DEFAULT_ASSOCIATION_TYPE_IDS: Mapping[tuple[str, str], int] = MappingProxyType(
         ("deals", "calls"): 205,
         ("calls", "tickets"): 220,
         ("tickets", "calls"): 219,
+        ("notes", "contacts"): 202,
+        ("contacts", "notes"): 201,
+        ("notes", "companies"): 190,
+        ("companies", "notes"): 189,
+        ("notes", "deals"): 214,
+        ("deals", "notes"): 213,
+        ("notes", "tickets"): 228,
+        ("tickets", "notes"): 227,
+        ("tasks", "contacts"): 204,
+        ("contacts", "tasks"): 203,
+        ("tasks", "companies"): 192,
+        ("companies", "tasks"): 191,
+        ("tasks", "deals"): 216,
+        ("deals", "tasks"): 215,
+        ("tasks", "tickets"): 230,
+        ("tickets", "tasks"): 229,
+        ("emails", "contacts"): 198,
+        ("contacts", "emails"): 197,
+        ("emails", "companies"): 186,
+        ("companies", "emails"): 185,
+        ("emails", "deals"): 210,
+        ("deals", "emails"): 209,
+        ("emails", "tickets"): 224,
+        ("tickets", "emails"): 223,
         ("calls", "meetings"): 399,
         ("meetings", "calls"): 400,
         ("contacts", "companies"): 279,

@@ -8,8 +8,11 @@
 Modules, by concept: ``config`` (what the portal is), ``app`` (one request: auth, limits,
 faults, request log), ``server`` (HTTP), ``routing`` (paths → handlers), ``store``
 (SQLite), ``catalogue`` (properties and value checks), ``portal`` (shared state, record
-shape, the clock), ``writes`` (checked writes in one transaction), ``objects``, ``search``,
-``associations``, ``properties``, ``owners``, ``scheduler``, ``limits``, ``account``
+shape, the clock), ``writes`` (checked writes in one transaction), ``emails`` (what an
+email's headers fill in), ``objects``, ``search``, ``associations`` (and
+``association_types``: which type ids a pair has), ``properties``, ``property_groups``,
+``pipelines`` (and ``schema_model``: built-in groups, default pipelines, a record's stage in
+its pipeline), ``owners``, ``scheduler``, ``limits``, ``account``
 (``/account-info``), ``faults``, ``inspection`` (``/__emulator/``), ``embedded``
 (in-process start/stop, on a ``reconciler.clock.Clock``).
 """

@@ -50,8 +50,8 @@ class EmulatorApp:
         self.initial_config = config
         self.clock = clock
         self.store = Store(config.data_path)
-        self.portal = Portal(config, self.store, clock)
         self.limiter = RateLimiter(clock)
+        self.portal = Portal(config, self.store, clock, self.limiter)
         self.faults = FaultInjector(config.faults, config.seed)
         self._log: deque[dict[str, Any]] = deque(maxlen=config.request_log_size)
         self._log_lock = threading.Condition()  # notified as each exchange is logged

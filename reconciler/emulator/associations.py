@@ -1,8 +1,18 @@
 """Associations v4 (and 2026-03): batch create/read/archive, labels, per-record calls.
 
 Every association is stored in both directions with the inverse type id (facts §6),
-so reading from either side sees it. USER_DEFINED labels get portal-assigned type ids
-from ``POST .../labels``, as HubSpot assigns them.
+so reading from either side sees it. The type ids of a pair (``association_types``):
+HubSpot's unlabeled default and, with companies, the Primary types; and the portal's
+USER_DEFINED labels, which ``POST .../labels`` makes with portal-assigned type ids, as
+HubSpot assigns them, in both directions (a label on A→B also exists on B→A, KB-LABELS;
+``inverseLabel`` names the other side, else it carries the same label). PUT renames a
+label (204), DELETE removes it in both directions and from every association of it (204);
+HubSpot-defined types cannot be changed or deleted ("Default association types, including
+the Primary company label, cannot be deleted", associations-schema guide). At most
+``LABEL_LIMIT`` labels per pair ("up to 50 labels per object pair", the later copy of the
+KB article; an older one says 10). Unverified: the bodies of these refusals (an internal
+name taken 409 ``CONFLICT``, the limit 400, an unknown type id 404), and that deleting a
+label removes it from the associations that carry it.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.associations import DEFAULT_ASSOCIATION_TYPE_IDS
+from reconciler.emulator import association_types
 from reconciler.emulator.http_types import (
     ApiRequest,
     HubSpotError,
@@ -23,6 +34,7 @@ from reconciler.emulator.portal import Portal
 from reconciler.emulator.writes import parse_id
 
 _FIRST_LABEL_TYPE_ID = 1000
+LABEL_LIMIT = 50
 
 
 def _pair(portal: Portal, request: ApiRequest) -> tuple[str, str]:
@@ -225,12 +237,10 @@ def batch_archive_labels(portal: Portal, request: ApiRequest) -> Reply:
 
 
 def _labels_for(portal: Portal, from_type: str, to_type: str) -> list[dict[str, Any]]:
-    results = []
-    default = DEFAULT_ASSOCIATION_TYPE_IDS.get((from_type, to_type))
-    if default is not None:
-        results.append({"category": "HUBSPOT_DEFINED", "typeId": default, "label": None})
-    if (from_type, to_type) == ("contacts", "companies"):
-        results.append({"category": "HUBSPOT_DEFINED", "typeId": 1, "label": "Primary"})
+    results: list[dict[str, Any]] = [
+        {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": label}
+        for type_id, label in association_types.hubspot_defined(from_type, to_type)
+    ]
     for source, target, type_id, label, _name in portal.store.labels():
         if (source, target) == (from_type, to_type):
             results.append({"category": "USER_DEFINED", "typeId": type_id, "label": label})
@@ -243,34 +253,98 @@ def list_labels(portal: Portal, request: ApiRequest) -> Reply:
 
 
 def create_label(portal: Portal, request: ApiRequest) -> Reply:
-    """Create a USER_DEFINED label (and its inverse, if given) with fresh type ids."""
+    """Create a USER_DEFINED label with fresh type ids: one for each direction (a label not
+    paired on a pair of one type is one type id, its own inverse)."""
     from_type, to_type = _pair(portal, request)
     body = request.body
     if not isinstance(body, dict) or not body.get("name") or not body.get("label"):
         raise validation_error("name and label are required")
     name = str(body["name"])
+    label, inverse_label = str(body["label"]), body.get("inverseLabel")
     with portal.store.lock:
-        if any(
-            n == name and (s, t) == (from_type, to_type)
-            for s, t, _i, _l, n in portal.store.labels()
-        ):
+        on_pair = {n for s, t, _i, _l, n in portal.store.labels() if (s, t) == (from_type, to_type)}
+        if name in on_pair:
             raise HubSpotError(
                 409, error_body("CONFLICT", f"An association label named {name} already exists")
             )
+        if len(on_pair) >= LABEL_LIMIT:
+            raise validation_error(
+                f"{from_type} to {to_type} already has {LABEL_LIMIT} association labels, "
+                "the most a pair of object types can have"
+            )
         next_id = max(portal.store.max_label_type_id() + 1, _FIRST_LABEL_TYPE_ID)
-        inverse_label = body.get("inverseLabel")
         rows: list[tuple[str, str, int, str | None, str]] = [
-            (from_type, to_type, next_id, str(body["label"]), name)
+            (from_type, to_type, next_id, label, name)
         ]
-        # Both sides share the name; the inverse side carries inverseLabel (or the label).
-        rows.append((to_type, from_type, next_id + 1, str(inverse_label or body["label"]), name))
+        if from_type != to_type or inverse_label:
+            rows.append((to_type, from_type, next_id + 1, str(inverse_label or label), name))
         portal.store.add_labels(rows)
-    results = [{"category": "USER_DEFINED", "typeId": next_id, "label": str(body["label"])}]
+    results = [{"category": "USER_DEFINED", "typeId": next_id, "label": label}]
     if inverse_label:
         results.append(
             {"category": "USER_DEFINED", "typeId": next_id + 1, "label": str(inverse_label)}
         )
     return Reply(200, {"results": results})
+
+
+def _user_defined(
+    portal: Portal, from_type: str, to_type: str, raw_type_id: Any
+) -> tuple[int, str | None, int | None]:
+    """(type id, its label, its inverse's type id) of a USER_DEFINED label of the pair; a
+    HubSpot-defined type is a 400, anything else a 404."""
+    type_id = as_int(raw_type_id)
+    if type_id is None:
+        raise validation_error(f"associationTypeId {raw_type_id!r} is not an integer")
+    if any(type_id == known for known, _l in association_types.hubspot_defined(from_type, to_type)):
+        raise validation_error(
+            f"{type_id} is a HubSpot-defined association type: it cannot be changed or deleted"
+        )
+    labels = portal.store.labels()
+    label = association_types.label(labels, from_type, to_type, "USER_DEFINED", type_id)
+    if association_types.target(labels, from_type, "USER_DEFINED", type_id) != to_type:
+        raise HubSpotError(404, error_body(
+            "OBJECT_NOT_FOUND", f"No association label {type_id} from {from_type} to {to_type}"
+        ))
+    inverse = association_types.inverse(labels, from_type, to_type, "USER_DEFINED", type_id)
+    return type_id, label, inverse
+
+
+def update_label(portal: Portal, request: ApiRequest) -> Reply:
+    """PUT ``{associationTypeId, label, inverseLabel?}``: rename a label (and its inverse;
+    the inverse of a label not paired follows it)."""
+    from_type, to_type = _pair(portal, request)
+    body = request.body
+    if not isinstance(body, dict) or not body.get("label"):
+        raise validation_error("associationTypeId and label are required")
+    with portal.store.lock:
+        type_id, old, inverse = _user_defined(
+            portal, from_type, to_type, body.get("associationTypeId")
+        )
+        portal.store.relabel(from_type, to_type, type_id, str(body["label"]))
+        if inverse is not None and inverse != type_id:
+            inverse_now = association_types.label(
+                portal.store.labels(), to_type, from_type, "USER_DEFINED", inverse
+            )
+            new_inverse = body.get("inverseLabel") or (
+                body["label"] if inverse_now == old else None
+            )
+            if new_inverse:
+                portal.store.relabel(to_type, from_type, inverse, str(new_inverse))
+    return Reply(204)
+
+
+def delete_label(portal: Portal, request: ApiRequest) -> Reply:
+    """Remove a label in both directions, and that type from every association."""
+    from_type, to_type = _pair(portal, request)
+    with portal.store.lock:
+        type_id, _label, inverse = _user_defined(
+            portal, from_type, to_type, request.params["associationTypeId"]
+        )
+        types = [(from_type, to_type, type_id)]
+        if inverse is not None and inverse != type_id:
+            types.append((to_type, from_type, inverse))
+        portal.store.delete_labels(types)
+    return Reply(204)
 
 
 def list_for_record(portal: Portal, request: ApiRequest) -> Reply:

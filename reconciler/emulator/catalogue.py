@@ -43,9 +43,20 @@ class PropertyDef:
     created_at: str = "2020-01-01T00:00:00.000Z"
     description: str = ""
     option_labels: dict[str, str] = field(default_factory=dict)
+    #: a custom property's stored ``Property`` body (``properties.py``); None: a built-in
+    definition: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_api(self) -> dict[str, Any]:
         """HubSpot's ``Property`` shape."""
+        if self.definition is not None:
+            return {
+                **self.definition,
+                "hubspotDefined": False,
+                "modificationMetadata": {
+                    "archivable": True, "readOnlyDefinition": False, "readOnlyOptions": False,
+                    "readOnlyValue": False,
+                },
+            }
         return {
             "name": self.name,
             "label": self.label or self.name.replace("_", " ").title(),
@@ -129,7 +140,9 @@ CALL_DISPOSITIONS = (  # CALL-GUIDE: the default outcomes' GUIDs (facts §5)
     ("73a0d17f-1163-4015-bdd5-ec830791da20", "No answer"),
     ("17b47fee-58de-441e-a44c-c6300d46f273", "Wrong number"),
 )
-DEAL_STAGES = (  # the default pipeline ("Sales Pipeline")
+#: The default pipelines' stages (``schema_model`` adds probabilities and states); a portal's
+#: pipeline and stage options are its pipelines' (``Portal.properties_of`` fills them in).
+DEAL_STAGES = (  # the default deal pipeline ("Sales Pipeline")
     ("appointmentscheduled", "Appointment Scheduled"),
     ("qualifiedtobuy", "Qualified To Buy"),
     ("presentationscheduled", "Presentation Scheduled"),
@@ -138,6 +151,7 @@ DEAL_STAGES = (  # the default pipeline ("Sales Pipeline")
     ("closedwon", "Closed Won"),
     ("closedlost", "Closed Lost"),
 )
+TICKET_STAGES = (("1", "New"), ("2", "Waiting on contact"), ("3", "Waiting on us"), ("4", "Closed"))
 LIFECYCLE_STAGES = (
     ("subscriber", "Subscriber"), ("lead", "Lead"),
     ("marketingqualifiedlead", "Marketing Qualified Lead"),
@@ -219,6 +233,32 @@ BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
         _e("hs_call_source", ("INTEGRATIONS_PLATFORM", "Integrations platform")),
         PropertyDef("hs_call_has_voicemail", "bool"),
     ],
+    # The notes, tasks and emails guides (facts §14): their documented values only; a portal
+    # may show more task statuses (IN_PROGRESS, WAITING, DEFERRED), which this one has not.
+    "notes": [*_COMMON, *_ENGAGEMENT, *_s("hs_note_body")],
+    "tasks": [
+        *_COMMON,
+        *_ENGAGEMENT,
+        *_s("hs_task_subject", "hs_task_body"),
+        _e("hs_task_status", ("NOT_STARTED", "Not started"), ("COMPLETED", "Completed")),
+        _e("hs_task_priority", *_labelled("LOW", "MEDIUM", "HIGH")),
+        _e("hs_task_type", ("EMAIL", "Email"), ("CALL", "Call"), ("TODO", "To-do")),
+        # "the timestamp for when to send a reminder ... Unix timestamp in milliseconds"
+        PropertyDef("hs_task_reminders", "number"),
+    ],
+    "emails": [
+        *_COMMON,
+        *_ENGAGEMENT,
+        *_s("hs_email_subject", "hs_email_text", "hs_email_html", "hs_email_headers"),
+        _e("hs_email_direction", ("EMAIL", "Sent"), ("INCOMING_EMAIL", "Reply"),
+           ("FORWARDED_EMAIL", "Forwarded")),
+        _e("hs_email_status", *_labelled("BOUNCED", "FAILED", "SCHEDULED", "SENDING", "SENT")),
+        # Filled by HubSpot from hs_email_headers (emulator/emails.py), read-only to clients.
+        *(PropertyDef(name, "string", read_only=True) for name in (
+            "hs_email_from_email", "hs_email_from_firstname", "hs_email_from_lastname",
+            "hs_email_to_email", "hs_email_to_firstname", "hs_email_to_lastname",
+        )),
+    ],
     "contacts": [
         *_COMMON,
         *_s("email", "firstname", "lastname", "phone", "mobilephone", "company", "website"),
@@ -256,8 +296,7 @@ BUILTIN_PROPERTIES: dict[str, list[PropertyDef]] = {
         *_s("subject", "content", "source_type"),
         PropertyDef("createdate", "datetime", read_only=True),
         _e("hs_pipeline", ("0", "Support Pipeline")),
-        _e("hs_pipeline_stage", ("1", "New"), ("2", "Waiting on contact"), ("3", "Waiting on us"),
-           ("4", "Closed")),
+        _e("hs_pipeline_stage", *TICKET_STAGES),
         _e("hs_ticket_priority", *_labelled("LOW", "MEDIUM", "HIGH", "URGENT")),
         _e("hs_ticket_category",
            *_labelled("PRODUCT_ISSUE", "BILLING_ISSUE", "FEATURE_REQUEST", "GENERAL_INQUIRY")),
@@ -279,6 +318,9 @@ DEFAULT_READ_PROPERTIES: dict[str, tuple[str, ...]] = {
                 "createdate"),
     "meetings": ("hs_timestamp",),
     "calls": ("hs_timestamp",),
+    "notes": ("hs_timestamp",),  # as meetings and calls (unverified)
+    "tasks": ("hs_timestamp",),
+    "emails": ("hs_timestamp",),
 }
 ALWAYS_RETURNED = ("hs_object_id", "hs_createdate", "hs_lastmodifieddate")
 
@@ -399,7 +441,7 @@ def normalize_value(
 
 
 def property_def_from_api(object_type: str, body: dict[str, Any], created_at: str) -> PropertyDef:
-    """A custom property from a (validated) ``PropertyCreate`` body."""
+    """A custom property from its stored ``Property`` body (``properties.py`` builds it)."""
     options = tuple(str(option.get("value", "")) for option in body.get("options") or [])
     labels = {str(o.get("value", "")): str(o.get("label", "")) for o in body.get("options") or []}
     return PropertyDef(
@@ -416,4 +458,5 @@ def property_def_from_api(object_type: str, body: dict[str, Any], created_at: st
         created_at=created_at,
         description=str(body.get("description", "")),
         option_labels=labels,
+        definition=body,
     )

@@ -1,7 +1,8 @@
 """Rate limits as HubSpot applies them (facts §2).
 
 A rolling 10-second window per token (``TEN_SECONDLY_ROLLING``), an optional daily
-count (``DAILY``), and a separate per-second limit for search (``SECONDLY``). Search
+count (``DAILY``, reset at midnight in the account's time zone, as HubSpot resets it), and
+a separate per-second limit for search (``SECONDLY``). Search
 responses carry no rate-limit headers; every other admitted response carries
 ``X-HubSpot-RateLimit-Max/-Remaining/-Interval-Milliseconds`` and ``-Daily``,
 ``-Daily-Remaining``, as HubSpot's private-app answers do. With a limit off, its headers
@@ -14,7 +15,9 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import deque
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.emulator.config import EmulatorConfig
@@ -52,11 +55,25 @@ class RateLimiter:
         self._windows: dict[str, deque[float]] = {}
         self._search: dict[str, deque[float]] = {}
         self._daily: dict[str, int] = {}
+        self._day: date | None = None  # the account's day the daily counts are for
 
     def reset(self) -> None:
         with self._lock:
             self._windows.clear()
             self._search.clear()
+            self._daily.clear()
+            self._day = None
+
+    def daily_used(self, token: str) -> int:
+        """Requests counted for a token today (what the API usage endpoint reports)."""
+        with self._lock:
+            return self._daily.get(token, 0)
+
+    def _roll_day(self, config: EmulatorConfig) -> None:
+        """Forget the daily counts once the account's day has changed."""
+        today = datetime.fromtimestamp(self._clock.time(), ZoneInfo(config.time_zone)).date()
+        if today != self._day:
+            self._day = today
             self._daily.clear()
 
     def admit(
@@ -68,6 +85,7 @@ class RateLimiter:
             if search:
                 return {}, self._admit_search(token, config, now)
             headers: dict[str, str] = {}
+            self._roll_day(config)
             limit = config.rate_limit_per_10s
             window = self._windows.setdefault(token, deque())
             while window and window[0] <= now - WINDOW_SECONDS:

@@ -35,6 +35,9 @@ QUERY_PROPERTIES = {
     "tickets": ("subject", "content"),
     "meetings": ("hs_meeting_title", "hs_meeting_body"),
     "calls": ("hs_call_title", "hs_call_body"),
+    "notes": ("hs_note_body",),
+    "tasks": ("hs_task_subject", "hs_task_body"),
+    "emails": ("hs_email_subject", "hs_email_text"),
 }
 
 

@@ -45,6 +45,14 @@ CREATE TABLE IF NOT EXISTS custom_properties (
     type TEXT NOT NULL, name TEXT NOT NULL, definition TEXT NOT NULL,
     PRIMARY KEY (type, name)
 );
+CREATE TABLE IF NOT EXISTS property_groups (
+    type TEXT NOT NULL, name TEXT NOT NULL, definition TEXT NOT NULL,
+    PRIMARY KEY (type, name)
+);
+CREATE TABLE IF NOT EXISTS pipelines (
+    type TEXT NOT NULL, id TEXT NOT NULL, definition TEXT NOT NULL,  -- stages inside
+    PRIMARY KEY (type, id)
+);
 CREATE TABLE IF NOT EXISTS labels (
     from_type TEXT NOT NULL, to_type TEXT NOT NULL, type_id INTEGER NOT NULL,
     label TEXT, name TEXT NOT NULL,
@@ -94,7 +102,8 @@ _COLUMNS = (
 
 
 class Store:
-    """Records, unique values, associations, custom properties, labels, calendar events."""
+    """Records, unique values, associations, custom properties and groups, pipelines,
+    labels, calendar events."""
 
     def __init__(self, path: str | None) -> None:
         self.path = path
@@ -160,7 +169,7 @@ class Store:
     def reset(self) -> None:
         with self.transaction() as conn:
             for table in ("records", "uniques", "associations", "custom_properties", "labels",
-                          "calendar_events", "meta"):
+                          "property_groups", "pipelines", "calendar_events", "meta"):
                 conn.execute(f"DELETE FROM {table}")
             self._next_id = _FIRST_ID
 
@@ -309,12 +318,53 @@ class Store:
             ).fetchall()
         return [(row[0], json.loads(row[1])) for row in rows]
 
-    def add_custom_property(self, object_type: str, name: str, definition: dict[str, Any]) -> None:
+    def put_custom_property(self, object_type: str, name: str, definition: dict[str, Any]) -> None:
+        """Create or replace (an update, an archive, a restore) one custom property."""
+        self._put("custom_properties", "name", object_type, name, definition)
+
+    def property_groups(self) -> list[tuple[str, dict[str, Any]]]:
+        with self.lock:
+            rows = self._conn.execute(
+                "SELECT type, definition FROM property_groups ORDER BY rowid"
+            ).fetchall()
+        return [(row[0], json.loads(row[1])) for row in rows]
+
+    def put_property_group(self, object_type: str, name: str, definition: dict[str, Any]) -> None:
+        self._put("property_groups", "name", object_type, name, definition)
+
+    def pipelines(self, object_type: str) -> list[dict[str, Any]]:
+        """The type's pipelines (archived ones too), each with its stages, as stored."""
+        with self.lock:
+            rows = self._conn.execute(
+                "SELECT definition FROM pipelines WHERE type=? ORDER BY rowid", (object_type,)
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def put_pipeline(self, object_type: str, definition: dict[str, Any]) -> None:
+        self._put("pipelines", "id", object_type, str(definition["id"]), definition)
+
+    def _put(
+        self, table: str, key: str, object_type: str, name: str, definition: dict[str, Any]
+    ) -> None:
+        # ON CONFLICT keeps the row (and its rowid: listing order is creation order).
         with self.transaction() as conn:
             conn.execute(
-                "INSERT INTO custom_properties(type, name, definition) VALUES (?,?,?)",
+                f"INSERT INTO {table}(type, {key}, definition) VALUES (?,?,?) "
+                f"ON CONFLICT(type, {key}) DO UPDATE SET definition=excluded.definition",
                 (object_type, name, json.dumps(definition)),
             )
+
+    def next_meta_counter(self, key: str, first: int) -> int:
+        """The next value of a persistent counter (pipeline and stage ids), from ``first``."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+            value = int(row[0]) if row else first
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, str(value + 1)),
+            )
+        return value
 
     def labels(self) -> list[tuple[str, str, int, str | None, str]]:
         with self.lock:
@@ -323,6 +373,26 @@ class Store:
     def add_labels(self, rows: Iterable[tuple[str, str, int, str | None, str]]) -> None:
         with self.transaction() as conn:
             conn.executemany("INSERT INTO labels VALUES (?,?,?,?,?)", list(rows))
+
+    def relabel(self, from_type: str, to_type: str, type_id: int, label: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE labels SET label=? WHERE from_type=? AND to_type=? AND type_id=?",
+                (label, from_type, to_type, type_id),
+            )
+
+    def delete_labels(self, types: Iterable[tuple[str, str, int]]) -> None:
+        """Delete label types (from, to, type id) and every association of those types."""
+        rows = list(types)
+        with self.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM labels WHERE from_type=? AND to_type=? AND type_id=?", rows
+            )
+            conn.executemany(
+                "DELETE FROM associations WHERE from_type=? AND to_type=? AND type_id=? "
+                "AND category='USER_DEFINED'",
+                rows,
+            )
 
     def max_label_type_id(self) -> int:
         with self.lock:

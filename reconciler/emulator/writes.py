@@ -14,8 +14,10 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.emulator.catalogue import ValueProblem
+from reconciler.emulator.emails import derive_from_headers
 from reconciler.emulator.http_types import HubSpotError, as_int, error_body, validation_error
-from reconciler.emulator.portal import SINGULAR, Portal
+from reconciler.emulator.portal import ENGAGEMENT_TYPES, SINGULAR, Portal
 from reconciler.emulator.store import StoredRecord
 
 
@@ -97,9 +99,10 @@ def check_associations(
     return wanted, None
 
 
-#: Required on create (MEET-GUIDE, CALL-GUIDE: ``hs_timestamp`` "Required").
-REQUIRED_ON_CREATE = {"meetings": ("hs_timestamp",), "calls": ("hs_timestamp",)}
-_ENGAGEMENT_NAMES = {"meetings": "MEETING", "calls": "CALL"}
+#: Required on create: ``hs_timestamp`` on every activity (the meetings, calls, notes,
+#: tasks and emails guides: "Required"; for a task it is the due date).
+REQUIRED_ON_CREATE = {name: ("hs_timestamp",) for name in ENGAGEMENT_TYPES}
+_ENGAGEMENT_NAMES = {name: SINGULAR[name].upper() for name in ENGAGEMENT_TYPES}
 
 
 def missing_required(object_type: str, props: dict[str, str]) -> dict[str, Any] | None:
@@ -107,7 +110,7 @@ def missing_required(object_type: str, props: dict[str, str]) -> dict[str, Any] 
     ``hs_timestamp`` defaults to ``hs_meeting_start_time`` (MEET-GUIDE), filled in here.
 
     The body is the one observed for tasks ("Error creating TASK. Some required properties
-    were not set.", context.properties); for meetings and calls it is unverified."""
+    were not set.", context.properties); for the other activities it is unverified."""
     if (
         object_type == "meetings"
         and "hs_timestamp" not in props
@@ -174,6 +177,14 @@ def write_associations(
     portal.store.add_associations(conn, rows)
 
 
+def _derived(object_type: str, props: dict[str, str]) -> list[ValueProblem]:
+    """Fill what HubSpot derives from a written value: an email's sender and recipients."""
+    if object_type != "emails":
+        return []
+    problem = derive_from_headers(props)
+    return [problem] if problem is not None else []
+
+
 def create_records(
     portal: Portal, object_type: str, raw_inputs: list[dict[str, Any]]
 ) -> tuple[list[WriteInput], list[WriteInput]]:
@@ -186,6 +197,7 @@ def create_records(
             props, problems = portal.check_properties(
                 object_type, raw.get("properties"), creating=True
             )
+            problems += _derived(object_type, props)
             if problems:
                 item.error = portal.property_error(problems)
             elif (missing := missing_required(object_type, props)) is not None:
@@ -263,8 +275,9 @@ def update_records(
                 )
             else:
                 props, problems = portal.check_properties(
-                    object_type, raw.get("properties"), creating=False
+                    object_type, raw.get("properties"), creating=False, current=record.properties
                 )
+                problems += _derived(object_type, props)
                 item.record = record
                 item.properties = props
                 if problems:

@@ -4,7 +4,8 @@
 facts §9) and its request bodies (``reconciler.hubspot.records``), and runs batches on
 threads (``run_batches``). Its endpoints come in groups, one module each:
 ``object_endpoints`` (batches of records, calendar meetings), ``search_endpoints``,
-``account_endpoints`` (properties, owners, the portal id) and ``association_endpoints``,
+``account_endpoints`` (properties, owners, the portal id), ``association_endpoints`` and
+``schema_endpoints`` (property definitions and groups, pipelines, association labels),
 all built on ``endpoints`` (the paths, one checked call, batches on threads). Sending,
 retries, rate limits and error mapping live in ``reconciler.hubspot.connection``; callers only
 ever see ``reconciler.errors`` and the frozen values re-exported here.
@@ -36,6 +37,18 @@ from reconciler.hubspot.records import (
     UpdateInput,
     iso_datetime,
 )
+from reconciler.hubspot.schema_endpoints import SchemaEndpoints
+from reconciler.hubspot.schema_records import (
+    Pipeline,
+    PipelineStage,
+    PropertyChanges,
+    PropertyGroup,
+    PropertyOption,
+    PropertySchema,
+    StageDraft,
+    deal_stage,
+    ticket_stage,
+)
 from reconciler.hubspot.search_endpoints import SearchEndpoints, SearchPage
 
 __all__ = [
@@ -49,15 +62,26 @@ __all__ = [
     "CreateInput",
     "HubSpotClient",
     "Owner",
+    "Pipeline",
+    "PipelineStage",
+    "PropertyChanges",
     "PropertyDefinition",
+    "PropertyGroup",
+    "PropertyOption",
+    "PropertySchema",
     "RemoteRecord",
     "SearchPage",
+    "StageDraft",
     "UpdateInput",
+    "deal_stage",
     "iso_datetime",
+    "ticket_stage",
 ]
 
 
-class HubSpotClient(ObjectEndpoints, SearchEndpoints, AccountEndpoints, AssociationEndpoints):
+class HubSpotClient(
+    ObjectEndpoints, SearchEndpoints, AccountEndpoints, AssociationEndpoints, SchemaEndpoints
+):
     """HubSpot's CRM API for the reconciler. A context manager; safe to share by threads.
 
     ``requests_sent``, ``retries`` and ``rate_limited`` count what happened, for

@@ -3,8 +3,8 @@
 ``ApiPaths`` spells HubSpot's paths for the target's API version (facts §9).
 ``Endpoints`` is the base of the endpoint groups that make up ``HubSpotClient``
 (``object_endpoints``, ``search_endpoints``, ``account_endpoints``,
-``association_endpoints``): ``_call`` sends through the connection and checks the
-answer's shape where it enters, and ``run_batches`` runs batches on threads.
+``association_endpoints``, ``schema_endpoints``): ``_call`` sends through the connection
+and checks the answer's shape where it enters, and ``run_batches`` runs batches on threads.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ class ApiPaths:
         if self.dated:
             return f"/crm/properties/{self.version}/{object_type}"
         return f"/crm/v3/properties/{object_type}"
+
+    def pipelines(self, object_type: str) -> str:
+        if self.dated:
+            return f"/crm/pipelines/{self.version}/{object_type}"
+        return f"/crm/v3/pipelines/{object_type}"
 
     def owners(self) -> str:
         return f"/crm/owners/{self.version}" if self.dated else "/crm/v3/owners"

@@ -28,6 +28,9 @@ from reconciler.identity.applied_digest import DIGEST_PROPERTY
 
 MARKER_PROPERTY = "reconciler_key"
 PROJECT_PROPERTY = "reconciler_project"
+#: The group the markers join when the type has it (HubSpot's for contacts, companies, deals
+#: and tickets; unverified for meetings and calls): else ``marker_group`` takes the group of
+#: one of the type's own properties, which HubSpot cannot refuse.
 MARKER_GROUP = {
     "contacts": "contactinformation",
     "companies": "companyinformation",
@@ -87,7 +90,7 @@ def ensure_markers(
     unique = unique if unique is not None else {}
     for object_type in sorted(set(object_types)):
         existing = {p.name: p for p in client.list_properties(object_type)}
-        group = MARKER_GROUP.get(object_type, f"{object_type.rstrip('s')}information")
+        group = marker_group(object_type, existing.values())
         if MARKER_PROPERTY in existing:
             unique[object_type] = existing[MARKER_PROPERTY].has_unique_value
         else:
@@ -114,6 +117,20 @@ def ensure_markers(
     return unique
 
 
+def marker_group(object_type: str, properties: Iterable[PropertyDefinition]) -> str:
+    """The property group the markers are made in: ``MARKER_GROUP``'s when one of the type's
+    properties is in it, else the group of the type's first HubSpot-defined property (a
+    property must name an existing group: HubSpot refuses any other)."""
+    groups = [(p.group_name, p.hubspot_defined) for p in properties if p.group_name]
+    preferred = MARKER_GROUP.get(object_type)
+    if preferred is not None and any(name == preferred for name, _builtin in groups):
+        return preferred
+    for name, builtin in groups:
+        if builtin:
+            return name
+    return groups[0][0] if groups else preferred or f"{object_type.rstrip('s')}information"
+
+
 def properties_when_marked(client: HubSpotClient, object_type: str) -> set[str]:
     """The names of the type's properties (one request), when both marker properties are
     among them; else an empty set: this tool never wrote that type here."""
@@ -138,6 +155,7 @@ __all__ = [
     "address_in",
     "carried",
     "ensure_markers",
+    "marker_group",
     "marker_properties",
     "marker_value",
     "properties_when_marked",

@@ -96,7 +96,9 @@ def test_a_window_of_three_years_is_ignored(
         limiter = limiter_of(client)
         assert (limiter.limit, limiter.window_seconds) == (1, 10.0)
         started = time.monotonic()
-        with pytest.raises(DeadlineError, match="waiting 10.0 s for a free slot"):
+        # (real time: the slot frees 10 s after the first request, so a loaded machine may
+        # show 9.9 s)
+        with pytest.raises(DeadlineError, match=r"waiting (10\.0|9\.\d) s for a free slot"):
             client.list_properties("contacts")
         assert time.monotonic() - started < 0.5
     assert "ignored X-HubSpot-RateLimit-Interval-Milliseconds: '99999999999'" in http_log.text
@@ -198,7 +200,9 @@ def test_plan_never_prints_a_negative_daily_remaining(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "Apply will take about 2 request(s)." in captured.out
-    assert "-5" not in captured.out
+    # The tmp path may itself hold "-5" (pytest-500), so look only at the lines we print.
+    printed = captured.out.replace(str(tmp_path), "<tmp>")
+    assert "-5" not in printed
 
 
 @pytest.mark.parametrize(

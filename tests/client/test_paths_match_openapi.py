@@ -32,10 +32,18 @@ def test_paths_exist_in_the_specs(version: str) -> None:
           ("/batch/create", "/batch/read", "/batch/update", "/batch/upsert", "/batch/archive", "/search")),
         paths.properties("{}"),
         paths.properties("{}") + "/{}",
+        paths.properties("{}") + "/batch/create",
+        paths.properties("{}") + "/groups",
+        paths.properties("{}") + "/groups/{}",
+        paths.pipelines("{}"),
+        paths.pipelines("{}") + "/{}",
+        paths.pipelines("{}") + "/{}/stages",
+        paths.pipelines("{}") + "/{}/stages/{}",
         paths.owners(),
         *(paths.associations("{}", "{}") + suffix for suffix in
           ("/batch/create", "/batch/read", "/batch/archive", "/batch/labels/archive")),
         paths.association_labels("{}", "{}"),
+        paths.association_labels("{}", "{}") + "/{}",
         paths.calendar_meetings(),
     ]  # fmt: skip
     missing = [p for p in built if p not in known]

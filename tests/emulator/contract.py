@@ -191,9 +191,9 @@ class DocsOnlyPath:
 
 DOCS_ONLY_PATHS: tuple[DocsOnlyPath, ...] = (
     DocsOnlyPath(
-        re.compile(r"^/account-info/(?:v3|2026-03)/details/?$"),
-        "https://developers.hubspot.com/docs/api-reference/latest/account/account-information/"
-        "get-account-details",
+        re.compile(r"^/oauth/v2/private-apps/get/access-token-info/?$"),
+        "https://developers.hubspot.com/docs/api/private-apps (its last section; quoted in "
+        "HubSpot/hubspot-api-php#171): a private app token's scopes and hub id",
     ),
 )
 

@@ -72,9 +72,17 @@ def test_property_maps_stay_open(contract_checker) -> None:
 
 
 def test_docs_only_paths_are_not_covered_and_not_exceptions(contract_checker) -> None:
-    entry = {"method": "GET", "path": "/account-info/v3/details", "query": "", "request_body": None,
-             "status": 200, "response_body": {"portalId": 1}, "response_headers": {}, "dropped": None}
+    entry = {"method": "POST", "path": "/oauth/v2/private-apps/get/access-token-info", "query": "",
+             "request_body": {"tokenKey": "t"}, "status": 200, "response_body": {"hubId": 1},
+             "response_headers": {}, "dropped": None}
     assert contract_checker.check(entry) == []
-    assert hubspot_contract.docs_only("/account-info/2026-03/details") is not None
-    assert not any("account-info" in e.reason for e in hubspot_contract.SPEC_EXCEPTIONS)
-    assert contract_checker.check({**entry, "path": "/account-info/v3/nope"})  # others still fail
+    assert not any("access-token-info" in e.reason for e in hubspot_contract.SPEC_EXCEPTIONS)
+    assert contract_checker.check({**entry, "path": "/oauth/v2/private-apps/get/nope"})  # others still fail
+
+
+def test_account_info_is_checked_against_its_spec_now(contract_checker) -> None:
+    """account-info-{v3,2026-03}.json exist: account details are no longer docs-only."""
+    assert hubspot_contract.docs_only("/account-info/v3/details") is None
+    entry = {"method": "GET", "path": "/account-info/2026-03/details", "query": "", "request_body": None,
+             "status": 200, "response_body": {"portalId": 1}, "response_headers": {}, "dropped": None}
+    assert any("required" in problem for problem in contract_checker.check(entry))

@@ -70,13 +70,13 @@ def test_properties_catalogue_and_custom(api: httpx.Client) -> None:
     made = api.post("/crm/v3/objects/meetings", json={"properties": {"reconciler_key": "k", "hs_timestamp": "0"}, "associations": []})
     assert made.status_code == 201
     again = api.post("/crm/properties/2026-03/meetings", json={
-        "name": "reconciler_key", "label": "x", "type": "string", "fieldType": "text", "groupName": "g"})
+        "name": "reconciler_key", "label": "x", "type": "string", "fieldType": "text", "groupName": "meetinginformation"})
     assert again.status_code == 409
 
 
 def test_unique_values_are_refused_for_engagements(api: httpx.Client) -> None:
     response = api.post("/crm/v3/properties/calls", json={
-        "name": "ext_id", "label": "Ext", "type": "string", "fieldType": "text", "groupName": "g",
+        "name": "ext_id", "label": "Ext", "type": "string", "fieldType": "text", "groupName": "callinformation",
         "hasUniqueValue": True})
     assert response.status_code == 400
     assert "hasUniqueValue is not supported for calls" in response.json()["message"]
@@ -85,7 +85,7 @@ def test_unique_values_are_refused_for_engagements(api: httpx.Client) -> None:
 @pytest.mark.contract(requests=False)  # sends a property the scheduler's schema does not define
 def test_calendar_meeting_ignores_properties_its_schema_does_not_define(api: httpx.Client, emulator: Emulator) -> None:
     api.post("/crm/v3/properties/meetings", json={
-        "name": "reconciler_key", "label": "Key", "type": "string", "fieldType": "text", "groupName": "g"})
+        "name": "reconciler_key", "label": "Key", "type": "string", "fieldType": "text", "groupName": "meetinginformation"})
     contact = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "e@example.com"}, "associations": []}).json()["id"]
     body = _calendar_body(contact)
     body["properties"]["reconciler_key"] = "p:meetings/x"  # type: ignore[index]

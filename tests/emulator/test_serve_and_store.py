@@ -55,7 +55,7 @@ def test_file_store_survives_a_restart(tmp_path: Path) -> None:
                              json={"properties": {"email": "keep@example.com"}, "associations": []})
         assert created.status_code == 201
         httpx.post(emu.base_url + "/crm/v3/properties/contacts", headers={"Authorization": "Bearer t"}, json={
-            "name": "k", "label": "K", "type": "string", "fieldType": "text", "groupName": "g"})
+            "name": "k", "label": "K", "type": "string", "fieldType": "text", "groupName": "contactinformation"})
     with start_emulator(config) as emu:
         records = emu.records("contacts")
         assert [r["properties"]["email"] for r in records] == ["keep@example.com"]
