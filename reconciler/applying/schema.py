@@ -15,42 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Protocol, cast
+from typing import Any
 
 from reconciler.applying.run import ApplyRun
 from reconciler.errors import AmbiguousWriteError, ApiError, ReconcilerError
 from reconciler.hubspot.records import AssociationLabel
 from reconciler.planning.schema_changes import SchemaChange
 from reconciler.planning.schema_resolution import fill_placeholders
+from reconciler.planning.schema_wire import SchemaWire
 from reconciler.state.schema_ids import LabelIds, PipelineIds, SchemaIds, StageIds
-
-
-class SchemaWrites(Protocol):
-    """The client's schema endpoints (``reconciler.hubspot.schema_endpoints``)."""
-
-    def property_bodies(self, object_type: str) -> list[Mapping[str, Any]]: ...
-    def create_property_body(self, object_type: str, body: Mapping[str, Any]) -> Any: ...
-    def update_property(self, object_type: str, name: str, body: Mapping[str, Any]) -> Any: ...
-    def archive_property(self, object_type: str, name: str) -> None: ...
-    def property_groups(self, object_type: str) -> list[Mapping[str, Any]]: ...
-    def create_property_group(self, object_type: str, body: Mapping[str, Any]) -> Any: ...
-    def update_property_group(self, object_type: str, name: str,
-                              body: Mapping[str, Any]) -> Any: ...
-    def archive_property_group(self, object_type: str, name: str) -> None: ...
-    def pipeline_bodies(self, object_type: str) -> list[Mapping[str, Any]]: ...
-    def create_pipeline(self, object_type: str, body: Mapping[str, Any]) -> Mapping[str, Any]: ...
-    def update_pipeline(self, object_type: str, pipeline_id: str,
-                        body: Mapping[str, Any]) -> Any: ...
-    def archive_pipeline(self, object_type: str, pipeline_id: str) -> None: ...
-    def create_stage(self, object_type: str, pipeline_id: str,
-                     body: Mapping[str, Any]) -> Mapping[str, Any]: ...
-    def update_stage(self, object_type: str, pipeline_id: str, stage_id: str,
-                     body: Mapping[str, Any]) -> Any: ...
-    def archive_stage(self, object_type: str, pipeline_id: str, stage_id: str) -> None: ...
-    def association_labels(self, from_type: str, to_type: str) -> list[AssociationLabel]: ...
-    def create_label(self, from_type: str, to_type: str, body: Mapping[str, Any]) -> Any: ...
-    def update_label(self, from_type: str, to_type: str, body: Mapping[str, Any]) -> None: ...
-    def delete_label(self, from_type: str, to_type: str, type_id: int) -> None: ...
 
 
 def apply_schema(run: ApplyRun) -> None:
@@ -85,8 +58,8 @@ def _destructive(change: SchemaChange) -> bool:
 
 
 def _guarded(run: ApplyRun, change: SchemaChange,
-             step: Callable[[ApplyRun, SchemaWrites, SchemaChange], str | None]) -> None:
-    client = cast(SchemaWrites, run.client)
+             step: Callable[[ApplyRun, SchemaWire, SchemaChange], str | None]) -> None:
+    client = SchemaWire(run.client)
     try:
         done = step(run, client, change)
     except ReconcilerError as error:
@@ -102,7 +75,7 @@ def _record(run: ApplyRun, update: Callable[[SchemaIds], object]) -> None:
         run.save()
 
 
-def _make(run: ApplyRun, client: SchemaWrites, change: SchemaChange) -> str | None:
+def _make(run: ApplyRun, client: SchemaWire, change: SchemaChange) -> str | None:
     kind, object_type = change.kind, change.object_type
     address = change.address
     body = dict(change.body)
@@ -165,7 +138,7 @@ def _adopt(run: ApplyRun, change: SchemaChange) -> None:
         _record(run, lambda ids: ids.groups.__setitem__(address, "adopted"))
 
 
-def _pipeline(run: ApplyRun, client: SchemaWrites, change: SchemaChange,
+def _pipeline(run: ApplyRun, client: SchemaWire, change: SchemaChange,
               body: dict[str, Any]) -> str:
     object_type, address = change.object_type, change.address
     if change.action == "update":
@@ -191,7 +164,7 @@ def _pipeline(run: ApplyRun, client: SchemaWrites, change: SchemaChange,
     return "created"
 
 
-def _stage(run: ApplyRun, client: SchemaWrites, change: SchemaChange,
+def _stage(run: ApplyRun, client: SchemaWire, change: SchemaChange,
            body: dict[str, Any]) -> str:
     object_type = change.object_type
     pipeline_key, _, stage_key = change.key.partition("/")
@@ -232,7 +205,7 @@ def _by_label(items: Sequence[Mapping[str, Any]], label: str) -> Mapping[str, An
                 None)
 
 
-def _label(run: ApplyRun, client: SchemaWrites, change: SchemaChange,
+def _label(run: ApplyRun, client: SchemaWire, change: SchemaChange,
            body: dict[str, Any]) -> str:
     from_type, to_type = change.object_type, str(change.to_type)
     if change.action == "update":
@@ -265,7 +238,7 @@ def _user_label(labels: Sequence[AssociationLabel], text: str) -> AssociationLab
                  and x.label.strip().casefold() == wanted), None)
 
 
-def _remove(run: ApplyRun, client: SchemaWrites, change: SchemaChange) -> str:
+def _remove(run: ApplyRun, client: SchemaWire, change: SchemaChange) -> str:
     kind, object_type, address = change.kind, change.object_type, change.address
     if change.action == "update":  # an option listed in schema.removed
         client.update_property(object_type, change.key, dict(change.body))

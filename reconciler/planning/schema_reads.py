@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, cast
+from typing import Any
 
 from reconciler.errors import ApiError
 from reconciler.hubspot.client import HubSpotClient
@@ -36,15 +36,8 @@ from reconciler.planning.schema_remote import (
     property_from_body,
 )
 from reconciler.planning.schema_resolution import resolve_records
+from reconciler.planning.schema_wire import SchemaWire
 from reconciler.state.model import State
-
-
-class SchemaReads(Protocol):
-    """The client's schema reads (``reconciler.hubspot.schema_endpoints``)."""
-
-    def property_groups(self, object_type: str) -> list[Mapping[str, Any]]: ...
-    def pipeline_bodies(self, object_type: str) -> list[Mapping[str, Any]]: ...
-
 
 #: The portal does not know an object type (HubSpot: 400 "Unable to infer object type").
 _UNKNOWN_TYPE_STATUSES = (400, 404)
@@ -101,6 +94,7 @@ def read_portal_schema(
 ) -> tuple[RemoteSchema, dict[str, Sequence[Mapping[str, Any]]]]:
     schema = desired.schema
     remote = RemoteSchema()
+    wire = SchemaWire(client)
     removed = {kind: [r.path.split("/") for r in schema.removed if r.kind == kind]
                for kind in ("property", "option", "group", "pipeline", "stage", "label")}
     grouped = ({p.object_type for p in schema.properties.values()}
@@ -120,7 +114,7 @@ def read_portal_schema(
             str(b.get("name")): property_from_body(b) for b in bodies[object_type]
         }
     for object_type in sorted(grouped & set(bodies)):
-        groups = cast(SchemaReads, client).property_groups(object_type)
+        groups = wire.property_groups(object_type)
         remote.groups[object_type] = {str(g.get("name")): str(g.get("label") or "")
                                       for g in groups}
         remote.group_orders[object_type] = {
@@ -131,7 +125,7 @@ def read_portal_schema(
              | {parts[0] for parts in (*removed["pipeline"], *removed["stage"])})
     for object_type in sorted(piped):
         remote.pipelines[object_type] = tuple(
-            pipeline_from_body(b) for b in cast(SchemaReads, client).pipeline_bodies(object_type)
+            pipeline_from_body(b) for b in wire.pipeline_bodies(object_type)
         )
     pairs = {(label.from_type, label.to_type) for label in schema.labels.values()}
     pairs |= {(known.from_type, known.to_type) for key, known in state.schema.labels.items()
