@@ -9,6 +9,8 @@ import pytest
 
 from reconciler.loading import load_project
 from reconciler.model import DesiredState
+from tests.helpers import write_project
+from tests.schema.portal import PROJECT, SPEC
 
 REFERENCE = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -26,3 +28,9 @@ def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Load:
         return load_project(".", reference_time=REFERENCE, use_cache=False)
 
     return loaded
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project with ``SPEC`` (target ``local``, or ``production``: protected)."""
+    return write_project(tmp_path / "proj", {"reconciler.yaml": PROJECT, "spec.yaml": SPEC})

@@ -1,78 +1,24 @@
 """The schema section applied over real HTTP to the emulator: an empty portal gets the
 property, the second deal pipeline and the label, then the same spec plans nothing; a
-second portal gets its own ids; a lost state finds them again by label; the refusals."""
+second portal gets its own ids; a lost state finds them again by label."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from reconciler.cli.base import main
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.embedded import Emulator, start_emulator
-from reconciler.hubspot.client import HubSpotClient, deal_stage
-from reconciler.hubspot.connection import ClientSettings
-from tests.helpers import Run, stored, write_project
-
-PROJECT = "name: demo\nid: demo-1\ntimezone: Europe/Berlin\n"
-
-SPEC = """\
-schema:
-  properties:
-    companies:
-      demo_segment:
-        label: Demo segment
-        type: enumeration
-        options:
-          - {value: smb, label: SMB}
-          - {value: ent, label: Enterprise}
-  pipelines:
-    deals:
-      emea:
-        label: EMEA Sales
-        stages:
-          discovery: {label: Discovery, probability: 0.2}
-          won: {label: Won, probability: 1.0}
-          lost: {label: Lost, probability: 0.0}
-  labels:
-    champion: {between: contacts/companies, label: Champion, inverse: Championed by}
-companies:
-  acme: {name: Acme, domain: acme.example, properties: {demo_segment: ent}}
-deals:
-  big:
-    name: Big deal
-    pipeline: emea
-    stage: discovery
-    amount: 1000
-contacts:
-  jane:
-    email: jane@acme.example
-    associations: [{company: acme, label: champion}]
-"""
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return write_project(tmp_path / "proj", {"reconciler.yaml": PROJECT, "spec.yaml": SPEC})
-
-
-def _portal(emulator: Emulator) -> HubSpotClient:
-    return HubSpotClient(ClientSettings(base_url=emulator.base_url, token=emulator.token,
-                                        requests_per_10s=None, search_per_second=None))
-
-
-def _state(project: Path, target: str = "local") -> dict[str, Any]:
-    state: dict[str, Any] = json.loads(
-        (project / f".reconciler/state/{target}.json").read_text())
-    return state
+from reconciler.hubspot.client import deal_stage
+from tests.helpers import Run, stored
+from tests.schema.portal import PROJECT, portal_client, state_of
 
 
 def _made(emulator: Emulator) -> tuple[str, dict[str, str], int]:
     """The portal's EMEA pipeline id, its stage ids by label, and the Champion type id."""
-    with _portal(emulator) as portal:
+    with portal_client(emulator) as portal:
         emea = next(p for p in portal.pipelines("deals") if p.label == "EMEA Sales")
         champion = next(x for x in portal.association_labels("contacts", "companies")
                         if x.label == "Champion")
@@ -89,7 +35,7 @@ def test_an_empty_portal_gets_the_schema_then_no_changes(
     assert 'dealstage: "<stage deals/emea/discovery>"' in out  # the id is HubSpot's to give
 
     pipeline_id, stages, champion = _made(emulator)
-    with _portal(emulator) as portal:
+    with portal_client(emulator) as portal:
         segment = portal.read_property_schema("companies", "demo_segment")
         assert segment is not None and [o.value for o in segment.options] == ["smb", "ent"]
         (deal,) = stored(emulator, "deals")
@@ -101,7 +47,7 @@ def test_an_empty_portal_gets_the_schema_then_no_changes(
         pairs = portal.read_associations("contacts", "companies", [contact["id"]])
         assert (company["id"], champion) in pairs[contact["id"]]
 
-    schema = _state(project)["schema"]
+    schema = state_of(project)["schema"]
     assert schema["pipelines"]["deals/emea"]["id"] == pipeline_id
     assert schema["labels"]["champion"]["type_id"] == champion
 
@@ -116,7 +62,7 @@ def test_a_second_portal_gets_its_own_ids(
 ) -> None:
     config = EmulatorConfig(token=emulator.token)
     with start_emulator(config, host="127.0.0.1", port=0) as second:
-        with _portal(second) as portal:  # the second portal's ids run ahead of the first's
+        with portal_client(second) as portal:  # the second portal's ids run ahead of the first's
             portal.create_pipeline("deals", "Partners", 5, [deal_stage("Signed", 0, 1.0)])
             portal.create_association_label("contacts", "companies", "partner", "Partner")
         (project / "reconciler.yaml").write_text(
@@ -133,7 +79,7 @@ def test_a_second_portal_gets_its_own_ids(
         ids = {"one": _made(emulator), "two": _made(second)}
         assert ids["one"][0] != ids["two"][0] and ids["one"][2] != ids["two"][2]
         for target, (pipeline_id, _stages, champion) in ids.items():
-            schema = _state(project, target)["schema"]
+            schema = state_of(project, target)["schema"]
             assert schema["pipelines"]["deals/emea"]["id"] == pipeline_id
             assert schema["labels"]["champion"]["type_id"] == champion
         (deal,) = stored(second, "deals")
@@ -149,7 +95,7 @@ def test_a_lost_state_finds_the_schema_by_label(
     run: Run, project: Path, emulator: Emulator
 ) -> None:
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
-    before = _state(project)["schema"]
+    before = state_of(project)["schema"]
     (project / ".reconciler/state/local.json").unlink()
 
     code, out, err = run("plan", "--project", project)
@@ -159,10 +105,10 @@ def test_a_lost_state_finds_the_schema_by_label(
 
     code, out, err = run("apply", "--project", project, "--auto-approve")
     assert code == 0, out + err
-    after = _state(project)["schema"]
+    after = state_of(project)["schema"]
     assert after["pipelines"]["deals/emea"]["id"] == before["pipelines"]["deals/emea"]["id"]
     assert after["pipelines"]["deals/emea"]["stages"] == before["pipelines"]["deals/emea"]["stages"]
     assert after["labels"]["champion"]["type_id"] == before["labels"]["champion"]["type_id"]
-    with _portal(emulator) as portal:
+    with portal_client(emulator) as portal:
         assert [p.label for p in portal.pipelines("deals")].count("EMEA Sales") == 1
     assert "No changes." in run("plan", "--project", project)[1]
