@@ -16,11 +16,15 @@ PROJECT = "name: demo\nid: demo-1\ntimezone: Europe/Berlin\n"
 
 SPEC = """\
 schema:
+  groups:
+    companies:
+      demo_info: {label: Demo info}
   properties:
     companies:
       demo_segment:
         label: Demo segment
         type: enumeration
+        group: demo_info
         options:
           - {value: smb, label: SMB}
           - {value: ent, label: Enterprise}
@@ -32,6 +36,12 @@ schema:
           discovery: {label: Discovery, probability: 0.2}
           won: {label: Won, probability: 1.0}
           lost: {label: Lost, probability: 0.0}
+    tickets:
+      escalations:
+        label: Escalations
+        stages:
+          open: {label: Open, state: open}
+          closed: {label: Closed, state: closed}
   labels:
     champion: {between: contacts/companies, label: Champion, inverse: Championed by}
 companies:
@@ -42,6 +52,9 @@ deals:
     pipeline: emea
     stage: discovery
     amount: 1000
+objects:
+  tickets:
+    outage: {properties: {subject: Outage, hs_pipeline: escalations, hs_pipeline_stage: open}}
 contacts:
   jane:
     email: jane@acme.example

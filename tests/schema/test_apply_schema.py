@@ -30,7 +30,9 @@ def test_an_empty_portal_gets_the_schema_then_no_changes(
 ) -> None:
     code, out, err = run("apply", "--project", project, "--auto-approve")
     assert code == 0, out + err
+    assert "+ group companies.demo_info" in out
     assert "+ pipeline deals/emea (3 stages)" in out
+    assert "+ pipeline tickets/escalations (2 stages)" in out
     assert '+ label champion: contacts→companies "Champion"' in out
     assert 'dealstage: "<stage deals/emea/discovery>"' in out  # the id is HubSpot's to give
 
@@ -47,8 +49,18 @@ def test_an_empty_portal_gets_the_schema_then_no_changes(
         pairs = portal.read_associations("contacts", "companies", [contact["id"]])
         assert (company["id"], champion) in pairs[contact["id"]]
 
+        assert "demo_info" in {g.name for g in portal.property_groups("companies")}
+        assert segment.group_name == "demo_info"
+        escalations = next(p for p in portal.pipelines("tickets") if p.label == "Escalations")
+        assert [(s.label, s.ticket_state) for s in escalations.stages] == [
+            ("Open", "OPEN"), ("Closed", "CLOSED")]
+        (ticket,) = stored(emulator, "tickets")
+        assert ticket["properties"]["hs_pipeline"] == escalations.id
+        assert ticket["properties"]["hs_pipeline_stage"] == escalations.stages[0].id
+
     schema = state_of(project)["schema"]
     assert schema["pipelines"]["deals/emea"]["id"] == pipeline_id
+    assert schema["pipelines"]["tickets/escalations"]["id"] == escalations.id
     assert schema["labels"]["champion"]["type_id"] == champion
 
     code, out, err = run("plan", "--project", project)

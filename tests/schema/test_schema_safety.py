@@ -24,7 +24,7 @@ def _without_segment(spec: str, removed: str) -> str:
     """The spec with demo_segment gone from the schema and from acme, and ``removed``."""
     kept = spec.replace(
         "      demo_segment:\n        label: Demo segment\n        type: enumeration\n"
-        "        options:\n          - {value: smb, label: SMB}\n"
+        "        group: demo_info\n        options:\n          - {value: smb, label: SMB}\n"
         "          - {value: ent, label: Enterprise}\n", "")
     kept = kept.replace("properties:\n    companies:\n  pipelines:", "pipelines:")
     kept = kept.replace(", properties: {demo_segment: ent}", "")
