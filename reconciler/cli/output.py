@@ -102,7 +102,8 @@ def render_plan_text(plan: Plan, *, colour: bool = False) -> str:
         for change in plan.changes:
             lines.extend(_change_lines(change, colour=colour, detailed=detailed,
                                        timezone=plan.timezone))
-        lines.append("")
+        if plan.changes:  # (the schema's lines end with their own blank line)
+            lines.append("")
     elif plan.schema_changes:  # only removals a protected target keeps: say so
         lines.extend(schema_lines(plan, colour=colour))
     lines.extend(duplicate_lines(plan))

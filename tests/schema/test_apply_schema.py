@@ -1,17 +1,20 @@
 """The schema section applied over real HTTP to the emulator: an empty portal gets the
 property, the second deal pipeline and the label, then the same spec plans nothing; a
-second portal gets its own ids; a lost state finds them again by label."""
+second portal gets its own ids; a lost state finds them again by label; a saved plan
+applies the schema it shows; an option added keeps the ones the portal has."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from reconciler.cli.base import main
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.embedded import Emulator, start_emulator
-from reconciler.hubspot.client import deal_stage
+from reconciler.hubspot.client import PropertyChanges, PropertyOption, deal_stage
 from tests.helpers import Run, stored
 from tests.schema.portal import PROJECT, portal_client, state_of
 
@@ -124,3 +127,50 @@ def test_a_lost_state_finds_the_schema_by_label(
     with portal_client(emulator) as portal:
         assert [p.label for p in portal.pipelines("deals")].count("EMEA Sales") == 1
     assert "No changes." in run("plan", "--project", project)[1]
+
+
+def test_a_saved_plan_makes_the_schema_it_shows(
+    run: Run, project: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    saved = tmp_path / "plan.json"
+    code, out, err = run("plan", "--project", project, "--out", saved)
+    assert code == 0, out + err
+    document = json.loads(saved.read_text())
+    assert document["format_version"] == 4
+    assert {(c["action"], c["kind"]) for c in document["schema_changes"]} >= {
+        ("create", "pipeline"), ("create", "label"), ("create", "property")}
+    code, out, err = run("apply", "--project", project, "--plan", saved, "--auto-approve")
+    assert code == 0, out + err
+    pipeline_id, stages, _champion = _made(emulator)
+    (deal,) = stored(emulator, "deals")
+    assert (deal["properties"]["pipeline"], deal["properties"]["dealstage"]) == (
+        pipeline_id, stages["Discovery"])
+    assert "No changes." in run("plan", "--project", project)[1]
+
+
+def test_an_option_added_later_keeps_the_portals_own(
+    run: Run, project: Path, emulator: Emulator
+) -> None:
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    with portal_client(emulator) as portal:  # someone adds an option by hand
+        segment = portal.read_property_schema("companies", "demo_segment")
+        assert segment is not None
+        portal.update_property_schema("companies", "demo_segment", PropertyChanges(
+            options=(*segment.options, PropertyOption("gov", "Government", 5))))
+    spec = project / "spec.yaml"
+    spec.write_text(spec.read_text().replace(
+        "          - {value: ent, label: Enterprise}\n",
+        "          - {value: ent, label: Enterprise}\n          - {value: mid, label: Mid-market}\n"))
+
+    code, out, err = run("apply", "--project", project, "--auto-approve")
+    assert code == 0, out + err
+    assert "~ property companies.demo_segment" in out
+    assert 'options: + mid "Mid-market (order 2)"' in out
+    segment = _segment(emulator)
+    assert [o.value for o in segment.options] == ["smb", "ent", "mid", "gov"]
+    assert "No changes." in run("plan", "--project", project)[1]
+
+
+def _segment(emulator: Emulator) -> Any:
+    with portal_client(emulator) as portal:
+        return portal.read_property_schema("companies", "demo_segment")
