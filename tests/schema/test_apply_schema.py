@@ -1,7 +1,8 @@
 """The schema section applied over real HTTP to the emulator: an empty portal gets the
 property, the second deal pipeline and the label, then the same spec plans nothing; a
-second portal gets its own ids; a lost state finds them again by label; a saved plan
-applies the schema it shows; an option added keeps the ones the portal has."""
+second portal gets its own ids; a lost state finds them again by label; a pipeline made by
+hand is adopted; a saved plan applies the schema it shows; an option added keeps the ones
+the portal has."""
 
 from __future__ import annotations
 
@@ -174,3 +175,25 @@ def test_an_option_added_later_keeps_the_portals_own(
 def _segment(emulator: Emulator) -> Any:
     with portal_client(emulator) as portal:
         return portal.read_property_schema("companies", "demo_segment")
+
+
+def test_a_pipeline_the_portal_has_is_adopted_and_given_the_missing_stage(
+    run: Run, project: Path, emulator: Emulator
+) -> None:
+    with portal_client(emulator) as portal:  # made by hand, one stage short, one renamed
+        made = portal.create_pipeline("deals", "EMEA Sales", 3, [
+            deal_stage("Discovery", 0, 0.2), deal_stage("Won", 1, 0.9)])
+    code, out, err = run("apply", "--project", project, "--auto-approve")
+    assert code == 0, out + err
+    assert "= pipeline deals/emea" in out and "+ stage deals/emea/lost" in out
+    assert "~ stage deals/emea/won" in out and "+ pipeline deals/emea" not in out
+    pipeline_id, stages, _champion = _made(emulator)
+    assert pipeline_id == made.id and list(stages) == ["Discovery", "Won", "Lost"]
+    assert stages["Discovery"] == made.stages[0].id
+    with portal_client(emulator) as portal:
+        emea = next(p for p in portal.pipelines("deals") if p.id == made.id)
+    won = next(s for s in emea.stages if s.label == "Won")
+    assert won.probability == 1.0  # the spec's, sent with the stage's update
+    assert state_of(project)["schema"]["pipelines"]["deals/emea"]["stages"]["lost"]["id"] == (
+        stages["Lost"])
+    assert "No changes." in run("plan", "--project", project)[1]
