@@ -1,7 +1,8 @@
 """Safe by default, against the emulator: a property holding data is archived only with
 ``--allow-schema-data-loss``; an option a record still holds is not removed; a protected
 target keeps what ``schema.removed`` names; every refusal is one located line, exit 1, and
-nothing is written; ``destroy`` leaves the schema and the tool's marker properties."""
+nothing is written; an option no record holds is removed; ``destroy`` leaves the schema and
+the tool's marker properties."""
 
 from __future__ import annotations
 
@@ -59,15 +60,30 @@ def test_a_property_holding_data_is_archived_only_when_allowed(
     assert _segment(emulator) is None
 
 
+def _removing_smb() -> str:
+    return SPEC.replace(
+        "schema:\n", "schema:\n  removed:\n    - {option: companies/demo_segment/smb}\n", 1
+    ).replace("          - {value: smb, label: SMB}\n", "")
+
+
+def test_an_option_no_record_holds_is_removed_after_the_records(
+    run: Run, project: Path, emulator: Emulator
+) -> None:
+    assert run("apply", "--project", project, "--auto-approve")[0] == 0
+    (project / "spec.yaml").write_text(_removing_smb(), encoding="utf-8")
+    code, out, err = run("apply", "--project", project, "--auto-approve")
+    assert code == 0, out + err
+    assert [o.value for o in _segment(emulator).options] == ["ent"]
+    assert "No changes." in run("plan", "--project", project)[1]
+
+
 def test_an_option_a_record_still_holds_is_not_removed(
     run: Run, project: Path, emulator: Emulator
 ) -> None:
     assert run("apply", "--project", project, "--auto-approve")[0] == 0
     with portal_client(emulator) as portal:  # a record the spec does not manage holds smb
         portal.batch_create("companies", [CreateInput("other-1", {"name": "Other", "demo_segment": "smb"})])
-    (project / "spec.yaml").write_text(
-        SPEC.replace("schema:\n", "schema:\n  removed:\n    - {option: companies/demo_segment/smb}\n",
-                     1).replace("          - {value: smb, label: SMB}\n", ""), encoding="utf-8")
+    (project / "spec.yaml").write_text(_removing_smb(), encoding="utf-8")
     emulator.clear_requests()
 
     code, out, err = run("plan", "--project", project)
