@@ -140,6 +140,8 @@ def test_a_saved_plan_makes_the_schema_it_shows(
     assert document["format_version"] == 4
     assert {(c["action"], c["kind"]) for c in document["schema_changes"]} >= {
         ("create", "pipeline"), ("create", "label"), ("create", "property")}
+    code, out, err = run("apply", "--project", project, "--plan", saved, "--check")
+    assert code == 0, out + err  # the portal still bears it out (nothing is there yet)
     code, out, err = run("apply", "--project", project, "--plan", saved, "--auto-approve")
     assert code == 0, out + err
     pipeline_id, stages, _champion = _made(emulator)
