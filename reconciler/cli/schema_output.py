@@ -93,10 +93,12 @@ def _quote(value: str | None) -> str:
 
 
 def schema_summary(plan: Plan) -> str:
-    """``; schema: 2 to create, 1 to adopt`` for the summary line ("" when none)."""
+    """``Schema: 2 to create, 1 to adopt.`` for the summary line ("" when none). The tool's
+    marker properties have their plan lines but are not counted: the count is the spec's
+    schema, so a spec without one keeps the summary it always had."""
     counts: dict[str, int] = {}
     for change in plan.schema_changes:
-        if change.runs:
+        if change.runs and change.kind != "marker":
             counts[change.action] = counts.get(change.action, 0) + 1
     if not counts:
         return ""
