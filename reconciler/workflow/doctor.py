@@ -101,6 +101,9 @@ def _check_the_rest(client: HubSpotClient, loaded: LoadedTarget, state: State,
     desired, target = loaded.desired, loaded.target
     types = sorted({r.object_type for r in desired.records.values()})
     emails = {r.owner_email.lower() for r in desired.records.values() if r.owner_email}
+    # calendar organizers named by email must be owners too (apply asks for their user id)
+    emails |= {r.calendar.organizer.lower() for r in desired.records.values()
+               if r.calendar is not None and "@" in r.calendar.organizer}
     ids = {str(r.properties["hubspot_owner_id"]) for r in desired.records.values()
            if r.properties.get("hubspot_owner_id")}
     info = client.token_info()
