@@ -139,6 +139,21 @@ def local_iso(value: str | None, tz: str) -> str | None:
     return local.isoformat(timespec="milliseconds" if local.microsecond else "seconds")
 
 
+def relative_text(value: str | None, tz: str, reference: datetime) -> str | None:
+    """HubSpot's UTC time → a relative time against ``reference`` that the loader resolves
+    back to the same moment: ``-3d 10:00`` (whole days on the calendar of ``tz``, then
+    the wall-clock time there), ``today 09:30:15``. Milliseconds are dropped."""
+    moment = _parse_time(value)
+    if moment is None:
+        return None
+    local = moment.astimezone(zone(tz))
+    days = (local.date() - reference.astimezone(zone(tz)).date()).days
+    clock = local.strftime("%H:%M:%S" if local.second else "%H:%M")
+    if days == 0:
+        return f"today {clock}"
+    return f"{'+' if days > 0 else '-'}{abs(days)}d {clock}"
+
+
 def duration_text(millis: str | None) -> str | None:
     """``"1500000"`` → ``"25m"``: whole seconds as a spec duration, else None."""
     if not millis or not millis.strip().isdigit():
@@ -178,9 +193,10 @@ def _fits(section: str, field_name: str, value: str) -> bool:
 
 
 class _Builder:
-    def __init__(self, snapshot: PortalSnapshot, tz: str) -> None:
+    def __init__(self, snapshot: PortalSnapshot, tz: str, relative_to: datetime | None) -> None:
         self.snapshot = snapshot
         self.tz = tz
+        self.relative_to = relative_to
         self.out = Converted()
         self.keys: dict[str, dict[str, str]] = {}
 
@@ -260,18 +276,23 @@ class _Builder:
     def _meeting_times(
         self, props: dict[str, Any], body: dict[str, Any], used: set[str]
     ) -> None:
-        body["start"] = local_iso(
-            props.get("hs_meeting_start_time") or props.get("hs_timestamp"), self.tz
+        body["start"] = self._time(
+            props.get("hs_meeting_start_time") or props.get("hs_timestamp")
         )
-        end = local_iso(props.get("hs_meeting_end_time"), self.tz)
+        end = self._time(props.get("hs_meeting_end_time"))
         if end is not None:
             body["end"] = end
         # hs_timestamp is written from start (the spec keeps them equal, as HubSpot asks).
         used.update({"hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp"})
 
+    def _time(self, value: str | None) -> str | None:
+        if self.relative_to is None:
+            return local_iso(value, self.tz)
+        return relative_text(value, self.tz, self.relative_to)
+
     def _friendly(self, section: str, field_name: str, kind: str, value: str) -> Any:
         if kind == "time":
-            return local_iso(value, self.tz)
+            return self._time(value)
         if kind == "duration_ms":
             return duration_text(value)
         if kind == "disposition":
@@ -342,10 +363,13 @@ class _Builder:
         return item
 
 
-def convert(snapshot: PortalSnapshot, tz: str) -> Converted:
-    """The spec sections of everything in ``snapshot``, times in the timezone ``tz``."""
-    return _Builder(snapshot, tz).build()
+def convert(
+    snapshot: PortalSnapshot, tz: str, *, relative_to: datetime | None = None
+) -> Converted:
+    """The spec sections of everything in ``snapshot``, times in the timezone ``tz``
+    (relative to ``relative_to`` when given)."""
+    return _Builder(snapshot, tz, relative_to).build()
 
 
 __all__ = ["SYSTEM_PROPERTIES", "Converted", "assign_keys", "convert", "duration_text",
-           "local_iso", "slug"]
+           "local_iso", "relative_text", "slug"]

@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.embedded import Emulator, start_emulator
+from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
+from tests.export.conftest import Cli
 from tests.helpers import Run, stored
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(run: Run, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """The CLI with no --base-url added (for validate, and for the second emulator)."""
-    from reconciler.cli.base import main
-
-    def invoke(*args: str | Path) -> tuple[int, str, str]:
-        code = main([*map(str, args)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
-
-
-@pytest.fixture
-def second(emulator: Emulator) -> Iterator[Emulator]:
-    """Another portal to seed the copy into (the same token, so one environment serves)."""
-    with start_emulator(EmulatorConfig(token=emulator.token), host="127.0.0.1", port=0) as emu:
-        yield emu
 
 
 def export(run: Run, golden: Path, out: Path, *extra: str) -> str:
