@@ -31,7 +31,17 @@ class ScopeNeed:
 
 
 def _family(object_type: str) -> str:
-    return "contacts" if object_type in ENGAGEMENTS else object_type
+    if object_type in ENGAGEMENTS:
+        return "contacts"
+    if is_custom(object_type):
+        return "custom"
+    return object_type
+
+
+def is_custom(object_type: str) -> bool:
+    """A custom object type, by its name (``p_widgets``) or type id (``2-1234``): all
+    share the ``crm.objects.custom.*`` and ``crm.schemas.custom.*`` scopes."""
+    return object_type.startswith(("p_", "2-"))
 
 
 def record_read(object_type: str) -> ScopeNeed:
@@ -41,10 +51,11 @@ def record_read(object_type: str) -> ScopeNeed:
     elif object_type == "tickets":
         any_of = _TICKETS
     else:
+        family = _family(object_type)
         any_of = (
-            f"crm.objects.{object_type}.read",
-            f"crm.objects.{object_type}.sensitive.read.v2",
-            f"crm.objects.{object_type}.highly_sensitive.read.v2",
+            f"crm.objects.{family}.read",
+            f"crm.objects.{family}.sensitive.read.v2",
+            f"crm.objects.{family}.highly_sensitive.read.v2",
             *record_write(object_type).any_of,
         )
     return ScopeNeed(f"read {object_type}", any_of)
@@ -57,10 +68,11 @@ def record_write(object_type: str) -> ScopeNeed:
     elif object_type == "tickets":
         any_of = _TICKETS
     else:
+        family = _family(object_type)
         any_of = (
-            f"crm.objects.{object_type}.write",
-            f"crm.objects.{object_type}.sensitive.write.v2",
-            f"crm.objects.{object_type}.highly_sensitive.write.v2",
+            f"crm.objects.{family}.write",
+            f"crm.objects.{family}.sensitive.write.v2",
+            f"crm.objects.{family}.highly_sensitive.write.v2",
         )
     return ScopeNeed(f"write {object_type}", any_of)
 
