@@ -141,3 +141,35 @@ def test_a_daily_budget_nearly_spent(run: Run, emulator: Any, tmp_path: Path) ->
     [problem] = lines_of(out, "fail")
     assert problem.startswith("fail  budget: daily limit 10, 6 used today, 4 left, ")
     assert problem.endswith("request(s): wait for the reset, or apply part with --only")
+
+
+def test_without_token_info_reads_are_probed_and_writes_unverified(
+    run: Run, emulator: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler.cli.base import main
+    from tests.proxy import RewritingProxy
+
+    root = project(tmp_path)
+    emulator.set_config(scopes=all_scopes_but(emulator, "crm.objects.deals.read"))
+    refused = {"status": "error", "message": "not found", "category": "OBJECT_NOT_FOUND"}
+    with RewritingProxy(emulator.base_url) as proxy:
+        proxy.rewrite("POST", "/oauth/v2/private-apps/get/access-token-info",
+                      lambda answer: answer.with_body(refused, status=404))
+        code = main(["doctor", "--project", str(root), "--base-url", proxy.base_url])
+        out = capsys.readouterr().out
+        assert proxy.rewritten == [("POST", "/oauth/v2/private-apps/get/access-token-info")]
+        assert code == 0, out  # deals are read with crm.objects.deals.write too
+        assert lines_of(out, "warn") == [
+            "warn  scopes: HubSpot would not list the token's scopes (token info refused "
+            "it): reads work; write scopes are unverified (no harmless write can prove them)",
+        ]
+        emulator.set_config(scopes=tuple(
+            s for s in all_scopes_but(emulator, "") if not s.startswith("crm.objects.deals.")
+        ))
+        code = main(["doctor", "--project", str(root), "--base-url", proxy.base_url])
+        out = capsys.readouterr().out
+    assert code == 1, out
+    assert lines_of(out, "fail") == [
+        "fail  scopes: the token may not read deals: grant the private app "
+        "crm.objects.deals.read or crm.objects.deals.sensitive.read.v2",
+    ]
