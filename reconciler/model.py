@@ -12,33 +12,28 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-#: Spec sections with a HubSpot object type of their own, and that type.
+from reconciler.object_types import OBJECT_TYPES, OTHER_WRITE_ORDER
+
+#: Spec sections with a HubSpot object type of their own, and that type (the object-type
+#: table: ``reconciler.object_types``).
 SECTION_OBJECT_TYPES: Mapping[str, str] = MappingProxyType(
-    {
-        "contacts": "contacts",
-        "companies": "companies",
-        "deals": "deals",
-        "meetings": "meetings",
-        "calls": "calls",
-    }
+    {t.section: t.name for t in OBJECT_TYPES if t.section is not None}
 )
 
 #: The singular name used in an association item (``contact: jane-doe``) → object type.
 ASSOCIATION_TARGET_NAMES: Mapping[str, str] = MappingProxyType(
-    {
-        "contact": "contacts",
-        "company": "companies",
-        "deal": "deals",
-        "ticket": "tickets",
-        "meeting": "meetings",
-        "call": "calls",
-    }
+    {t.singular: t.name for t in OBJECT_TYPES}
 )
 
 #: Order in which object types are written: records are created after what they point at.
-#: Types not named here (tickets, custom objects) come after companies/deals and before
-#: the activities, so meetings and calls can associate to them.
-WRITE_ORDER: tuple[str, ...] = ("companies", "contacts", "deals", "*", "meetings", "calls")
+#: ``*`` stands for the types not named (tickets, custom objects): after companies, contacts
+#: and deals, before the activities, so that activities can associate to them.
+WRITE_ORDER: tuple[str, ...] = tuple(
+    name for _, name in sorted(
+        [(t.write_order, t.name) for t in OBJECT_TYPES if t.write_order != OTHER_WRITE_ORDER]
+        + [(OTHER_WRITE_ORDER, "*")]
+    )
+)
 
 
 def address_of(object_type: str, key: str) -> str:

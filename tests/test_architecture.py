@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "reconciler"
 #: what the root of the package may hold besides the step folders: what every step shares
 SHARED_AT_ROOT = {
     "__init__.py", "__main__.py", "errors.py", "model.py", "settings.py", "targets.py",
-    "associations.py", "clock.py", "gc_pause.py", "py.typed",
+    "associations.py", "object_types.py", "clock.py", "gc_pause.py", "py.typed",
 }
 STEP_FOLDERS = {
     "loading", "generate", "planning", "identity", "applying", "state", "hubspot",

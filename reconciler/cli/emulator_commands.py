@@ -47,9 +47,10 @@ def emulator() -> None:
 @click.option(
     "--trace-id-echo/--no-trace-id-echo",
     "echo_trace_ids",
-    default=True,
+    default=False,
     show_default=True,
-    help="Echo objectWriteTraceId on batch results (HubSpot's documented 207 example has none).",
+    help="Echo objectWriteTraceId on batch results (off: HubSpot's documented 207 example "
+    "has none).",
 )
 @click.option(
     "--allow-remote", is_flag=True, help="Allow a non-loopback --host (no real security!)."

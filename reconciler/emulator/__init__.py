@@ -13,8 +13,8 @@ email's headers fill in), ``objects``, ``search``, ``associations`` (and
 ``association_types``: which type ids a pair has), ``properties``, ``property_groups``,
 ``pipelines`` (and ``schema_model``: built-in groups, default pipelines, a record's stage in
 its pipeline), ``owners``, ``scheduler``, ``limits``, ``account``
-(``/account-info``), ``faults``, ``inspection`` (``/__emulator/``), ``embedded``
-(in-process start/stop, on a ``reconciler.clock.Clock``).
+(``/account-info``, private-app token info), ``faults``, ``inspection``
+(``/__emulator/``), ``embedded`` (in-process start/stop, on a ``reconciler.clock.Clock``).
 """
 
 from __future__ import annotations

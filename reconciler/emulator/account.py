@@ -100,8 +100,9 @@ def token_info(portal: Portal, request: ApiRequest) -> Reply:
     if key != config.token:
         raise validation_error("tokenKey is not a private app access token of this account")
     granted = config.scopes if config.scopes is not None else full_scopes(portal)
+    active = [owner for owner in config.owners if not owner.archived]
     return Reply(200, {
-        "userId": config.owners[0].user_id if config.owners else 0,  # the installing user
+        "userId": active[0].user_id if active else 0,  # the user who made the app
         "hubId": config.portal_id,
         "appId": APP_ID,
         "scopes": sorted(granted),

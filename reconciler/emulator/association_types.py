@@ -17,19 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.associations import DEFAULT_ASSOCIATION_TYPE_IDS
+from reconciler.associations import DEFAULT_ASSOCIATION_TYPE_IDS, PRIMARY_ASSOCIATION_TYPE_IDS
 
 LabelRow = tuple[str, str, int, str | None, str]
 
-#: (from, to) → the Primary type id.
-PRIMARY_TYPE_IDS: dict[tuple[str, str], int] = {
-    ("contacts", "companies"): 1,
-    ("companies", "contacts"): 2,
-    ("deals", "companies"): 5,
-    ("companies", "deals"): 6,
-    ("tickets", "companies"): 26,
-    ("companies", "tickets"): 25,
-}
+#: (from, to) → the Primary type id (the tool's table: ``reconciler.associations``).
+PRIMARY_TYPE_IDS: dict[tuple[str, str], int] = dict(PRIMARY_ASSOCIATION_TYPE_IDS)
 PRIMARY_LABELS: dict[int, str] = {
     1: "Primary",
     5: "Primary",

@@ -31,7 +31,7 @@ from reconciler.emulator.http_types import (
 )
 from reconciler.emulator.objects import batch_inputs
 from reconciler.emulator.portal import Portal
-from reconciler.emulator.writes import parse_id
+from reconciler.emulator.writes import association_pair, invalid_objects, parse_id
 
 _FIRST_LABEL_TYPE_ID = 1000
 LABEL_LIMIT = 50
@@ -393,8 +393,13 @@ def put_labelled(portal: Portal, request: ApiRequest) -> Reply:
         category = str(spec.get("associationCategory", ""))
         raw_type_id = spec.get("associationTypeId")
         type_id = as_int(raw_type_id)
-        if type_id is None or not _valid_type(portal, from_type, to_type, category, type_id):
+        pair = association_pair(portal, category, type_id) if type_id is not None else None
+        if type_id is None or pair is None:
             raise validation_error(f"{category} association type id {raw_type_id} is not valid")
+        if pair != (from_type, to_type):  # a type of another pair: HubSpot's observed answer
+            raise HubSpotError(400, invalid_objects(
+                [(pair[0], from_id)] if pair[0] != from_type else [(pair[1], to_id)]
+            ))
         pairs.append((from_id, to_id, category, type_id))
     _require(portal, from_type, from_id)
     _require(portal, to_type, to_id)

@@ -337,6 +337,10 @@ class ValueProblem:
     message: str
 
 
+#: "A plain text string, limited to 65,536 characters" (properties guide, type table);
+#: counted in characters, as the guide says. HubSpot's refusal is unverified (code ours).
+MAX_TEXT = 65_536
+
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -437,6 +441,11 @@ def normalize_value(
                     f"{item} was not one of the allowed options: [{shown}]",
                 )
         return text, None
+    if kind == "string" and len(text) > MAX_TEXT:
+        return None, ValueProblem(
+            prop.name, "INVALID_STRING_LENGTH",
+            f"{prop.name} is {len(text):,} characters; a text property holds at most {MAX_TEXT:,}",
+        )
     return text, None
 
 

@@ -15,13 +15,15 @@ from reconciler.errors import ConfigError
 
 @dataclass(frozen=True)
 class Owner:
-    """A HubSpot owner (a user who can own records), in HubSpot's owner shape."""
+    """A HubSpot owner (a user who can own records), in HubSpot's owner shape. ``archived``:
+    a deactivated user, listed only with ``archived=true`` (owners guide)."""
 
     id: str
     email: str
     first_name: str
     last_name: str
     user_id: int
+    archived: bool = False
 
 
 DEFAULT_OWNERS: tuple[Owner, ...] = (
@@ -91,8 +93,8 @@ class EmulatorConfig:
     owners: tuple[Owner, ...] = DEFAULT_OWNERS
     shuffle_results: bool = True
     # Echo each input's objectWriteTraceId on its batch result. The spec allows it, but
-    # HubSpot's documented 207 example has none (facts §3): turn off to test fallback matching.
-    echo_trace_ids: bool = True
+    # HubSpot's documented 207 example has none (facts §3), so it is off unless switched on.
+    echo_trace_ids: bool = False
     request_log_size: int = 2000  # the newest exchanges kept for inspection
 
     def __post_init__(self) -> None:

@@ -103,6 +103,15 @@ def not_found(message: str = "resource not found") -> HubSpotError:
     return HubSpotError(404, error_body("OBJECT_NOT_FOUND", message))
 
 
+def object_not_found(raw_id: str) -> HubSpotError:
+    """HubSpot's 404 for a record read by id (observed, hubspot-api-nodejs#669; the two spaces
+    are HubSpot's)."""
+    return HubSpotError(404, error_body(
+        "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.",
+        context={"id": [raw_id]},
+    ))
+
+
 def bad_json(detail: str) -> HubSpotError:
     return validation_error(f"Invalid input JSON on line 1: {detail}")
 

@@ -7,7 +7,7 @@ faults, no rate limits.
     DELETE /__emulator/requests                  clear the request log
     POST /__emulator/reset                       forget everything, back to the start config
     GET|PUT /__emulator/faults                   {"spec": "5xx=0.1,..."} or FaultConfig fields
-    GET|PATCH /__emulator/config                 runtime knobs (lag, limits, scopes)
+    GET|PATCH /__emulator/config                 runtime knobs (lag, limits, scopes, owners)
     GET  /__emulator/calendar-events             what the scheduler endpoint created
 """
 
@@ -17,7 +17,7 @@ import json
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
 
-from reconciler.emulator.config import FaultConfig, parse_faults
+from reconciler.emulator.config import FaultConfig, Owner, parse_faults
 from reconciler.emulator.http_types import Reply, error_body
 from reconciler.errors import ConfigError
 
@@ -30,7 +30,7 @@ PREFIX = "/__emulator/"
 RUNTIME_KNOBS = {
     "rate_limit_per_10s", "daily_limit", "search_per_second", "search_lag_seconds", "scopes",
     "shuffle_results", "custom_object_types", "portal_id", "time_zone",
-    "echo_trace_ids",
+    "echo_trace_ids", "owners",
 }
 
 
@@ -51,8 +51,23 @@ def records(
 def config_view(app: EmulatorApp) -> dict[str, Any]:
     config = app.config
     view = {name: getattr(config, name) for name in sorted(RUNTIME_KNOBS)}
+    view["owners"] = [asdict(owner) for owner in config.owners]
     view["faults"] = asdict(config.faults)
     return view
+
+
+def _owners(raw: Any) -> tuple[Owner, ...]:
+    """Owners as the config view shows them: ``[{id, email, first_name, last_name, user_id,
+    archived?}]``."""
+    if not isinstance(raw, list):
+        raise ConfigError("owners must be a list of owners")
+    try:
+        return tuple(Owner(**item) for item in raw)
+    except TypeError as error:
+        raise ConfigError(
+            f"owners: each needs id, email, first_name, last_name, user_id (archived optional): "
+            f"{error}"
+        ) from None
 
 
 def handle(
@@ -113,6 +128,8 @@ def _route(
         for key in ("scopes", "custom_object_types"):
             if changes.get(key) is not None:
                 changes[key] = tuple(changes[key])
+        if "owners" in changes:
+            changes["owners"] = _owners(changes["owners"])
         app.set_config(**changes)
         return Reply(200, config_view(app))
     return Reply(

@@ -19,7 +19,7 @@ from reconciler.emulator.http_types import (
     ApiRequest,
     Reply,
     error_body,
-    not_found,
+    object_not_found,
     validation_error,
 )
 from reconciler.emulator.portal import Portal
@@ -209,7 +209,7 @@ def _one(portal: Portal, request: ApiRequest, archived: bool = False) -> StoredR
         portal.store.get_records(object_type, [record_id]).get(record_id) if record_id else None
     )
     if record is None or record.archived != archived:
-        raise not_found()
+        raise object_not_found(raw)
     return record
 
 

@@ -265,7 +265,9 @@ class Portal:
 
     @property
     def owner_ids(self) -> frozenset[str]:
-        return frozenset(owner.id for owner in self.config.owners)
+        """The ids ``hubspot_owner_id`` takes: active owners only (whether HubSpot refuses a
+        deactivated owner's id is undocumented; refusing is the cautious side)."""
+        return frozenset(owner.id for owner in self.config.owners if not owner.archived)
 
     def check_properties(
         self, object_type: str, values: Any, *, creating: bool,

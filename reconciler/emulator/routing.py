@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from reconciler.emulator import (
     account,
@@ -208,13 +209,15 @@ ROUTES: tuple[Route, ...] = (
 
 
 def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None | str:
-    """The route and its path params; ``"method"`` if the path exists for other methods."""
+    """The route and its path params, percent-decoded (SDKs encode them: an email id is
+    ``sdk%40example.com``, facts §14); ``"method"`` if the path exists for other methods."""
     path_known = False
     for route in ROUTES:
         found = route.pattern.match(path)
         if found is None:
             continue
         if route.method == method:
-            return route, {k: v for k, v in found.groupdict().items() if v is not None}
+            # Decoded only now: an encoded slash (%2F) stays inside its segment.
+            return route, {k: unquote(v) for k, v in found.groupdict().items() if v is not None}
         path_known = True
     return "method" if path_known else None

@@ -1,11 +1,20 @@
 """``POST /crm/v3/objects/{type}/search``: filter groups, one sort, paging, query, lag.
 
-Facts §7: filterGroups are OR-ed, filters inside a group AND-ed; ``IN``/``NOT_IN`` match
-text indexed lowercased against the sent values as they are (a capital matches nothing).
-Filter limits are the 2024-08-26 changelog's: at most 5 groups, 10 filters in a group and
-25 in all, else 400 VALIDATION_ERROR (the messages are ours). Page size up to 200; 10,000
-results at most. Search is eventually consistent: a write becomes visible after the
-configured indexing lag (on the emulator's clock), while reads by id see it at once.
+Facts §7: filterGroups are OR-ed, filters inside a group AND-ed. The search guide
+(https://developers.hubspot.com/docs/api-reference/search/guide): "Values in filters are
+case-insensitive", except that enumerations match case-sensitively with every operator and
+``IN``/``NOT_IN`` on text want lowercase values (text is indexed lowercased and the sent
+values are compared as they are, so a capital matches nothing). Filter limits are the
+guide's: "a maximum of five filterGroups with up to 6 filters in each group, with a maximum
+of 18 filters in total", else 400 VALIDATION_ERROR (the messages are ours; the 2024-08-26
+changelog's 10 a group and 25 in all are superseded). Page size up to 200; 10,000 results at
+most. Search is eventually consistent: a write becomes visible after the configured indexing
+lag (on the emulator's clock), while reads by id see it at once.
+
+Filters HubSpot cannot read are a 400 without a category, as observed (not documented; the
+messages are the observed generic one and, for a value on ``(NOT_)HAS_PROPERTY``, ours in the
+form HubSpot gives ``BETWEEN`` without ``highValue``): a property the type lacks, a value on
+``HAS_PROPERTY``/``NOT_HAS_PROPERTY``, and a value a number or date property cannot hold.
 """
 
 from __future__ import annotations
@@ -13,13 +22,19 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.emulator.catalogue import parse_datetime
-from reconciler.emulator.http_types import ApiRequest, Reply, as_int, validation_error
+from reconciler.emulator.http_types import (
+    ApiRequest,
+    HubSpotError,
+    Reply,
+    as_int,
+    validation_error,
+)
 from reconciler.emulator.portal import Portal
 from reconciler.emulator.store import StoredRecord
 
 MAX_GROUPS = 5
-MAX_FILTERS_PER_GROUP = 10
-MAX_FILTERS = 25
+MAX_FILTERS_PER_GROUP = 6
+MAX_FILTERS = 18
 MAX_LIMIT = 200
 MAX_QUERY = 3000  # characters (the spec: "up to 3000 characters")
 MAX_TOTAL = 10_000
@@ -50,6 +65,8 @@ def _comparable(value: str, kind: str) -> Any:
     if kind in ("datetime", "date"):
         moment = parse_datetime(value)
         return moment.timestamp() if moment else value
+    if kind == "enumeration":  # case-sensitive for every operator (search guide)
+        return value
     return value.lower()
 
 
@@ -99,8 +116,9 @@ def _matches(filter_: dict[str, Any], props: dict[str, str], kinds: dict[str, st
 
 
 def _in_key(value: str, kind: str) -> Any:
-    """How ``IN`` sees a stored value: text is indexed lowercased (facts §7)."""
-    if kind in ("number", "datetime", "date"):
+    """How ``IN`` sees a stored value: text is indexed lowercased (facts §7); numbers, dates
+    and enumerations are compared as they are."""
+    if kind in ("number", "datetime", "date", "enumeration"):
         return _comparable(value, kind)
     return value.lower()
 
@@ -109,7 +127,7 @@ def _in_values(filter_: dict[str, Any], kind: str) -> set[Any]:
     """The sent ``IN`` values as they are: HubSpot's IN "is case-sensitive, so inputted values
     must be in lowercase" (facts §7), so ``Acme`` matches nothing, not even ``Acme``."""
     sent = [str(v) for v in filter_.get("values") or []]
-    if kind in ("number", "datetime", "date"):
+    if kind in ("number", "datetime", "date", "enumeration"):
         return {_comparable(v, kind) for v in sent}
     return set(sent)
 
@@ -161,6 +179,60 @@ def _check_request(body: Any) -> dict[str, Any]:
     return {**body, "limit": limit}
 
 
+#: The generic 400 HubSpot's search answers for a filter it cannot read: no category
+#: (observed; nango.dev "How to fix HubSpot API 400").
+PROBLEM = "There was a problem with the request."
+#: Names a filter may use beside the type's properties (search guide: "Search through
+#: associations", ``associations.<type>``).
+_PSEUDO_PREFIX = "associations."
+_VALUE_KEYS = ("value", "values", "highValue")
+
+
+def _refused(message: str) -> HubSpotError:
+    return HubSpotError(400, {"status": "error", "message": message})
+
+
+def _sent_values(filter_: dict[str, Any]) -> list[str]:
+    values = [filter_[key] for key in ("value", "highValue") if filter_.get(key) is not None]
+    return [str(v) for v in [*values, *(filter_.get("values") or [])]]
+
+
+def _readable(value: str, kind: str) -> bool:
+    """Whether a filter value is one a property of this type can hold."""
+    if kind == "number":
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    if kind in ("datetime", "date"):
+        return parse_datetime(value) is not None
+    return True
+
+
+def _check_filters(groups: list[dict[str, Any]], kinds: dict[str, str]) -> None:
+    """Refuse, as HubSpot does, the filters it cannot read (see the module docstring)."""
+    for group in groups:
+        for filter_ in group["filters"]:
+            name = str(filter_["propertyName"])
+            operator = str(filter_["operator"])
+            if operator in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+                if any(filter_.get(key) is not None for key in _VALUE_KEYS):
+                    raise _refused(
+                        "Invalid input JSON on line 1: Cannot construct instance of "
+                        "`com.hubspot.inbounddb.publicobject.core.v3.search.Filter`, problem: "
+                        f"operator {operator} does not take a value"
+                    )
+            if name.startswith(_PSEUDO_PREFIX):
+                continue
+            if name not in kinds:
+                raise _refused(PROBLEM)
+            if operator not in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN") and not all(
+                _readable(value, kinds[name]) for value in _sent_values(filter_)
+            ):
+                raise _refused(PROBLEM)
+
+
 def _searchable(record: StoredRecord, now: float) -> dict[str, str] | None:
     """What the search index holds for a record right now (None: not indexed yet)."""
     if now >= record.visible_at:
@@ -179,6 +251,7 @@ def search(portal: Portal, request: ApiRequest) -> Reply:
         raise validation_error(f"Cannot page beyond {MAX_TOTAL} results")
     kinds = {name: prop.type for name, prop in portal.properties_of(object_type).items()}
     groups = body.get("filterGroups") or []
+    _check_filters(groups, kinds)
     query = str(body.get("query") or "").strip().lower()
     query_props = QUERY_PROPERTIES.get(object_type, ("name",))
     now = portal.clock.time()

@@ -84,24 +84,47 @@ def check_associations(
     by_type: dict[str, set[int]] = {}
     for target, to_id, _category, _type_id in wanted:
         by_type.setdefault(target, set()).add(to_id)
+    invalid: list[tuple[str, int]] = []
     for target, ids in by_type.items():
         found = portal.store.get_records(target, ids)
-        missing = sorted(i for i in ids if i not in found or found[i].archived)
-        if missing:
-            listed = ", ".join(str(i) for i in missing)
-            return [], error_body(
-                "VALIDATION_ERROR",
-                f"One or more associations are invalid: no {target} with id(s) {listed}",
-                errors=[{"message": f"{target} {i} does not exist", "code": "INVALID_OBJECT_ID",
-                         "context": {"id": [str(i)]}} for i in missing],
-                context={"ids": [str(i) for i in missing]},
-            )
+        invalid += [(target, i) for i in sorted(ids) if i not in found or found[i].archived]
+    if invalid:
+        return [], invalid_objects(invalid)
     return wanted, None
 
 
+def invalid_objects(invalid: list[tuple[str, int]]) -> dict[str, Any]:
+    """HubSpot's answer to associations whose records are not what the type id says
+    (observed, hubspot-api-nodejs#646): HubSpot takes the object types from the type id, so
+    a meeting→contact type on a deal names the deal's id as a contact that is not valid."""
+    names = [SINGULAR.get(object_type, object_type).upper() for object_type, _id in invalid]
+    return error_body(
+        "VALIDATION_ERROR", "One or more associations are invalid",
+        context={
+            "INVALID_OBJECT_IDS": [f"{name}={i} is not valid"
+                                   for name, (_t, i) in zip(names, invalid, strict=True)],
+            "objectId": [str(i) for _t, i in invalid],
+            "objectType": names,
+        },
+    )
+
+
+def association_pair(portal: Portal, category: str, type_id: int) -> tuple[str, str] | None:
+    """The (from, to) object types an association type id is defined for, whatever the path."""
+    for object_type in portal.object_types:
+        target = portal.association_target(object_type, category, type_id)
+        if target is not None:
+            return object_type, target
+    return None
+
+
 #: Required on create: ``hs_timestamp`` on every activity (the meetings, calls, notes,
-#: tasks and emails guides: "Required"; for a task it is the due date).
-REQUIRED_ON_CREATE = {name: ("hs_timestamp",) for name in ENGAGEMENT_TYPES}
+#: tasks and emails guides: "Required"; for a task it is the due date); a ticket's stage,
+#: its status (hubspot-api-php#139; the ERRORS page's example ticket has nothing else).
+REQUIRED_ON_CREATE = {
+    **{name: ("hs_timestamp",) for name in ENGAGEMENT_TYPES},
+    "tickets": ("hs_pipeline_stage",),
+}
 _ENGAGEMENT_NAMES = {name: SINGULAR[name].upper() for name in ENGAGEMENT_TYPES}
 
 
@@ -110,7 +133,8 @@ def missing_required(object_type: str, props: dict[str, str]) -> dict[str, Any] 
     ``hs_timestamp`` defaults to ``hs_meeting_start_time`` (MEET-GUIDE), filled in here.
 
     The body is the one observed for tasks ("Error creating TASK. Some required properties
-    were not set.", context.properties); for the other activities it is unverified."""
+    were not set.", context.properties); for the other activities it is unverified. A
+    ticket's is HubSpot's own (hubspot-api-php#139, HubSpot/hubspot-php#380)."""
     if (
         object_type == "meetings"
         and "hs_timestamp" not in props
@@ -120,6 +144,12 @@ def missing_required(object_type: str, props: dict[str, str]) -> dict[str, Any] 
     missing = [name for name in REQUIRED_ON_CREATE.get(object_type, ()) if not props.get(name)]
     if not missing:
         return None
+    if object_type == "tickets":
+        return error_body(
+            "VALIDATION_ERROR",
+            "Cannot create object with type: TICKET. The following required properties were "
+            f"missing: [{', '.join(missing)}]",
+        )
     return error_body(
         "VALIDATION_ERROR",
         f"Error creating {_ENGAGEMENT_NAMES.get(object_type, object_type.upper())}. "
@@ -146,14 +176,28 @@ def check_uniques(
             if (holder is not None and holder != own_id) or earlier is not None:
                 existing = holder if holder is not None else earlier
                 item.status = 409
-                item.error = error_body(
-                    "CONFLICT",
-                    f"A {SINGULAR.get(object_type, object_type)} with {name}={value} already "
-                    f"exists. Existing ID: {existing}",
-                    context={"propertyName": [name], "existingId": [str(existing)]},
-                )
+                item.error = _conflict(object_type, name, value, existing)
                 break
             claimed[(name, value)] = -1 if own_id is None else own_id
+
+
+def _conflict(object_type: str, name: str, value: str, existing: int | None) -> dict[str, Any]:
+    """HubSpot's 409 for a contact's email is observed, with no context (facts §14;
+    hubspot-api-nodejs#545, hubspot-api-python#51); for other unique values it is ours."""
+    if (object_type, name) == ("contacts", "email"):
+        return error_body("CONFLICT", f"Contact already exists. Existing ID: {existing}")
+    return error_body(
+        "CONFLICT",
+        f"A {SINGULAR.get(object_type, object_type)} with {name}={value} already exists. "
+        f"Existing ID: {existing}",
+        context={"propertyName": [name], "existingId": [str(existing)]},
+    )
+
+
+def unique_value(object_type: str, name: str, value: str) -> str:
+    """How a unique value is held and looked up: a contact's email in lower case, as HubSpot
+    keeps it (facts §14), so ``Jane@Example.com`` and ``jane@example.com`` are one contact."""
+    return value.lower() if (object_type, name) == ("contacts", "email") else value
 
 
 def fail_or_partial(items: list[WriteInput]) -> list[WriteInput]:
@@ -177,8 +221,11 @@ def write_associations(
     portal.store.add_associations(conn, rows)
 
 
-def _derived(object_type: str, props: dict[str, str]) -> list[ValueProblem]:
-    """Fill what HubSpot derives from a written value: an email's sender and recipients."""
+def _hubspot_fills(object_type: str, props: dict[str, str]) -> list[ValueProblem]:
+    """What HubSpot makes of written values: a contact's email in lower case, an email's
+    sender and recipients from its headers."""
+    if object_type == "contacts" and props.get("email"):
+        props["email"] = unique_value(object_type, "email", props["email"])
     if object_type != "emails":
         return []
     problem = derive_from_headers(props)
@@ -197,7 +244,7 @@ def create_records(
             props, problems = portal.check_properties(
                 object_type, raw.get("properties"), creating=True
             )
-            problems += _derived(object_type, props)
+            problems += _hubspot_fills(object_type, props)
             if problems:
                 item.error = portal.property_error(problems)
             elif (missing := missing_required(object_type, props)) is not None:
@@ -246,7 +293,9 @@ def lookup_ids(
         if id_property not in portal.unique_properties(object_type):
             raise non_unique(portal, object_type, id_property)
         for raw in raw_ids:
-            mapping[str(raw)] = portal.store.unique_owner(object_type, id_property, str(raw))
+            mapping[str(raw)] = portal.store.unique_owner(
+                object_type, id_property, unique_value(object_type, id_property, str(raw))
+            )
         return mapping
     for raw in raw_ids:
         mapping[str(raw)] = parse_id(raw)
@@ -277,7 +326,7 @@ def update_records(
                 props, problems = portal.check_properties(
                     object_type, raw.get("properties"), creating=False, current=record.properties
                 )
-                problems += _derived(object_type, props)
+                problems += _hubspot_fills(object_type, props)
                 item.record = record
                 item.properties = props
                 if problems:

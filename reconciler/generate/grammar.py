@@ -95,8 +95,8 @@ def _generator(
     if object_type is None:
         if name not in SECTION_OBJECT_TYPES:
             issue(
-                file, where, "name the object type: type: contacts, companies, deals, "
-                "meetings, calls, or another type like tickets", at_key=True,
+                file, where, f"name the object type: type: {', '.join(SECTION_OBJECT_TYPES)}, "
+                "or another type like tickets", at_key=True,
             )
             return None
         object_type = name

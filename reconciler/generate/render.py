@@ -37,6 +37,9 @@ _KEPT_FIELDS: Mapping[str, Mapping[str, str]] = {
     "meetings": {"title": "hs_meeting_title", "start": "hs_meeting_start_time",
                  "end": "hs_meeting_end_time"},
     "calls": {"timestamp": "hs_timestamp"},
+    "notes": {"timestamp": "hs_timestamp"},
+    "tasks": {"subject": "hs_task_subject", "due": "hs_timestamp"},
+    "emails": {"subject": "hs_email_subject", "timestamp": "hs_timestamp"},
 }
 #: Properties a kept friendly field sets besides its own.
 _ALSO_SET = {("meetings", "start"): ("hs_timestamp",)}

@@ -48,6 +48,7 @@ class AccountEndpoints(Endpoints):
     """``/crm/properties``, ``/crm/owners`` and ``/account-info``."""
 
     _owners: list[Owner] | None
+    _archived_owners: list[Owner] | None
 
     def list_properties(self, object_type: str) -> list[PropertyDefinition]:
         return self._call(
@@ -98,14 +99,22 @@ class AccountEndpoints(Endpoints):
         emails and checking its owner ids both need them, and they do not change with
         what a run writes."""
         if self._owners is None:
-            self._owners = self._read_owners()
+            self._owners = self._read_owners(archived=False)
         return list(self._owners)
 
-    def _read_owners(self) -> list[Owner]:
+    def list_archived_owners(self) -> list[Owner]:
+        """Every deactivated owner (``archived=true``: "users that were deactivated", whose
+        ``userId`` is null; HubSpot lists only those), read once per client: only asked when
+        a spec's owner is not among the active ones, to say which are deactivated."""
+        if self._archived_owners is None:
+            self._archived_owners = self._read_owners(archived=True)
+        return list(self._archived_owners)
+
+    def _read_owners(self, *, archived: bool) -> list[Owner]:
         owners: list[Owner] = []
         after: str | None = None
         while True:
-            params = {"limit": "100", "archived": "false"}
+            params = {"limit": "100", "archived": "true" if archived else "false"}
             if after:
                 params["after"] = after
             page, following = self._call(

@@ -96,6 +96,7 @@ class HubSpotClient(
         self.connection = HubSpotConnection(settings, transport=transport)
         self._cancelled = threading.Event()
         self._owners = None
+        self._archived_owners = None
 
     @property
     def clock(self) -> Clock:

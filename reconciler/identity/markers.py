@@ -25,23 +25,18 @@ from reconciler.errors import ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import PropertyDefinition, RemoteRecord, UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
+from reconciler.object_types import OBJECT_TYPES
 
 MARKER_PROPERTY = "reconciler_key"
 PROJECT_PROPERTY = "reconciler_project"
 #: The group the markers join when the type has it (HubSpot's for contacts, companies, deals
-#: and tickets; unverified for meetings and calls): else ``marker_group`` takes the group of
-#: one of the type's own properties, which HubSpot cannot refuse.
-MARKER_GROUP = {
-    "contacts": "contactinformation",
-    "companies": "companyinformation",
-    "deals": "dealinformation",
-    "tickets": "ticketinformation",
-    "meetings": "meetinginformation",
-    "calls": "callinformation",
-}
+#: and tickets; unverified for the activities), by object type (the object-type table): else
+#: ``marker_group`` takes the group of one of the type's own properties, which HubSpot
+#: cannot refuse.
+MARKER_GROUP = {t.name: t.marker_group for t in OBJECT_TYPES}
 #: Object types where HubSpot documents no unique-value properties (facts §7):
 #: the marker there is an ordinary property, and recovery rests on search.
-NO_UNIQUE_PROPERTIES = frozenset({"meetings", "calls"})
+NO_UNIQUE_PROPERTIES = frozenset(t.name for t in OBJECT_TYPES if not t.unique_marker)
 
 
 def marker_value(project_id: str, address: str) -> str:

@@ -90,6 +90,10 @@ def recover_in_flight(
             for marker in entry_markers(entry, project, state).values()
         }
         newest = max(float(entry.get("started_at", 0)) for _, entry in entries)
+        if markers and MARKER_PROPERTY not in {p.name for p in client.list_properties(object_type)}:
+            # No key property on the type: HubSpot refuses a whole batch that names an
+            # unknown property, so nothing was created (and search would answer 400).
+            markers = {}
         found = find_by_marker(
             client, object_type, markers, deadline=newest + grace_seconds,
             poll_seconds=poll_seconds, stopped=stopped, first_release=first_release,

@@ -5,10 +5,11 @@ default owner, relative times resolved against the reference time; then the reco
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
+from reconciler.loading.friendly import FRIENDLY_FIELDS
 from reconciler.loading.issues import PendingIssue, did_you_mean
 from reconciler.loading.records import parse_owner
 from reconciler.loading.rows import (
@@ -77,6 +78,10 @@ def assemble(
             )
             if record is not None:
                 records.setdefault(record.address, record)
+    issues.extend(_shared_emails(records, generated={
+        row[KEY] for result in results if result.generated for row in result.rows
+        if row[TYPE] == "contacts"
+    }))
     for result in results:
         for row, fields in result.check_rows:
             found: list[PendingIssue] = []
@@ -151,6 +156,9 @@ def _record(
             path = record_path(object_type, key)
             message = f"end ({end}) is not after start ({start})"
             issues.append(PendingIssue(display, (*path, "end"), message))
+    for prop in _EPOCH_MS.get(object_type, ()):
+        if prop in props:
+            props[prop] = epoch_ms(props[prop])
     owner_email = row[OWNER_EMAIL]
     if row[FLAGS] == OWNED and default_owner is not None:
         if default_owner[0] == "id":
@@ -193,6 +201,59 @@ def _record(
 
 
 _NO_RELATIVE_TIMES: Mapping[str, str] = MappingProxyType({})
+#: object type → its properties sent in Unix milliseconds (``friendly.EPOCH_MS_PROPERTIES``)
+_EPOCH_MS: Mapping[str, tuple[str, ...]] = {
+    SECTION_OBJECT_TYPES[section]: tuple(
+        prop for prop, kind in fields.values() if kind == "time_ms"
+    )
+    for section, fields in FRIENDLY_FIELDS.items()
+    if any(kind == "time_ms" for _prop, kind in fields.values())
+}
+
+
+def epoch_ms(value: str) -> str:
+    """A wire time (``2026-11-23T10:00:00.000Z``) → Unix milliseconds (``1795428000000``);
+    anything else (digits already, or a raw value plan will judge) as it is."""
+    if not value[:4].isdigit() or "T" not in value:
+        return value
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return str(round(moment.timestamp() * 1000))
+
+
+def _shared_emails(
+    records: Mapping[str, DesiredRecord], generated: set[str]
+) -> list[PendingIssue]:
+    """Contacts whose emails differ at most in case: HubSpot compares contact emails
+    case-insensitively and answers the second create 409 "Contact already exists"
+    (facts §14)."""
+    issues: list[PendingIssue] = []
+    first: dict[str, DesiredRecord] = {}
+    for record in records.values():
+        email = record.properties.get("email") if record.object_type == "contacts" else None
+        if not email or not email.strip():
+            continue
+        folded = email.strip().lower()
+        earlier = first.setdefault(folded, record)
+        if earlier is record:
+            continue
+        message = (
+            f"{email.strip()!r} is also the email of {earlier.address} ({earlier.source}); "
+            "HubSpot compares contact emails ignoring case and refuses a second contact "
+            "with it"
+        )
+        source = record.source
+        if record.key in generated:  # no field of its own in the file: the generator's place
+            issues.append(PendingIssue(source.file, record_path("contacts", record.key),
+                                       message, line=source.line, column=source.column))
+        else:
+            issues.append(PendingIssue(source.file, (*record_path("contacts", record.key),
+                                                      "email"), message))
+    return issues
 
 
 def record_path(object_type: str, key: str) -> tuple[str, ...]:

@@ -106,7 +106,7 @@ def _load_project(
             issues.extend(_other_targets(results, settings, reference_time, cache, target))
         paths = {r.display: r.path for r in results}
         for display, rows in made.by_file.items():
-            extra = FileResult(display, paths[display])
+            extra = FileResult(display, paths[display], generated=True)
             extra.rows = rows
             extra.keys = [row[:4] for row in extra.rows]
             generated.append(extra)

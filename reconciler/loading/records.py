@@ -5,20 +5,28 @@ strings, relative time expressions still unresolved (they depend on the run's re
 time), associations with their type ids. Checks that need the whole project (duplicate
 keys across files, references, default owner) happen in ``reconciler.loading.project``.
 
-The tables below are the mapping from friendly fields to HubSpot properties; the schema
-(``schemas/spec.schema.json``) describes the same fields for editors.
+The mapping from friendly fields to HubSpot properties is ``reconciler.loading.friendly``;
+the object types (sections, what HubSpot requires) are ``reconciler.object_types``.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from types import MappingProxyType
 from typing import Any
 
-from reconciler.associations import default_type_id
+from reconciler.associations import default_type_id, wrong_pair_problem
+from reconciler.loading.friendly import (
+    CALL_DISPOSITIONS,
+    FRIENDLY_FIELDS,
+    HEADER_FIELDS,
+    MAX_TEXT_CHARACTERS,
+    disposition,
+    email_headers,
+    option_value,
+    wire_value,
+)
 from reconciler.loading.issues import PathPart, PendingIssue
 from reconciler.loading.times import (
     check_range,
@@ -30,92 +38,19 @@ from reconciler.loading.times import (
     zone,
 )
 from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
+from reconciler.object_types import OBJECT_TYPES, required_properties
 
 Draft = dict[str, Any]
 
-#: friendly field → (HubSpot property, kind). Kinds: text, upper (enum, normalised to
-#: HubSpot's upper case), time, number, duration_ms, disposition.
-FRIENDLY_FIELDS: Mapping[str, Mapping[str, tuple[str, str]]] = MappingProxyType(
-    {
-        "meetings": {
-            "title": ("hs_meeting_title", "text"),
-            "start": ("hs_meeting_start_time", "time"),
-            "end": ("hs_meeting_end_time", "time"),
-            "body": ("hs_meeting_body", "text"),
-            "notes": ("hs_internal_meeting_notes", "text"),
-            "location": ("hs_meeting_location", "text"),
-            "location_type": ("hs_meeting_location_type", "upper"),
-            "outcome": ("hs_meeting_outcome", "upper"),
-        },
-        "calls": {
-            "title": ("hs_call_title", "text"),
-            "timestamp": ("hs_timestamp", "time"),
-            "body": ("hs_call_body", "text"),
-            "direction": ("hs_call_direction", "upper"),
-            "status": ("hs_call_status", "upper"),
-            "duration": ("hs_call_duration", "duration_ms"),
-            "from_number": ("hs_call_from_number", "text"),
-            "to_number": ("hs_call_to_number", "text"),
-            "disposition": ("hs_call_disposition", "disposition"),
-            "recording_url": ("hs_call_recording_url", "text"),
-        },
-        "contacts": {
-            "email": ("email", "text"),
-            "first_name": ("firstname", "text"),
-            "last_name": ("lastname", "text"),
-            "phone": ("phone", "text"),
-            "job_title": ("jobtitle", "text"),
-        },
-        "companies": {
-            "name": ("name", "text"),
-            "domain": ("domain", "text"),
-            "industry": ("industry", "text"),
-            "phone": ("phone", "text"),
-            "city": ("city", "text"),
-            "country": ("country", "text"),
-        },
-        "deals": {
-            "name": ("dealname", "text"),
-            "stage": ("dealstage", "text"),
-            "pipeline": ("pipeline", "text"),
-            "amount": ("amount", "number"),
-            "close_date": ("closedate", "time"),
-        },
-    }
-)
-
-#: HubSpot's default call outcomes (hs_call_disposition GUIDs; hubspot-api-facts.md §5).
-CALL_DISPOSITIONS: Mapping[str, str] = MappingProxyType(
-    {
-        "busy": "9d9162e7-6cf3-4944-bf63-4dff82258764",
-        "connected": "f240bbac-87c9-4f6e-bf70-924b57d47db7",
-        "left_live_message": "a4c4c377-d246-4b32-a13b-75a56a4cd0ff",
-        "left_voicemail": "b2cf5968-551e-4856-9783-52b3da59a7d0",
-        "no_answer": "73a0d17f-1163-4015-bdd5-ec830791da20",
-        "wrong_number": "17b47fee-58de-441e-a44c-c6300d46f273",
-    }
-)
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 #: hs_meeting_location_type values the meetings scheduler (calendar:) accepts.
 CALENDAR_LOCATION_TYPES = ("ADDRESS", "CUSTOM", "PHONE")
 _REMINDER_UNITS = {"m": "MINUTES", "h": "HOURS", "d": "DAYS", "w": "WEEKS"}
 #: Sections whose records take ``owner:`` and the project's ``default_owner``.
-OWNED_SECTIONS = frozenset({"meetings", "calls", "contacts", "companies", "deals"})
+OWNED_SECTIONS = frozenset(t.section for t in OBJECT_TYPES if t.section and t.owned)
 #: Any fixed instant: relative expressions are checked for syntax here, resolved later.
 _SYNTAX_REFERENCE = datetime(2026, 1, 1, tzinfo=timezone.utc)
-
-
-def wire_value(value: Any) -> str:
-    """A YAML scalar → HubSpot's string form (``True`` → ``"true"``, ``2.0`` → ``"2"``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} is not a finite number")
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
+#: How an association item may name its target.
+_TARGET_WORDS = ", ".join(f"{name}:" for name in ASSOCIATION_TARGET_NAMES)
 
 
 class FileBuilder:
@@ -147,13 +82,16 @@ class FileBuilder:
         friendly = FRIENDLY_FIELDS.get(section, {})
         set_by: dict[str, str] = {}  # HubSpot property → the friendly field that set it
         for field, (prop, kind) in friendly.items():
-            if field in body:
+            if field in body and kind != "headers":
                 self._friendly(draft, path, field, prop, kind, body[field], set_by)
         if section == "meetings":
             self._meeting_extras(draft, path, body, set_by)
+        elif section == "emails":
+            self._headers(draft, path, body, set_by)
         if "owner" in body:
             self._owner(draft, path, body["owner"], set_by)
         self._raw_properties(draft, path, body.get("properties") or {}, set_by)
+        self._check_properties(draft, path, set_by, section)
         listed: dict[str, PathPart] = {}  # each association once: what it names → its item
         for index, item in enumerate(body.get("associations") or []):
             self._association(draft, (*path, "associations", index), item, listed)
@@ -173,15 +111,17 @@ class FileBuilder:
     ) -> None:
         where = (*path, field)
         try:
-            if kind == "time":
+            if kind in ("time", "time_ms"):  # time_ms: milliseconds once resolved (assembly)
                 self._time(draft, prop, str(value))
             elif kind == "upper":
                 draft["props"][prop] = str(value).upper()
+            elif kind == "option":
+                draft["props"][prop] = option_value(prop, value)
             elif kind == "duration_ms":
                 delta = parse_duration(str(value))
                 draft["props"][prop] = str(int(delta.total_seconds() * 1000))
             elif kind == "disposition":
-                draft["props"][prop] = _disposition(str(value))
+                draft["props"][prop] = disposition(str(value))
             else:
                 draft["props"][prop] = wire_value(value)
         except ValueError as exc:
@@ -285,6 +225,20 @@ class FileBuilder:
         if "outcome" not in body and "hs_meeting_outcome" not in (body.get("properties") or {}):
             props["hs_meeting_outcome"] = "SCHEDULED"  # the scheduler requires an outcome
 
+    def _headers(
+        self, draft: Draft, path: tuple[str, ...], body: Mapping[str, Any], set_by: dict[str, str]
+    ) -> None:
+        """An email's ``from``/``to``/``cc``/``bcc``: one property, ``hs_email_headers``."""
+        given = [name for name in HEADER_FIELDS if name in body]
+        if not given:
+            return
+        headers, problems = email_headers(body)
+        for where, message in problems:
+            self.issue((*path, *where), message)
+        if not problems:
+            draft["props"]["hs_email_headers"] = headers
+            set_by["hs_email_headers"] = given[0]
+
     def _owner(
         self, draft: Draft, path: tuple[str, ...], value: Any, set_by: dict[str, str]
     ) -> None:
@@ -328,6 +282,25 @@ class FileBuilder:
             if name == "hubspot_owner_id":
                 draft["owns"] = True
 
+    def _check_properties(
+        self, draft: Draft, path: tuple[str, ...], set_by: Mapping[str, str], section: str
+    ) -> None:
+        """What HubSpot refuses of any value, whatever the portal: a text longer than a
+        text property holds, and a create without a property its type requires (the
+        schema requires the friendly fields that set them in the types' own sections)."""
+        for name, value in draft["props"].items():
+            if len(value) > MAX_TEXT_CHARACTERS:
+                field = set_by.get(name)
+                where = (*path, field) if field else (*path, "properties", name)
+                self.issue(where, f"{name} is {len(value):,} characters; HubSpot's text "
+                                  f"properties hold at most {MAX_TEXT_CHARACTERS:,}")
+        if section != "objects":
+            return
+        for name, hint in required_properties(draft["type"]).items():
+            if name not in draft["props"] and name not in draft["rel"]:
+                self.issue(path, f"{draft['type']} need {name}, {hint}; HubSpot refuses "
+                                 "to create one without it", at_key=True)
+
     # -- associations ---------------------------------------------------------------
 
     def _association(
@@ -345,10 +318,7 @@ class FileBuilder:
                 listed = " and ".join(targets)
                 message = f"names more than one target ({listed}); use one item per target"
             else:
-                message = (
-                    "name the target: contact:, company:, deal:, ticket:, meeting:, call:, "
-                    "or object: with key: or id:"
-                )
+                message = f"name the target: {_TARGET_WORDS}, or object: with key: or id:"
             self.issue(where, message)
             return
         to_key: str | None = None
@@ -392,6 +362,11 @@ class FileBuilder:
                 )
                 return
         category = str(item.get("category", "HUBSPOT_DEFINED"))
+        if "type_id" in item and category == "HUBSPOT_DEFINED":
+            problem = wrong_pair_problem(from_type, to_type, int(item["type_id"]))
+            if problem is not None:
+                self.issue((*where, "type_id"), problem)
+                return
         entry = [to_type, to_key, to_id, category, type_id, label, list(where), field]
         # A dict, not a scan of the earlier items: 50k associations must not be quadratic.
         named = repr(entry[:6])
@@ -412,18 +387,6 @@ def parse_owner(value: Any) -> tuple[str, str] | None:
     if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text):
         return ("email", text)
     return None
-
-
-def _disposition(text: str) -> str:
-    name = text.strip().lower().replace(" ", "_").replace("-", "_")
-    if name in CALL_DISPOSITIONS:
-        return CALL_DISPOSITIONS[name]
-    if _GUID.fullmatch(text.strip()):
-        return text.strip().lower()
-    raise ValueError(
-        f"{text!r} is not a call disposition; use one of {', '.join(CALL_DISPOSITIONS)} "
-        "or a custom outcome's GUID"
-    )
 
 
 def build_drafts(
@@ -468,3 +431,15 @@ def build_drafts(
                     if path not in skip and isinstance(body, dict):
                         drafts.append(builder.record(object_type, "objects", path, body))
     return drafts, keys, builder.issues
+
+
+__all__ = [
+    # (the friendly fields live in ``reconciler.loading.friendly``; kept importable here)
+    "CALL_DISPOSITIONS",
+    "FRIENDLY_FIELDS",
+    "Draft",
+    "FileBuilder",
+    "build_drafts",
+    "parse_owner",
+    "wire_value",
+]

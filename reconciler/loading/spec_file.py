@@ -41,6 +41,8 @@ class FileResult:
     check_rows: list[tuple[list[Any], set[PathPart]]] = field(default_factory=list)
     #: moved:/removed: entries (reconciler.loading.refactors)
     refactors: list[list[Any]] = field(default_factory=list)
+    #: The records of the file's generators (reconciler.generate), not its own.
+    generated: bool = False
 
 
 def _record_prefix(path: tuple[PathPart, ...]) -> tuple[str, ...] | None:
@@ -82,9 +84,10 @@ def load_file(
     if parsed.root is None or document is None:
         return result
     if not isinstance(document, dict):
+        sections = "".join(f"{section}:, " for section in SECTION_OBJECT_TYPES)
         message = (
-            f"a spec file must be a mapping of sections (meetings:, calls:, contacts:, "
-            f"companies:, deals:, objects:), not {_kind(document)}"
+            f"a spec file must be a mapping of sections ({sections}objects:), "
+            f"not {_kind(document)}"
         )
         result.issues.append(PendingIssue(display, (), message, line=1, column=1))
         result.parsed = parsed

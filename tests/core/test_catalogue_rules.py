@@ -13,7 +13,12 @@ from reconciler.model import AssociationRef, DesiredRecord, DesiredState, Projec
 from reconciler.planning.catalogue import PropertyInfo
 from reconciler.planning.catalogue.definitions import Catalogue, property_from_api
 from reconciler.planning.catalogue.positions import locate_findings
-from reconciler.planning.catalogue.rules import Finding, find_problems, value_problem
+from reconciler.planning.catalogue.rules import (
+    Finding,
+    find_problems,
+    type_id_problem,
+    value_problem,
+)
 
 
 def _desired(*records: DesiredRecord) -> DesiredState:
@@ -229,3 +234,69 @@ def test_the_catalogue_round_trips_through_json_and_merges() -> None:
     assert merged.owner_ids == frozenset({"1"})
     assert merged.labels == {("deals", "contacts"): ("New",)}
     assert merged.unknown_types == frozenset({"gadgets"})
+    typed = Catalogue(
+        type_ids={("deals", "contacts"): (("HUBSPOT_DEFINED", 3), ("USER_DEFINED", 45))},
+        deactivated_owners={"42": "gone@example.com"},
+    )
+    assert Catalogue.from_json(typed.to_json()) == typed
+    assert Catalogue.from_json(old.to_json()).type_ids == {}  # an older cache: nothing known
+
+
+def test_a_text_longer_than_hubspot_holds() -> None:
+    """Properties guide: "A plain text string, limited to 65,536 characters"."""
+    body = PropertyInfo("hs_meeting_body", "string", "html")
+    assert value_problem(body, "x" * 65_536, None) is None
+    assert value_problem(body, "x" * 70_123, None) == (
+        "hs_meeting_body is 70,123 characters; HubSpot's text properties hold at most 65,536"
+    )
+
+
+def test_deactivated_owners_are_named() -> None:
+    """Owners guide: archived owners are "users that were deactivated"."""
+    owner = PropertyInfo("hubspot_owner_id", "enumeration", "select", owner=True)
+    gone = {"42": "gone@example.com", "43": ""}
+    assert value_problem(owner, "42", frozenset({"1001"}), gone) == (
+        "gone@example.com is a deactivated owner in this portal (owner id 42); choose an "
+        "active owner"
+    )
+    assert value_problem(owner, "43", frozenset({"1001"}), gone) == (
+        "43 is a deactivated owner in this portal; choose an active owner"
+    )
+    assert value_problem(owner, "44", frozenset({"1001"}), gone) == (
+        "44 is not an owner id in this portal; use an owner's id or email"
+    )
+    record = DesiredRecord(
+        object_type="deals", key="big", properties=MappingProxyType({}),
+        source=Source("spec.yaml", 1, 3), owner_email="Gone@Example.com",
+    )
+    (finding,) = find_problems(
+        _desired(record), Catalogue(deactivated_owners=gone), owner_emails={}
+    )
+    assert (finding.prop, finding.message) == (
+        "hubspot_owner_id",
+        "Gone@Example.com is a deactivated owner in this portal (owner id 42); choose an "
+        "active owner",
+    )
+
+
+def test_a_type_id_only_the_portal_knows_is_checked_against_the_pair() -> None:
+    catalogue = Catalogue(type_ids={
+        ("deals", "contacts"): (("HUBSPOT_DEFINED", 3), ("USER_DEFINED", 45)),
+    })
+
+    def problem(type_id: int, category: str = "HUBSPOT_DEFINED") -> str | None:
+        ref = AssociationRef("contacts", to_key="jane", type_id=type_id, category=category)
+        return type_id_problem("deals", ref, catalogue)
+
+    assert problem(3) is None  # HubSpot's own, from the table: never asked
+    assert problem(45, "USER_DEFINED") is None
+    assert problem(45) == (
+        "type_id 45 is USER_DEFINED for deals → contacts in this portal; add category: "
+        "USER_DEFINED"
+    )
+    assert problem(46, "USER_DEFINED") == (
+        "type_id 46 is not an association type of deals → contacts in this portal; it has "
+        "3 (HUBSPOT_DEFINED), 45 (USER_DEFINED)"
+    )
+    unread = AssociationRef("companies", to_key="acme", type_id=99)
+    assert type_id_problem("deals", unread, catalogue) is None  # pair not read: not checked

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.helpers import stored, write_project
@@ -144,6 +145,13 @@ def test_ctrl_c_during_recovery_stops_at_once(tmp_path: Path, emulator: Any) -> 
         "in_flight": {"batch-1": {"object_type": "companies", "addresses": ["companies/acme"],
                                   "started_at": time.time()}},
     }))
+    # A batch in flight means an earlier apply made the marker properties: recovery searches
+    # by them, and a search on a property the portal lacks is a 400, as on HubSpot.
+    for name in ("reconciler_key", "reconciler_project"):
+        made = httpx.post(f"{emulator.base_url}/crm/v3/properties/companies", json={
+            "name": name, "label": name, "type": "string", "fieldType": "text",
+            "groupName": "companyinformation"}, headers={"Authorization": f"Bearer {emulator.token}"})
+        assert made.status_code == 201, made.text
     process = subprocess.Popen(
         [sys.executable, "-c", MAIN, "apply", "--project", str(project), "--auto-approve",
          "--base-url", emulator.base_url],

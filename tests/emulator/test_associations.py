@@ -33,7 +33,7 @@ def test_association_to_missing_record_or_wrong_type_is_refused(api: httpx.Clien
     response = api.post("/crm/v3/objects/meetings", json={
         "properties": {"hs_timestamp": "2026-01-05T10:00:00Z"}, "associations": [_to("424242", 200)]})
     assert response.status_code == 400
-    assert "424242" in response.json()["message"]
+    assert response.json()["context"]["INVALID_OBJECT_IDS"] == ["CONTACT=424242 is not valid"]
     contact = _create(api, "contacts", {"email": "a@example.com"})
     wrong = api.post("/crm/v3/objects/meetings", json={
         "properties": {"hs_timestamp": "2026-01-05T10:00:00Z"}, "associations": [_to(contact, 194)]})
@@ -108,3 +108,27 @@ def test_v3_reads_name_association_types_as_v3_does(api: httpx.Client) -> None:
     assert read["associations"]["meetings"]["results"] == [{"id": meeting, "type": "contact_to_meeting_event"}]
     back = api.get(f"/crm/v3/objects/meetings/{meeting}", params={"associations": "contacts"}).json()
     assert back["associations"]["contacts"]["results"] == [{"id": contact, "type": "meeting_event_to_contact"}]
+
+
+def test_a_type_id_of_another_pair_names_the_type_it_belongs_to(api: httpx.Client, emulator: Emulator) -> None:
+    """HubSpot reads the object types from the type id, not from the path, and answers with
+    the body observed in hubspot-api-nodejs#646: a meeting→contact type (200) on a deal names
+    the deal's id as a contact that is not valid."""
+    deal = _create(api, "deals", {"dealname": "Big", "dealstage": "qualifiedtobuy", "pipeline": "default"})
+    response = api.post("/crm/v3/objects/meetings", json={
+        "properties": {"hs_timestamp": "2026-01-05T10:00:00Z"}, "associations": [_to(deal, 200)]})
+    assert response.status_code == 400
+    body = response.json()
+    assert {k: v for k, v in body.items() if k != "correlationId"} == {
+        "status": "error", "message": "One or more associations are invalid", "category": "VALIDATION_ERROR",
+        "context": {"INVALID_OBJECT_IDS": [f"CONTACT={deal} is not valid"], "objectId": [deal],
+                    "objectType": ["CONTACT"]},
+    }
+    assert emulator.records("meetings") == []
+    company = _create(api, "companies", {"name": "Acme"})
+    for type_id in (1, 279):  # contact→company Primary (the request of #646) and unlabeled
+        put = api.put(f"/crm/v4/objects/deals/{deal}/associations/companies/{company}",
+                      json=[{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}])
+        assert put.status_code == 400
+        assert put.json()["context"] == {"INVALID_OBJECT_IDS": [f"CONTACT={deal} is not valid"],
+                                         "objectId": [deal], "objectType": ["CONTACT"]}

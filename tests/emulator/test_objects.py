@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -41,7 +42,8 @@ def test_batch_create_answers_201_with_hubspot_shape(api: httpx.Client, emulator
     assert len(emulator.records("meetings")) == 3
 
 
-def test_batch_results_are_shuffled_and_echo_trace_ids(api: httpx.Client) -> None:
+def test_batch_results_are_shuffled_and_echo_trace_ids(api: httpx.Client, emulator: Emulator) -> None:
+    emulator.set_config(echo_trace_ids=True)  # the switch; off by default (HubSpot's documented shape)
     orders = []
     for _ in range(3):
         body = api.post(f"{BATCH}/create", json={"inputs": _meetings(20)}).json()
@@ -54,6 +56,7 @@ def test_batch_results_are_shuffled_and_echo_trace_ids(api: httpx.Client) -> Non
 
 
 def test_partial_failure_with_trace_ids_is_207(api: httpx.Client, emulator: Emulator) -> None:
+    emulator.set_config(echo_trace_ids=True)
     inputs = _meetings(3)
     inputs[1]["properties"] = {"hs_timestamp": "2026-01-05T10:00:00Z", "no_such_prop": "x"}
     response = api.post(f"{BATCH}/create", json={"inputs": inputs})
@@ -270,23 +273,23 @@ def test_fields_the_schemas_do_not_define_are_ignored(api: httpx.Client, emulato
     assert "objectWriteTraceId" not in created.json()
 
 
-def test_trace_id_echo_can_be_switched_off(api: httpx.Client, emulator: Emulator) -> None:
-    """HubSpot's documented 207 example echoes no objectWriteTraceId on results (facts §3)."""
-    patched = httpx.patch(emulator.base_url + "/__emulator/config", json={"echo_trace_ids": False})
-    assert patched.status_code == 200 and patched.json()["echo_trace_ids"] is False
+def test_trace_id_echo_is_a_switch(api: httpx.Client, emulator: Emulator) -> None:
+    """Off by default, as in HubSpot's documented 207 example (facts §3); on at runtime, for
+    clients that read the echo the spec allows."""
+    patched = httpx.patch(emulator.base_url + "/__emulator/config", json={"echo_trace_ids": True})
+    assert patched.status_code == 200 and patched.json()["echo_trace_ids"] is True
     inputs = _meetings(3)
     inputs[1]["properties"] = {"hs_timestamp": "2026-01-05T10:00:00Z", "no_such_prop": "x"}
     body = api.post(f"{BATCH}/create", json={"inputs": inputs}).json()
-    assert len(body["results"]) == 2
-    assert all("objectWriteTraceId" not in result for result in body["results"])
-    assert body["errors"][0]["context"]["objectWriteTraceId"] == ["t1"]  # errors still name theirs
+    assert sorted(result["objectWriteTraceId"] for result in body["results"]) == ["t0", "t2"]
+    assert body["errors"][0]["context"]["objectWriteTraceId"] == ["t1"]
     ids = [r["id"] for r in body["results"]]
     updated = api.post(f"{BATCH}/update", json={"inputs": [
         {"id": i, "properties": {"hs_meeting_title": "x"}, "objectWriteTraceId": f"u{i}"} for i in ids]}).json()
-    assert all("objectWriteTraceId" not in result for result in updated["results"])
-    emulator.set_config(echo_trace_ids=True)
+    assert sorted(result["objectWriteTraceId"] for result in updated["results"]) == sorted(f"u{i}" for i in ids)
+    emulator.set_config(echo_trace_ids=False)
     again = api.post(f"{BATCH}/create", json={"inputs": _meetings(1)}).json()
-    assert again["results"][0]["objectWriteTraceId"] == "t0"
+    assert "objectWriteTraceId" not in again["results"][0]
 
 
 def test_hs_timestamp_is_required_on_meetings_and_calls(api: httpx.Client, emulator: Emulator) -> None:
@@ -338,3 +341,98 @@ def test_batch_read_with_history_takes_at_most_50_inputs(api: httpx.Client) -> N
         "The maximum number of inputs supported in a batch request for property histories is 50")
     allowed = api.post(f"{BATCH}/read", json={"inputs": inputs, "properties": [], "propertiesWithHistory": []})
     assert allowed.status_code == 207  # none of the ids exists
+
+
+# Issue #19: where the emulator was kinder than HubSpot -------------------------------------
+
+
+def test_a_ticket_needs_its_pipeline_stage(api: httpx.Client, emulator: Emulator) -> None:
+    """HubSpot refuses a ticket without hs_pipeline_stage (hubspot-api-php#139) and fills
+    hs_pipeline with the default pipeline, "0" (the ERRORS page's 207 example)."""
+    refused = api.post("/crm/v3/objects/tickets", json={"properties": {"subject": "Printer jam"}, "associations": []})
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["category"] == "VALIDATION_ERROR"
+    assert body["message"] == (
+        "Cannot create object with type: TICKET. The following required properties were missing: [hs_pipeline_stage]")
+    assert emulator.records("tickets") == []
+    created = api.post("/crm/v3/objects/tickets", json={"properties": {"hs_pipeline_stage": "1"}, "associations": []})
+    assert created.status_code == 201, created.text
+    assert created.json()["properties"]["hs_pipeline"] == "0"  # no subject needed either
+    elsewhere = api.post("/crm/v3/objects/tickets", json={"properties": {"hs_pipeline_stage": "9"}, "associations": []})
+    assert elsewhere.status_code == 400 and elsewhere.json()["errors"][0]["code"] == "INVALID_OPTION"
+    traced = api.post("/crm/v3/objects/tickets/batch/create", json={"inputs": [
+        {"properties": {"subject": "a", "hs_pipeline_stage": "2"}, "objectWriteTraceId": "ok"},
+        {"properties": {"subject": "b"}, "objectWriteTraceId": "no-stage"}]})
+    assert traced.status_code == 207
+    assert traced.json()["errors"][0]["context"]["objectWriteTraceId"] == ["no-stage"]
+    assert len(emulator.records("tickets")) == 2
+
+
+def test_contact_emails_are_one_whatever_their_case(api: httpx.Client, emulator: Emulator) -> None:
+    """HubSpot keeps contact emails lowercased and answers 409 "Contact already exists" with
+    no context (facts §14; hubspot-api-nodejs#545, hubspot-api-python#51)."""
+    first = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "Dup@Example.com"}, "associations": []})
+    assert first.status_code == 201 and first.json()["properties"]["email"] == "dup@example.com"
+    existing = first.json()["id"]
+    second = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "DUP@example.COM"}, "associations": []})
+    assert second.status_code == 409
+    body = second.json()
+    assert {k: v for k, v in body.items() if k != "correlationId"} == {
+        "status": "error", "message": f"Contact already exists. Existing ID: {existing}", "category": "CONFLICT"}
+    found = api.get("/crm/v3/objects/contacts/DUP@EXAMPLE.com", params={"idProperty": "email"})
+    assert found.status_code == 200 and found.json()["id"] == existing
+    batch = api.post("/crm/v3/objects/contacts/batch/create", json={"inputs": [
+        {"properties": {"email": "pair@example.com"}}, {"properties": {"email": "Pair@example.com"}}]})
+    assert batch.status_code == 409  # without trace ids the whole batch fails
+    other = api.post("/crm/v3/objects/contacts", json={"properties": {"email": "other@example.com"}, "associations": []})
+    moved = api.patch(f"/crm/v3/objects/contacts/{other.json()['id']}", json={"properties": {"email": "dUp@example.com"}})
+    assert moved.status_code == 409
+    assert [r["properties"]["email"] for r in emulator.records("contacts")] == ["dup@example.com", "other@example.com"]
+
+
+@pytest.mark.parametrize(("kind", "name"), [
+    ("meetings", "hs_meeting_body"), ("calls", "hs_call_body"), ("notes", "hs_note_body"), ("contacts", "firstname")])
+def test_text_longer_than_65536_characters_is_refused(api: httpx.Client, emulator: Emulator, kind: str, name: str) -> None:
+    """A string property holds at most 65,536 characters (properties guide; notes guide)."""
+    base = {"contacts": {}}.get(kind, {"hs_timestamp": "2026-01-05T10:00:00Z"})
+    longest = api.post(f"/crm/v3/objects/{kind}", json={"properties": {**base, name: "é" * 65_536}, "associations": []})
+    assert longest.status_code == 201, longest.text[:300]
+    refused = api.post(f"/crm/v3/objects/{kind}", json={"properties": {**base, name: "x" * 65_537}, "associations": []})
+    assert refused.status_code == 400
+    error = refused.json()["errors"][0]
+    assert error["code"] == "INVALID_STRING_LENGTH" and error["context"]["propertyName"] == [name]
+    assert error["message"] == f"{name} is 65,537 characters; a text property holds at most 65,536"
+    updated = api.patch(f"/crm/v3/objects/{kind}/{longest.json()['id']}", json={"properties": {name: "y" * 70_000}})
+    assert updated.status_code == 400
+    assert len(emulator.records(kind)) == 1
+
+
+def test_percent_encoded_ids_are_decoded_after_routing(api: httpx.Client) -> None:
+    """SDKs percent-encode path segments (facts §14): `sdk%40example.com` is the email, and
+    an encoded slash stays inside its segment."""
+    for email in ("sdk@example.com", "a/b@example.com"):
+        created = api.post("/crm/v3/objects/contacts", json={"properties": {"email": email}, "associations": []})
+        encoded = quote(email, safe="")
+        found = api.get(f"/crm/v3/objects/contacts/{encoded}", params={"idProperty": "email"})
+        assert found.status_code == 200, (email, found.text)
+        assert found.json()["id"] == created.json()["id"]
+    missing = api.get("/crm/v3/objects/contacts/nobody%40example.com", params={"idProperty": "email"})
+    assert missing.status_code == 404
+    body = missing.json()
+    assert body["message"] == "Object not found.  objectId are usually numeric."  # (sic: two spaces)
+    assert body["category"] == "OBJECT_NOT_FOUND" and body["context"] == {"id": ["nobody@example.com"]}
+
+
+def test_results_carry_no_trace_id_by_default(api: httpx.Client) -> None:
+    """HubSpot's documented 207 example echoes no objectWriteTraceId on its results; the
+    errors still name theirs (ERRORS page, facts §3)."""
+    inputs = _meetings(3)
+    inputs[1]["properties"] = {"hs_timestamp": "2026-01-05T10:00:00Z", "no_such_prop": "x"}
+    body = api.post(f"{BATCH}/create", json={"inputs": inputs}).json()
+    assert len(body["results"]) == 2
+    assert all("objectWriteTraceId" not in result for result in body["results"])
+    assert body["errors"][0]["context"]["objectWriteTraceId"] == ["t1"]
+    created = api.post(f"{BATCH}/create", json={"inputs": _meetings(2)})
+    assert created.status_code == 201
+    assert all("objectWriteTraceId" not in result for result in created.json()["results"])

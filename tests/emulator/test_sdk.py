@@ -15,6 +15,7 @@ def test_sdk_batch_create_read_archive(emulator: Emulator, kind: str) -> None:
     import importlib
 
     models = importlib.import_module(f"hubspot.crm.objects.{kind}")
+    emulator.set_config(echo_trace_ids=True)  # the SDK's models read the echo when it comes
     client = hubspot.Client.create(access_token=emulator.token, host=emulator.base_url)
     api = getattr(client.crm.objects, kind).batch_api
     title = "hs_meeting_title" if kind == "meetings" else "hs_call_title"
@@ -64,3 +65,15 @@ def test_sdk_sees_429_as_api_exception(emulator: Emulator) -> None:
     with pytest.raises(ApiException) as caught:
         client.crm.objects.meetings.basic_api.get_page()
     assert caught.value.status == 429
+
+
+def test_sdk_reads_a_contact_by_email(emulator: Emulator) -> None:
+    """The SDK percent-encodes the id in the path (``sdk%40example.com``); HubSpot decodes it."""
+    from hubspot.crm.contacts import SimplePublicObjectInputForCreate
+
+    client = hubspot.Client.create(access_token=emulator.token, host=emulator.base_url)
+    created = client.crm.contacts.basic_api.create(
+        simple_public_object_input_for_create=SimplePublicObjectInputForCreate(properties={"email": "sdk@example.com"})
+    )
+    found = client.crm.contacts.basic_api.get_by_id("sdk@example.com", id_property="email")
+    assert found.id == created.id and found.properties["email"] == "sdk@example.com"

@@ -140,18 +140,77 @@ def test_in_is_case_sensitive_and_wants_lowercase(api: httpx.Client) -> None:
     assert _emails(api.post(SEARCH, json={"filterGroups": [{"filters": [marker]}]})) == []
 
 
-def test_filter_limits_of_the_2024_08_26_changelog(api: httpx.Client) -> None:
-    """5 groups, 10 filters in a group, 25 in all; beyond, a 400 VALIDATION_ERROR."""
+def test_filter_limits_of_the_current_search_guide(api: httpx.Client) -> None:
+    """"a maximum of five filterGroups with up to 6 filters in each group, with a maximum of
+    18 filters in total" (the search guide, which replaced the 2024-08-26 changelog's 10 and
+    25); beyond, a 400 VALIDATION_ERROR."""
     def body(*group_sizes: int) -> dict[str, object]:
         one = {"propertyName": "email", "operator": "HAS_PROPERTY"}
         return {"filterGroups": [{"filters": [one] * size} for size in group_sizes]}
 
-    for allowed in ((10,), (5, 5, 5, 5, 5), (10, 10, 5)):
+    for allowed in ((6,), (5, 5, 5, 1, 1), (6, 6, 6), (4, 4, 4, 3, 3)):
         assert api.post(SEARCH, json=body(*allowed)).status_code == 200, allowed
-    for refused in ((11,), (1, 1, 1, 1, 1, 1), (10, 10, 6)):
+    for refused in ((7,), (1, 1, 1, 1, 1, 1), (6, 6, 6, 1), (10,), (4, 4, 4, 4, 3)):
         response = api.post(SEARCH, json=body(*refused))
         assert response.status_code == 400, refused
         assert response.json()["category"] == "VALIDATION_ERROR" and response.json()["correlationId"]
+
+
+def _filter(**fields: object) -> dict[str, object]:
+    return {"filterGroups": [{"filters": [fields]}]}
+
+
+@pytest.mark.parametrize("body", [
+    _filter(propertyName="no_such_property", operator="EQ", value="x"),
+    _filter(propertyName="no_such_property", operator="HAS_PROPERTY"),
+    _filter(propertyName="hs_object_id", operator="GT", value="abc"),
+    _filter(propertyName="hs_object_id", operator="BETWEEN", value="1", highValue="ten"),
+    _filter(propertyName="hs_object_id", operator="IN", values=["1", "two"]),
+    _filter(propertyName="createdate", operator="GTE", value="last tuesday"),
+])
+def test_filters_hubspot_cannot_read_are_a_400(api: httpx.Client, body: dict[str, object]) -> None:
+    """An unknown property, or a value its type cannot hold, is HubSpot's generic 400
+    ("There was a problem with the request.", no category; observed, not documented)."""
+    _contacts(api)
+    response = api.post(SEARCH, json=body)
+    assert response.status_code == 400
+    assert response.json()["message"] == "There was a problem with the request."
+    assert "category" not in response.json() and response.json()["correlationId"]
+
+
+@pytest.mark.parametrize("extra", [{"value": "x"}, {"values": ["x"]}, {"highValue": "x"}])
+@pytest.mark.parametrize("operator", ["HAS_PROPERTY", "NOT_HAS_PROPERTY"])
+def test_has_property_takes_no_value(api: httpx.Client, operator: str, extra: dict[str, object]) -> None:
+    """"the value key must not be sent" with (NOT_)HAS_PROPERTY (appsmith#39865, observed)."""
+    response = api.post(SEARCH, json=_filter(propertyName="email", operator=operator, **extra))
+    assert response.status_code == 400
+    assert response.json()["message"].endswith(f"problem: operator {operator} does not take a value")
+
+
+def test_filters_the_search_guide_allows(api: httpx.Client) -> None:
+    """Pseudo-properties HubSpot documents (hs_object_id, associations.<type>) are no error."""
+    ids = _contacts(api)
+    assert api.post(SEARCH, json=_filter(propertyName="hs_object_id", operator="EQ", value=ids[0])).json()["total"] == 1
+    assert api.post(SEARCH, json=_filter(propertyName="associations.company", operator="EQ", value="1")).status_code == 200
+    assert api.post(SEARCH, json=_filter(propertyName="createdate", operator="GT", value="1700000000000")).status_code == 200
+
+
+def test_enumerations_match_case_sensitively(api: httpx.Client) -> None:
+    """"When filtering for an enumeration property, search is case-sensitive for all filter
+    operators"; text is not, except IN/NOT_IN, which want lowercase values (search guide)."""
+    _contacts(api)  # lifecyclestage "customer" / "lead": internal values are lowercase
+
+    def count(**fields: object) -> int:
+        response = api.post(SEARCH, json=_filter(**fields))
+        assert response.status_code == 200, response.text
+        return int(response.json()["total"])
+
+    assert count(propertyName="lifecyclestage", operator="EQ", value="customer") == 2
+    assert count(propertyName="lifecyclestage", operator="EQ", value="CUSTOMER") == 0
+    assert count(propertyName="lifecyclestage", operator="NEQ", value="CUSTOMER") == 4
+    assert count(propertyName="lifecyclestage", operator="IN", values=["Lead", "customer"]) == 2
+    assert count(propertyName="lifecyclestage", operator="NOT_IN", values=["LEAD"]) == 4
+    assert count(propertyName="firstname", operator="EQ", value="ADA") == 1  # text: any case
 
 
 def test_query_is_at_most_3000_characters(api: httpx.Client) -> None:

@@ -43,7 +43,7 @@ generate:
     fields:
       first_name: {fake: first_name}
       last_name: {fake: last_name}
-      email: "{{ fields.first_name | lower }}@{{ parent.domain }}"
+      email: "{{ fields.first_name | lower }}.{{ n }}@{{ parent.key }}.example.com"
     associations:
       - company: "{{ parent.key }}"
   meetings:

@@ -60,3 +60,46 @@ def test_validate_checks_the_generators_with_every_target_s_vars(
     ) in err
     assert main(["validate", "--no-cache", "--target", "staging", str(root)]) == 0
     assert main(["plan", "--offline", "--project", str(root)]) == 0  # plan: its target's only
+
+
+def test_rendered_notes_tasks_and_emails_validate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rendered record keeps the friendly fields its section requires."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "reconciler.yaml").write_text("name: demo\ntimezone: Europe/Berlin\n")
+    (root / "gen.yaml").write_text("""\
+contacts: {jane: {email: jane@example.com}}
+generate:
+  notes:
+    key: "note-{n}"
+    count: 2
+    fields:
+      body: "Note {{ n }}"
+      timestamp: {datetime_between: {start: -3d, end: -1d, business_hours: true}}
+    associations: [{contact: jane}]
+  tasks:
+    key: "task-{n}"
+    count: 2
+    fields:
+      subject: "Call back {{ n }}"
+      due: {datetime_between: {start: +1d, end: +3d}}
+      reminders: {datetime_between: {start: +0d, end: +1d}}
+      priority: {random_choice: [low, high]}
+  emails:
+    key: "email-{n}"
+    count: 2
+    fields:
+      subject: "Hello {{ n }}"
+      to: "jane@example.com"
+      timestamp: "-1d 10:00"
+""")
+    assert main(["render", "--project", str(root)]) == 0
+    text = capsys.readouterr().out
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "all.yaml").write_text(text)
+    (copy / "reconciler.yaml").write_text("timezone: Europe/Berlin\n")
+    assert main(["validate", "--no-cache", str(copy)]) == 0, capsys.readouterr().err
+    assert "2 emails, 2 notes, 2 tasks" in capsys.readouterr().out

@@ -123,9 +123,9 @@ def test_validate_github_annotations(
     assert main(["validate", "--format", "github", "--no-cache", "many-errors-sorted"]) == 1
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [
-        "::error file=many-errors-sorted/a.yaml,line=5,col=14,title=reconciler validate::"
-        "meetings.z.outcome: 'maybe' is not a valid outcome; use one of SCHEDULED, COMPLETED, "
-        "RESCHEDULED, NO_SHOW, CANCELED",
+        "::error file=many-errors-sorted/a.yaml,line=5,col=20,title=reconciler validate::"
+        "meetings.z.location_type: 'moon' is not a valid location type; use one of ADDRESS, "
+        "CUSTOM, PHONE, VCE",
         "::error file=many-errors-sorted/a.yaml,line=8,col=5,title=reconciler validate::"
         "meetings.a.titl: unknown field 'titl'; did you mean 'title'?",
         "::error file=many-errors-sorted/b.yaml,line=3,col=16,title=reconciler validate::"

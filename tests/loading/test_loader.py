@@ -164,7 +164,7 @@ meetings:
 objects:
   tickets:
     t1:
-      properties: {subject: Printer}
+      properties: {subject: Printer, hs_pipeline_stage: "1"}
 """,
         }
     )

@@ -12,7 +12,9 @@ import pytest
 
 from reconciler.emulator.config import FaultConfig
 from reconciler.emulator.embedded import Emulator
-from reconciler.identity.markers import marker_value
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.connection import ClientSettings
+from reconciler.identity.markers import ensure_markers, marker_value
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 
@@ -201,6 +203,8 @@ def test_ctrl_c_during_recovery_stops_at_once_and_keeps_the_batch_in_flight(
         "markers": {a: marker_value("rec", a) for a in addresses},
     }
     StateStore(project / ".reconciler/state/local.json").save(state)
+    with HubSpotClient(ClientSettings(base_url=faulty.base_url, token=faulty.token)) as client:
+        ensure_markers(client, ["meetings"])  # (else nothing can have been created: no wait)
     process = cli_process(faulty, "apply", "--project", project, "--auto-approve", grace=60.0)
     _answered(faulty, "/search")
     started = time.monotonic()
@@ -211,3 +215,27 @@ def test_ctrl_c_during_recovery_stops_at_once_and_keeps_the_batch_in_flight(
     assert "Traceback" not in run.err
     assert set(read_state(project)["in_flight"]) == {"t0"}
     assert faulty.records("meetings") == []
+
+
+def test_recovery_without_a_key_property_knows_nothing_was_created(
+    faulty: Emulator, tmp_path: Path
+) -> None:
+    """HubSpot refuses a whole batch that names an unknown property, so a batch in flight to a
+    type without the key property created nothing: no wait, no search (it would answer 400)."""
+    project = write_project(tmp_path / "nokey", {
+        "reconciler.yaml": "name: nokey\n", "bulk.yaml": bulk_spec(5, 0),
+    })
+    addresses = [f"meetings/m{i}" for i in range(5)]
+    state = State.empty(target="local", project="nokey", project_id="nokey")
+    state.in_flight["t0"] = {
+        "object_type": "meetings", "addresses": addresses, "started_at": time.time(),
+        "markers": {a: marker_value("nokey", a) for a in addresses},
+    }
+    StateStore(project / ".reconciler/state/local.json").save(state)
+    started = time.monotonic()
+    run = cli_process(faulty, "apply", "--project", project, "--auto-approve",
+                      grace=60.0).finish(timeout=30)
+    assert run.code == 0, run.out + run.err
+    assert time.monotonic() - started < 20  # not the 60 s grace
+    assert read_state(project)["in_flight"] == {}
+    assert_exactly(faulty, project, {"meetings": 5})

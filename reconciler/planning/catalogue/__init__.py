@@ -8,8 +8,10 @@ here, before anything is written, as a located ``SpecIssue``; all of them are ra
 together as one ``SpecError``.
 
     check_against_portal(client, desired, target, owners=...)
-        reads (one properties read per object type in the spec, at most one owners read,
-        one labels read per pair that uses a label, one batch read per 100 existing ids),
+        reads (one properties read per object type in the spec, at most one owners read
+        and, when an owner does not resolve, one read of the deactivated owners, one labels
+        read per pair that uses a label or a type id of no HubSpot-defined pair, one batch
+        read per 100 existing ids),
         caches the catalogue under ``.reconciler/catalogue/<target>.json``, checks.
     check_cached(desired, target)
         ``plan --offline``: the same checks against the cached catalogue, when there is
@@ -30,7 +32,7 @@ from reconciler.model import DesiredState
 from reconciler.planning.catalogue.cache import CATALOGUE_DIR, cache_path, load_cached, save_cached
 from reconciler.planning.catalogue.definitions import Catalogue, PropertyInfo, property_from_api
 from reconciler.planning.catalogue.positions import locate_findings
-from reconciler.planning.catalogue.rules import Finding, find_problems
+from reconciler.planning.catalogue.rules import Finding, checks_type_id, find_problems
 from reconciler.settings import Target
 
 __all__ = [
@@ -67,6 +69,15 @@ def check_against_portal(
     known = frozenset(owners.values())
     if used - known:
         catalogue.owner_ids = frozenset(owner.id for owner in client.list_owners())
+    emails = {email.lower() for email in owners}
+    if any(r.owner_email and r.owner_email.lower() not in emails
+           for r in desired.records.values()) or (
+        catalogue.owner_ids is not None and used - catalogue.owner_ids
+    ):
+        # Only when an owner does not resolve: is it a deactivated one? (one more read)
+        catalogue.deactivated_owners = {
+            owner.id: owner.email or "" for owner in client.list_archived_owners()
+        }
     existing = _existing_ids(client, desired)
     cached = load_cached(desired.project.root, target)
     save_cached(desired.project.root, target, catalogue.merged_over(cached or Catalogue()))
@@ -90,8 +101,9 @@ def check_cached(desired: DesiredState, target: Target) -> None:
 
 
 def read_catalogue(client: HubSpotClient, desired: DesiredState) -> Catalogue:
-    """Properties of every object type in the spec, and the labels of every pair that
-    uses a label: one request each."""
+    """Properties of every object type in the spec, and the labels (association types) of
+    every pair that uses a label or a type id only the portal can vouch for: one request
+    each."""
     types = sorted({record.object_type for record in desired.records.values()})
     catalogue = Catalogue()
     unknown: set[str] = set()
@@ -113,7 +125,7 @@ def read_catalogue(client: HubSpotClient, desired: DesiredState) -> Catalogue:
             (record.object_type, ref.to_type)
             for record in desired.records.values()
             for ref in record.associations
-            if ref.label is not None
+            if ref.label is not None or checks_type_id(record.object_type, ref)
         }
     )
     for from_type, to_type in pairs:
@@ -127,6 +139,9 @@ def read_catalogue(client: HubSpotClient, desired: DesiredState) -> Catalogue:
             continue
         catalogue.labels[(from_type, to_type)] = tuple(
             label.label for label in labels if label.label
+        )
+        catalogue.type_ids[(from_type, to_type)] = tuple(
+            (label.category, label.type_id) for label in labels
         )
     return catalogue
 

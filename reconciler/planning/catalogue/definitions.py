@@ -95,13 +95,18 @@ class Catalogue:
     ``properties``: object type → property name → info, for the types read. ``owner_ids``:
     every owner id, or None when the owners were not read. ``labels``: ``(from type, to
     type)`` → the association labels defined for that pair, for the pairs read.
-    ``unknown_types``: object types the portal answered it does not know.
+    ``unknown_types``: object types the portal answered it does not know. ``type_ids``:
+    ``(from type, to type)`` → every association type the portal lists for that pair, as
+    ``(category, typeId)``, for the pairs read. ``deactivated_owners``: the deactivated
+    owners (id → email or ""), when they were read.
     """
 
     properties: dict[str, dict[str, PropertyInfo]] = field(default_factory=dict)
     owner_ids: frozenset[str] | None = None
     labels: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     unknown_types: frozenset[str] = frozenset()
+    type_ids: dict[tuple[str, str], tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    deactivated_owners: dict[str, str] = field(default_factory=dict)
 
     def merged_over(self, older: Catalogue) -> Catalogue:
         """This catalogue, keeping what ``older`` knew of types and pairs not read now."""
@@ -111,6 +116,8 @@ class Catalogue:
             labels={**older.labels, **self.labels},
             unknown_types=self.unknown_types
             | frozenset(t for t in older.unknown_types if t not in self.properties),
+            type_ids={**older.type_ids, **self.type_ids},
+            deactivated_owners={**older.deactivated_owners, **self.deactivated_owners},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -125,6 +132,11 @@ class Catalogue:
                 for (from_type, to_type), labels in sorted(self.labels.items())
             ],
             "unknown_types": sorted(self.unknown_types),
+            "type_ids": [
+                [from_type, to_type, [list(pair) for pair in found]]
+                for (from_type, to_type), found in sorted(self.type_ids.items())
+            ],
+            "deactivated_owners": dict(sorted(self.deactivated_owners.items())),
         }
 
     @classmethod
@@ -142,9 +154,20 @@ class Catalogue:
             (str(from_type), str(to_type)): tuple(str(label) for label in names)
             for from_type, to_type, names in data.get("labels") or []
         }
+        type_ids = {
+            (str(from_type), str(to_type)): tuple(
+                (str(category), int(type_id)) for category, type_id in found
+            )
+            for from_type, to_type, found in data.get("type_ids") or []
+        }
+        deactivated = data.get("deactivated_owners") or {}
+        if not isinstance(deactivated, Mapping):
+            raise TypeError("deactivated_owners is not a mapping")
         return cls(
             properties=properties,
             owner_ids=frozenset(str(i) for i in owner_ids) if owner_ids is not None else None,
             labels=labels,
             unknown_types=frozenset(str(t) for t in data.get("unknown_types") or []),
+            type_ids=type_ids,
+            deactivated_owners={str(k): str(v) for k, v in deactivated.items()},
         )

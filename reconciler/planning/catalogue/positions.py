@@ -15,8 +15,8 @@ from typing import Any
 
 from reconciler.errors import SpecIssue
 from reconciler.loading.files import read_file
+from reconciler.loading.friendly import FRIENDLY_FIELDS
 from reconciler.loading.issues import PathPart, render_path
-from reconciler.loading.records import FRIENDLY_FIELDS
 from reconciler.loading.yaml_positions import locate
 from reconciler.loading.yamlfile import ParsedFile, decode, parse
 from reconciler.model import (
@@ -101,8 +101,8 @@ def _locate(finding: Finding, desired: DesiredState, files: _Files) -> SpecIssue
         if finding.about_target:
             names = [n for n in ASSOCIATION_TARGET_NAMES if isinstance(item, dict) and n in item]
             field = names[0] if names else "id"
-        else:
-            field = "label"
+        else:  # a label that does not exist, or a type id the pair does not have
+            field = "type_id" if isinstance(item, dict) and "type_id" in item else "label"
         where: tuple[PathPart, ...] = ("associations", index, field)
         return issue(where, found=_at(body, where) is not None)
     return SpecIssue(
@@ -151,6 +151,8 @@ def _association_index(body: Any, record: DesiredRecord, number: int) -> int:
 def _describes(item: Mapping[str, Any], ref: AssociationRef) -> bool:
     label = item.get("label")
     if (str(label) if label is not None else None) != ref.label:
+        return False
+    if "type_id" in item and item["type_id"] != ref.type_id:
         return False
     for name, to_type in ASSOCIATION_TARGET_NAMES.items():
         if name in item:

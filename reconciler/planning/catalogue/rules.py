@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from reconciler.associations import HUBSPOT_DEFINED_TYPE_IDS
 from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
+from reconciler.loading.friendly import MAX_TEXT_CHARACTERS
 from reconciler.loading.issues import did_you_mean
-from reconciler.model import DesiredRecord, DesiredState
+from reconciler.model import AssociationRef, DesiredRecord, DesiredState
 from reconciler.planning.catalogue.definitions import Catalogue, PropertyInfo
 
 #: The reconciler's own properties share this prefix: its markers (``MARKER_PROPERTY``,
@@ -79,11 +81,9 @@ def find_problems(
             findings.extend(_property_findings(record, properties, catalogue, seen))
         if owner_emails is not None and record.owner_email:
             if record.owner_email.lower() not in owner_emails:
-                message = (
-                    f"{record.owner_email} is not an owner in this portal; "
-                    "use an owner's email or id"
-                )
-                findings.append(Finding(record.address, message, prop="hubspot_owner_id"))
+                findings.append(Finding(record.address, _unknown_owner_email(
+                    record.owner_email, catalogue.deactivated_owners,
+                ), prop="hubspot_owner_id"))
         findings.extend(_association_findings(record, catalogue, existing))
     return findings
 
@@ -110,14 +110,23 @@ def _property_findings(
         if key in seen:
             problem = seen[key]
         else:
-            problem = seen[key] = value_problem(info, value, catalogue.owner_ids)
+            problem = seen[key] = value_problem(
+                info, value, catalogue.owner_ids, catalogue.deactivated_owners
+            )
         if problem is not None:
             findings.append(Finding(record.address, problem, prop=name))
     return findings
 
 
-def value_problem(info: PropertyInfo, value: str, owner_ids: frozenset[str] | None) -> str | None:
-    """Why HubSpot would refuse ``value`` for this property, or None if it would take it."""
+def value_problem(
+    info: PropertyInfo,
+    value: str,
+    owner_ids: frozenset[str] | None,
+    deactivated: Mapping[str, str] | None = None,
+) -> str | None:
+    """Why HubSpot would refuse ``value`` for this property, or None if it would take it.
+
+    ``deactivated``: the portal's deactivated owners (id → email), to name them."""
     if info.calculated:
         return f"{info.name} is calculated by HubSpot and cannot be set; remove it"
     if info.read_only:
@@ -126,6 +135,11 @@ def value_problem(info: PropertyInfo, value: str, owner_ids: frozenset[str] | No
         return None  # an empty value clears the property, whatever its type
     text = value.strip()
     kind = info.type
+    if kind == "string" and len(value) > MAX_TEXT_CHARACTERS:
+        return (
+            f"{info.name} is {len(value):,} characters; HubSpot's text properties hold at "
+            f"most {MAX_TEXT_CHARACTERS:,}"
+        )
     if kind == "number":
         if _NUMBER.fullmatch(text):
             return None
@@ -156,6 +170,8 @@ def value_problem(info: PropertyInfo, value: str, owner_ids: frozenset[str] | No
                 return None
             for item in items:
                 if item not in owner_ids:
+                    if deactivated and item in deactivated:
+                        return _deactivated(item, deactivated[item])
                     return f"{item} is not an owner id in this portal; use an owner's id or email"
             return None
         if not info.options or info.external_options:
@@ -165,6 +181,22 @@ def value_problem(info: PropertyInfo, value: str, owner_ids: frozenset[str] | No
             if item not in values:
                 return _option_problem(info, item)
     return None
+
+
+def _unknown_owner_email(email: str, deactivated: Mapping[str, str]) -> str:
+    for owner_id, known in deactivated.items():
+        if known and known.lower() == email.lower():
+            return _deactivated(owner_id, email)
+    return f"{email} is not an owner in this portal; use an owner's email or id"
+
+
+def _deactivated(owner_id: str, email: str) -> str:
+    """HubSpot keeps deactivated users as archived owners (owners guide: ``archived=true``
+    lists "users that were deactivated"); a record cannot be given to one."""
+    who = f"{email} is a deactivated owner in this portal (owner id {owner_id})" if email else (
+        f"{owner_id} is a deactivated owner in this portal"
+    )
+    return f"{who}; choose an active owner"
 
 
 def _option_problem(info: PropertyInfo, item: str) -> str:
@@ -242,6 +274,9 @@ def _association_findings(
                     f"{record.object_type} → {ref.to_type} in this portal{hint}"
                 )
                 findings.append(Finding(record.address, message, association=index))
+        problem = type_id_problem(record.object_type, ref, catalogue)
+        if problem is not None:
+            findings.append(Finding(record.address, problem, association=index))
         if ref.to_id is not None and existing is not None and ref.to_type in existing:
             if ref.to_id not in existing[ref.to_type]:
                 message = (
@@ -252,3 +287,35 @@ def _association_findings(
                     Finding(record.address, message, association=index, about_target=True)
                 )
     return findings
+
+
+def checks_type_id(from_type: str, ref: AssociationRef) -> bool:
+    """Whether ``ref``'s type id needs the portal's word: HubSpot-defined ids of the pair
+    are known (``reconciler.associations``; one of another pair is refused at validate);
+    any other id, or a user-defined one, is checked against the pair's listed types."""
+    if ref.type_id is None or ref.label is not None:
+        return False
+    known = HUBSPOT_DEFINED_TYPE_IDS.get((from_type, ref.to_type), frozenset())
+    return ref.category != "HUBSPOT_DEFINED" or ref.type_id not in known
+
+
+def type_id_problem(from_type: str, ref: AssociationRef, catalogue: Catalogue) -> str | None:
+    """Why the portal would refuse ``ref``'s ``type_id`` for this pair (HubSpot takes the
+    pair from the type id, and answers another pair's with a misleading "CONTACT=… is not
+    valid": hubspot-api-nodejs#646), or None."""
+    pair = (from_type, ref.to_type)
+    listed = catalogue.type_ids.get(pair)
+    if listed is None or not checks_type_id(from_type, ref) or ref.type_id is None:
+        return None
+    if (ref.category, ref.type_id) in listed:
+        return None
+    for category, type_id in listed:
+        if type_id == ref.type_id:
+            return (f"type_id {ref.type_id} is {category} for {from_type} → {ref.to_type} in this "
+                    f"portal; add category: {category}")
+    shown = ", ".join(f"{type_id} ({category})" for category, type_id in listed[:_SHOWN_OPTIONS])
+    more = f" and {len(listed) - _SHOWN_OPTIONS} more" if len(listed) > _SHOWN_OPTIONS else ""
+    return (
+        f"type_id {ref.type_id} is not an association type of {from_type} → {ref.to_type} in "
+        f"this portal; it has {shown or 'none'}{more}"
+    )
