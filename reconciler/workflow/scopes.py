@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from reconciler.object_types import OBJECT_TYPES
+
 #: Types whose records HubSpot guards with the contacts scopes (facts §10).
-ENGAGEMENTS = frozenset({"meetings", "calls", "notes", "tasks", "emails"})
+ENGAGEMENTS = frozenset(t.name for t in OBJECT_TYPES if t.engagement)
 _TICKETS = ("tickets", "tickets.highly_sensitive.v2", "tickets.sensitive.v2")
 OWNERS_READ = ("crm.objects.owners.read",)
 
