@@ -85,7 +85,8 @@ def schema_write(object_type: str) -> ScopeNeed:
     family = _family(object_type)
     tickets = _TICKETS if family == "tickets" else ()
     return ScopeNeed(
-        f"create {object_type} properties", (f"crm.schemas.{family}.write", *tickets)
+        f"change the {object_type} schema (properties, pipelines)",
+        (f"crm.schemas.{family}.write", *tickets),
     )
 
 

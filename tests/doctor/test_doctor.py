@@ -95,7 +95,8 @@ def test_a_missing_schema_scope_stops_the_markers(run: Run, emulator: Any, tmp_p
     code, out = doctor(run, root)
     assert code == 1, out
     assert lines_of(out, "fail") == [
-        "fail  scopes: the token may not create deals properties: grant the private app "
+        "fail  scopes: the token may not change the deals schema (properties, pipelines): grant "
+        "the private app "
         "crm.schemas.deals.write",
     ]
 

@@ -28,5 +28,5 @@ def test_apply_needs_schema_writes_only_where_markers_are_missing() -> None:
     needs = needs_of_apply(["contacts", "deals"], owners=True, schema_types=["deals"])
     assert [n.doing for n in needs] == [
         "read contacts", "read deals", "read owners", "write contacts", "write deals",
-        "create deals properties",
+        "change the deals schema (properties, pipelines)",
     ]
