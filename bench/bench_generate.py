@@ -106,7 +106,7 @@ def profile(project: Path, accounts: int) -> list[tuple[str, float]]:
         "Faker providers (fakes.fake)": ("fakes.py", "fake"),
         "Jinja2 templates (Template.render)": ("templates.py", "render"),
         "checks as hand-written (schema + FileBuilder: expand._build)": ("expand.py", "_build"),
-        "seeds and pin digests (seed_of, _digest)": ("values.py", "seed_of"),
+        "seeds and pin digests (seed_of, _digest)": ("draws.py", "seed_of"),
         "one record in all (expand._record)": ("expand.py", "_record"),
         "the whole load (load_project)": ("project.py", "load_project"),
     }

@@ -20,6 +20,7 @@ from reconciler.cli import (  # noqa: F401  (registers the commands)
     render_commands,
     spec_commands,
     state_commands,
+    target_commands,
 )
 from reconciler.cli.base import cli, main
 

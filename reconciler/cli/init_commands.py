@@ -8,6 +8,24 @@ from pathlib import Path
 import click
 
 from reconciler.cli.base import cli
+from reconciler.workflow.target_list import ListedTarget
+
+
+def _echo_secrets(ci_targets: tuple[ListedTarget, ...]) -> None:
+    """What the workflow needs in the repository's settings, per target."""
+    if not ci_targets:
+        click.echo("reconciler.yaml has no target but local yet: every target you add gets its "
+                   "own jobs in the workflow.")
+        return
+    click.echo("Repository secrets the workflow reads (a private app's token each; see the "
+               "README's scopes):")
+    for target in ci_targets:
+        click.echo(f"  {target.name}: {target.read_secret} (read scopes: pull-request plans, "
+                   f"drift), {target.write_secret} (write scopes: applies)")
+    environments = sorted({t.approval_environment for t in ci_targets})
+    click.echo(f"GitHub environments to give required reviewers: {', '.join(environments)} "
+               "(a protected target applies only once approved there; a plan made again on "
+               "merge, not the one the pull request showed, waits there for approval)")
 
 
 @cli.command()
@@ -20,7 +38,7 @@ from reconciler.cli.base import cli
               help="The project's name (default: the folder's). Only for a new reconciler.yaml.")
 @click.option("--gitops", is_flag=True,
               help="Also write .github/workflows/reconcile.yml, the CI workflow of "
-              "examples/gitops for this project's targets.")
+              "examples/gitops (a job per target of reconciler.yaml), and requirements.txt.")
 def init(directory: Path | None, project_dir: Path | None, name: str | None,
          gitops: bool) -> int:
     """Scaffold a project in DIR (default: the current folder; created if missing).
@@ -29,8 +47,9 @@ def init(directory: Path | None, project_dir: Path | None, name: str | None,
     slug plus 8 random hex digits: what its records carry in HubSpot, so two folders of
     the same name never share records), a .gitignore for .reconciler/ (state, caches),
     and, when the folder has no spec yet, a commented example.yaml with schema modelines
-    (the schemas go to schemas/). With --gitops, also the CI workflow for the project's
-    targets (a new project gets a sandbox and a protected production target). An
+    (the schemas go to schemas/). With --gitops, also the CI workflow, whose jobs run for
+    every target of reconciler.yaml (a new project gets a sandbox and a protected
+    production target), and the requirements.txt that pins the reconciler's version. An
     existing project gets only what it lacks: its id, the .gitignore entry, the
     workflow; nothing is overwritten. Commit reconciler.yaml; never change the id or copy
     it to another project.
@@ -61,6 +80,9 @@ def init(directory: Path | None, project_dir: Path | None, name: str | None,
             click.echo(f"Created {path}")
     for path in outcome.kept:
         click.echo(f"Kept {path} as it is (delete it to have init write it again)")
+        if path.name == "requirements.txt":
+            click.echo("  (the workflow installs the reconciler from it: make sure it pins "
+                       "hubspot-reconciler)")
     if outcome.had_id:
         click.echo(f"{outcome.project_file} keeps its id: {outcome.project_id}")
     else:
@@ -68,10 +90,11 @@ def init(directory: Path | None, project_dir: Path | None, name: str | None,
             f"Commit {outcome.project_file.name} now: the id is this project's identity in "
             "every portal, and must never change or be copied to another project."
         )
-    if any(path.name == "reconcile.yml" for path, _ in outcome.written):
+    if any(path.name == "requirements.txt" for path, _ in outcome.written):
         click.echo(
-            "In the workflow, put your reconciler repository URL and a reviewed commit where "
-            "it says so (RECONCILER_REPO, RECONCILER_REF), and add the targets' tokens as "
-            "repository secrets."
+            "In requirements.txt, put your reconciler repository URL and a reviewed commit "
+            "where it says so: the workflow and everyone working here install that one version."
         )
+    if gitops:
+        _echo_secrets(outcome.ci_targets)
     return 0

@@ -38,6 +38,7 @@ from reconciler.state.store import StateStore
 from reconciler.targets import target_names as chosen_targets
 from reconciler.workflow.many_targets import apply_targets, plan_targets
 from reconciler.workflow.options import RunOptions
+from reconciler.workflow.runs import ApplyOutcome
 
 
 @cli.command()
@@ -96,6 +97,17 @@ def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
     return 0
 
 
+def _echo_checked(outcome: ApplyOutcome, plan_file: Path | None) -> int:
+    """``apply --plan FILE --check``: the plan holds (it was refused otherwise)."""
+    count = len(outcome.plan.changes)
+    click.echo(
+        f"{plan_file} still holds for {outcome.target.name}: the state it was made from, and "
+        f"the portal where its {count} change{'s' if count != 1 else ''} touch it, are as the "
+        "plan saw them. Nothing was applied."
+    )
+    return 0
+
+
 def _runs(
     project_dir: Path, given: tuple[str, ...], all_targets: bool, state_path: Path | None,
     base_url: str | None, *, out_file: Path | None = None, plan_file: Path | None = None,
@@ -142,7 +154,11 @@ def _apply_command(out_file: Path, project_dir: Path, target_name: str | None,
 @many_target_options
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--plan", "plan_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Apply exactly this saved plan (refused if the state changed since).")
+              help="Apply exactly this saved plan (refused if the state changed since, or the "
+              "portal where the plan touches it).")
+@click.option("--check", "check_only", is_flag=True,
+              help="With --plan: only check that the saved plan still holds (exit 0) or not "
+              "(exit 1); nothing is written.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @allow_archives_option
 @click.option("--migrate-markers", is_flag=True,
@@ -156,7 +172,7 @@ def _apply_command(out_file: Path, project_dir: Path, target_name: str | None,
 def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
           only: tuple[str, ...], state_path: Path | None,
           base_url: str | None, auto_approve: bool, plan_file: Path | None, as_json: bool,
-          allow_archives: int | None, migrate_markers: bool, refresh: str,
+          check_only: bool, allow_archives: int | None, migrate_markers: bool, refresh: str,
           ignore_daily_budget: bool, dedupe: bool) -> int:
     """Make the portal match the spec: create, update and archive records.
 
@@ -168,15 +184,23 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
     planned first, the plans are shown together with one question, and the targets are
     applied side by side; one failing does not stop the others.
 
+    A saved plan (--plan) is applied only while it still holds: the state is the one it
+    was made from (lineage and serial), every record it touches still holds what the plan
+    saw, and nothing it creates has been made since; otherwise nothing is written.
+    --check says which, and writes nothing.
+
     \b
     Examples:
       reconciler apply --project examples --auto-approve
       reconciler apply --plan plan.json
+      reconciler apply --plan plan.json --check
       reconciler apply --target sandbox --allow-archives 120
       reconciler apply --all-targets --auto-approve
       reconciler apply --only meetings/kickoff
       reconciler apply --dedupe
     """
+    if check_only and plan_file is None:
+        raise click.UsageError("--check checks a saved plan; give it with --plan FILE")
     if plan_file is not None and not plan_file.is_file():
         # (checked here, not by click: the workflow test resolves `--plan plan.json`
         # against the click tree before any plan file exists)
@@ -216,9 +240,11 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
     with graceful_interrupt(interrupts):
         results = apply_targets(
             runs, confirm=confirm, progress=None if grouped else progress_factory,
-            stop=interrupts.stop, saved_plan=plan_file,
+            stop=interrupts.stop, saved_plan=plan_file, check_only=check_only,
         )
     finish_progress()
+    if check_only:
+        return _echo_checked(results[0].unwrap(), plan_file)
     if grouped:
         return echo_applies(results, as_json=as_json)
     return echo_apply(results[0].unwrap(), as_json=as_json)

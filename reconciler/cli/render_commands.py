@@ -1,4 +1,5 @@
-"""`render`: the project's records, generators expanded, as plain spec YAML."""
+"""`render`: the project's records, generators expanded, as plain spec YAML; `render
+--stats`: the timeline they make, at a glance."""
 
 from __future__ import annotations
 
@@ -17,9 +18,18 @@ from reconciler.errors import ConfigError
     "--out", "out", type=click.Path(path_type=Path, file_okay=False), default=None,
     help="Write a project folder here (outside the project); default: print one spec to stdout.",
 )
+@click.option(
+    "--stats", "stats", is_flag=True,
+    help="Print the timeline instead: records per type, owner and week, weekday and hour, "
+         "overlaps of one owner's meetings and calls.",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "markdown", "json"]),
+    default=None, help="With --stats: text (default), markdown (for a pull request) or json.",
+)
 def render(
     project_dir: Path, target_name: str | None, state_path: Path | None, base_url: str | None,
-    out: Path | None,
+    out: Path | None, stats: bool, output_format: str | None,
 ) -> int:
     """Write every record of the project, generators expanded, as plain spec YAML.
 
@@ -28,13 +38,23 @@ def render(
     variables, as for plan. The folder given to --out must be outside the project (it
     would be loaded as spec) and empty, or an earlier render.
 
+    --stats prints the timeline a plan would write instead (nothing is sent): records per
+    type, per owner and per ISO week with a bar chart, weekday and hour, deals by
+    outcome, and overlaps of one owner's meetings and calls.
+
     \b
     Example:
       reconciler render --project examples --out /tmp/demo-rendered
       reconciler render --var accounts=10 > records.yaml
+      reconciler render --stats --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
     from reconciler.generate.render import Pinned, render_files, render_header
     from reconciler.workflow.options import load_target
+
+    if output_format is not None and not stats:
+        raise ConfigError("--format goes with --stats (render writes spec YAML otherwise)")
+    if stats and out is not None:
+        raise ConfigError("--stats prints the timeline; leave out --out")
 
     options = run_options(read_project(project_dir), target_name, state_path, base_url)
     loaded = load_target(options)
@@ -44,6 +64,15 @@ def render(
         address: Pinned({k: (p.expr, p.value) for k, p in recorded.pinned.items()})
         for address, recorded in state.records.items() if recorded.pinned
     }
+    if stats:
+        from reconciler.generate import stats as timeline
+
+        found = timeline.timeline(desired, pins, target.name)
+        renderer = {"markdown": timeline.render_markdown, "json": timeline.render_json}.get(
+            output_format or "text", timeline.render_text
+        )
+        click.echo(renderer(found), nl=False)
+        return 0
     header = render_header(desired.project, target.name, options.variables)
     if out is None:
         click.echo(render_files(desired, pins, header, one_file=True).get("", header), nl=False)

@@ -41,6 +41,9 @@ class Made:
     context: dict[str, Any]  # parent.<name> for children: key, n, fields and properties
     digests: dict[str, str]
     pinned: frozenset[str] = frozenset()  # its fields whose values are pinned
+    #: its for_each parent, and what its associations name, as (type, key)
+    parent_ref: tuple[str, str] | None = None
+    links: tuple[tuple[str, str], ...] = ()
 
 
 class Context:
@@ -66,6 +69,21 @@ class Context:
         self.patch_definitions: dict[tuple[str, str], Any] = {}
         # generator → parent key → keys of its records (random_reference with scope: parent)
         self.children: dict[str, dict[str | None, list[str]]] = {}
+        # -- picks (``picks``, ``relations``) --
+        self.made_by_ref: dict[tuple[str, str], Made] = {}
+        #: generator → records by what their associations name (built when first needed)
+        self.linked: dict[str, dict[tuple[str, str], list[str]]] = {}
+        self.pools: dict[tuple[str, tuple[str, str] | None, str], Any] = {}
+        #: generator → field → a digest of how the field is made, the same for every
+        #: record (what a value read through a random pick is pinned by)
+        self.shapes: dict[str, dict[str, str]] = {}
+        #: generator → field → its definition's kind (what a pick may read)
+        self.kinds: dict[str, dict[str, str]] = {}
+        #: generator → its named picks, checked
+        self.pick_specs: dict[str, list[Any]] = {}
+        #: id of a set of definitions → the digest of its picks and what reads them
+        self.pick_groups: dict[int, str] = {}
+        self.hand_views: dict[tuple[str, str], dict[str, Any]] = {}
 
     # -- problems -----------------------------------------------------------------------
 

@@ -12,10 +12,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from reconciler.generate.association_items import resolve_associations
 from reconciler.generate.context import Context, Definitions, Made
+from reconciler.generate.evaluation import Evaluator
 from reconciler.generate.grammar import Generator
 from reconciler.generate.inputs import PICK_PREFIX, TIME_PIN, VALUE_PIN
-from reconciler.generate.picks import resolve_associations
+from reconciler.generate.picks import NO_PICKS, generator_picks, links, make_picks, pick_reads
+from reconciler.generate.relations import offers_hand_written, parent_type
 from reconciler.generate.shapes import (
     PLACEHOLDER_BASE,
     PLACEHOLDER_STRIDE,
@@ -26,7 +29,7 @@ from reconciler.generate.shapes import (
     time_prop,
 )
 from reconciler.generate.templates import Budget
-from reconciler.generate.values import Definition, Evaluator, ValueProblem, seed_of, time_pick
+from reconciler.generate.values import OMITTED, Definition, ValueProblem, seed_of, time_pick
 from reconciler.loading.issues import PathPart, did_you_mean
 
 _TIME_KINDS = ("time", "by_time")
@@ -56,6 +59,10 @@ def make_record(
         "vars": ctx.options.variables, "locale": gen.locale,
     }
     budget = Budget()  # one record's CPU time, for all its values
+    parent_ref = None if parent_key is None else (parent_type(ctx, gen.name) or "", parent_key)
+    picked = make_picks(ctx, gen, key, parent_ref, context, budget, definitions)
+    if picked is not NO_PICKS:
+        context["pick"] = picked.views
     for group, name, definition, path in definitions:
         if definition.kind == "by_time":
             when[name] = definition.time_field
@@ -72,6 +79,10 @@ def make_record(
                 f"v.{v}={json.dumps(ctx.options.variables.get(v))}"
                 for v in sorted(definition.reads_vars)
             )
+        through_pick = False
+        if definition.reads_picks:
+            read, through_pick = pick_reads(ctx, definition, picked)
+            reads.extend(read)
         digest = digest_of(seed, gen.name, key, name, *reads)
         digests[name] = digest
         kinds[name] = definition.kind
@@ -91,12 +102,15 @@ def make_record(
                 pins[name] = TIME_PIN + digest_of(digest, digests.get(definition.time_field, ""))
             else:
                 value = Evaluator(field_seed, context, budget).value(definition)
-                if definition.pinned or not pinned_reads.isdisjoint(pins) or (
+                if definition.pinned or through_pick or not pinned_reads.isdisjoint(pins) or (
                     not definition.reads_parent.isdisjoint(parent_pinned)
                 ):
                     pins[name] = VALUE_PIN + digest
         except ValueProblem as exc:
             ctx.field_problem(gen, key, path, str(exc))
+        if value is OMITTED:  # a copy through an optional pick that found no one
+            pins.pop(name, None)
+            continue
         values[name] = value
         if group == "fields":
             body[name] = value
@@ -104,7 +118,7 @@ def make_record(
             body.setdefault("properties", {})[name] = value
         else:
             body["owner"] = value
-    associations = resolve_associations(ctx, gen, key, parent_key, values, context, budget)
+    associations = resolve_associations(ctx, gen, key, parent_ref, context, budget, picked)
     if associations:
         body["associations"] = [item for item, _ in associations]
     draft, problems = _build(ctx, gen, key, body)
@@ -135,7 +149,9 @@ def make_record(
         if kinds.get(name) in _TIME_KINDS:
             parent_view.pop(name)  # resolved at each run: not for templates
     parent_view.update(key=key, n=n, parent=parent_key)
-    return Made(key, n, parent_key, parent_view, digests, frozenset(pins)), entry
+    made = Made(key, n, parent_key, parent_view, digests, frozenset(pins), parent_ref,
+                links(associations))
+    return made, entry
 
 
 def _check_definitions(
@@ -171,8 +187,41 @@ def _check_definitions(
         ctx.check_vars(gen, path, definition.reads_vars)
         if definition.reads_parent and parent_key is None:
             ctx.field_problem(gen, key, path, "parent is only known with for_each:")
+        for pick, read in sorted(definition.reads_picks):
+            problem = _pick_read_problem(ctx, gen, pick, read)
+            if problem:
+                ctx.field_problem(gen, key, path, problem)
         kinds[name] = definition.kind
     ctx.checked[id(definitions)] = definitions  # (kept, so the id stays its own)
+
+
+def _pick_read_problem(ctx: Context, gen: Generator, pick: str, read: str) -> str | None:
+    """What is wrong with reading ``pick.<pick>.<read>`` here, if anything."""
+    specs = {s.name: s for s in generator_picks(ctx, gen)}
+    if pick == "*":
+        return None
+    spec = specs.get(pick)
+    if spec is None:
+        hint = did_you_mean(pick, specs) or (
+            f"; picks: {', '.join(specs)}" if specs else "; name picks under picks: first"
+        )
+        return f"pick.{pick} is not a pick of this generator{hint}"
+    sources = ctx.generators_for(spec.source) if spec.source else []
+    if not read or read == "*" or not sources or (
+        offers_hand_written(ctx, spec.source) and ctx.hand.get(spec.source)
+    ):
+        return None  # (hand-written records: their fields are known only as they are read)
+    names: set[str] = {"key", "n", "parent"}
+    for source in sources:
+        for field_name, kind in ctx.kinds.get(source, {}).items():
+            if kind in _TIME_KINDS and field_name == read:
+                return (f"pick.{pick}.{read} is a generated time, resolved at each run; it "
+                        "cannot be read through a pick")
+            names.add(field_name)
+    if read not in names:
+        return (f"pick.{pick}.{read}: {spec.source} records have no field {read!r}"
+                + did_you_mean(read, sorted(names)))
+    return None
 
 
 def _build(

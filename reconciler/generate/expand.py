@@ -50,6 +50,7 @@ from reconciler.generate.inputs import (
 )
 from reconciler.generate.ordering import expansion_order, record_count, sources, within_limit
 from reconciler.generate.shapes import (
+    digest_of,
     friendly_fields,
     hand_path,
     is_glob,
@@ -58,6 +59,7 @@ from reconciler.generate.shapes import (
     make_key,
 )
 from reconciler.generate.values import ValueProblem, define
+from reconciler.generate.views import hand_view
 from reconciler.loading.issues import PathPart, did_you_mean
 from reconciler.model import SECTION_OBJECT_TYPES
 
@@ -90,6 +92,8 @@ def _run(ctx: Context) -> Expansion:
 
 def _expand_generator(ctx: Context, gen: Generator) -> None:
     definitions = _definitions(ctx, gen, gen.fields)
+    ctx.kinds[gen.name] = {name: d.kind for _, name, d, _ in definitions}
+    ctx.shapes[gen.name] = _shapes(ctx, gen, definitions)
     parents: list[tuple[str | None, dict[str, Any], dict[str, str], frozenset[str]]]
     if gen.for_each is None:
         parents = [(None, {}, {}, frozenset())]
@@ -138,6 +142,7 @@ def _expand_generator(ctx: Context, gen: Generator) -> None:
                 record_defs,
             )
             made.append(made_record)
+            ctx.made_by_ref[(gen.object_type, key)] = made_record
             records.append(entry)
     check_bodies(ctx, gen)
     for key in seen:
@@ -165,7 +170,11 @@ def _parents(
         for index, hand in enumerate(sorted(ctx.hand.get(gen.for_each, []), key=lambda r: r.key)):
             context = {"key": hand.key, "n": index + 1, "properties": dict(hand.properties)}
             digest = hashlib.sha256(json.dumps(context, sort_keys=True).encode()).hexdigest()[:12]
-            found.append((hand.key, context, {"*": digest}, frozenset()))
+            # (the digest of what a parent showed before friendly fields and its owner did:
+            # the same, so a project's values keep their pins)
+            section = gen.for_each if gen.for_each in SECTION_OBJECT_TYPES else "objects"
+            view = hand_view(hand, section, index + 1)
+            found.append((hand.key, view, {"*": digest}, frozenset()))
         found.sort(key=lambda p: p[0] or "")
     exists = gen.for_each in ctx.generators or ctx.generators_for(gen.for_each, but=gen.name)
     if not found and not exists:
@@ -178,6 +187,32 @@ def _parents(
         )
         raise Stop
     return found
+
+
+def _shapes(ctx: Context, gen: Generator, definitions: Definitions) -> dict[str, str]:
+    """How each field of the generator is made, the same digest for every record: its
+    definition (and its patches'), and the shapes of what it reads. A value read through a
+    random pick is pinned by these, never by which record was picked."""
+    from reconciler.generate.picks import group_digest
+
+    patched: dict[str, list[Any]] = {}
+    for pattern, body in sorted(gen.patches, key=lambda p: p[0]):
+        for group in ("fields", "properties"):
+            for name, raw in (body.get(group) or {}).items():
+                patched.setdefault(name, []).append([pattern, raw])
+        if "owner" in body:
+            patched.setdefault("owner", []).append([pattern, body["owner"]])
+    parent = ctx.shapes.get(gen.for_each or "", {})
+    shapes: dict[str, str] = {}
+    for _, name, definition, _ in definitions:
+        shapes[name] = digest_of(
+            gen.name, name, definition.fingerprint, patched.get(name, []),
+            [shapes.get(r, "") for r in sorted(definition.reads_fields)],
+            [parent.get(r, "hand") for r in sorted(definition.reads_parent)],
+            [ctx.options.variables.get(v) for v in sorted(definition.reads_vars)],
+            group_digest(ctx, gen, definitions) if definition.reads_picks else "",
+        )
+    return shapes
 
 
 def _definitions(

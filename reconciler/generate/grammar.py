@@ -34,6 +34,8 @@ class Generator:
     locale: str
     fields: list[tuple[str, str, Any]]  # (group "fields"/"properties"/"owner", name, raw)
     associations: list[Any]
+    #: named picks, in order: (name, {random_reference: ...} or {reference: ...})
+    picks: list[tuple[str, Any]] = field(default_factory=list)
     patches: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
     used_patches: set[str] = field(default_factory=set)
 
@@ -131,4 +133,5 @@ def _generator(
         for_each=str(body["for_each"]) if body.get("for_each") is not None else None,
         locale=str(body.get("locale") or "en_US"), fields=fields,
         associations=list(body.get("associations") or []),
+        picks=[(str(k), v) for k, v in (body.get("picks") or {}).items()],
     )

@@ -51,6 +51,9 @@ class HandRecord:
     key: str
     properties: Mapping[str, str]
     where: str  # file:line:column
+    owner: str | None = None  # its owner's email, when written as one
+    #: (type, key) of the records its associations name (``scope:`` follows them)
+    associations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

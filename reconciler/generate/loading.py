@@ -23,6 +23,7 @@ from reconciler.generate.inputs import (
     HandRecord,
     Options,
 )
+from reconciler.generate.phrases import bank_version
 from reconciler.generate.times import finalize
 from reconciler.model import calendar_is_sound
 
@@ -333,7 +334,9 @@ def generate(
     content = json.dumps(
         [EXPANSION_FORMAT, salt, seed, timezone, options.limit, sorted(options.variables.items()),
          [[number[s.file], s.generate, s.patch, s.positions] for s in sections],
-         sorted([h.object_type, h.key, sorted(h.properties.items())] for h in hand)],
+         sorted([h.object_type, h.key, sorted(h.properties.items()), h.owner,
+                 sorted(h.associations)] for h in hand),
+         bank_version()],
         sort_keys=True, default=str, separators=(",", ":"),
     ).encode()
     key = cache.key(b"generate\x00" + content) if cache is not None else ""

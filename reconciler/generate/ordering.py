@@ -8,24 +8,31 @@ upper bounds together must stay under the project's ceiling (``max_generated``).
 from __future__ import annotations
 
 from reconciler.generate.context import Context, Stop
+from reconciler.generate.evaluation import Evaluator
 from reconciler.generate.grammar import Generator
 from reconciler.generate.templates import TemplateProblem, compile_template, is_template
-from reconciler.generate.values import Definition, Evaluator, ValueProblem, define, seed_of
+from reconciler.generate.values import Definition, ValueProblem, define, seed_of
 from reconciler.loading.issues import PathPart
 
 
 def sources(ctx: Context, gen: Generator) -> list[str]:
-    """Generators this one needs first: its parent, and those it picks from."""
+    """Generators this one needs first: its parent, those it picks from, and those that
+    make the records a pick's scope names."""
     names = []
     if gen.for_each is not None:
         names.extend(ctx.generators_for(gen.for_each, but=gen.name))
+    picks = [raw for _, raw in gen.picks]
     for item in gen.associations:
         if isinstance(item, dict):
-            for value in item.values():
-                if isinstance(value, dict) and "random_reference" in value:
-                    names.extend(ctx.generators_for(str(value["random_reference"])))
-                elif isinstance(value, str) and is_template(value):
-                    pass
+            picks.extend(v for v in item.values() if isinstance(v, dict))
+    for pick in picks:
+        if not isinstance(pick, dict):
+            continue
+        if "random_reference" in pick:
+            names.extend(ctx.generators_for(str(pick["random_reference"])))
+        scope = pick.get("scope", pick.get("reference"))
+        if isinstance(scope, dict) and "type" in scope:  # {type: companies, key: ...}
+            names.extend(ctx.generators_for(str(scope["type"])))
     return sorted(set(names) - {gen.name})
 
 

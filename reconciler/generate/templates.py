@@ -28,7 +28,6 @@ objects stay in this module.
 from __future__ import annotations
 
 import operator
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from reconciler.generate.sizes import (
     percent_size,
     size_of,
 )
+from reconciler.generate.template_reads import plain_parts, reads_of, render_plain
 
 #: Longest generated value, in characters (HubSpot text properties hold 65,536).
 MAX_VALUE_CHARS = 10_000
@@ -363,11 +363,13 @@ class Template:
     _render: Callable[[Mapping[str, Any]], Iterator[str]]
     #: text and dotted names, for templates that only insert values (``{{ parent.key }}``)
     _plain: tuple[str | tuple[str, ...], ...] | None = None
+    #: (pick name, field read through it: "" for the pick itself), ``template_reads``
+    picks: frozenset[tuple[str, str]] = frozenset()
 
     def render(self, context: Mapping[str, Any], budget: Budget | None = None) -> str:
         """The template's text for ``context``; ``budget`` is the record's (else its own)."""
         if self._plain is not None:
-            fast = _render_plain(self._plain, context)
+            fast = render_plain(self._plain, context, MAX_VALUE_CHARS)
             if fast is not None:
                 return fast
         environment = _environment()
@@ -415,73 +417,14 @@ def _compile(source: str, environment: _Environment) -> Template:
     except ValueError:  # a number literal longer than int() takes
         raise TemplateProblem(f"template syntax error: a number over {MAX_INT_BITS} bits") from None
     _check_tree(tree)
-    read: dict[str, set[str]] = {"fields": set(), "parent": set(), "vars": set()}
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        target = getattr(node, "node", None)
-        if isinstance(target, nodes.Name) and target.name in read:
-            if isinstance(node, nodes.Getattr):
-                read[target.name].add(node.attr)
-            else:
-                argument = getattr(node, "arg", None)
-                if isinstance(argument, nodes.Const) and isinstance(argument.value, str):
-                    read[target.name].add(argument.value)
-    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+    read = reads_of(tree)
     tree = _Guard().visit(tree)
     tree.set_environment(environment)
     environment.budget = Budget()  # constant parts are worked out now, through the guards
     return Template(
-        source, frozenset(read["fields"]), frozenset(read["parent"]), frozenset(read["vars"]),
-        frozenset(names), environment.from_string(tree).generate, _plain_parts(source),
+        source, read.fields, read.parent, read.variables, read.names,
+        environment.from_string(tree).generate, plain_parts(source), read.picks,
     )
-
-
-_INSERT = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}")
-
-
-def _plain_parts(source: str) -> tuple[str | tuple[str, ...], ...] | None:
-    """Text and names of a template that only inserts values, else None.
-
-    Most templates are like ``Call with {{ parent.first_name }}``; rendering them through
-    Jinja2 costs a context per call (~20 us). These are rendered by lookups instead, with
-    Jinja's result (``_Environment.getattr`` also looks keys up first): a missing key or a
-    value that is not text or a whole number goes the Jinja way (``_render_plain``: None).
-    """
-    parts: list[str | tuple[str, ...]] = []
-    last = 0
-    for match in _INSERT.finditer(source):
-        parts.append(source[last:match.start()])
-        parts.append(tuple(match.group(1).split(".")))
-        last = match.end()
-    parts.append(source[last:])
-    texts = [p for p in parts if isinstance(p, str)]
-    if any("{{" in t or "{%" in t or "{#" in t or "}}" in t for t in texts):
-        return None
-    return tuple(p for p in parts if p != "")
-
-
-def _render_plain(
-    parts: tuple[str | tuple[str, ...], ...], context: Mapping[str, Any]
-) -> str | None:
-    out: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-            continue
-        value: Any = context
-        for name in part:
-            if type(value) is not dict or name not in value:
-                return None
-            value = value[name]
-        if type(value) is str:
-            out.append(value)
-        elif type(value) is int:
-            out.append(str(value))
-        else:
-            return None
-    text = "".join(out)
-    if len(text) > MAX_VALUE_CHARS:
-        return None  # Jinja's way says how it is too long
-    return text.strip()
 
 
 def _check_tree(tree: nodes.Template) -> None:

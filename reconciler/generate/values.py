@@ -10,10 +10,15 @@ A field's definition is one of (the names Snowfakery users know):
 - ``{datetime_between: {start: -30d, end: +21d, business_hours: true}}``: a time in a
   window around the run's time, resolved at each run like a relative time;
 - ``{by_time: {field: start, past: ..., future: ...}}``: one value while the record's
-  generated time is in the past, another while it is ahead.
+  generated time is in the past, another while it is ahead;
+- ``{copy: pick.contact.phone}``: a value of the parent or of a picked record, as it is
+  (``default:`` when an optional pick found no one);
+- ``{phrase: {kind: call_note, stage: qualifiedtobuy, outcome: connected}}``: words from
+  our phrase bank (``phrases``).
 
 Every random draw uses a ``random.Random`` seeded from a stable hash of the project seed,
-the generator, the record's key and the field: nothing else moves a value.
+the generator, the record's key and the field (``draws``): nothing else moves a value.
+Definitions are evaluated for one record field by ``evaluation.Evaluator``.
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ from functools import cached_property
 from typing import Any
 
 from reconciler.generate import fakes
+from reconciler.generate.draws import below, seed_of, weighted
 from reconciler.generate.templates import (
     MAX_VALUE_CHARS,
-    Budget,
     Template,
     TemplateProblem,
     compile_template,
@@ -46,10 +51,8 @@ class ValueProblem(ValueError):
     """A field definition that cannot work, or a value that could not be made."""
 
 
-def seed_of(*parts: object) -> int:
-    """A 64-bit seed from a stable hash (never ``hash()``: it changes per process)."""
-    text = "\x1f".join(str(p) for p in parts)
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+#: What a ``copy:`` of an empty optional pick makes: the field is left out.
+OMITTED: Any = type("Omitted", (), {"__repr__": lambda self: "<omitted>"})()
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,8 @@ class Window:
 @dataclass(frozen=True, eq=False)
 class Definition:
     """One checked field definition. ``kind``: literal, template, fake, choice, number,
-    time, by_time. ``literal`` values are not pinned; everything else is."""
+    time, by_time, copy, phrase. ``literal`` values are not pinned; what may change
+    under an upgrade is (``pinned``)."""
 
     kind: str
     raw: Any
@@ -81,6 +85,11 @@ class Definition:
     time_field: str = ""
     past: Definition | None = None
     future: Definition | None = None
+    #: copy: the path read (``("pick", "contact", "phone")``) and what an empty pick gives
+    path: tuple[str, ...] = ()
+    default: Definition | None = None
+    #: phrase: kind, stage, outcome and slots, each a definition of its own
+    phrase_args: tuple[tuple[str, Definition], ...] = ()
 
     @cached_property
     def pinned(self) -> bool:
@@ -91,11 +100,11 @@ class Definition:
         ``random.random()`` alone, whose sequence per seed Python guarantees. Templates that
         read pinned fields are pinned by the expansion.
         """
-        if self.kind in ("fake", "time", "by_time"):
+        if self.kind in ("fake", "time", "by_time", "phrase"):
             return True
         if self.kind == "template":
             assert self.template is not None
-            return "fake" in self.template.names
+            return not self.template.names.isdisjoint(("fake", "phrase"))
         if self.kind == "choice":
             return any(isinstance(c, Definition) and c.pinned for c in self.choices)
         return False
@@ -106,30 +115,35 @@ class Definition:
         text = json.dumps(self.raw, sort_keys=True, default=str, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def _branches(self) -> list[Definition]:
+        """The definitions inside this one (by_time's, choices, a default, arguments)."""
+        found = [d for d in (self.past, self.future, self.default) if d is not None]
+        found.extend(c for c in self.choices if isinstance(c, Definition))
+        found.extend(d for _, d in self.phrase_args)
+        return found
+
+    def _reads(self, head: str) -> set[str]:
+        """What a copy: path reads under ``head`` (``fields``, ``parent``)."""
+        return {self.path[1]} if len(self.path) > 1 and self.path[0] == head else set()
+
     @cached_property
     def reads_fields(self) -> frozenset[str]:
-        found: set[str] = set()
+        found = self._reads("fields")
         if self.template is not None:
             found |= self.template.fields
         if self.kind == "by_time":
             found.add(self.time_field)
-        for branch in (self.past, self.future):
-            if branch is not None:
-                found |= branch.reads_fields
-        for choice in self.choices:
-            if isinstance(choice, Definition):
-                found |= choice.reads_fields
+        for branch in self._branches():
+            found |= branch.reads_fields
         return frozenset(found)
 
     @cached_property
     def reads_parent(self) -> frozenset[str]:
-        found: set[str] = set()
+        found = self._reads("parent")
         if self.template is not None:
             found |= self.template.parent_fields
-        for branch in (self.past, self.future,
-                       *[c for c in self.choices if isinstance(c, Definition)]):
-            if isinstance(branch, Definition):
-                found |= branch.reads_parent
+        for branch in self._branches():
+            found |= branch.reads_parent
         return frozenset(found)
 
     @cached_property
@@ -137,14 +151,28 @@ class Definition:
         found: set[str] = set()
         if self.template is not None:
             found |= self.template.variables
-        for branch in (self.past, self.future,
-                       *[c for c in self.choices if isinstance(c, Definition)]):
-            if isinstance(branch, Definition):
-                found |= branch.reads_vars
+        for branch in self._branches():
+            found |= branch.reads_vars
+        return frozenset(found)
+
+    @cached_property
+    def reads_picks(self) -> frozenset[tuple[str, str]]:
+        """(pick, field) pairs read: ``("contact", "phone")``; ``""`` for the pick itself."""
+        found: set[tuple[str, str]] = set()
+        if len(self.path) > 1 and self.path[0] == "pick":
+            found.add((self.path[1], self.path[2] if len(self.path) > 2 else ""))
+        if self.template is not None:
+            found |= self.template.picks
+        for branch in self._branches():
+            found |= branch.reads_picks
         return frozenset(found)
 
 
-_KINDS = ("fake", "random_choice", "random_number", "datetime_between", "by_time")
+_KINDS = (
+    "fake", "random_choice", "random_number", "datetime_between", "by_time", "copy", "phrase",
+)
+#: What may stand next to a kind's own key.
+_BESIDE = {"fake": {"args", "locale"}, "copy": {"default"}}
 
 
 def define(raw: Any, default_locale: str) -> Definition:
@@ -180,7 +208,7 @@ def define(raw: Any, default_locale: str) -> Definition:
             f"unknown value kind {str(first)!r}{hint}; use one of {', '.join(_KINDS)}"
         )
     kind = kinds[0]
-    extra = set(raw) - {kind, "args", "locale"} if kind == "fake" else set(raw) - {kind}
+    extra = set(raw) - {kind} - _BESIDE.get(kind, set())
     if extra:
         raise ValueProblem(f"unexpected {', '.join(sorted(map(str, extra)))} next to {kind}:")
     body = raw[kind]
@@ -192,6 +220,10 @@ def define(raw: Any, default_locale: str) -> Definition:
         return _number(body, raw)
     if kind == "datetime_between":
         return _window(body, raw)
+    if kind == "copy":
+        return _copy(body, raw, default_locale)
+    if kind == "phrase":
+        return _phrase(body, raw, default_locale)
     return _by_time(body, raw, default_locale)
 
 
@@ -212,7 +244,8 @@ def _fake(body: Any, raw: Mapping[str, Any], default_locale: str) -> Definition:
     return Definition("fake", raw, provider=body, arguments=dict(arguments), locale=locale)
 
 
-def _weight(value: Any) -> float:
+def weight_of(value: Any) -> float:
+    """A choice's weight as written (``30%`` or a number)."""
     text = str(value).strip()
     try:
         weight = float(text[:-1]) if text.endswith("%") else float(text)
@@ -229,7 +262,7 @@ def _choice(body: Any, raw: Mapping[str, Any], default_locale: str) -> Definitio
         return Definition("choice", raw, choices=tuple(items), weights=tuple(1.0 for _ in items))
     if isinstance(body, dict) and body:
         items = [define(option, default_locale) for option in body]
-        weights = tuple(_weight(w) for w in body.values())
+        weights = tuple(weight_of(w) for w in body.values())
         if sum(weights) <= 0:
             raise ValueProblem("the weights add up to zero")
         return Definition("choice", raw, choices=tuple(items), weights=weights)
@@ -303,86 +336,45 @@ def _by_time(body: Any, raw: Mapping[str, Any], default_locale: str) -> Definiti
     return Definition("by_time", raw, time_field=str(body["field"]), past=past, future=future)
 
 
-class Evaluator:
-    """Evaluates definitions for one record field, with that field's own random stream.
+_COPY_PATH = re.compile(r"^(parent|fields)\.[A-Za-z_][A-Za-z0-9_]*$|"
+                        r"^pick\.[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
-    ``budget`` is the record's (one for all its fields: see ``templates.Budget``)."""
 
-    def __init__(
-        self, seed: int, context: Mapping[str, Any], budget: Budget | None = None
-    ) -> None:
-        self.seed = seed
-        self.context = context
-        self.budget = budget or Budget()
-        self._fakes = 0
-        self._random: random.Random | None = None
+def _copy(body: Any, raw: Mapping[str, Any], default_locale: str) -> Definition:
+    if not isinstance(body, str) or not _COPY_PATH.match(body.strip()):
+        raise ValueProblem(
+            "copy: names a value to copy: parent.<field>, pick.<name>.<field> or fields.<name>"
+        )
+    default = define(raw["default"], default_locale) if "default" in raw else None
+    if default is not None and default.kind in ("time", "by_time"):
+        raise ValueProblem("copy: default: is a value, not a time")
+    return Definition("copy", raw, path=tuple(body.strip().split(".")), default=default)
 
-    @property
-    def random(self) -> random.Random:
-        # Made on first use: seeding costs microseconds, and most values draw nothing.
-        if self._random is None:
-            self._random = random.Random(self.seed)
-        return self._random
 
-    def value(self, definition: Definition) -> Any:
-        try:
-            return self._value(definition)
-        except TemplateProblem as exc:
-            raise ValueProblem(str(exc)) from None
+def _phrase(body: Any, raw: Mapping[str, Any], default_locale: str) -> Definition:
+    from reconciler.generate import phrases
 
-    def _value(self, definition: Definition) -> Any:
-        kind = definition.kind
-        if kind == "literal":
-            return definition.raw
-        if kind == "fake":
-            return self.fake(definition.provider, definition.arguments or {}, definition.locale)
-        if kind == "choice":
-            return self._value(definition.choices[weighted(self.random, definition.weights)])
-        if kind == "number":
-            steps = int((definition.high - definition.low) // definition.step)
-            number = definition.low + below(self.random, steps + 1) * definition.step
-            return int(number) if float(number).is_integer() else round(number, 6)
-        if kind == "template":
-            assert definition.template is not None
-            context = dict(self.context)
-            context.update(
-                fake=self._template_fake,
-                random_choice=self._template_choice,
-                random_number=self._template_number,
-            )
-            return definition.template.render(context, self.budget)
-        raise ValueProblem(f"a {kind} value cannot be used here")
-
-    def fake(self, provider: str, arguments: Mapping[str, Any], locale: str) -> Any:
-        """One Faker value; the time it takes counts towards the record's budget."""
-        self._fakes += 1
-        try:
-            value = fakes.fake(provider, arguments, locale, seed_of(self.seed, self._fakes))
-        except fakes.FakeError as exc:
-            raise ValueProblem(str(exc)) from None
-        if arguments:
-            self.budget.check_time()  # arguments are what can make a call slow
-        else:
-            self.budget.tick()
-        if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
-            raise ValueProblem(f"fake {provider} made a value over {MAX_VALUE_CHARS} characters")
-        return value
-
-    def _template_fake(self, provider: str, **arguments: Any) -> Any:
-        try:
-            return self.fake(str(provider), arguments, str(self.context.get("locale", "en_US")))
-        except ValueProblem as exc:
-            raise TemplateProblem(str(exc)) from None  # said as it is, not as a Python error
-
-    def _template_choice(self, *options: Any) -> Any:
-        if not options:
-            raise ValueProblem("random_choice() needs at least one option")
-        return options[below(self.random, len(options))]
-
-    def _template_number(self, low: int, high: int) -> int:
-        if int(high) < int(low):
-            raise ValueProblem(f"random_number({low}, {high}): the second is below the first")
-        return int(low) + below(self.random, int(high) - int(low) + 1)
+    arguments = {"kind": body} if isinstance(body, str) else body
+    if not isinstance(arguments, dict) or "kind" not in arguments:
+        raise ValueProblem(
+            "phrase: takes a kind (phrase: call_note), or {kind: ..., stage: ..., outcome: ...}"
+            " and slots (contact, company, product, owner_first)"
+        )
+    parts = tuple((str(k), define(v, default_locale)) for k, v in arguments.items())
+    for name, part in parts:
+        if part.kind not in ("literal", "template"):
+            raise ValueProblem(f"phrase: {name}: is text or a template")
+    literal = {k: str(d.raw) for k, d in parts if d.kind == "literal"}
+    if "kind" not in literal:
+        raise ValueProblem("phrase: kind: is one of the bank's kinds, not a template")
+    try:
+        phrases.check(
+            literal["kind"], literal.get("stage"), literal.get("outcome"),
+            {k: "" for k, _ in parts if k not in ("kind", "stage", "outcome")},
+        )
+    except phrases.PhraseProblem as exc:
+        raise ValueProblem(str(exc)) from None
+    return Definition("phrase", raw, phrase_args=parts)
 
 
 def time_pick(seed: int, window: Window) -> tuple[float, int]:
@@ -391,18 +383,7 @@ def time_pick(seed: int, window: Window) -> tuple[float, int]:
     return rng.random(), below(rng, BUSINESS_SLOTS if window.business_hours else _ALL_DAY_SLOTS)
 
 
-def below(rng: random.Random, count: int) -> int:
-    """A whole number in [0, count) from ``rng.random()`` alone (stable across Pythons;
-    ``randrange`` and ``choices`` are not promised to be)."""
-    return min(int(rng.random() * count), count - 1)
-
-
-def weighted(rng: random.Random, weights: tuple[float, ...]) -> int:
-    """An index drawn with ``weights``, from ``rng.random()`` alone."""
-    point = rng.random() * sum(weights)
-    total = 0.0
-    for index, weight in enumerate(weights):
-        total += weight
-        if point < total:
-            return index
-    return len(weights) - 1
+__all__ = [
+    "OMITTED", "Definition", "ValueProblem", "Window", "below", "define", "seed_of",
+    "time_pick", "weight_of", "weighted",
+]

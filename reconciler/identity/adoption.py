@@ -112,7 +112,7 @@ def _record_existing_associations(
     digests = digests or {}
     wanted: dict[tuple[str, str], list[str]] = defaultdict(list)
     for address in addresses:
-        record = desired.records.get(address)
+        record = _wanted_as(desired, address)
         if record is None:
             continue
         digest = digests.get(address)
@@ -129,7 +129,8 @@ def _record_existing_associations(
     for address, pairs in existing.items():
         recorded = state.records[address]
         found: list[AppliedAssociation] = []
-        for ref in desired.records[address].associations:  # in the spec's order
+        wanted_as = _wanted_as(desired, address)
+        for ref in wanted_as.associations if wanted_as is not None else ():  # spec's order
             to_id = ref.to_id
             if to_id is None and ref.to_address in state.records:
                 to_id = state.records[str(ref.to_address)].id
@@ -311,13 +312,25 @@ def _adopt_found(
     for address, (object_type, remote) in sorted(found.items()):
         if address in state.records or (object_type, remote.id) in managed_ids:
             continue
-        state.records[address] = _adopted_record(desired.records.get(address), object_type, remote)
+        state.records[address] = _adopted_record(_wanted_as(desired, address), object_type,
+                                                 remote)
         adopted.append(Adopted(address, remote.id))
         digest = decode_digest(remote.properties.get(DIGEST_PROPERTY))
         if digest is not None:
             digests[address] = digest
     _record_existing_associations(client, desired, state, [a.address for a in adopted], digests)
     return tuple(adopted)
+
+
+def _wanted_as(desired: DesiredState, address: str) -> DesiredRecord | None:
+    """The spec's record for a found address: its own, or, for an address a ``moved:``
+    entry moves, the record at its new address (whose properties the state must know, or
+    the plan after the move would rewrite every one of them as if it were empty)."""
+    record = desired.records.get(address)
+    refactor = desired.refactors.get(address)
+    if record is None and refactor is not None and refactor.to is not None:
+        record = desired.records.get(refactor.to)
+    return record
 
 
 def _properties_by_type(desired: DesiredState) -> dict[str, list[str]]:

@@ -34,7 +34,7 @@ from reconciler.loading.project_settings import (
     project_settings,
 )
 from reconciler.loading.refactors import check_refactors
-from reconciler.loading.rows import COLUMN, KEY, LINE, PROPS, TYPE
+from reconciler.loading.rows import ASSOC, COLUMN, KEY, LINE, OWNER_EMAIL, PROPS, TYPE
 from reconciler.loading.spec_file import FileResult, load_file
 from reconciler.loading.times import format_wire_time
 from reconciler.model import DesiredState, ProjectSettings
@@ -136,7 +136,10 @@ def _generated(
 ) -> Generated:
     """The records of the project's generators (``reconciler.generate``), for this run."""
     hand = [
-        HandRecord(row[TYPE], row[KEY], row[PROPS], f"{r.display}:{row[LINE]}:{row[COLUMN]}")
+        HandRecord(
+            row[TYPE], row[KEY], row[PROPS], f"{r.display}:{row[LINE]}:{row[COLUMN]}",
+            row[OWNER_EMAIL], tuple((a[0], a[1]) for a in row[ASSOC] if a[1] is not None),
+        )
         for r in results for row in r.rows
     ]
     generation = settings.generation

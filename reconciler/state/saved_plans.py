@@ -1,5 +1,6 @@
 """Saved plans (``plan --out``, ``apply --plan``): written never over a state file, and
-read back only when they follow from the state they name.
+read back only when they follow from the state they name (and, checked by
+``applying.still_holds`` before anything is written, from the portal where they touch it).
 """
 
 from __future__ import annotations
@@ -102,6 +103,17 @@ def load_saved_plan(path: Path, state: State, target: Target, desired: DesiredSt
             f"{_some(problems)}. Make a new plan with `reconciler plan --out FILE`"
         )
     return saved
+
+
+def refuse_stale(path: Path, portal_changes: list[str]) -> None:
+    """Refuse a saved plan the portal no longer bears out where it touches it (what changed,
+    one line each: ``applying.still_holds.portal_changes``); nothing has been written."""
+    if portal_changes:
+        raise StateError(
+            f"{path} no longer holds: the portal changed where the plan touches it since it "
+            f"was made, so nothing was applied: {_some(portal_changes)}. Make a new plan with "
+            "`reconciler plan --out FILE` (and have it reviewed)"
+        )
 
 
 def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str]:

@@ -117,10 +117,12 @@ def apply_targets(
     progress: ProgressFactory | None = None,
     stop: threading.Event | None = None,
     saved_plan: Path | None = None,
+    check_only: bool = False,
 ) -> list[TargetResult[ApplyOutcome]]:
     """``apply_target`` for each target, with one ``confirm`` for every plan that has
     changes (called in the caller's thread, so it may prompt). ``saved_plan``: apply this
-    plan instead of making one (a run over one target)."""
+    plan instead of making one (a run over one target); ``check_only``: only check that it
+    still holds."""
     if saved_plan is not None and any(options.only for options in runs):
         raise ConfigError(
             "--only limits the plan apply makes; a saved plan is applied as it is. Make the "
@@ -133,7 +135,7 @@ def apply_targets(
     def one(index: int, ask: Callable[[Plan], bool]) -> None:
         try:
             outcome = apply_target(loaded[index], runs[index], confirm=ask, progress=progress,
-                                   stop=stop, saved_plan=saved_plan)
+                                   stop=stop, saved_plan=saved_plan, check_only=check_only)
             results[index] = TargetResult(names[index], outcome)
         except Exception as error:  # noqa: BLE001 - kept with the target
             results[index] = TargetResult(names[index], None, error)

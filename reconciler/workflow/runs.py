@@ -15,12 +15,13 @@ from pathlib import Path
 
 from reconciler.applying.apply import apply_plan
 from reconciler.applying.run import ApplyResult
+from reconciler.applying.still_holds import portal_changes
 from reconciler.hubspot.budget import check_daily_budget, daily_remaining
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.refresh import RefreshReport
 from reconciler.planning.changes import Plan
 from reconciler.settings import Target
-from reconciler.state.saved_plans import load_saved_plan
+from reconciler.state.saved_plans import load_saved_plan, refuse_stale
 from reconciler.workflow.options import LoadedTarget, RunOptions
 from reconciler.workflow.plans import make_plan, release_excluded
 from reconciler.workflow.portal import connect
@@ -60,6 +61,8 @@ class ApplyOutcome:
     released: tuple[str, ...] = ()
     #: creates --only did not name but the records it names need
     needed: tuple[str, ...] = ()
+    #: apply --plan --check: the saved plan still holds; nothing was applied
+    checked: bool = False
 
 
 def plan_target(loaded: LoadedTarget, options: RunOptions) -> PlanOutcome:
@@ -85,9 +88,12 @@ def apply_target(
     progress: ProgressFactory | None = None,
     stop: threading.Event | None = None,
     saved_plan: Path | None = None,
+    check_only: bool = False,
 ) -> ApplyOutcome:
-    """Recover an interrupted apply, plan (or load a saved plan), confirm, and apply. The
-    caller holds the state's lock; the state is saved after every batch."""
+    """Recover an interrupted apply, plan (or load a saved plan, refused unless it still
+    holds on the state and the portal), confirm, and apply. The caller holds the state's
+    lock; the state is saved after every batch. ``check_only`` (with ``saved_plan``): stop
+    once the plan is known to hold, before anything is written."""
     desired, target, store = loaded.desired, loaded.target, loaded.store
     grace = options.grace_seconds(target)
     stopped = stop.is_set if stop is not None else (lambda: False)
@@ -113,6 +119,9 @@ def apply_target(
         needed: tuple[str, ...] = ()
         if saved_plan is not None:
             the_plan = load_saved_plan(saved_plan, state, target, desired)
+            refuse_stale(saved_plan, portal_changes(
+                client, the_plan, state, desired, grace_seconds=grace, stopped=stopped,
+            ))
             state.owners.update(the_plan.owners)
         else:
             made = make_plan(loaded, state, options, client, released=released, stopped=stopped)
@@ -122,6 +131,8 @@ def apply_target(
             the_plan, daily_remaining(client, the_plan),
             ignore=options.ignore_daily_budget, target=target.name,
         )
+        if check_only:
+            return ApplyOutcome(the_plan, target, None, tuple(recovered), checked=True)
         if not the_plan.has_changes:
             learned = (state.portal_id, state.owners) != known  # kept for offline plans
             if recovered or released or (learned and store.exists()):

@@ -3,14 +3,14 @@
 A fresh folder gets ``reconciler.yaml`` (a name and the project's identity, commented), a
 ``.gitignore`` for ``.reconciler/``, a commented example spec that validates, with schema
 modelines pointing at the schemas written next to it, and with ``gitops`` the CI workflow
-of ``examples/gitops`` for the project's targets. An existing project gets what it lacks:
-its id (``reconciler.identity.project_id``), the ``.gitignore`` entry, the workflow; files already
-there are never overwritten.
+of ``examples/gitops`` (the same for any number of targets: its matrix is computed from
+``reconciler.yaml``) and the ``requirements.txt`` that pins the reconciler's version. An
+existing project gets what it lacks: its id (``reconciler.identity.project_id``), the
+``.gitignore`` entry, the workflow; files already there are never overwritten.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,8 +23,10 @@ from reconciler.identity.project_id import (
     new_project_id,
     plain,
 )
+from reconciler.workflow.target_list import ListedTarget, list_targets
 
 WORKFLOW_PATH = Path(".github") / "workflows" / "reconcile.yml"
+REQUIREMENTS = Path("requirements.txt")
 EXAMPLE_SPEC = "example.yaml"
 SCHEMAS = Path("schemas")
 
@@ -56,8 +58,10 @@ _TARGETS_COMMENTED = """\
 """
 
 _TARGETS_GITOPS = """\
-  # The developer sandbox CI applies to on every merge to main (its token: a repository
-  # secret of the same name).
+  # Every target below is a job of the CI workflow (add as many as you have portals): its
+  # token comes from the repository secret named like token_env (write, for applies) and
+  # from <TARGET>_READ_TOKEN (read-only, for pull-request plans and drift).
+  # A developer sandbox, applied to on every merge to main.
   sandbox:
     token_env: HUBSPOT_SANDBOX_TOKEN
     # portal_id: 12345678      # optional: refuse to run against any other portal
@@ -113,6 +117,8 @@ class ScaffoldOutcome:
     kept: tuple[Path, ...]
     #: the project had its id already (only the missing pieces were added)
     had_id: bool
+    #: --gitops: the targets the workflow runs for, with the secrets each needs
+    ci_targets: tuple[ListedTarget, ...] = ()
 
 
 def init_project(root: Path, *, name: str | None = None, gitops: bool = False) -> ScaffoldOutcome:
@@ -126,6 +132,9 @@ def init_project(root: Path, *, name: str | None = None, gitops: bool = False) -
     kept: list[Path] = []
     existing = next((root / n for n in PROJECT_FILES if (root / n).is_file()), None)
     had_id = False
+    ci_targets: tuple[ListedTarget, ...] = ()
+    if gitops and existing is not None:  # refused before anything is written
+        ci_targets = _ci_targets(root)
     if existing is None:
         project_file = root / PROJECT_FILES[0]
         name = name or root.resolve().name or "project"
@@ -153,16 +162,18 @@ def init_project(root: Path, *, name: str | None = None, gitops: bool = False) -
     if outcome != "unchanged":
         written.append((root / ".gitignore", outcome))
     if gitops:
-        workflow = root / WORKFLOW_PATH
-        if workflow.exists():
-            kept.append(workflow)
-        else:
-            text = gitops_workflow(_targets(root))
-            workflow.parent.mkdir(parents=True, exist_ok=True)
-            workflow.write_text(text, encoding="utf-8")
-            written.append((workflow, "created"))
+        ci_targets = ci_targets or _ci_targets(root)
+        for relative, text in ((WORKFLOW_PATH, workflow_template()),
+                               (REQUIREMENTS, requirements_template())):
+            path = root / relative
+            if path.exists():
+                kept.append(path)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            written.append((path, "created"))
     return ScaffoldOutcome(root, project_file, project_id, name, tuple(written), tuple(kept),
-                           had_id)
+                           had_id, ci_targets)
 
 
 def _has_spec(root: Path) -> bool:
@@ -197,69 +208,27 @@ def _name_and_id(path: Path, root: Path) -> tuple[str, str]:
 
 
 def workflow_template() -> str:
-    """``examples/gitops/.github/workflows/reconcile.yml``, as shipped in the package."""
-    return (resources.files("reconciler") / "templates" / "reconcile.yml").read_text("utf-8")
+    """``examples/gitops/.github/workflows/reconcile.yml``, as shipped in the package. The
+    same for every project: its job matrix comes from ``reconciler targets --json``."""
+    return _template("reconcile.yml")
 
 
-@dataclass(frozen=True, slots=True)
-class _Role:
-    name: str
-    token_env: str
+def requirements_template() -> str:
+    """``examples/gitops/requirements.txt``: the one pin of the reconciler's version, which
+    the workflow and people install the same way."""
+    return _template("requirements.txt")
 
 
-def _targets(root: Path) -> tuple[_Role, _Role]:
-    """The target CI applies to on merge (the first unprotected one but ``local``) and the
-    protected one applied to after approval (the first protected one)."""
+def _template(name: str) -> str:
+    return (resources.files("reconciler") / "templates" / name).read_text("utf-8")
+
+
+def _ci_targets(root: Path) -> tuple[ListedTarget, ...]:
+    """The targets the workflow will run for (every one but ``local``), refused with what
+    to rename if one cannot run in CI."""
     from reconciler.loading.project_settings import load_project_settings
-    from reconciler.settings import DEFAULT_TOKEN_ENV
 
-    settings = load_project_settings(root)
-    merge: _Role | None = None
-    approved: _Role | None = None
-    for target_name, raw in settings.targets.items():
-        if target_name == "local":
-            continue
-        role = _Role(target_name, str(raw.get("token_env") or DEFAULT_TOKEN_ENV))
-        if raw.get("protected"):
-            approved = approved or role
-        else:
-            merge = merge or role
-    if merge is None or approved is None:
-        raise ConfigError(
-            "--gitops needs two targets in reconciler.yaml besides local: one CI applies to on "
-            "every merge (not protected) and one protected, applied after a reviewer approves "
-            "(see examples/gitops/reconciler.yaml); add them, then run `reconciler init "
-            "--gitops` again"
-        )
-    if merge.token_env == approved.token_env:
-        raise ConfigError(
-            f"targets {merge.name} and {approved.name} both read their token from "
-            f"{merge.token_env}; give each its own token_env (CI keeps one secret per portal)"
-        )
-    return merge, approved
+    return tuple(t for t in list_targets(load_project_settings(root)) if not t.local)
 
 
-def gitops_workflow(roles: tuple[_Role, _Role]) -> str:
-    """The example workflow with the example's targets (sandbox, production) and their
-    token variables replaced by this project's."""
-    merge, approved = roles
-    names = {"sandbox": merge.name, "production": approved.name}
-    tokens = {
-        "HUBSPOT_PRODUCTION_READ_TOKEN": _read_secret(approved.token_env),
-        "HUBSPOT_PRODUCTION_TOKEN": approved.token_env,
-        "HUBSPOT_SANDBOX_TOKEN": merge.token_env,
-    }
-    text = re.sub(
-        r"\b(HUBSPOT_PRODUCTION_READ_TOKEN|HUBSPOT_PRODUCTION_TOKEN|HUBSPOT_SANDBOX_TOKEN)\b",
-        lambda m: tokens[m.group(1)], workflow_template(),
-    )
-    return re.sub(r"(?<!\w)(sandbox|production)(?!\w)", lambda m: names[m.group(1)], text)
-
-
-def _read_secret(token_env: str) -> str:
-    """The secret for plans of the protected portal (a read-only token, by convention)."""
-    stem = token_env[: -len("_TOKEN")] if token_env.endswith("_TOKEN") else token_env
-    return f"{stem}_READ_TOKEN"
-
-
-__all__ = ["ScaffoldOutcome", "gitops_workflow", "init_project", "workflow_template"]
+__all__ = ["ScaffoldOutcome", "init_project", "requirements_template", "workflow_template"]

@@ -1,18 +1,21 @@
-"""The GitOps example, driven as its workflow runs it: every job starts from a fresh
-checkout (no state file survives between jobs), rebuilds its state from the portal, and
-runs the workflow's own `reconciler` commands. Two portals (sandbox, and production:
-protected, taking only accounts/northwind.yaml), search lag on, both on one fake clock
-(``tests/helpers.FakeClock``) with the CLI: the lag and the grace are waited out in no time.
+"""The GitOps example, driven as GitHub runs its workflow (``tests.targets.actions_runner``):
+every job starts from a fresh checkout (no state file survives between jobs), rebuilds its
+state from the portal, and runs the workflow's own steps. Two portals (sandbox, and
+production: protected, taking only accounts/northwind.yaml), search lag on, both on one
+fake clock (``tests/helpers.FakeClock``) with the CLI: the lag and the grace are waited out
+in no time.
 
-The sequence: a pull request's plan, the merge's applies, a merge with nothing new, a
-`moved:` pull request, a record removed with `removed:` (on the protected target too:
-never stuck), and a `state mv` run locally followed by a stateless CI apply.
+The sequence, each change a pull request (read-only plans) and its merge (the reviewed
+plans applied), each followed by a push that plans again and finds nothing to do: the
+first seed, a `moved:` pull request, a record removed with `removed:` (on the protected
+target too: never stuck), and a `state mv` run locally.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +26,18 @@ from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.embedded import Emulator, start_emulator
 from reconciler.loading.project_settings import load_project_settings
 from tests.helpers import stored
-from tests.manage.test_gitops import GITOPS, WORKFLOW, _shell_commands, _yaml
+from tests.manage.test_gitops import GITOPS
 from tests.refactors.conftest import PRODUCTION_PORTAL, PRODUCTION_TOKEN
+from tests.targets.actions_runner import Actions
+from tests.targets.github_fake import FakeGitHub
 
 pytestmark = pytest.mark.fake_clock
 
 LAG = 0.5
 TYPES = ("companies", "contacts", "deals", "meetings", "calls")
-Ci = Callable[..., list[tuple[list[str], int, str, str]]]
+#: a private app with read scopes only (the workflow's <TARGET>_READ_TOKEN)
+READ_SCOPES = ("crm.objects.contacts.read", "crm.objects.companies.read",
+               "crm.objects.deals.read", "crm.objects.owners.read", "oauth")
 
 
 def _ids(emulator: Any) -> dict[str, str]:
@@ -73,49 +80,53 @@ def repo(tmp_path: Path, emulator: Any, production: Any, monkeypatch: pytest.Mon
     text = text.replace(f"portal_id: {PRODUCTION_PORTAL}", f"portal_id: {PRODUCTION_PORTAL}\n"
                         f"    base_url: {production.base_url}")
     project_file.write_text(text)
-    monkeypatch.setenv("HUBSPOT_SANDBOX_TOKEN", emulator.token)
-    monkeypatch.setenv("HUBSPOT_PRODUCTION_TOKEN", production.token)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("HUBSPOT_BASE_URL", raising=False)
-    monkeypatch.chdir(root)  # the workflow runs in the checkout, without --project
     for emu in (emulator, production):
         emu.set_config(search_lag_seconds=LAG)
     return root
 
 
 @pytest.fixture
-def ci(repo: Path, emulator: Emulator, capsys: pytest.CaptureFixture[str]) -> Ci:
-    """Run one job of the workflow: its `reconciler` commands, in order, from a checkout
-    with no state file. Returns (argv, exit code, stdout, stderr) per command."""
-    workflow = _yaml(WORKFLOW)
+def ci(repo: Path, emulator: Emulator, production: Emulator,
+       tmp_path: Path) -> Iterator[Callable[..., tuple[str, str, dict[str, str]]]]:
+    """A pull request with the repo as it is now (its plans made with read-only tokens),
+    then its merge; or, with ``reviewed=False``, a push to main without one (which plans
+    again, and waits for approval if there is anything to apply). Returns what the push's
+    apply jobs printed (sandbox, production) and the pull request's comments."""
+    github = FakeGitHub()
+    actions = Actions(repo / ".github" / "workflows" / "reconcile.yml", repo,
+                      tmp_path / "actions", github, emulator.clock)
+    secrets = {"HUBSPOT_SANDBOX_TOKEN": emulator.token, "SANDBOX_READ_TOKEN": emulator.token,
+               "HUBSPOT_PRODUCTION_TOKEN": production.token,
+               "PRODUCTION_READ_TOKEN": production.token}
+    shas = count(1)
 
-    def job(name: str, target: str | None = None) -> list[tuple[list[str], int, str, str]]:
-        shutil.rmtree(repo / ".reconciler" / "state", ignore_errors=True)  # a fresh runner
-        emulator.clock.sleep(LAG)  # one job starts after the last one ended, later than the lag
-        ran = []
-        for step in workflow["jobs"][name]["steps"]:
-            script = step.get("run", "")
-            if target is not None:
-                script = script.replace("${{ matrix.target }}", target)
-            for argv in _shell_commands(script):
-                if argv[0] != "reconciler":
-                    continue
-                code = main(argv[1:], clock=emulator.clock)
-                captured = capsys.readouterr()
-                ran.append((argv, code, captured.out, captured.err))
-                if code not in (0, 2):
-                    raise AssertionError(f"{' '.join(argv)} exited {code}:\n"
-                                         f"{captured.out}{captured.err}")
-        return ran
+    def push(reviewed: bool = True) -> tuple[str, str, dict[str, str]]:
+        n = next(shas)
+        comments: dict[str, str] = {}
+        if reviewed:
+            number = github.open_pull_request(f"head-{n}")
+            for emu in (emulator, production):
+                emu.set_config(scopes=READ_SCOPES)
+            pr = actions.run("pull_request", sha=f"head-{n}", pull_request=number,
+                             secrets=secrets)
+            for emu in (emulator, production):
+                emu.set_config(scopes=None)
+            assert all(leg.result == "success" for leg in pr.legs if leg.result != "skipped")
+            github.merge(number, f"merge-{n}")
+            comments = github.pulls[number].comments
+        merge = actions.run("push", sha=f"merge-{n}", secrets=secrets)
+        legs = [merge.leg("apply", "sandbox"), merge.leg("apply-protected", "production")]
+        for leg in legs:
+            assert leg.result == "success", leg.log
+            # a merge applies the reviewed plan; a push without one found nothing to do
+            assert not leg.ran("reconciler", "plan") if reviewed else (
+                "Nothing to apply" in leg.summary), leg.log
+        return legs[0].log, legs[1].log, comments
 
-    return job
-
-
-def _merge(ci: Ci) -> tuple[str, str]:
-    """The push to main: apply to sandbox, then (approved) to production."""
-    sandbox = "".join(out for *_, out, _ in ci("apply"))
-    production = "".join(out for *_, out, _ in ci("apply-production"))
-    return sandbox, production
+    yield push
+    actions.close()
 
 
 def _edit(repo: Path, name: str, edit: Callable[[str], str]) -> None:
@@ -124,35 +135,31 @@ def _edit(repo: Path, name: str, edit: Callable[[str], str]) -> None:
 
 
 def test_the_gitops_example_through_pull_requests_and_merges(
-    repo: Path, ci: Ci, emulator: Any, production: Any, capsys: pytest.CaptureFixture[str]
+    repo: Path, ci: Callable[..., tuple[str, str, dict[str, str]]], emulator: Any,
+    production: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert load_project_settings(repo).id is not None  # what `reconciler init` gave it
 
-    # 1. a pull request: validate, plan both targets (markdown for the comment, full plan)
-    ci("validate")
-    for target in ("sandbox", "production"):
-        plan_md = next(out for argv, _, out, _ in ci("plan", target) if "markdown" in argv)
-        assert "to create" in plan_md
-    assert _count(emulator) == 0 and _count(production) == 0  # plans write nothing
-
-    # 2. the merge: everything to sandbox, the showcase account to production
-    sandbox, prod = _merge(ci)
+    # 1. the first pull request (plans both targets, writes nothing), and its merge:
+    # everything to sandbox, the showcase account to production
+    sandbox, prod, comments = ci()
+    assert "to create" in comments["reconciler-plan-sandbox"]
     assert "15 created" in sandbox and "7 created" in prod, sandbox + prod
     sandbox_ids, production_ids = _ids(emulator), _ids(production)
     assert len(sandbox_ids) == 15 and len(production_ids) == 7
 
-    # 3. another merge with nothing new: no duplicate, nothing undone
-    sandbox, prod = _merge(ci)
+    # 2. another push with nothing new: no duplicate, nothing undone
+    sandbox, prod, _ = ci(reviewed=False)
     assert "created" not in sandbox and "created" not in prod, sandbox + prod
     assert _ids(emulator) == sandbox_ids and _ids(production) == production_ids
 
-    # 4. a pull request renames a key, with a moved: entry: kept, not re-created
+    # 3. a pull request renames a key, with a moved: entry: kept, not re-created
     _edit(repo, "northwind.yaml", lambda t: t.replace("nw-jane-doe", "nw-jane") + (
         "\nmoved:\n  - from: contacts/nw-jane-doe\n    to: contacts/nw-jane\n"))
-    plan_txt = "".join(out for argv, _, out, _ in ci("plan", "production"))
-    assert "contacts/nw-jane" in plan_txt and "1 to move" in plan_txt
-    assert "0 to create" in plan_txt and "0 to archive" in plan_txt
-    sandbox, prod = _merge(ci)
+    sandbox, prod, comments = ci()
+    shown = comments["reconciler-plan-production"].replace("\\", "")
+    assert "contacts/nw-jane (move from contacts/nw-jane-doe)" in shown or (
+        "| move |" in shown or "1 to move" in shown), shown
     assert "1 moved" in sandbox and "1 moved" in prod, sandbox + prod
     project_id = load_project_settings(repo).marker_id
     for emu, before in ((emulator, sandbox_ids), (production, production_ids)):
@@ -161,34 +168,37 @@ def test_the_gitops_example_through_pull_requests_and_merges(
         assert after[new] == before[old] and old not in after
         assert set(after.values()) == set(before.values())  # the same records
     sandbox_ids, production_ids = _ids(emulator), _ids(production)
-    sandbox, prod = _merge(ci)  # the entry stays in the spec: nothing more to do
+    sandbox, prod, _ = ci(reviewed=False)  # the entry stays in the spec: nothing more to do
     assert "Apply complete" not in sandbox + prod, sandbox + prod
     assert _ids(emulator) == sandbox_ids and _ids(production) == production_ids
 
-    # 5. a record removed from the spec with removed:, on the protected target too
+    # 4. a record removed from the spec with removed:, on the protected target too
     call = f"{project_id}:calls/northwind-intro-call"
     call_ids = (sandbox_ids[call], production_ids[call])
     _edit(repo, "northwind.yaml", lambda t: t[: t.index("calls:")] + t[t.index("\nmoved:"):]
           + "removed: [calls/northwind-intro-call]\n")
-    sandbox, prod = _merge(ci)
+    sandbox, prod, _ = ci()
     assert "1 released" in sandbox and "1 released" in prod, sandbox + prod
     for emu, call_id in zip((emulator, production), call_ids, strict=True):
         assert call not in _ids(emu)
         assert call_id in {str(r["id"]) for r in stored(emu, "calls")}  # never archived
-    for _ in range(2):  # and later merges to the protected target keep working
-        sandbox, prod = _merge(ci)
-        assert "Apply complete" not in sandbox + prod, sandbox + prod
+    sandbox, prod, _ = ci(reviewed=False)  # and later pushes to the protected one keep working
+    assert "Apply complete" not in sandbox + prod, sandbox + prod
 
-    # 6. a key renamed without an entry, and `state mv` run locally (portal and state)
+    # 5. a key renamed without an entry, and `state mv` run locally (portal and state)
     sandbox_ids, production_ids = _ids(emulator), _ids(production)
     _edit(repo, "northwind.yaml", lambda t: t.replace("northwind-kickoff", "nw-kickoff"))
+    monkeypatch.setenv("HUBSPOT_SANDBOX_TOKEN", emulator.token)
+    monkeypatch.setenv("HUBSPOT_PRODUCTION_TOKEN", production.token)
     for target in ("sandbox", "production"):
-        assert main(["state", "rebuild", "--target", target], clock=emulator.clock) == 0
+        assert main(["state", "rebuild", "--project", str(repo), "--target", target],
+                    clock=emulator.clock) == 0
         assert main(["state", "mv", "meetings/northwind-kickoff", "meetings/nw-kickoff",
-                     "--target", target, "--auto-approve"], clock=emulator.clock) == 0
+                     "--project", str(repo), "--target", target, "--auto-approve"],
+                    clock=emulator.clock) == 0
     local = capsys.readouterr().out
     assert local.count("1 moved") == 2, local
-    sandbox, prod = _merge(ci)  # the next stateless CI apply: nothing to do
+    sandbox, prod, _ = ci(reviewed=False)  # the next stateless CI run: nothing to do
     assert "Apply complete" not in sandbox + prod, sandbox + prod
     for emu, before in ((emulator, sandbox_ids), (production, production_ids)):
         after = _ids(emu)

@@ -12,7 +12,15 @@ from reconciler.cli.base import main
 from reconciler.loading.project_settings import load_project_settings
 from reconciler.workflow.scaffold import workflow_template
 from tests.helpers import Run, stored, write_project
-from tests.manage.test_gitops import WORKFLOW, _yaml, check_command_line, reconciler_commands
+from tests.manage.test_gitops import (
+    GITOPS,
+    WORKFLOW,
+    _yaml,
+    check_command_line,
+    reconciler_commands,
+)
+
+REQUIREMENTS = GITOPS / "requirements.txt"
 
 
 @pytest.fixture
@@ -59,34 +67,40 @@ def test_init_scaffolds_a_project_that_validates_and_applies(
     assert code == 1 and "already has an id" in err
 
 
-def test_init_gitops_writes_the_example_workflow_for_the_projects_targets(
+def test_init_gitops_writes_the_one_workflow_for_any_number_of_targets(
     tmp_path: Path, offline: Run
 ) -> None:
     root = tmp_path / "fresh"
-    assert offline("init", "--project", root, "--gitops")[0] == 0
+    code, out, err = offline("init", "--project", root, "--gitops")
+    assert code == 0, err
     workflow = root / ".github" / "workflows" / "reconcile.yml"
-    # a new project gets the example's targets, so its workflow is the example's
     assert workflow.read_text() == WORKFLOW.read_text()
+    assert (root / "requirements.txt").read_text() == REQUIREMENTS.read_text()
+    assert "SANDBOX_READ_TOKEN" in out and "HUBSPOT_PRODUCTION_TOKEN" in out, out
     targets = load_project_settings(root).targets
     assert targets["production"]["protected"] is True and "sandbox" in targets
     assert offline("validate", root)[0] == 0
 
+    # the workflow's matrix comes from reconciler.yaml: the same file for any targets
     other = write_project(tmp_path / "other", {"reconciler.yaml": """\
         name: other
         targets:
-          staging:
-            token_env: STAGING_TOKEN
+          staging-a:
+            token_env: STAGING_A_TOKEN
+          staging-b:
+            token_env: STAGING_B_TOKEN
+          staging-c:
+            token_env: STAGING_C_TOKEN
           live:
             token_env: LIVE_TOKEN
             protected: true
         """})
     code, out, err = offline("init", other, "--gitops")
     assert code == 0, err
-    text = (other / ".github" / "workflows" / "reconcile.yml").read_text()
-    assert "sandbox" not in text and "production" not in text and "PRODUCTION" not in text
-    assert "target: [staging, live]" in text and "apply-live:" in text
-    assert "STAGING_TOKEN: ${{ secrets.STAGING_TOKEN }}" in text
-    assert "LIVE_TOKEN: ${{ secrets.LIVE_READ_TOKEN }}" in text
+    assert (other / ".github" / "workflows" / "reconcile.yml").read_text() == workflow_template()
+    for name in ("STAGING_A", "STAGING_B", "STAGING_C", "LIVE"):
+        assert f"{name}_READ_TOKEN" in out and f"{name}_TOKEN (write" in out, out
+    assert "live, reconcile-approval" in out
     for argv in reconciler_commands(_yaml(other / ".github" / "workflows" / "reconcile.yml")):
         check_command_line(argv)
     # already there: kept; the id stays
@@ -95,13 +109,21 @@ def test_init_gitops_writes_the_example_workflow_for_the_projects_targets(
     assert code == 0 and "Kept" in out and f"keeps its id: {project_id}" in out, out + err
 
 
-def test_init_gitops_needs_a_target_to_merge_to_and_a_protected_one(
+def test_init_gitops_refuses_a_target_ci_cannot_name_a_secret_for(
     tmp_path: Path, offline: Run
 ) -> None:
-    root = write_project(tmp_path / "p", {"reconciler.yaml": "name: p\n"})
+    root = write_project(tmp_path / "p", {"reconciler.yaml": """\
+        name: p
+        targets:
+          a-b:
+            token_env: A_TOKEN
+          a_b:
+            token_env: B_TOKEN
+        """})
     code, _, err = offline("init", root, "--gitops")
-    assert code == 1 and "--gitops needs two targets" in err
-    assert not (root / ".github").exists()
+    assert code == 1 and "would share the secret A_B_READ_TOKEN" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not (root / ".github").exists() and "id:" not in (root / "reconciler.yaml").read_text()
 
 
 def test_the_packaged_workflow_is_the_example_one() -> None:

@@ -12,6 +12,13 @@ import pytest
 
 from reconciler.emulator.config import EmulatorConfig, Owner
 from reconciler.emulator.embedded import Emulator, start_emulator
+from tests.targets.gitops_portals import (  # noqa: F401  (the GitOps tests' portals and runner)
+    actions,
+    github,
+    portals,
+    repo,
+    secrets,
+)
 
 SECOND_TOKEN = "second-portal-token"
 SECOND_OWNERS = (
