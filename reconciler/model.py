@@ -166,8 +166,9 @@ class ProjectSettings:
     #: The project's identity (``id:`` in ``reconciler.yaml``), written once by
     #: ``reconciler init`` and committed: it does not change when the folder moves.
     id: str | None = None
-    #: ``vars``, ``seed`` and ``max_generated`` of ``reconciler.yaml``, as written (for
-    #: the generators: ``reconciler.generate``).
+    #: ``vars``, ``seed``, ``max_generated`` and ``calendar`` of ``reconciler.yaml``, as
+    #: written (for the generators: ``reconciler.generate``; ``calendar`` also for
+    #: business-day times: ``reconciler.loading.calendar_settings``).
     generation: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -209,3 +210,6 @@ class DesiredState:
     reference_time: str  # ISO 8601 instant relative times were resolved against
     #: ``moved:`` and ``removed:`` entries by the address they move or remove
     refactors: Mapping[str, Refactor] = field(default_factory=lambda: MappingProxyType({}))
+    #: where generated activities were placed on their owners' calendars, to place them
+    #: again around a target's state before planning (``reconciler.generate.scheduling``)
+    schedule: Any = field(default=None, compare=False, repr=False)

@@ -8,9 +8,12 @@ Per target in ``reconciler.yaml``:
   is taken when it matches some ``include`` (or there is none) and no ``exclude``. A record
   the target managed and no longer takes is *released*: the state forgets it, the portal
   keeps it, nothing is archived (only a record removed from the spec itself is archived).
-- ``owners``: spec owner (email or id) → that portal's owner (email or id).
+- ``owners``: spec owner (email or id) → that portal's owner (email or id), applied after
+  defaulting: to the owner a record names or takes from the project's ``default_owner``,
+  and to the target's own ``default_owner``. An entry that maps no record is reported
+  (``Scoped.unused_owners``: a typo must not pass silently).
 - ``default_owner``: this portal's owner of records that name none, or that take the
-  project's ``default_owner``.
+  project's ``default_owner`` when ``owners`` does not map it.
 
 ``--only ADDRESS`` (repeatable, globs allowed: ``meetings/*``) keeps the changes of the
 records it names, plus the creates of records they are associated with that do not exist
@@ -67,6 +70,8 @@ class Scoped:
     desired: DesiredState
     #: addresses in the spec that this target does not take (released if it managed them)
     excluded: frozenset[str]
+    #: the keys of the target's ``owners`` (as written) that map no record it takes
+    unused_owners: tuple[str, ...] = ()
 
 
 def scope(desired: DesiredState, target_name: str) -> Scoped:
@@ -99,9 +104,9 @@ def scope(desired: DesiredState, target_name: str) -> Scoped:
                 excluded.add(address)
                 del records[address]
         _check_references(records, excluded, target_name)
-    owned = _with_owners(records, desired.project, raw, target_name)
+    owned, unused = _with_owners(records, desired.project, raw, target_name)
     return Scoped(
-        replace(desired, records=MappingProxyType(owned)), frozenset(excluded)
+        replace(desired, records=MappingProxyType(owned)), frozenset(excluded), unused
     )
 
 
@@ -173,7 +178,14 @@ def _owner(value: Any, what: str, target: str) -> tuple[str, str]:
 def _with_owners(
     records: dict[str, DesiredRecord], project: ProjectSettings, raw: Mapping[str, Any],
     target: str,
-) -> dict[str, DesiredRecord]:
+) -> tuple[dict[str, DesiredRecord], tuple[str, ...]]:
+    """The records with this target's owners, and the ``owners`` keys that mapped none.
+
+    A record's owner is the one it names, else the project's ``default_owner`` (set when
+    the spec was loaded). ``owners`` maps that owner; one it does not map that is none, or
+    the project's default, becomes the target's ``default_owner``, itself mapped by
+    ``owners`` (defaulting first, then mapping: ``owners: {alice: carol}`` reaches the
+    records that took alice as the default too)."""
     mapping_raw = raw.get("owners") or {}
     if not isinstance(mapping_raw, Mapping):
         raise ConfigError(f"target {target}: owners must map spec owners to this portal's owners")
@@ -181,16 +193,18 @@ def _with_owners(
         _owner(key, "owners: key", target)[1]: _owner(value, f"owners: {key}:", target)
         for key, value in mapping_raw.items()
     }
+    written = {_owner(key, "owners: key", target)[1]: str(key) for key in mapping_raw}
     default = (
         _owner(raw["default_owner"], "default_owner", target)
         if raw.get("default_owner") is not None else None
     )
     if not mapping and default is None:
-        return records
+        return records, ()
     project_default = (
         _owner(project.default_owner, "the project's default_owner", target)[1]
         if project.default_owner else None
     )
+    used: set[str] = set()
     result: dict[str, DesiredRecord] = {}
     for address, record in records.items():
         current = (
@@ -198,14 +212,18 @@ def _with_owners(
             else record.properties.get("hubspot_owner_id")
         )
         new: tuple[str, str] | None = None
-        if default is not None and record.object_type in SECTION_OBJECT_TYPES and (
+        if current is not None and current in mapping:
+            new = mapping[current]
+            used.add(current)
+        elif default is not None and record.object_type in SECTION_OBJECT_TYPES and (
             current is None or current == project_default
         ):
-            new = default
-        elif current is not None and current in mapping:
-            new = mapping[current]
+            new = mapping.get(default[1], default)
+            if default[1] in mapping:
+                used.add(default[1])
         result[address] = record if new is None else _owned_by(record, new)
-    return result
+    unused = tuple(written[key] for key in mapping if key not in used)
+    return result, unused
 
 
 def _owned_by(record: DesiredRecord, owner: tuple[str, str]) -> DesiredRecord:

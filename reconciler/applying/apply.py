@@ -8,7 +8,7 @@ The phases, in order (each in its own module):
 3. creates, type by type in write order (``apply_create``; calendar meetings through
    the scheduler, ``apply_calendar``), with the associations of upserted records;
 4. updates and association changes (``apply_update``), then associations whose target
-   was created later in the run;
+   was created later in the run; re-pins, recorded in the state only (no request);
 5. archives, in reverse write order (``apply_archive``), and the extra records of
    duplicated markers (``apply_identity.dedupe``);
 6. when something was created, a bounded wait until search lists it
@@ -41,7 +41,7 @@ from reconciler.identity.markers import ensure_markers
 from reconciler.identity.scan import wait_until_searchable
 from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.model import AssociationRef
-from reconciler.planning.changes import Change, Plan
+from reconciler.planning.changes import STATE_ONLY_ACTIONS, Change, Plan
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 
@@ -51,8 +51,9 @@ def _run(run: ApplyRun) -> ApplyResult:
     try:
         # every write carries the markers or the digest (updates too: a record made before
         # the digest property existed gets it with its first update)
-        written = {c.object_type for c in changes if c.action != "archive"}
-        ensure_markers(run.client, written, run.unique_marker)
+        written = {c.object_type for c in changes
+                   if c.action != "archive" and c.action not in STATE_ONLY_ACTIONS}
+        ensure_markers(run.client, written, run.unique_marker, project_id=run.project)
         refactor(run, [c for c in changes if c.action in ("move", "release")])
         run.check_stop()
         remark(run, [c for c in changes if c.action == "remark"])
@@ -72,6 +73,11 @@ def _run(run: ApplyRun) -> ApplyResult:
         run.check_stop()
         update(run, [*(c for c in changes if c.action == "update"), *adopted])
         associate_deferred(run, deferred)
+        repins = [c for c in changes if c.action == "repin"]
+        for change in repins:  # (state only: no request, see STATE_ONLY_ACTIONS)
+            run.record_repinned(change)
+        if repins:
+            run.save()
         run.check_stop()
         archive(run, [c for c in changes if c.action == "archive"])
         dedupe(run, [c for c in changes if c.action == "dedupe"])

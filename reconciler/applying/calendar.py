@@ -140,8 +140,10 @@ def _set_the_rest(
             if outcome.errors or hubspot_id not in outcome.by_id():
                 message = outcome.errors[0].message if outcome.errors else "no result"
                 raise ReconcilerError(message)
+            run.note_written(change.object_type, [outcome.by_id()[hubspot_id]])
         else:
-            set_markers(run.client, change.object_type, hubspot_id, markers)
+            run.note_written(change.object_type,
+                             [set_markers(run.client, change.object_type, hubspot_id, markers)])
     except ReconcilerError as error:
         # Mapped, but not all properties set: record what is missing so the next plan
         # shows an update (and an update of a calendar meeting sends its markers too).

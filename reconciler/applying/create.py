@@ -198,6 +198,7 @@ def send_creates(
                 error = errors.get(item.input.trace_id)
                 if remote is not None:
                     run.record_created(item.change, remote.id, item.record)
+                    run.note_written(object_type, [remote])
                     created.append(item)
                 elif error is not None:
                     run.fail(item.change, error.message)
@@ -263,6 +264,7 @@ def settle(
             remote = found.get(item.pending.change.address)
             if remote is not None:
                 run.record_created(item.pending.change, remote.id, item.pending.record)
+                run.note_written(object_type, [remote])
                 created.append(item.pending)
                 run.progress(1)
         if not run.stop.is_set():  # else the wait was cut short: proof of nothing

@@ -16,6 +16,8 @@ from typing import Any
 
 from reconciler.errors import RateLimitError, ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.records import RemoteRecord
+from reconciler.identity.refresh_watermark import Written
 from reconciler.model import AssociationRef, Source
 from reconciler.planning.changes import Change, Plan
 from reconciler.state.model import AppliedAssociation, RecordState, State
@@ -48,6 +50,9 @@ class ApplyResult:
     released: list[str] = field(default_factory=list)
     #: extra records carrying a marker another record keeps, archived (``--dedupe``)
     deduped: list[str] = field(default_factory=list)
+    #: records whose pins were refreshed in the state (no request: nothing in the portal
+    #: changes, see ``planning.changes.STATE_ONLY_ACTIONS``)
+    repinned: list[str] = field(default_factory=list)
     #: what apply decided on its own that the reader should know (one line each)
     notes: list[str] = field(default_factory=list)
     #: how the wait for search to list the created records went (None: nothing created)
@@ -56,6 +61,9 @@ class ApplyResult:
     interrupted: bool = False
     stopped_reason: str | None = None
     requests: int = 0
+    #: what HubSpot accepted, with the modification times its answers gave (the next
+    #: refresh need not read it again: ``identity.refresh_watermark``)
+    written: Written = field(default_factory=Written, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -237,6 +245,19 @@ class ApplyRun:
             if change.address not in self.result.updated:
                 self.result.updated.append(change.address)
 
+    def record_repinned(self, change: Change) -> None:
+        """A re-pin: the record keeps every value and association; its pins are new."""
+        with self.lock:
+            recorded = self.state.records.get(change.address)
+            if recorded is None or recorded.id != change.hubspot_id:
+                self.fail(change, f"not re-pinned: the state does not map it to id "
+                          f"{change.hubspot_id}")
+                return
+            self.state.records[change.address] = replace(
+                recorded, properties=dict(change.after), pinned=dict(change.pins),
+            )
+            self.result.repinned.append(change.address)
+
     def record_adopted(self, change: Change, record: RecordState) -> None:
         """A record carrying this address's marker, mapped instead of created."""
         with self.lock:
@@ -255,6 +276,10 @@ class ApplyRun:
     def record_remarked(self, change: Change) -> None:
         with self.lock:
             self.result.remarked.append(change.address)
+
+    def note_written(self, object_type: str, records: Iterable[RemoteRecord]) -> None:
+        """Records HubSpot's answer says it created or updated (for the refresh log)."""
+        self.result.written.note(object_type, records)
 
     def record_in_flight(self, batch_id: str, entry: dict[str, Any]) -> None:
         """Saved before the request leaves: a crash at any later moment leaves a trail."""

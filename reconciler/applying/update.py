@@ -59,6 +59,7 @@ def update_by_id(
             run.fail_batch(chunk_changes, outcome)
             continue
         ok_ids = {r.id for r in outcome.results}
+        run.note_written(object_type, (r for r in outcome.results if r.id in by_id))
         errors = {i: e for e in outcome.errors for i in e.ids}
         for inp, change in zip(chunk, chunk_changes, strict=True):
             if inp.id in ok_ids:

@@ -78,8 +78,15 @@ def _echo_grouped(
 # -- plan -------------------------------------------------------------------------------
 
 
+def echo_warnings(warnings: Sequence[str]) -> None:
+    """Located warnings about a target's settings, on stderr (any output format)."""
+    for line in warnings:
+        click.secho(line, fg="yellow", err=True)
+
+
 def echo_plan(outcome: PlanOutcome, fmt: str) -> None:
     """One target's plan."""
+    echo_warnings(outcome.warnings)
     if fmt == "json":
         click.echo(render_plan_json(outcome.plan, released=outcome.released,
                                     needed=outcome.needed))
@@ -119,6 +126,7 @@ def echo_plans(
             codes.append(error_exit_code(result.error))
             rows.append((result.name, f"error: {error_text(result.error)}"))
         else:
+            echo_warnings(result.outcome.warnings)
             changes = result.outcome.plan.has_changes
             codes.append(EXIT_CHANGES if changes and detailed_exitcode else 0)
             rows.append((result.name, summary_line(result.outcome.plan)))
@@ -176,6 +184,7 @@ def echo_plans_to_confirm(plans: Sequence[tuple[str, Plan]], *, grouped: bool) -
 
 def echo_apply(outcome: ApplyOutcome, *, as_json: bool) -> int:
     """One target's apply; its exit code."""
+    echo_warnings(outcome.warnings)
     if outcome.interrupted:
         _echo_apply_text(outcome)
         return EXIT_INTERRUPTED
@@ -231,6 +240,8 @@ def echo_applies(results: Sequence[TargetResult[ApplyOutcome]], *, as_json: bool
     codes: list[int] = []
     rows: list[tuple[str, str]] = []
     for result in results:
+        if result.outcome is not None:
+            echo_warnings(result.outcome.warnings)
         code, text = _apply_row(result)
         codes.append(code)
         rows.append((result.name, text))

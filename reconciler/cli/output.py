@@ -1,29 +1,41 @@
-"""Plans and apply results as text for people (terminal, Markdown) and JSON for machines."""
+"""Plans and apply results as text for people and JSON for machines (Markdown plans:
+``reconciler.cli.markdown``; the per-type summary both open with: ``plan_summary``)."""
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from reconciler.applying.run import ApplyResult
+from reconciler.cli.markdown import (
+    MARKDOWN_LIMIT,
+    MarkdownTarget,
+    full_plan_hint,
+    render_plan_markdown,
+    render_plans_markdown,
+)
+from reconciler.cli.plan_summary import (
+    SYMBOLS,
+    describe,
+    repin_phrase,
+    summary_line,
+    type_summaries,
+)
 from reconciler.planning.changes import Change, Plan, PropertyDiff
 from reconciler.state.plan_document import plan_to_json
 
-#: Above this many changes the text plan lists one line per change instead of every property.
+#: Above this many changes the text plan lists a create (or archive) on one line: the
+#: summary at the top names what they set; updates always show every property they change.
 DETAILED_LIMIT = 200
+#: From this many changes on (or with any re-pin) a text plan opens with its summary per
+#: type and property.
+SUMMARY_FROM = 10
 
 _COLOURS = {
     "create": "32", "update": "33", "archive": "31", "remark": "36", "dim": "2", "bold": "1",
-    "move": "36", "release": "35", "adopt": "34", "dedupe": "31",
-}
-_SYMBOLS = {
-    "create": "+", "update": "~", "archive": "-", "remark": "#", "move": ">", "release": "/",
-    "adopt": "=", "dedupe": "x",
+    "move": "36", "release": "35", "adopt": "34", "dedupe": "31", "repin": "2",
 }
 
 
@@ -59,23 +71,6 @@ def _local_time(value: str, timezone: str) -> str | None:
     return local.strftime(f"%a %Y-%m-%d %H:%M{seconds} ") + timezone
 
 
-def summary_line(plan: Plan) -> str:
-    if not plan.has_changes:
-        return "No changes. The portal matches the spec."
-    remarks = plan.count("remark")
-    refactors = "".join(
-        f", {n} to {verb}" for verb, n in (("move", plan.count("move")),
-                                          ("release", plan.count("release")),
-                                          ("adopt", plan.count("adopt")),
-                                          ("dedupe", plan.count("dedupe"))) if n
-    )
-    return (
-        f"Plan: {plan.count('create')} to create, {plan.count('update')} to update, "
-        f"{plan.count('archive')} to archive{refactors}"
-        + (f", {remarks} marker rewrite{'s' if remarks != 1 else ''}." if remarks else ".")
-    )
-
-
 def render_plan_text(plan: Plan, *, colour: bool = False) -> str:
     """Terraform-like: + create, ~ update (old → new per property), - archive."""
     lines: list[str] = []
@@ -90,12 +85,18 @@ def render_plan_text(plan: Plan, *, colour: bool = False) -> str:
                     f"{_quote(diff.after, plan.timezone)}"
                 )
         lines.append("")
-    if plan.has_changes:
+    if plan.has_changes and (len(plan.changes) >= SUMMARY_FROM or plan.count("repin")):
+        lines.append(_style("Summary:", "bold", colour))
+        lines += [f"  {s.object_type}: {describe(s)}" for s in type_summaries(plan)]
+        lines.append("")
+    if plan.has_portal_changes:
         where = f" on target {plan.target}" if plan.target else ""
         lines.append(f"Reconciler will perform these actions{where}:")
         lines.append("")
         detailed = len(plan.changes) <= DETAILED_LIMIT
         for change in plan.changes:
+            if change.action == "repin":  # (state only: the summary counts them)
+                continue
             lines.extend(_change_lines(change, colour=colour, detailed=detailed,
                                        timezone=plan.timezone))
         lines.append("")
@@ -123,7 +124,7 @@ def duplicate_lines(plan: Plan) -> list[str]:
 def _change_lines(
     change: Change, *, colour: bool, detailed: bool, timezone: str | None = None
 ) -> list[str]:
-    symbol = _style(_SYMBOLS[change.action], change.action, colour)
+    symbol = _style(SYMBOLS[change.action], change.action, colour)
     notes = []
     if change.hubspot_id:
         notes.append(f"id {change.hubspot_id}")
@@ -133,7 +134,7 @@ def _change_lines(
     if change.calendar is not None:
         notes.append("calendar event")
     head = f"  {symbol} {change.address}  " + _style(f"({'; '.join(notes)})", "dim", colour)
-    if not detailed:
+    if not detailed and change.action in ("create", "archive", "dedupe"):
         return [head]
     lines = [head]
     if change.action in ("remark", "move", "release"):
@@ -162,171 +163,6 @@ def _change_lines(
     return lines
 
 
-#: GitHub refuses a comment over 65,536 characters; a markdown plan stays under this.
-MARKDOWN_LIMIT = 65_000
-_CELL = 200  # longest text of one table cell (a key can be long)
-
-
-@dataclass(frozen=True, slots=True)
-class MarkdownTarget:
-    """One target's part of a markdown plan: its plan, or the error that stopped it."""
-
-    target: str
-    plan: Plan | None
-    error: str | None = None
-    released: tuple[str, ...] = ()
-    needed: tuple[str, ...] = ()
-
-
-def render_plan_markdown(
-    plan: Plan, *, released: tuple[str, ...] = (), needed: tuple[str, ...] = (),
-    full_plan_hint: str | None = None, limit: int = MARKDOWN_LIMIT,
-) -> str:
-    """For a pull-request comment: see ``render_plans_markdown``."""
-    entry = MarkdownTarget(plan.target or "", plan, None, released, needed)
-    return render_plans_markdown([entry], full_plan_hint=full_plan_hint, limit=limit)
-
-
-def render_plans_markdown(
-    entries: Sequence[MarkdownTarget], *, full_plan_hint: str | None = None,
-    limit: int = MARKDOWN_LIMIT,
-) -> str:
-    """For a pull-request comment: a summary table (a row per target), then per target its
-    changes by object type in collapsible sections; never more than ``limit`` characters
-    (the changes that do not fit are counted, with where to find the full plan).
-
-    Everything that comes from the project (file names, keys, property names, reasons, the
-    target's name) is escaped: a file named ``x\n**No changes**.yaml`` must not write its
-    own line into the comment.
-    """
-    single = len(entries) == 1
-    title = "### reconciler plan" + (
-        f" for {_md(entries[0].target)}" if single and entries[0].target else ""
-    )
-    head = [title, "", "| target | create | update | archive | unchanged | released | result |",
-            "|---|---:|---:|---:|---:|---:|---|"]
-    for entry in entries:
-        head.append(_summary_row(entry))
-    # Each target: a fixed frame (heading, summary, section openers) and rows that fit.
-    frames: list[tuple[list[str], list[tuple[list[str], list[str], list[str]]]]] = []
-    for entry in entries:
-        frames.append(_target_frame(entry, heading=not single))
-    fixed = len("\n".join(head)) + sum(
-        len("\n".join(top)) + sum(len("\n".join(o)) + len("\n".join(c)) + 4
-                                    for o, _, c in sections) + 4
-        for top, sections in frames
-    )
-    budget = limit - fixed - 600  # room for the note on what is left out
-    left_out = {"changes": 0, "released": 0}
-    lines = list(head)
-    for top, sections in frames:
-        lines += ["", *top]
-        for opener, rows, closer in sections:
-            lines += ["", *opener]
-            kind = "released" if opener[0].startswith("<details><summary>released") else "changes"
-            for row in rows:
-                if sum(left_out.values()) or len(row) + 1 > budget:
-                    left_out[kind] += 1
-                    continue
-                budget -= len(row) + 1
-                lines.append(row)
-            lines += closer
-    if sum(left_out.values()):
-        where = full_plan_hint or (
-            "run `reconciler plan` (or `reconciler plan --out plan.json`) for the full plan"
-        )
-        changes, released = left_out["changes"], left_out["released"]
-        what = f"{changes} more change{'s' if changes != 1 else ''}" + (
-            f" and {released} released record{'s' if released != 1 else ''}" if released else ""
-        )
-        lines += ["", f"**{what} not shown** "
-                  f"(a comment holds at most {limit:,} characters); {where}."]
-    text = "\n".join(lines) + "\n"
-    if len(text) > limit:  # only with hundreds of targets: the frames alone do not fit
-        cut = text.rfind("\n", 0, limit - 200)
-        text = text[:cut] + "\n\n**The rest of this plan is not shown** (a comment holds " \
-            f"at most {limit:,} characters).\n"
-    return text
-
-
-def _summary_row(entry: MarkdownTarget) -> str:
-    name = _md(entry.target) or "(default)"
-    if entry.plan is None:
-        return f"| {name} | | | | | | **error** |"
-    plan = entry.plan
-    result = "changes" if plan.has_changes else "no changes"
-    return (
-        f"| {name} | {plan.count('create')} | {plan.count('update')} | "
-        f"{plan.count('archive')} | {len(plan.unchanged)} | {len(entry.released)} | {result} |"
-    )
-
-
-def _target_frame(
-    entry: MarkdownTarget, *, heading: bool
-) -> tuple[list[str], list[tuple[list[str], list[str], list[str]]]]:
-    top = [f"#### {_md(entry.target)}", ""] if heading else []
-    if entry.plan is None:
-        text = entry.error or "failed"
-        text = text if len(text) <= 500 else text[:497] + "..."
-        return [*top, f"**Error:** {_md(text)}"], []
-    plan = entry.plan
-    top.append(f"**{summary_line(plan)}**")
-    if entry.needed:
-        top += ["", "Also included, as records --only names are associated with them and "
-                f"they are not created yet: {_md(', '.join(entry.needed))}"]
-    sections: list[tuple[list[str], list[str], list[str]]] = []
-    by_type: dict[str, list[Change]] = {}
-    for change in plan.changes:
-        by_type.setdefault(change.object_type, []).append(change)
-    for object_type, changes in by_type.items():
-        counts = [
-            f"{n} {label}" for action, label in (
-                ("create", "to create"), ("update", "to update"), ("archive", "to archive"),
-                ("remark", "marker rewrites"), ("move", "to move"), ("release", "to release"),
-            ) if (n := sum(1 for c in changes if c.action == action))
-        ]
-        opener = [f"<details><summary>{_md(object_type)}: {', '.join(counts)}</summary>", "",
-                  "| | record | what | where |", "|---|---|---|---|"]
-        sections.append((opener, [_change_row(c) for c in changes], ["", "</details>"]))
-    if entry.released:
-        opener = [
-            f"<details><summary>released: {len(entry.released)} (this target no longer "
-            "includes them; the portal keeps them, nothing is archived)</summary>", "",
-        ]
-        rows = [f"- {_md(_cut(address))}" for address in entry.released]
-        sections.append((opener, rows, ["", "</details>"]))
-    return top, sections
-
-
-def _change_row(change: Change) -> str:
-    if change.action == "update":
-        what = _md(_cut(", ".join(d.name for d in change.diffs[:6])))
-    elif change.action == "remark":
-        what = "marker rewrite"
-    elif change.action == "move":
-        what = _md(_cut(f"moved from {change.moved_from}"))
-    else:
-        what = _md(_cut(change.reason))
-    where = _md(_cut(f"{change.source.file}:{change.source.line}")) if change.source else ""
-    return f"| {_md(_SYMBOLS[change.action])} | {_md(_cut(change.address))} | {what} | {where} |"
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= _CELL else text[: _CELL - 3] + "..."
-
-
-def full_plan_hint(environ: Mapping[str, str]) -> str | None:
-    """Where a pull request's reader finds the full plan: in GitHub Actions, the run's
-    page (its artifacts); None elsewhere."""
-    server = environ.get("GITHUB_SERVER_URL", "")
-    repository = environ.get("GITHUB_REPOSITORY", "")
-    run_id = environ.get("GITHUB_RUN_ID", "")
-    url = f"{server}/{repository}/actions/runs/{run_id}"
-    if not (server and repository and run_id) or not re.fullmatch(r"https://[\w.:/-]+", url):
-        return None
-    return f"the full plan is in the artifacts of [this workflow run]({url})"
-
-
 def render_scope_notes(
     released: Sequence[str], needed: Sequence[str], target: str | None
 ) -> list[str]:
@@ -345,17 +181,6 @@ def render_scope_notes(
             "not created yet: " + ", ".join(needed)
         )
     return lines
-
-
-#: Characters with a meaning in GitHub-flavoured Markdown (tables included).
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-
-
-def _md(text: str) -> str:
-    """``text`` as literal Markdown on one line: specials backslash-escaped, HTML escaped,
-    line breaks and other control characters turned into spaces."""
-    one_line = "".join(" " if ord(c) < 32 or c in "\u2028\u2029\x7f" else c for c in text)
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False))
 
 
 def render_plan_json(
@@ -387,6 +212,7 @@ def apply_result_json(
         "released": result.released,
         "remarked": result.remarked,
         "deduped": result.deduped,
+        "repinned": result.repinned,
         "search_wait": result.search_wait,
         "notes": result.notes,
         "ids": dict(sorted((new_ids or {}).items())),
@@ -416,6 +242,8 @@ def render_apply_summary(result: ApplyResult) -> str:
         parts.append(f"{len(result.adopted)} recovered")
     if result.deduped:
         parts.append(f"{len(result.deduped)} duplicate(s) archived")
+    if result.repinned:  # (state only: no request)
+        parts.append(repin_phrase(len(result.repinned)))
     if result.moved:
         parts.append(f"{len(result.moved)} moved")
     if result.released:
@@ -442,7 +270,12 @@ def render_failures(failures: Iterable[Any]) -> list[str]:
 
 
 __all__ = [
+    "MARKDOWN_LIMIT",
+    "MarkdownTarget",
     "PropertyDiff",
+    "full_plan_hint",
+    "render_plan_markdown",
+    "render_plans_markdown",
     "apply_result_json",
     "render_apply_summary",
     "render_plan_json",

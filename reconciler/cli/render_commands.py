@@ -49,6 +49,7 @@ def render(
       reconciler render --stats --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
     from reconciler.generate.render import Pinned, render_files, render_header
+    from reconciler.generate.scheduling import settle
     from reconciler.workflow.options import load_target
 
     if output_format is not None and not stats:
@@ -58,8 +59,9 @@ def render(
 
     options = run_options(read_project(project_dir), target_name, state_path, base_url)
     loaded = load_target(options)
-    desired, target, store = loaded.desired, loaded.target, loaded.store
+    target, store = loaded.target, loaded.store
     state = store.load()
+    desired = settle(loaded.desired, state)  # activities placed around the applied ones
     pins = {
         address: Pinned({k: (p.expr, p.value) for k, p in recorded.pinned.items()})
         for address, recorded in state.records.items() if recorded.pinned

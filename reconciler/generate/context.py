@@ -69,6 +69,11 @@ class Context:
         self.patch_definitions: dict[tuple[str, str], Any] = {}
         # generator → parent key → keys of its records (random_reference with scope: parent)
         self.children: dict[str, dict[str | None, list[str]]] = {}
+        #: scheduled activity's address → the digest naming its placement (a story's step
+        #: that follows it reads it: ``reconciler.generate.scheduling``)
+        self.placements: dict[str, str] = {}
+        #: subject generator → its story (``reconciler.generate.stories``)
+        self.stories: dict[str, Any] = {}
         # -- picks (``picks``, ``relations``) --
         self.made_by_ref: dict[tuple[str, str], Made] = {}
         #: generator → records by what their associations name (built when first needed)
@@ -95,7 +100,7 @@ class Context:
     def gen_issue(
         self, gen: Generator, path: tuple[PathPart, ...], message: str, *, at_key: bool = False
     ) -> None:
-        self.issue(gen.file, ("generate", gen.name, *path), message, at_key=at_key)
+        self.issue(gen.file, (*gen.path, *path), message, at_key=at_key)
 
     def field_problem(
         self, gen: Generator, key: str, path: tuple[PathPart, ...], message: str
@@ -106,7 +111,7 @@ class Context:
             file = str(path[1])
             full: tuple[PathPart, ...] = ("patch", gen.name, *path[2:])
         else:
-            full = ("generate", gen.name, *path)
+            full = (*gen.path, *path)
         self.issue(file, full, f"{gen.object_type}/{key}: {message}")
         raise Stop
 

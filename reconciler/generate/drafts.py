@@ -28,6 +28,7 @@ from reconciler.generate.shapes import (
     placeholder,
     time_prop,
 )
+from reconciler.generate.stories import scheduled
 from reconciler.generate.templates import Budget
 from reconciler.generate.values import OMITTED, Definition, ValueProblem, seed_of, time_pick
 from reconciler.loading.issues import PathPart, did_you_mean
@@ -58,6 +59,9 @@ def make_record(
         "n": n, "key": key, "parent": parent_context, "fields": values,
         "vars": ctx.options.variables, "locale": gen.locale,
     }
+    story = gen.step.context(ctx, parent_key, n) if gen.step is not None else None
+    if story is not None:  # a story's step: story.outcome, step.n... (``stories``)
+        context.update(story)
     budget = Budget()  # one record's CPU time, for all its values
     parent_ref = None if parent_key is None else (parent_type(ctx, gen.name) or "", parent_key)
     picked = make_picks(ctx, gen, key, parent_ref, context, budget, definitions)
@@ -79,6 +83,10 @@ def make_record(
                 f"v.{v}={json.dumps(ctx.options.variables.get(v))}"
                 for v in sorted(definition.reads_vars)
             )
+        if story is not None and definition.template is not None and (
+            "story" in definition.template.names or "step" in definition.template.names
+        ):
+            reads.append(json.dumps(story, sort_keys=True))
         through_pick = False
         if definition.reads_picks:
             read, through_pick = pick_reads(ctx, definition, picked)
@@ -143,7 +151,10 @@ def make_record(
         futures = {
             p: v for p, v in future_draft["props"].items() if draft["props"].get(p) != v
         }
-    entry = _entry(ctx, gen, key, draft, definitions, pins, times, futures, when, associations)
+    entry = _entry(
+        ctx, gen, key, draft, definitions, pins, times, futures, when, associations, n,
+        parent_key,
+    )
     parent_view = dict(values)
     for name in list(parent_view):
         if kinds.get(name) in _TIME_KINDS:
@@ -278,7 +289,7 @@ def _entry(
     definitions: Definitions,
     pins: Mapping[str, str], times: Mapping[str, tuple[Definition, float, int]],
     futures: Mapping[str, str], when: Mapping[str, str],
-    associations: list[tuple[dict[str, Any], str | None]],
+    associations: list[tuple[dict[str, Any], str | None]], n: int, parent_key: str | None,
 ) -> list[Any]:
     """The cacheable form of one generated record (``inputs.E_TYPE``...)."""
     props: dict[str, str] = draft["props"]
@@ -321,10 +332,11 @@ def _entry(
         if pick is not None:  # pinned by the planner once applied (planning.pins.PICK_PREFIX)
             rel[f"{PICK_PREFIX}{index}"] = pick
     draft["rel"] = {**draft["rel"], **rel}
+    schedule = scheduled(ctx, gen, key, draft, slots, by_props, n, parent_key)
     return [
         gen.object_type, key, gen.file, gen.line, gen.column, gen.section,
         draft["props"], draft["rel"], draft["assoc"], draft["cal"], draft["owner_email"],
-        draft["owns"], draft["owned"], slots, by_props,
+        draft["owns"], draft["owned"], slots, by_props, schedule, None,
     ]
 
 

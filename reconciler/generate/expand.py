@@ -58,6 +58,7 @@ from reconciler.generate.shapes import (
     key_shape,
     make_key,
 )
+from reconciler.generate.stories import add_story_steps, attach_stories
 from reconciler.generate.values import ValueProblem, define
 from reconciler.generate.views import hand_view
 from reconciler.loading.issues import PathPart, did_you_mean
@@ -72,6 +73,7 @@ def expand(
 
 def _run(ctx: Context) -> Expansion:
     ctx.generators = read_generators(ctx.sections, ctx.result.issues)
+    add_story_steps(ctx)
     order = expansion_order(ctx)
     if order is None or not within_limit(ctx, order):
         return ctx.result
@@ -87,6 +89,7 @@ def _run(ctx: Context) -> Expansion:
     _check_patches(ctx)
     if not ctx.result.issues:
         _check_references(ctx)
+        attach_stories(ctx)
     return ctx.result
 
 
@@ -301,7 +304,7 @@ def _check_references(ctx: Context) -> None:
 def _full(gen: Generator, path: tuple[PathPart, ...]) -> tuple[PathPart, ...]:
     if path and path[0] == "@patch":
         return ("patch", gen.name, *path[2:])
-    return ("generate", gen.name, *path)
+    return (*gen.path, *path)
 
 
 def _patch_cache(

@@ -38,6 +38,16 @@ class Generator:
     picks: list[tuple[str, Any]] = field(default_factory=list)
     patches: list[tuple[str, Mapping[str, Any]]] = field(default_factory=list)
     used_patches: set[str] = field(default_factory=set)
+    #: ``story:`` as written (its steps become generators: ``reconciler.generate.stories``)
+    story: Mapping[str, Any] | None = None
+    #: for a story's step: the step (``stories.Step``); its problems are reported at ``where``
+    step: Any = None
+    where: tuple[PathPart, ...] = ()
+
+    @property
+    def path(self) -> tuple[PathPart, ...]:
+        """Where the generator is written: ``generate.<name>``, or a story's step."""
+        return self.where or ("generate", self.name)
 
 
 def read_generators(
@@ -133,5 +143,6 @@ def _generator(
         for_each=str(body["for_each"]) if body.get("for_each") is not None else None,
         locale=str(body.get("locale") or "en_US"), fields=fields,
         associations=list(body.get("associations") or []),
+        story=body.get("story") if isinstance(body.get("story"), dict) else None,
         picks=[(str(k), v) for k, v in (body.get("picks") or {}).items()],
     )

@@ -20,11 +20,14 @@ PICK_PREFIX = "@association:"
 
 #: A generated record as cached (a list, not a mapping: 50k of them are written and read):
 #: [type, key, file, line, column, section, props, rel, assoc, cal, owner_email, owns,
-#:  owned, times, by_time]; ``times``: property → [start day, end day, business hours,
-#: where in the window, slot, offset ms]; ``by_time``: property → [time property, future
-#: value]. The draft fields are those of ``reconciler.loading.records.FileBuilder``.
+#:  owned, times, by_time, schedule, story]; ``times``: property → [start day, end day,
+#: business hours, where in the window, slot, offset ms]; ``by_time``: property → [time
+#: property, future value]; ``schedule``: None, or the request that places the activity on
+#: its owner's calendar (``reconciler.generate.scheduling``); ``story``: None, or what a
+#: story's subject takes from its steps (``reconciler.generate.stories``). The draft fields
+#: are those of ``reconciler.loading.records.FileBuilder``.
 (E_TYPE, E_KEY, E_FILE, E_LINE, E_COLUMN, E_SECTION, E_PROPS, E_REL, E_ASSOC, E_CAL,
- E_OWNER_EMAIL, E_OWNS, E_OWNED, E_TIMES, E_BY_TIME) = range(15)
+ E_OWNER_EMAIL, E_OWNS, E_OWNED, E_TIMES, E_BY_TIME, E_SCHEDULE, E_STORY) = range(17)
 
 
 def is_generated_pin(expr: str) -> bool:
@@ -62,5 +65,8 @@ class Options:
     timezone: str = "UTC"
     limit: int = DEFAULT_LIMIT
     variables: Mapping[str, Any] = field(default_factory=dict)
+    #: the project's ``calendar:`` (and default owner) as a digest, read by the pins of
+    #: scheduled activities; "" without a calendar (nothing is scheduled)
+    calendar: str = ""
 
 

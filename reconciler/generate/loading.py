@@ -29,10 +29,12 @@ from reconciler.model import calendar_is_sound
 
 if TYPE_CHECKING:
     # reconciler.loading imports this module: its names are imported where they are used.
+    from reconciler.loading.business_days import BusinessDays
+    from reconciler.loading.calendar_settings import CalendarSettings
     from reconciler.loading.issues import PathPart, PendingIssue
 
 #: Bump when the cached form of generated records (``expand._entry``) changes.
-EXPANSION_FORMAT = 5
+EXPANSION_FORMAT = 6
 #: Variable types as written in ``vars:`` → what a value must be.
 _TYPES = ("integer", "number", "string", "boolean")
 
@@ -100,10 +102,10 @@ def entries_are_sound(entries: Any, files: int) -> TypeGuard[list[list[Any]]]:
 def _entry_is_sound(entry: Any, files: int) -> bool:
     # (JSON object keys are always strings: only values are checked; this runs over 50k
     # entries on every warm load, hence map(type, ...) rather than a loop per value.)
-    if type(entry) is not list or len(entry) != 15:
+    if type(entry) is not list or len(entry) != 17:
         return False
     (object_type, key, file, line, column, section, props, rel, assoc, cal, email, owns, owned,
-     times, by_time) = entry
+     times, by_time, schedule, story) = entry
     return (
         type(object_type) is str and type(key) is str and type(section) is str
         and type(file) is int and type(line) is int and type(column) is int
@@ -119,6 +121,45 @@ def _entry_is_sound(entry: Any, files: int) -> bool:
             type(v) is list and len(v) == 2 and type(v[0]) is str and type(v[1]) is str
             for v in by_time.values()  # [time property, future value]
         ))
+        and (schedule is None or _schedule_is_sound(schedule, times))
+        and (story is None or _story_is_sound(story))
+    )  # fmt: skip
+
+
+def _schedule_is_sound(value: Any, times: dict[str, Any]) -> bool:
+    # [time property, busy minutes, hour draw, tie, generator, after, last day]
+    if type(value) is not list or len(value) != 7:
+        return False
+    prop, busy, hour, tie, generator, after, last = value
+    return (
+        type(prop) is str and prop in times and type(busy) is int and 0 <= busy <= 1440
+        and type(hour) in (int, float) and 0 <= hour <= 1 and type(tie) is int
+        and type(generator) is str
+        and (last is None or (type(last) is int and abs(last) <= _MAX_WINDOW_DAYS))
+        and (after is None or (
+            type(after) is list and len(after) == 5 and type(after[0]) is str
+            and after[1] in ("d", "m") and type(after[2]) is int and type(after[3]) is int
+            and 0 <= after[2] <= after[3] <= 100_000
+            and type(after[4]) in (int, float) and 0 <= after[4] <= 1
+        ))
+    )  # fmt: skip
+
+
+def _story_is_sound(value: Any) -> bool:
+    # [outcome, final stage, open stage, [[address, stage], ...], [low, high, draw]]
+    if type(value) is not list or len(value) != 5:
+        return False
+    outcome, final, opening, steps, close = value
+    return (
+        type(outcome) is str and (final is None or type(final) is str)
+        and (opening is None or type(opening) is str) and type(steps) is list
+        and all(
+            type(s) is list and len(s) == 2 and type(s[0]) is str
+            and (s[1] is None or type(s[1]) is str) for s in steps
+        )
+        and type(close) is list and len(close) == 3 and type(close[0]) is int
+        and type(close[1]) is int and 0 <= close[0] <= close[1] <= 2600
+        and type(close[2]) in (int, float) and 0 <= close[2] <= 1
     )  # fmt: skip
 
 
@@ -302,6 +343,8 @@ class Generated:
 
     by_file: dict[str, list[list[Any]]] = field(default_factory=dict)
     issues: list[PendingIssue] = field(default_factory=list)
+    #: where the activities were placed (``scheduling.Schedule``), with a calendar
+    schedule: Any = None
 
 
 def generate(
@@ -315,8 +358,16 @@ def generate(
     reference_time: datetime,
     cache: _Cache | None,
     salt: str,
+    calendar: CalendarSettings | None = None,
+    business: BusinessDays | None = None,
+    busy: list[tuple[str, int, int]] | None = None,
+    default_owner: str | None = None,
 ) -> Generated:
-    """Expand the generators of ``files`` (display, ``file_sections`` value) for one run."""
+    """Expand the generators of ``files`` (display, ``file_sections`` value) for one run.
+
+    With ``calendar`` (the project's ``calendar:``, and its ``business`` days), generated
+    activities are placed on their owners' calendars around ``busy`` (the hand-written
+    meetings and calls: owner, start, end in minutes since 1970)."""
     sections = [
         FileSections(display, s["generate"], s["patch"],
                      {k: (int(v[0]), int(v[1])) for k, v in s["positions"].items()})
@@ -325,14 +376,16 @@ def generate(
     if not sections:
         return Generated()
     hand = list(hand)
+    fingerprint = f"{calendar.fingerprint}|{default_owner}" if calendar is not None else ""
     options = Options(seed=seed, timezone=timezone, limit=limit or DEFAULT_LIMIT,
-                      variables=dict(variables))
+                      variables=dict(variables), calendar=fingerprint)
     # Files by their place in the sorted list, not by how they are displayed: the same
     # project run from another folder (``-p .`` or ``-p /abs/path``) hits the same entry.
     displays = sorted({s.file for s in sections} | {h.where.rsplit(":", 2)[0] for h in hand})
     number = {display: index for index, display in enumerate(displays)}
     content = json.dumps(
         [EXPANSION_FORMAT, salt, seed, timezone, options.limit, sorted(options.variables.items()),
+         fingerprint,
          [[number[s.file], s.generate, s.patch, s.positions] for s in sections],
          sorted([h.object_type, h.key, sorted(h.properties.items()), h.owner,
                  sorted(h.associations)] for h in hand),
@@ -356,7 +409,27 @@ def generate(
         if cache is not None:
             cache.put(key, {"generated": records})
     by_file = result.by_file
-    rows = finalize(records, reference_time, timezone)
+    starts: list[int | None] | None = None
+    if calendar is not None and business is not None:
+        from reconciler.generate.scheduling import load_placements, problem_issue
+        from reconciler.loading.times import zone
+
+        starts, problems = load_placements(
+            records, busy or [], reference_time=reference_time, tz=zone(timezone),
+            settings=calendar, days=business, default_owner=default_owner, cache=cache, key=key,
+        )
+        if problems:
+            seen: set[tuple[Any, ...]] = set()
+            for index, message in problems:
+                issue = problem_issue(records[index], displays[records[index][E_FILE]], message)
+                if issue.path not in seen:  # the first problem of each generator
+                    seen.add(issue.path)
+                    result.issues.append(issue)
+            return result
+        from reconciler.generate.scheduling import Schedule
+
+        result.schedule = Schedule(records, starts, calendar, business, timezone, default_owner)
+    rows = finalize(records, reference_time, timezone, starts, business)
     for entry, row in zip(records, rows, strict=True):
         file = displays[entry[E_FILE]]
         found = by_file.get(file)

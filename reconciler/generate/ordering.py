@@ -21,6 +21,8 @@ def sources(ctx: Context, gen: Generator) -> list[str]:
     names = []
     if gen.for_each is not None:
         names.extend(ctx.generators_for(gen.for_each, but=gen.name))
+    if gen.step is not None:  # a story's step: after the step it follows (``stories``)
+        names.extend(gen.step.depends_on())
     picks = [raw for _, raw in gen.picks]
     for item in gen.associations:
         if isinstance(item, dict):
@@ -154,6 +156,8 @@ def _vars_template(ctx: Context, gen: Generator, path: tuple[PathPart, ...], sou
 
 
 def record_count(ctx: Context, gen: Generator, parent: str | None) -> int:
+    if gen.step is not None and not gen.step.takes(ctx, parent):
+        return 0  # a story's step its outcome leaves out (when:)
     count = gen.count
     if isinstance(count, int):
         return count

@@ -7,7 +7,7 @@ project's timezone, like a relative time; ``by_time`` values follow it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -24,6 +24,8 @@ from reconciler.generate.inputs import (
     E_OWNS,
     E_PROPS,
     E_REL,
+    E_SCHEDULE,
+    E_STORY,
     E_TIMES,
     E_TYPE,
 )
@@ -34,7 +36,8 @@ BUSINESS_SLOTS = 32
 
 
 def finalize(
-    entries: Iterable[list[Any]], reference_time: datetime, timezone_name: str
+    entries: list[list[Any]], reference_time: datetime, timezone_name: str,
+    starts: list[int | None] | None = None, business: Any = None,
 ) -> Iterator[list[Any]]:
     """Each generated record's row for this run (the loader's compact form of a record,
     ``reconciler.loading.rows``): times resolved, by_time values chosen.
@@ -43,7 +46,9 @@ def finalize(
     expressions (``gen:``/``gen@t:``) tell the loader not to resolve them as relative
     times. The entries are this run's own (freshly read from the cache or just made).
     Rows, not drafts: a warm load of 50,000 generated records skipped building a draft
-    dict per record only to turn it into a row (0.04 s).
+    dict per record only to turn it into a row (0.04 s). ``starts``: where the owners'
+    calendars placed the scheduled activities (``reconciler.generate.scheduling``), by
+    entry; ``business``: the business days a story's close date counts.
     """
     from reconciler.loading.rows import OWNED, OWNS
     from reconciler.loading.times import format_wire_time, zone
@@ -51,16 +56,27 @@ def finalize(
     tz = zone(timezone_name)
     today = reference_time.astimezone(tz).date()
     now = format_wire_time(reference_time)
-    for entry in entries:
+    placed: dict[str, str] = {}  # scheduled activity → its start (what stories read)
+    if starts is not None:
+        for entry, start in zip(entries, starts, strict=True):
+            if start is not None:
+                placed[f"{entry[E_TYPE]}/{entry[E_KEY]}"] = minutes_wire(start, 0)
+    for index, entry in enumerate(entries):
         props: dict[str, str] = entry[E_PROPS]
         times: Mapping[str, list[Any]] = entry[E_TIMES]
+        start_minutes = starts[index] if starts is not None else None
         if times:
             props = dict(props)
-            for prop, (start, end, business, u, slot, offset_ms) in times.items():
-                days = _days(today, start, end, business)
+            main = times.get(entry[E_SCHEDULE][0]) if start_minutes is not None else None
+            for prop, slot_of in times.items():
+                start, end, business_hours, u, slot, offset_ms = slot_of
+                if main is not None and slot_of[:5] == main[:5]:
+                    props[prop] = minutes_wire(start_minutes, offset_ms)
+                    continue
+                days = _days(today, start, end, business_hours)
                 day = days[min(int(u * len(days)), len(days) - 1)]
                 minutes = (
-                    BUSINESS_START_MINUTES + (slot % BUSINESS_SLOTS) * 15 if business
+                    BUSINESS_START_MINUTES + (slot % BUSINESS_SLOTS) * 15 if business_hours
                     else slot * 15
                 )
                 props[prop] = _wire(day, minutes, offset_ms, tz)
@@ -68,6 +84,11 @@ def finalize(
                 when = props.get(time_prop)
                 if when is not None and when > now:
                     props[prop] = future_value
+        if entry[E_STORY] is not None and business is not None:
+            from reconciler.generate.story_times import story_values
+
+            props = dict(props)
+            props.update(story_values(entry[E_STORY], placed, now, business, tz))
         yield [
             entry[E_TYPE], entry[E_KEY], entry[E_LINE], entry[E_COLUMN], props, entry[E_REL],
             [
@@ -80,6 +101,17 @@ def finalize(
             entry[E_CAL], entry[E_OWNER_EMAIL],
             (OWNS if entry[E_OWNS] else 0) | (OWNED if entry[E_OWNED] else 0),
         ]
+
+
+@lru_cache(maxsize=65536)
+def minutes_wire(minutes: int, offset_ms: int) -> str:
+    """Minutes since 1970 (plus milliseconds) on the wire."""
+    from reconciler.loading.times import format_wire_time
+
+    return format_wire_time(_EPOCH + timedelta(minutes=minutes, milliseconds=offset_ms))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @lru_cache(maxsize=16384)

@@ -49,14 +49,19 @@ class AccountEndpoints(Endpoints):
 
     _owners: list[Owner] | None
     _archived_owners: list[Owner] | None
+    #: type → the property names its last properties read listed (the request estimate
+    #: counts the tool's properties still to be made from it)
+    property_names: dict[str, frozenset[str]]
 
     def list_properties(self, object_type: str) -> list[PropertyDefinition]:
-        return self._call(
+        found = self._call(
             "GET", self.paths.properties(object_type),
             lambda data: [
                 property_from_api(p, f"results[{n}]") for n, p in enumerate(results_list(data))
             ],
         )
+        self.property_names[object_type] = frozenset(p.name for p in found)
+        return found
 
     def property_bodies(self, object_type: str) -> list[Mapping[str, Any]]:
         """The properties of a type as HubSpot describes them (option labels, ``calculated``
@@ -70,7 +75,9 @@ class AccountEndpoints(Endpoints):
                 bodies.append(as_object(raw, f"results[{n}]"))
             return bodies
 
-        return self._call("GET", self.paths.properties(object_type), parse)
+        bodies = self._call("GET", self.paths.properties(object_type), parse)
+        self.property_names[object_type] = frozenset(str(b["name"]) for b in bodies)
+        return bodies
 
     def create_property(
         self, object_type: str, definition: PropertyDefinition

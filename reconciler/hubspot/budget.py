@@ -2,15 +2,18 @@
 says is left of the account's daily limit (``X-HubSpot-RateLimit-Daily-Remaining``, facts
 §2), so that an apply that cannot finish today is refused before it starts.
 
-The estimate counts what apply sends: one batch per 100 records per action and type, the
-marker properties checked once per type written, one request per association added or
-removed on an update (v4 associations), associations of upserted records in batches of
-100 per associated type, and one scheduler request per calendar meeting (plus a batch of
-100 to set their markers). Retries are not counted. The daily remaining is the latest
-figure any answer carried; search answers and OAuth calls carry none (OAuth apps have no
-daily limit), and then nothing is checked. A figure no HubSpot account could have (negative,
-not a number, beyond a billion) is ignored where it is read (``reconciler.hubspot.failures``):
-unknown too, never printed.
+The estimate counts every request an apply sends when nothing fails (retries are not
+counted): the reads its plan made (an apply makes them again: refresh, catalogue, scan),
+the marker properties checked (and made) per type written, one batch per 100 records per
+action and type (updates with association changes or only a new digest included), the
+adopted and deduped records read back, one request per association added or removed on an
+update, associations of upserted records in batches of 100 per associated type, the label
+reads, two requests per calendar meeting (the scheduler's create, then its markers), the
+search for taken markers before a rewrite, and one count search per created type while
+search catches up. The daily remaining is the latest figure any answer carried; search
+answers and OAuth calls carry none (OAuth apps have no daily limit), and then nothing is
+checked. A figure no HubSpot account could have (negative, not a number, beyond a billion)
+is ignored where it is read (``reconciler.hubspot.failures``): unknown too, never printed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import BATCH_LIMIT
 from reconciler.identity.markers import NO_UNIQUE_PROPERTIES
-from reconciler.planning.changes import Plan
+from reconciler.planning.changes import STATE_ONLY_ACTIONS, Plan
 
 #: An apply this small is not worth an extra request to learn the daily remaining.
 SMALL_APPLY = 10
@@ -36,10 +39,15 @@ class RequestEstimate:
     associations: int
     calendar: int
     markers: int
+    #: the plan's reads, made again by the apply
+    reads: int = 0
+    #: searches: taken markers before a rewrite, and the counts while search catches up
+    searches: int = 0
 
     @property
     def total(self) -> int:
-        return self.records + self.associations + self.calendar + self.markers
+        return (self.records + self.associations + self.calendar + self.markers + self.reads
+                + self.searches)
 
     def describe(self, remaining: int | None) -> str:
         text = f"Apply will take about {self.total:,} request(s)"
@@ -52,33 +60,57 @@ def _batches(count: int) -> int:
     return -(-count // BATCH_LIMIT)
 
 
+#: Batches of 100 records per action and type (a dedupe reads back the kept records and the
+#: extra ones, then archives; an adopt reads the found ones back).
+_BATCHES_PER_ACTION = {"create": 1, "update": 1, "archive": 1, "move": 1, "release": 1,
+                       "remark": 1, "adopt": 1, "dedupe": 3}
+
+
 def estimate_requests(plan: Plan) -> RequestEstimate:
+    """What an apply of ``plan`` sends when nothing fails (see the module)."""
     by_batch: Counter[tuple[str, str]] = Counter()
     associations = 0
     upserted: Counter[tuple[str, str]] = Counter()
+    labels: set[tuple[str, str]] = set()
     calendar = 0
     written: set[str] = set()
+    created: set[str] = set()
+    remarked: Counter[str] = Counter()
     for change in plan.changes:
-        if change.action == "create" and change.calendar is not None:
-            calendar += 1
-            written.add(change.object_type)
+        if change.action in STATE_ONLY_ACTIONS:
             continue
-        if change.action == "update":
-            if change.properties_to_send:
-                by_batch[(change.action, change.object_type)] += 1
+        if change.action != "archive":
+            written.add(change.object_type)
+        labels.update((change.object_type, ref.to_type)
+                      for ref in change.associations if ref.label is not None
+                      and ref.type_id is None)
+        if change.action == "create":
+            created.add(change.object_type)
+            if change.calendar is not None:
+                calendar += 1
+                continue
+            if change.object_type not in NO_UNIQUE_PROPERTIES:
+                for ref in change.add_associations:  # upserts carry none inline: sent after
+                    upserted[(change.object_type, ref.to_type)] += 1
+        if change.action in ("update", "adopt"):
             associations += len(change.add_associations) + len(change.remove_associations)
-            continue
+        if change.action == "adopt" and (
+            change.diffs or change.add_associations or change.remove_associations
+        ):  # (updated with the updates)
+            by_batch[("update", change.object_type)] += 1
+        if change.action == "release" and not change.after:
+            continue  # already gone from the portal: forgotten, nothing sent
+        if change.action == "remark":
+            remarked[change.object_type] += 1
         by_batch[(change.action, change.object_type)] += 1
-        if change.action in ("create", "remark"):
-            written.add(change.object_type)
-        if change.action == "create" and change.object_type not in NO_UNIQUE_PROPERTIES:
-            for ref in change.add_associations:  # upserts carry none inline: sent after
-                upserted[(change.object_type, ref.to_type)] += 1
     return RequestEstimate(
-        records=sum(_batches(n) for n in by_batch.values()),
-        associations=associations + sum(_batches(n) for n in upserted.values()),
-        calendar=calendar + _batches(calendar),
-        markers=len(written),
+        records=sum(_batches(n) * _BATCHES_PER_ACTION[action]
+                    for (action, _), n in by_batch.items()),
+        associations=associations + sum(_batches(n) for n in upserted.values()) + len(labels),
+        calendar=2 * calendar,
+        markers=sum(1 + plan.missing_properties.get(t, 0) for t in written),
+        reads=plan.reads,
+        searches=len(created) + sum(_batches(n) for n in remarked.values()),
     )
 
 

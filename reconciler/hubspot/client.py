@@ -97,6 +97,7 @@ class HubSpotClient(
         self._cancelled = threading.Event()
         self._owners = None
         self._archived_owners = None
+        self.property_names = {}
 
     @property
     def clock(self) -> Clock:

@@ -38,6 +38,7 @@ from reconciler.identity.markers import (
 )
 from reconciler.identity.scan import managed_names
 from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, address_of
+from reconciler.planning.pins import rederived_pins
 from reconciler.settings import Target
 from reconciler.state.model import AppliedAssociation, Pin, RecordState, State
 from reconciler.workflow.options import RunOptions, load_target
@@ -80,7 +81,8 @@ def _managed_properties(record: DesiredRecord | None) -> list[str]:
 
 
 def _adopted_record(
-    record: DesiredRecord | None, object_type: str, remote: RemoteRecord
+    record: DesiredRecord | None, object_type: str, remote: RemoteRecord,
+    known: Mapping[str, DesiredRecord],
 ) -> RecordState:
     """The state entry for a record found in the portal: its managed properties as the
     portal holds them (so the next plan shows only real differences), and its pins as the
@@ -93,6 +95,10 @@ def _adopted_record(
     digest = decode_digest(remote.properties.get(DIGEST_PROPERTY))
     if digest is not None:
         pinned = dict(digest.pins)
+        if record is not None:  # with the re-pins a kept state made (the digest has not)
+            pinned = rederived_pins(record, RecordState(
+                id=remote.id, object_type=object_type, properties=properties, pinned=pinned,
+            ), known, {})
     elif record is not None:
         pinned = {
             name: Pin(expr=expr, value=properties[name])
@@ -241,11 +247,12 @@ def import_record(
                                [*_managed_properties(record), MARKER_PROPERTY, PROJECT_PROPERTY])
             _refuse_anothers(remote, record.object_type, address, desired.project.marker_id,
                              from_project)
-            ensure_markers(client, [record.object_type])
+            ensure_markers(client, [record.object_type], project_id=desired.project.marker_id)
             adopted = Adopted(address, remote.id)
             _set_markers(client, record.object_type, desired.project.marker_id, [adopted])
             resolve_owners(client, desired, state)
-            state.records[address] = _adopted_record(record, record.object_type, remote)
+            state.records[address] = _adopted_record(record, record.object_type, remote,
+                                                     desired.records)
             _record_existing_associations(client, desired, state, [address])
         backup = store.backup()
         store.save(state)
@@ -313,7 +320,7 @@ def _adopt_found(
         if address in state.records or (object_type, remote.id) in managed_ids:
             continue
         state.records[address] = _adopted_record(_wanted_as(desired, address), object_type,
-                                                 remote)
+                                                 remote, desired.records)
         adopted.append(Adopted(address, remote.id))
         digest = decode_digest(remote.properties.get(DIGEST_PROPERTY))
         if digest is not None:

@@ -14,11 +14,16 @@ that is the key's prefix (``proves_owner``). A key alone (the first release's
 
 ``ensure_markers`` creates both properties (and ``reconciler_applied``, the digest of what
 was applied: ``reconciler.identity.applied_digest``) on each object type before the first
-write.
+write, and one more per project, ``reconciler_wrote_<project id>`` (``written_by``): that
+this project has written records of the type here. The properties API answers without
+search's lag, so a project that lost its state can tell at once whether it ever wrote a
+type (and must wait for search to catch up before creating) or never did (nothing of its
+own can be there, whatever other projects wrote).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from reconciler.errors import ReconcilerError
@@ -37,6 +42,15 @@ MARKER_GROUP = {t.name: t.marker_group for t in OBJECT_TYPES}
 #: Object types where HubSpot documents no unique-value properties (facts §7):
 #: the marker there is an ordinary property, and recovery rests on search.
 NO_UNIQUE_PROPERTIES = frozenset(t.name for t in OBJECT_TYPES if not t.unique_marker)
+#: The prefix of the per-project properties that record which projects wrote a type.
+WRITTEN_BY_PREFIX = "reconciler_wrote_"
+
+
+def written_by(project_id: str) -> str:
+    """The property whose existence on a type says project ``project_id`` wrote records of
+    that type here (property names are lowercase letters, digits and ``_``; a project id
+    has no ``_``, so two ids never give one name)."""
+    return WRITTEN_BY_PREFIX + re.sub(r"[^a-z0-9]", "_", project_id.lower())
 
 
 def marker_value(project_id: str, address: str) -> str:
@@ -76,12 +90,14 @@ def address_in(key: str, project_id: str, object_type: str) -> str | None:
 
 
 def ensure_markers(
-    client: HubSpotClient, object_types: Iterable[str], unique: dict[str, bool] | None = None
+    client: HubSpotClient, object_types: Iterable[str], unique: dict[str, bool] | None = None,
+    *, project_id: str | None = None,
 ) -> dict[str, bool]:
     """Make sure both marker properties (and ``reconciler_applied``, the digest of what was
-    applied) exist on each type; return which types have
-    ``reconciler_key`` unique (those are created by upsert). ``reconciler_project`` is
-    never unique: every record of the project carries the same value."""
+    applied, and with ``project_id`` that project's ``written_by`` property) exist on each
+    type; return which types have ``reconciler_key`` unique (those are created by upsert).
+    ``reconciler_project`` is never unique: every record of the project carries the same
+    value."""
     unique = unique if unique is not None else {}
     for object_type in sorted(set(object_types)):
         existing = {p.name: p for p in client.list_properties(object_type)}
@@ -109,7 +125,29 @@ def ensure_markers(
                 field_type="textarea", group_name=group, has_unique_value=False,
                 hidden=True, form_field=False,
             ))
+        # before the first write of this project: a crash after it still leaves the mark
+        if project_id is not None and written_by(project_id) not in existing:
+            client.create_property(object_type, PropertyDefinition(
+                name=written_by(project_id), label=f"Reconciler: {project_id} wrote here",
+                type="string", field_type="text", group_name=group, has_unique_value=False,
+                hidden=True, form_field=False,
+            ))
     return unique
+
+
+def tool_properties(project_id: str) -> frozenset[str]:
+    """The properties ``ensure_markers`` makes sure of for project ``project_id``."""
+    return frozenset({MARKER_PROPERTY, PROJECT_PROPERTY, DIGEST_PROPERTY, written_by(project_id)})
+
+
+def may_have_written(defined: Iterable[str], project_id: str) -> bool:
+    """Whether project ``project_id`` may have written records of a type whose properties
+    are ``defined``: its ``written_by`` property is there, or none of any project is (a
+    portal written by a release that did not record it: it may have)."""
+    names = set(defined)
+    if written_by(project_id) in names:
+        return True
+    return not any(name.startswith(WRITTEN_BY_PREFIX) for name in names)
 
 
 def marker_group(object_type: str, properties: Iterable[PropertyDefinition]) -> str:
@@ -134,15 +172,19 @@ def properties_when_marked(client: HubSpotClient, object_type: str) -> set[str]:
 
 
 def set_markers(client: HubSpotClient, object_type: str, hubspot_id: str,
-                markers: Mapping[str, str]) -> None:
-    """Write the marker properties on one record (raises ReconcilerError if refused)."""
+                markers: Mapping[str, str]) -> RemoteRecord:
+    """Write the marker properties on one record (raises ReconcilerError if refused); the
+    record as HubSpot's answer gives it."""
     outcome = client.batch_update(object_type, [UpdateInput(hubspot_id, dict(markers))])
-    if outcome.errors or hubspot_id not in outcome.by_id():
+    written = outcome.by_id().get(hubspot_id)
+    if outcome.errors or written is None:
         message = outcome.errors[0].message if outcome.errors else "HubSpot returned no result"
         raise ReconcilerError(f"could not set the markers on {object_type} {hubspot_id}: {message}")
+    return written
 
 
 __all__ = [
+    "WRITTEN_BY_PREFIX",
     "MARKER_GROUP",
     "MARKER_PROPERTY",
     "NO_UNIQUE_PROPERTIES",
@@ -153,7 +195,10 @@ __all__ = [
     "marker_group",
     "marker_properties",
     "marker_value",
+    "may_have_written",
     "properties_when_marked",
     "proves_owner",
     "set_markers",
+    "tool_properties",
+    "written_by",
 ]

@@ -61,14 +61,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from reconciler.hubspot.client import HubSpotClient
-from reconciler.identity.refresh_log import MODIFIED, RefreshLog, load_log, save_log
+from reconciler.hubspot.records import BATCH_LIMIT
+from reconciler.identity.refresh_log import (
+    MODIFIED,
+    AppliedSpan,
+    RefreshLog,
+    load_log,
+    save_log,
+)
 from reconciler.identity.refresh_reads import KEEP_DRIFTING, MARKERS, Reads, read_associations
-from reconciler.identity.refresh_survey import Survey, Untrusted
+from reconciler.identity.refresh_survey import RANGE_SIZE, Survey, Untrusted
 from reconciler.model import DesiredState
 from reconciler.planning.changes import RemoteSnapshot
 from reconciler.state.model import State
@@ -99,6 +106,9 @@ class RefreshReport:
     #: types read in full during an incremental refresh, with why
     full_types: Mapping[str, str] = field(default_factory=dict)
     associations_read: int = 0
+    #: requests a refresh right after this one would take (with the log this one left: a
+    #: search per type, the drifting records read again); None when it left no log
+    next_requests: int | None = None
 
     def describe(self) -> str:
         if self.mode == "full":
@@ -188,16 +198,20 @@ def refresh_records(
         if vouch and log_path is not None and survey.newest_ms is not None:
             since = min([survey.newest_ms, *reads.drift_floor()])
             save_log(log_path, _next_log(state, survey, reads, since, settled=True, seen_at=now))
+            report = replace(report, next_requests=_next_requests(ids_by_type, reads))
         return _counted(Refreshed(state, reads.snapshots, report), survey, reads)
 
     cutoff = log.since_ms if log.settled else log.since_ms - int(margin_seconds * 1000)
+    # what an apply wrote since (refresh_watermark): left out of the search while it matters
+    spans = {t: span for t, span in log.applied.items()
+             if span.last_ms >= cutoff and t in ids_by_type}
     full_types: dict[str, str] = {}
     for object_type, by_id in ids_by_type.items():
         props = props_by_type[object_type]
         try:
             to_read, matched = survey.survey(
                 object_type, by_id, cutoff_ms=cutoff, extras=log.extras.get(object_type, ()),
-                skip=(log.since_ms, frozenset(log.at_since)),
+                skip=(log.since_ms, frozenset(log.at_since)), applied=spans.get(object_type),
             )
         except Untrusted as why:
             full_types[object_type] = str(why)
@@ -217,13 +231,43 @@ def refresh_records(
         seen_at = log.seen_at
     else:
         since, settled, seen_at = newest, False, now
+    since, settled, spans = _past_spans(since, settled, spans, now, margin_seconds)
     floor = reads.drift_floor()
     if floor and floor[0] < since:
         since, settled, seen_at = floor[0], False, now
     if log_path is not None:
-        save_log(log_path, _next_log(state, survey, reads, since, settled=settled,
-                                     seen_at=seen_at))
+        after = since if settled else since - int(margin_seconds * 1000)
+        kept = {t: span for t, span in spans.items() if span.last_ms >= after}
+        save_log(log_path, _next_log(
+            state, survey, reads, since, settled=settled, seen_at=seen_at, applied=kept,
+        ))
+        report = replace(report, next_requests=_next_requests(ids_by_type, reads, kept))
     return _counted(Refreshed(state, reads.snapshots, report), survey, reads)
+
+
+def _past_spans(
+    since: int, settled: bool, spans: dict[str, AppliedSpan], now: float, margin: float
+) -> tuple[int, bool, dict[str, AppliedSpan]]:
+    """The cutoff past what an apply wrote, once this refresh has checked every span a
+    search-lag margin after the apply: everything modified up to the last of them has then
+    been compared (outside the spans by search, inside by count), so the next refresh need
+    not leave them out. Else the spans stay for the next refresh."""
+    if not spans or not settled or any(now - span.at < margin for span in spans.values()):
+        return since, settled, spans
+    past = max(span.last_ms for span in spans.values()) + 1
+    return max(since, past), True, {}
+
+
+def _next_requests(
+    ids_by_type: Mapping[str, Mapping[str, str]], reads: Reads,
+    spans: Mapping[str, AppliedSpan] | None = None,
+) -> int:
+    """What the next refresh costs when nothing changes meanwhile (for the request estimate
+    of an apply that refreshes again right after its plan): one search per type and range
+    (two where an apply's span is still checked), and the drifting records read again."""
+    searches = sum(-(-len(ids) // RANGE_SIZE) * (2 if t in (spans or {}) else 1)
+                   for t, ids in ids_by_type.items())
+    return searches + sum(-(-len(ids) // BATCH_LIMIT) for ids in reads.drifting.values())
 
 
 def _counted(refreshed: Refreshed, survey: Survey, reads: Reads) -> Refreshed:
@@ -270,7 +314,7 @@ def _managed(
 
 def _next_log(
     state: State, survey: Survey, reads: Reads, since_ms: int, *, settled: bool,
-    seen_at: float,
+    seen_at: float, applied: Mapping[str, AppliedSpan] | None = None,
 ) -> RefreshLog:
     """The log this refresh leaves for the next one."""
     at_since = sorted(i for i, ms in reads.matched_ms.items() if ms == since_ms)
@@ -281,6 +325,7 @@ def _next_log(
         extras=dict(survey.extras), at_since=tuple(at_since[:KEEP_DRIFTING]),
         drifting={t: tuple(sorted(ids)) for t, ids in reads.drifting.items()}
         if listed else {},
+        applied=dict(applied or {}),
     )
 
 

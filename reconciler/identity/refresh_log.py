@@ -2,9 +2,11 @@
 
 It lives beside the state file (``<state>.refresh.json``): the newest
 ``hs_lastmodifieddate`` the portal returned (never the local clock), per-type counts, the
-marked records the state does not map, and the records that drifted, bound to the state's
-lineage and serial. It is a cache: anything that is not a log of this format reads as no
-log, and the refresh is then full (``reconciler.identity.refresh``).
+marked records the state does not map, the records that drifted, and what the last apply
+wrote (``applied``: per type, the records and the span of modification times HubSpot's
+answers gave them, ``refresh_watermark``), bound to the state's lineage and serial. It is a
+cache: anything that is not a log of this format reads as no log, and the refresh is then
+full (``reconciler.identity.refresh``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,34 @@ from reconciler.state.journal import write_atomically
 LOG_FORMAT_VERSION = 1
 #: HubSpot's modification time of a record: the log's cutoff is one of these (epoch ms)
 MODIFIED = "hs_lastmodifieddate"
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedSpan:
+    """What an apply wrote of one type: the records (their ids), and the first and last
+    modification time HubSpot's answers gave them (epoch ms). The next refresh leaves the
+    span out of its search for changes (the apply knows what it wrote) and checks by count
+    that nothing else was modified in it (``refresh_survey``)."""
+
+    first_ms: int
+    last_ms: int
+    ids: tuple[str, ...]
+    #: local wall-clock time the apply ended (elapsed time only: once the search-lag
+    #: margin has passed, a count that matches proves the span)
+    at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from_ms": self.first_ms, "to_ms": self.last_ms, "at": self.at,
+                "ids": list(self.ids)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> AppliedSpan | None:
+        try:
+            span = cls(int(data["from_ms"]), int(data["to_ms"]),
+                       tuple(str(i) for i in data["ids"]), float(data["at"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return span if span.first_ms <= span.last_ms else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +77,9 @@ class RefreshLog:
     #: records whose portal values differed from the state, by type: read again by id by
     #: every refresh until they match (an apply puts them back)
     drifting: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: what an apply wrote since, by type: left out of the search for changes until a
+    #: refresh has checked it (``AppliedSpan``)
+    applied: Mapping[str, AppliedSpan] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +95,7 @@ class RefreshLog:
             "extras": {k: list(v) for k, v in sorted(self.extras.items()) if v},
             "at_since": list(self.at_since),
             "drifting": {k: list(v) for k, v in sorted(self.drifting.items()) if v},
+            "applied": {k: v.to_json() for k, v in sorted(self.applied.items())},
         }
 
     @classmethod
@@ -80,6 +114,10 @@ class RefreshLog:
                 at_since=tuple(str(i) for i in data.get("at_since", [])),
                 drifting={
                     str(k): tuple(str(i) for i in v) for k, v in data.get("drifting", {}).items()
+                },
+                applied={
+                    str(k): span for k, v in data.get("applied", {}).items()
+                    if (span := AppliedSpan.from_json(v)) is not None
                 },
             )
         except (AttributeError, KeyError, TypeError, ValueError):
@@ -130,6 +168,7 @@ def _iso(ms: int) -> str:
 
 
 __all__ = [
+    "AppliedSpan",
     "LOG_FORMAT_VERSION",
     "MODIFIED",
     "RefreshLog",

@@ -9,6 +9,13 @@ below it). A range whose count differs from the state's is split in two by one m
 search until the ranges are small, then listed (``HubSpotClient.search``, paged by
 ``hs_object_id``), which names the deleted and archived records and the marked records the
 state does not map. What cannot be trusted raises ``Untrusted``: that type is read in full.
+
+After an apply, the span of modification times of what it wrote (``AppliedSpan``) is left
+out of the search for changes (two filter groups: before the span, after it), so the
+records it wrote are not read again; one more count of the whole range then says what the
+span holds. It must be what the apply wrote and nothing modified since: more, and another
+record was modified inside the span (an edit while the apply ran): the type is read in
+full; fewer, and a record the apply wrote is gone, found as any deletion is.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any
 
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.identity.lookup import project_group
-from reconciler.identity.refresh_log import MODIFIED, modified_ms
+from reconciler.identity.refresh_log import MODIFIED, AppliedSpan, modified_ms
 
 #: Search counts at most 10,000 matches (facts §7): a counted range holds fewer ids.
 RANGE_SIZE = 9_000
@@ -30,6 +37,10 @@ SEARCH_CAP = 10_000
 #: More changed records than this share of a type: one batch read per 100 of all of them
 #: costs less than search pages (5 a second) plus batch reads of the changed ones.
 FULL_SHARE = 0.4
+
+
+#: Why a type is read in full when a span's count is off.
+SPAN_EDITED = "records were modified in HubSpot while the last apply ran"
 
 
 class Untrusted(Exception):
@@ -49,46 +60,72 @@ class Survey:
         #: type → ids of marked records of this project the state does not map
         self.extras: dict[str, tuple[str, ...]] = {}
 
-    def _group(self, lo: int | None, hi: int | None) -> list[dict[str, Any]]:
-        """This project's records with ids in ``[lo, hi)`` (None: open-ended)."""
+    def _group(
+        self, lo: int | None, hi: int | None, span: AppliedSpan | None = None
+    ) -> list[dict[str, Any]]:
+        """This project's records with ids in ``[lo, hi)`` (None: open-ended), and with
+        ``span`` those modified before it or after it (filter groups are OR-ed)."""
         ((project,),) = (g["filters"] for g in project_group(self.marker))
         filters: list[dict[str, Any]] = [project]
         if lo is not None:
             filters.append({"propertyName": "hs_object_id", "operator": "GTE", "value": str(lo)})
         if hi is not None:
             filters.append({"propertyName": "hs_object_id", "operator": "LT", "value": str(hi)})
-        return [{"filters": filters}]
+        if span is None:
+            return [{"filters": filters}]
+        return [
+            {"filters": [*filters, {"propertyName": MODIFIED, "operator": "LT",
+                                    "value": str(span.first_ms)}]},
+            {"filters": [*filters, {"propertyName": MODIFIED, "operator": "GT",
+                                    "value": str(span.last_ms)}]},
+        ]
 
     def survey(
         self, object_type: str, by_id: Mapping[str, str], *, cutoff_ms: int | None,
         extras: Sequence[str], skip: tuple[int, frozenset[str]] = (0, frozenset()),
+        applied: AppliedSpan | None = None,
     ) -> tuple[list[str], dict[str, int]]:
         """Count this project's records of the type, range by range, note the newest
         modification time, and (with a cutoff) return the managed ids to read (those
         modified since the cutoff and those the counts say are missing), and id →
         modification time of those not read because ``skip`` (the log's cutoff and the ids
-        read at it) says they matched the state at that very time."""
+        read at it) says they matched the state at that very time. ``applied`` (with a
+        cutoff): what the last apply wrote, left out of the search (see the module)."""
         known = sorted(int(i) for i in by_id if i.isdigit())
         if len(known) != len(by_id):
             raise Untrusted("an id that is not a number")
         extra_ids = {int(i) for i in extras if i.isdigit()} - set(known)
+        span = applied if cutoff_ms is not None else None
+        written = {int(i) for i in span.ids if i.isdigit()} if span is not None else set()
         changed: list[tuple[int, int]] = []
         missing: set[int] = set()
         found_extras: set[int] = set()
         total = 0
         for lo, hi, inside in _ranges(known):
-            count, modified = self._count_and_changes(object_type, lo, hi, cutoff_ms)
-            total += count
+            count, modified = self._count_and_changes(object_type, lo, hi, cutoff_ms, span)
             changed.extend(modified)
             if cutoff_ms is None:
+                total += count
                 continue
             inside_set = set(inside)
+            # what the apply wrote and nothing modified since: inside the span
+            kept = {i for i in written if _within(i, lo, hi) and i in inside_set} - {
+                i for i, _ in modified}
+            outside = count
+            if span is not None:  # the whole range, counted: a record the apply wrote
+                count, _ = self._count_and_changes(object_type, lo, hi, None)  # may be gone
             new_extras = {i for i, _ in modified if i not in inside_set}
             range_extras = {i for i in extra_ids if _within(i, lo, hi)} | new_extras
             if count == len(inside) + len(range_extras):
+                if span is not None and count - outside != len(kept):
+                    raise Untrusted(SPAN_EDITED)  # another record modified inside the span
+                total += count
                 found_extras |= range_extras
                 continue
+            total += count
             gone, listed_extras = self._locate(object_type, lo, hi, inside, extra_ids, count)
+            if span is not None and count - outside != len(kept - gone):
+                raise Untrusted(SPAN_EDITED)
             missing |= gone
             found_extras |= listed_extras
         self.counts[object_type] = total
@@ -110,16 +147,17 @@ class Survey:
         return [str(i) for i in sorted(wanted)], matched
 
     def _count_and_changes(
-        self, object_type: str, lo: int | None, hi: int | None, cutoff_ms: int | None
+        self, object_type: str, lo: int | None, hi: int | None, cutoff_ms: int | None,
+        span: AppliedSpan | None = None,
     ) -> tuple[int, list[tuple[int, int]]]:
-        """The range's count, and the ids (with their times) modified at or after the
-        cutoff (newest first, page by page until the times fall below it)."""
+        """The range's count (outside ``span``), and the ids (with their times) modified at
+        or after the cutoff (newest first, page by page until the times fall below it)."""
         changed: list[tuple[int, int]] = []
         after: str | None = None
         seen = 0
         while True:
             page = self.client.search_page(
-                object_type, self._group(lo, hi), [MODIFIED],
+                object_type, self._group(lo, hi, span), [MODIFIED],
                 sort=(MODIFIED, "DESCENDING"), limit=1 if cutoff_ms is None else PAGE,
                 after=after,
             )

@@ -24,9 +24,11 @@ project's records are always listed.
 
 Search lags writes by a few moments (facts §7). Meetings and calls have no unique property
 (upsert cannot protect them), so when the state knows none of this project's records of
-such a type and the portal has the marker property (this tool wrote there before), records
-still to be created are looked for again once the search-lag grace has passed: a second
-apply seconds after a first one (two merges) then sees what the first created.
+such a type and this project wrote that type here before (its ``reconciler_wrote_<id>``
+property exists: ``markers.may_have_written``, read without search's lag), records still to
+be created are looked for again once the search-lag grace has passed: a second apply
+seconds after a first one (two merges) then sees what the first created. A new project
+never waits because another project wrote meetings or calls.
 
 After an apply, ``wait_until_searchable`` waits (bounded by the same grace) until search
 counts every record the state maps, so that a CI run right after this one finds them.
@@ -51,7 +53,12 @@ from reconciler.identity.lookup import (
     marker_lookup_properties,
     read_by_id,
 )
-from reconciler.identity.markers import NO_UNIQUE_PROPERTIES, address_in, properties_when_marked
+from reconciler.identity.markers import (
+    NO_UNIQUE_PROPERTIES,
+    address_in,
+    may_have_written,
+    properties_when_marked,
+)
 from reconciler.identity.search_lag import SEARCH_POLL_SECONDS, search_until, wait
 from reconciler.model import DesiredRecord, DesiredState
 from reconciler.state.model import State
@@ -138,6 +145,8 @@ def scan_portal(
         if not defined:
             continue  # this tool never wrote this type here (markers of the first release
             # are found by `state rebuild`, which also reads them)
+        if lag_wait and not may_have_written(defined, project_id):
+            lag_wait = False  # this project never wrote the type here: nothing to wait for
         props = sorted(names[object_type])
         if DIGEST_PROPERTY in defined:
             props.append(DIGEST_PROPERTY)

@@ -19,20 +19,22 @@ from reconciler.identity.scan import IdentityScan, managed_names
 from reconciler.model import DesiredRecord, DesiredState, address_of
 from reconciler.planning.changes import Change, Plan, RemoteSnapshot
 from reconciler.planning.ownership import carried_markers
-from reconciler.planning.pins import picked_associations
+from reconciler.planning.pins import picked_associations, rederived_pins
 from reconciler.planning.planner import plan
 from reconciler.state.model import AppliedAssociation, Pin, RecordState, State
 
 
 def adopted_record(
     record: DesiredRecord | None, object_type: str, remote: RemoteRecord,
-    ids: Mapping[str, str],
+    ids: Mapping[str, str], known: Mapping[str, DesiredRecord] | None = None,
 ) -> RecordState:
     """The state entry of a found record, as if this tool's state had kept it: managed
     properties as the portal holds them, pins and associations as its digest says they
-    were applied (``ids``: address → HubSpot id, to resolve associations by key). Without
-    a digest, relative times are pinned to the portal's values and no association is
-    assumed (the plan adds the declared ones; adding one that exists changes nothing)."""
+    were applied (``ids``: address → HubSpot id, to resolve associations by key), with the
+    re-pins a kept state would have made (``pins.rederived_pins``; ``known``: the spec's
+    records, for picks). Without a digest, relative times are pinned to the portal's
+    values and no association is assumed (the plan adds the declared ones; adding one that
+    exists changes nothing)."""
     names = managed_names(record) if record is not None else []
     properties = {n: v for n in names if (v := remote.properties.get(n)) is not None}
     digest = decode_digest(remote.properties.get(DIGEST_PROPERTY))
@@ -50,8 +52,11 @@ def adopted_record(
             for name, expr in (record.relative_times.items() if record is not None else ())
             if name in properties
         }
-    return RecordState(id=remote.id, object_type=object_type, properties=properties,
-                       associations=tuple(associations), pinned=pinned)
+    found = RecordState(id=remote.id, object_type=object_type, properties=properties,
+                        associations=tuple(associations), pinned=pinned)
+    if digest is None or record is None:
+        return found
+    return replace(found, pinned=rederived_pins(record, found, known or {}, {}))
 
 
 class _WithFound(Mapping[str, RemoteSnapshot | None]):
@@ -109,7 +114,7 @@ def plan_with_portal(
     ids.update({a: r.id for a, r in scan.adoptable.items()})
     found = {
         address: adopted_record(desired.records.get(address), remote_record_type(address),
-                                remote_record, ids)
+                                remote_record, ids, desired.records)
         for address, remote_record in scan.adoptable.items()
     }
     kept = {a: r for a, r in state.records.items() if a not in scan.replaced}
@@ -121,7 +126,7 @@ def plan_with_portal(
     for change in made.changes:
         if change.address not in found:
             changes.append(change)
-        elif change.action == "update":
+        elif change.action in ("update", "repin"):
             changes.append(
                 replace(change, action="adopt", reason=_adopt_reason(scan, change.address))
             )

@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
 
+from reconciler.loading.business_days import BusinessDays
+from reconciler.loading.calendar_settings import ACTIVITY_TYPES
 from reconciler.loading.friendly import FRIENDLY_FIELDS
 from reconciler.loading.issues import PendingIssue, did_you_mean
 from reconciler.loading.records import parse_owner
@@ -37,12 +39,18 @@ from reconciler.model import (
     Source,
 )
 
+#: The project's business days, and whether activities roll off days off (None: Mon-Fri).
+BusinessCalendar = tuple[BusinessDays, bool] | None
+
 
 def assemble(
     results: list[FileResult],
     settings: ProjectSettings,
     reference_time: datetime,
+    business: BusinessCalendar = None,
 ) -> tuple[dict[str, DesiredRecord], list[PendingIssue]]:
+    """The records of every file, checked across files. ``business``: the project's
+    business days and whether hand-written activity times roll off days off."""
     issues: list[PendingIssue] = []
     owners: dict[tuple[str, str], tuple[str, int, int]] = {}
     for result in results:
@@ -75,6 +83,7 @@ def assemble(
                 owners,
                 hints,
                 issues,
+                business,
             )
             if record is not None:
                 records.setdefault(record.address, record)
@@ -87,7 +96,7 @@ def assemble(
             found: list[PendingIssue] = []
             _record(
                 row, result.display, settings, default_owner, reference_time, resolved,
-                owners, hints, found,
+                owners, hints, found, business,
             )  # fmt: skip
             depth = len(record_path(row[TYPE], row[KEY]))
             issues.extend(
@@ -132,22 +141,28 @@ def _record(
     owners: Mapping[tuple[str, str], Any],
     hints: _KeyHints,
     issues: list[PendingIssue],
+    business: BusinessCalendar = None,
 ) -> DesiredRecord | None:
     object_type, key = row[TYPE], row[KEY]
     props: dict[str, str] = dict(row[PROPS])
     relative: dict[str, str] = row[REL]
+    days, roll = business if business is not None else (None, False)
+    roll = roll and object_type in ACTIVITY_TYPES
     for prop, expr in relative.items():
         if prop[0] == "@" or expr[:3] == "gen":
             continue  # a generated value (already in props) or pick (planning.pins.PICK_PREFIX)
-        value = resolved.get(expr)
+        known = "\x00" + expr if roll else expr  # (rolled or not: two values of one text)
+        value = resolved.get(known)
         if value is None:
             try:
-                value = format_wire_time(resolve_time(expr, reference_time, settings.timezone))
+                value = format_wire_time(
+                    resolve_time(expr, reference_time, settings.timezone, days, roll=roll)
+                )
             except ValueError as exc:
                 path = record_path(object_type, key)
                 issues.append(PendingIssue(display, (*path, prop), str(exc)))
                 continue
-            resolved[expr] = value
+            resolved[known] = value
         props[prop] = value
     if object_type == "meetings":
         start, end = props.get("hs_meeting_start_time"), props.get("hs_meeting_end_time")

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import SpecError
@@ -23,8 +24,10 @@ from reconciler.gc_pause import gc_paused
 from reconciler.generate.inputs import HandRecord
 from reconciler.generate.loading import Generated, generate, resolve_variables, seed_text
 from reconciler.loading import schema as schemas
-from reconciler.loading.assembly import assemble
+from reconciler.loading.assembly import BusinessCalendar, assemble
+from reconciler.loading.business_days import HolidayProblem
 from reconciler.loading.cache import DraftCache
+from reconciler.loading.calendar_settings import calendar_of
 from reconciler.loading.files import check_root, spec_files
 from reconciler.loading.issues import PendingIssue
 from reconciler.loading.locating import locate_all
@@ -34,9 +37,9 @@ from reconciler.loading.project_settings import (
     project_settings,
 )
 from reconciler.loading.refactors import check_refactors
-from reconciler.loading.rows import ASSOC, COLUMN, KEY, LINE, OWNER_EMAIL, PROPS, TYPE
+from reconciler.loading.rows import ASSOC, COLUMN, KEY, LINE, OWNER_EMAIL, PROPS, REL, TYPE
 from reconciler.loading.spec_file import FileResult, load_file
-from reconciler.loading.times import format_wire_time
+from reconciler.loading.times import format_wire_time, resolve_time
 from reconciler.model import DesiredState, ProjectSettings
 
 __all__ = ["load_project", "load_project_settings"]
@@ -98,19 +101,25 @@ def _load_project(
         for relative in spec_files(path)
     ]
     issues = [issue for result in results for issue in result.issues]
+    business, calendar_issues = _business_calendar(settings, cache, reference_time)
+    issues.extend(calendar_issues)
     generated: list[FileResult] = []
+    schedule = None
     if not issues and any(result.sections for result in results):
-        made = _generated(results, settings, reference_time, cache, target, variables)
+        made = _generated(results, settings, reference_time, cache, target, variables, business)
         issues.extend(made.issues)
+        schedule = made.schedule
         if every_target and not made.issues:
-            issues.extend(_other_targets(results, settings, reference_time, cache, target))
+            issues.extend(
+                _other_targets(results, settings, reference_time, cache, target, business)
+            )
         paths = {r.display: r.path for r in results}
         for display, rows in made.by_file.items():
             extra = FileResult(display, paths[display], generated=True)
             extra.rows = rows
             extra.keys = [row[:4] for row in extra.rows]
             generated.append(extra)
-    records, cross_issues = assemble([*results, *generated], settings, reference_time)
+    records, cross_issues = assemble([*results, *generated], settings, reference_time, business)
     issues.extend(cross_issues)
     refactors, refactor_issues = check_refactors(
         ((r.display, r.refactors) for r in results if r.refactors),
@@ -120,6 +129,8 @@ def _load_project(
     if issues:
         parsed = {r.display: r.parsed for r in results}
         files = {r.display: r.path for r in results}
+        if settings.source_file is not None:
+            files[settings.source_file] = path / Path(settings.source_file).name
         raise SpecError(locate_all(issues, parsed, files, path))
     cache.prune()
     return DesiredState(
@@ -127,12 +138,31 @@ def _load_project(
         records=MappingProxyType(records),
         reference_time=format_wire_time(reference_time),
         refactors=refactors,
+        schedule=schedule,
     )
+
+
+def _business_calendar(
+    settings: ProjectSettings, cache: DraftCache, reference_time: datetime
+) -> tuple[BusinessCalendar, list[PendingIssue]]:
+    """The project's business days (``calendar:``), its holidays' country checked."""
+    calendar = calendar_of(settings.generation)
+    if calendar is None:
+        return None, []
+    days = calendar.business_days(cache)
+    try:
+        days.days_off(reference_time.year)  # a country the package does not know: said here
+    except HolidayProblem as exc:
+        field = "subdiv" if "subdivision" in str(exc) else "country"
+        where = ("calendar", "holidays", field)
+        return None, [PendingIssue(settings.source_file or "reconciler.yaml", where, str(exc))]
+    return (days, calendar.roll), []
 
 
 def _generated(
     results: list[FileResult], settings: ProjectSettings, reference_time: datetime,
     cache: DraftCache, target: str | None, variables: tuple[tuple[str, str], ...],
+    business: BusinessCalendar,
 ) -> Generated:
     """The records of the project's generators (``reconciler.generate``), for this run."""
     hand = [
@@ -156,19 +186,57 @@ def _generated(
         reference_time=reference_time,
         cache=cache,
         salt=_salt(settings),
+        **_calendar_inputs(results, settings, reference_time, business),
     )
+
+
+def _calendar_inputs(
+    results: list[FileResult], settings: ProjectSettings, reference_time: datetime,
+    business: BusinessCalendar,
+) -> dict[str, Any]:
+    """What the generators' calendars need: the settings, the business days, and the
+    hand-written meetings and calls (their owners' busy time this run)."""
+    from reconciler.generate.scheduling import hand_busy  # (it imports reconciler.loading)
+
+    calendar = calendar_of(settings.generation)
+    if calendar is None or business is None:
+        return {}
+    days, roll = business
+    resolved: dict[tuple[str, bool], str] = {}
+
+    def props_of(row: list[Any]) -> dict[str, str]:
+        props = dict(row[PROPS])
+        for prop, expr in row[REL].items():
+            if prop[0] == "@" or expr[:3] == "gen":
+                continue
+            value = resolved.get((expr, roll))
+            if value is None:
+                try:
+                    instant = resolve_time(expr, reference_time, settings.timezone, days,
+                                           roll=roll)
+                except ValueError:
+                    continue  # (reported where the records are assembled)
+                value = resolved[(expr, roll)] = format_wire_time(instant)
+            props[prop] = value
+        return props
+
+    rows = (row for result in results for row in result.rows)
+    return {
+        "calendar": calendar, "business": days, "default_owner": settings.default_owner,
+        "busy": hand_busy(rows, props_of, settings.default_owner),
+    }
 
 
 def _other_targets(
     results: list[FileResult], settings: ProjectSettings, reference_time: datetime,
-    cache: DraftCache, target: str | None,
+    cache: DraftCache, target: str | None, business: BusinessCalendar,
 ) -> list[PendingIssue]:
     """The generators' problems with each other target's ``vars:`` (validate)."""
     chosen = target or settings.default_target
     found: list[PendingIssue] = []
     for name, body in settings.targets.items():
         if name != chosen and body.get("vars"):
-            made = _generated(results, settings, reference_time, cache, name, ())
+            made = _generated(results, settings, reference_time, cache, name, (), business)
             found.extend(
                 replace(issue, message=f"with the vars of target {name!r}: {issue.message}")
                 for issue in made.issues

@@ -9,6 +9,7 @@ from types import MappingProxyType
 from reconciler.errors import SpecError, SpecIssue
 from reconciler.generate.loading import variable_issues
 from reconciler.loading import schema as schemas
+from reconciler.loading.calendar_settings import read_calendar
 from reconciler.loading.files import PROJECT_FILES, check_root, read_file
 from reconciler.loading.issues import PendingIssue
 from reconciler.loading.locating import locate_all
@@ -75,6 +76,8 @@ def project_settings(path: Path, given: str | Path) -> tuple[ProjectSettings, li
         message = f"{default_target!r} is not defined under targets; known: {known}"
         checks.append(PendingIssue(display, ("default_target",), message))
     checks.extend(variable_issues(data, display))
+    _, calendar_problems = read_calendar(data.get("calendar"))
+    checks.extend(PendingIssue(display, path, message) for path, message in calendar_problems)
     if checks:
         return defaults, locate_all(checks, {display: parsed})
     settings = ProjectSettings(
@@ -87,7 +90,7 @@ def project_settings(path: Path, given: str | Path) -> tuple[ProjectSettings, li
         source_file=display,
         id=str(data["id"]) if data.get("id") is not None else None,
         generation=MappingProxyType(
-            {k: data[k] for k in ("vars", "seed", "max_generated") if k in data}
+            {k: data[k] for k in ("vars", "seed", "max_generated", "calendar") if k in data}
         ),
     )
     return settings, []

@@ -12,11 +12,14 @@ loader's, or the moment apply first created the record, which pins them). Gramma
     expr     := base [ ("+" | "-") duration ]       "+3d 10:00 + 45m"
     base     := "now"
               | day [time]                          "today 14:00", "tomorrow 9:00",
-                                                    "next monday 09:30", "last fri"
-              | offset [time]                       "+3d 10:00", "+2h", "-1w", "+1d2h"
+                                                    "next monday 09:30", "last fri",
+                                                    "next business day 10:00"
+              | offset [time]                       "+3d 10:00", "+2h", "-1w", "+1d2h",
+                                                    "+2bd", "-1bd 09:30"
     day      := "today" | "tomorrow" | "yesterday" | ("next" | "last") weekday
+              | ("next" | "last") "business day"
     weekday  := monday .. sunday, or mon .. sun
-    offset   := ("+" | "-") duration
+    offset   := ("+" | "-") duration | ("+" | "-") N "bd"
     duration := one or more of  N"w"  N"d"  N"h"  N"m"  N"s", in that order   "1h30m"
     time     := H:MM or HH:MM[:SS]  (24-hour clock, in the project's timezone)
 
@@ -25,6 +28,17 @@ Weeks and days in an offset move the calendar date in the project's timezone (so
 the trailing ``+ duration``, add elapsed time. A time of day may follow only a day word or
 an offset of whole days/weeks. Without a time of day the reference's local time of day is
 kept. ``next monday`` is the first Monday after today (a week ahead when today is Monday).
+
+``bd`` counts business days (``reconciler.loading.business_days``: Monday to Friday, less
+the holidays of the project's ``calendar:``): ``+2bd`` is two business days after today,
+skipping the rest; from a day that is not one, ``+1bd`` is the next business day and
+``-1bd`` the one before; ``+0bd`` is today if it is a business day, else the next one.
+``bd`` does not mix with other units (``+1bd + 2h``, not ``+1bd2h``).
+
+With ``roll`` (a calendar's ``non_business_days: roll``, for activities), a day reached by
+whole days or weeks or a day word that is not a business day moves on to the next one
+(``+1d``, ``tomorrow``, ``next ...``) or back to the one before (``-1d``, ``yesterday``,
+``last ...``): away from today. ``today`` and absolute times are never moved.
 """
 
 from __future__ import annotations
@@ -33,6 +47,8 @@ import re
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from reconciler.loading.business_days import PLAIN, BusinessDays
 
 __all__ = [
     "check_range",
@@ -53,6 +69,7 @@ _TIME_RE = re.compile(r"(?P<hh>\d{1,2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1}
 _RELATIVE_START = re.compile(r"\s*(now|today|tomorrow|yesterday|next\b|last\b|[+-])", re.IGNORECASE)
+_BUSINESS_OFFSET = re.compile(r"(?P<n>\d+)\s*bd(?P<rest>.*)", re.IGNORECASE)
 
 # Durations longer than this are certainly a typo (and would overflow datetime).
 _MAX_DURATION = timedelta(days=3660)
@@ -180,12 +197,21 @@ def _split_tail(expr: str) -> tuple[str, int, dict[str, int] | None]:
     return match["base"], (1 if match["sign"] == "+" else -1), parts
 
 
-def resolve_time(expr: str, reference_time: datetime, tz: str) -> datetime:
+def resolve_time(
+    expr: str,
+    reference_time: datetime,
+    tz: str,
+    calendar: BusinessDays | None = None,
+    *,
+    roll: bool = False,
+) -> datetime:
     """Resolve a time expression (relative or absolute) to an aware UTC datetime.
 
     ``reference_time`` is "now" for relative expressions (naive means UTC); ``tz`` is the
-    IANA timezone that wall-clock times and calendar days are in. ValueError says what is
-    wrong with ``expr``.
+    IANA timezone that wall-clock times and calendar days are in; ``calendar`` says which
+    days are business days (default Monday to Friday); ``roll`` moves a day that is not
+    one away from today (see the module's docstring). ValueError says what is wrong with
+    ``expr``.
     """
     if not is_relative(expr):
         return parse_absolute(expr, tz)
@@ -200,12 +226,16 @@ def resolve_time(expr: str, reference_time: datetime, tz: str) -> datetime:
             if tail is None:
                 break
             base, shift = head, shift + sign * _elapsed(tail, with_days=True)
-        return check_range(_resolve_base(base, expr, now_local, tzinfo) + shift, expr)  # UTC
+        days = calendar if calendar is not None else PLAIN
+        resolved = _resolve_base(base, expr, now_local, tzinfo, days, roll)
+        return check_range(resolved + shift, expr)  # UTC
     except OverflowError:
         raise ValueError(f"{expr!r} is out of range; {_RANGE}") from None
 
 
-def _resolve_base(base: str, expr: str, now_local: datetime, tz: ZoneInfo) -> datetime:
+def _resolve_base(
+    base: str, expr: str, now_local: datetime, tz: ZoneInfo, calendar: BusinessDays, roll: bool
+) -> datetime:
     words = base.lower().split()
     if not words:
         raise ValueError(f"{expr!r} is not a time")
@@ -217,11 +247,21 @@ def _resolve_base(base: str, expr: str, now_local: datetime, tz: ZoneInfo) -> da
         return now_local.astimezone(timezone.utc)
     day: date | None = None
     elapsed = timedelta(0)
+    direction = 0  # which way ``roll`` moves a day off: away from today
+    business = _BUSINESS_OFFSET.fullmatch(base[1:].strip()) if head[0] in "+-" else None
     if head in _DAY_WORDS:
         day = now_local.date() + timedelta(days=_DAY_WORDS[head])
+        direction = _DAY_WORDS[head]
+    elif head in ("next", "last") and time_words[:2] == ["business", "day"]:
+        time_words = time_words[2:]
+        day = calendar.shift(now_local.date(), 1 if head == "next" else -1)
     elif head in ("next", "last"):
         if not time_words:
-            raise ValueError(f"{expr!r}: name a weekday after {head!r}, e.g. 'next monday'")
+            raise ValueError(
+                f"{expr!r}: name a weekday after {head!r}, e.g. 'next monday' or "
+                f"'{head} business day'"
+            )
+        direction = 1 if head == "next" else -1
         weekday = _weekday(time_words[0], expr)
         time_words = time_words[1:]
         today = now_local.date()
@@ -231,6 +271,16 @@ def _resolve_base(base: str, expr: str, now_local: datetime, tz: ZoneInfo) -> da
         else:
             back = (today.weekday() - weekday) % 7 or 7
             day = today - timedelta(days=back)
+    elif business is not None:
+        rest = business["rest"].split()
+        if rest and _TIME_RE.fullmatch(rest[0]) is None:
+            raise ValueError(
+                f"{expr!r}: business days do not mix with other units; write it like "
+                f"'{head[0]}{business['n']}bd + 2h' or '{head[0]}{business['n']}bd 10:00'"
+            )
+        time_words = rest
+        count = int(business["n"]) * (1 if head[0] == "+" else -1)
+        day = calendar.shift(now_local.date(), count)
     elif head[0] in "+-":
         offset_text = head[1:]
         # "+1d 2h" is one offset; glue following duration-looking words onto it
@@ -238,6 +288,11 @@ def _resolve_base(base: str, expr: str, now_local: datetime, tz: ZoneInfo) -> da
             offset_text += time_words[0]
             time_words = time_words[1:]
         parts = _duration_parts(offset_text)
+        if parts is None and re.fullmatch(r"\d+\s*bd\w+", offset_text, re.IGNORECASE):
+            raise ValueError(
+                f"{expr!r}: business days do not mix with other units; write it like "
+                f"'{head[0]}{re.match(r'[0-9]+', offset_text)[0]}bd + 2h'"  # type: ignore[index]
+            )
         if parts is None:
             raise ValueError(
                 f"{expr!r} is not a relative time; write it like '+3d 10:00', '+2h', "
@@ -246,12 +301,15 @@ def _resolve_base(base: str, expr: str, now_local: datetime, tz: ZoneInfo) -> da
         sign = 1 if head[0] == "+" else -1
         day = now_local.date() + timedelta(days=sign * (parts["w"] * 7 + parts["d"]))
         elapsed = sign * _elapsed(parts, with_days=False)
+        direction = sign if parts["w"] or parts["d"] else 0
         if time_words and elapsed:
             raise ValueError(
                 f"{expr!r}: a time of day can only follow whole days or weeks, like '+3d 10:00'"
             )
     else:
         raise ValueError(f"{expr!r} is not a relative time")
+    if roll and direction and not elapsed and not calendar.is_business_day(day):
+        day = calendar.on_or_after(day) if direction > 0 else calendar.on_or_before(day)
     if len(time_words) > 1:
         raise ValueError(f"{expr!r}: unexpected {' '.join(time_words[1:])!r}")
     if time_words:

@@ -15,20 +15,29 @@ from reconciler.model import AssociationRef, CalendarSpec, Source
 from reconciler.state.model import AppliedAssociation, Pin
 
 #: 2: the actions move and release (``moved:``/``removed:``, ``state mv``/``state rm``);
-#: 3: the actions adopt and dedupe, and the plan's ``duplicates``
-PLAN_FORMAT_VERSION = 3
+#: 3: the actions adopt and dedupe, and the plan's ``duplicates``;
+#: 4: the action repin (a state-only change: no portal value changes)
+PLAN_FORMAT_VERSION = 4
+#: The formats ``apply --plan`` reads: each adds to the one before, nothing changes meaning.
+READABLE_PLAN_FORMATS = (3, 4)
 
-Action = Literal["create", "update", "archive", "remark", "move", "release", "adopt", "dedupe"]
+Action = Literal[
+    "create", "update", "archive", "remark", "move", "release", "adopt", "dedupe", "repin",
+]
 #: Every action a plan may hold ("remark": rewrite a managed record's markers; "move":
 #: rewrite them to a new address; "release": clear them and stop managing the record;
 #: "adopt": map a record carrying the marker of one the state does not map, instead of
 #: creating it, with the update it needs; "dedupe": archive an extra record carrying a
-#: marker another record keeps; see ``reconciler.identity.scan``).
+#: marker another record keeps, see ``reconciler.identity.scan``; "repin": a pin's
+#: definition changed but the value it gives did not, so only the state changes: no
+#: request, nothing written to the portal).
 ACTIONS: tuple[Action, ...] = (
-    "create", "update", "archive", "remark", "move", "release", "adopt", "dedupe",
+    "create", "update", "archive", "remark", "move", "release", "adopt", "dedupe", "repin",
 )
 #: Actions that write only a record's markers (apply runs them first).
 MARKER_ACTIONS: frozenset[str] = frozenset({"remark", "move", "release"})
+#: Actions that change nothing in the portal (apply records them in the state only).
+STATE_ONLY_ACTIONS: frozenset[str] = frozenset({"repin"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +119,22 @@ class Plan:
     #: address → ids of every portal record carrying its marker, the kept one first (only
     #: markers carried more than once; ``dedupe`` changes archive the others)
     duplicates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: requests the reads before this plan took (the portal's refresh, the catalogue, the
+    #: identity scan): an apply makes them again (``hubspot.budget``); 0 for a saved plan
+    reads: int = 0
+    #: type → the tool's marker properties the portal does not define yet (apply makes
+    #: each before the first write), for the types whose properties the reads listed
+    missing_properties: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
+        """Whether apply has anything to do (re-pins included: the state records them)."""
         return bool(self.changes)
+
+    @property
+    def has_portal_changes(self) -> bool:
+        """Whether apply writes anything to the portal (re-pins write nothing)."""
+        return any(c.action not in STATE_ONLY_ACTIONS for c in self.changes)
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -127,7 +148,7 @@ class Plan:
         }
         if self.count("remark"):  # only while markers migrate: the usual shape stays as it was
             counts["remark"] = self.count("remark")
-        for action in ("move", "release", "adopt", "dedupe"):  # only when there are any
+        for action in ("move", "release", "adopt", "dedupe", "repin"):  # only when any
             if self.count(action):
                 counts[action] = self.count(action)
         return counts

@@ -11,6 +11,8 @@ from types import MappingProxyType
 from typing import cast
 
 from reconciler.model import AssociationRef, DesiredRecord, address_of
+from reconciler.planning.changes import Change
+from reconciler.planning.comparing import same_value
 from reconciler.state.model import Pin, RecordState
 
 
@@ -106,3 +108,50 @@ def fresh_pins(record: DesiredRecord, after: Mapping[str, str]) -> dict[str, Pin
         for name, expr in record.relative_times.items()
         if name in after
     }
+
+
+def repin_change(
+    record: DesiredRecord, recorded: RecordState, after: Mapping[str, str],
+    pins: Mapping[str, Pin], associations: tuple[AssociationRef, ...],
+) -> Change:
+    """A record whose pins changed while every value stays as it is: a state-only change."""
+    changed = sorted(name for name, pin in pins.items() if recorded.pinned.get(name) != pin)
+    what = ", ".join(_pin_label(name) for name in changed) or "pins"
+    return Change(
+        action="repin", object_type=record.object_type, key=record.key,
+        reason=f"{what}: the definition changed, the value did not",
+        hubspot_id=recorded.id, after=after, associations=associations, pins=pins,
+        source=record.source,
+    )
+
+
+def _pin_label(name: str) -> str:
+    return f"association {name[len(PICK_PREFIX):]}" if name.startswith(PICK_PREFIX) else name
+
+
+def rederived_pins(
+    record: DesiredRecord, recorded: RecordState, known: Mapping[str, DesiredRecord],
+    owner_ids: Mapping[str, str],
+) -> dict[str, Pin]:
+    """The pins of a record found in the portal (its digest's, ``recorded.pinned``), with
+    the re-pins a kept state would have applied: a pin whose definition changed while the
+    value the spec gives now is the one the portal holds is the spec's pin.
+
+    A re-pin writes nothing to the portal, so the digest there keeps the pin it replaced;
+    a rebuild from it plans exactly what the kept state would (``No changes.``), not the
+    same re-pin again.
+    """
+    _after, wanted = desired_properties(record, recorded, owner_ids)
+    _associations, picks = picked_associations(record, recorded, known)
+    pinned = dict(recorded.pinned)
+    for name, pin in {**wanted, **picks}.items():
+        old = pinned.get(name)
+        if old is None:
+            held = recorded.properties.get(name)
+            if not name.startswith(PICK_PREFIX) and held is not None and same_value(
+                held, pin.value
+            ):
+                pinned[name] = pin
+        elif old.expr != pin.expr and same_value(old.value, pin.value):
+            pinned[name] = pin
+    return pinned

@@ -13,7 +13,10 @@ Rules:
   refused, located at the entry, as ``state mv`` refuses it;
 - a property the spec does not set is never touched, whatever the portal holds;
 - relative times pinned in the state at first creation are reused while their expression
-  is unchanged, so a re-plan a day later does not move every meeting.
+  is unchanged, so a re-plan a day later does not move every meeting;
+- a pin whose definition changed while the value it gives did not (one option of a
+  ``random_choice`` renamed: the records that drew another keep their value) → repin:
+  the state records the new pin, nothing is sent.
 
 Creates and updates are ordered so that what a record points at is written first
 (companies, contacts, deals, other types, then meetings and calls); archives run in the
@@ -42,6 +45,7 @@ from reconciler.planning.pins import (
     desired_properties,
     fresh_pins,
     picked_associations,
+    repin_change,
     same_pins,
 )
 from reconciler.planning.refactors import refactor_changes, refactored
@@ -131,8 +135,11 @@ def plan(
         added, removed = association_changes(associations, recorded.associations)
         restored = removed_in_portal(associations, recorded.associations, snapshot)
         added += restored
-        if not diffs and not added and not removed and same_pins(pins, recorded, record):
-            unchanged.append(address)
+        if not diffs and not added and not removed:
+            if same_pins(pins, recorded, record):
+                unchanged.append(address)
+            else:  # a pin's definition changed, not the value it gives: the state only
+                changes.append(repin_change(record, recorded, after, pins, associations))
             continue
         reason = "changed in the portal" if (
             (drift or restored) and not spec_changed(after, recorded)

@@ -16,7 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.model import AssociationRef, CalendarSpec, Reminder, Source
-from reconciler.planning.changes import ACTIONS, PLAN_FORMAT_VERSION, Change, Plan, PropertyDiff
+from reconciler.planning.changes import (
+    ACTIONS,
+    READABLE_PLAN_FORMATS,
+    Change,
+    Plan,
+    PropertyDiff,
+)
 from reconciler.state.model import AppliedAssociation, Pin
 
 
@@ -264,9 +270,10 @@ def plan_from_json(data: Any) -> Plan:
     if type(data) is not dict:
         raise PlanFileError(f"a saved plan is a JSON object, this is {_kind(data)}")
     version = data.get("format_version")
-    if version != PLAN_FORMAT_VERSION or type(version) is not int:
+    if version not in READABLE_PLAN_FORMATS or type(version) is not int:
         raise PlanFileError(
-            f"unsupported plan format {version!r} (this reconciler reads {PLAN_FORMAT_VERSION})"
+            f"unsupported plan format {version!r} (this reconciler reads "
+            f"{', '.join(map(str, READABLE_PLAN_FORMATS))})"
         )
     digest = data.get("digest")
     if type(digest) is not str:

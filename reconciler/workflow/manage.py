@@ -187,7 +187,7 @@ def _drop_pin_only_updates(
     for change in drafted.changes:
         recorded = state.records.get(change.address)
         if (
-            change.action == "update" and recorded is not None and not change.diffs
+            change.action in ("update", "repin") and recorded is not None and not change.diffs
             and not change.add_associations and not change.remove_associations
             and dict(change.pins) == dict(recorded.pinned)
         ):

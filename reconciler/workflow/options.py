@@ -9,7 +9,7 @@ owners).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -110,6 +110,9 @@ class LoadedTarget:
     target: Target
     store: StateStore
     excluded: frozenset[str]  # in the spec, not taken by this target
+    #: located warning lines (``file:line:column: warning: ...``): what the target's
+    #: settings say that changes nothing, such as an ``owners`` entry that maps no record
+    warnings: tuple[str, ...] = ()
 
 
 def load_target(options: RunOptions) -> LoadedTarget:
@@ -122,4 +125,45 @@ def load_target(options: RunOptions) -> LoadedTarget:
     )
     target, store = resolve(options)
     scoped = scope(desired, target.name)
-    return LoadedTarget(scoped.desired, target, store, scoped.excluded)
+    warnings = unused_owner_warnings(options.project, target.name, scoped.unused_owners)
+    return LoadedTarget(scoped.desired, target, store, scoped.excluded, warnings)
+
+
+def unused_owner_warnings(
+    project: ProjectSettings, target_name: str, unused: tuple[str, ...]
+) -> tuple[str, ...]:
+    """One located line per ``owners`` entry of the target that maps no record it takes
+    (a misspelt owner must not pass silently: its records keep the spec's owner)."""
+    if not unused:
+        return ()
+    where = _positions_in(project.source_file, project.root)
+    lines = []
+    for key in unused:
+        line, column = where(("targets", target_name, "owners", key)) if where else (1, 1)
+        lines.append(
+            f"{project.source_file or 'reconciler.yaml'}:{line}:{column}: warning: targets."
+            f"{target_name}.owners: {key} maps no record this target takes (owners map the "
+            "owner a record names, or the project's or the target's default_owner); check "
+            "its spelling, or remove it"
+        )
+    return tuple(lines)
+
+
+def _positions_in(
+    display: str | None, root: str
+) -> Callable[[tuple[str, ...]], tuple[int, int]] | None:
+    """Where a path was written in ``reconciler.yaml`` (read as the loader reads it), or
+    None when it cannot be read."""
+    from reconciler.loading.files import read_file
+    from reconciler.loading.yaml_positions import locate
+    from reconciler.loading.yamlfile import decode, parse
+
+    if display is None:
+        return None
+    raw, _ = read_file(Path(display), display, Path(root))
+    text = decode(raw, display)[0] if raw is not None else None
+    parsed = parse(text, display) if text is not None else None
+    node = parsed.root if parsed is not None else None
+    if node is None:
+        return None
+    return lambda path: locate(node, path, at_key=True) or (1, 1)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.identity.refresh import RefreshReport, refresh_records
+from reconciler.identity.markers import tool_properties
 from reconciler.identity.refresh_log import log_path_for
 from reconciler.identity.scan import scan_portal
 from reconciler.identity.scan_plan import plan_with_portal
@@ -49,18 +50,24 @@ def make_plan(
     ``released``: the records the target no longer takes, already forgotten by ``state``
     (``--only`` may name them). ``stopped`` (Ctrl-C) ends the scan's waits at once.
     """
+    from reconciler.generate.scheduling import settle
     from reconciler.planning.catalogue import check_against_portal, check_cached
 
+    # generated activities placed around those the state has applied (a no-op unless a
+    # project with calendar: has both applied and new ones)
+    loaded = replace(loaded, desired=settle(loaded.desired, state))
     desired, target = loaded.desired, loaded.target
     if client is None:
         check_cached(desired, target)  # the catalogue cached by the last plan, if any
         drafted = with_context(plan(desired, state, None, target=target.name), desired)
         return _limited(drafted, options, desired, state, released)
     grace = options.grace_seconds(target)
+    before_refresh = client.requests_sent
     remote = refresh_records(
         client, desired, state, mode=options.refresh,
         log_path=log_path_for(target.state_path), margin_seconds=grace,
     )
+    refreshing = client.requests_sent - before_refresh
     owners = resolve_owners(client, desired, state)
     check_against_portal(client, desired, target, owners=owners)
     daily = client.daily_remaining
@@ -70,6 +77,14 @@ def make_plan(
         desired, state, remote, found, owners=owners, target=target.name,
         dedupe=options.dedupe,
     ), desired, owners)
+    # what the estimate of its apply needs: these reads again, and the properties to make
+    tool = tool_properties(desired.project.marker_id)
+    # (the apply's refresh starts from the log this one left: only what it needs again)
+    again = remote.report.next_requests
+    reads = client.requests_sent - (refreshing - again if again is not None else 0)
+    drafted = replace(drafted, reads=reads, missing_properties={
+        object_type: len(tool - names) for object_type, names in client.property_names.items()
+    })
     limited = _limited(drafted, options, desired, state, released)
     return replace(limited, refresh=remote.report, daily_remaining=daily)
 

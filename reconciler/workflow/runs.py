@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from reconciler.applying.apply import apply_plan
@@ -19,6 +19,8 @@ from reconciler.applying.still_holds import portal_changes
 from reconciler.hubspot.budget import check_daily_budget, daily_remaining
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.refresh import RefreshReport
+from reconciler.identity.refresh_log import log_path_for
+from reconciler.identity.refresh_watermark import leave_watermark
 from reconciler.planning.changes import Plan
 from reconciler.settings import Target
 from reconciler.state.saved_plans import load_saved_plan, refuse_stale
@@ -44,6 +46,8 @@ class PlanOutcome:
     refresh: RefreshReport | None = None
     #: X-HubSpot-RateLimit-Daily-Remaining as last seen (None: not said)
     daily_remaining: int | None = None
+    #: located warning lines about the target's settings (``LoadedTarget.warnings``)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,8 @@ class ApplyOutcome:
     released: tuple[str, ...] = ()
     #: creates --only did not name but the records it names need
     needed: tuple[str, ...] = ()
+    #: located warning lines about the target's settings (``LoadedTarget.warnings``)
+    warnings: tuple[str, ...] = ()
     #: apply --plan --check: the saved plan still holds; nothing was applied
     checked: bool = False
 
@@ -77,7 +83,7 @@ def plan_target(loaded: LoadedTarget, options: RunOptions) -> PlanOutcome:
         with connect(target, options.environ, state=state, clock=options.clock) as client:
             made = make_plan(loaded, state, options, client, released=released)
     return PlanOutcome(made.plan, target, in_flight, released, made.needed, made.refresh,
-                       made.daily_remaining)
+                       made.daily_remaining, loaded.warnings)
 
 
 def apply_target(
@@ -94,6 +100,21 @@ def apply_target(
     holds on the state and the portal), confirm, and apply. The caller holds the state's
     lock; the state is saved after every batch. ``check_only`` (with ``saved_plan``): stop
     once the plan is known to hold, before anything is written."""
+    outcome = _apply_target(loaded, options, confirm=confirm, progress=progress, stop=stop,
+                            saved_plan=saved_plan, check_only=check_only)
+    return replace(outcome, warnings=loaded.warnings) if loaded.warnings else outcome
+
+
+def _apply_target(
+    loaded: LoadedTarget,
+    options: RunOptions,
+    *,
+    confirm: Confirm,
+    progress: ProgressFactory | None,
+    stop: threading.Event | None,
+    saved_plan: Path | None,
+    check_only: bool,
+) -> ApplyOutcome:
     desired, target, store = loaded.desired, loaded.target, loaded.store
     grace = options.grace_seconds(target)
     stopped = stop.is_set if stop is not None else (lambda: False)
@@ -160,6 +181,9 @@ def apply_target(
         )
         result.adopted.extend(recovered)
         store.save(state)
+        # the next plan need not read again what this apply wrote (it knows what it wrote)
+        leave_watermark(log_path_for(target.state_path), state, result.written,
+                        marker=desired.project.marker_id, now=client.clock.time())
     new_ids = {
         address: state.records[address].id
         for address in [*result.created, *result.adopted] if address in state.records

@@ -199,7 +199,7 @@ def test_plan_never_prints_a_negative_daily_remaining(
         code = main(["plan", "--project", str(project), "--base-url", proxy.base_url])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "Apply will take about 2 request(s)." in captured.out
+    assert "Apply will take about 9 request(s)." in captured.out  # (reads, markers made: #19)
     # The tmp path may itself hold "-5" (pytest-500), so look only at the lines we print.
     printed = captured.out.replace(str(tmp_path), "<tmp>")
     assert "-5" not in printed

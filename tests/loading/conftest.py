@@ -7,6 +7,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
+#: The example with 3 of its 50 generated accounts: the same spec, loaded in a fraction.
+SMALL_VARS = [("accounts", "3")]
+SMALL = ["--var", "accounts=3"]
 BAD_SPECS = REPO / "tests" / "data" / "bad_specs"
 #: A Friday, in winter time in Europe/Berlin.
 REFERENCE = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)

@@ -12,20 +12,23 @@ import pytest
 from reconciler.cli.base import main
 from reconciler.loading.project import load_project
 
-from .conftest import BAD_SPECS, EXAMPLES, REFERENCE
+from .conftest import BAD_SPECS, EXAMPLES, REFERENCE, SMALL, SMALL_VARS
 
 
 def _example_count() -> int:
-    return len(load_project(EXAMPLES, reference_time=REFERENCE, use_cache=False).records)
+    return len(
+        load_project(EXAMPLES, reference_time=REFERENCE, use_cache=False, variables=SMALL_VARS)
+        .records
+    )
 
 
 def test_validate_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     copy = tmp_path / "examples"
     shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns(".reconciler"))
-    assert main(["validate", str(copy)]) == 0
+    assert main(["validate", *SMALL, str(copy)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"OK: {_example_count()} records in {copy} (")
-    assert main(["validate", "--no-cache", str(copy)]) == 0
+    assert main(["validate", *SMALL, "--no-cache", str(copy)]) == 0
 
 
 def test_validate_reports_every_problem_on_stderr(
@@ -79,11 +82,11 @@ def test_validate_takes_project_as_an_option_too(
 ) -> None:
     copy = tmp_path / "examples"
     shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns(".reconciler"))
-    assert main(["validate", "--project", str(copy)]) == 0
+    assert main(["validate", *SMALL, "--project", str(copy)]) == 0
     assert capsys.readouterr().out.startswith(f"OK: {_example_count()} records in {copy} (")
-    assert main(["validate", "-p", str(copy), str(copy)]) == 0
+    assert main(["validate", *SMALL, "-p", str(copy), str(copy)]) == 0
     capsys.readouterr()
-    assert main(["validate", "-p", str(copy), str(tmp_path)]) != 0
+    assert main(["validate", *SMALL, "-p", str(copy), str(tmp_path)]) != 0
     assert "two project folders given" in capsys.readouterr().err
 
 
@@ -92,9 +95,11 @@ def test_validate_json(
 ) -> None:
     copy = tmp_path / "examples"
     shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns(".reconciler"))
-    assert main(["validate", "--json", str(copy)]) == 0
+    assert main(["validate", *SMALL, "--json", str(copy)]) == 0
     result = json.loads(capsys.readouterr().out)
-    records = load_project(EXAMPLES, reference_time=REFERENCE, use_cache=False).records
+    records = load_project(
+        EXAMPLES, reference_time=REFERENCE, use_cache=False, variables=SMALL_VARS
+    ).records
     by_type = Counter(record.object_type for record in records.values())
     assert result == {
         "format_version": 1, "ok": True, "records": len(records),

@@ -13,7 +13,7 @@ from reconciler.loading.project_settings import load_project_settings
 from reconciler.loading.schema import schema_text
 from reconciler.model import AssociationRef, Reminder
 
-from .conftest import EXAMPLES
+from .conftest import EXAMPLES, SMALL_VARS
 
 MEETING = """\
 meetings:
@@ -42,9 +42,11 @@ objects:
 
 
 def test_examples_load(reference: datetime) -> None:
-    desired = load_project(EXAMPLES, reference_time=reference, use_cache=False)
+    desired = load_project(EXAMPLES, reference_time=reference, use_cache=False,
+                           variables=SMALL_VARS)
     types = {r.object_type for r in desired.records.values()}
-    assert types == {"companies", "contacts", "deals", "meetings", "calls"}
+    assert types == {"companies", "contacts", "deals", "meetings", "calls", "notes", "tasks",
+                     "emails"}
     activities = [r for r in desired.records.values() if r.object_type in ("meetings", "calls")]
     assert len(activities) >= 12
     assert sum(1 for r in activities if r.calendar is not None) == 1

@@ -12,7 +12,7 @@ import pytest
 from reconciler.loading.project import load_project
 from reconciler.loading.records import FRIENDLY_FIELDS
 
-from .conftest import EXAMPLES, REPO
+from .conftest import EXAMPLES, REPO, SMALL_VARS
 
 OPENAPI = Path(REPO).parent / "shared" / "hubspot-openapi"
 SCHEDULER = OPENAPI / "scheduler-meetings-2026-03.json"
@@ -47,7 +47,8 @@ def test_example_calendar_meeting_has_what_the_scheduler_requires(
     scheduler_schemas: dict[str, Any], reference: datetime
 ) -> None:
     required = set(scheduler_schemas["ExternalCalendarMeetingEventCreateProperties"]["required"])
-    desired = load_project(EXAMPLES, reference_time=reference, use_cache=False)
+    desired = load_project(EXAMPLES, reference_time=reference, use_cache=False,
+                           variables=SMALL_VARS)
     (meeting,) = [r for r in desired.records.values() if r.calendar is not None]
     have = set(meeting.properties) | ({"hubspot_owner_id"} if meeting.owner_email else set())
     assert required <= have, required - have

@@ -83,9 +83,9 @@ def _changes(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _applied(run: Run, project: Path) -> None:
     code, out, err = run("apply", "--project", project, "--auto-approve")
     assert code == 0, out + err
-    # the first refresh after it reads everything and settles the log
+    # the apply left the refresh what it wrote: the first plan after it reads nothing (#19)
     _, line = _plan(run, project)
-    assert line.startswith("Refreshed in full (no previous refresh)"), line
+    assert line == "Refreshed incrementally: 0 changed record(s) read.", line
 
 
 def test_incremental_finds_an_edit_a_deletion_and_an_archive(
@@ -276,18 +276,19 @@ def test_the_daily_budget_refuses_an_apply_that_cannot_finish_today(
     emulator.set_config(daily_limit=12)  # (plan and apply each look for marked records: 2)
     code, out, err = run("plan", "--project", project)
     assert code == 0, out + err
-    assert "Apply will take about 12 request(s)" in out  # 11 batches, the markers checked
+    # 11 batches, the plan's reads again, the marker properties checked and made, a count
+    assert "Apply will take about 19 request(s)" in out
     code, out, err = run("apply", "--project", project, "--auto-approve")
     assert code == 1, out + err
     assert (
-        "this apply for target local needs about 12 requests, but HubSpot's daily limit "
+        "this apply for target local needs about 19 requests, but HubSpot's daily limit "
         "leaves 8 for today"
     ) in err
     assert "--ignore-daily-budget" in err
     assert stored(emulator, "meetings") == []
 
     code, out, err = run("apply", "--project", project, "--auto-approve", "--ignore-daily-budget")
-    assert "Apply will take about 12 request(s)." in out
+    assert "Apply will take about 19 request(s)." in out
     assert code == 1 and "daily" in err  # it started, and stopped at the limit
     assert 0 < len(stored(emulator, "meetings")) < 1100
 

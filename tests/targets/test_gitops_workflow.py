@@ -99,7 +99,7 @@ def test_a_reviewed_plan_the_portal_no_longer_bears_out_is_planned_again_and_wai
     # a pull request moves Northwind (every portal has it) to Berlin
     edit_spec(repo, "northwind.yaml", "city: Hamburg", "city: Berlin")
     number, pr = pull_request(actions, github, portals, secrets, "berlin-head")
-    assert "| companies/northwind | city |" in github.pulls[number].comments[
+    assert "| companies/northwind | `city`: " in github.pulls[number].comments[
         "reconciler-plan-production"]
     # before it is merged, someone edits that record in HubSpot on sandbox-east and production
     for target in ("sandbox-east", "production"):
@@ -124,7 +124,7 @@ def test_a_reviewed_plan_the_portal_no_longer_bears_out_is_planned_again_and_wai
         assert leg.ran("reconciler", "plan", "--target", target)  # planned again
         assert any(f"({target})::The plan the pull request showed" in a for a in leg.annotations)
         comment = github.pulls[number].comments[f"reconciler-replan-{target}"]
-        assert "no longer holds" in comment and "| companies/northwind | city |" in comment
+        assert "no longer holds" in comment and "| companies/northwind | `city`: " in comment
     waiting = {leg.target: leg.environment for leg in merge.jobs("apply-replanned")}
     assert waiting == {"sandbox-east": "reconcile-approval", "production": "production"}
     # each asked first; production twice (its merge job, then the plan made again)
