@@ -213,3 +213,140 @@ class DesiredState:
     #: where generated activities were placed on their owners' calendars, to place them
     #: again around a target's state before planning (``reconciler.generate.scheduling``)
     schedule: Any = field(default=None, compare=False, repr=False)
+    #: the ``schema:`` section: properties, groups, pipelines and labels the portal needs
+    schema: DesiredSchema = field(default_factory=lambda: EMPTY_SCHEMA)
+
+
+# -- the schema: section (reconciler.loading.schema_section reads it) ---------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """One option of an enumeration property; ``order`` is its displayOrder."""
+
+    value: str
+    label: str
+    order: int
+    hidden: bool = False
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PropertySpec:
+    """A custom property the spec declares (``schema.properties.<type>.<name>``).
+
+    ``order``, ``hidden`` and ``description`` are None when the spec does not say: then
+    the portal's value is left as it is.
+    """
+
+    object_type: str
+    name: str
+    label: str
+    type: str  # string number date datetime bool enumeration phone_number
+    field_type: str  # HubSpot's fieldType (checked against type by the loader)
+    group: str
+    source: Source
+    options: tuple[OptionSpec, ...] = ()
+    unique: bool = False
+    description: str | None = None
+    hidden: bool | None = None
+    order: int | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.object_type}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    """A property group (``schema.groups.<type>.<name>``); the name is its id."""
+
+    object_type: str
+    name: str
+    label: str
+    source: Source
+    order: int | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.object_type}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class StageSpec:
+    """A pipeline stage by local key; ``probability`` (deals, "0.0".."1.0") and ``state``
+    (tickets: OPEN or CLOSED) as HubSpot's stage metadata takes them. ``order`` is the
+    displayOrder: as written, or the stage's position (``explicit_order`` False)."""
+
+    key: str
+    label: str
+    order: int
+    source: Source
+    probability: str | None = None
+    state: str | None = None
+    explicit_order: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSpec:
+    """A deal or ticket pipeline by local key (``schema.pipelines.<type>.<key>``): each
+    target maps the key to its own pipeline id (the state keeps it)."""
+
+    object_type: str
+    key: str
+    label: str
+    stages: tuple[StageSpec, ...]
+    source: Source
+    order: int | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.object_type}/{self.key}"
+
+    def stage(self, key: str) -> StageSpec | None:
+        return next((s for s in self.stages if s.key == key), None)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelSpec:
+    """An association label by local key (``schema.labels.<key>``) for one pair of types;
+    HubSpot makes it in both directions (``inverse``: the other direction's text)."""
+
+    key: str
+    from_type: str
+    to_type: str
+    label: str
+    name: str
+    source: Source
+    inverse: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaRemoval:
+    """A ``schema.removed`` entry: the only way the tool ever deletes schema. ``kind`` is
+    property, option, group, pipeline, stage or label; ``path`` as written
+    (``companies/demo_segment/legacy``, ``old_champion``)."""
+
+    kind: str
+    path: str
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredSchema:
+    """The ``schema:`` section of every file, merged: groups and properties by
+    ``<type>/<name>``, pipelines by ``<type>/<key>``, labels by key."""
+
+    groups: Mapping[str, GroupSpec] = field(default_factory=lambda: MappingProxyType({}))
+    properties: Mapping[str, PropertySpec] = field(default_factory=lambda: MappingProxyType({}))
+    pipelines: Mapping[str, PipelineSpec] = field(default_factory=lambda: MappingProxyType({}))
+    labels: Mapping[str, LabelSpec] = field(default_factory=lambda: MappingProxyType({}))
+    removed: tuple[SchemaRemoval, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.groups or self.properties or self.pipelines or self.labels
+                    or self.removed)
+
+
+EMPTY_SCHEMA: DesiredSchema = DesiredSchema()

@@ -2,6 +2,8 @@
 
 The phases, in order (each in its own module):
 
+0. the schema the plan makes, changes or adopts (``schema.apply_schema``: groups,
+   properties, pipelines, stages, labels), then the records' placeholders filled;
 1. the marker properties exist on every type written (``markers.ensure_markers``);
 2. moves and releases (``apply_refactor``), then marker rewrites of a migrating state
    (``apply_update.remark``);
@@ -10,7 +12,8 @@ The phases, in order (each in its own module):
 4. updates and association changes (``apply_update``), then associations whose target
    was created later in the run; re-pins, recorded in the state only (no request);
 5. archives, in reverse write order (``apply_archive``), and the extra records of
-   duplicated markers (``apply_identity.dedupe``);
+   duplicated markers (``apply_identity.dedupe``); then what ``schema.removed`` deletes
+   (``schema.remove_schema``);
 6. when something was created, a bounded wait until search lists it
    (``reconciler.identity.scan.wait_until_searchable``), so the next run, even without
    this state, finds it.
@@ -34,6 +37,7 @@ from reconciler.applying.calendar import create_calendar
 from reconciler.applying.create import create_batches, prepare
 from reconciler.applying.refactor import refactor
 from reconciler.applying.run import ApplyResult, ApplyRun, Failure, ProgressCallback, Stop
+from reconciler.applying.schema import apply_schema, remove_schema
 from reconciler.applying.update import associate_deferred, by_type, remark, update
 from reconciler.errors import ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
@@ -47,8 +51,9 @@ from reconciler.state.store import StateStore
 
 
 def _run(run: ApplyRun) -> ApplyResult:
-    changes = run.plan.changes
     try:
+        apply_schema(run)  # (records then see this target's ids for the spec's keys)
+        changes = run.plan.changes
         # every write carries the markers or the digest (updates too: a record made before
         # the digest property existed gets it with its first update)
         written = {c.object_type for c in changes
@@ -81,6 +86,7 @@ def _run(run: ApplyRun) -> ApplyResult:
         run.check_stop()
         archive(run, [c for c in changes if c.action == "archive"])
         dedupe(run, [c for c in changes if c.action == "dedupe"])
+        remove_schema(run)
         run.check_stop()  # stopped during the last phase: some of it was not sent
     except Stop:
         pass

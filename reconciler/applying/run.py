@@ -53,6 +53,8 @@ class ApplyResult:
     #: records whose pins were refreshed in the state (no request: nothing in the portal
     #: changes, see ``planning.changes.STATE_ONLY_ACTIONS``)
     repinned: list[str] = field(default_factory=list)
+    #: what the schema phases did, one line each (``created property companies/x``)
+    schema: list[str] = field(default_factory=list)
     #: what apply decided on its own that the reader should know (one line each)
     notes: list[str] = field(default_factory=list)
     #: how the wait for search to list the created records went (None: nothing created)
@@ -263,6 +265,15 @@ class ApplyRun:
         with self.lock:
             self.state.records[change.address] = record
             self.result.adopted.append(change.address)
+
+    def record_schema(self, done: str) -> None:
+        """A schema change HubSpot accepted (the state was saved with its ids already)."""
+        with self.lock:
+            self.result.schema.append(done)
+
+    def fail_schema(self, kind: str, address: str, source: Source | None, message: str) -> None:
+        with self.lock:
+            self.result.failures.append(Failure(f"{kind} {address}", source, message))
 
     def record_deduped(self, change: Change) -> None:
         with self.lock:

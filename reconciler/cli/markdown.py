@@ -17,6 +17,7 @@ from reconciler.cli.plan_summary import (
     summary_line,
     type_summaries,
 )
+from reconciler.cli.schema_output import schema_markdown_rows
 from reconciler.planning.changes import Change, Plan
 
 #: GitHub refuses a comment over 65,536 characters; a markdown plan stays under this.
@@ -138,6 +139,10 @@ def _target_frame(
         top += ["", "Also included, as records --only names are associated with them and "
                 f"they are not created yet: {_md(', '.join(entry.needed))}"]
     sections: list[tuple[list[str], list[str], list[str]]] = []
+    if plan.schema_changes:  # first: apply makes the schema before the records
+        opener = [f"<details><summary>schema: {len(plan.schema_changes)} change(s)</summary>",
+                  "", "| | what | why |", "|---|---|---|"]
+        sections.append((opener, schema_markdown_rows(plan, _md), ["", "</details>"]))
     by_type: dict[str, list[Change]] = {}
     for change in plan.changes:
         if change.action != "repin":  # (counted in the summary: no row says nothing)

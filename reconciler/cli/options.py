@@ -126,7 +126,8 @@ def run_options(project: ProjectSettings, target_name: str | None, state_path: P
                 base_url: str | None, offline: bool = False, *,
                 allow_archives: int | None = None, migrate_markers: bool = False,
                 only: tuple[str, ...] = (), refresh: str = "incremental",
-                ignore_daily_budget: bool = False, dedupe: bool = False) -> RunOptions:
+                ignore_daily_budget: bool = False, dedupe: bool = False,
+                allow_schema_data_loss: bool = False) -> RunOptions:
     """The library's options for one target of this command."""
     return RunOptions(
         project=project,
@@ -143,6 +144,7 @@ def run_options(project: ProjectSettings, target_name: str | None, state_path: P
         refresh=refresh_mode(refresh),
         ignore_daily_budget=ignore_daily_budget,
         dedupe=dedupe,
+        allow_schema_data_loss=allow_schema_data_loss,
     )
 
 
@@ -151,6 +153,14 @@ def dedupe_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "--dedupe", is_flag=True,
         help="Archive the extra records of every marker carried by more than one record "
         "(keeping the one the state maps, else the oldest); the plan shows them first.",
+    )(func)
+
+
+def allow_schema_data_loss_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--allow-schema-data-loss", is_flag=True,
+        help="Archive or retype a property of the schema: section even though records hold "
+        "values in it (never on a protected target).",
     )(func)
 
 

@@ -213,7 +213,12 @@ def _echo_apply_text(outcome: ApplyOutcome) -> None:
     if applied is None:
         if outcome.recovered:  # (with a result, its summary counts them as recovered)
             click.echo(f"Recovered {len(outcome.recovered)} record(s) from an interrupted apply.")
-        click.echo("Apply cancelled." if outcome.declined else summary_line(outcome.plan))
+        if outcome.declined:
+            click.echo("Apply cancelled.")
+        elif outcome.plan.schema_changes:  # only removals a protected target keeps: say so
+            click.echo(render_plan_text(outcome.plan, colour=colour()))
+        else:
+            click.echo(summary_line(outcome.plan))
         return
     click.echo(render_apply_summary(applied))
     click.echo(f"State: {outcome.target.state_path}")

@@ -23,6 +23,7 @@ from reconciler.cli.plan_summary import (
     summary_line,
     type_summaries,
 )
+from reconciler.cli.schema_output import schema_lines
 from reconciler.planning.changes import Change, Plan, PropertyDiff
 from reconciler.state.plan_document import plan_to_json
 
@@ -94,12 +95,17 @@ def render_plan_text(plan: Plan, *, colour: bool = False) -> str:
         lines.append(f"Reconciler will perform these actions{where}:")
         lines.append("")
         detailed = len(plan.changes) <= DETAILED_LIMIT
+        lines.extend(schema_lines(plan, colour=colour, detailed=detailed))
         for change in plan.changes:
             if change.action == "repin":  # (state only: the summary counts them)
                 continue
             lines.extend(_change_lines(change, colour=colour, detailed=detailed,
                                        timezone=plan.timezone))
-        lines.append("")
+        if plan.has_portal_changes and any(c.action != "repin" for c in plan.changes):
+            # (the schema's lines end with their own blank line)
+            lines.append("")
+    elif plan.schema_changes:  # only removals a protected target keeps: say so
+        lines.extend(schema_lines(plan, colour=colour))
     lines.extend(duplicate_lines(plan))
     lines.append(_style(summary_line(plan), "bold", colour))
     return "\n".join(lines)
@@ -213,6 +219,7 @@ def apply_result_json(
         "remarked": result.remarked,
         "deduped": result.deduped,
         "repinned": result.repinned,
+        "schema": result.schema,
         "search_wait": result.search_wait,
         "notes": result.notes,
         "ids": dict(sorted((new_ids or {}).items())),
@@ -260,6 +267,8 @@ def render_apply_summary(result: ApplyResult) -> str:
     head = "Apply complete" if result.ok else (
         "Apply interrupted" if result.interrupted else "Apply finished with errors"
     )
+    if result.schema:
+        parts.insert(0, f"{len(result.schema)} schema change(s)")
     wait = f" {result.search_wait}" if result.search_wait else ""
     notes = "".join(f"\n  {note}" for note in result.notes)
     return f"{head}: {', '.join(parts)} ({result.requests} HTTP requests).{wait}{notes}"

@@ -17,6 +17,7 @@ import click
 from reconciler.cli.base import EXIT_CHANGES, cli
 from reconciler.cli.options import (
     allow_archives_option,
+    allow_schema_data_loss_option,
     dedupe_option,
     many_target_options,
     read_project,
@@ -55,10 +56,12 @@ from reconciler.workflow.runs import ApplyOutcome
               help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @refresh_option
 @dedupe_option
+@allow_schema_data_loss_option
 def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
          only: tuple[str, ...], state_path: Path | None,
          base_url: str | None, offline: bool, as_json: bool, fmt: str | None,
-         out_file: Path | None, detailed_exitcode: bool, refresh: str, dedupe: bool) -> int:
+         out_file: Path | None, detailed_exitcode: bool, refresh: str, dedupe: bool,
+         allow_schema_data_loss: bool) -> int:
     """Show what apply would create, update and archive.
 
     By default the managed records are read from the portal first, so edits made in
@@ -81,7 +84,7 @@ def plan(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
     fmt = "json" if as_json else (fmt or "text")
     runs, grouped = _runs(project_dir, target_names, all_targets, state_path, base_url,
                           out_file=out_file, offline=offline, only=only, refresh=refresh,
-                          dedupe=dedupe)
+                          dedupe=dedupe, allow_schema_data_loss=allow_schema_data_loss)
     results = plan_targets(runs)
     if grouped:
         return echo_plans(results, fmt=fmt, detailed_exitcode=detailed_exitcode)
@@ -169,11 +172,12 @@ def _apply_command(out_file: Path, project_dir: Path, target_name: str | None,
               help="Start even if the requests the apply needs exceed what HubSpot's "
               "daily limit leaves for today (it stops when the limit is reached).")
 @dedupe_option
+@allow_schema_data_loss_option
 def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
           only: tuple[str, ...], state_path: Path | None,
           base_url: str | None, auto_approve: bool, plan_file: Path | None, as_json: bool,
           check_only: bool, allow_archives: int | None, migrate_markers: bool, refresh: str,
-          ignore_daily_budget: bool, dedupe: bool) -> int:
+          ignore_daily_budget: bool, dedupe: bool, allow_schema_data_loss: bool) -> int:
     """Make the portal match the spec: create, update and archive records.
 
     Shows the plan and asks first unless --auto-approve (or --plan) is given. The
@@ -216,7 +220,8 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
     runs, grouped = _runs(project_dir, target_names, all_targets, state_path, base_url,
                           plan_file=plan_file, allow_archives=allow_archives,
                           migrate_markers=migrate_markers, only=only, refresh=refresh,
-                          ignore_daily_budget=ignore_daily_budget, dedupe=dedupe)
+                          ignore_daily_budget=ignore_daily_budget, dedupe=dedupe,
+                          allow_schema_data_loss=allow_schema_data_loss)
 
     def confirm(plans: Sequence[tuple[str, Plan]]) -> bool:
         if plan_file is not None:  # reviewed already, when it was saved

@@ -9,7 +9,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from reconciler.planning.changes import Plan
+from reconciler.cli.schema_output import schema_summary
+from reconciler.planning.changes import STATE_ONLY_ACTIONS, Plan
 
 #: How each action is counted in a summary, in this order (re-pins last: they change
 #: nothing in the portal).
@@ -63,6 +64,10 @@ def summary_line(plan: Plan) -> str:
         if repins:
             return f"No changes to the portal; {repin_phrase(repins)}."
         return "No changes. The portal matches the spec."
+    schema = schema_summary(plan)  # ("Schema: 2 to create. " first: apply makes it first)
+    if not any(c.action not in STATE_ONLY_ACTIONS for c in plan.changes):
+        # the schema alone (ids adopted, a label renamed back...)
+        return schema.strip() + (f" {repin_phrase(repins).capitalize()}." if repins else "")
     remarks = plan.count("remark")
     refactors = "".join(
         f", {n} to {verb}" for verb, n in (("move", plan.count("move")),
@@ -70,7 +75,7 @@ def summary_line(plan: Plan) -> str:
                                           ("adopt", plan.count("adopt")),
                                           ("dedupe", plan.count("dedupe"))) if n
     )
-    return (
+    return schema + (
         f"Plan: {plan.count('create')} to create, {plan.count('update')} to update, "
         f"{plan.count('archive')} to archive{refactors}"
         + (f", {remarks} marker rewrite{'s' if remarks != 1 else ''}" if remarks else "")

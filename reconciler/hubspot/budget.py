@@ -43,11 +43,14 @@ class RequestEstimate:
     reads: int = 0
     #: searches: taken markers before a rewrite, and the counts while search catches up
     searches: int = 0
+    #: the schema phases: one request per change made (an adopt is none; a label made is
+    #: read back from both sides)
+    schema: int = 0
 
     @property
     def total(self) -> int:
         return (self.records + self.associations + self.calendar + self.markers + self.reads
-                + self.searches)
+                + self.searches + self.schema)
 
     def describe(self, remaining: int | None) -> str:
         text = f"Apply will take about {self.total:,} request(s)"
@@ -111,6 +114,11 @@ def estimate_requests(plan: Plan) -> RequestEstimate:
         markers=sum(1 + plan.missing_properties.get(t, 0) for t in written),
         reads=plan.reads,
         searches=len(created) + sum(_batches(n) for n in remarked.values()),
+        schema=sum(
+            3 if (c.kind, c.action) == ("label", "create") else 1
+            for c in plan.schema_changes
+            if c.runs and c.action != "adopt" and c.kind != "marker"
+        ),
     )
 
 

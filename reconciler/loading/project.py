@@ -38,6 +38,8 @@ from reconciler.loading.project_settings import (
 )
 from reconciler.loading.refactors import check_refactors
 from reconciler.loading.rows import ASSOC, COLUMN, KEY, LINE, OWNER_EMAIL, PROPS, REL, TYPE
+from reconciler.loading.schema_references import reference_issues
+from reconciler.loading.schema_section import assemble_schema
 from reconciler.loading.spec_file import FileResult, load_file
 from reconciler.loading.times import format_wire_time, resolve_time
 from reconciler.model import DesiredState, ProjectSettings
@@ -126,6 +128,9 @@ def _load_project(
         {address: record.source for address, record in records.items()},
     )
     issues.extend(refactor_issues)
+    schema, schema_issues = assemble_schema((r.display, r.schema) for r in results if r.schema)
+    issues.extend(schema_issues)
+    issues.extend(reference_issues(schema, records))
     if issues:
         parsed = {r.display: r.parsed for r in results}
         files = {r.display: r.path for r in results}
@@ -139,6 +144,7 @@ def _load_project(
         reference_time=format_wire_time(reference_time),
         refactors=refactors,
         schedule=schedule,
+        schema=schema,
     )
 
 

@@ -59,6 +59,14 @@ _PATTERN_MESSAGES: Mapping[str, str] = {
     "^https://": "{value!r} must be an https:// URL",
     "^https?://": "{value!r} must be an http:// or https:// URL",
     "^[A-Za-z0-9][A-Za-z0-9_.-]*$": "{value!r} is not a valid target name",
+    "^[a-z][a-z_0-9]*$": (
+        "{value!r} is not a HubSpot internal name; use lowercase letters, digits and '_', "
+        "starting with a letter"
+    ),
+    "^([a-z][a-z0-9_]*|[0-9]+-[0-9]+)/([a-z][a-z0-9_]*|[0-9]+-[0-9]+)$": (
+        "{value!r} is not a pair of object types; write <from type>/<to type>, "
+        "e.g. contacts/companies"
+    ),
 }
 
 
@@ -221,7 +229,7 @@ def _value_message(error: ValidationError, value: Any) -> str:
             return f"{_short(value)} is not a duration; write it like 45m, 1h30m or 2h"
         if template:
             return template.format(value=value)
-    if validator == "minLength":
+    if validator in ("minLength", "minProperties"):
         return "must not be empty"
     if validator == "maxLength":
         return f"{_short(value)} is longer than {schema.get('maxLength')} characters"

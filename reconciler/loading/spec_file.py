@@ -23,6 +23,7 @@ from reconciler.loading.records import Draft, build_drafts
 from reconciler.loading.refactors import refactor_rows
 from reconciler.loading.refactors import rows_are_sound as refactor_rows_are_sound
 from reconciler.loading.rows import draft_row, rows_are_sound
+from reconciler.loading.schema_section import section_is_sound, section_of
 from reconciler.loading.yamlfile import ParsedFile, decode, parse
 from reconciler.model import SECTION_OBJECT_TYPES, ProjectSettings
 
@@ -41,6 +42,8 @@ class FileResult:
     check_rows: list[tuple[list[Any], set[PathPart]]] = field(default_factory=list)
     #: moved:/removed: entries (reconciler.loading.refactors)
     refactors: list[list[Any]] = field(default_factory=list)
+    #: the schema: section (reconciler.loading.schema_section.section_of)
+    schema: dict[str, Any] | None = None
     #: The records of the file's generators (reconciler.generate), not its own.
     generated: bool = False
 
@@ -68,8 +71,10 @@ def load_file(
         cached is not None and rows_are_sound(cached.get("rows"))
         and sections_are_sound(cached.get("generate"))
         and refactor_rows_are_sound(cached.get("refactors", []))
+        and section_is_sound(cached.get("schema"))
     ):
         result.sections = cached.get("generate")
+        result.schema = cached.get("schema")
         result.refactors = cached.get("refactors", [])
         result.rows = cached["rows"]
         result.keys = [row[:4] for row in result.rows]
@@ -114,6 +119,10 @@ def load_file(
     result.rows = [draft_row(d, positions.get(tuple(d["path"]), (1, 1))) for d in drafts]
     result.keys = [[t, k, *positions.get(p, (1, 1))] for t, k, p in keys]
     result.sections = file_sections(document, index)
+    if "schema" in document:
+        result.schema = section_of(
+            document, lambda at: index.locate(at, at_key=True) if index is not None else None
+        )
     if "moved" in document or "removed" in document:
         result.refactors = refactor_rows(
             document, lambda at: index.locate(at, at_key=False) if index is not None else None
@@ -122,7 +131,7 @@ def load_file(
         result.parsed = parsed
     else:
         cache.put(key, {"rows": result.rows, "generate": result.sections,
-                        "refactors": result.refactors})
+                        "refactors": result.refactors, "schema": result.schema})
     return result
 
 

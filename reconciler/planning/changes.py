@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from reconciler.model import AssociationRef, CalendarSpec, Source
+from reconciler.planning.schema_changes import SchemaChange
 from reconciler.state.model import AppliedAssociation, Pin
 
 #: 2: the actions move and release (``moved:``/``removed:``, ``state mv``/``state rm``);
 #: 3: the actions adopt and dedupe, and the plan's ``duplicates``;
-#: 4: the action repin (a state-only change: no portal value changes)
+#: 4: the action repin (a state-only change: no portal value changes); ``schema_changes``
+#: (the ``schema:`` section) and placeholders for schema ids
 PLAN_FORMAT_VERSION = 4
 #: The formats ``apply --plan`` reads: each adds to the one before, nothing changes meaning.
 READABLE_PLAN_FORMATS = (3, 4)
@@ -126,15 +128,21 @@ class Plan:
     #: each before the first write), for the types whose properties the reads listed
     missing_properties: Mapping[str, int] = field(default_factory=dict)
 
+    #: what apply does to the portal's schema first (``reconciler.planning.schema_planner``)
+    schema_changes: tuple[SchemaChange, ...] = ()
+
+
     @property
     def has_changes(self) -> bool:
         """Whether apply has anything to do (re-pins included: the state records them)."""
-        return bool(self.changes)
+        return bool(self.changes) or any(c.runs for c in self.schema_changes)
 
     @property
     def has_portal_changes(self) -> bool:
         """Whether apply writes anything to the portal (re-pins write nothing)."""
-        return any(c.action not in STATE_ONLY_ACTIONS for c in self.changes)
+        return any(c.action not in STATE_ONLY_ACTIONS for c in self.changes) or any(
+            c.runs for c in self.schema_changes
+        )
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action == action)
@@ -151,4 +159,7 @@ class Plan:
         for action in ("move", "release", "adopt", "dedupe", "repin"):  # only when any
             if self.count(action):
                 counts[action] = self.count(action)
+        schema = sum(1 for c in self.schema_changes if c.runs)
+        if schema:
+            counts["schema"] = schema
         return counts

@@ -102,7 +102,7 @@ def record_line(address: str, encoded: str) -> str:
 def encode_entry(
     token: str, serial: int, *, records: Mapping[str, str | None],
     in_flight: Mapping[str, str | None], owners: Mapping[str, str | None] | None,
-    fields: Mapping[str, Any] | None,
+    fields: Mapping[str, Any] | None, schema: str | None = None,
 ) -> bytes:
     """One journal line; ``records`` and ``in_flight`` values are already JSON (or None)."""
     parts = [f'"journal": {dumps(token)}', f'"serial": {serial}']
@@ -118,6 +118,8 @@ def encode_entry(
         parts.append(f'"owners": {dumps(owners)}')
     if fields:
         parts.append(f'"fields": {dumps(fields)}')
+    if schema is not None:  # the schema ids, whole (they are few): already JSON
+        parts.append(f'"schema": {schema}')
     return ("{" + ", ".join(parts) + "}\n").encode("utf-8")
 
 

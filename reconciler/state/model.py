@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import StateError
+from reconciler.state.schema_ids import SchemaIds, SchemaIdsDamaged
 
 #: 2: snapshot + journal (``journal``); 1: the first release's single file
 FORMAT_VERSION = 2
@@ -363,6 +364,8 @@ class State:
     records: dict[str, RecordState] = field(default_factory=RecordMap)
     owners: dict[str, str] = field(default_factory=dict)
     in_flight: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the ids this target's portal gave the spec's pipelines, stages and labels
+    schema: SchemaIds = field(default_factory=SchemaIds)
 
     def __post_init__(self) -> None:
         if type(self.records) is not RecordMap:
@@ -387,7 +390,7 @@ class State:
 
     def _fields_json(self) -> dict[str, Any]:
         """``to_json()`` with ``records`` left empty (the store encodes those one by one)."""
-        return {
+        fields = {
             "format_version": FORMAT_VERSION,
             "tool_version": __version__,
             "lineage": self.lineage,
@@ -400,6 +403,10 @@ class State:
             "records": {},
             "in_flight": self.in_flight,
         }
+        # Older releases ignore the key; a state without schema ids is written as before.
+        if not self.schema.empty:
+            fields["schema"] = self.schema.to_json()
+        return fields
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], *, where: str) -> State:
@@ -439,6 +446,11 @@ class State:
             for batch_id, entry in in_flight.items():
                 where_now = f"in_flight entry {batch_id}"
                 _check_in_flight(entry)
+            where_now = "schema"
+            try:
+                schema = SchemaIds.from_json(data.get("schema"))
+            except SchemaIdsDamaged as exc:
+                raise _Damaged(str(exc)) from None
             where_now = "the file"
             return cls(
                 lineage=_text(data, "lineage"),
@@ -450,6 +462,7 @@ class State:
                 records=records,
                 owners=dict(owners),
                 in_flight=dict(in_flight),
+                schema=schema,
             )
         except _Damaged as exc:
             raise StateError(

@@ -68,6 +68,12 @@ class OnDisk:
     fields: tuple[Any, ...] = ()
     owners: dict[str, str] = field(default_factory=dict)
     in_flight: dict[str, Flight] = field(default_factory=dict)
+    schema: str = ""                        # the schema ids' JSON (``schema_text``)
+
+
+def schema_text(state: State) -> str:
+    """The state's schema ids as a journal line carries them."""
+    return dumps(state.schema.to_json())
 
 
 def header_of(state: State) -> tuple[Any, ...]:

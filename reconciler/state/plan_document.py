@@ -24,6 +24,11 @@ from reconciler.planning.changes import (
     PropertyDiff,
 )
 from reconciler.state.model import AppliedAssociation, Pin
+from reconciler.state.schema_document import (
+    SchemaDocumentError,
+    schema_change_from_json,
+    schema_change_to_json,
+)
 
 
 class PlanFileError(ValueError):
@@ -40,6 +45,7 @@ def plan_to_json(plan_: Plan) -> dict[str, Any]:
         "reference_time": plan_.reference_time,
         "state": {"lineage": plan_.state_lineage, "serial": plan_.state_serial},
         "summary": plan_.summary(),
+        "schema_changes": [schema_change_to_json(c) for c in plan_.schema_changes],
         "changes": [_change_to_json(c) for c in plan_.changes],
         "unchanged": list(plan_.unchanged),
         "owners": dict(sorted(plan_.owners.items())),
@@ -287,6 +293,12 @@ def plan_from_json(data: Any) -> Plan:
     unchanged = _field(data, "unchanged", (list,), [])
     if not all(type(a) is str for a in unchanged):
         raise PlanFileError("'unchanged' holds something other than addresses")
+    try:
+        schema_changes = tuple(
+            schema_change_from_json(item) for item in _field(data, "schema_changes", (list,), [])
+        )
+    except SchemaDocumentError as exc:
+        raise PlanFileError(str(exc)) from None
     duplicates = _field(data, "duplicates", (dict,), {})
     if not all(type(ids) is list and all(type(i) is str for i in ids)
                for ids in duplicates.values()):
@@ -303,4 +315,5 @@ def plan_from_json(data: Any) -> Plan:
         owners=_texts(_field(data, "owners", (dict,), {}), "owners"),
         timezone=_field(data, "timezone", _TEXT, "UTC"),
         duplicates={str(a): tuple(ids) for a, ids in duplicates.items()},
+        schema_changes=schema_changes,
     )

@@ -22,6 +22,7 @@ from reconciler.state.model import (
     _text,
 )
 from reconciler.state.on_disk import OnDisk
+from reconciler.state.schema_ids import SchemaIds, SchemaIdsDamaged
 
 #: the way back from a damaged file, in every message that refuses one
 RESTORE = (
@@ -155,6 +156,12 @@ def _replay(state: State, entries: list[dict[str, Any]], *, where: str) -> None:
                 state.project = _text(header, "project", optional=True)
                 state.project_id = _text(header, "project_id", optional=True)
                 state.portal_id = portal_id
+            if "schema" in entry:
+                what = f"schema (serial {serial})"
+                try:
+                    state.schema = SchemaIds.from_json(entry["schema"])
+                except SchemaIdsDamaged as exc:
+                    raise _Damaged(str(exc)) from None
             state.serial = serial
     except _Damaged as exc:
         raise StateError(

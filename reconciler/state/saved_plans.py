@@ -12,9 +12,11 @@ from reconciler.errors import ConfigError, StateError
 from reconciler.identity.markers import marker_properties
 from reconciler.model import DesiredState
 from reconciler.planning.changes import MARKER_ACTIONS, Change, Plan
+from reconciler.planning.schema_resolution import placeholders_in
 from reconciler.settings import Target
 from reconciler.state.model import RecordState, State
 from reconciler.state.plan_document import PlanFileError, plan_from_json, plan_to_json
+from reconciler.state.schema_document import schema_problems
 from reconciler.state.store import StateStore
 
 
@@ -120,7 +122,9 @@ def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str
     """What in a plan does not follow from ``state``: every update, remark and archive
     names a record the state manages by the state's id for it (and its type); a create
     names no id; a remark writes exactly this project's markers; no record appears twice."""
-    problems: list[str] = []
+    problems: list[str] = schema_problems(
+        the_plan.schema_changes, dict(placeholders_in(the_plan.changes)), state.schema
+    )
     seen: set[tuple[str, bool]] = set()
     # moves and releases first: the rest of the plan names records where they will be
     records = _refactored_records(the_plan, state, marker_id, problems)

@@ -53,6 +53,7 @@ from reconciler.state.on_disk import (
     flight,
     flights_since,
     header_of,
+    schema_text,
     state_snapshot_chunks,
 )
 from reconciler.state.reading import read_files, reason
@@ -137,6 +138,7 @@ class StateStore:
         disk.fields = header_of(state)
         disk.owners = dict(state.owners)
         disk.in_flight = {b: flight(e) for b, e in state.in_flight.items()}
+        disk.schema = schema_text(state)
         self._disk, self._state = disk, state
 
     def _foreign_message(self, state: State, problem: str) -> str:
@@ -248,9 +250,11 @@ class StateStore:
             owners = {k: v for k, v in state.owners.items() if disk.owners.get(k) != v}
             owners.update((k, None) for k in disk.owners if k not in state.owners)
         header = header_of(state)
+        schema = schema_text(state)
         line = encode_entry(
             disk.token or "", state.serial, records=changed, in_flight=flights, owners=owners,
             fields=dict(zip(HEADER, header, strict=True)) if header != disk.fields else None,
+            schema=schema if schema != disk.schema else None,
         )
         fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -279,6 +283,7 @@ class StateStore:
         disk.serial, disk.lineage, disk.fields = state.serial, state.lineage, header
         disk.owners = dict(state.owners)
         disk.in_flight = in_flight
+        disk.schema = schema
         records.changed.clear()
         self._state = state
         return True
@@ -331,6 +336,7 @@ class StateStore:
             disk.records is state.records and not disk.records.changed
             and (disk.serial, disk.lineage) == (state.serial, state.lineage)
             and disk.fields == header_of(state) and disk.owners == state.owners
+            and disk.schema == schema_text(state)
             and not flights_since(disk, state)[1]
             and self._files_unchanged(disk)
         ):

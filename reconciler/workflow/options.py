@@ -55,6 +55,8 @@ class RunOptions:
     ignore_daily_budget: bool = False
     #: --dedupe: archive the extra records of markers carried more than once
     dedupe: bool = False
+    #: --allow-schema-data-loss: archive or retype a property that holds data
+    allow_schema_data_loss: bool = False
     #: the clock of the client's waits (and the embedded emulator's); tests pass a fake one
     clock: Clock = SYSTEM_CLOCK
 

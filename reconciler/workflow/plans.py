@@ -11,14 +11,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from reconciler.hubspot.client import HubSpotClient
-from reconciler.identity.refresh import RefreshReport, refresh_records
 from reconciler.identity.markers import tool_properties
+from reconciler.identity.refresh import RefreshReport, refresh_records
 from reconciler.identity.refresh_log import log_path_for
 from reconciler.identity.scan import scan_portal
 from reconciler.identity.scan_plan import plan_with_portal
 from reconciler.model import DesiredState
 from reconciler.planning.changes import Plan
 from reconciler.planning.planner import plan
+from reconciler.planning.schema_reads import schema_step
 from reconciler.state.model import State
 from reconciler.targets import limit, matches_only, release
 from reconciler.workflow.options import LoadedTarget, RunOptions
@@ -58,25 +59,32 @@ def make_plan(
     loaded = replace(loaded, desired=settle(loaded.desired, state))
     desired, target = loaded.desired, loaded.target
     if client is None:
-        check_cached(desired, target)  # the catalogue cached by the last plan, if any
-        drafted = with_context(plan(desired, state, None, target=target.name), desired)
-        return _limited(drafted, options, desired, state, released)
+        step = schema_step(None, desired, state, protected=target.protected,
+                           allow_data_loss=options.allow_schema_data_loss)
+        # the catalogue cached by the last plan, if any
+        check_cached(step.desired, target, step.planned)
+        drafted = with_context(plan(step.desired, state, None, target=target.name), desired)
+        return _limited(step.attach(drafted), options, desired, state, released)
     grace = options.grace_seconds(target)
+    # The schema first: records name what it makes by key, resolved to this portal's ids.
+    step = schema_step(client, desired, state, protected=target.protected,
+                       allow_data_loss=options.allow_schema_data_loss)
     before_refresh = client.requests_sent
     remote = refresh_records(
-        client, desired, state, mode=options.refresh,
+        client, step.desired, state, mode=options.refresh,
         log_path=log_path_for(target.state_path), margin_seconds=grace,
     )
     refreshing = client.requests_sent - before_refresh
     owners = resolve_owners(client, desired, state)
-    check_against_portal(client, desired, target, owners=owners)
+    check_against_portal(client, step.desired, target, owners=owners, planned=step.planned,
+                         bodies=step.bodies)
     daily = client.daily_remaining
-    found = scan_portal(client, desired, state, grace_seconds=grace, counts=remote.counts,
+    found = scan_portal(client, step.desired, state, grace_seconds=grace, counts=remote.counts,
                         unproven=remote.unproven, stopped=stopped)
-    drafted = with_context(plan_with_portal(
-        desired, state, remote, found, owners=owners, target=target.name,
+    drafted = step.attach(with_context(plan_with_portal(
+        step.desired, state, remote, found, owners=owners, target=target.name,
         dedupe=options.dedupe,
-    ), desired, owners)
+    ), desired, owners))
     # what the estimate of its apply needs: these reads again, and the properties to make
     tool = tool_properties(desired.project.marker_id)
     # (the apply's refresh starts from the log this one left: only what it needs again)

@@ -1,6 +1,7 @@
 """Every refusal that must come before the first write of an apply: an unresolved owner,
-an archive on a protected target, a marker rewrite there without ``--migrate-markers``, or
-more archives than the target allows without ``--allow-archives``."""
+an archive on a protected target, a marker rewrite there without ``--migrate-markers``,
+more archives than the target allows without ``--allow-archives``, or schema deleted on a
+protected target or at the cost of data without ``--allow-schema-data-loss``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,26 @@ def refuse_before_writing(
     refuse_protected_archives(target, the_plan)
     refuse_protected_remarks(target, the_plan, migrate_markers=options.migrate_markers)
     refuse_mass_archives(target, the_plan, state, allow=options.allow_archives)
+    refuse_schema_losses(target, the_plan, allow=options.allow_schema_data_loss)
+
+
+def refuse_schema_losses(target: Target, the_plan: Plan, *, allow: bool) -> None:
+    """A saved plan is applied as it was made: a protected target still never has schema
+    deleted or retyped, and a change that loses data still needs the flag (the plan may
+    have been made with it, or edited)."""
+    deleting = [c.address for c in the_plan.schema_changes
+                if c.action in ("archive", "retype") or c.loses_data]
+    if target.protected and deleting:
+        raise ConfigError(
+            f"target {target.name} is protected: refusing to delete or retype schema "
+            f"({_some(deleting)}); a protected target never deletes schema"
+        )
+    losing = [c.address for c in the_plan.schema_changes if c.loses_data]
+    if losing and not allow:
+        raise ConfigError(
+            f"this plan archives or retypes {_some(losing)}, which hold data; nothing was "
+            "changed. Run apply with --allow-schema-data-loss if that is meant"
+        )
 
 
 def refuse_protected_archives(target: Target, the_plan: Plan) -> None:

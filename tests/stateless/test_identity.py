@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.emulator.embedded import Emulator
+from reconciler.planning.changes import PLAN_FORMAT_VERSION
 from tests.helpers import write_project
 from tests.resilience.conftest import (
     CliRun,
@@ -249,7 +250,7 @@ def test_a_saved_plan_adopts_and_dedupes_as_shown(
     run = cli("plan", "--project", project, "--out", out, grace=0.0)
     assert run.code == 0, run.err
     saved = json.loads(out.read_text())
-    assert saved["format_version"] == 4  # (4: the repin action, #19)
+    assert saved["format_version"] == PLAN_FORMAT_VERSION
     assert sorted(c["action"] for c in saved["changes"]) == ["adopt"] * 3
     run = cli("apply", "--project", project, "--plan", out, grace=0.0)
     assert run.code == 0, run.out + run.err

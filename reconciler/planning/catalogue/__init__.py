@@ -23,16 +23,19 @@ Modules: ``definitions`` (the catalogue as plain data), ``cache`` (the per-targe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from reconciler.errors import ApiError, SpecError
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.model import DesiredState
 from reconciler.planning.catalogue.cache import CATALOGUE_DIR, cache_path, load_cached, save_cached
 from reconciler.planning.catalogue.definitions import Catalogue, PropertyInfo, property_from_api
+from reconciler.planning.catalogue.overlay import overlaid
 from reconciler.planning.catalogue.positions import locate_findings
 from reconciler.planning.catalogue.rules import Finding, checks_type_id, find_problems
+from reconciler.planning.schema_planner import SchemaPlan
 from reconciler.settings import Target
 
 __all__ = [
@@ -56,15 +59,20 @@ def check_against_portal(
     target: Target,
     *,
     owners: Mapping[str, str],
+    planned: SchemaPlan | None = None,
+    bodies: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> None:
     """Check ``desired`` against the portal; raise ``SpecError`` with every problem.
+
+    ``planned``: the schema this plan makes first (records may use it); ``bodies``: the
+    property definitions already read, by type (not read again).
 
     ``owners`` are the spec's owner emails that the owners API knows now (lowercase email
     → id, from ``reconciler.workflow.portal.resolve_owners``): an email not among them does not
     exist. Owner ids are checked against the owners API, read only when an id is used
     that is not one of those.
     """
-    catalogue = read_catalogue(client, desired)
+    catalogue = read_catalogue(client, desired, bodies=bodies)
     used = _owner_ids_used(desired, catalogue)
     known = frozenset(owners.values())
     if used - known:
@@ -85,25 +93,33 @@ def check_against_portal(
         # Every id used is one the spec's emails resolved to: known to exist, no read.
         catalogue = replace(catalogue, owner_ids=known)
     owner_emails = {email.lower(): owner_id for email, owner_id in owners.items()}
+    if planned is not None:
+        catalogue = overlaid(catalogue, desired.schema, planned)
     findings = find_problems(desired, catalogue, owner_emails=owner_emails, existing=existing)
     if findings:
         raise SpecError(locate_findings(findings, desired))
 
 
-def check_cached(desired: DesiredState, target: Target) -> None:
+def check_cached(desired: DesiredState, target: Target,
+                 planned: SchemaPlan | None = None) -> None:
     """``plan --offline``: check against the cached catalogue, if there is a usable one."""
     catalogue = load_cached(desired.project.root, target)
     if catalogue is None:
         return
+    if planned is not None:
+        catalogue = overlaid(catalogue, desired.schema, planned)
     findings = find_problems(desired, catalogue)
     if findings:
         raise SpecError(locate_findings(findings, desired))
 
 
-def read_catalogue(client: HubSpotClient, desired: DesiredState) -> Catalogue:
+def read_catalogue(
+    client: HubSpotClient, desired: DesiredState,
+    *, bodies: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> Catalogue:
     """Properties of every object type in the spec, and the labels (association types) of
     every pair that uses a label or a type id only the portal can vouch for: one request
-    each."""
+    each (none for the property types in ``bodies``, read already)."""
     types = sorted({record.object_type for record in desired.records.values()})
     catalogue = Catalogue()
     unknown: set[str] = set()
@@ -111,7 +127,8 @@ def read_catalogue(client: HubSpotClient, desired: DesiredState) -> Catalogue:
         try:
             # HubSpot's own shape, not client.list_properties: option labels and
             # ``calculated`` are needed here and ``PropertyDefinition`` drops them.
-            results = client.property_bodies(object_type)
+            results = (bodies[object_type] if bodies and object_type in bodies
+                       else client.property_bodies(object_type))
         except ApiError as error:
             if error.status not in _UNKNOWN_TYPE_STATUSES:
                 raise

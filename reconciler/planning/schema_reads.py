@@ -1,0 +1,144 @@
+"""What a plan reads of the portal's schema before the (pure) schema planner runs, and the
+schema step of making a plan: read → plan the schema → records resolved to this target's
+ids. The one module of ``planning`` beside the catalogue's that talks to the portal.
+
+Reads (each one request): the property definitions of every type the records or the
+schema name (shared with the catalogue's checks, which do not read them again); the
+property groups of each type the schema declares properties or groups for; the pipelines
+of each type the schema declares pipelines for; the labels of each declared pair, both
+directions; and one search (``limit: 1``, its ``total``) per guarded change: records
+holding a property about to be archived or retyped, an option, stage or pipeline about to
+be removed (design-20 §3.5). Nothing is read for a spec without ``schema:`` beyond the
+property definitions the catalogue reads anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from reconciler.errors import ApiError
+from reconciler.hubspot.client import HubSpotClient
+from reconciler.model import DesiredState
+from reconciler.planning.changes import Plan
+from reconciler.planning.schema_changes import SCHEMA_KINDS, SchemaChange
+from reconciler.planning.schema_planner import (
+    SchemaPlan,
+    marker_changes,
+    plan_schema,
+    usage_questions,
+)
+from reconciler.planning.schema_remote import (
+    RemoteLabel,
+    RemoteSchema,
+    pipeline_from_body,
+    property_from_body,
+)
+from reconciler.planning.schema_resolution import resolve_records
+from reconciler.planning.schema_wire import SchemaWire
+from reconciler.state.model import State
+
+#: The portal does not know an object type (HubSpot: 400 "Unable to infer object type").
+_UNKNOWN_TYPE_STATUSES = (400, 404)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStep:
+    """The schema part of one plan: what was read (None: offline), the schema plan, the
+    records resolved to this target's ids, and the property definitions read (by type,
+    for the catalogue)."""
+
+    planned: SchemaPlan
+    desired: DesiredState
+    remote: RemoteSchema | None = None
+    bodies: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+
+    def attach(self, the_plan: Plan) -> Plan:
+        """The plan with its schema changes, the tool's marker properties among them
+        where records are written to a type that lacks them, in the order apply runs
+        them (removals last: they run after the records)."""
+        written = {c.object_type for c in the_plan.changes if c.action != "archive"}
+        changes = [*self.planned.changes, *marker_changes(written, self.remote)]
+        if not changes:
+            return the_plan
+        changes.sort(key=_schema_order)
+        return replace(the_plan, schema_changes=tuple(changes))
+
+
+def _schema_order(change: SchemaChange) -> tuple[int, int]:
+    last = change.action in ("archive", "keep") or (
+        change.action == "update" and change.reason.startswith("an option listed")
+    )
+    return (1 if last else 0, SCHEMA_KINDS.index(change.kind))
+
+
+def schema_step(
+    client: HubSpotClient | None, desired: DesiredState, state: State, *,
+    protected: bool, allow_data_loss: bool,
+) -> SchemaStep:
+    """Read (unless ``client`` is None), plan the schema, resolve the records' keys."""
+    remote: RemoteSchema | None = None
+    bodies: dict[str, Sequence[Mapping[str, Any]]] = {}
+    if client is not None:
+        remote, bodies = read_portal_schema(client, desired, state)
+    planned = plan_schema(
+        desired.schema, remote, state.schema, records=desired.records, managed=state.records,
+        protected=protected, allow_data_loss=allow_data_loss,
+    )
+    return SchemaStep(planned, resolve_records(desired, planned), remote, bodies)
+
+
+def read_portal_schema(
+    client: HubSpotClient, desired: DesiredState, state: State
+) -> tuple[RemoteSchema, dict[str, Sequence[Mapping[str, Any]]]]:
+    schema = desired.schema
+    remote = RemoteSchema()
+    wire = SchemaWire(client)
+    removed = {kind: [r.path.split("/") for r in schema.removed if r.kind == kind]
+               for kind in ("property", "option", "group", "pipeline", "stage", "label")}
+    grouped = ({p.object_type for p in schema.properties.values()}
+               | {g.object_type for g in schema.groups.values()}
+               | {parts[0] for parts in removed["group"]})
+    types = ({r.object_type for r in desired.records.values()} | grouped
+             | {parts[0] for parts in (*removed["property"], *removed["option"])})
+    bodies: dict[str, Sequence[Mapping[str, Any]]] = {}
+    for object_type in sorted(types):
+        try:
+            bodies[object_type] = client.property_bodies(object_type)
+        except ApiError as error:
+            if error.status not in _UNKNOWN_TYPE_STATUSES:
+                raise
+            continue
+        remote.properties[object_type] = {
+            str(b.get("name")): property_from_body(b) for b in bodies[object_type]
+        }
+    for object_type in sorted(grouped & set(bodies)):
+        groups = wire.property_groups(object_type)
+        remote.groups[object_type] = {str(g.get("name")): str(g.get("label") or "")
+                                      for g in groups}
+        remote.group_orders[object_type] = {
+            str(g.get("name")): g.get("displayOrder") if type(g.get("displayOrder")) is int
+            else None for g in groups
+        }
+    piped = ({p.object_type for p in schema.pipelines.values()}
+             | {parts[0] for parts in (*removed["pipeline"], *removed["stage"])})
+    for object_type in sorted(piped):
+        remote.pipelines[object_type] = tuple(
+            pipeline_from_body(b) for b in wire.pipeline_bodies(object_type)
+        )
+    pairs = {(label.from_type, label.to_type) for label in schema.labels.values()}
+    pairs |= {(known.from_type, known.to_type) for key, known in state.schema.labels.items()
+              if [key] in removed["label"]}
+    for from_type, to_type in sorted(pairs | {(b, a) for a, b in pairs}):
+        remote.labels[(from_type, to_type)] = tuple(
+            RemoteLabel(x.type_id, x.label, x.category)
+            for x in client.association_labels(from_type, to_type)
+        )
+    for question in usage_questions(schema, remote, state.schema):
+        if question.object_type not in remote.properties:
+            continue  # an unknown type holds nothing
+        page = client.search_page(question.object_type, [{"filters": [dict(question.filter)]}],
+                                  [], limit=1)
+        remote.usage[question.key] = page.total
+    return remote, bodies
