@@ -10,23 +10,26 @@ Read-only. It checks, in order, and reports one finding a line (``ok``, ``warn``
 3. the marker properties exist on each type, or can be made on the first apply;
 4. every owner the spec names is an active owner of the portal (owners cannot be created
    through the API: the target's ``owners:`` map is the way round);
-5. the schema the spec declares, in one line (the schema planner's, once it is here);
+5. the schema the spec declares against the portal's, in one line (what apply will
+   create, adopt, update), or what plan would refuse about it;
 6. the rate-limit tier and what is left of today's API budget against the first apply.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from reconciler.errors import ApiError
+from reconciler.errors import ApiError, ReconcilerError, SpecError
 from reconciler.hubspot.account_endpoints import DailyUsage, TokenInfo
 from reconciler.hubspot.budget import estimate_requests
 from reconciler.hubspot.client import HubSpotClient, PropertyDefinition
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
 from reconciler.identity.markers import MARKER_PROPERTY, NO_UNIQUE_PROPERTIES, PROJECT_PROPERTY
 from reconciler.planning.planner import plan
+from reconciler.planning.schema_reads import schema_step
 from reconciler.settings import TIER_REQUESTS_PER_10S, Target
 from reconciler.state.model import State
 from reconciler.workflow.options import LoadedTarget, RunOptions, load_target
@@ -111,11 +114,16 @@ def _check_the_rest(client: HubSpotClient, loaded: LoadedTarget, state: State,
         found.add("fail", "token", f"token info says the token is of portal {info.hub_id}, "
                   f"the account details say {portal_id}; use the token of one portal")
     unmade = _check_markers(client, types, info, found)
-    needs = needs_of_apply(types, owners=bool(emails or ids), schema_types=unmade)
+    schema = desired.schema
+    declared = ({p.object_type for p in schema.properties.values()}
+                | {g.object_type for g in schema.groups.values()}
+                | {p.object_type for p in schema.pipelines.values()})
+    needs = needs_of_apply(types, owners=bool(emails or ids),
+                           schema_types={*unmade, *declared})
     _check_scopes(client, info, needs, types, found)
     if emails or ids:
         _check_owners(client, target, emails, ids, found)
-    _schema_line(found)
+    _schema_line(client, loaded, state, found)
     _check_budget(client, loaded, state, found)
 
 
@@ -250,12 +258,40 @@ def _check_owners(client: HubSpotClient, target: Target, emails: set[str], ids: 
 # -- 5. schema ----------------------------------------------------------------------------
 
 
-def _schema_line(found: _Findings) -> None:
-    """The schema diff in one line, once the spec can declare a schema (``schema:``,
-    issue #20 items 1-4, the schema planner in ``planning/schema_planner.py``): read the
-    portal's schema and summarise ``plan_schema``'s changes here. Until it is in this
-    release there is nothing to diff: the spec declares no schema."""
-    del found  # the hook: no finding while the spec cannot declare a schema
+def _schema_line(client: HubSpotClient, loaded: LoadedTarget, state: State,
+                 found: _Findings) -> None:
+    """The schema the spec declares against the portal's, in one line: the schema plan's
+    changes counted by what they do (the reads and the planner of ``plan`` itself)."""
+    desired = loaded.desired
+    if desired.schema.empty:
+        return
+    try:
+        step = schema_step(client, desired, state, protected=loaded.target.protected,
+                           allow_data_loss=False)
+    except SpecError as error:
+        for issue in error.issues:
+            found.add("fail", "schema", issue.message)
+        return
+    except ReconcilerError as error:
+        found.add("fail", "schema", str(error))
+        return
+    counts: Counter[tuple[str, str]] = Counter(
+        (change.action, change.kind) for change in step.planned.changes
+    )
+    if not counts:
+        found.add("ok", "schema", "the portal has the schema the spec declares")
+        return
+    parts = []
+    for action in ("create", "adopt", "update", "retype", "archive", "keep"):
+        kinds = [f"{n} {kind}{'s' if n > 1 else ''}" for (a, kind), n in sorted(counts.items())
+                 if a == action]
+        if kinds:
+            parts.append(f"{_VERBS[action]} {', '.join(kinds)}")
+    found.add("ok", "schema", f"apply will {'; '.join(parts)}")
+
+
+_VERBS = {"create": "create", "adopt": "adopt (found by label)", "update": "update",
+          "retype": "retype", "archive": "archive", "keep": "keep (a protected target)"}
 
 
 # -- 6. rate limits and today's budget ----------------------------------------------------

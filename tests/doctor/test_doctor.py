@@ -174,3 +174,47 @@ def test_without_token_info_reads_are_probed_and_writes_unverified(
         "fail  scopes: the token may not read deals: grant the private app "
         "crm.objects.deals.read or crm.objects.deals.sensitive.read.v2",
     ]
+
+
+SCHEMA = """\
+schema:
+  properties:
+    companies:
+      demo_segment:
+        label: Demo segment
+        type: enumeration
+        options: [{value: smb, label: SMB}, {value: ent, label: Enterprise}]
+  pipelines:
+    deals:
+      emea:
+        label: EMEA Sales
+        stages:
+          open: {label: Open, probability: 0.2}
+          won: {label: Won, probability: 1.0}
+"""
+
+
+def test_the_schema_diff_in_one_line(run: Run, emulator: Any, tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "schema.yaml").write_text(SCHEMA)
+    code, out = doctor(run, root)
+    assert code == 0, out
+    assert "ok    schema: apply will create 1 pipeline, 1 property" in out
+    assert run("apply", "--project", root, "--auto-approve")[0] == 0
+    code, out = doctor(run, root)
+    assert "ok    schema: the portal has the schema the spec declares" in out
+
+
+def test_schema_writes_need_the_schema_scope(run: Run, emulator: Any, tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "schema.yaml").write_text(SCHEMA)
+    assert run("apply", "--project", root, "--auto-approve")[0] == 0  # (the markers exist)
+    (root / "schema.yaml").write_text(SCHEMA.replace("type: enumeration", "type: enumeration\n"
+                                                     "        description: Segment"))
+    emulator.set_config(scopes=all_scopes_but(emulator, "crm.schemas.companies.write"))
+    code, out = doctor(run, root)
+    assert code == 1, out
+    assert lines_of(out, "fail") == [
+        "fail  scopes: the token may not change the companies schema (properties, pipelines): "
+        "grant the private app crm.schemas.companies.write",
+    ]
