@@ -20,11 +20,13 @@ from reconciler import __version__
 from reconciler.errors import ConfigError
 from reconciler.export.convert import SYSTEM_PROPERTIES, convert
 from reconciler.export.reading import ACTIVITY_TYPES, EXPORT_TYPES, read_portal
+from reconciler.export.schema import read_schema
 from reconciler.export.writing import (
     SCHEMA_PATH,
     SOURCES_FILE,
     SOURCES_FORMAT_VERSION,
     check_out_folder,
+    dump,
     spec_files,
     write_export,
 )
@@ -131,10 +133,14 @@ def export_portal(request: ExportRequest) -> ExportOutcome:
     with connect(target, options.environ, clock=options.clock) as client:
         snapshot = read_portal(client, request.types, since, friendly=friendly,
                                skip=SYSTEM_PROPERTIES)
-    converted = convert(snapshot, project.timezone, relative_to=relative_to)
+        schema = read_schema(client, snapshot)
+    converted = convert(snapshot, project.timezone, relative_to=relative_to,
+                        schema=schema.keys)
     header = _header(target, snapshot.portal_id, options.reference_time, project.timezone,
                      relative_to)
     files = spec_files(converted.sections, header)
+    if schema.section:
+        files["schema.yaml"] = header + dump({"schema": schema.section})
     sources = {
         "format_version": SOURCES_FORMAT_VERSION,
         "exported_by": f"hubspot-reconciler {__version__}",
@@ -153,7 +159,7 @@ def export_portal(request: ExportRequest) -> ExportOutcome:
     counts = {section: len(records) for section, records in converted.sections.items()}
     return ExportOutcome(
         target=target, out=request.out, counts=counts, files=tuple(written),
-        sources=converted.sources, notes=tuple(converted.notes),
+        sources=converted.sources, notes=(*schema.notes, *converted.notes),
         dropped_associations=converted.dropped_associations, portal_id=snapshot.portal_id,
     )
 

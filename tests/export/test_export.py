@@ -203,7 +203,7 @@ def _create_label(emu: Emulator, name: str, label: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def test_a_user_defined_label_is_exported_by_name_not_by_its_portal_type_id(
+def test_a_user_defined_label_is_exported_by_key_not_by_its_portal_type_id(
     run: Run, cli: Cli, tmp_path: Path, emulator: Emulator, second: Emulator
 ) -> None:
     from tests.helpers import write_project
@@ -228,10 +228,9 @@ def test_a_user_defined_label_is_exported_by_name_not_by_its_portal_type_id(
     out = tmp_path / "copy"
     export(run, golden, out)
     text = (out / "meetings.yaml").read_text("utf-8")
-    assert (
-        "- contact: ann-example.com\n        label: Decision maker\n"
-        "        category: USER_DEFINED\n"
-    ) in text
+    assert "- contact: ann-example.com\n        label: decision_maker\n" in text
+    schema = (out / "schema.yaml").read_text("utf-8")
+    assert "  labels:\n    decision_maker:\n      between: meetings/contacts\n" in schema
 
     assert cli("apply", "--project", out, "--auto-approve", "--base-url", second.base_url)[0] == 0
     copied = _state_ids(out)
