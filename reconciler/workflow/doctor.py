@@ -29,7 +29,7 @@ from reconciler.hubspot.client import HubSpotClient, PropertyDefinition
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
 from reconciler.identity.markers import MARKER_PROPERTY, NO_UNIQUE_PROPERTIES, PROJECT_PROPERTY
 from reconciler.planning.planner import plan
-from reconciler.planning.schema_reads import schema_step
+from reconciler.planning.schema_reads import SchemaStep, schema_step
 from reconciler.settings import TIER_REQUESTS_PER_10S, Target
 from reconciler.state.model import State
 from reconciler.workflow.options import LoadedTarget, RunOptions, load_target
@@ -123,8 +123,8 @@ def _check_the_rest(client: HubSpotClient, loaded: LoadedTarget, state: State,
     _check_scopes(client, info, needs, types, found)
     if emails or ids:
         _check_owners(client, target, emails, ids, found)
-    _schema_line(client, loaded, state, found)
-    _check_budget(client, loaded, state, found)
+    step = _schema_line(client, loaded, state, found)
+    _check_budget(client, loaded, state, step, found)
 
 
 # -- 1. the token and its portal ------------------------------------------------------------
@@ -259,28 +259,29 @@ def _check_owners(client: HubSpotClient, target: Target, emails: set[str], ids: 
 
 
 def _schema_line(client: HubSpotClient, loaded: LoadedTarget, state: State,
-                 found: _Findings) -> None:
+                 found: _Findings) -> SchemaStep | None:
     """The schema the spec declares against the portal's, in one line: the schema plan's
-    changes counted by what they do (the reads and the planner of ``plan`` itself)."""
+    changes counted by what they do (the reads and the planner of ``plan`` itself). The
+    step is returned for the budget's estimate (None: no schema, or refused)."""
     desired = loaded.desired
     if desired.schema.empty:
-        return
+        return None
     try:
         step = schema_step(client, desired, state, protected=loaded.target.protected,
                            allow_data_loss=False)
     except SpecError as error:
         for issue in error.issues:
             found.add("fail", "schema", issue.message)
-        return
+        return None
     except ReconcilerError as error:
         found.add("fail", "schema", str(error))
-        return
+        return None
     counts: Counter[tuple[str, str]] = Counter(
         (change.action, change.kind) for change in step.planned.changes
     )
     if not counts:
         found.add("ok", "schema", "the portal has the schema the spec declares")
-        return
+        return step
     parts = []
     for action in ("create", "adopt", "update", "retype", "archive", "keep"):
         kinds = [f"{n} {kind}{'s' if n > 1 else ''}" for (a, kind), n in sorted(counts.items())
@@ -288,6 +289,7 @@ def _schema_line(client: HubSpotClient, loaded: LoadedTarget, state: State,
         if kinds:
             parts.append(f"{_VERBS[action]} {', '.join(kinds)}")
     found.add("ok", "schema", f"apply will {'; '.join(parts)}")
+    return step
 
 
 _VERBS = {"create": "create", "adopt": "adopt (found by label)", "update": "update",
@@ -298,7 +300,7 @@ _VERBS = {"create": "create", "adopt": "adopt (found by label)", "update": "upda
 
 
 def _check_budget(client: HubSpotClient, loaded: LoadedTarget, state: State,
-                  found: _Findings) -> None:
+                  step: SchemaStep | None, found: _Findings) -> None:
     target = loaded.target
     try:
         usage = client.daily_usage()
@@ -310,7 +312,10 @@ def _check_budget(client: HubSpotClient, loaded: LoadedTarget, state: State,
         found.add("warn", "budget", "the daily API usage is unknown (GET /account-info/v3/"
                   "api-usage/daily/private-apps was refused): grant the private app `oauth`")
         return
-    first_apply = estimate_requests(plan(loaded.desired, state, None, target=target.name)).total
+    # The plan from the state (no record reads), with the schema's changes when there are.
+    desired = step.desired if step is not None else loaded.desired
+    drafted = plan(desired, state, None, target=target.name)
+    first_apply = estimate_requests(step.attach(drafted) if step else drafted).total
     found.add(*_budget_finding(usage, first_apply))
     tier = TIER_OF_DAILY_LIMIT.get(usage.limit)
     burst = target.rate_limit.requests_per_10s
