@@ -20,9 +20,30 @@ from reconciler.identity.markers import MARKER_PROPERTY, marker_properties, set_
 from reconciler.planning.changes import Change
 
 
+def organizer_user_id(run: ApplyRun, organizer: str) -> str:
+    """The scheduler's ``organizerUserId``: the user id given, or the user id of the owner
+    with that email (the owners API carries each owner's ``userId``), so that a spec
+    names its organizer the same way in every portal."""
+    if "@" not in organizer:
+        return organizer
+    for owner in run.client.list_owners():
+        if owner.email and owner.email.lower() == organizer.lower() and owner.user_id:
+            return owner.user_id
+    raise ReconcilerError(
+        f"organizer {organizer} is not an owner (with a user) of this portal; add the user "
+        "in HubSpot, or name another organizer"
+    )
+
+
 def create_calendar(run: ApplyRun, change: Change) -> None:
     cal = change.calendar
     assert cal is not None
+    try:
+        organizer = organizer_user_id(run, cal.organizer)
+    except ReconcilerError as error:
+        run.fail_batch([change], error)
+        run.save()
+        return
     inline = [
         (a.to_type, a.to_id, a.category, a.type_id)
         for a in (run.applied(change.object_type, ref) for ref in change.associations)
@@ -38,13 +59,13 @@ def create_calendar(run: ApplyRun, change: Change) -> None:
         "object_type": change.object_type,
         "addresses": [change.address],
         "started_at": sent_at,
-        "calendar": calendar_attempt(cal.organizer, properties, sent_at),
+        "calendar": calendar_attempt(organizer, properties, sent_at),
         "records": {change.address: record.to_json()},
         "markers": {change.address: markers[MARKER_PROPERTY]},
     })
     try:
         remote = run.client.create_calendar_meeting(
-            cal.organizer,
+            organizer,
             properties,
             inline,
             cal.timezone,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from reconciler.cli import (  # noqa: F401  (registers the commands)
+    doctor_commands,
     emulator_commands,
     export_commands,
     init_commands,

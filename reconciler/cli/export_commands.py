@@ -34,14 +34,20 @@ from reconciler.cli.options import find_project, once, read_project, run_options
     help="Write the spec folder here: outside the project, and empty (or --force).",
 )
 @click.option("--types", "types", metavar="TYPES",
-              help="Which activities: meetings, calls or both, comma-separated (default both).")
+              help="Which types, comma-separated: meetings and calls (the default: both, "
+              "with the records they hang on), and contacts, companies, deals (every record "
+              "of the type).")
 @click.option("--since", "since", metavar="TIME",
               help="Only activities at or after this time: 2026-11-01, an ISO time, or -30d.")
+@click.option("--relative-to", "relative_to", metavar="TIME",
+              help="Write times relative to this moment (`now`: the export's), like -3d 10:00, "
+              "so a copy seeded next month is as recent as the original was.")
 @click.option("--force", is_flag=True, help="Replace an earlier export in a non-empty --out.")
 def export(project_dir: Path, target_name: str | None, base_url: str | None, out: Path,
-           types: str | None, since: str | None, force: bool) -> int:
+           types: str | None, since: str | None, relative_to: str | None, force: bool) -> int:
     """Write spec YAML for the meetings and calls in the target's portal, and the
-    contacts, companies and deals they are associated with.
+    contacts, companies and deals they are associated with (with --types, every record
+    of the contacts, companies or deals named).
 
     Keys are readable and unique (slugged from titles, names and emails), associations
     name local keys, times are ISO 8601 in the project's timezone, owners are emails where
@@ -53,13 +59,14 @@ def export(project_dir: Path, target_name: str | None, base_url: str | None, out
     Examples:
       reconciler export --target golden --out ../seed-copy
       reconciler export --types meetings --since -30d --out /tmp/recent-meetings
+      reconciler export --types companies,deals,meetings --relative-to now --out ../seed
     """
     from reconciler.export import ExportRequest, export_portal, parse_types
 
     kinds = parse_types(types)  # (the flags first, then reconciler.yaml)
     request = ExportRequest(
         options=run_options(read_project(project_dir), target_name, None, base_url),
-        out=out, types=kinds, since=since, force=force,
+        out=out, types=kinds, since=since, force=force, relative_to=relative_to,
     )
     outcome = export_portal(request)
     for note in outcome.notes:

@@ -19,12 +19,14 @@ from pathlib import Path
 from reconciler import __version__
 from reconciler.errors import ConfigError
 from reconciler.export.convert import SYSTEM_PROPERTIES, convert
-from reconciler.export.reading import ACTIVITY_TYPES, read_portal
+from reconciler.export.reading import ACTIVITY_TYPES, EXPORT_TYPES, read_portal
+from reconciler.export.schema import read_schema
 from reconciler.export.writing import (
     SCHEMA_PATH,
     SOURCES_FILE,
     SOURCES_FORMAT_VERSION,
     check_out_folder,
+    dump,
     spec_files,
     write_export,
 )
@@ -44,6 +46,8 @@ class ExportRequest:
     since: str | None = None
     #: replace an earlier export in ``out`` (else ``out`` must be empty)
     force: bool = False
+    #: write times relative to this moment (``--relative-to now``), else absolute
+    relative_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,32 +67,37 @@ def parse_types(text: str | None) -> tuple[str, ...]:
     if text is None:
         return ACTIVITY_TYPES
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
-    unknown = [n for n in names if n not in ACTIVITY_TYPES]
+    unknown = [n for n in names if n not in EXPORT_TYPES]
     if unknown or not names:
         what = f"unknown type {unknown[0]!r}" if unknown else "no type given"
         raise ConfigError(
-            f"--types: {what}; export takes {', '.join(ACTIVITY_TYPES)} (the contacts, "
-            "companies and deals they are associated with come along)"
+            f"--types: {what}; export takes {', '.join(EXPORT_TYPES)} (the contacts, "
+            "companies and deals the meetings and calls are associated with come along)"
         )
-    return tuple(t for t in ACTIVITY_TYPES if t in names)
+    return tuple(t for t in EXPORT_TYPES if t in names)
 
 
-def parse_since(text: str, now: datetime, tz: str) -> datetime:
+def parse_since(text: str, now: datetime, tz: str, option: str = "--since") -> datetime:
     """``2026-11-01``, an ISO time, or a relative time (``-30d``) → an aware datetime."""
     try:
         return resolve_time(text.strip(), now, tz)
     except ValueError as exc:
-        raise ConfigError(f"--since: {exc}") from None
+        raise ConfigError(f"{option}: {exc}") from None
 
 
-def _header(target: Target, portal_id: int | None, when: datetime, tz: str) -> str:
+def _header(target: Target, portal_id: int | None, when: datetime, tz: str,
+            relative_to: datetime | None = None) -> str:
     portal = f" (portal {portal_id})" if portal_id is not None else ""
     stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    times = f"Times are in {tz}" if relative_to is None else (
+        f"Times are relative to {relative_to.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ} "
+        f"(apply resolves them against its own now, in {tz}, and pins them)"
+    )
     return (
         f"# yaml-language-server: $schema={SCHEMA_PATH}\n"
         f"# Exported by `reconciler export` (hubspot-reconciler {__version__}) from target "
         f"{target.name}{portal} at {stamp}.\n"
-        f"# Times are in {tz}. Each key's HubSpot id in that portal is in {SOURCES_FILE}.\n"
+        f"# {times}. Each key's HubSpot id in that portal is in {SOURCES_FILE}.\n"
     )
 
 
@@ -110,9 +119,13 @@ def export_portal(request: ExportRequest) -> ExportOutcome:
     project = options.project
     target, _store = resolve(options)
     check_out_folder(request.out, Path(options.project_dir), force=request.force)
-    since = None
+    since: datetime | None = None
+    relative_to: datetime | None = None
     if request.since is not None:
         since = parse_since(request.since, options.reference_time, project.timezone)
+    if request.relative_to is not None:
+        relative_to = parse_since(request.relative_to, options.reference_time,
+                                  project.timezone, "--relative-to")
     friendly = {
         section: [prop for prop, _kind in fields.values()]
         for section, fields in FRIENDLY_FIELDS.items()
@@ -120,9 +133,14 @@ def export_portal(request: ExportRequest) -> ExportOutcome:
     with connect(target, options.environ, clock=options.clock) as client:
         snapshot = read_portal(client, request.types, since, friendly=friendly,
                                skip=SYSTEM_PROPERTIES)
-    converted = convert(snapshot, project.timezone)
-    header = _header(target, snapshot.portal_id, options.reference_time, project.timezone)
+        schema = read_schema(client, snapshot)
+    converted = convert(snapshot, project.timezone, relative_to=relative_to,
+                        schema=schema.keys)
+    header = _header(target, snapshot.portal_id, options.reference_time, project.timezone,
+                     relative_to)
     files = spec_files(converted.sections, header)
+    if schema.section:
+        files["schema.yaml"] = header + dump({"schema": schema.section})
     sources = {
         "format_version": SOURCES_FORMAT_VERSION,
         "exported_by": f"hubspot-reconciler {__version__}",
@@ -131,6 +149,7 @@ def export_portal(request: ExportRequest) -> ExportOutcome:
         "portal_id": snapshot.portal_id,
         "exported_at": options.reference_time.astimezone(timezone.utc).isoformat(),
         "since": since.isoformat() if since is not None else None,
+        "relative_to": relative_to.isoformat() if relative_to is not None else None,
         "files": sorted(files),
         "records": dict(sorted(converted.sources.items())),
     }
@@ -140,7 +159,7 @@ def export_portal(request: ExportRequest) -> ExportOutcome:
     counts = {section: len(records) for section, records in converted.sections.items()}
     return ExportOutcome(
         target=target, out=request.out, counts=counts, files=tuple(written),
-        sources=converted.sources, notes=tuple(converted.notes),
+        sources=converted.sources, notes=(*schema.notes, *converted.notes),
         dropped_associations=converted.dropped_associations, portal_id=snapshot.portal_id,
     )
 

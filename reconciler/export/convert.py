@@ -60,6 +60,15 @@ _DISPOSITION_NAMES = {guid: name for name, guid in CALL_DISPOSITIONS.items()}
 
 
 @dataclass
+class SchemaKeys:
+    """The keys the exported ``schema:`` gives what records name by id in the portal."""
+
+    pipelines: dict[str, str] = field(default_factory=dict)  # deal pipeline id → key
+    stages: dict[str, dict[str, str]] = field(default_factory=dict)  # id → stage id → key
+    labels: dict[tuple[str, str, int], str] = field(default_factory=dict)  # → label key
+
+
+@dataclass
 class Converted:
     """The spec of an export: section → key → body, each key's HubSpot id, and notes."""
 
@@ -139,6 +148,21 @@ def local_iso(value: str | None, tz: str) -> str | None:
     return local.isoformat(timespec="milliseconds" if local.microsecond else "seconds")
 
 
+def relative_text(value: str | None, tz: str, reference: datetime) -> str | None:
+    """HubSpot's UTC time → a relative time against ``reference`` that the loader resolves
+    back to the same moment: ``-3d 10:00`` (whole days on the calendar of ``tz``, then
+    the wall-clock time there), ``today 09:30:15``. Milliseconds are dropped."""
+    moment = _parse_time(value)
+    if moment is None:
+        return None
+    local = moment.astimezone(zone(tz))
+    days = (local.date() - reference.astimezone(zone(tz)).date()).days
+    clock = local.strftime("%H:%M:%S" if local.second else "%H:%M")
+    if days == 0:
+        return f"today {clock}"
+    return f"{'+' if days > 0 else '-'}{abs(days)}d {clock}"
+
+
 def duration_text(millis: str | None) -> str | None:
     """``"1500000"`` → ``"25m"``: whole seconds as a spec duration, else None."""
     if not millis or not millis.strip().isdigit():
@@ -178,9 +202,12 @@ def _fits(section: str, field_name: str, value: str) -> bool:
 
 
 class _Builder:
-    def __init__(self, snapshot: PortalSnapshot, tz: str) -> None:
+    def __init__(self, snapshot: PortalSnapshot, tz: str, relative_to: datetime | None,
+                 schema: SchemaKeys | None) -> None:
         self.snapshot = snapshot
         self.tz = tz
+        self.relative_to = relative_to
+        self.schema = schema
         self.out = Converted()
         self.keys: dict[str, dict[str, str]] = {}
 
@@ -234,6 +261,8 @@ class _Builder:
             if value is not None:
                 body[field_name] = value
                 used.add(prop)
+        if object_type == "deals" and self.schema is not None:
+            self._pipeline_keys(props, body)
         if object_type == "meetings" and "title" not in body:
             body = {"title": f"Meeting {record.id}", **body}
             self.out.notes.append(f"meetings/{key} (id {record.id}) has no title; wrote "
@@ -257,21 +286,38 @@ class _Builder:
         first = [f for f in _FIRST_FIELDS if f in body]
         return {**{f: body[f] for f in first}, **body}
 
+    def _pipeline_keys(self, props: Mapping[str, Any], body: dict[str, Any]) -> None:
+        """A deal's pipeline and stage by the keys the exported schema gives them."""
+        assert self.schema is not None
+        pipeline_id = str(props.get("pipeline") or "default")
+        key = self.schema.pipelines.get(pipeline_id)
+        stage = self.schema.stages.get(pipeline_id, {}).get(str(props.get("dealstage") or ""))
+        if key is None or (props.get("dealstage") and stage is None):
+            return  # (not declared: the ids stay, as before)
+        body["pipeline"] = key
+        if stage is not None:
+            body["stage"] = stage
+
     def _meeting_times(
         self, props: dict[str, Any], body: dict[str, Any], used: set[str]
     ) -> None:
-        body["start"] = local_iso(
-            props.get("hs_meeting_start_time") or props.get("hs_timestamp"), self.tz
+        body["start"] = self._time(
+            props.get("hs_meeting_start_time") or props.get("hs_timestamp")
         )
-        end = local_iso(props.get("hs_meeting_end_time"), self.tz)
+        end = self._time(props.get("hs_meeting_end_time"))
         if end is not None:
             body["end"] = end
         # hs_timestamp is written from start (the spec keeps them equal, as HubSpot asks).
         used.update({"hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp"})
 
+    def _time(self, value: str | None) -> str | None:
+        if self.relative_to is None:
+            return local_iso(value, self.tz)
+        return relative_text(value, self.tz, self.relative_to)
+
     def _friendly(self, section: str, field_name: str, kind: str, value: str) -> Any:
         if kind == "time":
-            return local_iso(value, self.tz)
+            return self._time(value)
         if kind == "duration_ms":
             return duration_text(value)
         if kind == "disposition":
@@ -332,6 +378,11 @@ class _Builder:
                 "lists; left out"
             )
             return None
+        declared = (self.schema.labels.get((from_type, to_type, type_id))
+                    if self.schema is not None else None)
+        if declared is not None:
+            item["label"] = declared  # the key of the label the schema declares
+            return item
         if label.category == "USER_DEFINED" and label.label:
             # A label's type id differs between portals; its name does not.
             item["label"] = label.label
@@ -342,10 +393,15 @@ class _Builder:
         return item
 
 
-def convert(snapshot: PortalSnapshot, tz: str) -> Converted:
-    """The spec sections of everything in ``snapshot``, times in the timezone ``tz``."""
-    return _Builder(snapshot, tz).build()
+def convert(
+    snapshot: PortalSnapshot, tz: str, *, relative_to: datetime | None = None,
+    schema: SchemaKeys | None = None,
+) -> Converted:
+    """The spec sections of everything in ``snapshot``, times in the timezone ``tz``
+    (relative to ``relative_to`` when given), pipelines, stages and labels by the keys of
+    ``schema`` where it declares them."""
+    return _Builder(snapshot, tz, relative_to, schema).build()
 
 
-__all__ = ["SYSTEM_PROPERTIES", "Converted", "assign_keys", "convert", "duration_text",
-           "local_iso", "slug"]
+__all__ = ["SYSTEM_PROPERTIES", "Converted", "SchemaKeys", "assign_keys", "convert",
+           "duration_text", "local_iso", "relative_text", "slug"]

@@ -1,9 +1,11 @@
 """Reading a portal for ``export``: the activities, the records they hang on, associations.
 
-Reads only. Meetings and calls are found by search, sorted by ``hs_object_id`` and paged
-by ``hs_object_id GT <last id>`` rather than by ``after`` alone, because search stops at
-10,000 results (hubspot-api-facts.md §7); their properties are then read by id in batches
-of 100 (§1), as are the contacts, companies and deals they are associated with.
+Reads only. The chosen types' records are found by search (every record of a chosen
+contacts, companies or deals type; the activities since ``--since``), sorted by
+``hs_object_id`` and paged by ``hs_object_id GT <last id>`` rather than by ``after`` alone,
+because search stops at 10,000 results (hubspot-api-facts.md §7); their properties are
+then read by id in batches of 100 (§1), as are the contacts, companies and deals they are
+associated with.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from reconciler.errors import ApiError
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import AssociationLabel, RemoteRecord
 
-#: The activity types ``export --types`` takes, and the types they pull in.
+#: The activity types ``export`` takes by default, and the types they pull in (which
+#: ``--types`` may also name: then every record of the type is exported).
 ACTIVITY_TYPES = ("meetings", "calls")
 RELATED_TYPES = ("contacts", "companies", "deals")
+EXPORT_TYPES = (*ACTIVITY_TYPES, *RELATED_TYPES)
 
 #: Associations the export declares, each on one side only (HubSpot stores both directions
 #: of an association, and the spec writes it once): activity → record, call → meeting,
@@ -74,7 +78,8 @@ def property_infos(client: HubSpotClient, object_type: str) -> dict[str, Propert
 def find_activity_ids(
     client: HubSpotClient, object_type: str, since: datetime | None
 ) -> list[str]:
-    """The ids of every record of ``object_type`` (with ``hs_timestamp`` >= ``since``)."""
+    """The ids of every record of ``object_type`` (with ``hs_timestamp`` >= ``since``;
+    any type when ``since`` is None)."""
     ids: list[str] = []
     last = "0"
     while True:
@@ -144,11 +149,12 @@ def read_portal(
     friendly: Mapping[str, Iterable[str]],
     skip: frozenset[str],
 ) -> PortalSnapshot:
-    """Read the activities of ``types`` (since ``since``), the contacts, companies and
-    deals associated with them, the associations among all of these, the owners and the
-    association labels the records use."""
+    """Read the activities of ``types`` (since ``since``), every record of the contacts,
+    companies and deals ``types`` names, and the ones associated with those activities, the
+    associations among all of these, the owners and the association labels they use."""
     snapshot = PortalSnapshot(portal_id=read_portal_id(client))
-    for object_type in (*types, *RELATED_TYPES):
+    activities = [t for t in ACTIVITY_TYPES if t in types]
+    for object_type in (*activities, *RELATED_TYPES):
         snapshot.properties[object_type] = property_infos(client, object_type)
 
     def wanted(object_type: str) -> list[str]:
@@ -156,12 +162,15 @@ def read_portal(
             snapshot.properties[object_type], friendly.get(object_type, ()), skip
         )
 
-    related: dict[str, set[str]] = {t: set() for t in RELATED_TYPES}
-    for object_type in types:
+    related: dict[str, set[str]] = {
+        t: set(find_activity_ids(client, t, None)) if t in types else set()
+        for t in RELATED_TYPES
+    }
+    for object_type in activities:
         ids = find_activity_ids(client, object_type, since)
         snapshot.records[object_type] = read_records(client, object_type, ids, wanted(object_type))
     for from_type, to_type in DECLARED_PAIRS:
-        if from_type not in types or (to_type in ACTIVITY_TYPES and to_type not in types):
+        if from_type not in activities or (to_type in ACTIVITY_TYPES and to_type not in types):
             continue
         linked = client.read_associations(from_type, to_type, list(snapshot.records[from_type]))
         snapshot.associations[(from_type, to_type)] = linked

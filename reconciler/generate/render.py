@@ -171,13 +171,18 @@ def render_files(
         except ValueError:
             relative = Path(record.source.file).name
         grouped.setdefault("" if one_file else relative, []).append(record)
+    schemas = _schema_sections(desired, root, one_file=one_file)
+    for relative in schemas:
+        grouped.setdefault(relative, [])
     files: dict[str, str] = {}
     taken = set(grouped)
     for relative, records in sorted(grouped.items()):
-        size = len(records) if one_file else per_file
-        for part, start in enumerate(range(0, len(records), size), start=1):
+        size = max(len(records), 1) if one_file else per_file
+        for part, start in enumerate(range(0, max(len(records), 1), size), start=1):
             name = relative if part == 1 else _part_name(relative, part, taken)
             document: dict[str, Any] = {}
+            if part == 1 and relative in schemas:
+                document["schema"] = schemas[relative]
             for record in records[start:start + size]:
                 body = record_body(record, pins.get(record.address), desired.records)
                 if record.object_type in SECTION_OBJECT_TYPES:
@@ -190,6 +195,34 @@ def render_files(
                 raise SpecError(_unwritable(records[start:start + size], pins, desired))
             files[name] = header + text
     return files
+
+
+def _schema_sections(desired: DesiredState, root: Path, *, one_file: bool) -> dict[str, Any]:
+    """The ``schema:`` section of each file that has one, as written there: the rendered
+    records name its pipelines, stages and labels by key, so it is rendered with them."""
+    from ruamel.yaml import YAML
+
+    schema = desired.schema
+    sources = {item.source.file for items in (schema.groups, schema.properties,
+                                              schema.pipelines, schema.labels)
+               for item in items.values()} | {r.source.file for r in schema.removed}
+    sections: dict[str, Any] = {}
+    for source in sorted(sources):
+        try:
+            relative = "" if one_file else str(Path(source).relative_to(root))
+        except ValueError:
+            relative = Path(source).name
+        section = YAML(typ="safe").load(Path(source).read_text("utf-8")).get("schema") or {}
+        merged = sections.setdefault(relative, {})
+        for kind, items in section.items():  # (one file: the sections of all, merged)
+            if kind == "removed":
+                merged.setdefault(kind, []).extend(items or [])
+            elif kind == "labels":
+                merged.setdefault(kind, {}).update(items or {})
+            else:  # groups, properties, pipelines: by type, then by name
+                for object_type, named in (items or {}).items():
+                    merged.setdefault(kind, {}).setdefault(object_type, {}).update(named or {})
+    return sections
 
 
 def _part_name(relative: str, part: int, taken: set[str]) -> str:

@@ -1,8 +1,10 @@
-"""The portal's setup: property definitions, owners and the account's portal id."""
+"""The portal's setup: property definitions, owners, the account's portal id, and what
+``doctor`` asks of the account: the token's scopes and the daily API usage."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import ApiError
@@ -19,6 +21,27 @@ from reconciler.hubspot.records import (
     property_to_api,
     results_list,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What HubSpot says of a private app's token: its portal and granted scopes."""
+
+    hub_id: int
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DailyUsage:
+    """The account's private-app API calls today against its daily limit."""
+
+    limit: int
+    used: int
+    resets_at: str | None  # ISO time of the next reset, as HubSpot wrote it
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
 
 
 class AccountEndpoints(Endpoints):
@@ -126,6 +149,52 @@ class AccountEndpoints(Endpoints):
 
         try:
             return self._call("GET", self.paths.account_details(), parse)
+        except ApiError as error:
+            if error.status in (403, 404, 405):
+                return None
+            raise
+
+    def token_info(self) -> TokenInfo | None:
+        """The token's portal and scopes (``POST /oauth/v2/private-apps/get/access-token-info``,
+        HubSpot's private-apps guide; it needs no scope). The token goes in the body as
+        HubSpot asks; bodies are never logged and error texts are scrubbed of it. None when
+        HubSpot will not say (400: not a private-app token; 401, 403, 404, 405)."""
+
+        def parse(data: Any) -> TokenInfo:
+            body = as_object(data, "the body")
+            if "hubId" not in body:
+                raise AnswerShapeError("'hubId' is missing")
+            scopes = body.get("scopes")
+            if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+                raise AnswerShapeError("'scopes' is not a list of names")
+            return TokenInfo(as_integer(body["hubId"], "'hubId'"), frozenset(scopes))
+
+        try:
+            return self._call("POST", self.paths.token_info(), parse,
+                              json={"tokenKey": self.settings.token})
+        except ApiError as error:
+            if error.status in (400, 401, 403, 404, 405):
+                return None
+            raise
+
+    def daily_usage(self) -> DailyUsage | None:
+        """Today's private-app calls and the daily limit (``GET /account-info/v3/api-usage/
+        daily/private-apps``, account-info spec); None when refused or absent (403, 404)."""
+
+        def parse(data: Any) -> DailyUsage | None:
+            for n, raw in enumerate(results_list(data)):
+                item = as_object(raw, f"results[{n}]")
+                if item.get("name") == "private-apps-api-calls-daily":
+                    resets = item.get("resetsAt")
+                    return DailyUsage(
+                        as_integer(item.get("usageLimit"), f"results[{n}].usageLimit"),
+                        as_integer(item.get("currentUsage"), f"results[{n}].currentUsage"),
+                        resets if isinstance(resets, str) else None,
+                    )
+            return None
+
+        try:
+            return self._call("GET", self.paths.api_usage(), parse)
         except ApiError as error:
             if error.status in (403, 404, 405):
                 return None

@@ -69,6 +69,13 @@ class ApiPaths:
     def account_details(self) -> str:
         return "/account-info/v3/details"
 
+    def api_usage(self) -> str:
+        return "/account-info/v3/api-usage/daily/private-apps"
+
+    def token_info(self) -> str:
+        # HubSpot's private-apps guide; no version of its own (design-20 §1.8).
+        return "/oauth/v2/private-apps/get/access-token-info"
+
 
 class Endpoints:
     """The state and the two methods every endpoint group uses (set up by ``HubSpotClient``)."""

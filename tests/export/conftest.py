@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import write_project
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.embedded import Emulator, start_emulator
+from tests.helpers import Run, write_project
+
+Cli = Callable[..., tuple[int, str, str]]
 
 PROJECT = """\
 name: golden
@@ -102,3 +107,23 @@ def golden(tmp_path: Path) -> Path:
         tmp_path / "golden",
         {"reconciler.yaml": PROJECT, "accounts.yaml": ACCOUNTS, "activities.yaml": ACTIVITIES},
     )
+
+
+@pytest.fixture
+def cli(run: Run, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """The CLI with no --base-url added (for validate, and for the second emulator)."""
+    from reconciler.cli.base import main
+
+    def invoke(*args: str | Path) -> tuple[int, str, str]:
+        code = main([*map(str, args)])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke
+
+
+@pytest.fixture
+def second(emulator: Emulator) -> Iterator[Emulator]:
+    """Another portal to seed the copy into (the same token, so one environment serves)."""
+    with start_emulator(EmulatorConfig(token=emulator.token), host="127.0.0.1", port=0) as emu:
+        yield emu

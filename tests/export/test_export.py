@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.embedded import Emulator, start_emulator
+from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
+from tests.export.conftest import Cli
 from tests.helpers import Run, stored
-
-Cli = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def cli(run: Run, capsys: pytest.CaptureFixture[str]) -> Cli:
-    """The CLI with no --base-url added (for validate, and for the second emulator)."""
-    from reconciler.cli.base import main
-
-    def invoke(*args: str | Path) -> tuple[int, str, str]:
-        code = main([*map(str, args)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
-
-
-@pytest.fixture
-def second(emulator: Emulator) -> Iterator[Emulator]:
-    """Another portal to seed the copy into (the same token, so one environment serves)."""
-    with start_emulator(EmulatorConfig(token=emulator.token), host="127.0.0.1", port=0) as emu:
-        yield emu
 
 
 def export(run: Run, golden: Path, out: Path, *extra: str) -> str:
@@ -226,7 +203,7 @@ def _create_label(emu: Emulator, name: str, label: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
-def test_a_user_defined_label_is_exported_by_name_not_by_its_portal_type_id(
+def test_a_user_defined_label_is_exported_by_key_not_by_its_portal_type_id(
     run: Run, cli: Cli, tmp_path: Path, emulator: Emulator, second: Emulator
 ) -> None:
     from tests.helpers import write_project
@@ -251,10 +228,9 @@ def test_a_user_defined_label_is_exported_by_name_not_by_its_portal_type_id(
     out = tmp_path / "copy"
     export(run, golden, out)
     text = (out / "meetings.yaml").read_text("utf-8")
-    assert (
-        "- contact: ann-example.com\n        label: Decision maker\n"
-        "        category: USER_DEFINED\n"
-    ) in text
+    assert "- contact: ann-example.com\n        label: decision_maker\n" in text
+    schema = (out / "schema.yaml").read_text("utf-8")
+    assert "  labels:\n    decision_maker:\n      between: meetings/contacts\n" in schema
 
     assert cli("apply", "--project", out, "--auto-approve", "--base-url", second.base_url)[0] == 0
     copied = _state_ids(out)
