@@ -152,7 +152,8 @@ def read_portal(
 ) -> PortalSnapshot:
     """Read the activities of ``types`` (since ``since``), every record of the contacts,
     companies, deals and tickets ``types`` names, and the ones associated with those
-    activities, the associations among all of these, the owners and the association labels they use."""
+    activities, the associations among all of these, the owners and the association
+    labels they use."""
     snapshot = PortalSnapshot(portal_id=read_portal_id(client))
     activities = [t for t in ACTIVITY_TYPES if t in types]
     for object_type in (*activities, *RELATED_TYPES):
