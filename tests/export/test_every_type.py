@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.emulator.config import DEFAULT_OWNERS, EmulatorConfig, Owner
 from reconciler.emulator.embedded import Emulator, start_emulator
-from reconciler.export.convert import email_fields
+from reconciler.export.emails import email_fields
 from reconciler.export.reading import EXPORT_TYPES
 from reconciler.loading.friendly import email_headers
 from reconciler.loading.yamlfile import parse
