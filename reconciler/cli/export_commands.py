@@ -1,4 +1,4 @@
-"""`export`: copy a golden portal's meetings and calls into spec files."""
+"""`export`: copy a golden portal's activities (and what they hang on) into spec files."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ from reconciler.cli.options import find_project, once, read_project, run_options
     help="Write the spec folder here: outside the project, and empty (or --force).",
 )
 @click.option("--types", "types", metavar="TYPES",
-              help="Which types, comma-separated: meetings and calls (the default: both, "
-              "with the records they hang on), and contacts, companies, deals (every record "
-              "of the type).")
+              help="Which types, comma-separated: meetings, calls, notes, tasks, emails (the "
+              "default: all five, with the records they hang on), and contacts, companies, "
+              "deals, tickets (every record of the type).")
 @click.option("--since", "since", metavar="TIME",
               help="Only activities at or after this time: 2026-11-01, an ISO time, or -30d.")
 @click.option("--relative-to", "relative_to", metavar="TIME",
@@ -45,9 +45,10 @@ from reconciler.cli.options import find_project, once, read_project, run_options
 @click.option("--force", is_flag=True, help="Replace an earlier export in a non-empty --out.")
 def export(project_dir: Path, target_name: str | None, base_url: str | None, out: Path,
            types: str | None, since: str | None, relative_to: str | None, force: bool) -> int:
-    """Write spec YAML for the meetings and calls in the target's portal, and the
-    contacts, companies and deals they are associated with (with --types, every record
-    of the contacts, companies or deals named).
+    """Write spec YAML for the activities (meetings, calls, notes, tasks, emails) in the
+    target's portal, and the contacts, companies, deals and tickets they are associated
+    with (with --types, every record of the contacts, companies, deals or tickets named),
+    with the schema they use.
 
     Keys are readable and unique (slugged from titles, names and emails), associations
     name local keys, times are ISO 8601 in the project's timezone, owners are emails where
@@ -71,7 +72,7 @@ def export(project_dir: Path, target_name: str | None, base_url: str | None, out
     outcome = export_portal(request)
     for note in outcome.notes:
         click.secho(f"Note: {note}", fg="yellow", err=True)
-    order = ("meetings", "calls", "contacts", "companies", "deals")
+    from reconciler.export.reading import EXPORT_TYPES as order
     counts = ", ".join(
         f"{outcome.counts[t]} {t}" for t in order if outcome.counts.get(t)
     ) or "no records"

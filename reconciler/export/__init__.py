@@ -1,4 +1,4 @@
-"""``export``: copy a golden portal's meetings and calls (and what they hang on) into spec.
+"""``export``: copy a golden portal's activities (and what they hang on) into spec.
 
     export_portal(ExportRequest(options, out, types, since, force)) -> ExportOutcome
 
@@ -63,7 +63,8 @@ class ExportOutcome:
 
 
 def parse_types(text: str | None) -> tuple[str, ...]:
-    """``"meetings,calls"`` → ("meetings", "calls"); an unknown type is a ConfigError."""
+    """``"meetings,calls"`` → ("meetings", "calls"); an unknown type is a ConfigError.
+    None: every activity type (meetings, calls, notes, tasks, emails)."""
     if text is None:
         return ACTIVITY_TYPES
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
@@ -72,7 +73,7 @@ def parse_types(text: str | None) -> tuple[str, ...]:
         what = f"unknown type {unknown[0]!r}" if unknown else "no type given"
         raise ConfigError(
             f"--types: {what}; export takes {', '.join(EXPORT_TYPES)} (the contacts, "
-            "companies and deals the meetings and calls are associated with come along)"
+            "companies, deals and tickets the activities are associated with come along)"
         )
     return tuple(t for t in EXPORT_TYPES if t in names)
 
@@ -112,7 +113,8 @@ def _settings_text(name: str, target: Target, tz: str) -> str:
 
 
 def export_portal(request: ExportRequest) -> ExportOutcome:
-    """Export the target's meetings and calls (and their contacts, companies, deals)."""
+    """Export the target's activities of ``request.types`` (and the contacts, companies,
+    deals and tickets they hang on, or every one of those types ``request.types`` names)."""
     from reconciler.workflow.options import resolve
 
     options = request.options

@@ -4,7 +4,9 @@ The reverse of ``reconciler.loading.records``: a property the spec has a friendl
 is written as that field (when its value fits the field's schema: a portal's custom call
 outcome is not one of ``status``'s values, so it stays a raw property); times become ISO
 8601 with the offset of the project's timezone; ``hubspot_owner_id`` becomes the owner's
-email where the owners API knows it. Only properties a spec can write are kept: read-only,
+email where the owners API knows it; an email's ``hs_email_headers`` become its
+``from``/``to``/``cc``/``bcc``; pipelines and stages (deals', tickets') are named by the
+keys of the exported ``schema:``. Only properties a spec can write are kept: read-only,
 calculated and hidden ones, those HubSpot sets itself, ids that mean nothing in another
 portal, and the reconciler's own markers are left out.
 """
@@ -19,12 +21,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from reconciler.associations import default_type_id
+from reconciler.export.emails import email_fields
 from reconciler.export.reading import DECLARED_PAIRS, PortalSnapshot
 from reconciler.hubspot.records import RemoteRecord
+from reconciler.loading.friendly import OPTION_ALIASES
 from reconciler.loading.records import CALL_DISPOSITIONS, FRIENDLY_FIELDS
 from reconciler.loading.schema import load_schema
+from reconciler.loading.schema_references import PIPELINE_PROPERTIES
 from reconciler.loading.times import zone
 from reconciler.model import ASSOCIATION_TARGET_NAMES
+from reconciler.object_types import object_type as object_type_row
 
 #: Properties HubSpot sets itself, or whose values are ids of this portal (files, users,
 #: the callee record) and mean nothing in another one. Anything starting with
@@ -44,17 +50,29 @@ _KEY_SOURCES: Mapping[str, tuple[tuple[str, ...], ...]] = {
     "contacts": (("firstname", "lastname"), ("email",)),
     "companies": (("name",), ("domain",)),
     "deals": (("dealname",),),
+    "tickets": (("subject",),),
+    "tasks": (("hs_task_subject",),),
+    "emails": (("hs_email_subject",),),
+    # (notes have no title: keyed by their date)
 }
 _SINGULAR = {plural: singular for singular, plural in ASSOCIATION_TARGET_NAMES.items()}
-_SECTION_DEFS = {"meetings": "meeting", "calls": "call", "contacts": "contact",
-                 "companies": "company", "deals": "deal"}
+_SECTION_DEFS = {"meetings": "meeting", "calls": "call", "notes": "note", "tasks": "task",
+                 "emails": "email", "contacts": "contact", "companies": "company",
+                 "deals": "deal"}
+#: The order sections are written in: what activities hang on first.
+_SECTION_ORDER = ("companies", "contacts", "deals", "tickets", "meetings", "calls", "emails",
+                  "tasks", "notes")
+#: HubSpot's option → the plainer word the spec takes for it (an email's ``EMAIL`` →
+#: ``outgoing``).
+_OPTION_WORDS = {prop: {hubspot: word.lower() for word, hubspot in aliases.items()}
+                 for prop, aliases in OPTION_ALIASES.items()}
 #: Letters that do not decompose into ASCII, spelled out (else a slug would drop them).
 _SPELLED_OUT = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe",
                               "Œ": "OE", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "þ": "th"})
 #: Room left after a slug for a "-123" suffix within the 100 characters a key may have.
 _SLUG_LENGTH = 60
 #: Fields written first, so a record reads title, then when.
-_FIRST_FIELDS = ("title", "start", "end", "timestamp")
+_FIRST_FIELDS = ("title", "subject", "start", "end", "timestamp", "due")
 _GUID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}")
 _DISPOSITION_NAMES = {guid: name for name, guid in CALL_DISPOSITIONS.items()}
 
@@ -63,8 +81,10 @@ _DISPOSITION_NAMES = {guid: name for name, guid in CALL_DISPOSITIONS.items()}
 class SchemaKeys:
     """The keys the exported ``schema:`` gives what records name by id in the portal."""
 
-    pipelines: dict[str, str] = field(default_factory=dict)  # deal pipeline id → key
-    stages: dict[str, dict[str, str]] = field(default_factory=dict)  # id → stage id → key
+    #: (deals or tickets, pipeline id) → key
+    pipelines: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: (deals or tickets, pipeline id) → stage id → key
+    stages: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     labels: dict[tuple[str, str, int], str] = field(default_factory=dict)  # → label key
 
 
@@ -180,13 +200,15 @@ def duration_text(millis: str | None) -> str | None:
 
 
 def _missing_time(object_type: str, record: RemoteRecord) -> str | None:
-    """The required time a meeting or call lacks (a start, a timestamp), else None."""
+    """The required time an activity lacks (a start, a timestamp, a due time), else None."""
     props = record.properties
     if object_type == "meetings" and local_iso(
         props.get("hs_meeting_start_time") or props.get("hs_timestamp"), "UTC"
     ) is None:
         return "start time"
-    if object_type == "calls" and local_iso(props.get("hs_timestamp"), "UTC") is None:
+    if object_type in ("calls", "notes", "tasks", "emails") and local_iso(
+        props.get("hs_timestamp"), "UTC"
+    ) is None:
         return "hs_timestamp"
     return None
 
@@ -224,7 +246,7 @@ class _Builder:
                         f"{missing}, which the spec requires; left out"
                     )
             self.keys[object_type] = keys
-        for object_type in ("companies", "contacts", "deals", "meetings", "calls"):
+        for object_type in _SECTION_ORDER:
             found = self.snapshot.records.get(object_type)
             if not found:
                 continue
@@ -240,7 +262,8 @@ class _Builder:
         return self.out
 
     def _order(self, object_type: str, key: str, record: RemoteRecord) -> tuple[str, str]:
-        if object_type in ("meetings", "calls"):
+        row = object_type_row(object_type)
+        if row is not None and row.engagement:
             moment = _parse_time(record.properties.get("hs_timestamp")
                                  or record.properties.get("hs_meeting_start_time"))
             return (moment.isoformat() if moment else "", key)
@@ -254,21 +277,32 @@ class _Builder:
         used: set[str] = set()
         if object_type == "meetings":
             self._meeting_times(props, body, used)
-        for field_name, (prop, kind) in FRIENDLY_FIELDS[object_type].items():
-            if prop in used or prop not in props:
+        if object_type == "emails" and props.get("hs_email_headers"):
+            addresses = email_fields(str(props["hs_email_headers"]))
+            if addresses is not None:
+                body.update(addresses)
+                used.add("hs_email_headers")
+        for field_name, (prop, kind) in FRIENDLY_FIELDS.get(object_type, {}).items():
+            if prop in used or prop not in props or kind == "headers":
                 continue
             value = self._friendly(object_type, field_name, kind, str(props[prop]))
             if value is not None:
                 body[field_name] = value
                 used.add(prop)
         if object_type == "deals" and self.schema is not None:
-            self._pipeline_keys(props, body)
+            self._pipeline_keys(object_type, props, body)
         if object_type == "meetings" and "title" not in body:
             body = {"title": f"Meeting {record.id}", **body}
             self.out.notes.append(f"meetings/{key} (id {record.id}) has no title; wrote "
                                   f"{body['title']!r} (the spec requires one)")
         owner = props.get("hubspot_owner_id")
-        if owner:
+        row = object_type_row(object_type)
+        if owner and row is not None and not row.owned:
+            self.out.notes.append(
+                f"{object_type}/{key}: owner {owner} left out (a spec gives {object_type} no "
+                "owner:)"
+            )
+        elif owner:
             email = self.snapshot.owner_emails.get(str(owner))
             body["owner"] = email if email else str(owner)
             if not email:
@@ -278,6 +312,8 @@ class _Builder:
                     "owners:)"
                 )
         raw = self._raw(object_type, props, used)
+        if object_type == "tickets" and self.schema is not None:
+            self._pipeline_keys(object_type, props, raw)
         if raw:
             body["properties"] = raw
         associations = self._associations(object_type, record.id)
@@ -286,17 +322,23 @@ class _Builder:
         first = [f for f in _FIRST_FIELDS if f in body]
         return {**{f: body[f] for f in first}, **body}
 
-    def _pipeline_keys(self, props: Mapping[str, Any], body: dict[str, Any]) -> None:
-        """A deal's pipeline and stage by the keys the exported schema gives them."""
+    def _pipeline_keys(self, object_type: str, props: Mapping[str, Any],
+                       body: dict[str, Any]) -> None:
+        """A deal's or ticket's pipeline and stage by the keys the exported schema gives
+        them: a deal's as ``pipeline``/``stage``, a ticket's as its raw properties."""
         assert self.schema is not None
-        pipeline_id = str(props.get("pipeline") or "default")
-        key = self.schema.pipelines.get(pipeline_id)
-        stage = self.schema.stages.get(pipeline_id, {}).get(str(props.get("dealstage") or ""))
-        if key is None or (props.get("dealstage") and stage is None):
+        pipeline_prop, stage_prop = PIPELINE_PROPERTIES[object_type]
+        default = "default" if object_type == "deals" else "0"
+        pipeline = (object_type, str(props.get(pipeline_prop) or default))
+        key = self.schema.pipelines.get(pipeline)
+        stage = self.schema.stages.get(pipeline, {}).get(str(props.get(stage_prop) or ""))
+        if key is None or (props.get(stage_prop) and stage is None):
             return  # (not declared: the ids stay, as before)
-        body["pipeline"] = key
+        fields = ("pipeline", "stage") if object_type == "deals" else PIPELINE_PROPERTIES[
+            object_type]
+        body[fields[0]] = key
         if stage is not None:
-            body["stage"] = stage
+            body[fields[1]] = stage
 
     def _meeting_times(
         self, props: dict[str, Any], body: dict[str, Any], used: set[str]
@@ -316,7 +358,7 @@ class _Builder:
         return relative_text(value, self.tz, self.relative_to)
 
     def _friendly(self, section: str, field_name: str, kind: str, value: str) -> Any:
-        if kind == "time":
+        if kind in ("time", "time_ms"):
             return self._time(value)
         if kind == "duration_ms":
             return duration_text(value)
@@ -329,6 +371,9 @@ class _Builder:
             return int(value) if re.fullmatch(r"-?[1-9][0-9]{0,14}|0", value) else value
         if not _fits(section, field_name, value):
             return None
+        if kind == "option":
+            return _OPTION_WORDS.get(FRIENDLY_FIELDS[section][field_name][0], {}).get(
+                value, value)
         return value
 
     def _raw(self, object_type: str, props: Mapping[str, Any], used: set[str]) -> dict[str, str]:

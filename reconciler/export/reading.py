@@ -1,11 +1,11 @@
 """Reading a portal for ``export``: the activities, the records they hang on, associations.
 
 Reads only. The chosen types' records are found by search (every record of a chosen
-contacts, companies or deals type; the activities since ``--since``), sorted by
+contacts, companies, deals or tickets type; the activities since ``--since``), sorted by
 ``hs_object_id`` and paged by ``hs_object_id GT <last id>`` rather than by ``after`` alone,
 because search stops at 10,000 results (hubspot-api-facts.md §7); their properties are
-then read by id in batches of 100 (§1), as are the contacts, companies and deals they are
-associated with.
+then read by id in batches of 100 (§1), as are the contacts, companies, deals and tickets
+they are associated with.
 """
 
 from __future__ import annotations
@@ -21,17 +21,18 @@ from reconciler.hubspot.records import AssociationLabel, RemoteRecord
 
 #: The activity types ``export`` takes by default, and the types they pull in (which
 #: ``--types`` may also name: then every record of the type is exported).
-ACTIVITY_TYPES = ("meetings", "calls")
-RELATED_TYPES = ("contacts", "companies", "deals")
+ACTIVITY_TYPES = ("meetings", "calls", "notes", "tasks", "emails")
+RELATED_TYPES = ("contacts", "companies", "deals", "tickets")
 EXPORT_TYPES = (*ACTIVITY_TYPES, *RELATED_TYPES)
 
 #: Associations the export declares, each on one side only (HubSpot stores both directions
 #: of an association, and the spec writes it once): activity → record, call → meeting,
-#: contact → company, deal → contact / company.
+#: contact → company, deal → contact / company, ticket → contact / company / deal.
 DECLARED_PAIRS: tuple[tuple[str, str], ...] = (
-    ("meetings", "contacts"), ("meetings", "companies"), ("meetings", "deals"),
-    ("calls", "contacts"), ("calls", "companies"), ("calls", "deals"), ("calls", "meetings"),
+    *((activity, record) for activity in ACTIVITY_TYPES for record in RELATED_TYPES),
+    ("calls", "meetings"),
     ("contacts", "companies"), ("deals", "contacts"), ("deals", "companies"),
+    ("tickets", "contacts"), ("tickets", "companies"), ("tickets", "deals"),
 )
 
 #: One search query stays this far under search's 10,000-result cap; the next one starts
@@ -150,8 +151,9 @@ def read_portal(
     skip: frozenset[str],
 ) -> PortalSnapshot:
     """Read the activities of ``types`` (since ``since``), every record of the contacts,
-    companies and deals ``types`` names, and the ones associated with those activities, the
-    associations among all of these, the owners and the association labels they use."""
+    companies, deals and tickets ``types`` names, and the ones associated with those
+    activities, the associations among all of these, the owners and the association
+    labels they use."""
     snapshot = PortalSnapshot(portal_id=read_portal_id(client))
     activities = [t for t in ACTIVITY_TYPES if t in types]
     for object_type in (*activities, *RELATED_TYPES):

@@ -4,9 +4,10 @@ spec"), so that applying the export to an empty portal makes it first.
 - **Properties**: the custom properties (not HubSpot's, not the tool's ``reconciler_*``)
   that an exported record holds a value of, with their options in display order, and the
   property groups of their own they sit in.
-- **Pipelines**: the deal pipelines the exported deals are in, with all their stages
-  (label, probability), keyed by the slug of their labels. HubSpot's default pipeline is
-  declared too, by its label: the copy adopts its own default pipeline by that label.
+- **Pipelines**: the deal and ticket pipelines the exported deals and tickets are in, with
+  all their stages (label; a deal stage's probability, a ticket stage's state), keyed by
+  the slug of their labels. HubSpot's default pipelines are declared too, by their labels:
+  the copy adopts its own default pipeline by that label.
 - **Labels**: the portal's own association labels (USER_DEFINED) that exported
   associations carry, keyed by the slug of the label. Its inverse (a paired label) is read
   where HubSpot keeps it: on the same association seen from the other side, which HubSpot
@@ -27,6 +28,7 @@ from reconciler.errors import ApiError
 from reconciler.export.convert import SchemaKeys, slug
 from reconciler.export.reading import PortalSnapshot, read_labels
 from reconciler.hubspot.client import HubSpotClient, Pipeline, PropertySchema
+from reconciler.loading.schema_references import PIPELINE_PROPERTIES
 from reconciler.object_types import object_type as object_type_row
 
 #: The field types the spec's ``schema:`` takes (others are HubSpot's or the UI's:
@@ -79,12 +81,19 @@ def read_schema(client: HubSpotClient, snapshot: PortalSnapshot) -> ExportedSche
         exported.section["groups"] = groups
     if properties:
         exported.section["properties"] = properties
-    deals = snapshot.records.get("deals", {})
-    used_pipelines = {str(r.properties.get("pipeline") or "") for r in deals.values()} - {""}
-    if used_pipelines:
-        pipelines = _pipelines(client.pipelines("deals"), used_pipelines, exported)
-        if pipelines:
-            exported.section["pipelines"] = {"deals": pipelines}
+    pipelines: dict[str, Any] = {}
+    for object_type, (pipeline_prop, _stage) in PIPELINE_PROPERTIES.items():
+        records = snapshot.records.get(object_type, {})
+        used_pipelines = {str(r.properties.get(pipeline_prop) or "")
+                          for r in records.values()} - {""}
+        if used_pipelines:
+            declared_pipelines = _pipelines(
+                object_type, client.pipelines(object_type), used_pipelines, exported
+            )
+            if declared_pipelines:
+                pipelines[object_type] = declared_pipelines
+    if pipelines:
+        exported.section["pipelines"] = pipelines
     labels = _labels(client, snapshot, exported)
     if labels:
         exported.section["labels"] = labels
@@ -141,7 +150,7 @@ def _property_body(prop: PropertySchema, default_group: str) -> dict[str, Any]:
 
 
 def _pipelines(
-    found: Iterable[Pipeline], used: set[str], exported: ExportedSchema
+    object_type: str, found: Iterable[Pipeline], used: set[str], exported: ExportedSchema
 ) -> dict[str, Any]:
     declared: dict[str, Any] = {}
     taken: set[str] = set()
@@ -151,22 +160,26 @@ def _pipelines(
         key = unique_key(pipeline.label, taken)
         stage_keys: set[str] = set()
         stages: dict[str, Any] = {}
-        exported.keys.stages[pipeline_id] = {}
+        stage_ids = exported.keys.stages[(object_type, pipeline_id)] = {}
         for stage in sorted(pipeline.stages, key=lambda s: s.display_order):
             if stage.archived:
                 continue
             stage_key = unique_key(stage.label, stage_keys)
             body: dict[str, Any] = {"label": stage.label}
             probability = _probability(stage.metadata)
-            if probability is not None:
+            if probability is not None and object_type == "deals":
                 body["probability"] = probability
+            state = str(stage.metadata.get("ticketState") or "").lower()
+            if state in ("open", "closed") and object_type == "tickets":
+                body["state"] = state
             stages[stage_key] = body
-            exported.keys.stages[pipeline_id][stage.id] = stage_key
-        exported.keys.pipelines[pipeline_id] = key
+            stage_ids[stage.id] = stage_key
+        exported.keys.pipelines[(object_type, pipeline_id)] = key
         declared[key] = {"label": pipeline.label, "stages": stages}
     for pipeline_id in sorted(used - set(by_id)):
-        exported.notes.append(f"deal pipeline {pipeline_id} is not one the portal lists; the "
-                              "deals in it keep its id")
+        singular = object_type.removesuffix("s")
+        exported.notes.append(f"{singular} pipeline {pipeline_id} is not one the portal lists; "
+                              f"the {object_type} in it keep its id")
     return declared
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from reconciler.errors import ConfigError
 from reconciler.loading.schema import schema_text
 from reconciler.loading.yamlfile import parse
+from reconciler.model import SECTION_OBJECT_TYPES
 
 #: Records per file: spec files are read up to 16 MiB each.
 RECORDS_PER_FILE = 5000
@@ -157,14 +158,17 @@ def spec_files(
     sections: Mapping[str, Mapping[str, Any]], header: str
 ) -> dict[str, str]:
     """File name → text: one file per section (``meetings.yaml``), in parts of
-    ``RECORDS_PER_FILE`` records (``meetings.part2.yaml``)."""
+    ``RECORDS_PER_FILE`` records (``meetings.part2.yaml``). A type with no section of its
+    own (tickets) is written under ``objects:``."""
     files: dict[str, str] = {}
     for section, records in sections.items():
         keys = list(records)
         for part, start in enumerate(range(0, len(keys), RECORDS_PER_FILE), start=1):
             name = f"{section}.yaml" if part == 1 else f"{section}.part{part}.yaml"
             chunk = {key: records[key] for key in keys[start:start + RECORDS_PER_FILE]}
-            files[name] = header + dump({section: chunk})
+            document = ({section: chunk} if section in SECTION_OBJECT_TYPES
+                        else {"objects": {section: chunk}})
+            files[name] = header + dump(document)
     return files
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from reconciler.export.convert import convert
 from reconciler.export.reading import PortalSnapshot, PropertyInfo
 from reconciler.hubspot.records import RemoteRecord
@@ -48,4 +50,30 @@ def test_what_the_spec_cannot_say_is_left_out_and_the_rest_is_written_friendly()
         "meetings/no-start (id 5) has no start time, which the spec requires; left out",
         "calls/call-2026-11-20: owner 999 is not in the owners API; kept as an id, which means "
         "nothing in another portal (map it with the target's owners:)",
+    ]
+
+
+def test_activities_without_a_time_are_left_out_and_a_tickets_owner_is_noted() -> None:
+    snapshot = PortalSnapshot(
+        records={
+            "notes": {"7": RemoteRecord("7", {"hs_note_body": "no time"})},
+            "tasks": {"8": RemoteRecord("8", {"hs_task_subject": "Call back",
+                                              "hs_timestamp": "1796896800000",
+                                              "hs_task_reminders": "1796893200000",
+                                              "hs_task_status": "WAITING"})},
+            "tickets": {"9": RemoteRecord("9", {"subject": "Jam", "hubspot_owner_id": "1001",
+                                                "hs_pipeline": "0"})},
+        },
+        properties={"tickets": _infos("subject", "hs_pipeline", "hubspot_owner_id")},
+        owner_emails={"1001": "alice@example.com"},
+    )
+    converted = convert(snapshot, "UTC", relative_to=datetime(2026, 12, 6, tzinfo=timezone.utc))
+    assert converted.sections == {
+        "tickets": {"jam": {"properties": {"hs_pipeline": "0", "subject": "Jam"}}},
+        "tasks": {"call-back": {"subject": "Call back", "due": "+4d 10:00",
+                                "status": "WAITING", "reminders": "+4d 09:00"}},
+    }
+    assert converted.notes == [
+        "notes/note (id 7) has no hs_timestamp, which the spec requires; left out",
+        "tickets/jam: owner 1001 left out (a spec gives tickets no owner:)",
     ]

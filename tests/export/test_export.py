@@ -49,11 +49,11 @@ def _client(emu: Emulator) -> HubSpotClient:
 def _portal(emu: Emulator, ids: dict[str, str]) -> dict[str, Any]:
     """Every record of the export's types, by address (``ids``: address → id), with its
     properties (less the ones a copy cannot share) and its associations by address."""
-    from reconciler.export.reading import DECLARED_PAIRS
+    from reconciler.export.reading import DECLARED_PAIRS, EXPORT_TYPES
 
     address_of = {(a.split("/")[0], i): a for a, i in ids.items()}
     view: dict[str, Any] = {}
-    for object_type in ("meetings", "calls", "contacts", "companies", "deals"):
+    for object_type in EXPORT_TYPES:
         for record in stored(emu, object_type):
             address = address_of.get((object_type, record["id"]))
             if address is None:
@@ -157,9 +157,10 @@ def test_force_replaces_an_earlier_export(
 
 def test_unknown_type_is_refused(run: Run, golden: Path, tmp_path: Path) -> None:
     message = _one_line_error(
-        run("export", "--project", golden, "--out", tmp_path / "x", "--types", "meetings,notes")
+        run("export", "--project", golden, "--out", tmp_path / "x", "--types", "meetings,quotes")
     )
-    assert "--types: unknown type 'notes'; export takes meetings, calls" in message
+    assert ("--types: unknown type 'quotes'; export takes meetings, calls, notes, tasks, "
+            "emails, contacts, companies, deals, tickets") in message
     assert not (tmp_path / "x").exists()
 
 
