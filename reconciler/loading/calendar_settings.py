@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -106,6 +107,9 @@ def read_calendar(
                 hint = did_you_mean(str(name), WEEKDAY_NAMES)
                 problem(("weekdays", name), f"{name!r} is not a weekday{hint}; use mon .. sun")
                 continue
+            if not _is_weight(weight):
+                problem(("weekdays", name), f"{weight!r} is not a weight; write a number like 1.2")
+                continue
             weights[WEEKDAY_NAMES.index(key)] = float(weight)
         if not any(weights):
             problem(("weekdays",), "every weekday has weight 0: no day to place activities on")
@@ -117,6 +121,9 @@ def read_calendar(
             text = str(name).strip()
             if not text.isdigit() or int(text) > 23:
                 problem(("hours", name), f"{name!r} is not an hour; write \"08\" .. \"17\"")
+                continue
+            if not _is_weight(weight):
+                problem(("hours", name), f"{weight!r} is not a weight; write a number like 1.2")
                 continue
             by_hour[int(text)] = float(weight)
         values["hours"] = tuple(by_hour)
@@ -161,6 +168,13 @@ _WEEKDAY_SPELLINGS = {
     *WEEKDAY_NAMES, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
     "sunday",
 }
+
+
+def _is_weight(value: Any) -> bool:
+    """A finite weight (YAML's .nan and .inf pass the schema's minimum: 0, and a NaN day
+    fails later as "no business day", far from what was written); at most a million, so
+    that a week's sum stays finite."""
+    return math.isfinite(float(value)) and 0 <= float(value) <= 1_000_000
 
 
 def _minutes(value: Any) -> int | None:
