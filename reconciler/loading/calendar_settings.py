@@ -156,6 +156,9 @@ def read_calendar(
         day = settings.day_end - settings.day_start
         if day < settings.grid:
             problem(("business_hours",), "business hours are shorter than one grid step")
+        elif settings.gap >= day:  # no activity would fit in a day, with its gap after it
+            problem(("gap",), f"{raw['gap']!r} is as long as the business day "
+                    f"({day // 60}h{day % 60:02d}m) or longer; no activity would fit in a day")
         elif not any(
             settings.hours[h] > 0 for h in range(settings.day_start // 60,
                                                  (settings.day_end - 1) // 60 + 1)
