@@ -38,7 +38,7 @@ from reconciler.generate.inputs import (
 )
 from reconciler.generate.scheduling import SCHEDULED_FIELDS, owner_key, schedule_entry, u_of
 from reconciler.generate.shapes import digest_of, friendly_fields, make_key, pin_for
-from reconciler.generate.values import ValueProblem, define, weighted
+from reconciler.generate.values import MOST_WEIGHT, ValueProblem, define, weighted
 from reconciler.loading.business_days import MOST_BUSINESS_DAYS
 from reconciler.loading.issues import PathPart, did_you_mean
 from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
@@ -374,7 +374,7 @@ def _weight(value: Any) -> float | None:
         weight = float(text[:-1]) if text.endswith("%") else float(text)
     except ValueError:
         return None
-    return weight if weight >= 0 else None
+    return weight if 0 <= weight <= MOST_WEIGHT else None  # not NaN, inf, 1e308 twice
 
 
 def _range(value: Any, unit: str) -> tuple[int, int] | None:
