@@ -156,6 +156,12 @@ def read_calendar(
         day = settings.day_end - settings.day_start
         if day < settings.grid:
             problem(("business_hours",), "business hours are shorter than one grid step")
+        elif outside := [str(name) for name in (raw.get("hours") or {})
+                         if not _overlaps_day(int(str(name).strip()), settings)]:
+            # silently unused otherwise: a weight on 07 with business hours from 09:00
+            problem(("hours", outside[0]), f"{outside[0]!r} is outside business hours "
+                    f"({_clock(settings.day_start)}-{_clock(settings.day_end)}); widen "
+                    "business_hours or leave the hour out")
         elif settings.gap >= day:  # no activity would fit in a day, with its gap after it
             problem(("gap",), f"{raw['gap']!r} is as long as the business day "
                     f"({day // 60}h{day % 60:02d}m) or longer; no activity would fit in a day")
@@ -171,6 +177,14 @@ _WEEKDAY_SPELLINGS = {
     *WEEKDAY_NAMES, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
     "sunday",
 }
+
+
+def _overlaps_day(hour: int, settings: CalendarSettings) -> bool:
+    return hour * 60 < settings.day_end and hour * 60 + 60 > settings.day_start
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _is_weight(value: Any) -> bool:
