@@ -149,6 +149,16 @@ def check_pick(
         derived = before.random
     elif scope and gen.for_each is None:
         raise problem(f"{'.'.join(scope)}: parent is only known with for_each:")
+    elif scope and scope[0] == "parent" and len(scope) > _parent_levels(ctx, gen):
+        # an optional pick would be empty on every record, without a word
+        raise problem(f"{'.'.join(scope)}: {gen.name} records have only "
+                      f"{'.'.join(scope[:_parent_levels(ctx, gen)])} (for_each:)")
+    if scope_type:
+        known = {*SECTION_OBJECT_TYPES.values(), *ctx.hand,
+                 *(g.object_type for g in ctx.generators.values())}
+        if scope_type not in known:
+            raise problem(f"scope: {scope_type!r} is not an object type of this project"
+                          + did_you_mean(scope_type, sorted(known)))
     source = ""
     if kind == "random_reference":
         source = str(raw["random_reference"])
@@ -171,6 +181,21 @@ def check_pick(
         via=via, probability=probability, digest=digest_of(definition), path=where,
         written=_written(written),
     )
+
+
+def _parent_levels(ctx: Context, gen: Generator) -> int:
+    """How many ``parent.`` steps a record of ``gen`` has for certain (more when unknown:
+    a ``for_each`` of a type several generators make)."""
+    levels, name = 0, gen.name
+    while levels < 100 and name in ctx.generators:
+        parent = ctx.generators[name].for_each
+        if parent is None:
+            return levels
+        levels += 1
+        if parent not in ctx.generators and ctx.generators_for(parent):
+            return 100
+        name = parent
+    return levels
 
 
 def _probability(value: Any) -> float | None:

@@ -196,8 +196,18 @@ def _chart_lines(found: Timeline) -> list[str]:
     lines = []
     totals = {w: sum(found.by_week.get(w, Counter()).values()) for w in found.weeks()}
     most = max(totals.values(), default=0)
-    for week, total in totals.items():
-        lines.append(f"{week}  {total:>6,}  {_bar(total, most)}".rstrip())
+    empty: list[str] = []  # a run of empty weeks is one line: two meetings years apart
+    for week, total in [*totals.items(), ("", -1)]:  # would be thousands of lines of 0
+        if total == 0:
+            empty.append(week)
+            continue
+        if len(empty) > 2:
+            lines.append(f"{'':8}  {len(empty):>6,} weeks without activities")
+        else:
+            lines += [f"{w}       0" for w in empty]
+        empty = []
+        if total > 0:
+            lines.append(f"{week}  {total:>6,}  {_bar(total, most)}".rstrip())
     lines.append("")
     most = max(found.weekday.values(), default=0)
     for day in _WEEKDAYS:

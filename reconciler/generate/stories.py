@@ -38,11 +38,14 @@ from reconciler.generate.inputs import (
 )
 from reconciler.generate.scheduling import SCHEDULED_FIELDS, owner_key, schedule_entry, u_of
 from reconciler.generate.shapes import digest_of, friendly_fields, make_key, pin_for
-from reconciler.generate.values import ValueProblem, define, weighted
+from reconciler.generate.values import MOST_WEIGHT, ValueProblem, define, weighted
+from reconciler.loading.business_days import MOST_BUSINESS_DAYS
 from reconciler.loading.issues import PathPart, did_you_mean
 from reconciler.model import ASSOCIATION_TARGET_NAMES, SECTION_OBJECT_TYPES
 
 _SINGULAR = {plural: singular for singular, plural in ASSOCIATION_TARGET_NAMES.items()}
+#: The longest offsets a step may take (more is a typo, and past what datetime holds).
+_MOST = {"business_days": MOST_BUSINESS_DAYS, "minutes": 3660 * 24 * 60}
 _RANGE = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?(bd|m)?\s*", re.IGNORECASE)
 _STEP_KEYS = {"type", "count", "when", "at", "after", "stage", "fields", "properties",
               "owner", "associations"}
@@ -186,7 +189,11 @@ def _read_story(ctx: Context, gen: Generator, body: Mapping[str, Any]) -> Story 
     if outcomes and not sum(o.weight for o in outcomes):
         problem(("outcomes",), "the outcomes' weights add up to zero")
     close = _range(body.get("close_after", "3-10bd"), "bd")
-    if close is None:
+    if close is not None and close[1] > _MOST["business_days"]:
+        problem(("close_after",), f"{body.get('close_after')!r} is more than ten years; check "
+                "the number")
+        close = (3, 10)
+    elif close is None:
         problem(("close_after",), f"{body.get('close_after')!r} is not a number of business "
                 "days; write it like 5bd or 3-10bd")
         close = (3, 10)
@@ -261,7 +268,11 @@ def _read_step(
             failed = True
         else:
             bounds = _range(spec[units[0]], "bd" if units[0] == "business_days" else "m")
-            if bounds is None:
+            if bounds is not None and bounds[1] > _MOST[units[0]]:
+                problem((*where, "after", units[0]), f"{spec[units[0]]!r} is more than ten "
+                        "years; check the number")
+                failed = True
+            elif bounds is None:
                 problem((*where, "after", units[0]), f"{spec[units[0]]!r} is not a number or "
                         "a range like 2-5")
                 failed = True
@@ -363,7 +374,7 @@ def _weight(value: Any) -> float | None:
         weight = float(text[:-1]) if text.endswith("%") else float(text)
     except ValueError:
         return None
-    return weight if weight >= 0 else None
+    return weight if 0 <= weight <= MOST_WEIGHT else None  # not NaN, inf, 1e308 twice
 
 
 def _range(value: Any, unit: str) -> tuple[int, int] | None:

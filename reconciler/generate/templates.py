@@ -27,6 +27,7 @@ objects stay in this module.
 
 from __future__ import annotations
 
+import math
 import operator
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -439,3 +440,7 @@ def _check_tree(tree: nodes.Template) -> None:
     for constant in tree.find_all(nodes.Const):
         if type(constant.value) is int and constant.value.bit_length() > MAX_INT_BITS:
             raise TemplateProblem(f"numbers over {MAX_INT_BITS} bits are not allowed in templates")
+        # 1e400 parses as inf, which Jinja writes into its Python code as the name ``inf``
+        if type(constant.value) is float and not math.isfinite(constant.value):
+            raise TemplateProblem(f"{constant.value} is not a number a template can hold; "
+                                  "write a finite one")

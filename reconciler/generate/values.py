@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 from collections.abc import Mapping
@@ -244,6 +245,10 @@ def _fake(body: Any, raw: Mapping[str, Any], default_locale: str) -> Definition:
     return Definition("fake", raw, provider=body, arguments=dict(arguments), locale=locale)
 
 
+#: The largest weight: a billion to one is certainty enough, and sums stay finite.
+MOST_WEIGHT = 1e9
+
+
 def weight_of(value: Any) -> float:
     """A choice's weight as written (``30%`` or a number)."""
     text = str(value).strip()
@@ -251,8 +256,9 @@ def weight_of(value: Any) -> float:
         weight = float(text[:-1]) if text.endswith("%") else float(text)
     except ValueError:
         raise ValueProblem(f"{value!r} is not a weight; write 30% or a number") from None
-    if weight < 0 or weight != weight:
-        raise ValueProblem(f"{value!r} is not a weight of zero or more")
+    if not 0 <= weight <= MOST_WEIGHT:  # NaN too; inf (or 1e308 twice) sums to inf
+        raise ValueProblem(f"{value!r} is not a weight of zero or more"
+                           + ("" if weight < 0 else f", up to {MOST_WEIGHT:,.0f}"))
     return weight
 
 
@@ -277,6 +283,8 @@ def _number(body: Any, raw: Mapping[str, Any]) -> Definition:
         step = float(body.get("step", 1))
     except (TypeError, ValueError):
         raise ValueProblem("random_number: min, max and step are numbers") from None
+    if not all(map(math.isfinite, (low, high, step))):  # .nan passes every comparison below
+        raise ValueProblem("random_number: min, max and step are finite numbers")
     if high < low:
         raise ValueProblem(f"random_number: max ({body['max']}) is below min ({body['min']})")
     if step <= 0:

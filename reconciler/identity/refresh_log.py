@@ -139,7 +139,7 @@ def log_path_for(state_path: Path) -> Path:
 def load_log(path: Path) -> RefreshLog | None:
     try:
         return RefreshLog.from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -106,6 +107,9 @@ def read_calendar(
                 hint = did_you_mean(str(name), WEEKDAY_NAMES)
                 problem(("weekdays", name), f"{name!r} is not a weekday{hint}; use mon .. sun")
                 continue
+            if not _is_weight(weight):
+                problem(("weekdays", name), f"{weight!r} is not a weight; write a number like 1.2")
+                continue
             weights[WEEKDAY_NAMES.index(key)] = float(weight)
         if not any(weights):
             problem(("weekdays",), "every weekday has weight 0: no day to place activities on")
@@ -117,6 +121,9 @@ def read_calendar(
             text = str(name).strip()
             if not text.isdigit() or int(text) > 23:
                 problem(("hours", name), f"{name!r} is not an hour; write \"08\" .. \"17\"")
+                continue
+            if not _is_weight(weight):
+                problem(("hours", name), f"{weight!r} is not a weight; write a number like 1.2")
                 continue
             by_hour[int(text)] = float(weight)
         values["hours"] = tuple(by_hour)
@@ -149,6 +156,15 @@ def read_calendar(
         day = settings.day_end - settings.day_start
         if day < settings.grid:
             problem(("business_hours",), "business hours are shorter than one grid step")
+        elif outside := [str(name) for name in (raw.get("hours") or {})
+                         if not _overlaps_day(int(str(name).strip()), settings)]:
+            # silently unused otherwise: a weight on 07 with business hours from 09:00
+            problem(("hours", outside[0]), f"{outside[0]!r} is outside business hours "
+                    f"({_clock(settings.day_start)}-{_clock(settings.day_end)}); widen "
+                    "business_hours or leave the hour out")
+        elif settings.gap >= day:  # no activity would fit in a day, with its gap after it
+            problem(("gap",), f"{raw['gap']!r} is as long as the business day "
+                    f"({day // 60}h{day % 60:02d}m) or longer; no activity would fit in a day")
         elif not any(
             settings.hours[h] > 0 for h in range(settings.day_start // 60,
                                                  (settings.day_end - 1) // 60 + 1)
@@ -161,6 +177,21 @@ _WEEKDAY_SPELLINGS = {
     *WEEKDAY_NAMES, "monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
     "sunday",
 }
+
+
+def _overlaps_day(hour: int, settings: CalendarSettings) -> bool:
+    return hour * 60 < settings.day_end and hour * 60 + 60 > settings.day_start
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _is_weight(value: Any) -> bool:
+    """A finite weight (YAML's .nan and .inf pass the schema's minimum: 0, and a NaN day
+    fails later as "no business day", far from what was written); at most a million, so
+    that a week's sum stays finite."""
+    return math.isfinite(float(value)) and 0 <= float(value) <= 1_000_000
 
 
 def _minutes(value: Any) -> int | None:

@@ -37,6 +37,8 @@ def render_path(path: tuple[PathPart, ...]) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not part.isprintable():  # a key with a newline would split the located line
+            out += f"[{part!r}]"
         else:
             out += f".{part}" if out else part
     return out

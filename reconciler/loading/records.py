@@ -45,6 +45,8 @@ Draft = dict[str, Any]
 #: hs_meeting_location_type values the meetings scheduler (calendar:) accepts.
 CALENDAR_LOCATION_TYPES = ("ADDRESS", "CUSTOM", "PHONE")
 _REMINDER_UNITS = {"m": "MINUTES", "h": "HOURS", "d": "DAYS", "w": "WEEKS"}
+_REMINDER_MINUTES = {"MINUTES": 1, "HOURS": 60, "DAYS": 1440, "WEEKS": 7 * 1440}
+_MOST_REMINDER_MINUTES = 3660 * 1440
 #: Sections whose records take ``owner:`` and the project's ``default_owner``.
 OWNED_SECTIONS = frozenset(t.section for t in OBJECT_TYPES if t.section and t.owned)
 #: Any fixed instant: relative expressions are checked for syntax here, resolved later.
@@ -191,14 +193,19 @@ class FileBuilder:
         reminders: list[list[Any]] = []
         for index, reminder in enumerate(calendar.get("reminders") or []):
             if isinstance(reminder, dict):
-                reminders.append([int(reminder["before"]), str(reminder["unit"]).upper()])
-                continue
-            text = str(reminder).strip()
-            number = int(text[:-1].strip())
+                number, unit = int(reminder["before"]), str(reminder["unit"]).upper()
+            else:
+                text = str(reminder).strip()
+                number, unit = int(text[:-1].strip()), _REMINDER_UNITS[text[-1].lower()]
             if number < 1:
                 self.issue((*where, "reminders", index), "a reminder must be at least 1 unit")
                 continue
-            reminders.append([number, _REMINDER_UNITS[text[-1].lower()]])
+            if number * _REMINDER_MINUTES[unit] > _MOST_REMINDER_MINUTES:
+                # HubSpot's numberOfTimeUnits is an int: 10**23 hours is a 400 at apply
+                self.issue((*where, "reminders", index), f"{number:,} {unit.lower()} is more "
+                           "than ten years before the meeting")
+                continue
+            reminders.append([number, unit])
         draft["cal"] = {
             "organizer": str(calendar["organizer"]),
             "timezone": str(timezone_name) if timezone_name is not None else None,

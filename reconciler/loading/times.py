@@ -108,7 +108,10 @@ def parse_duration(text: str) -> timedelta:
     parts = _duration_parts(text)
     if parts is None:
         raise ValueError(f"{text!r} is not a duration; write it like 45m, 1h30m or 2h")
-    delta = _elapsed(parts, with_days=True)
+    try:
+        delta = _elapsed(parts, with_days=True)
+    except OverflowError:  # more days than a timedelta holds: the same typo as 11 years
+        raise ValueError(f"{text!r} is longer than ten years; check the units") from None
     if delta <= timedelta(0):
         raise ValueError(f"{text!r} is not a duration longer than zero")
     if delta > _MAX_DURATION:

@@ -145,6 +145,9 @@ def read_journal(data: bytes, token: str, serial: int) -> JournalScan:
             entry = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise JournalDamaged(f"line {number} is not JSON ({exc})") from None
+        except RecursionError:
+            raise JournalDamaged(f"line {number} is not a journal entry (nested too "
+                                 "deeply)") from None
         if type(entry) is not dict or type(entry.get("serial")) is not int:
             raise JournalDamaged(f"line {number} is not a journal entry")
         if entry.get("journal") != token:

@@ -66,6 +66,8 @@ def read_files(path: Path, real_path: Path, journal_path: Path) -> tuple[State, 
             del text
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise unreadable(path, exc) from exc
+        except RecursionError:  # json's decoder recurses: [[[[... thousands deep
+            raise unreadable(path, ValueError("nested too deeply")) from None
         if not isinstance(data, dict):
             raise StateError(f"{path}: not a reconciler state file (not a JSON object)")
         state = State.from_json(data, where=str(path))

@@ -77,6 +77,11 @@ def load_saved_plan(path: Path, state: State, target: Target, desired: DesiredSt
             f"{path}: not a saved reconciler plan (not JSON: {exc}); make one with "
             "`reconciler plan --out FILE`"
         ) from exc
+    except RecursionError:  # json's decoder recurses: [[[[... 100,000 deep
+        raise ConfigError(
+            f"{path}: not a saved reconciler plan (nested too deeply); make one with "
+            "`reconciler plan --out FILE`"
+        ) from None
     try:
         saved = plan_from_json(data)
     except PlanFileError as exc:
@@ -142,6 +147,7 @@ def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str
         if change.action in ("adopt", "dedupe"):
             problems.extend(_identity_problems(change, recorded))
             continue
+        problems.extend(_identity_writes(change, marker_id))
         if change.action == "create":
             if change.hubspot_id is not None:
                 problems.append(f"the create of {address} names id {change.hubspot_id}")
@@ -164,6 +170,24 @@ def check_plan_against(the_plan: Plan, state: State, marker_id: str) -> list[str
         ):
             problems.append(f"the marker rewrite of {address} writes more than its markers")
     return problems
+
+
+#: What says whose a record is, and which: an update never writes them, a create only our
+#: markers for its address (a marker rewrite is checked on its own, as a remark).
+_IDENTITY_PROPERTIES = ("hs_object_id", *marker_properties("x", "companies/x"))
+
+
+def _identity_writes(change: Change, marker_id: str) -> list[str]:
+    if change.action not in ("create", "update"):
+        return []
+    ours = marker_properties(marker_id, change.address) if change.action == "create" else {}
+    sent = change.properties_to_send
+    written = [name for name in _IDENTITY_PROPERTIES
+               if name in sent and sent[name] != ours.get(name)]
+    if not written:
+        return []
+    return [f"the {change.action} of {change.address} writes {', '.join(written)}, which "
+            "says whose the record is (only a marker rewrite writes markers, only ours)"]
 
 
 def _identity_problems(change: Change, recorded: RecordState | None) -> list[str]:

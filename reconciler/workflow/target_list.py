@@ -111,7 +111,8 @@ def _problems(name: str, token_env: str, read_secret: str) -> list[str]:
 
 def _shared_secrets(targets: list[ListedTarget]) -> list[str]:
     """Two targets whose read secrets would be one (``a-b`` and ``a_b``), or whose write
-    token is a read secret of another: each portal needs its own."""
+    secrets are one, or whose write token is a read secret of another: each portal needs
+    its own."""
     found = []
     seen: dict[str, str] = {}
     for target in targets:
@@ -120,11 +121,17 @@ def _shared_secrets(targets: list[ListedTarget]) -> list[str]:
             found.append(f"targets {other} and {target.name} would share the secret "
                          f"{target.read_secret}; rename one")
         seen.setdefault(target.read_secret, target.name)
+    writers: dict[str, str] = {}
     for target in targets:
         other = seen.get(target.write_secret)
         if other is not None:
             found.append(f"target {target.name}: token_env {target.write_secret} is the read "
                          f"secret of target {other}; give it another name")
+        # a token is one portal's: the other's apply would write into that portal
+        sharer = writers.setdefault(target.write_secret, target.name)
+        if sharer != target.name:
+            found.append(f"targets {sharer} and {target.name} would share the write secret "
+                         f"{target.write_secret}; give each its own token_env")
     return found
 
 

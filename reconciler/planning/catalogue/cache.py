@@ -54,7 +54,7 @@ def load_cached(project_root: str | Path, target: Target) -> Catalogue | None:
         ):
             return None
         return Catalogue.from_json(data["catalogue"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 
