@@ -196,7 +196,7 @@ def _earlier_files(out: Path) -> list[Path]:
     """The spec files an earlier export wrote here (as its sources.json lists them)."""
     try:
         data = json.loads((out / SOURCES_FILE).read_text("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # (a hand-made file nested too deep)
         return []
     files = data.get("files") if isinstance(data, dict) else None
     if not isinstance(files, list):

@@ -77,3 +77,12 @@ def test_a_relative_time_resolves_back_to_its_moment(moment: str) -> None:
     assert text is not None
     expected = datetime.fromisoformat(moment.replace("Z", "+00:00")).replace(microsecond=0)
     assert resolve_time(text, reference, "Europe/Berlin") == expected
+
+
+def test_a_sources_file_nested_past_any_export_is_ignored(tmp_path: Path) -> None:
+    """An export folder's sources.json is read only to know which files to replace; one
+    nested 100,000 deep (made by hand) is no earlier export's, never a crash."""
+    from reconciler.export.writing import SOURCES_FILE, _earlier_files
+
+    (tmp_path / SOURCES_FILE).write_text("[" * 100_000 + "]" * 100_000, "utf-8")
+    assert _earlier_files(tmp_path) == []
