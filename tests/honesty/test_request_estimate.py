@@ -173,6 +173,19 @@ def test_a_first_schema_apply_then_schema_updates_removals_and_adopts(
     for path in (root / ".reconciler" / "state").glob("local.json*"):
         path.unlink()  # the state lost: the schema and the records are adopted
     _honest(run, emulator, root, "Schema: 5 to adopt.")
+    # a retype (the property holds data), then the property archived
+    retyped = removed.replace("type: enumeration", "type: string").replace(
+        "        options:\n          - {value: smb, label: SMB}\n"
+        "          - {value: ent, label: Enterprise}\n", "")
+    spec.write_text(retyped)
+    _honest(run, emulator, root, "1 to retype", "--allow-schema-data-loss")
+    start, end = retyped.index("  properties:"), retyped.index("  pipelines:")
+    gone = (retyped[:start] + retyped[end:]).replace(", properties: {demo_segment: ent}", "")
+    spec.write_text(gone.replace(
+        "  removed:\n", "  removed:\n    - property: companies/demo_segment\n"))
+    _honest(run, emulator, root, "Schema: 1 to archive.", "--allow-schema-data-loss")
+    code, out, err = run("plan", "--project", root)  # (removed: still names what is gone)
+    assert code == 0 and "No changes." in out, out + err
 
 
 def test_marker_rewrites(run: Run, emulator: Any, tmp_path: Path) -> None:
