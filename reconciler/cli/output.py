@@ -24,6 +24,7 @@ from reconciler.cli.plan_summary import (
     type_summaries,
 )
 from reconciler.cli.schema_output import schema_lines
+from reconciler.hubspot.budget import estimate_requests
 from reconciler.planning.changes import Change, Plan, PropertyDiff
 from reconciler.state.plan_document import plan_to_json
 
@@ -193,8 +194,11 @@ def render_plan_json(
     plan: Plan, *, released: Sequence[str] = (), needed: Sequence[str] = ()
 ) -> str:
     """``plan --json``: the saved-plan document; ``released`` (records the target no longer
-    includes) and ``needed`` (creates --only pulled in) are added only when there are any."""
+    includes) and ``needed`` (creates --only pulled in) are added only when there are any,
+    and ``estimate`` (the requests its apply takes) when it changes anything."""
     document = plan_to_json(plan)
+    if plan.has_changes:  # (what the text plan's "Apply will take about N request(s)" says)
+        document["estimate"] = {"requests": estimate_requests(plan).total}
     if released:
         document["released"] = list(released)
     if needed:

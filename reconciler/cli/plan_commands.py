@@ -33,6 +33,7 @@ from reconciler.cli.outcomes import (
 )
 from reconciler.cli.terminal import Interrupts, graceful_interrupt, progress_bar
 from reconciler.errors import ConfigError
+from reconciler.hubspot.budget import estimate_requests
 from reconciler.planning.changes import Plan
 from reconciler.state.saved_plans import save_plan
 from reconciler.state.store import StateStore
@@ -108,6 +109,8 @@ def _echo_checked(outcome: ApplyOutcome, plan_file: Path | None) -> int:
         f"the portal where its {count} change{'s' if count != 1 else ''} touch it, are as the "
         "plan saw them. Nothing was applied."
     )
+    if outcome.plan.has_changes:
+        click.echo(estimate_requests(outcome.plan).describe(None))
     return 0
 
 
@@ -225,6 +228,9 @@ def apply(project_dir: Path, target_names: tuple[str, ...], all_targets: bool,
 
     def confirm(plans: Sequence[tuple[str, Plan]]) -> bool:
         if plan_file is not None:  # reviewed already, when it was saved
+            if not as_json:  # (what it takes now: its check's reads, not the plan's)
+                for _name, the_plan in plans:
+                    click.echo(estimate_requests(the_plan).describe(None))
             return True
         if not as_json:
             echo_plans_to_confirm(plans, grouped=grouped)

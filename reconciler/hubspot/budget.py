@@ -5,12 +5,16 @@ says is left of the account's daily limit (``X-HubSpot-RateLimit-Daily-Remaining
 The estimate counts every request an apply sends when nothing fails (retries are not
 counted): the reads its plan made (an apply makes them again: refresh, catalogue, scan),
 the marker properties checked (and made) per type written, one batch per 100 records per
-action and type (updates with association changes or only a new digest included), the
-adopted and deduped records read back, one request per association added or removed on an
-update, associations of upserted records in batches of 100 per associated type, the label
-reads, two requests per calendar meeting (the scheduler's create, then its markers), the
-search for taken markers before a rewrite, and one count search per created type while
-search catches up. The daily remaining is the latest figure any answer carried; search
+action and type (updates with association changes or only a new digest included; moves and
+releases of a type share theirs), the adopted and deduped records read back, one request
+per association added or removed on an update, associations of upserted records in batches
+of 100 per associated type, the label reads (not of a label this apply makes: it learns its
+id when it makes it), two requests per calendar meeting (the scheduler's create, then its
+markers), the search for taken markers before a rewrite, one count search per created type
+while search catches up, and one request per schema change (a label made is read back from
+both sides). A saved plan (``apply --plan``) makes no plan reads again: its reads are the
+check that it still holds, and its records read back before they are written
+(``with_saved_plan_reads``). The daily remaining is the latest figure any answer carried; search
 answers and OAuth calls carry none (OAuth apps have no daily limit), and then nothing is
 checked. A figure no HubSpot account could have (negative, not a number, beyond a billion)
 is ignored where it is read (``reconciler.hubspot.failures``): unknown too, never printed.
@@ -19,13 +23,14 @@ is ignored where it is read (``reconciler.hubspot.failures``): unknown too, neve
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import BATCH_LIMIT
-from reconciler.identity.markers import NO_UNIQUE_PROPERTIES
+from reconciler.identity.markers import NO_UNIQUE_PROPERTIES, tool_properties
 from reconciler.planning.changes import STATE_ONLY_ACTIONS, Plan
+from reconciler.planning.schema_changes import placeholder_of
 
 #: An apply this small is not worth an extra request to learn the daily remaining.
 SMALL_APPLY = 10
@@ -64,9 +69,22 @@ def _batches(count: int) -> int:
 
 
 #: Batches of 100 records per action and type (a dedupe reads back the kept records and the
-#: extra ones, then archives; an adopt reads the found ones back).
-_BATCHES_PER_ACTION = {"create": 1, "update": 1, "archive": 1, "move": 1, "release": 1,
-                       "remark": 1, "adopt": 1, "dedupe": 3}
+#: extra ones, then archives; an adopt reads the found ones back; moves and releases are
+#: sent together, as "refactor").
+_BATCHES_PER_ACTION = {"create": 1, "update": 1, "archive": 1, "refactor": 1, "remark": 1,
+                       "adopt": 1, "dedupe": 3}
+
+#: The phase a plan's action is sent in, where it shares its batches with another action.
+_PHASE = {"move": "refactor", "release": "refactor"}
+
+#: How many marker properties a type's first write makes (a saved plan does not know which
+#: the portal lacks; its schema changes say the type has none of them).
+_MARKER_PROPERTIES = len(tool_properties("any-project"))
+
+#: The actions whose records a saved plan's apply reads back (100 a request, the markers
+#: only) before it writes them: it did not refresh them itself (``provably_ours``).
+_READ_BACK = {"update": "update", "archive": "archive", "move": "refactor",
+              "release": "refactor"}
 
 
 def estimate_requests(plan: Plan) -> RequestEstimate:
@@ -86,7 +104,7 @@ def estimate_requests(plan: Plan) -> RequestEstimate:
             written.add(change.object_type)
         labels.update((change.object_type, ref.to_type)
                       for ref in change.associations if ref.label is not None
-                      and ref.type_id is None)
+                      and ref.type_id is None and placeholder_of(ref.label) is None)
         if change.action == "create":
             created.add(change.object_type)
             if change.calendar is not None:
@@ -105,13 +123,16 @@ def estimate_requests(plan: Plan) -> RequestEstimate:
             continue  # already gone from the portal: forgotten, nothing sent
         if change.action == "remark":
             remarked[change.object_type] += 1
-        by_batch[(change.action, change.object_type)] += 1
+        by_batch[(_PHASE.get(change.action, change.action), change.object_type)] += 1
+    unmarked = {c.object_type for c in plan.schema_changes
+                if c.kind == "marker" and c.action == "create" and c.runs}
     return RequestEstimate(
         records=sum(_batches(n) * _BATCHES_PER_ACTION[action]
                     for (action, _), n in by_batch.items()),
         associations=associations + sum(_batches(n) for n in upserted.values()) + len(labels),
         calendar=2 * calendar,
-        markers=sum(1 + plan.missing_properties.get(t, 0) for t in written),
+        markers=sum(1 + plan.missing_properties.get(
+            t, _MARKER_PROPERTIES if t in unmarked else 0) for t in written),
         reads=plan.reads,
         searches=len(created) + sum(_batches(n) for n in remarked.values()),
         schema=sum(
@@ -120,6 +141,17 @@ def estimate_requests(plan: Plan) -> RequestEstimate:
             if c.runs and c.action != "adopt" and c.kind != "marker"
         ),
     )
+
+
+def with_saved_plan_reads(plan: Plan, checked: int) -> Plan:
+    """A saved plan with the reads its apply makes: ``checked`` (the requests that found it
+    still holds, already sent) and its records read back before they are written."""
+    read_back: Counter[tuple[str, str]] = Counter(
+        (_READ_BACK[c.action], c.object_type) for c in plan.changes
+        if c.action in _READ_BACK and c.hubspot_id
+        and not (c.action == "release" and not c.after)
+    )
+    return replace(plan, reads=checked + sum(_batches(n) for n in read_back.values()))
 
 
 def check_daily_budget(

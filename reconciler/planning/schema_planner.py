@@ -81,6 +81,10 @@ def usage_questions(
             questions.append(_holds(prop.object_type, prop.name))
     for removal in schema.removed:
         parts = removal.path.split("/")
+        if removal.kind in ("property", "option") and parts[1] not in remote.properties.get(
+            parts[0], {}
+        ):
+            continue  # gone already (a search on it would be refused): nothing it holds
         if removal.kind == "property":
             questions.append(_holds(parts[0], parts[1]))
         elif removal.kind == "option":

@@ -16,7 +16,7 @@ from pathlib import Path
 from reconciler.applying.apply import apply_plan
 from reconciler.applying.run import ApplyResult
 from reconciler.applying.still_holds import portal_changes
-from reconciler.hubspot.budget import check_daily_budget, daily_remaining
+from reconciler.hubspot.budget import check_daily_budget, daily_remaining, with_saved_plan_reads
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.refresh import RefreshReport
 from reconciler.identity.refresh_log import log_path_for
@@ -140,9 +140,12 @@ def _apply_target(
         needed: tuple[str, ...] = ()
         if saved_plan is not None:
             the_plan = load_saved_plan(saved_plan, state, target, desired)
+            before_check = client.requests_sent
             refuse_stale(saved_plan, portal_changes(
                 client, the_plan, state, desired, grace_seconds=grace, stopped=stopped,
             ))
+            # (its estimate counts these reads, not the plan's: they are not made again)
+            the_plan = with_saved_plan_reads(the_plan, client.requests_sent - before_check)
             state.owners.update(the_plan.owners)
         else:
             made = make_plan(loaded, state, options, client, released=released, stopped=stopped)
