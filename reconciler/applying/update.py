@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from reconciler.applying.association_changes import apply_association_changes
 from reconciler.applying.run import ApplyRun
 from reconciler.errors import ReconcilerError
 from reconciler.hubspot.records import UpdateInput
@@ -146,12 +147,14 @@ def update(run: ApplyRun, changes: list[Change]) -> None:
                            "updated"),
             *(c for c in group if c.action == "adopt"),
         ]
+        updated: list[Change] = []
         update_by_id(run, object_type, [
             (c, {**_properties_to_send(run, c),
                  DIGEST_PROPERTY: encode_digest(c.pins, c.associations)})
             for c in group
-        ], partial(_apply_association_changes, run))
-        run.save()
+        ], updated.append)
+        # then their associations, 100 a request per pair of types
+        apply_association_changes(run, updated)
 
 
 def _properties_to_send(run: ApplyRun, change: Change) -> dict[str, str]:
@@ -161,37 +164,6 @@ def _properties_to_send(run: ApplyRun, change: Change) -> dict[str, str]:
     if recorded is not None and recorded.via_calendar:
         return {**change.properties_to_send, **marker_properties(run.project, change.address)}
     return change.properties_to_send
-
-
-def _apply_association_changes(run: ApplyRun, change: Change) -> None:
-    """Remove and add the change's associations, then record the update."""
-    recorded = run.state.records.get(change.address)
-    if recorded is None:
-        return
-    associations = list(recorded.associations)
-    try:
-        for applied in change.remove_associations:
-            run.client.dissociate(
-                change.object_type, applied.to_type,
-                [(recorded.id, applied.to_id, applied.category, applied.type_id)],
-            )
-            associations = [a for a in associations if a != applied]
-        for ref in change.add_associations:
-            target = run.applied(change.object_type, ref)
-            if target is None:
-                run.fail(change, f"association target {ref.to_type}/{ref.to_key} has no "
-                         "HubSpot id yet")
-                return
-            run.client.associate(
-                change.object_type, target.to_type,
-                [(recorded.id, target.to_id, target.category, target.type_id)],
-            )
-            if target not in associations:  # (one a full refresh found removed: restored)
-                associations.append(target)
-    except ReconcilerError as error:
-        run.fail(change, str(error))
-        return
-    run.record_updated(change, tuple(associations))
 
 
 def associate(

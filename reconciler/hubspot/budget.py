@@ -3,21 +3,22 @@ says is left of the account's daily limit (``X-HubSpot-RateLimit-Daily-Remaining
 §2), so that an apply that cannot finish today is refused before it starts.
 
 The estimate counts every request an apply sends when nothing fails (retries are not
-counted): the reads its plan made (an apply makes them again: refresh, catalogue, scan),
-the marker properties checked (and made) per type written, one batch per 100 records per
-action and type (updates with association changes or only a new digest included; moves and
-releases of a type share theirs), the adopted and deduped records read back, one request
-per association added or removed on an update, associations of upserted records in batches
-of 100 per associated type, the label reads (not of a label this apply makes: it learns its
-id when it makes it), two requests per calendar meeting (the scheduler's create, then its
-markers), the search for taken markers before a rewrite, one count search per created type
-while search catches up, and one request per schema change (a label made is read back from
-both sides). A saved plan (``apply --plan``) makes no plan reads again: its reads are the
-check that it still holds, and its records read back before they are written
-(``with_saved_plan_reads``). The daily remaining is the latest figure any answer carried; search
-answers and OAuth calls carry none (OAuth apps have no daily limit), and then nothing is
-checked. A figure no HubSpot account could have (negative, not a number, beyond a billion)
-is ignored where it is read (``reconciler.hubspot.failures``): unknown too, never printed.
+counted): the reads its plan made (an apply makes them again: refresh, catalogue, scan), the
+marker properties checked (and made) per type written, one batch per 100 records per action
+and type (updates with association changes or only a new digest included; moves and releases
+of a type share theirs), the adopted and deduped records read back, one request a batch of
+100 associations removed, then added, per pair of types on the updates, the associations of
+upserted records in batches of 100 per associated type, the label reads (not of a label this
+apply makes: it learns its id when it makes it), two requests per calendar meeting (the
+scheduler's create, then its markers), the search for taken markers before a rewrite, one
+count search per created type while search catches up, and one request per schema change (a
+label made is read back from both sides). A saved plan (``apply --plan``) makes no plan
+reads again: its reads are the check that it still holds, and its records read back before
+they are written (``with_saved_plan_reads``). The daily remaining is the latest figure any
+answer carried; search answers and OAuth calls carry none (OAuth apps have no daily limit),
+and then nothing is checked. A figure no HubSpot account could have (negative, not a number,
+beyond a billion) is ignored where it is read (``reconciler.hubspot.failures``): unknown
+too, never printed.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ _READ_BACK = {"update": "update", "archive": "archive", "move": "refactor",
 def estimate_requests(plan: Plan) -> RequestEstimate:
     """What an apply of ``plan`` sends when nothing fails (see the module)."""
     by_batch: Counter[tuple[str, str]] = Counter()
-    associations = 0
+    removed: Counter[tuple[str, str]] = Counter()
+    added: Counter[tuple[str, str]] = Counter()
     upserted: Counter[tuple[str, str]] = Counter()
     labels: set[tuple[str, str]] = set()
     calendar = 0
@@ -113,8 +115,11 @@ def estimate_requests(plan: Plan) -> RequestEstimate:
             if change.object_type not in NO_UNIQUE_PROPERTIES:
                 for ref in change.add_associations:  # upserts carry none inline: sent after
                     upserted[(change.object_type, ref.to_type)] += 1
-        if change.action in ("update", "adopt"):
-            associations += len(change.add_associations) + len(change.remove_associations)
+        if change.action in ("update", "adopt"):  # (sent after the type's updates)
+            for applied in change.remove_associations:
+                removed[(change.object_type, applied.to_type)] += 1
+            for ref in change.add_associations:
+                added[(change.object_type, ref.to_type)] += 1
         if change.action == "adopt" and (
             change.diffs or change.add_associations or change.remove_associations
         ):  # (updated with the updates)
@@ -129,7 +134,8 @@ def estimate_requests(plan: Plan) -> RequestEstimate:
     return RequestEstimate(
         records=sum(_batches(n) * _BATCHES_PER_ACTION[action]
                     for (action, _), n in by_batch.items()),
-        associations=associations + sum(_batches(n) for n in upserted.values()) + len(labels),
+        associations=sum(_batches(n) for n in (*removed.values(), *added.values(),
+                                                 *upserted.values())) + len(labels),
         calendar=2 * calendar,
         markers=sum(1 + plan.missing_properties.get(
             t, _MARKER_PROPERTIES if t in unmarked else 0) for t in written),

@@ -308,3 +308,23 @@ def test_a_plan_of_a_thousand_records_in_batches(
     # inline). (10,050 contacts count the same, exactly, but take the emulator a minute.)
     root = generated_project(tmp_path / "p", contacts=1_050, generators=LARGE)
     _honest(run, emulator, root, "1052 to create")
+
+
+def test_association_changes_go_in_batches_of_a_hundred(
+    run: Run, emulator: Any, tmp_path: Path
+) -> None:
+    """150 meetings losing their contact, then getting it back: two batches each way (one
+    request per association was 150), besides the updates' own batches and the reads."""
+    root = generated_project(tmp_path / "p", contacts=150, meetings=1)
+    _apply(run, root)
+    edit(root, '    associations:\n      - contact: "{{ parent.key }}"\n  calls:', "  calls:")
+    emulator.clear_requests()
+    _apply(run, root)
+    removals = [r for r in emulator.requests() if r["path"].endswith("/batch/labels/archive")]
+    assert len(removals) == 2, [r["path"] for r in emulator.requests()]
+    edit(root, "  calls:", '    associations:\n      - contact: "{{ parent.key }}"\n  calls:')
+    emulator.clear_requests()
+    _apply(run, root)
+    additions = [r for r in emulator.requests()
+                 if r["path"].endswith("/batch/create") and "/associations/" in r["path"]]
+    assert len(additions) == 2, [r["path"] for r in emulator.requests()]
