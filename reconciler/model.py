@@ -82,8 +82,10 @@ class AssociationRef:
     def identity(self) -> tuple[str, str, str, str]:
         """What makes two associations the same, for diffs and state."""
         target = f"key:{self.to_key}" if self.to_key is not None else f"id:{self.to_id}"
-        kind = str(self.type_id) if self.type_id is not None else f"label:{self.label}"
-        return (self.to_type, target, self.category, kind)
+        if self.type_id is not None:
+            return (self.to_type, target, self.category, str(self.type_id))
+        # by label: the portal says which category its label is (USER_DEFINED when made there)
+        return (self.to_type, target, "", f"label:{self.label}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,7 +110,7 @@ class ApplyRun:
         self.result = ApplyResult()
         self.failed: set[str] = set()
         self.unique_marker: dict[str, bool] = {}
-        self.labels: dict[tuple[str, str, str], int] = {}
+        self.labels: dict[tuple[str, str, str], tuple[int, str]] = {}
         self.run_id = uuid.uuid4().hex[:10]
         self._trace_counter = 0
         #: batches finish on worker threads; state changes are made under this lock
@@ -144,11 +144,19 @@ class ApplyRun:
             return ref.type_id
         if ref.label is None:
             return None
-        key = (from_type, ref.to_type, ref.label.lower())
+        found = self._label(from_type, ref.to_type, ref.label)
+        return found[0] if found else None
+
+    def _label(self, from_type: str, to_type: str, text: str) -> tuple[int, str] | None:
+        """The type id and category of the portal's label ``text`` for the pair (one read
+        per pair): a label the portal made is USER_DEFINED, and HubSpot refuses its id
+        under any other category."""
+        key = (from_type, to_type, text.lower())
         if key not in self.labels:
-            for label in self.client.association_labels(from_type, ref.to_type):
+            for label in self.client.association_labels(from_type, to_type):
                 if label.label:
-                    self.labels[(from_type, ref.to_type, label.label.lower())] = label.type_id
+                    self.labels[(from_type, to_type, label.label.lower())] = (
+                        label.type_id, label.category)
         return self.labels.get(key)
 
     def applied(self, from_type: str, ref: AssociationRef) -> AppliedAssociation | None:
@@ -157,7 +165,11 @@ class ApplyRun:
         if to_id is None or type_id is None:
             return None
         label = ref.label if ref.type_id is None else None  # (the spec's name for it)
-        return AppliedAssociation(ref.to_type, to_id, ref.category, type_id, ref.to_key, label)
+        category = ref.category
+        if label is not None:
+            found = self._label(from_type, ref.to_type, label)
+            category = found[1] if found else category
+        return AppliedAssociation(ref.to_type, to_id, category, type_id, ref.to_key, label)
 
     def blocked_by(self, change: Change) -> str | None:
         for ref in change.associations:

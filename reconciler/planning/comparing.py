@@ -25,8 +25,9 @@ def applied_identity(applied: AppliedAssociation) -> tuple[str, str, str, str]:
     target = f"key:{applied.to_key}" if applied.to_key is not None else f"id:{applied.to_id}"
     # One made from a `label:` is the spec's by that label (the id it resolved to is the
     # portal's), as AssociationRef.identity() names it.
-    kind = f"label:{applied.label}" if applied.label is not None else str(applied.type_id)
-    return (applied.to_type, target, applied.category, kind)
+    if applied.label is not None:
+        return (applied.to_type, target, "", f"label:{applied.label}")
+    return (applied.to_type, target, applied.category, str(applied.type_id))
 
 
 def association_changes(

@@ -310,6 +310,45 @@ def test_association_labels_that_do_not_exist(run: Run, tmp_path: Path, emulator
     assert len(_requests(emulator, "GET", "/labels")) == 1  # one read per pair using labels
 
 
+def test_a_label_the_portal_made_is_sent_as_user_defined_and_stays_applied(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
+    """A label made in HubSpot (not in ``schema:``) is USER_DEFINED there: HubSpot refuses
+    its type id under HUBSPOT_DEFINED, which a label named by its text used to be sent as."""
+    with _api(emulator) as api:
+        api.post(
+            "/crm/associations/v4/deals/contacts/labels",
+            json={"name": "decision_maker", "label": "Decision maker"},
+        ).raise_for_status()
+    project = _project(tmp_path, """\
+        contacts:
+          jane:
+            email: jane@example.com
+          joe:
+            email: joe@example.com
+        deals:
+          big:
+            name: Big deal
+            associations:
+              - contact: jane
+                label: Decision maker
+        """)
+    code, out, err = run("apply", "--project", project, "--auto-approve")
+    assert code == 0, out + err
+    spec = project / "spec.yaml"  # an update moves it: removed, then added
+    spec.write_text(spec.read_text().replace("- contact: jane", "- contact: joe"))
+    code, out, err = run("apply", "--project", project, "--auto-approve")
+    assert code == 0, out + err
+    code, out, err = run("plan", "--project", project)
+    assert code == 0 and "No changes." in out, out + err
+    with _api(emulator) as api:
+        (deal,) = api.get("/crm/v3/objects/deals").json()["results"]
+        held = api.get(f"/crm/v4/objects/deals/{deal['id']}/associations/contacts").json()
+    types = [(t["category"], t["label"]) for r in held["results"] for t in r["associationTypes"]]
+    assert ("USER_DEFINED", "Decision maker") in types, held
+    assert len(held["results"]) == 1, held  # joe only: jane's was removed
+
+
 def test_existing_id_associations_whose_record_does_not_exist(
     run: Run, tmp_path: Path, emulator: Any
 ) -> None:
