@@ -46,8 +46,7 @@ def finalize(
     expressions (``gen:``/``gen@t:``) tell the loader not to resolve them as relative
     times. The entries are this run's own (freshly read from the cache or just made).
     Rows, not drafts: a warm load of 50,000 generated records skipped building a draft
-    dict per record only to turn it into a row (0.04 s). Each entry's associations become
-    the row's, in place: call it once per list of entries. ``starts``: where the owners'
+    dict per record only to turn it into a row (0.04 s). ``starts``: where the owners'
     calendars placed the scheduled activities (``reconciler.generate.scheduling``), by
     entry; ``business``: the business days a story's close date counts.
     """
@@ -90,19 +89,16 @@ def finalize(
 
             props = dict(props)
             props.update(story_values(entry[E_STORY], placed, now, business, tz))
-        associations = entry[E_ASSOC]
-        for a in associations:
-            # as ``spec.rows.draft_row`` writes them: HUBSPOT_DEFINED as None, and of the
-            # association's path only its index under associations:. In place: nothing
-            # reads an entry's associations after this, and the paths (a list and four
-            # strings each) are freed now instead of kept with the entries (~25 MiB at
-            # 50,000 records).
-            if a[3] == "HUBSPOT_DEFINED":
-                a[3] = None
-            a[6] = a[6][-1]
         yield [
             entry[E_TYPE], entry[E_KEY], entry[E_LINE], entry[E_COLUMN], props, entry[E_REL],
-            associations, entry[E_CAL], entry[E_OWNER_EMAIL],
+            [
+                # as ``spec.rows.draft_row`` writes them: HUBSPOT_DEFINED as None, and of
+                # the association's path only its index under associations:
+                [a[0], a[1], a[2], None if a[3] == "HUBSPOT_DEFINED" else a[3], a[4], a[5],
+                 a[6][-1], a[7]]
+                for a in entry[E_ASSOC]
+            ],
+            entry[E_CAL], entry[E_OWNER_EMAIL],
             (OWNS if entry[E_OWNS] else 0) | (OWNED if entry[E_OWNED] else 0),
         ]
 
