@@ -105,7 +105,7 @@ def entries_are_sound(entries: Any, files: int) -> TypeGuard[list[list[Any]]]:
 def _entry_is_sound(entry: Any, files: int) -> bool:
     # (JSON object keys are always strings: only values are checked. This runs over 50k
     # entries on every warm load, hence plain loops inline rather than a function call per
-    # value: 0.15 -> 0.11 s.)
+    # value: 0.17 -> 0.12 s.)
     if type(entry) is not list or len(entry) != 17:
         return False
     (object_type, key, file, line, column, section, props, rel, assoc, cal, email, owns, owned,
