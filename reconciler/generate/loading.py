@@ -94,36 +94,76 @@ def entries_are_sound(entries: Any, files: int) -> TypeGuard[list[list[Any]]]:
     if type(entries) is not list:
         return False
     try:
-        return all(_entry_is_sound(entry, files) for entry in entries)
+        for entry in entries:
+            if not _entry_is_sound(entry, files):
+                return False
     except (TypeError, ValueError):
         return False
+    return True
 
 
 def _entry_is_sound(entry: Any, files: int) -> bool:
-    # (JSON object keys are always strings: only values are checked; this runs over 50k
-    # entries on every warm load, hence map(type, ...) rather than a loop per value.)
+    # (JSON object keys are always strings: only values are checked. This runs over 50k
+    # entries on every warm load, hence plain loops inline rather than a function call per
+    # value: 0.17 -> 0.12 s.)
     if type(entry) is not list or len(entry) != 17:
         return False
     (object_type, key, file, line, column, section, props, rel, assoc, cal, email, owns, owned,
      times, by_time, schedule, story) = entry
-    return (
+    if not (
         type(object_type) is str and type(key) is str and type(section) is str
         and type(file) is int and type(line) is int and type(column) is int
         and 0 <= file < files
-        and type(props) is dict and set(map(type, props.values())) <= _STR
-        and type(rel) is dict and set(map(type, rel.values())) <= _STR
-        and type(assoc) is list and all(map(_generated_association_is_sound, assoc))
-        and (cal is None or calendar_is_sound(cal))
+        and type(props) is dict and type(rel) is dict and type(assoc) is list
         and (email is None or type(email) is str)
         and type(owns) is bool and type(owned) is bool
-        and type(times) is dict and all(map(_slot_is_sound, times.values()))
-        and type(by_time) is dict and (not by_time or all(
-            type(v) is list and len(v) == 2 and type(v[0]) is str and type(v[1]) is str
-            for v in by_time.values()  # [time property, future value]
-        ))
+        and type(times) is dict and type(by_time) is dict
+    ):  # fmt: skip
+        return False
+    for text in props.values():
+        if type(text) is not str:
+            return False
+    for text in rel.values():
+        if type(text) is not str:
+            return False
+    for item in assoc:
+        # [to_type, to_key, to_id, category, type_id, label, its path in the spec, field];
+        # of the path only the last part (the index under associations:) is used
+        if type(item) is not list or len(item) != 8:
+            return False
+        to_type, to_key, to_id, category, type_id, label, where, field_name = item
+        if not (
+            type(to_type) is str and type(category) is str and type(field_name) is str
+            and (to_key is None or type(to_key) is str) and (to_id is None or type(to_id) is str)
+            and (label is None or type(label) is str)
+            and (type_id is None or type(type_id) is int)
+            and type(where) is list and len(where) > 0 and type(where[-1]) is int
+        ):  # fmt: skip
+            return False
+    for slot_of in times.values():
+        # [first day, last day, business hours, where in the window, slot, offset]
+        if type(slot_of) is not list or len(slot_of) != 6:
+            return False
+        start, end, business, u, slot, offset_ms = slot_of
+        if not (
+            type(start) is int and type(end) is int
+            and -_MAX_WINDOW_DAYS <= start <= end <= _MAX_WINDOW_DAYS
+            and type(business) is bool and type(u) in (int, float) and 0 <= u <= 1
+            and type(slot) is int and 0 <= slot < 96  # (15-minute slots of a day)
+            and type(offset_ms) is int and abs(offset_ms) <= _MAX_OFFSET_MS
+        ):  # fmt: skip
+            return False
+    for pair in by_time.values():
+        # [time property, future value]
+        if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str or type(
+            pair[1]
+        ) is not str:
+            return False
+    return (
+        (cal is None or calendar_is_sound(cal))
         and (schedule is None or _schedule_is_sound(schedule, times))
         and (story is None or _story_is_sound(story))
-    )  # fmt: skip
+    )
 
 
 def _schedule_is_sound(value: Any, times: dict[str, Any]) -> bool:
@@ -160,37 +200,6 @@ def _story_is_sound(value: Any) -> bool:
         and type(close) is list and len(close) == 3 and type(close[0]) is int
         and type(close[1]) is int and 0 <= close[0] <= close[1] <= 2600
         and type(close[2]) in (int, float) and 0 <= close[2] <= 1
-    )  # fmt: skip
-
-
-_STR = {str}
-
-
-def _slot_is_sound(value: Any) -> bool:
-    if type(value) is not list or len(value) != 6:
-        return False
-    start, end, business, u, slot, offset_ms = value
-    return (
-        type(start) is int and type(end) is int
-        and -_MAX_WINDOW_DAYS <= start <= end <= _MAX_WINDOW_DAYS
-        and type(business) is bool and type(u) in (int, float) and 0 <= u <= 1
-        and type(slot) is int and 0 <= slot < 96  # (15-minute slots of a day)
-        and type(offset_ms) is int and abs(offset_ms) <= _MAX_OFFSET_MS
-    )  # fmt: skip
-
-
-def _generated_association_is_sound(item: Any) -> bool:
-    # [to_type, to_key, to_id, category, type_id, label, its path in the spec, field]; of
-    # the path only the last part (the index under associations:) is used
-    if type(item) is not list or len(item) != 8:
-        return False
-    to_type, to_key, to_id, category, type_id, label, where, field_name = item
-    return (
-        type(to_type) is str and type(category) is str and type(field_name) is str
-        and (to_key is None or type(to_key) is str) and (to_id is None or type(to_id) is str)
-        and (label is None or type(label) is str)
-        and (type_id is None or type(type_id) is int)
-        and type(where) is list and len(where) > 0 and type(where[-1]) is int
     )  # fmt: skip
 
 

@@ -70,6 +70,7 @@ def assemble(
     hints = _KeyHints(keys_by_type)
     default_owner = parse_owner(settings.default_owner) if settings.default_owner else None
     resolved: dict[str, str] = {}
+    shared: _Shared = {}
     records: dict[str, DesiredRecord] = {}
     for result in results:
         for row in result.rows:
@@ -84,6 +85,7 @@ def assemble(
                 hints,
                 issues,
                 business,
+                shared,
             )
             if record is not None:
                 records.setdefault(record.address, record)
@@ -131,6 +133,14 @@ class _KeyHints:
         return did_you_mean(key, known)
 
 
+#: Equal ``Source``s and ``AssociationRef``s by their fields, shared by the records of one
+#: load: a generator's records share its position and often their associations (33
+#: meetings of one company), and building a frozen dataclass costs ~1 µs (its fields are
+#: set through ``object.__setattr__``). They are immutable, so sharing one is safe. (Keys of
+#: three fields and of six: a position never equals an association.)
+_Shared = dict[tuple[Any, ...], Any]
+
+
 def _record(
     row: list[Any],
     display: str,
@@ -142,6 +152,7 @@ def _record(
     hints: _KeyHints,
     issues: list[PendingIssue],
     business: BusinessCalendar = None,
+    shared: _Shared | None = None,
 ) -> DesiredRecord | None:
     object_type, key = row[TYPE], row[KEY]
     props: dict[str, str] = dict(row[PROPS])
@@ -187,9 +198,13 @@ def _record(
             where = (*record_path(object_type, key), "associations", index, field_name)
             issues.append(PendingIssue(display, where, message))
             continue
-        associations.append(
-            AssociationRef(to_type, to_key, to_id, category or "HUBSPOT_DEFINED", type_id, label)
-        )
+        fields = (to_type, to_key, to_id, category or "HUBSPOT_DEFINED", type_id, label)
+        ref = shared.get(fields) if shared is not None else None
+        if ref is None:
+            ref = AssociationRef(*fields)
+            if shared is not None:
+                shared[fields] = ref
+        associations.append(ref)
     calendar = None
     cal = row[CAL]
     if cal is not None:
@@ -203,11 +218,17 @@ def _record(
             reminders=tuple(Reminder(int(n), str(u)) for n, u in cal["reminders"]),
             include_description=bool(cal["include_description"]),
         )
+    where = (display, row[LINE], row[COLUMN])
+    source = shared.get(where) if shared is not None else None
+    if source is None:
+        source = Source(*where)
+        if shared is not None:
+            shared[where] = source
     return DesiredRecord(
         object_type=object_type,
         key=key,
         properties=MappingProxyType(props),
-        source=Source(display, row[LINE], row[COLUMN]),
+        source=source,
         associations=tuple(associations),
         relative_times=MappingProxyType(relative) if relative else _NO_RELATIVE_TIMES,
         calendar=calendar,

@@ -192,15 +192,19 @@ class RecordState:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], *, owned: bool = False) -> RecordState:
+    def from_json(
+        cls, data: Mapping[str, Any], *, owned: bool = False,
+        shared: dict[tuple[Any, ...], AppliedAssociation] | None = None,
+    ) -> RecordState:
         """A record as saved; every field's type is checked (``_Damaged`` if wrong).
 
         Called once per record on every load (50k records: ~0.3 s), hence the checks are
         plain ``type() is`` tests and list comprehensions. ``owned``: ``data`` was just
         decoded and nothing else holds it, so its properties dict is kept, not copied
         (a copy per record left ~13 MiB of freed dicts behind at 50,000 records).
+        ``shared``: equal associations already read, shared (``_record_fast``).
         """
-        fast = _record_fast(data, owned)
+        fast = _record_fast(data, owned, shared)
         if fast is not None:
             return fast
         _require_object(data, "record")
@@ -241,10 +245,16 @@ def _pin(data: Any, property_value: str | None) -> Pin:
     return Pin(expr=_text(data, "expr"), value=_text(data, "value"))
 
 
-def _record_fast(data: Any, owned: bool) -> RecordState | None:
+def _record_fast(
+    data: Any, owned: bool, shared: dict[tuple[Any, ...], AppliedAssociation] | None = None
+) -> RecordState | None:
     """``RecordState.from_json`` for a record of the expected shape, or None (the checked
     path then says what is wrong). The same checks, inline: a 50,000-record state made
-    ~850,000 calls of ``_text`` (0.45 s of a 1 s load)."""
+    ~850,000 calls of ``_text`` (0.45 s of a 1 s load).
+
+    ``shared``: the associations read so far by their fields. Records often hold equal
+    ones (the 33 meetings of one company), and an ``AppliedAssociation`` is immutable: one
+    is shared instead of built again (a frozen dataclass costs ~1 µs to build)."""
     if type(data) is not dict:
         return None
     get = data.get
@@ -275,7 +285,13 @@ def _record_fast(data: Any, owned: bool) -> RecordState | None:
             or (label is not None and type(label) is not str)
         ):
             return None
-        applied.append(AppliedAssociation(to_type, to_id, category, type_id, to_key, label))
+        fields = (to_type, to_id, category, type_id, to_key, label)
+        association = shared.get(fields) if shared is not None else None
+        if association is None:
+            association = AppliedAssociation(*fields)
+            if shared is not None:
+                shared[fields] = association
+        applied.append(association)
     if type(pinned) is not dict:
         return None
     pins: dict[str, Pin] = _NO_PINS
@@ -433,9 +449,10 @@ class State:
             records_data = data.get("records", {})
             _require_object(records_data, "records")
             records = {}
+            shared: dict[tuple[Any, ...], AppliedAssociation] = {}
             for address, record in records_data.items():
                 where_now = f"record {address}"
-                records[address] = RecordState.from_json(record, owned=True)
+                records[address] = RecordState.from_json(record, owned=True, shared=shared)
             where_now = "owners"
             owners = data.get("owners", {})
             _require_object(owners, "owners")
