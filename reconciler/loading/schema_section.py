@@ -384,9 +384,12 @@ def _removal_issues(
                 f"{kind} {text} is still declared at {declared.file}:{declared.line}; "
                 "schema.removed deletes it from the portal: drop the declaration, or this entry"
             )))
-        elif kind in ("property", "group") and text.partition("/")[2].startswith(TOOL_PREFIX):
+        elif (kind in ("property", "group", "option")
+              and text.split("/")[1].startswith(TOOL_PREFIX)):
+            owner = "/".join(text.split("/")[:2])
             issues.append(PendingIssue(display, ("schema", *path), (
-                f"{text} is the reconciler's own property; it is never removed"
+                f"{owner} is the reconciler's own property; it is never removed"
+                + (", nor its options" if kind == "option" else "")
             )))
     return issues
 

@@ -81,10 +81,17 @@ def usage_questions(
             questions.append(_holds(prop.object_type, prop.name))
     for removal in schema.removed:
         parts = removal.path.split("/")
+        # (a property the portal lacks holds nothing, and HubSpot refuses a search on it;
+        # HubSpot's own are refused by plan_schema, never counted)
+        if removal.kind in ("property", "option"):
+            existing = remote.properties.get(parts[0], {}).get(parts[1])
+            if existing is None or existing.builtin or (
+                    removal.kind == "option" and all(o.value != parts[2]
+                                                     for o in existing.options)):
+                continue
         if removal.kind == "property":
             questions.append(_holds(parts[0], parts[1]))
         elif removal.kind == "option":
-            existing = remote.properties.get(parts[0], {}).get(parts[1])
             operator = "CONTAINS_TOKEN" if existing and existing.field_type == "checkbox" else "EQ"
             questions.append(UsageQuestion(f"option:{removal.path}", parts[0], {
                 "propertyName": parts[1], "operator": operator, "value": parts[2]}))
@@ -335,6 +342,10 @@ class _Planner:
         existing = (self.remote.properties.get(object_type, {}).get(name)
                     if self.remote is not None else None)
         if existing is None or all(o.value != value for o in existing.options):
+            return
+        if existing.builtin or not existing.archivable:
+            self.issues.append(schema_issue(source, "schema.removed", (
+                f"{head} is HubSpot's own property; its options are never removed")))
             return
         if self._kept("option", object_type, f"{name}/{value}", source):
             return
