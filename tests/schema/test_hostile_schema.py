@@ -46,3 +46,36 @@ def test_removing_what_the_portal_does_not_have_is_nothing_to_do(
     code, out, err = run("plan", "--project", project)
     assert code == 0, out + err
     assert "No changes." in out
+
+
+_HAND_MADE = """\
+schema:
+  pipelines:
+    deals:
+      theirs:
+        label: EMEA Sales
+        stages:
+          one: {label: Discovery, probability: 0.2}
+  labels:
+    theirs: {between: contacts/companies, label: Champion}
+"""
+
+
+def test_a_saved_plan_whose_schema_was_made_since_no_longer_holds(
+    run: Run, project: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    # (--check said "still holds"; apply then failed half-way on HubSpot's 409 for the
+    # pipeline, having sent the rest)
+    saved = tmp_path / "plan.json"
+    assert run("plan", "--project", project, "--out", saved)[0] == 0
+    other = write_project(tmp_path / "other", {
+        "reconciler.yaml": "name: other\nid: other-1\n", "spec.yaml": _HAND_MADE})
+    assert run("apply", "--project", other, "--auto-approve")[0] == 0
+    emulator.clear_requests()
+    for extra in (("--check",), ("--auto-approve",)):
+        code, out, err = run("apply", "--project", project, "--plan", saved, *extra)
+        assert code == 1, out + err
+        assert "no longer holds" in err and "pipeline deals/emea was created since (id" in err
+        assert "label champion was created since (type id" in err
+        assert "Traceback" not in err
+    assert _writes(emulator) == []
