@@ -4,9 +4,11 @@ sent; what the portal does not have is nothing to do, never a search HubSpot ref
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from reconciler.emulator.embedded import Emulator
+from reconciler.state.plan_document import plan_digest
 from tests.helpers import Run, write_project
 from tests.schema.portal import PROJECT
 
@@ -78,4 +80,35 @@ def test_a_saved_plan_whose_schema_was_made_since_no_longer_holds(
         assert "no longer holds" in err and "pipeline deals/emea was created since (id" in err
         assert "label champion was created since (type id" in err
         assert "Traceback" not in err
+    assert _writes(emulator) == []
+
+
+def test_a_saved_plan_with_forged_schema_changes_is_refused(
+    run: Run, project: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    # (a forged plan, digest recomputed, made group 'hacked' and archived another team's
+    # property their_prop)
+    other = write_project(tmp_path / "other", {
+        "reconciler.yaml": "name: other\nid: other-team-1\n",
+        "spec.yaml": "schema:\n  properties:\n    companies:\n"
+                     "      their_prop: {label: Theirs, type: string}\n"})
+    assert run("apply", "--project", other, "--auto-approve")[0] == 0
+    saved = tmp_path / "plan.json"
+    assert run("plan", "--project", project, "--out", saved)[0] == 0
+    document = json.loads(saved.read_text())
+    group = next(c for c in document["schema_changes"] if c["kind"] == "group")
+    group["body"]["name"] = "hacked"
+    document["schema_changes"].append({
+        "action": "archive", "kind": "property", "type": "companies", "key": "their_prop",
+        "address": "companies/their_prop", "reason": "listed in schema.removed", "id": None,
+        "changes": [], "body": {}})
+    document["digest"] = plan_digest(document)
+    saved.write_text(json.dumps(document))
+    emulator.clear_requests()
+    code, out, err = run("apply", "--project", project, "--plan", saved, "--auto-approve")
+    assert code == 1, out + err
+    assert err.startswith(
+        f"Error: {saved} does not follow from the spec, so nothing was applied: the create of "
+        "group companies/demo_info sends name other than the spec declares, the archive of "
+        "property companies/their_prop, which schema.removed does not name.")
     assert _writes(emulator) == []
