@@ -45,6 +45,9 @@ FIELD_TYPES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "enumeration": ("select", "radio", "checkbox", "booleancheckbox"),
     "phone_number": ("phonenumber",),
 })
+#: HubSpot refuses a property with more options (400 "A property can have at most 5000
+#: options"): refused at load, not half-way through an apply.
+MAX_OPTIONS = 5000
 #: Object types with unique-value properties (PROPS guide; none documented for engagements).
 UNIQUE_TYPES = frozenset({"contacts", "companies", "deals", "tickets"})
 _CUSTOM_TYPE = re.compile(r"p_[a-z0-9_]+|[0-9]+-[0-9]+")
@@ -187,6 +190,10 @@ class _Builder:
         if not items:
             self.issue(path if items is None else (*path, "options"),
                        "an enumeration needs options: [{value: ..., label: ...}]", at_key=True)
+            return None
+        if len(items) > MAX_OPTIONS:
+            self.issue((*path, "options"), f"{len(items)} options; HubSpot takes at most "
+                       f"{MAX_OPTIONS} on a property", at_key=True)
             return None
         made: list[OptionSpec] = []
         values: dict[str, int] = {}
