@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.errors import ApiError
+from reconciler.errors import ApiError, SpecError, SpecIssue
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.model import DesiredState
 from reconciler.planning.changes import Plan
-from reconciler.planning.schema_changes import SCHEMA_KINDS, SchemaChange
+from reconciler.planning.schema_changes import SCHEMA_KINDS, SchemaChange, schema_issue
 from reconciler.planning.schema_planner import (
     SchemaPlan,
     marker_changes,
@@ -130,11 +130,25 @@ def read_portal_schema(
     pairs = {(label.from_type, label.to_type) for label in schema.labels.values()}
     pairs |= {(known.from_type, known.to_type) for key, known in state.schema.labels.items()
               if [key] in removed["label"]}
+    refused: list[SpecIssue] = []
     for from_type, to_type in sorted(pairs | {(b, a) for a, b in pairs}):
+        try:
+            listed = client.association_labels(from_type, to_type)
+        except ApiError as error:
+            if error.status not in _UNKNOWN_TYPE_STATUSES:
+                raise
+            refused.extend(
+                schema_issue(label.source, f"schema.labels.{label.key}", (
+                    f"HubSpot has no association labels between {from_type} and {to_type} in "
+                    f"this portal ({error.api_message}); check the types in between:"))
+                for label in schema.labels.values()
+                if (label.from_type, label.to_type) == (from_type, to_type))
+            continue
         remote.labels[(from_type, to_type)] = tuple(
-            RemoteLabel(x.type_id, x.label, x.category)
-            for x in client.association_labels(from_type, to_type)
+            RemoteLabel(x.type_id, x.label, x.category) for x in listed
         )
+    if refused:
+        raise SpecError(refused)
     for question in usage_questions(schema, remote, state.schema):
         if question.object_type not in remote.properties:
             continue  # an unknown type holds nothing

@@ -112,3 +112,18 @@ def test_a_saved_plan_with_forged_schema_changes_is_refused(
         "group companies/demo_info sends name other than the spec declares, the archive of "
         "property companies/their_prop, which schema.removed does not name.")
     assert _writes(emulator) == []
+
+
+def test_a_label_between_a_type_hubspot_does_not_know_is_located(
+    run: Run, tmp_path: Path
+) -> None:
+    # (plan ended on "HubSpot answered 400 ... Unable to infer object type", no location)
+    project = write_project(tmp_path / "proj", {
+        "reconciler.yaml": PROJECT,
+        "spec.yaml": "schema:\n  labels:\n    odd: {between: deals/unknowntype, label: Odd}\n"})
+    code, out, err = run("plan", "--project", project)
+    assert code == 1, out + err
+    assert err.splitlines()[0] == (
+        f"{project / 'spec.yaml'}:3:5: schema.labels.odd: HubSpot has no association labels "
+        "between deals and unknowntype in this portal (Unable to infer object type from: "
+        "unknowntype); check the types in between:")
