@@ -80,6 +80,7 @@ def schema_step(
     """Read (unless ``client`` is None), plan the schema, resolve the records' keys."""
     remote: RemoteSchema | None = None
     bodies: dict[str, Sequence[Mapping[str, Any]]] = {}
+    unknown: dict[str, str] = {}  # a type HubSpot does not know here → what it said
     if client is not None:
         remote, bodies = read_portal_schema(client, desired, state)
     planned = plan_schema(
@@ -103,12 +104,14 @@ def read_portal_schema(
     types = ({r.object_type for r in desired.records.values()} | grouped
              | {parts[0] for parts in (*removed["property"], *removed["option"])})
     bodies: dict[str, Sequence[Mapping[str, Any]]] = {}
+    unknown: dict[str, str] = {}  # a type HubSpot does not know here → what it said
     for object_type in sorted(types):
         try:
             bodies[object_type] = client.property_bodies(object_type)
         except ApiError as error:
             if error.status not in _UNKNOWN_TYPE_STATUSES:
                 raise
+            unknown[object_type] = error.api_message
             continue
         remote.properties[object_type] = {
             str(b.get("name")): property_from_body(b) for b in bodies[object_type]
@@ -130,7 +133,13 @@ def read_portal_schema(
     pairs = {(label.from_type, label.to_type) for label in schema.labels.values()}
     pairs |= {(known.from_type, known.to_type) for key, known in state.schema.labels.items()
               if [key] in removed["label"]}
-    refused: list[SpecIssue] = []
+    refused: list[SpecIssue] = [
+        schema_issue(item.source, f"schema.{kind}.{item.object_type}.{item.name}", (
+            f"HubSpot does not know the object type {item.object_type} in this portal "
+            f"({unknown[item.object_type]}); check the type's name"))
+        for kind, items in (("groups", schema.groups), ("properties", schema.properties))
+        for item in items.values() if item.object_type in unknown
+    ]
     for from_type, to_type in sorted(pairs | {(b, a) for a, b in pairs}):
         try:
             listed = client.association_labels(from_type, to_type)

@@ -127,3 +127,20 @@ def test_a_label_between_a_type_hubspot_does_not_know_is_located(
         f"{project / 'spec.yaml'}:3:5: schema.labels.odd: HubSpot has no association labels "
         "between deals and unknowntype in this portal (Unable to infer object type from: "
         "unknowntype); check the types in between:")
+
+
+def test_properties_of_a_type_hubspot_does_not_know_are_located_at_plan(
+    run: Run, tmp_path: Path, emulator: Emulator
+) -> None:
+    # (plan passed; apply sent both and failed on HubSpot's 400)
+    project = write_project(tmp_path / "proj", {
+        "reconciler.yaml": PROJECT,
+        "spec.yaml": "schema:\n  groups:\n    widgets:\n      g: {label: G}\n"
+                     "  properties:\n    widgets:\n      x: {label: X, type: string}\n"})
+    emulator.clear_requests()
+    code, out, err = run("apply", "--project", project, "--auto-approve")
+    assert code == 1, out + err
+    assert [line.split(": HubSpot")[0] for line in err.splitlines()[:2]] == [
+        f"{project / 'spec.yaml'}:4:7: schema.groups.widgets.g",
+        f"{project / 'spec.yaml'}:7:7: schema.properties.widgets.x"]
+    assert "does not know the object type widgets" in err and _writes(emulator) == []
