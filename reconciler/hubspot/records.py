@@ -202,8 +202,7 @@ def as_integer(value: Any, where: str) -> int:
     return number
 
 
-#: beyond a 64-bit integer: nothing HubSpot counts or numbers gets there
-_INTEGER_LIMIT = 2**63
+_INTEGER_LIMIT = 2**63  # (beyond 64 bits: nothing HubSpot counts or numbers gets there)
 
 
 def _text(value: Any) -> str | None:

@@ -81,13 +81,11 @@ def usage_questions(
             questions.append(_holds(prop.object_type, prop.name))
     for removal in schema.removed:
         parts = removal.path.split("/")
-        # (a property the portal lacks holds nothing, and HubSpot refuses a search on it;
-        # HubSpot's own are refused by plan_schema, never counted)
-        if removal.kind in ("property", "option"):
+        if removal.kind in ("property", "option"):  # (what the portal lacks holds nothing)
             existing = remote.properties.get(parts[0], {}).get(parts[1])
+            values = {o.value for o in existing.options} if existing else set()
             if existing is None or existing.builtin or (
-                    removal.kind == "option" and all(o.value != parts[2]
-                                                     for o in existing.options)):
+                    removal.kind == "option" and parts[2] not in values):
                 continue
         if removal.kind == "property":
             questions.append(_holds(parts[0], parts[1]))
