@@ -154,10 +154,10 @@ def _pipeline(planned: Planned, address: str, spec: PipelineSpec, remote: Remote
 
 def _provably_mapped(found: RemotePipeline, mapped: Any, label: str | None) -> bool:
     """Whether the portal's pipeline of the state's id is the one the state made or adopted:
-    it has the state's label (or the spec's), or, renamed in HubSpot since, still every stage
-    the state holds, by id and label (a rename keeps them). A pipeline of another team, reached by a state
-    edited by hand or copied from another portal, has neither: it is never acted on. (A
-    state edited consistently, ids and labels, cannot be told apart: it is the user's.)"""
+    it has the state's label (or the spec's), or, renamed in HubSpot since, still every
+    stage the state holds, by id and label (a rename keeps them). Another team's pipeline,
+    reached by a state edited by hand or copied from another portal, has neither: it is
+    never acted on. (A state edited consistently, ids and labels, is the user's own.)"""
     if _same(found.label, mapped.label) or (label is not None and _same(found.label, label)):
         return True
     labels = {s.id: s.label for s in found.stages}

@@ -98,13 +98,10 @@ def usage_questions(
             stage = mapped.stages.get(parts[2]) if mapped and removal.kind == "stage" else None
             target = stage.id if stage else (mapped.id if mapped and len(parts) == 2 else None)
             if target is not None:
-                name = _PIPELINE_PROPS[parts[0]][0 if removal.kind == "pipeline" else 1]
+                name = PIPELINE_PROPERTIES[parts[0]][0 if removal.kind == "pipeline" else 1]
                 questions.append(UsageQuestion(f"{removal.kind}:{parts[0]}/{target}", parts[0], {
                     "propertyName": name, "operator": "EQ", "value": target}))
     return questions
-
-
-_PIPELINE_PROPS = PIPELINE_PROPERTIES
 
 
 def _holds(object_type: str, name: str) -> UsageQuestion:
@@ -175,18 +172,20 @@ class _Planner:
             body = {"name": group.name, "label": group.label}
             if group.order is not None:
                 body["displayOrder"] = group.order  # type: ignore[assignment]
-            if existing is None:
+            if existing is None or group.name not in existing:  # (offline: the state's)
                 if self.remote is not None or address not in self.known.groups:
                     self.changes.append(SchemaChange("create", "group", group.object_type,
                                                      group.name, "new in the spec", body=body,
                                                      source=group.source))
                 continue
-            if group.name not in existing:
-                self.changes.append(SchemaChange("create", "group", group.object_type,
-                                                 group.name, "new in the spec", body=body,
-                                                 source=group.source))
-                continue
             assert self.remote is not None
+            if any(p.builtin and p.group == group.name  # (HubSpot's groups have no flag)
+                   for p in self.remote.properties.get(group.object_type, {}).values()):
+                where = "schema.groups." + address.replace("/", ".")
+                self.issues.append(schema_issue(group.source, where, (
+                    f"{group.name} is HubSpot's own group (it holds HubSpot's properties); the "
+                    "spec declares only its own: name it as a property's group: alone")))
+                continue
             diffs = []
             if existing[group.name] != group.label:
                 diffs.append(FieldDiff("label", existing[group.name], group.label))

@@ -80,7 +80,6 @@ def schema_step(
     """Read (unless ``client`` is None), plan the schema, resolve the records' keys."""
     remote: RemoteSchema | None = None
     bodies: dict[str, Sequence[Mapping[str, Any]]] = {}
-    unknown: dict[str, str] = {}  # a type HubSpot does not know here → what it said
     if client is not None:
         remote, bodies = read_portal_schema(client, desired, state)
     planned = plan_schema(

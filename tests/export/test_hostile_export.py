@@ -9,8 +9,8 @@ from pathlib import Path
 
 from reconciler.emulator.embedded import Emulator
 from tests.export.conftest import Cli
-from tests.export.test_schema_export import _schema, empty  # noqa: F401 (a fixture)
 from tests.export.test_export import _client
+from tests.export.test_schema_export import _schema, empty  # noqa: F401 (a fixture)
 from tests.helpers import Run, stored, write_project
 
 HOSTILE = """\

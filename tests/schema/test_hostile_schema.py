@@ -144,3 +144,22 @@ def test_properties_of_a_type_hubspot_does_not_know_are_located_at_plan(
         f"{project / 'spec.yaml'}:4:7: schema.groups.widgets.g",
         f"{project / 'spec.yaml'}:7:7: schema.properties.widgets.x"]
     assert "does not know the object type widgets" in err and _writes(emulator) == []
+
+
+def test_hubspots_own_group_declared_in_the_spec_is_refused(
+    run: Run, tmp_path: Path, emulator: Emulator
+) -> None:
+    # (planned "~ group companies.companyinformation label: 'Company information' →
+    # 'Hacked info'": HubSpot's own group renamed)
+    project = write_project(tmp_path / "proj", {
+        "reconciler.yaml": PROJECT,
+        "spec.yaml": "schema:\n  groups:\n    companies:\n"
+                     "      companyinformation: {label: Hacked info}\n"})
+    emulator.clear_requests()
+    code, out, err = run("apply", "--project", project, "--auto-approve")
+    assert code == 1, out + err
+    assert err.splitlines()[0] == (
+        f"{project / 'spec.yaml'}:4:7: schema.groups.companies.companyinformation: "
+        "companyinformation is HubSpot's own group (it holds HubSpot's properties); the spec "
+        "declares only its own: name it as a property's group: alone")
+    assert _writes(emulator) == []
