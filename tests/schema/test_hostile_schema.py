@@ -163,3 +163,20 @@ def test_hubspots_own_group_declared_in_the_spec_is_refused(
         "companyinformation is HubSpot's own group (it holds HubSpot's properties); the spec "
         "declares only its own: name it as a property's group: alone")
     assert _writes(emulator) == []
+
+
+def test_a_stage_or_pipeline_label_never_gets_a_placeholder_as_advice(
+    run: Run, tmp_path: Path
+) -> None:
+    # (said "write <stage deals/emea/discovery>": a placeholder is no value to write)
+    project = write_project(tmp_path / "proj", {
+        "reconciler.yaml": PROJECT,
+        "spec.yaml": "schema:\n  pipelines:\n    deals:\n      emea:\n        label: EMEA Sales\n"
+                     "        stages:\n          discovery: {label: Discovery, probability: 0.2}\n"
+                     "deals:\n  b: {name: B, pipeline: EMEA Sales, stage: discovery}\n"})
+    code, out, err = run("plan", "--project", project)
+    assert code == 1, out + err
+    assert [line.split(": ", 2)[2] for line in err.splitlines()[:2]] == [
+        "'EMEA Sales' is the label of pipeline emea; write its key, emea",
+        "'discovery' is a stage of pipeline emea in the spec, not of this record's pipeline; "
+        "name that pipeline too (emea)"]
