@@ -256,9 +256,10 @@ def _remove(planned: Planned, kind: str, path: str, source: Any, remote: RemoteS
         if stage is None or all(s.id != stage.id for s in pipeline.stages):
             return
         target_id, key = stage.id, f"{parts[1]}/{parts[2]}"
-    elif mapped.id == DEFAULT_PIPELINES.get(object_type):
+    if mapped.id == DEFAULT_PIPELINES.get(object_type):  # (its stages are HubSpot's too)
+        what = "a stage of " if kind == "stage" else ""
         planned.issues.append(schema_issue(source, "schema.removed", (
-            f"{path} is HubSpot's default {object_type} pipeline; it is never removed")))
+            f"{path} is {what}HubSpot's default {object_type} pipeline; it is never removed")))
         return
     if protected:
         planned.removals.append(SchemaChange(

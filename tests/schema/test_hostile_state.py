@@ -95,3 +95,18 @@ def test_a_pipeline_or_label_renamed_in_hubspot_is_still_the_states(load: Load) 
     planned = plan_schema(desired.schema, remote, _ids(), records=desired.records)
     assert [f"{c.action} {c.kind} {c.address}" for c in planned.changes] == [
         "update pipeline deals/emea", "update label champion"]
+
+
+def test_a_stage_of_hubspots_default_pipeline_is_never_removed(load: Load) -> None:
+    # (an adopted default pipeline, as export writes it: its closedwon stage was archived)
+    desired = load(_with_removed(SPEC, "{stage: deals/main/closedwon}"))
+    ids = _ids()
+    ids.pipelines["deals/main"] = PipelineIds("default", "Sales Pipeline", "adopted",
+                                              {"closedwon": StageIds("closedwon", "Closed won")})
+    remote = _made_portal()
+    remote.usage["stage:deals/closedwon"] = 0
+    with pytest.raises(SpecError) as raised:
+        plan_schema(desired.schema, remote, ids, records=desired.records)
+    assert [i.message for i in raised.value.issues] == [
+        "deals/main/closedwon is a stage of HubSpot's default deals pipeline; it is never "
+        "removed"]
