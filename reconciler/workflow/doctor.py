@@ -330,8 +330,9 @@ def _budget_finding(usage: DailyUsage, first_apply: int) -> tuple[Level, str, st
     named = f" ({tier[0]})" if tier else ""
     resets = f", resets {usage.resets_at}" if usage.resets_at else ""
     text = (f"daily limit {usage.limit:,}{named}, {usage.used:,} used today, "
-            f"{usage.remaining:,} left{resets}; apply as the state stands takes about "
-            f"{first_apply:,} request(s)")
+            f"{usage.remaining:,} left{resets}; apply's writes as the state stands take "
+            f"about {first_apply:,} request(s) (its reads come on top: `plan` prints the "
+            "whole estimate)")
     if usage.remaining < first_apply:
         return "fail", "budget", f"{text}: wait for the reset, or apply part with --only"
     return "ok", "budget", text
