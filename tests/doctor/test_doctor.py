@@ -141,7 +141,7 @@ def test_a_daily_budget_nearly_spent(run: Run, emulator: Any, tmp_path: Path) ->
     assert code == 1, out
     [problem] = lines_of(out, "fail")
     assert problem.startswith("fail  budget: daily limit 10, 6 used today, 4 left, ")
-    assert problem.endswith("request(s): wait for the reset, or apply part with --only")
+    assert problem.endswith("the whole estimate): wait for the reset, or apply part with --only")
 
 
 def test_without_token_info_reads_are_probed_and_writes_unverified(
