@@ -17,7 +17,7 @@ from reconciler.applying.run import ApplyRun
 from reconciler.applying.update import by_type, split_by_owner, update_by_id
 from reconciler.planning.changes import Change
 from reconciler.planning.ownership import carried_markers
-from reconciler.state.model import rename_record
+from reconciler.state.renames import rename_record
 
 
 def refactor(run: ApplyRun, changes: list[Change]) -> None:

@@ -11,7 +11,9 @@ was made minutes or days before, so the portal is checked too, where the plan to
   was made from a refresh (an offline plan saw the state, not the portal);
 - no record the plan creates was made since: the pre-plan scan (``identity.scan``: a marker
   count per type; the project's records listed when the portal has more than the state
-  maps) finds none carrying a create's marker.
+  maps) finds none carrying a create's marker;
+- no schema item the plan creates was made since, and what it updates, adopts or archives
+  is still there (``schema_still_holds``).
 
 A change that does not hold means the reviewed plan is not what applying would do now:
 ``apply --plan`` refuses it whole and nothing is written.
@@ -22,6 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 
+from reconciler.applying.schema_still_holds import schema_changes_since
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.identity.scan import scan_portal
 from reconciler.model import DesiredState
@@ -44,7 +47,7 @@ def portal_changes(
 ) -> list[str]:
     """What changed in the portal, where ``the_plan`` touches it, since it was made: one
     line each (empty: the plan still holds)."""
-    problems: list[str] = []
+    problems = schema_changes_since(client, the_plan.schema_changes)
     by_type: dict[str, list[Change]] = defaultdict(list)
     for change in the_plan.changes:
         if change.hubspot_id and change.action != "create":

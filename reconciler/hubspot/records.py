@@ -194,9 +194,15 @@ def as_integer(value: Any, where: str) -> int:
     if isinstance(value, bool):
         raise AnswerShapeError(f"{where} is a boolean, not an integer")
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):  # (OverflowError: 1e309 is infinity)
         raise AnswerShapeError(f"{where} is {_kind(value)}, not an integer") from None
+    if not -_INTEGER_LIMIT < number < _INTEGER_LIMIT:  # no id or count HubSpot sends
+        raise AnswerShapeError(f"{where} is out of range ({str(value)[:20]}...)")
+    return number
+
+
+_INTEGER_LIMIT = 2**63  # (beyond 64 bits: nothing HubSpot counts or numbers gets there)
 
 
 def _text(value: Any) -> str | None:

@@ -45,6 +45,9 @@ FIELD_TYPES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "enumeration": ("select", "radio", "checkbox", "booleancheckbox"),
     "phone_number": ("phonenumber",),
 })
+#: HubSpot refuses a property with more options (400 "A property can have at most 5000
+#: options"): refused at load, not half-way through an apply.
+MAX_OPTIONS = 5000
 #: Object types with unique-value properties (PROPS guide; none documented for engagements).
 UNIQUE_TYPES = frozenset({"contacts", "companies", "deals", "tickets"})
 _CUSTOM_TYPE = re.compile(r"p_[a-z0-9_]+|[0-9]+-[0-9]+")
@@ -187,6 +190,10 @@ class _Builder:
         if not items:
             self.issue(path if items is None else (*path, "options"),
                        "an enumeration needs options: [{value: ..., label: ...}]", at_key=True)
+            return None
+        if len(items) > MAX_OPTIONS:
+            self.issue((*path, "options"), f"{len(items)} options; HubSpot takes at most "
+                       f"{MAX_OPTIONS} on a property", at_key=True)
             return None
         made: list[OptionSpec] = []
         values: dict[str, int] = {}
@@ -384,9 +391,12 @@ def _removal_issues(
                 f"{kind} {text} is still declared at {declared.file}:{declared.line}; "
                 "schema.removed deletes it from the portal: drop the declaration, or this entry"
             )))
-        elif kind in ("property", "group") and text.partition("/")[2].startswith(TOOL_PREFIX):
+        elif (kind in ("property", "group", "option")
+              and text.split("/")[1].startswith(TOOL_PREFIX)):
+            owner = "/".join(text.split("/")[:2])
             issues.append(PendingIssue(display, ("schema", *path), (
-                f"{text} is the reconciler's own property; it is never removed"
+                f"{owner} is the reconciler's own property; it is never removed"
+                + (", nor its options" if kind == "option" else "")
             )))
     return issues
 

@@ -14,7 +14,8 @@ from reconciler.errors import SpecError, SpecIssue
 from reconciler.identity.markers import marker_properties
 from reconciler.model import DesiredState, Refactor, Source
 from reconciler.planning.changes import Change, PropertyDiff, RemoteSnapshot
-from reconciler.state.model import RecordState, State, rename_record
+from reconciler.state.model import RecordState, State
+from reconciler.state.renames import rename_record
 
 
 def refactor_changes(

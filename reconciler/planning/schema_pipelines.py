@@ -109,6 +109,10 @@ def _pipeline(planned: Planned, address: str, spec: PipelineSpec, remote: Remote
                 _create_stage(planned, address, spec, stage, mapped.id)
         return
     found = next((p for p in listed if mapped is not None and p.id == mapped.id), None)
+    if found is not None and mapped is not None and not _provably_mapped(found, mapped,
+                                                                         spec.label):
+        planned.issues.append(_not_provable(spec.source, where, address, found))
+        return
     adopting = None
     if found is None:
         same = [p for p in listed if _same(p.label, spec.label)]
@@ -146,6 +150,28 @@ def _pipeline(planned: Planned, address: str, spec: PipelineSpec, remote: Remote
         planned.changes.append(SchemaChange(
             "adopt", "pipeline", object_type, spec.key, adopting or "exists", id=found.id,
             body={"label": spec.label, "stages": stage_map}, source=spec.source))
+
+
+def _provably_mapped(found: RemotePipeline, mapped: Any, label: str | None) -> bool:
+    """Whether the portal's pipeline of the state's id is the one the state made or adopted:
+    it has the state's label (or the spec's), or, renamed in HubSpot since, still every
+    stage the state holds, by id and label (a rename keeps them). Another team's pipeline,
+    reached by a state edited by hand or copied from another portal, has neither: it is
+    never acted on. (A state edited consistently, ids and labels, is the user's own.)"""
+    if _same(found.label, mapped.label) or (label is not None and _same(found.label, label)):
+        return True
+    labels = {s.id: s.label for s in found.stages}
+    return bool(mapped.stages) and all(
+        s.id in labels and _same(labels[s.id], s.label) for s in mapped.stages.values())
+
+
+def _not_provable(source: Any, where: str, address: str, found: RemotePipeline) -> SpecIssue:
+    return schema_issue(source, where, (
+        f"the state maps {address} to pipeline {found.id}, which the portal calls "
+        f"{found.label!r}, without the state's stages: it is not provably this spec's, "
+        "so nothing is done to it; if the state was edited or copied from another portal, "
+        "restore its backup or remove its schema ids (the plan then finds the pipeline by "
+        "label)"))
 
 
 def _stages(planned: Planned, address: str, spec: PipelineSpec, found: RemotePipeline,
@@ -219,6 +245,10 @@ def _remove(planned: Planned, kind: str, path: str, source: Any, remote: RemoteS
     if mapped is None or mapped.id not in listed:
         return  # this target never made it (or it is gone): nothing to delete
     pipeline = listed[mapped.id]
+    if not _provably_mapped(pipeline, mapped, None):
+        planned.issues.append(_not_provable(source, "schema.removed",
+                                            f"{object_type}/{parts[1]}", pipeline))
+        return
     target_id = mapped.id
     key = parts[1]
     if kind == "stage":
@@ -226,9 +256,10 @@ def _remove(planned: Planned, kind: str, path: str, source: Any, remote: RemoteS
         if stage is None or all(s.id != stage.id for s in pipeline.stages):
             return
         target_id, key = stage.id, f"{parts[1]}/{parts[2]}"
-    elif mapped.id == DEFAULT_PIPELINES.get(object_type):
+    if mapped.id == DEFAULT_PIPELINES.get(object_type):  # (its stages are HubSpot's too)
+        what = "a stage of " if kind == "stage" else ""
         planned.issues.append(schema_issue(source, "schema.removed", (
-            f"{path} is HubSpot's default {object_type} pipeline; it is never removed")))
+            f"{path} is {what}HubSpot's default {object_type} pipeline; it is never removed")))
         return
     if protected:
         planned.removals.append(SchemaChange(
@@ -284,6 +315,10 @@ def label_changes(
                       and (mapped.from_type, mapped.to_type) == pair
                       and x.type_id == mapped.type_id), None)
         reason = None
+        if found is not None and mapped is not None and not _label_provably_mapped(
+                found, mapped, spec.label, spec.inverse, backward or ()):
+            planned.issues.append(_label_not_provable(spec.source, where, key, found))
+            continue
         if found is None:
             same = [x for x in candidates if _same(x.label, spec.label)]
             if len(same) > 1:
@@ -330,6 +365,25 @@ def label_changes(
     return planned
 
 
+def _label_provably_mapped(found: RemoteLabel, mapped: Any, label: str | None,
+                           inverse: str | None, backward: tuple[RemoteLabel, ...]) -> bool:
+    """As ``_provably_mapped``: the state's label (or the spec's) on the label of the state's
+    type id, or, renamed in HubSpot since, on the inverse of the state's inverse type id."""
+    if _same(found.label, mapped.label) or (label is not None and _same(found.label, label)):
+        return True
+    back = next((x for x in backward if x.type_id == mapped.inverse_type_id), None)
+    return back is not None and back.type_id != found.type_id and any(
+        text is not None and _same(back.label, text) for text in (mapped.inverse, inverse))
+
+
+def _label_not_provable(source: Any, where: str, key: str, found: RemoteLabel) -> SpecIssue:
+    return schema_issue(source, where, (
+        f"the state maps label {key} to type id {found.type_id}, which the portal calls "
+        f"{found.label!r}: it is not provably this spec's, so nothing is done to it; if the "
+        "state was edited or copied from another portal, restore its backup or remove its "
+        "schema ids (the plan then finds the label by its text)"))
+
+
 def _inverse(text: str, found: RemoteLabel, backward: tuple[RemoteLabel, ...],
              mapped: Any) -> RemoteLabel | None:
     candidates = _user_defined(backward)
@@ -350,6 +404,11 @@ def _remove_label(planned: Planned, key: str, source: Any, remote: RemoteSchema,
         return
     listed = remote.labels.get((mapped.from_type, mapped.to_type))
     if listed is None or all(x.type_id != mapped.type_id for x in _user_defined(listed)):
+        return
+    found = next(x for x in _user_defined(listed) if x.type_id == mapped.type_id)
+    backward = remote.labels.get((mapped.to_type, mapped.from_type)) or ()
+    if not _label_provably_mapped(found, mapped, None, None, backward):
+        planned.issues.append(_label_not_provable(source, "schema.removed", key, found))
         return
     if protected:
         planned.removals.append(SchemaChange(

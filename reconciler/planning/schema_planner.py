@@ -81,14 +81,15 @@ def usage_questions(
             questions.append(_holds(prop.object_type, prop.name))
     for removal in schema.removed:
         parts = removal.path.split("/")
-        if removal.kind in ("property", "option") and parts[1] not in remote.properties.get(
-            parts[0], {}
-        ):
-            continue  # gone already (a search on it would be refused): nothing it holds
+        if removal.kind in ("property", "option"):  # (what the portal lacks holds nothing)
+            existing = remote.properties.get(parts[0], {}).get(parts[1])
+            values = {o.value for o in existing.options} if existing else set()
+            if existing is None or existing.builtin or (
+                    removal.kind == "option" and parts[2] not in values):
+                continue
         if removal.kind == "property":
             questions.append(_holds(parts[0], parts[1]))
         elif removal.kind == "option":
-            existing = remote.properties.get(parts[0], {}).get(parts[1])
             operator = "CONTAINS_TOKEN" if existing and existing.field_type == "checkbox" else "EQ"
             questions.append(UsageQuestion(f"option:{removal.path}", parts[0], {
                 "propertyName": parts[1], "operator": operator, "value": parts[2]}))
@@ -97,13 +98,10 @@ def usage_questions(
             stage = mapped.stages.get(parts[2]) if mapped and removal.kind == "stage" else None
             target = stage.id if stage else (mapped.id if mapped and len(parts) == 2 else None)
             if target is not None:
-                name = _PIPELINE_PROPS[parts[0]][0 if removal.kind == "pipeline" else 1]
+                name = PIPELINE_PROPERTIES[parts[0]][0 if removal.kind == "pipeline" else 1]
                 questions.append(UsageQuestion(f"{removal.kind}:{parts[0]}/{target}", parts[0], {
                     "propertyName": name, "operator": "EQ", "value": target}))
     return questions
-
-
-_PIPELINE_PROPS = PIPELINE_PROPERTIES
 
 
 def _holds(object_type: str, name: str) -> UsageQuestion:
@@ -174,18 +172,20 @@ class _Planner:
             body = {"name": group.name, "label": group.label}
             if group.order is not None:
                 body["displayOrder"] = group.order  # type: ignore[assignment]
-            if existing is None:
+            if existing is None or group.name not in existing:  # (offline: the state's)
                 if self.remote is not None or address not in self.known.groups:
                     self.changes.append(SchemaChange("create", "group", group.object_type,
                                                      group.name, "new in the spec", body=body,
                                                      source=group.source))
                 continue
-            if group.name not in existing:
-                self.changes.append(SchemaChange("create", "group", group.object_type,
-                                                 group.name, "new in the spec", body=body,
-                                                 source=group.source))
-                continue
             assert self.remote is not None
+            if any(p.builtin and p.group == group.name  # (HubSpot's groups have no flag)
+                   for p in self.remote.properties.get(group.object_type, {}).values()):
+                where = "schema.groups." + address.replace("/", ".")
+                self.issues.append(schema_issue(group.source, where, (
+                    f"{group.name} is HubSpot's own group (it holds HubSpot's properties); the "
+                    "spec declares only its own: name it as a property's group: alone")))
+                continue
             diffs = []
             if existing[group.name] != group.label:
                 diffs.append(FieldDiff("label", existing[group.name], group.label))
@@ -339,6 +339,10 @@ class _Planner:
         existing = (self.remote.properties.get(object_type, {}).get(name)
                     if self.remote is not None else None)
         if existing is None or all(o.value != value for o in existing.options):
+            return
+        if existing.builtin or not existing.archivable:
+            self.issues.append(schema_issue(source, "schema.removed", (
+                f"{head} is HubSpot's own property; its options are never removed")))
             return
         if self._kept("option", object_type, f"{name}/{value}", source):
             return

@@ -18,11 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.errors import ApiError
+from reconciler.errors import ApiError, SpecError, SpecIssue
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.model import DesiredState
 from reconciler.planning.changes import Plan
-from reconciler.planning.schema_changes import SCHEMA_KINDS, SchemaChange
+from reconciler.planning.schema_changes import SCHEMA_KINDS, SchemaChange, schema_issue
 from reconciler.planning.schema_planner import (
     SchemaPlan,
     marker_changes,
@@ -103,12 +103,14 @@ def read_portal_schema(
     types = ({r.object_type for r in desired.records.values()} | grouped
              | {parts[0] for parts in (*removed["property"], *removed["option"])})
     bodies: dict[str, Sequence[Mapping[str, Any]]] = {}
+    unknown: dict[str, str] = {}  # a type HubSpot does not know here → what it said
     for object_type in sorted(types):
         try:
             bodies[object_type] = client.property_bodies(object_type)
         except ApiError as error:
             if error.status not in _UNKNOWN_TYPE_STATUSES:
                 raise
+            unknown[object_type] = error.api_message
             continue
         remote.properties[object_type] = {
             str(b.get("name")): property_from_body(b) for b in bodies[object_type]
@@ -130,11 +132,31 @@ def read_portal_schema(
     pairs = {(label.from_type, label.to_type) for label in schema.labels.values()}
     pairs |= {(known.from_type, known.to_type) for key, known in state.schema.labels.items()
               if [key] in removed["label"]}
+    refused: list[SpecIssue] = [
+        schema_issue(item.source, f"schema.{kind}.{item.object_type}.{item.name}", (
+            f"HubSpot does not know the object type {item.object_type} in this portal "
+            f"({unknown[item.object_type]}); check the type's name"))
+        for kind, items in (("groups", schema.groups), ("properties", schema.properties))
+        for item in items.values() if item.object_type in unknown
+    ]
     for from_type, to_type in sorted(pairs | {(b, a) for a, b in pairs}):
+        try:
+            listed = client.association_labels(from_type, to_type)
+        except ApiError as error:
+            if error.status not in _UNKNOWN_TYPE_STATUSES:
+                raise
+            refused.extend(
+                schema_issue(label.source, f"schema.labels.{label.key}", (
+                    f"HubSpot has no association labels between {from_type} and {to_type} in "
+                    f"this portal ({error.api_message}); check the types in between:"))
+                for label in schema.labels.values()
+                if (label.from_type, label.to_type) == (from_type, to_type))
+            continue
         remote.labels[(from_type, to_type)] = tuple(
-            RemoteLabel(x.type_id, x.label, x.category)
-            for x in client.association_labels(from_type, to_type)
+            RemoteLabel(x.type_id, x.label, x.category) for x in listed
         )
+    if refused:
+        raise SpecError(refused)
     for question in usage_questions(schema, remote, state.schema):
         if question.object_type not in remote.properties:
             continue  # an unknown type holds nothing

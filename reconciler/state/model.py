@@ -1,5 +1,5 @@
 """What the state holds: records as last applied, in-flight batches, owners, and which
-project and target it belongs to; ``rename_record`` moves one to a new address.
+project and target it belongs to (``renames.rename_record`` moves one to a new address).
 ``reconciler.state.store.StateStore`` reads and writes it."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import __version__
@@ -487,18 +487,3 @@ class State:
                 "Restore it from a backup (<name>.<time>.backup next to it) or run "
                 "`reconciler state rebuild`"
             ) from None
-
-
-def rename_record(state: State, source: str, destination: str) -> None:
-    """Move the state's record from ``source`` to ``destination``; associations name their
-    target by local key, so they follow the rename."""
-    source_type, _, source_key = source.partition("/")
-    dest_key = destination.partition("/")[2]
-    state.records[destination] = state.records.pop(source)
-    for address, recorded in list(state.records.items()):
-        if any(a.to_type == source_type and a.to_key == source_key for a in recorded.associations):
-            state.records[address] = replace(recorded, associations=tuple(
-                replace(a, to_key=dest_key)
-                if a.to_type == source_type and a.to_key == source_key else a
-                for a in recorded.associations
-            ))

@@ -16,6 +16,7 @@ from reconciler.planning.schema_resolution import placeholders_in
 from reconciler.settings import Target
 from reconciler.state.model import RecordState, State
 from reconciler.state.plan_document import PlanFileError, plan_from_json, plan_to_json
+from reconciler.state.saved_schema import unfollowed_schema_changes
 from reconciler.state.schema_document import schema_problems
 from reconciler.state.store import StateStore
 
@@ -102,6 +103,12 @@ def load_saved_plan(path: Path, state: State, target: Target, desired: DesiredSt
         raise StateError(
             f"{path} is stale: the state changed since the plan was made "
             f"(serial {saved.state_serial} → {state.serial}); run `reconciler plan --out` again"
+        )
+    unfollowed = unfollowed_schema_changes(saved.schema_changes, desired.schema)
+    if unfollowed:
+        raise StateError(
+            f"{path} does not follow from the spec, so nothing was applied: "
+            f"{_some(unfollowed)}. Make a new plan with `reconciler plan --out FILE`"
         )
     problems = check_plan_against(saved, state, desired.project.marker_id)
     if problems:

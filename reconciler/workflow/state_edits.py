@@ -23,7 +23,8 @@ from reconciler.model import ProjectSettings
 from reconciler.planning.changes import Change, Plan
 from reconciler.planning.refactors import move_change, move_conflict, release_change
 from reconciler.settings import Target
-from reconciler.state.model import State, rename_record
+from reconciler.state.model import State
+from reconciler.state.renames import rename_record
 from reconciler.workflow.manage import RunOutcome, confirm_and_apply, now_iso, recover_first
 from reconciler.workflow.options import RunOptions, resolve
 from reconciler.workflow.portal import connect

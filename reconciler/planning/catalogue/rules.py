@@ -20,6 +20,7 @@ from reconciler.loading.friendly import MAX_TEXT_CHARACTERS
 from reconciler.loading.issues import did_you_mean
 from reconciler.model import AssociationRef, DesiredRecord, DesiredState
 from reconciler.planning.catalogue.definitions import Catalogue, PropertyInfo
+from reconciler.planning.schema_changes import placeholder_of
 
 #: The reconciler's own properties share this prefix: its markers (``MARKER_PROPERTY``,
 #: ``PROJECT_PROPERTY``) and what it keeps beside them (the applied digest). Apply creates
@@ -203,6 +204,13 @@ def _option_problem(info: PropertyInfo, item: str) -> str:
     wanted = _folded(item)
     for value, label in info.options:
         if _folded(label) == wanted and label != value:
+            made = placeholder_of(value)  # (a key of the spec: never a value to write)
+            if made is not None:
+                key = made[1].split("/")[1]
+                if made[0] == "pipeline":
+                    return f"{item!r} is the label of pipeline {key}; write its key, {key}"
+                return (f"{item!r} is a stage of pipeline {key} in the spec, not of this "
+                        f"record's pipeline; name that pipeline too ({key})")
             return f"{item!r} is the label of the {info.name} option {value!r}; write {value}"
     for value, _label in info.options:
         if value.lower() == item.lower():
