@@ -1,7 +1,5 @@
 """`python -m reconciler`: the same as the `reconciler` command."""
 
-import sys
+from reconciler.cli.base import run
 
-from reconciler.cli.base import main
-
-sys.exit(main())
+run()

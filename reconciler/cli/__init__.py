@@ -8,8 +8,6 @@ commands on ``cli``.
 
 from __future__ import annotations
 
-import sys
-
 from reconciler.cli import (  # noqa: F401  (registers the commands)
     doctor_commands,
     emulator_commands,
@@ -22,9 +20,9 @@ from reconciler.cli import (  # noqa: F401  (registers the commands)
     state_commands,
     target_commands,
 )
-from reconciler.cli.base import cli, main
+from reconciler.cli.base import cli, main, run
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "run"]
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

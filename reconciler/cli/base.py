@@ -12,6 +12,7 @@ import click
 from reconciler import __version__
 from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.errors import ReconcilerError, SpecError
+from reconciler.gc_pause import end_without_teardown, leave_with
 
 # Exit codes: 0 ok, 1 an expected error (bad spec, refused request, bad usage...), 2 plan
 # has changes (with --detailed-exitcode, and nothing else), 3 a bug (unexpected
@@ -78,6 +79,14 @@ def error_text(error: Exception) -> str:
 
 def error_exit_code(error: Exception) -> int:
     return error.exit_code if isinstance(error, ReconcilerError) else EXIT_BUG
+
+
+def run() -> None:
+    """The ``reconciler`` command and ``python -m reconciler``: ``main`` in a process that
+    ends without freeing its big loads one object at a time (``gc_pause``); in-process
+    callers (tests) use ``main``."""
+    end_without_teardown()
+    leave_with(main())
 
 
 def main(argv: list[str] | None = None, *, clock: Clock = SYSTEM_CLOCK) -> int:

@@ -14,8 +14,7 @@ ever see ``reconciler.errors`` and the frozen values re-exported here.
 from __future__ import annotations
 
 import threading
-
-import httpx
+from typing import TYPE_CHECKING
 
 from reconciler.clock import Clock
 from reconciler.hubspot.account_endpoints import AccountEndpoints
@@ -50,6 +49,9 @@ from reconciler.hubspot.schema_records import (
     ticket_stage,
 )
 from reconciler.hubspot.search_endpoints import SearchEndpoints, SearchPage
+
+if TYPE_CHECKING:  # httpx is imported when a connection is made (connection.py)
+    import httpx
 
 __all__ = [
     "BATCH_LIMIT",

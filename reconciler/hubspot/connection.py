@@ -44,14 +44,11 @@ import functools
 import json as jsonlib
 import logging
 import re
-import ssl
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from reconciler import __version__
 from reconciler.clock import SYSTEM_CLOCK, Clock
@@ -68,6 +65,11 @@ from reconciler.hubspot.ratelimit import RollingWindowLimiter
 from reconciler.hubspot.retrying import RetryableFailure, RetryPolicy, call_with_retries
 from reconciler.hubspot.token import TokenScrubber, check_token, secret_forms
 from reconciler.settings import check_base_url
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
 
 __all__ = [
     "RATE_LIMIT_HEADROOM",
@@ -131,6 +133,8 @@ class ClientSettings:
 def _tls_context() -> ssl.SSLContext:
     """httpx's default TLS context, made once for every client of the process: making one
     reads the CA bundle, about 30 ms, longer than a request to a local emulator takes."""
+    import httpx
+
     return httpx.create_ssl_context()
 
 
@@ -146,6 +150,10 @@ class HubSpotConnection:
     ) -> None:
         self.settings = settings
         self.clock = settings.clock
+        # httpx (and the rich and pygments its own command line brings) is imported by the
+        # first connection, not at import: an offline plan never makes one (~70 ms).
+        import httpx
+
         parts = urlsplit(settings.base_url)
         self.host = parts.netloc or settings.base_url
         self._http = httpx.Client(
@@ -281,6 +289,8 @@ class HubSpotConnection:
         number: int,
         deadline: Deadline,
     ) -> Any:
+        import httpx  # loaded by __init__ already: a dictionary lookup
+
         limiter = self.search_limiter if search else self.rate_limiter
         if limiter is not None:
             limiter.acquire(deadline.wait)  # (a wait past the deadline raises WaitTooLong)
@@ -346,6 +356,8 @@ class HubSpotConnection:
         what remains of the deadline, and the body is read chunk by chunk so a server that
         answers a byte at a time cannot hold the request open past it.
         """
+        import httpx  # loaded by __init__ already
+
         remaining = deadline.remaining()
         if remaining <= 0:
             raise _OutOfTime

@@ -15,9 +15,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import httpx
+from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler.clock import SYSTEM_CLOCK, Clock
 from reconciler.errors import (
@@ -39,6 +37,9 @@ from reconciler.hubspot.ratelimit import (
 )
 from reconciler.hubspot.records import readable_message
 from reconciler.hubspot.retrying import RetryableFailure, retry_after_seconds
+
+if TYPE_CHECKING:  # imported by the first connection (connection.py), not by an offline plan
+    import httpx
 
 log = logging.getLogger("reconciler.http")
 
@@ -227,6 +228,8 @@ class FailureMapper:
     ) -> Exception:
         """The error for a request that got no answer: final, or wrapped to be retried.
         ``reached``: whether the server has answered this connection before."""
+        import httpx  # loaded by the connection already
+
         reason = self.scrub(f"{type(error).__name__}: {error}".rstrip(": "))
         # Connect errors (and waiting for a pooled connection) happen before a byte of
         # the request is sent: safe to resend even for a create.
@@ -254,6 +257,8 @@ class FailureMapper:
 
     def _unreachable(self, error: Exception, reason: str) -> UnreachableError:
         """The first connection of this client failed: most likely a wrong URL."""
+        import httpx  # loaded by the connection already
+
         text = str(error).lower()
         if "name or service not known" in text or "nodename nor servname" in text or (
             "getaddrinfo" in text or "name resolution" in text or "no address" in text

@@ -14,24 +14,18 @@ create that got a 502 may have committed and must not be resent (facts §2, §3)
 
 from __future__ import annotations
 
-import email.utils
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timezone
-from typing import TypeVar
-
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from typing import TYPE_CHECKING, TypeVar
 
 from reconciler.clock import SYSTEM_CLOCK
 from reconciler.errors import ReconcilerError
 from reconciler.hubspot.deadline import Deadline
+
+if TYPE_CHECKING:  # tenacity is imported by the first request, not by an offline command
+    from tenacity import RetryCallState
 
 T = TypeVar("T")
 
@@ -77,6 +71,8 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
         pass
     else:
         return max(0.0, seconds) if math.isfinite(seconds) else None
+    import email.utils  # (only for an HTTP date: most answers send seconds)
+
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError):
@@ -98,6 +94,13 @@ def call_with_retries(
     retries are spent; then the last wrapped error is raised. ``on_retry(failure, pause)``
     hears of each failure to be retried before its pause; ``deadline.wait`` pauses, and
     raises ``WaitTooLong`` (ending the retries) for a pause it cannot allow."""
+    from tenacity import (
+        Retrying,
+        retry_if_exception_type,
+        stop_after_attempt,
+        wait_random_exponential,
+    )
+
     backoff = wait_random_exponential(multiplier=policy.initial_seconds, max=policy.max_seconds)
 
     def wait(state: RetryCallState) -> float:

@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import SpecError
-from reconciler.gc_pause import gc_paused
+from reconciler.gc_pause import gc_paused, kept_until_exit
 from reconciler.generate.inputs import HandRecord
 from reconciler.generate.loading import Generated, generate, resolve_variables, seed_text
 from reconciler.loading import schema as schemas
@@ -74,10 +74,10 @@ def load_project(
     then not read again).
     """
     with gc_paused():
-        return _load_project(
+        return kept_until_exit(_load_project(  # (freed by the process's end: gc_pause)
             root, reference_time=reference_time, use_cache=use_cache, target=target,
             variables=tuple(variables), every_target=every_target, settings=settings,
-        )
+        ))
 
 
 def _load_project(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import StateError
-from reconciler.gc_pause import gc_paused
+from reconciler.gc_pause import gc_paused, kept_until_exit
 from reconciler.state.journal import JournalDamaged, read_journal
 from reconciler.state.model import (
     RecordState,
@@ -70,7 +70,7 @@ def read_files(path: Path, real_path: Path, journal_path: Path) -> tuple[State, 
             raise unreadable(path, ValueError("nested too deeply")) from None
         if not isinstance(data, dict):
             raise StateError(f"{path}: not a reconciler state file (not a JSON object)")
-        state = State.from_json(data, where=str(path))
+        state = kept_until_exit(State.from_json(data, where=str(path)))  # (see gc_pause)
         version = data["format_version"]
         token = data.get("journal") if version >= 2 else None
         if token is not None and type(token) is not str:
