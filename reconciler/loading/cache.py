@@ -69,7 +69,12 @@ class DraftCache:
                 or header.get("sha256") != _digest(key, memoryview(raw)[header_end + 1 :])
             ):
                 return None
-            payload = json.loads(raw[header_end + 1 :])
+            # Decoded straight from the file's buffer: slicing the body off first copied
+            # 32 MB more at 50,000 generated records. (The writer writes ASCII; anything
+            # not UTF-8 is a damaged entry: a ValueError, like bad JSON.)
+            text = str(memoryview(raw)[header_end + 1 :], "utf-8")
+            del raw
+            payload = json.loads(text)
         except (ValueError, RecursionError):
             return None
         if not isinstance(payload, dict):
