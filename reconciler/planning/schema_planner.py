@@ -8,15 +8,14 @@ Rules (design-20 §3; each refusal is a located ``SpecError``, before anything i
   groups) is adopted: mapped to the spec's key in this target's state, not made again;
 - nothing is deleted unless ``schema.removed`` names it; schema the spec does not mention
   is never read into a change (an option the portal has and the spec does not list is kept);
-- a property holding data is never archived or retyped without ``allow_data_loss``; an
-  option, stage or pipeline records still use is never removed; a label managed records
-  use is never deleted; HubSpot's own properties, default pipelines and labels never;
-- a protected target never deletes schema: its removals are shown as kept;
-- ``unique`` cannot change once a property is made (PropertyUpdate has no hasUniqueValue).
+- a property holding data, or one this target did not make, is never archived or retyped
+  without ``allow_data_loss``; an option, stage or pipeline records still use is never
+  removed, nor a label managed records use, nor HubSpot's own properties, default pipelines
+  and labels; a protected target never deletes schema (its removals are shown as kept);
+  ``unique`` cannot change once a property is made (PropertyUpdate has no hasUniqueValue).
 
-Offline (no portal read) the plan comes from the state alone: what the state does not know
-is created, the rest resolves to the state's ids, removals wait for a plan against the
-portal. Pipelines, stages and labels are planned in ``schema_pipelines``.
+Offline, the plan comes from the state alone: what it does not know is created, the rest
+resolves to its ids, removals wait. Pipelines, stages and labels: ``schema_pipelines``.
 """
 
 from __future__ import annotations
@@ -26,23 +25,12 @@ from dataclasses import dataclass, field
 
 from reconciler.errors import SpecError, SpecIssue
 from reconciler.identity.markers import MARKER_GROUP, MARKER_PROPERTY
-from reconciler.loading.schema_references import PIPELINE_PROPERTIES
 from reconciler.model import DesiredRecord, DesiredSchema, PropertySpec, Source
 from reconciler.planning.schema_changes import FieldDiff, SchemaChange, schema_issue
 from reconciler.planning.schema_pipelines import LabelTarget, label_changes, pipeline_changes
 from reconciler.planning.schema_remote import RemoteProperty, RemoteSchema
 from reconciler.state.model import RecordState
 from reconciler.state.schema_ids import SchemaIds
-
-
-@dataclass(frozen=True, slots=True)
-class UsageQuestion:
-    """A count the reads must make before a guarded change: how many ``object_type``
-    records match ``filter`` (one search, ``limit: 1``, its ``total``)."""
-
-    key: str
-    object_type: str
-    filter: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,46 +55,6 @@ def default_group(object_type: str, remote: RemoteSchema | None) -> str:
         return name
     existing = remote.properties.get(object_type, {}) if remote is not None else {}
     return next((p.group for p in existing.values() if p.group), name)
-
-
-def usage_questions(
-    schema: DesiredSchema, remote: RemoteSchema, known: SchemaIds
-) -> list[UsageQuestion]:
-    """The counts ``plan_schema`` needs: records holding a property about to be archived or
-    retyped, an option about to be removed, a stage or pipeline about to be archived."""
-    questions: list[UsageQuestion] = []
-    for prop in schema.properties.values():
-        existing = remote.properties.get(prop.object_type, {}).get(prop.name)
-        if existing is not None and existing.type != prop.type:
-            questions.append(_holds(prop.object_type, prop.name))
-    for removal in schema.removed:
-        parts = removal.path.split("/")
-        if removal.kind in ("property", "option"):  # (what the portal lacks holds nothing)
-            existing = remote.properties.get(parts[0], {}).get(parts[1])
-            values = {o.value for o in existing.options} if existing else set()
-            if existing is None or existing.builtin or (
-                    removal.kind == "option" and parts[2] not in values):
-                continue
-        if removal.kind == "property":
-            questions.append(_holds(parts[0], parts[1]))
-        elif removal.kind == "option":
-            operator = "CONTAINS_TOKEN" if existing and existing.field_type == "checkbox" else "EQ"
-            questions.append(UsageQuestion(f"option:{removal.path}", parts[0], {
-                "propertyName": parts[1], "operator": operator, "value": parts[2]}))
-        elif removal.kind in ("pipeline", "stage"):
-            mapped = known.pipelines.get(f"{parts[0]}/{parts[1]}")
-            stage = mapped.stages.get(parts[2]) if mapped and removal.kind == "stage" else None
-            target = stage.id if stage else (mapped.id if mapped and len(parts) == 2 else None)
-            if target is not None:
-                name = PIPELINE_PROPERTIES[parts[0]][0 if removal.kind == "pipeline" else 1]
-                questions.append(UsageQuestion(f"{removal.kind}:{parts[0]}/{target}", parts[0], {
-                    "propertyName": name, "operator": "EQ", "value": target}))
-    return questions
-
-
-def _holds(object_type: str, name: str) -> UsageQuestion:
-    return UsageQuestion(f"property:{object_type}/{name}", object_type,
-                         {"propertyName": name, "operator": "HAS_PROPERTY"})
 
 
 def plan_schema(
@@ -292,16 +240,19 @@ class _Planner:
                 body: dict[str, object], where: str) -> None:
         holding = self._usage(f"property:{prop.object_type}/{prop.name}")
         change = f"changing its type from {existing.type} to {prop.type}"
-        if self.protected:
-            self.issues.append(schema_issue(prop.source, where, (
-                f"the target is protected: {change} is refused (it can lose the values "
-                "records hold); change it in a sandbox, or keep the type")))
-            return
-        if holding != 0 and not self.allow:
-            count = "an unknown number of" if holding is None else str(holding)
-            self.issues.append(schema_issue(prop.source, where, (
-                f"{prop.name} holds data in {count} record(s); {change} can lose it: run "
-                "apply --allow-schema-data-loss to do it anyway")))
+        count = "an unknown number of" if holding is None else str(holding)
+        refusal = (
+            f"the target is protected: {change} is refused (it can lose the values records "
+            "hold); change it in a sandbox, or keep the type" if self.protected
+            else None if self.allow
+            else f"{prop.name} exists in this portal as {existing.type} and this target did not "
+            f"make it; {change} changes it for all who use it: give the spec's property another "
+            "name, or run apply --allow-schema-data-loss to do it anyway"
+            if f"{prop.object_type}/{prop.name}" not in self.known.properties
+            else f"{prop.name} holds data in {count} record(s); {change} can lose it: run apply "
+            "--allow-schema-data-loss to do it anyway" if holding != 0 else None)
+        if refusal is not None:
+            self.issues.append(schema_issue(prop.source, where, refusal))
             return
         diffs.insert(0, FieldDiff("type", existing.type, prop.type))
         body = {"type": prop.type, "fieldType": prop.field_type, **body}
@@ -494,6 +445,5 @@ def _show(value: object) -> str:
 
 
 __all__ = [
-    "SchemaPlan", "UsageQuestion", "default_group", "marker_changes", "plan_schema",
-    "usage_questions",
+    "SchemaPlan", "default_group", "marker_changes", "plan_schema",
 ]

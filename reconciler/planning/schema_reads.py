@@ -27,7 +27,6 @@ from reconciler.planning.schema_planner import (
     SchemaPlan,
     marker_changes,
     plan_schema,
-    usage_questions,
 )
 from reconciler.planning.schema_remote import (
     RemoteLabel,
@@ -36,6 +35,7 @@ from reconciler.planning.schema_remote import (
     property_from_body,
 )
 from reconciler.planning.schema_resolution import resolve_records
+from reconciler.planning.schema_usage import usage_questions
 from reconciler.planning.schema_wire import SchemaWire
 from reconciler.state.model import State
 

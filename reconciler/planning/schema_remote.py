@@ -73,7 +73,7 @@ class RemoteSchema:
 
     ``properties``/``groups``: type → name → item; ``pipelines``: type → pipelines;
     ``labels``: (from type, to type) → its association types; ``usage``: a usage key
-    (``schema_planner.usage_questions``) → how many records hold that value.
+    (``schema_usage.usage_questions``) → how many records hold that value.
     """
 
     properties: dict[str, dict[str, RemoteProperty]] = field(default_factory=dict)

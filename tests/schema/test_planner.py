@@ -13,7 +13,7 @@ from reconciler.model import DesiredState
 from reconciler.planning.catalogue import Catalogue, PropertyInfo, find_problems
 from reconciler.planning.catalogue.overlay import overlaid
 from reconciler.planning.planner import plan
-from reconciler.planning.schema_planner import SchemaPlan, plan_schema, usage_questions
+from reconciler.planning.schema_planner import SchemaPlan, plan_schema
 from reconciler.planning.schema_reads import SchemaStep
 from reconciler.planning.schema_remote import (
     RemoteLabel,
@@ -24,6 +24,7 @@ from reconciler.planning.schema_remote import (
     pipeline_from_body,
 )
 from reconciler.planning.schema_resolution import fill_placeholders, resolve_records
+from reconciler.planning.schema_usage import usage_questions
 from reconciler.state.model import AppliedAssociation, RecordState, State
 from reconciler.state.plan_document import plan_from_json, plan_to_json
 from reconciler.state.saved_plans import check_plan_against
@@ -289,6 +290,23 @@ def test_a_type_change_of_a_property_with_data_is_refused(load: Load) -> None:
     retyped = plan_schema(desired.schema, remote, _ids()).changes[0]
     assert (retyped.action, retyped.body["type"], retyped.loses_data) == ("retype", "string",
                                                                          False)
+
+
+def test_a_type_change_of_a_property_this_target_did_not_make_is_refused(load: Load) -> None:
+    """Another team's empty property of the same name is theirs to type: adopting it by name
+    is fine, retyping it needs the flag."""
+    desired = load(SPEC.replace("type: enumeration", "type: string\n        field: text").replace(
+        "        options:\n          - {value: smb, label: SMB}\n          - {value: ent, "
+        "label: Enterprise}\n", ""))
+    remote = _made_portal()
+    remote.usage["property:companies/demo_segment"] = 0
+    theirs = replace(_ids(), properties={})
+    with pytest.raises(SpecError) as raised:
+        plan_schema(desired.schema, remote, theirs)
+    assert "demo_segment exists in this portal as enumeration and this target did not make " \
+        "it" in raised.value.issues[0].message
+    retyped = plan_schema(desired.schema, remote, theirs, allow_data_loss=True).changes[0]
+    assert (retyped.action, retyped.body["type"]) == ("retype", "string")
 
 
 def test_unique_cannot_change_and_hubspot_properties_are_not_the_specs(load: Load) -> None:
