@@ -8,8 +8,8 @@ Rules (design-20 §3; each refusal is a located ``SpecError``, before anything i
   groups) is adopted: mapped to the spec's key in this target's state, not made again;
 - nothing is deleted unless ``schema.removed`` names it; schema the spec does not mention
   is never read into a change (an option the portal has and the spec does not list is kept);
-- a property holding data, or one this target did not make, is never archived or retyped
-  without ``allow_data_loss``; an option, stage or pipeline records still use is never
+- a property holding data is never archived or retyped without ``allow_data_loss``, nor
+  one this target did not make retyped; an option, stage or pipeline records still use is never
   removed, nor a label managed records use, nor HubSpot's own properties, default pipelines
   and labels; a protected target never deletes schema (its removals are shown as kept);
   ``unique`` cannot change once a property is made (PropertyUpdate has no hasUniqueValue).
