@@ -147,14 +147,23 @@ def update(run: ApplyRun, changes: list[Change]) -> None:
                            "updated"),
             *(c for c in group if c.action == "adopt"),
         ]
-        updated: list[Change] = []
+        with_associations: list[Change] = []
         update_by_id(run, object_type, [
             (c, {**_properties_to_send(run, c),
                  DIGEST_PROPERTY: encode_digest(c.pins, c.associations)})
             for c in group
-        ], updated.append)
-        # then their associations, 100 a request per pair of types
-        apply_association_changes(run, updated)
+        ], partial(_record_or_defer, run, with_associations))
+        # then the associations, 100 a request per pair of types
+        apply_association_changes(run, with_associations)
+
+
+def _record_or_defer(run: ApplyRun, deferred: list[Change], change: Change) -> None:
+    """An updated record is recorded with its batch (a crash loses nothing HubSpot
+    accepted), unless its associations change: then once they are made."""
+    if change.add_associations or change.remove_associations:
+        deferred.append(change)
+    elif (recorded := run.state.records.get(change.address)) is not None:
+        run.record_updated(change, recorded.associations)
 
 
 def _properties_to_send(run: ApplyRun, change: Change) -> dict[str, str]:
