@@ -132,6 +132,7 @@ def _record_existing_associations(
         for hubspot_id, linked in client.read_associations(from_type, to_type, list(ids)).items():
             if hubspot_id in ids:
                 existing[ids[hubspot_id]].update((to_type, to_id, kind) for to_id, kind in linked)
+    labels: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}  # pair → text → id, category
     for address, pairs in existing.items():
         recorded = state.records[address]
         found: list[AppliedAssociation] = []
@@ -140,6 +141,18 @@ def _record_existing_associations(
             to_id = ref.to_id
             if to_id is None and ref.to_address in state.records:
                 to_id = state.records[str(ref.to_address)].id
+            if ref.type_id is None and ref.label is not None and wanted_as is not None:
+                # a label named by its text: the portal's id for it (one read per pair)
+                pair = (wanted_as.object_type, ref.to_type)
+                if pair not in labels:
+                    labels[pair] = {label.label.lower(): (label.type_id, label.category)
+                                    for label in client.association_labels(*pair) if label.label}
+                known = labels[pair].get(ref.label.lower())
+                if known is not None and to_id is not None and (
+                        ref.to_type, to_id, known[0]) in pairs:
+                    found.append(AppliedAssociation(ref.to_type, to_id, known[1], known[0],
+                                                    ref.to_key, ref.label))
+                continue
             linked_now = (ref.to_type, to_id, ref.type_id)
             if ref.type_id is not None and to_id is not None and linked_now in pairs:
                 found.append(

@@ -5,6 +5,7 @@ nothing is written to the portal."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -347,6 +348,34 @@ def test_a_label_the_portal_made_is_sent_as_user_defined_and_stays_applied(
     types = [(t["category"], t["label"]) for r in held["results"] for t in r["associationTypes"]]
     assert ("USER_DEFINED", "Decision maker") in types, held
     assert len(held["results"]) == 1, held  # joe only: jane's was removed
+
+
+def test_a_label_named_by_its_text_is_found_again_when_the_state_is_lost(
+    run: Run, tmp_path: Path, emulator: Any
+) -> None:
+    """`state rebuild` reads the portal's label ids, so an association made by a label's text
+    is recorded again and the next plan has nothing to add (it planned it again)."""
+    with _api(emulator) as api:
+        api.post("/crm/associations/v4/deals/contacts/labels",
+                 json={"name": "decision_maker", "label": "Decision maker"}).raise_for_status()
+    project = _project(tmp_path, """\
+        contacts:
+          jane:
+            email: jane@example.com
+        deals:
+          big:
+            name: Big deal
+            associations:
+              - contact: jane
+                label: Decision maker
+        """, project="name: Demo-Caps\nid: demo-caps-1\n")
+    code, out, err = run("apply", "--project", project, "--auto-approve")
+    assert code == 0, out + err
+    shutil.rmtree(project / ".reconciler" / "state")
+    code, out, err = run("state", "rebuild", "--project", project)
+    assert code == 0, out + err
+    code, out, err = run("plan", "--project", project)
+    assert code == 0 and "No changes." in out, out + err
 
 
 def test_existing_id_associations_whose_record_does_not_exist(
