@@ -1,8 +1,13 @@
-"""The parse cache is checked, never trusted: a bad entry costs speed, never correctness."""
+"""The parse cache is checked, never trusted: a bad entry costs speed, never correctness.
+Only an entry sealed with this user's own key (one this user's runs wrote) skips the shape
+check."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -11,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.loading.cache import DraftCache
+from reconciler.loading import cache as cache_module
+from reconciler.loading.cache import DraftCache, user_key
 from reconciler.loading.project import load_project
 
 from .conftest import REFERENCE, REPO
@@ -55,9 +61,10 @@ def test_an_edited_entry_is_not_believed(cached: Path) -> None:
 
 
 def _rewrite(root: Path, payload: Any) -> None:
-    """Store ``payload`` under the entry's key with a valid header and digest."""
+    """Store ``payload`` under the entry's key with a valid header and digest, as someone
+    without this user's key would (JSON, no seal)."""
     entry = _entries(root)[0]
-    DraftCache(root, enabled=True, salt="any").put(entry.stem, payload)
+    DraftCache(root, enabled=True, salt="any", sealed=False).put(entry.stem, payload)
 
 
 @pytest.mark.parametrize(
@@ -131,5 +138,95 @@ def test_pruning_removes_only_cache_entries(cached: Path) -> None:
 
 def test_entries_say_what_they_are(cached: Path) -> None:
     header, _, body = _entries(cached)[0].read_bytes().partition(b"\n")
-    assert set(json.loads(header)) == {"format", "key", "sha256"}
-    assert "rows" in json.loads(body)
+    fields = json.loads(header)
+    assert set(fields) == {"format", "key", "sha256", "body", "seal"}
+    assert fields["body"] == "marshal" and "rows" in marshal.loads(body)
+
+
+def test_an_unsealed_entry_of_the_right_shape_is_used(cached: Path) -> None:
+    """What the shape check lets in is used (whoever can write the cache can write the
+    YAML beside it): the seal only saves the check."""
+    rows = DraftCache(cached, enabled=True, salt="any").get(_entries(cached)[0].stem)
+    assert rows is not None
+    rows["rows"][0][4]["hs_meeting_title"] = "From the cache"
+    _rewrite(cached, rows)
+    assert b'"body"' not in _entries(cached)[0].read_bytes().partition(b"\n")[0]
+    assert _title(cached) == "From the cache"
+
+
+def _marshalled(root: Path, payload: Any, seal_key: bytes | None) -> None:
+    """Store ``payload`` as a marshalled entry with a valid digest, sealed with
+    ``seal_key`` (None: no seal)."""
+    entry = _entries(root)[0]
+    key = entry.stem
+    body = marshal.dumps(payload)
+    digest = hashlib.sha256(key.encode() + body).hexdigest()
+    fields: dict[str, Any] = {"format": cache_module.FORMAT, "key": key, "sha256": digest,
+                              "body": "marshal"}
+    if seal_key is not None:
+        tag = (f"{cache_module.FORMAT}|{sys.implementation.cache_tag}|{marshal.version}|"
+               f"{key}|{digest}")
+        fields["seal"] = hmac.new(seal_key, tag.encode(), hashlib.sha256).hexdigest()
+    entry.write_bytes(json.dumps(fields).encode() + b"\n" + body)
+
+
+@pytest.mark.parametrize("seal_key", [None, b"someone else's key, 32 bytes lo"])
+def test_a_marshalled_entry_not_sealed_by_this_user_is_never_read(
+    cached: Path, seal_key: bytes | None
+) -> None:
+    # a body marshal would turn into objects of any type: never unmarshalled unless sealed
+    _marshalled(cached, {"rows": [[1, 2, 3]], "generate": 5}, seal_key)
+    assert _title(cached) == "Kickoff"
+    assert json.loads(_entries(cached)[0].read_bytes().partition(b"\n")[0])["seal"]
+
+
+def test_an_entry_sealed_by_this_user_is_used_as_it_is(cached: Path) -> None:
+    key = user_key()
+    assert key is not None
+    payload = DraftCache(cached, enabled=True, salt="any").get(_entries(cached)[0].stem)
+    assert payload is not None
+    payload["rows"][0][4]["hs_meeting_title"] = "Sealed"
+    _marshalled(cached, payload, key)
+    assert _title(cached) == "Sealed"
+
+
+def test_the_key_is_made_once_and_kept_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = tmp_path / "xdg" / cache_module.KEY_FILE
+    key = user_key()
+    assert key is not None and path.read_bytes() == key and len(key) == 32
+    assert path.stat().st_mode & 0o077 == 0
+    assert cache_module._read_or_make_key(path) == key  # read again, not made again
+
+
+@pytest.mark.parametrize("problem", ["group-writable", "short", "a link", "a folder"])
+def test_a_key_not_fit_to_trust_seals_nothing(tmp_path: Path, problem: str) -> None:
+    path = tmp_path / cache_module.KEY_FILE
+    path.parent.mkdir(parents=True)
+    if problem == "group-writable":
+        path.write_bytes(b"k" * 32)
+        path.chmod(0o664)
+    elif problem == "short":
+        path.write_bytes(b"k" * 31)
+    elif problem == "a link":
+        (tmp_path / "elsewhere").write_bytes(b"k" * 32)
+        path.symlink_to(tmp_path / "elsewhere")
+    else:
+        path.mkdir()
+    assert cache_module._read_or_make_key(path) is None
+
+
+def test_without_a_place_for_the_key_entries_are_unsealed_and_still_used(
+    project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    assert user_key() is None
+    root = project({"spec.yaml": SPEC})
+    assert _title(root) == "Kickoff"
+    header = json.loads(_entries(root)[0].read_bytes().partition(b"\n")[0])
+    assert set(header) == {"format", "key", "sha256"}
+    assert _title(root) == "Kickoff"
