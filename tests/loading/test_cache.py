@@ -37,7 +37,7 @@ contacts:
 
 
 def _entries(root: Path) -> list[Path]:
-    return sorted((root / ".reconciler" / "cache").glob("*.json"))
+    return sorted((root / ".reconciler" / "cache").glob("*.entry"))
 
 
 def _title(root: Path) -> str:
@@ -118,7 +118,7 @@ def test_an_entry_that_is_a_fifo_does_not_hang(cached: Path) -> None:
 def test_a_linked_cache_folder_is_not_used(project, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
-    keep = outside / ("0" * 64 + ".json")
+    keep = outside / ("0" * 64 + ".entry")
     keep.write_text("{}")
     root = project({"project/spec.yaml": SPEC}) / "project"
     (root / ".reconciler").mkdir()
@@ -130,10 +130,12 @@ def test_a_linked_cache_folder_is_not_used(project, tmp_path: Path) -> None:
 def test_pruning_removes_only_cache_entries(cached: Path) -> None:
     folder = cached / ".reconciler" / "cache"
     (folder / "notes.json").write_text("{}")
-    (folder / ("a" * 64 + ".json")).write_text("{}")
+    (folder / ("a" * 64 + ".entry")).write_text("{}")
+    old_format = folder / (_entries(cached)[0].stem + ".json")  # (entries before format 5)
+    old_format.write_text("{}")
     _title(cached)
     names = sorted(p.name for p in folder.iterdir())
-    assert len(names) == 2 and "notes.json" in names and "a" * 64 + ".json" not in names
+    assert len(names) == 2 and "notes.json" in names and "a" * 64 + ".entry" not in names
 
 
 def test_entries_say_what_they_are(cached: Path) -> None:

@@ -270,7 +270,7 @@ def test_missing_folder_is_a_config_error(tmp_path: Path, reference: datetime) -
 def test_cache_is_used_and_invalidated(project, reference: datetime) -> None:
     root = project({"spec.yaml": MEETING})
     cold = load_project(root, reference_time=reference)
-    entries = list((root / ".reconciler" / "cache").glob("*.json"))
+    entries = list((root / ".reconciler" / "cache").glob("*.entry"))
     assert len(entries) == 1
     warm = load_project(root, reference_time=reference)
     assert warm == cold
@@ -282,7 +282,7 @@ def test_cache_is_used_and_invalidated(project, reference: datetime) -> None:
         .properties["hs_meeting_title"]
         == "Kick-off"
     )
-    assert len(list((root / ".reconciler" / "cache").glob("*.json"))) == 1  # stale one pruned
+    assert len(list((root / ".reconciler" / "cache").glob("*.entry"))) == 1  # stale one pruned
     (root / "spec.yaml").write_text(MEETING.replace("title: Kickoff", "titel: Kickoff"))
     with pytest.raises(SpecError):
         load_project(root, reference_time=reference)
@@ -305,7 +305,7 @@ def test_cache_depends_on_the_timezone(project, reference: datetime) -> None:
 def test_corrupt_cache_entries_are_ignored(project, reference: datetime) -> None:
     root = project({"spec.yaml": MEETING})
     cold = load_project(root, reference_time=reference)
-    for entry in (root / ".reconciler" / "cache").glob("*.json"):
+    for entry in (root / ".reconciler" / "cache").glob("*.entry"):
         entry.write_text("{not json")
     assert load_project(root, reference_time=reference) == cold
 
