@@ -180,6 +180,27 @@ def test_types_and_since_choose_the_activities(
     assert message.startswith("Error: --since: ") or "--since: " in message
 
 
+def test_since_takes_a_task_by_its_due_date(run: Run, golden: Path, tmp_path: Path) -> None:
+    """A task's ``hs_timestamp`` is its due date (facts §14): ``--since`` reads it so."""
+    (golden / "tasks.yaml").write_text(
+        "tasks:\n"
+        "  made-last-week-due-before:\n"
+        "    subject: Overdue follow-up\n"
+        "    due: 2026-10-20T10:00:00+02:00\n"
+        "    associations: [{contact: jane}]\n"
+        "  due-after:\n"
+        "    subject: Send the contract\n"
+        "    due: 2026-11-25T10:00:00+01:00\n"
+        "    associations: [{contact: jane}]\n",
+        "utf-8",
+    )
+    out = tmp_path / "copy"
+    export(run, golden, out, "--types", "tasks", "--since", "2026-11-01")
+    records = json.loads((out / "sources.json").read_text("utf-8"))["records"]
+    # (the copy names records by their subject)
+    assert [a for a in records if a.startswith("tasks/")] == ["tasks/send-the-contract"]
+
+
 def test_search_past_its_cap_pages_by_object_id(
     run: Run, golden: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
