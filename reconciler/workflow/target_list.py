@@ -67,7 +67,7 @@ def list_targets(project: ProjectSettings) -> list[ListedTarget]:
     root = Path(project.root)
     names = [LOCAL_TARGET, *(n for n in project.targets if n != LOCAL_TARGET)]
     listed: list[ListedTarget] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []  # (the target it is about, what is wrong)
     for name in names:
         target = resolve_target(project, target_name=name, environ={})
         local = name == LOCAL_TARGET
@@ -81,14 +81,26 @@ def list_targets(project: ProjectSettings) -> list[ListedTarget]:
             approval_environment=name if target.protected else APPROVAL_ENVIRONMENT,
         ))
         if not local:
-            problems.extend(_problems(name, target.token_env, read_secret))
+            problems.extend((name, p) for p in _problems(name, target.token_env, read_secret))
     problems.extend(_shared_secrets([t for t in listed if not t.local]))
     if problems:
         raise ConfigError(
-            "reconciler.yaml: these targets cannot run in the CI workflow: "
-            + "; ".join(problems)
+            f"{_where(root, problems[0][0])}: these targets cannot run in the CI workflow: "
+            + "; ".join(message for _, message in problems)
         )
     return listed
+
+
+def _where(root: Path, target: str) -> str:
+    """``reconciler.yaml:LINE:COLUMN`` of ``target``'s key under ``targets:``."""
+    from reconciler.loading.files import PROJECT_FILES
+    from reconciler.loading.issues import PendingIssue
+    from reconciler.loading.locating import locate_all
+
+    name = next((n for n in PROJECT_FILES if (root / n).is_file()), PROJECT_FILES[0])
+    issue = PendingIssue(name, ("targets", target), "", at_key=True)
+    (found,) = locate_all([issue], {}, files={name: root / name}, root=root)
+    return f"{name}:{found.line}:{found.column}"
 
 
 def secret_stem(target_name: str) -> str:
@@ -109,29 +121,30 @@ def _problems(name: str, token_env: str, read_secret: str) -> list[str]:
     return found
 
 
-def _shared_secrets(targets: list[ListedTarget]) -> list[str]:
+def _shared_secrets(targets: list[ListedTarget]) -> list[tuple[str, str]]:
     """Two targets whose read secrets would be one (``a-b`` and ``a_b``), or whose write
     secrets are one, or whose write token is a read secret of another: each portal needs
     its own."""
-    found = []
+    found: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     for target in targets:
         other = seen.get(target.read_secret)
         if other is not None:
-            found.append(f"targets {other} and {target.name} would share the secret "
-                         f"{target.read_secret}; rename one")
+            found.append((target.name, f"targets {other} and {target.name} would share the "
+                          f"secret {target.read_secret}; rename one"))
         seen.setdefault(target.read_secret, target.name)
     writers: dict[str, str] = {}
     for target in targets:
         other = seen.get(target.write_secret)
         if other is not None:
-            found.append(f"target {target.name}: token_env {target.write_secret} is the read "
-                         f"secret of target {other}; give it another name")
+            found.append((target.name, f"target {target.name}: token_env "
+                          f"{target.write_secret} is the read secret of target {other}; "
+                          "give it another name"))
         # a token is one portal's: the other's apply would write into that portal
         sharer = writers.setdefault(target.write_secret, target.name)
         if sharer != target.name:
-            found.append(f"targets {sharer} and {target.name} would share the write secret "
-                         f"{target.write_secret}; give each its own token_env")
+            found.append((target.name, f"targets {sharer} and {target.name} would share the "
+                          f"write secret {target.write_secret}; give each its own token_env"))
     return found
 
 
