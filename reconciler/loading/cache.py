@@ -72,8 +72,8 @@ class DraftCache:
         self._salt = f"{FORMAT}|{salt}|".encode()
         self._seal_key = user_key() if sealed and self.enabled else None
         self.used: set[str] = set()
-        #: keys whose entry this user's runs wrote (a valid seal): their payloads have the
-        #: writer's shape, and need no shape check
+        #: keys whose last read found an entry this user's runs wrote (a valid seal): its
+        #: payload has the writer's shape, and needs no shape check
         self.sealed: set[str] = set()
 
     def key(self, content: bytes) -> str:
@@ -81,6 +81,7 @@ class DraftCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The payload stored for ``key``, if an intact entry holds it; else None."""
+        self.sealed.discard(key)  # (whatever an earlier read of it found)
         if not self.enabled:
             return None
         raw = _read_entry(self.folder / f"{key}{SUFFIX}")
@@ -166,14 +167,18 @@ class DraftCache:
         if not self.enabled or not self.folder.is_dir():
             return
         try:
-            for entry in self.folder.iterdir():
-                found = _ENTRY_NAME.fullmatch(entry.name)
-                if found is not None and (
-                    found["key"] not in self.used or not entry.name.endswith(SUFFIX)
-                ):
-                    entry.unlink(missing_ok=True)
+            found = list(self.folder.iterdir())
         except OSError:
             return
+        for entry in found:
+            name = _ENTRY_NAME.fullmatch(entry.name)
+            if name is not None and (
+                name["key"] not in self.used or not entry.name.endswith(SUFFIX)
+            ):
+                try:
+                    entry.unlink(missing_ok=True)
+                except OSError:  # (a folder of that name, say: the others are still pruned)
+                    continue
 
 
 def _digest(key: str, body: bytes | memoryview) -> str:
@@ -184,9 +189,37 @@ def _digest(key: str, body: bytes | memoryview) -> str:
 
 def _seal(user: bytes, key: str, digest: str) -> str:
     # (the digest covers the key and the payload: sealing it seals both; marshal's format
-    # is this Python's, so another one never believes the seal)
-    tag = f"{FORMAT}|{sys.implementation.cache_tag}|{marshal.version}|{key}|{digest}"
+    # is this Python's, and the payload's shape this code's: another Python or another
+    # build of the tool never believes the seal)
+    tag = (f"{FORMAT}|{sys.implementation.cache_tag}|{marshal.version}|{code_fingerprint()}|"
+           f"{key}|{digest}")
     return hmac.new(user, tag.encode(), hashlib.sha256).hexdigest()
+
+
+_fingerprint: list[str] = []
+
+
+def code_fingerprint() -> str:
+    """A digest of the package's source files (names, sizes, modification times): a
+    changed module whose entries changed shape without a ``FORMAT`` bump is never believed
+    sealed (its entries are then made again). ~1 ms, once per process."""
+    if not _fingerprint:
+        package = Path(__file__).resolve().parents[1]
+        found: list[str] = []
+        folders = [package]
+        while folders:
+            folder = folders.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+                        folders.append(Path(entry.path))
+                    elif entry.name.endswith(".py"):
+                        st = entry.stat(follow_symlinks=False)
+                        name = Path(entry.path).relative_to(package).as_posix()
+                        found.append(f"{name}|{st.st_size}|{st.st_mtime_ns}")
+        text = "\n".join(sorted(found)).encode()
+        _fingerprint.append(hashlib.sha256(text).hexdigest()[:32])
+    return _fingerprint[0]
 
 
 KEY_FILE = Path("hubspot-reconciler") / "cache-seal.key"
@@ -253,9 +286,8 @@ def _read_key(path: Path) -> bytes | None:
         found = os.fstat(handle)
         if not stat.S_ISREG(found.st_mode) or found.st_size != _KEY_BYTES:
             return None
-        if hasattr(os, "geteuid") and (
-            found.st_uid != os.geteuid() or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-        ):
+        # (one another user could read would let them seal what they like)
+        if hasattr(os, "geteuid") and (found.st_uid != os.geteuid() or found.st_mode & 0o077):
             return None
         key = os.read(handle, _KEY_BYTES + 1)
     finally:

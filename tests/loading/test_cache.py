@@ -167,7 +167,7 @@ def _marshalled(root: Path, payload: Any, seal_key: bytes | None) -> None:
                               "body": "marshal"}
     if seal_key is not None:
         tag = (f"{cache_module.FORMAT}|{sys.implementation.cache_tag}|{marshal.version}|"
-               f"{key}|{digest}")
+               f"{cache_module.code_fingerprint()}|{key}|{digest}")
         fields["seal"] = hmac.new(seal_key, tag.encode(), hashlib.sha256).hexdigest()
     entry.write_bytes(json.dumps(fields).encode() + b"\n" + body)
 
@@ -203,13 +203,18 @@ def test_the_key_is_made_once_and_kept_private(
     assert cache_module._read_or_make_key(path) == key  # read again, not made again
 
 
-@pytest.mark.parametrize("problem", ["group-writable", "short", "a link", "a folder"])
+@pytest.mark.parametrize(
+    "problem", ["group-writable", "readable by others", "short", "a link", "a folder"]
+)
 def test_a_key_not_fit_to_trust_seals_nothing(tmp_path: Path, problem: str) -> None:
     path = tmp_path / cache_module.KEY_FILE
     path.parent.mkdir(parents=True)
     if problem == "group-writable":
         path.write_bytes(b"k" * 32)
-        path.chmod(0o664)
+        path.chmod(0o620)
+    elif problem == "readable by others":  # (they could seal what they like)
+        path.write_bytes(b"k" * 32)
+        path.chmod(0o644)
     elif problem == "short":
         path.write_bytes(b"k" * 31)
     elif problem == "a link":
@@ -218,6 +223,31 @@ def test_a_key_not_fit_to_trust_seals_nothing(tmp_path: Path, problem: str) -> N
     else:
         path.mkdir()
     assert cache_module._read_or_make_key(path) is None
+
+
+def test_an_entry_replaced_since_it_was_read_sealed_is_checked(cached: Path) -> None:
+    cache = DraftCache(cached, enabled=True, salt="any")
+    key = _entries(cached)[0].stem
+    assert cache.get(key) is not None and key in cache.sealed
+    _rewrite(cached, {"rows": [7]})
+    assert cache.get(key) == {"rows": [7]} and key not in cache.sealed
+
+
+def test_another_build_of_the_tool_does_not_believe_the_seal(
+    cached: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An entry whose shape changed without a FORMAT bump is made again, not believed."""
+    key = _entries(cached)[0].stem
+    monkeypatch.setattr(cache_module, "_fingerprint", ["another build"])
+    assert DraftCache(cached, enabled=True, salt="any").get(key) is None
+
+
+def test_pruning_goes_past_what_it_cannot_remove(cached: Path) -> None:
+    folder = cached / ".reconciler" / "cache"
+    (folder / ("b" * 64 + ".entry")).mkdir()
+    (folder / ("c" * 64 + ".entry")).write_text("{}")
+    _title(cached)
+    assert not (folder / ("c" * 64 + ".entry")).exists()
 
 
 def test_without_a_place_for_the_key_entries_are_unsealed_and_still_used(
