@@ -85,8 +85,10 @@ _STEP = textwrap.dedent(
 def step(name: str, project: Path, accounts: int, out: Path | None = None) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", _STEP, name, str(project), str(accounts), str(out or "")],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True,
     )
+    if done.returncode:
+        raise SystemExit(f"step {name} failed:\n{done.stderr[-3000:]}")
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
