@@ -110,3 +110,28 @@ def test_no_production_code_names_a_test() -> None:
         if any(word in path.read_text("utf-8") for word in ("pytest", "import tests", "from tests"))
     ]
     assert not offenders
+
+
+def test_the_planner_talks_to_no_portal_and_writes_no_file() -> None:
+    """``planning/`` is pure (ARCHITECTURE.md): the reads of the portal it needs are
+    ``workflow``'s, which hand it plain data."""
+    modules = _modules()
+    allowed = ("reconciler.planning", "reconciler.model", "reconciler.errors",
+               "reconciler.state.model", "reconciler.state.schema_ids", "reconciler.state.renames",
+               "reconciler.loading", "reconciler.associations", "reconciler.object_types",
+               "reconciler.settings", "reconciler.targets",
+               # the marker properties' names and values (planning calls none of its reads)
+               "reconciler.identity.markers")
+    offenders = {}
+    for name, path in modules.items():
+        if not name.startswith("reconciler.planning"):
+            continue
+        bad = {m for m in _imports(name, path, modules) if not m.startswith(allowed)}
+        text = path.read_text("utf-8")
+        bad |= {word for word in ("import os", "import tempfile", "import httpx", "import socket")
+                if f"\n{word}\n" in text or f"\n    {word}\n" in text}
+        if "HubSpotClient" in text:
+            bad.add("HubSpotClient")
+        if bad:
+            offenders[name] = sorted(bad)
+    assert not offenders, offenders

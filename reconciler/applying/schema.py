@@ -20,9 +20,9 @@ from typing import Any
 from reconciler.applying.run import ApplyRun
 from reconciler.errors import AmbiguousWriteError, ApiError, ReconcilerError
 from reconciler.hubspot.records import AssociationLabel
+from reconciler.hubspot.schema_wire import SchemaWire
 from reconciler.planning.schema_changes import SchemaChange
 from reconciler.planning.schema_resolution import fill_placeholders
-from reconciler.planning.schema_wire import SchemaWire
 from reconciler.state.schema_ids import LabelIds, PipelineIds, SchemaIds, StageIds
 
 

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.schema_wire import SchemaWire
 from reconciler.planning.schema_changes import SchemaChange
 from reconciler.planning.schema_remote import RemotePipeline, pipeline_from_body
-from reconciler.planning.schema_wire import SchemaWire
 
 
 def _same(a: object, b: object) -> bool:

@@ -1,6 +1,6 @@
 """The schema planner: the spec's ``schema:`` + what the portal's schema holds + the ids the
 target's state keeps → the schema changes of a plan, and what each key resolves to in this
-target. No I/O (``schema_reads`` reads the portal first).
+target. No I/O (``reconciler.workflow.schema_reads`` reads the portal first).
 
 Rules (design-20 §3; each refusal is a located ``SpecError``, before anything is sent):
 - what the spec declares and the portal lacks is created; what differs is updated; what

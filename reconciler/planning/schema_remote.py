@@ -1,7 +1,7 @@
 """What a portal's schema holds, as plain data the schema planner compares with the spec:
 properties (HubSpot's ``Property`` shape, the parts that matter), groups, pipelines with
 their stages, association labels per pair of types, and the usage counts of what a
-guarded change would delete. ``reconciler.planning.schema_reads`` fills it from the
+guarded change would delete. ``reconciler.workflow.schema_reads`` fills it from the
 portal; tests build it by hand. ``None`` anywhere means "not read": nothing is concluded
 from it.
 """

@@ -1,6 +1,6 @@
 """The counts the schema planner needs before a guarded change (records holding a property
 about to be archived or retyped, an option about to be removed, a stage or pipeline about
-to be archived), asked by ``schema_reads`` as one search each. No I/O."""
+to be archived), asked by ``reconciler.workflow.schema_reads`` as one search each. No I/O."""
 
 from __future__ import annotations
 

@@ -29,11 +29,12 @@ from reconciler.hubspot.client import HubSpotClient, PropertyDefinition
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
 from reconciler.identity.markers import MARKER_PROPERTY, NO_UNIQUE_PROPERTIES, PROJECT_PROPERTY
 from reconciler.planning.planner import plan
-from reconciler.planning.schema_reads import SchemaStep, schema_step
+from reconciler.planning.schema_step import SchemaStep
 from reconciler.settings import TIER_REQUESTS_PER_10S, Target
 from reconciler.state.model import State
 from reconciler.workflow.options import LoadedTarget, RunOptions, load_target
 from reconciler.workflow.portal import connect
+from reconciler.workflow.schema_reads import schema_step
 from reconciler.workflow.scopes import (
     OWNERS_READ,
     ScopeNeed,

@@ -19,11 +19,11 @@ from reconciler.identity.scan_plan import plan_with_portal
 from reconciler.model import DesiredState
 from reconciler.planning.changes import Plan
 from reconciler.planning.planner import plan
-from reconciler.planning.schema_reads import schema_step
 from reconciler.state.model import State
 from reconciler.targets import limit, matches_only, release
 from reconciler.workflow.options import LoadedTarget, RunOptions
 from reconciler.workflow.portal import resolve_owners
+from reconciler.workflow.schema_reads import schema_step
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ def make_plan(
     (``--only`` may name them). ``stopped`` (Ctrl-C) ends the scan's waits at once.
     """
     from reconciler.generate.scheduling import settle
-    from reconciler.planning.catalogue import check_against_portal, check_cached
+    from reconciler.workflow.catalogue_reads import check_against_portal, check_cached
 
     # generated activities placed around those the state has applied (a no-op unless a
     # project with calendar: has both applied and new ones)

@@ -14,7 +14,6 @@ from reconciler.planning.catalogue import Catalogue, PropertyInfo, find_problems
 from reconciler.planning.catalogue.overlay import overlaid
 from reconciler.planning.planner import plan
 from reconciler.planning.schema_planner import SchemaPlan, plan_schema
-from reconciler.planning.schema_reads import SchemaStep
 from reconciler.planning.schema_remote import (
     RemoteLabel,
     RemoteOption,
@@ -24,6 +23,7 @@ from reconciler.planning.schema_remote import (
     pipeline_from_body,
 )
 from reconciler.planning.schema_resolution import fill_placeholders, resolve_records
+from reconciler.planning.schema_step import SchemaStep
 from reconciler.planning.schema_usage import usage_questions
 from reconciler.state.model import AppliedAssociation, RecordState, State
 from reconciler.state.plan_document import plan_from_json, plan_to_json

@@ -1,6 +1,6 @@
 """What a plan reads of the portal's schema before the (pure) schema planner runs, and the
 schema step of making a plan: read → plan the schema → records resolved to this target's
-ids. The one module of ``planning`` beside the catalogue's that talks to the portal.
+ids (``reconciler.planning.schema_step``, which does no I/O).
 
 Reads (each one request): the property definitions of every type the records or the
 schema name (shared with the catalogue's checks, which do not read them again); the
@@ -15,62 +15,25 @@ property definitions the catalogue reads anyway.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler.errors import ApiError, SpecError, SpecIssue
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.schema_wire import SchemaWire
 from reconciler.model import DesiredState
-from reconciler.planning.changes import Plan
-from reconciler.planning.schema_changes import SCHEMA_KINDS, SchemaChange, schema_issue
-from reconciler.planning.schema_planner import (
-    SchemaPlan,
-    marker_changes,
-    plan_schema,
-)
+from reconciler.planning.schema_changes import schema_issue
 from reconciler.planning.schema_remote import (
     RemoteLabel,
     RemoteSchema,
     pipeline_from_body,
     property_from_body,
 )
-from reconciler.planning.schema_resolution import resolve_records
+from reconciler.planning.schema_step import SchemaStep, plan_schema_step
 from reconciler.planning.schema_usage import usage_questions
-from reconciler.planning.schema_wire import SchemaWire
 from reconciler.state.model import State
 
 #: The portal does not know an object type (HubSpot: 400 "Unable to infer object type").
 _UNKNOWN_TYPE_STATUSES = (400, 404)
-
-
-@dataclass(frozen=True, slots=True)
-class SchemaStep:
-    """The schema part of one plan: what was read (None: offline), the schema plan, the
-    records resolved to this target's ids, and the property definitions read (by type,
-    for the catalogue)."""
-
-    planned: SchemaPlan
-    desired: DesiredState
-    remote: RemoteSchema | None = None
-    bodies: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
-
-    def attach(self, the_plan: Plan) -> Plan:
-        """The plan with its schema changes, the tool's marker properties among them
-        where records are written to a type that lacks them, in the order apply runs
-        them (removals last: they run after the records)."""
-        written = {c.object_type for c in the_plan.changes if c.action != "archive"}
-        changes = [*self.planned.changes, *marker_changes(written, self.remote)]
-        if not changes:
-            return the_plan
-        changes.sort(key=_schema_order)
-        return replace(the_plan, schema_changes=tuple(changes))
-
-
-def _schema_order(change: SchemaChange) -> tuple[int, int]:
-    last = change.action in ("archive", "keep") or (
-        change.action == "update" and change.reason.startswith("an option listed")
-    )
-    return (1 if last else 0, SCHEMA_KINDS.index(change.kind))
 
 
 def schema_step(
@@ -78,15 +41,12 @@ def schema_step(
     protected: bool, allow_data_loss: bool,
 ) -> SchemaStep:
     """Read (unless ``client`` is None), plan the schema, resolve the records' keys."""
-    remote: RemoteSchema | None = None
-    bodies: dict[str, Sequence[Mapping[str, Any]]] = {}
-    if client is not None:
-        remote, bodies = read_portal_schema(client, desired, state)
-    planned = plan_schema(
-        desired.schema, remote, state.schema, records=desired.records, managed=state.records,
-        protected=protected, allow_data_loss=allow_data_loss,
-    )
-    return SchemaStep(planned, resolve_records(desired, planned), remote, bodies)
+    if client is None:
+        return plan_schema_step(desired, state, None, protected=protected,
+                                allow_data_loss=allow_data_loss)
+    remote, bodies = read_portal_schema(client, desired, state)
+    return plan_schema_step(desired, state, remote, bodies, protected=protected,
+                            allow_data_loss=allow_data_loss)
 
 
 def read_portal_schema(
