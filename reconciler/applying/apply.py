@@ -4,7 +4,7 @@ The phases, in order (each in its own module):
 
 0. the schema the plan makes, changes or adopts (``schema.apply_schema``: groups,
    properties, pipelines, stages, labels), then the records' placeholders filled;
-1. the marker properties exist on every type written (``markers.ensure_markers``);
+1. the marker properties exist on every type written (``marker_writes.ensure_markers``);
 2. moves and releases (``apply_refactor``), then marker rewrites of a migrating state
    (``apply_update.remark``);
 3. creates, type by type in write order (``apply_create``; calendar meetings through
@@ -41,7 +41,7 @@ from reconciler.applying.schema import apply_schema, remove_schema
 from reconciler.applying.update import associate_deferred, by_type, remark, update
 from reconciler.errors import ReconcilerError
 from reconciler.hubspot.client import HubSpotClient
-from reconciler.identity.markers import ensure_markers
+from reconciler.identity.marker_writes import ensure_markers
 from reconciler.identity.scan import wait_until_searchable
 from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS
 from reconciler.model import AssociationRef

@@ -16,7 +16,8 @@ from reconciler.errors import AmbiguousWriteError, ReconcilerError
 from reconciler.hubspot.records import CALENDAR_PROPERTIES, RemoteRecord, UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, encode_digest
 from reconciler.identity.calendar_lookup import calendar_attempt, find_calendar_meeting
-from reconciler.identity.markers import MARKER_PROPERTY, marker_properties, set_markers
+from reconciler.identity.marker_writes import set_markers
+from reconciler.identity.markers import MARKER_PROPERTY, marker_properties
 from reconciler.planning.changes import Change
 
 

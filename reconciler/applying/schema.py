@@ -83,7 +83,7 @@ def _make(run: ApplyRun, client: SchemaWire, change: SchemaChange) -> str | None
         _adopt(run, change)
         return "adopted"
     if kind == "marker":
-        return None  # markers.ensure_markers makes them, with the records' phases
+        return None  # marker_writes.ensure_markers makes them, with the records' phases
     if kind == "group":
         if change.action == "create":
             _settle_create(lambda: client.create_property_group(object_type, body),

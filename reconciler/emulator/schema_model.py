@@ -13,7 +13,7 @@ Groups: ``contactinformation``, ``companyinformation``, ``dealinformation`` and
 ``ticketinformation`` are HubSpot's; the names for meetings, calls, notes, tasks, emails and
 custom objects are **unverified** (no source names them), which is why the tool takes the
 group of a property the type already has rather than a name of its own
-(``identity.markers.ensure_markers``).
+(``identity.marker_writes.ensure_markers``).
 """
 
 from __future__ import annotations

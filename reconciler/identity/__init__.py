@@ -1,8 +1,9 @@
 """Identity lives in the portal: which record is which spec record, and whose, one idea a module.
 
 - ``markers``: the marker format (``reconciler_key`` = ``<project id>:<address>``,
-  ``reconciler_project`` = ``<project id>``), what proves a record a project's, and
-  ``ensure_markers`` (the properties, created before the first write).
+  ``reconciler_project`` = ``<project id>``) and what proves a record a project's, no I/O;
+  ``marker_writes``: ``ensure_markers`` (the properties, created before the first write)
+  and ``set_markers``.
 - ``lookup``: every search by marker, ``find_marked`` (by the keys sent, or every record of
   the project) and ``find_by_marker`` (waiting out the search lag), used by recovery,
   adoption, rebuild and the pre-plan scan.

@@ -27,14 +27,13 @@ from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.records import RemoteRecord, UpdateInput
 from reconciler.identity.applied_digest import DIGEST_PROPERTY, AppliedDigest, decode_digest
 from reconciler.identity.lookup import find_marked
+from reconciler.identity.marker_writes import ensure_markers, properties_when_marked
 from reconciler.identity.markers import (
     MARKER_PROPERTY,
     PROJECT_PROPERTY,
     address_in,
-    ensure_markers,
     marker_properties,
     marker_value,
-    properties_when_marked,
 )
 from reconciler.identity.scan import managed_names
 from reconciler.model import SECTION_OBJECT_TYPES, DesiredRecord, DesiredState, address_of

@@ -12,23 +12,24 @@ A record is provably a project's only when it carries both: the key *and* the pr
 that is the key's prefix (``proves_owner``). A key alone (the first release's
 ``<name>:<address>``, or one copied by hand) proves nothing about whose the record is.
 
-``ensure_markers`` creates both properties (and ``reconciler_applied``, the digest of what
-was applied: ``reconciler.identity.applied_digest``) on each object type before the first
-write, and one more per project, ``reconciler_wrote_<project id>`` (``written_by``): that
-this project has written records of the type here. The properties API answers without
-search's lag, so a project that lost its state can tell at once whether it ever wrote a
-type (and must wait for search to catch up before creating) or never did (nothing of its
-own can be there, whatever other projects wrote).
+``marker_writes.ensure_markers`` creates both properties (and ``reconciler_applied``, the
+digest of what was applied: ``reconciler.identity.applied_digest``) on each object type
+before the first write, and one more per project, ``reconciler_wrote_<project id>``
+(``written_by``): that this project has written records of the type here. The properties
+API answers without search's lag, so a project that lost its state can tell at once
+whether it ever wrote a type (and must wait for search to catch up before creating) or
+never did (nothing of its own can be there, whatever other projects wrote).
+
+This module is the format alone (no I/O: the planner uses it); ``marker_writes`` makes and
+writes the properties on the portal.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-from reconciler.errors import ReconcilerError
-from reconciler.hubspot.client import HubSpotClient
-from reconciler.hubspot.records import PropertyDefinition, RemoteRecord, UpdateInput
+from reconciler.hubspot.records import PropertyDefinition, RemoteRecord
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
 from reconciler.object_types import OBJECT_TYPES
 
@@ -89,52 +90,6 @@ def address_in(key: str, project_id: str, object_type: str) -> str | None:
     return address if address.partition("/")[0] == object_type else None
 
 
-def ensure_markers(
-    client: HubSpotClient, object_types: Iterable[str], unique: dict[str, bool] | None = None,
-    *, project_id: str | None = None,
-) -> dict[str, bool]:
-    """Make sure both marker properties (and ``reconciler_applied``, the digest of what was
-    applied, and with ``project_id`` that project's ``written_by`` property) exist on each
-    type; return which types have ``reconciler_key`` unique (those are created by upsert).
-    ``reconciler_project`` is never unique: every record of the project carries the same
-    value."""
-    unique = unique if unique is not None else {}
-    for object_type in sorted(set(object_types)):
-        existing = {p.name: p for p in client.list_properties(object_type)}
-        group = marker_group(object_type, existing.values())
-        if MARKER_PROPERTY in existing:
-            unique[object_type] = existing[MARKER_PROPERTY].has_unique_value
-        else:
-            created = client.create_property(object_type, PropertyDefinition(
-                name=MARKER_PROPERTY, label="Reconciler key", type="string",
-                field_type="text", group_name=group,
-                has_unique_value=object_type not in NO_UNIQUE_PROPERTIES,
-                hidden=True, form_field=False,
-            ))
-            unique[object_type] = created.has_unique_value
-        if PROJECT_PROPERTY not in existing:
-            client.create_property(object_type, PropertyDefinition(
-                name=PROJECT_PROPERTY, label="Reconciler project", type="string",
-                field_type="text", group_name=group, has_unique_value=False,
-                hidden=True, form_field=False,
-            ))
-        # what was applied: see reconciler.identity.applied_digest
-        if DIGEST_PROPERTY not in existing:
-            client.create_property(object_type, PropertyDefinition(
-                name=DIGEST_PROPERTY, label="Reconciler applied", type="string",
-                field_type="textarea", group_name=group, has_unique_value=False,
-                hidden=True, form_field=False,
-            ))
-        # before the first write of this project: a crash after it still leaves the mark
-        if project_id is not None and written_by(project_id) not in existing:
-            client.create_property(object_type, PropertyDefinition(
-                name=written_by(project_id), label=f"Reconciler: {project_id} wrote here",
-                type="string", field_type="text", group_name=group, has_unique_value=False,
-                hidden=True, form_field=False,
-            ))
-    return unique
-
-
 def tool_properties(project_id: str) -> frozenset[str]:
     """The properties ``ensure_markers`` makes sure of for project ``project_id``."""
     return frozenset({MARKER_PROPERTY, PROJECT_PROPERTY, DIGEST_PROPERTY, written_by(project_id)})
@@ -164,25 +119,6 @@ def marker_group(object_type: str, properties: Iterable[PropertyDefinition]) -> 
     return groups[0][0] if groups else preferred or f"{object_type.rstrip('s')}information"
 
 
-def properties_when_marked(client: HubSpotClient, object_type: str) -> set[str]:
-    """The names of the type's properties (one request), when both marker properties are
-    among them; else an empty set: this tool never wrote that type here."""
-    defined = {p.name for p in client.list_properties(object_type)}
-    return defined if MARKER_PROPERTY in defined and PROJECT_PROPERTY in defined else set()
-
-
-def set_markers(client: HubSpotClient, object_type: str, hubspot_id: str,
-                markers: Mapping[str, str]) -> RemoteRecord:
-    """Write the marker properties on one record (raises ReconcilerError if refused); the
-    record as HubSpot's answer gives it."""
-    outcome = client.batch_update(object_type, [UpdateInput(hubspot_id, dict(markers))])
-    written = outcome.by_id().get(hubspot_id)
-    if outcome.errors or written is None:
-        message = outcome.errors[0].message if outcome.errors else "HubSpot returned no result"
-        raise ReconcilerError(f"could not set the markers on {object_type} {hubspot_id}: {message}")
-    return written
-
-
 __all__ = [
     "WRITTEN_BY_PREFIX",
     "MARKER_GROUP",
@@ -191,14 +127,11 @@ __all__ = [
     "PROJECT_PROPERTY",
     "address_in",
     "carried",
-    "ensure_markers",
     "marker_group",
     "marker_properties",
     "marker_value",
     "may_have_written",
-    "properties_when_marked",
     "proves_owner",
-    "set_markers",
     "tool_properties",
     "written_by",
 ]

@@ -19,7 +19,8 @@ from typing import Any
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.identity.calendar_lookup import CalendarLookup, find_calendar_meeting
 from reconciler.identity.lookup import find_by_marker
-from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, marker_value, set_markers
+from reconciler.identity.marker_writes import set_markers
+from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, marker_value
 from reconciler.identity.search_lag import SEARCH_LAG_GRACE_SECONDS, SEARCH_POLL_SECONDS
 from reconciler.state.model import RecordState, State
 from reconciler.state.store import StateStore

@@ -53,12 +53,8 @@ from reconciler.identity.lookup import (
     marker_lookup_properties,
     read_by_id,
 )
-from reconciler.identity.markers import (
-    NO_UNIQUE_PROPERTIES,
-    address_in,
-    may_have_written,
-    properties_when_marked,
-)
+from reconciler.identity.marker_writes import properties_when_marked
+from reconciler.identity.markers import NO_UNIQUE_PROPERTIES, address_in, may_have_written
 from reconciler.identity.search_lag import SEARCH_POLL_SECONDS, search_until, wait
 from reconciler.model import DesiredRecord, DesiredState
 from reconciler.state.model import State

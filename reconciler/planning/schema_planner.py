@@ -88,7 +88,7 @@ def plan_schema(
 
 def marker_changes(written: set[str], remote: RemoteSchema | None) -> tuple[SchemaChange, ...]:
     """The tool's marker properties on each type records will be written to, where the
-    portal does not have them yet (apply makes them first: ``markers.ensure_markers``)."""
+    portal does not have them yet (apply makes them first: ``marker_writes.ensure_markers``)."""
     if remote is None:
         return ()
     return tuple(

@@ -13,7 +13,8 @@ from reconciler.emulator.embedded import Emulator
 from reconciler.emulator.properties import FIELD_TYPES
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
-from reconciler.identity.markers import MARKER_PROPERTY, ensure_markers
+from reconciler.identity.marker_writes import ensure_markers
+from reconciler.identity.markers import MARKER_PROPERTY
 
 PROPS = "/crm/v3/properties"
 

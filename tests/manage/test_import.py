@@ -144,7 +144,7 @@ def test_import_refuses_a_record_of_another_projects_id(
     """A record carrying another project's id marker is that project's: never imported
     (its markers would be taken from under it); one marked the first release's way (a key,
     no project id) is imported by its id, on purpose."""
-    from reconciler.identity.markers import ensure_markers
+    from reconciler.identity.marker_writes import ensure_markers
 
     company_id, contact_id = seed_acme(hub)
     ensure_markers(hub, ["companies", "contacts"])

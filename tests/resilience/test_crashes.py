@@ -14,7 +14,8 @@ from reconciler.emulator.config import FaultConfig
 from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
-from reconciler.identity.markers import ensure_markers, marker_value
+from reconciler.identity.marker_writes import ensure_markers
+from reconciler.identity.markers import marker_value
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 

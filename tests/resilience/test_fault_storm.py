@@ -17,7 +17,8 @@ from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.records import CreateInput
-from reconciler.identity.markers import ensure_markers, marker_properties, marker_value
+from reconciler.identity.marker_writes import ensure_markers
+from reconciler.identity.markers import marker_properties, marker_value
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 

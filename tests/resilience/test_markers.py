@@ -14,7 +14,8 @@ from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.records import CreateInput, UpdateInput
-from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY, ensure_markers
+from reconciler.identity.marker_writes import ensure_markers
+from reconciler.identity.markers import MARKER_PROPERTY, PROJECT_PROPERTY
 from reconciler.state.model import State
 from reconciler.state.store import StateStore
 from tests.helpers import write_project

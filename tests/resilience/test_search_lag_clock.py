@@ -20,7 +20,7 @@ from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
 from reconciler.identity.calendar_lookup import find_calendar_meeting
-from reconciler.identity.markers import ensure_markers
+from reconciler.identity.marker_writes import ensure_markers
 from reconciler.identity.recovery import recover_in_flight
 from reconciler.identity.scan import scan_portal, wait_until_searchable
 from reconciler.loading.project import load_project

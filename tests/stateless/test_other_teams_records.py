@@ -21,7 +21,8 @@ from reconciler.emulator.embedded import Emulator
 from reconciler.hubspot.client import HubSpotClient
 from reconciler.hubspot.connection import ClientSettings
 from reconciler.hubspot.records import CreateInput
-from reconciler.identity.markers import MARKER_PROPERTY, ensure_markers
+from reconciler.identity.marker_writes import ensure_markers
+from reconciler.identity.markers import MARKER_PROPERTY
 from tests.helpers import write_project
 from tests.resilience.conftest import STATE, CliRun, read_state
 

@@ -24,7 +24,7 @@ from reconciler.planning.schema_changes import placeholder_of
 
 #: The reconciler's own properties share this prefix: its markers (``MARKER_PROPERTY``,
 #: ``PROJECT_PROPERTY``) and what it keeps beside them (the applied digest). Apply creates
-#: them (``markers.ensure_markers``) and writes them; a spec never has to.
+#: them (``marker_writes.ensure_markers``) and writes them; a spec never has to.
 TOOL_PREFIX = "reconciler_"
 assert MARKER_PROPERTY.startswith(TOOL_PREFIX) and PROJECT_PROPERTY.startswith(TOOL_PREFIX)
 #: How many options a message lists before "and N more".
