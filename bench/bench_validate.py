@@ -47,7 +47,9 @@ def timed_load(root: Path, *, use_cache: bool) -> tuple[float, int]:
 
 
 def clear_cache(root: Path) -> None:
-    for entry in (root / ".reconciler" / "cache").glob("*.json"):
+    from reconciler.loading.cache import SUFFIX
+
+    for entry in (root / ".reconciler" / "cache").glob(f"*{SUFFIX}"):
         entry.unlink()
 
 

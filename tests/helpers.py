@@ -103,3 +103,18 @@ class FakeClock:
         if not self._used:
             return float("inf")
         return time.monotonic() - max(self._used.values())
+
+
+def write_unsealed_cache_entry(root: Path, key: str, payload: Any) -> None:
+    """Store ``payload`` in ``root``'s parse cache under ``key`` as someone without this
+    user's seal key would: a valid header and digest, a JSON body, no seal."""
+    import hashlib
+    import json
+
+    from reconciler.loading.cache import CACHE_DIR, FORMAT, SUFFIX
+
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    digest = hashlib.sha256(key.encode() + body).hexdigest()
+    header = json.dumps({"format": FORMAT, "key": key, "sha256": digest}).encode()
+    (root / CACHE_DIR).mkdir(parents=True, exist_ok=True)
+    (root / CACHE_DIR / f"{key}{SUFFIX}").write_bytes(header + b"\n" + body)

@@ -47,6 +47,7 @@ class _Cache(Protocol):
     def key(self, content: bytes) -> str: ...
     def get(self, key: str) -> dict[str, Any] | None: ...
     def put(self, key: str, payload: dict[str, Any]) -> None: ...
+    def seal_checked(self, key: str, payload: dict[str, Any]) -> None: ...
     #: keys of entries this user's own runs wrote (``loading.cache``: sealed)
     sealed: set[str]
 
@@ -408,10 +409,12 @@ def generate(
     found = payload.get("generated") if payload is not None else None
     result = Generated()
     records: list[list[Any]]
-    if (cache is not None and key in cache.sealed and type(found) is list) or entries_are_sound(
-        found, len(displays)
-    ):  # (an entry this user's runs sealed has the shape ``expand`` gives it: no check)
+    if cache is not None and key in cache.sealed and type(found) is list:
+        records = found  # (an entry this user's runs sealed has the shape ``expand`` gives it)
+    elif entries_are_sound(found, len(displays)):
         records = found
+        if cache is not None:
+            cache.seal_checked(key, {"generated": records})
     else:
         from reconciler.generate.expand import expand  # Faker and Jinja2: only when needed
 

@@ -62,15 +62,14 @@ for _flag in ("O_NONBLOCK", "O_NOCTTY", "O_NOFOLLOW", "O_CLOEXEC", "O_BINARY"):
 
 
 class DraftCache:
-    def __init__(
-        self, project_root: Path, *, enabled: bool, salt: str, sealed: bool = True
-    ) -> None:
-        """``sealed=False``: neither seal entries nor believe seals (as a run without a key
-        does; the tests write entries as someone else would)."""
+    def __init__(self, project_root: Path, *, enabled: bool, salt: str) -> None:
         self.folder = project_root / CACHE_DIR
         self.enabled = enabled and _usable(project_root)
         self._salt = f"{FORMAT}|{salt}|".encode()
-        self._seal_key = user_key() if sealed and self.enabled else None
+        # (no key, or no fingerprint of the code to seal with: entries are unsealed JSON)
+        self._seal_key = (
+            user_key() if self.enabled and code_fingerprint() is not None else None
+        )
         self.used: set[str] = set()
         #: keys whose last read found an entry this user's runs wrote (a valid seal): its
         #: payload has the writer's shape, and needs no shape check
@@ -124,6 +123,13 @@ class DraftCache:
         if sealed:
             self.sealed.add(key)
         return payload
+
+    def seal_checked(self, key: str, payload: dict[str, Any]) -> None:
+        """After the caller's shape check passed on ``key``'s unsealed payload: write it
+        again, sealed (an entry written without a key, or copied here, is then checked once,
+        not on every load)."""
+        if self._seal_key is not None and key not in self.sealed:
+            self.put(key, payload)
 
     def put(self, key: str, payload: dict[str, Any]) -> None:
         if not self.enabled:
@@ -196,17 +202,23 @@ def _seal(user: bytes, key: str, digest: str) -> str:
     return hmac.new(user, tag.encode(), hashlib.sha256).hexdigest()
 
 
-_fingerprint: list[str] = []
+_fingerprint: list[str | None] = []
 
 
-def code_fingerprint() -> str:
+def code_fingerprint() -> str | None:
     """A digest of the package's source files (names, sizes, modification times): a
     changed module whose entries changed shape without a ``FORMAT`` bump is never believed
-    sealed (its entries are then made again). ~1 ms, once per process."""
+    sealed (its entries are then made again). ~1 ms, once per process. None when the
+    package cannot be listed (nothing is sealed then)."""
     if not _fingerprint:
-        package = Path(__file__).resolve().parents[1]
-        found: list[str] = []
-        folders = [package]
+        _fingerprint.append(_fingerprint_of(Path(__file__).resolve().parents[1]))
+    return _fingerprint[0]
+
+
+def _fingerprint_of(package: Path) -> str | None:
+    found: list[str] = []
+    folders = [package]
+    try:
         while folders:
             folder = folders.pop()
             with os.scandir(folder) as entries:
@@ -217,9 +229,9 @@ def code_fingerprint() -> str:
                         st = entry.stat(follow_symlinks=False)
                         name = Path(entry.path).relative_to(package).as_posix()
                         found.append(f"{name}|{st.st_size}|{st.st_mtime_ns}")
-        text = "\n".join(sorted(found)).encode()
-        _fingerprint.append(hashlib.sha256(text).hexdigest()[:32])
-    return _fingerprint[0]
+    except OSError:  # (a folder that cannot be listed, a zipped package)
+        return None
+    return hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()[:32]
 
 
 KEY_FILE = Path("hubspot-reconciler") / "cache-seal.key"
@@ -257,6 +269,10 @@ def _read_or_make_key(path: Path) -> bytes | None:
         found = _read_key(path)
         if found is not None:
             return found
+        if _ours_but_unfit(path):
+            # a key others may have read (a restored backup, synced dotfiles): a new one
+            # (the entries it sealed are then made again, once)
+            path.unlink()
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Written whole under a temporary name, then linked into place: two runs making
         # it at once both end up reading the one that was linked first.
@@ -293,6 +309,18 @@ def _read_key(path: Path) -> bytes | None:
     finally:
         os.close(handle)
     return key if len(key) == _KEY_BYTES else None
+
+
+def _ours_but_unfit(path: Path) -> bool:
+    """A regular file of this user's at ``path`` that ``_read_key`` refused (its mode or its
+    size): safe to replace. Links, folders and other users' files are left alone."""
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and (
+        not hasattr(os, "geteuid") or found.st_uid == os.geteuid()
+    )
 
 
 def _usable(project_root: Path) -> bool:

@@ -69,6 +69,7 @@ def load_file(
     key = cache.key(b"file\x00" + raw)
     cached = cache.get(key)
     if cached is not None and _entry_fits(cached, sealed=key in cache.sealed):
+        cache.seal_checked(key, cached)
         result.sections = cached.get("generate")
         result.schema = cached.get("schema")
         result.refactors = cached.get("refactors", [])

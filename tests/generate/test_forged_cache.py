@@ -13,6 +13,7 @@ import pytest
 
 from reconciler.loading.cache import CACHE_DIR, DraftCache
 from reconciler.loading.project import load_project
+from tests.helpers import write_unsealed_cache_entry
 
 from .conftest import REFERENCE
 
@@ -58,7 +59,7 @@ def test_a_forged_expansion_entry_is_expanded_again(gen_project, forgery: str) -
     forged = copy.deepcopy(entries)
     FORGERIES[forgery](forged[_meeting(forged)])
     # (a valid digest, as the forger can write one; no seal, as only this user's runs can)
-    DraftCache(root, enabled=True, salt="any", sealed=False).put(path.stem, {"generated": forged})
+    write_unsealed_cache_entry(root, path.stem, {"generated": forged})
 
     again = load_project(root, reference_time=REFERENCE)  # no crash, and the same records
     assert again.records == expected.records

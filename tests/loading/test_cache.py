@@ -19,6 +19,7 @@ import pytest
 from reconciler.loading import cache as cache_module
 from reconciler.loading.cache import DraftCache, user_key
 from reconciler.loading.project import load_project
+from tests.helpers import write_unsealed_cache_entry
 
 from .conftest import REFERENCE, REPO
 
@@ -63,8 +64,7 @@ def test_an_edited_entry_is_not_believed(cached: Path) -> None:
 def _rewrite(root: Path, payload: Any) -> None:
     """Store ``payload`` under the entry's key with a valid header and digest, as someone
     without this user's key would (JSON, no seal)."""
-    entry = _entries(root)[0]
-    DraftCache(root, enabled=True, salt="any", sealed=False).put(entry.stem, payload)
+    write_unsealed_cache_entry(root, _entries(root)[0].stem, payload)
 
 
 @pytest.mark.parametrize(
@@ -154,6 +154,9 @@ def test_an_unsealed_entry_of_the_right_shape_is_used(cached: Path) -> None:
     _rewrite(cached, rows)
     assert b'"body"' not in _entries(cached)[0].read_bytes().partition(b"\n")[0]
     assert _title(cached) == "From the cache"
+    # and, checked once, it is written again sealed: the next load skips the check
+    assert json.loads(_entries(cached)[0].read_bytes().partition(b"\n")[0])["seal"]
+    assert _title(cached) == "From the cache"
 
 
 def _marshalled(root: Path, payload: Any, seal_key: bytes | None) -> None:
@@ -203,26 +206,39 @@ def test_the_key_is_made_once_and_kept_private(
     assert cache_module._read_or_make_key(path) == key  # read again, not made again
 
 
-@pytest.mark.parametrize(
-    "problem", ["group-writable", "readable by others", "short", "a link", "a folder"]
-)
-def test_a_key_not_fit_to_trust_seals_nothing(tmp_path: Path, problem: str) -> None:
+@pytest.mark.parametrize("problem", ["group-writable", "readable by others", "short"])
+def test_a_key_of_ours_others_could_touch_is_made_anew(tmp_path: Path, problem: str) -> None:
     path = tmp_path / cache_module.KEY_FILE
     path.parent.mkdir(parents=True)
-    if problem == "group-writable":
-        path.write_bytes(b"k" * 32)
-        path.chmod(0o620)
-    elif problem == "readable by others":  # (they could seal what they like)
-        path.write_bytes(b"k" * 32)
-        path.chmod(0o644)
-    elif problem == "short":
-        path.write_bytes(b"k" * 31)
-    elif problem == "a link":
+    path.write_bytes(b"k" * (31 if problem == "short" else 32))
+    path.chmod({"group-writable": 0o620, "readable by others": 0o644}.get(problem, 0o600))
+    key = cache_module._read_or_make_key(path)
+    assert key is not None and key != b"k" * 32 and path.read_bytes() == key
+    assert path.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("problem", ["a link", "a folder"])
+def test_a_key_that_is_not_a_file_of_ours_seals_nothing(tmp_path: Path, problem: str) -> None:
+    path = tmp_path / cache_module.KEY_FILE
+    path.parent.mkdir(parents=True)
+    if problem == "a link":
         (tmp_path / "elsewhere").write_bytes(b"k" * 32)
+        (tmp_path / "elsewhere").chmod(0o600)
         path.symlink_to(tmp_path / "elsewhere")
     else:
         path.mkdir()
     assert cache_module._read_or_make_key(path) is None
+    assert (tmp_path / "elsewhere").exists() or path.is_dir()  # left alone
+
+
+def test_without_a_fingerprint_of_the_code_nothing_is_sealed(
+    project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "_fingerprint", [None])  # (a package it cannot list)
+    root = project({"spec.yaml": SPEC})
+    assert _title(root) == "Kickoff" and _title(root) == "Kickoff"
+    header = json.loads(_entries(root)[0].read_bytes().partition(b"\n")[0])
+    assert set(header) == {"format", "key", "sha256"}
 
 
 def test_an_entry_replaced_since_it_was_read_sealed_is_checked(cached: Path) -> None:
