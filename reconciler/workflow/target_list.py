@@ -19,7 +19,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.errors import ConfigError
+from reconciler.errors import SpecError, SpecIssue
+from reconciler.loading.files import PROJECT_FILES
+from reconciler.loading.issues import PendingIssue
+from reconciler.loading.locating import locate_all
+from reconciler.loading.project_settings import display_path
 from reconciler.model import ProjectSettings
 from reconciler.settings import LOCAL_TARGET, resolve_target
 
@@ -67,7 +71,7 @@ def list_targets(project: ProjectSettings) -> list[ListedTarget]:
     root = Path(project.root)
     names = [LOCAL_TARGET, *(n for n in project.targets if n != LOCAL_TARGET)]
     listed: list[ListedTarget] = []
-    problems: list[tuple[str, str]] = []  # (the target it is about, what is wrong)
+    problems: list[tuple[tuple[str, ...], str]] = []  # (where in reconciler.yaml, what)
     for name in names:
         target = resolve_target(project, target_name=name, environ={})
         local = name == LOCAL_TARGET
@@ -81,26 +85,27 @@ def list_targets(project: ProjectSettings) -> list[ListedTarget]:
             approval_environment=name if target.protected else APPROVAL_ENVIRONMENT,
         ))
         if not local:
-            problems.extend((name, p) for p in _problems(name, target.token_env, read_secret))
+            problems.extend(_problems(name, target.token_env, read_secret))
     problems.extend(_shared_secrets([t for t in listed if not t.local]))
     if problems:
-        raise ConfigError(
-            f"{_where(root, problems[0][0])}: these targets cannot run in the CI workflow: "
-            + "; ".join(message for _, message in problems)
-        )
+        raise SpecError(_located(project, problems))
     return listed
 
 
-def _where(root: Path, target: str) -> str:
-    """``reconciler.yaml:LINE:COLUMN`` of ``target``'s key under ``targets:``."""
-    from reconciler.loading.files import PROJECT_FILES
-    from reconciler.loading.issues import PendingIssue
-    from reconciler.loading.locating import locate_all
-
+def _located(
+    project: ProjectSettings, problems: list[tuple[tuple[str, ...], str]]
+) -> list[SpecIssue]:
+    """Each problem at its place in ``reconciler.yaml`` (a target's ``token_env``, or its
+    name), named as ``validate`` names the file."""
+    root = Path(project.root)
     name = next((n for n in PROJECT_FILES if (root / n).is_file()), PROJECT_FILES[0])
-    issue = PendingIssue(name, ("targets", target), "", at_key=True)
-    (found,) = locate_all([issue], {}, files={name: root / name}, root=root)
-    return f"{name}:{found.line}:{found.column}"
+    display = display_path(project.root, Path(name))
+    pending = [
+        PendingIssue(display, path, f"cannot run in the CI workflow: {message}",
+                     at_key=len(path) == 2)
+        for path, message in problems
+    ]
+    return locate_all(pending, {}, files={display: root / name}, root=root)
 
 
 def secret_stem(target_name: str) -> str:
@@ -109,42 +114,45 @@ def secret_stem(target_name: str) -> str:
     return re.sub(r"[^A-Z0-9_]", "_", target_name.upper())
 
 
-def _problems(name: str, token_env: str, read_secret: str) -> list[str]:
-    found = []
+def _problems(name: str, token_env: str, read_secret: str) -> list[tuple[tuple[str, ...], str]]:
+    found: list[tuple[tuple[str, ...], str]] = []
     if not _NAME.fullmatch(token_env) or token_env.upper().startswith("GITHUB_"):
-        found.append(f"target {name}: token_env {token_env!r} names its secret, and GitHub "
-                     "secret names are letters, digits and _, not starting with a digit or "
-                     "GITHUB_; rename it")
+        found.append((("targets", name, "token_env"), (
+            f"token_env {token_env!r} names its secret, and GitHub secret names are "
+            "letters, digits and _, not starting with a digit or GITHUB_; rename it")))
     if read_secret[0].isdigit() or read_secret.startswith("GITHUB_"):
-        found.append(f"target {name}: its read-only token's secret would be {read_secret}, "
-                     "which GitHub does not allow (a digit or GITHUB_ first); rename the target")
+        found.append((("targets", name), (
+            f"its read-only token's secret would be {read_secret}, which GitHub does not "
+            "allow (a digit or GITHUB_ first); rename the target")))
     return found
 
 
-def _shared_secrets(targets: list[ListedTarget]) -> list[tuple[str, str]]:
+def _shared_secrets(targets: list[ListedTarget]) -> list[tuple[tuple[str, ...], str]]:
     """Two targets whose read secrets would be one (``a-b`` and ``a_b``), or whose write
     secrets are one, or whose write token is a read secret of another: each portal needs
     its own."""
-    found: list[tuple[str, str]] = []
+    found: list[tuple[tuple[str, ...], str]] = []
     seen: dict[str, str] = {}
     for target in targets:
         other = seen.get(target.read_secret)
         if other is not None:
-            found.append((target.name, f"targets {other} and {target.name} would share the "
-                          f"secret {target.read_secret}; rename one"))
+            found.append((("targets", target.name), (
+                f"it and target {other} would share the secret {target.read_secret}; "
+                "rename one")))
         seen.setdefault(target.read_secret, target.name)
     writers: dict[str, str] = {}
     for target in targets:
         other = seen.get(target.write_secret)
         if other is not None:
-            found.append((target.name, f"target {target.name}: token_env "
-                          f"{target.write_secret} is the read secret of target {other}; "
-                          "give it another name"))
+            found.append((("targets", target.name, "token_env"), (
+                f"token_env {target.write_secret} is the read secret of target {other}; "
+                "give it another name")))
         # a token is one portal's: the other's apply would write into that portal
         sharer = writers.setdefault(target.write_secret, target.name)
         if sharer != target.name:
-            found.append((target.name, f"targets {sharer} and {target.name} would share the "
-                          f"write secret {target.write_secret}; give each its own token_env"))
+            found.append((("targets", target.name, "token_env"), (
+                f"it and target {sharer} would share the write secret "
+                f"{target.write_secret}; give each its own token_env")))
     return found
 
 

@@ -27,8 +27,10 @@ def test_two_portals_on_one_write_token_are_refused(
     )
     code, out, err = _targets_json(tmp_path, capsys)
     assert (code, out) == (1, "")
-    assert ("targets east and west would share the write secret HUBSPOT_ACCESS_TOKEN; give "
-            "each its own token_env") in err
+    # (at west, where a token_env would go)
+    assert ("reconciler.yaml:5:3: targets.west.token_env: cannot run in the CI workflow: it "
+            "and target east would share the write secret HUBSPOT_ACCESS_TOKEN; give each its "
+            "own token_env") in err
     assert "Traceback" not in err
 
 

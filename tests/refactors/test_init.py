@@ -122,7 +122,8 @@ def test_init_gitops_refuses_a_target_ci_cannot_name_a_secret_for(
         """})
     code, _, err = offline("init", root, "--gitops")
     assert code == 1 and "would share the secret A_B_READ_TOKEN" in err, err
-    assert len(err.strip().splitlines()) == 1
+    located, summary = err.strip().splitlines()  # the problem at its line, then the count
+    assert "reconciler.yaml:5:3: targets.a_b: " in located and summary.startswith("Error: ")
     assert not (root / ".github").exists() and "id:" not in (root / "reconciler.yaml").read_text()
 
 

@@ -65,26 +65,40 @@ def test_targets_of_one_portal_share_its_concurrency_group(
     assert groups["demo.c"] == "hubspot-target-demo.c"
 
 
-@pytest.mark.parametrize(("targets", "problem"), [
-    ("east: {token_env: GITHUB_EAST}",
-     "target east: token_env 'GITHUB_EAST' names its secret, and GitHub secret names are"),
-    ("github-x: {token_env: X_TOKEN}",
-     "target github-x: its read-only token's secret would be GITHUB_X_READ_TOKEN"),
-    ("1east: {token_env: EAST_TOKEN}",
-     "target 1east: its read-only token's secret would be 1EAST_READ_TOKEN"),
+@pytest.mark.parametrize(("targets", "where", "problem"), [
+    ("east: {token_env: GITHUB_EAST}", "3:21: targets.east.token_env",
+     "token_env 'GITHUB_EAST' names its secret, and GitHub secret names are"),
+    ("github-x: {token_env: X_TOKEN}", "3:3: targets.github-x",
+     "its read-only token's secret would be GITHUB_X_READ_TOKEN"),
+    ("1east: {token_env: EAST_TOKEN}", "3:3: targets.1east",
+     "its read-only token's secret would be 1EAST_READ_TOKEN"),
     ("sandbox-east: {token_env: A_TOKEN}\n  sandbox_east: {token_env: B_TOKEN}",
-     "targets sandbox-east and sandbox_east would share the secret SANDBOX_EAST_READ_TOKEN"),
+     "4:3: targets.sandbox_east",
+     "it and target sandbox-east would share the secret SANDBOX_EAST_READ_TOKEN"),
 ])
-def test_names_a_workflow_cannot_use_are_refused_in_one_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, targets: str, problem: str
+def test_names_a_workflow_cannot_use_are_refused_at_their_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, targets: str, where: str, problem: str
 ) -> None:
     root = tmp_path / "p"
     root.mkdir()
     (root / "reconciler.yaml").write_text(f"name: p\ntargets:\n  {targets}\n")
     code, out, err = _targets(capsys, "-p", str(root), "--json")
     assert code == 1 and out == ""
-    (line,) = err.strip().splitlines()
-    # located at the key of the (first) target it is about
-    line_of = 4 if "sandbox_east" in targets else 3
-    assert line.startswith(f"Error: reconciler.yaml:{line_of}:3: these targets cannot run in "
-                           "the CI workflow: ") and problem in line, line
+    located, summary = err.strip().splitlines()
+    assert located.startswith(f"{root / 'reconciler.yaml'}:{where}: cannot run in the CI "
+                              "workflow: ") and problem in located, located
+    assert summary == "Error: 1 problem found in the spec"
+
+
+def test_every_target_a_workflow_cannot_use_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "reconciler.yaml").write_text(
+        "name: p\ntargets:\n  east:\n    token_env: GITHUB_EAST\n  github-x: {}\n"
+    )
+    code, _, err = _targets(capsys, "-p", str(root), "--json")
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 3
+    assert ":4:16: targets.east.token_env: " in lines[0] and ":5:3: targets.github-x: " in lines[1]
