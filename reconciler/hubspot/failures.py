@@ -53,6 +53,9 @@ RequestKind = Literal["read", "write", "create"]
 
 _RETRYABLE_5XX = frozenset({500, 502, 503, 504, 521, 523, 524})
 
+#: What a read about an object type the portal does not know is answered with (HubSpot: 400
+#: "Unable to infer object type"; 404 on some paths): that type holds nothing here.
+UNKNOWN_TYPE_STATUSES = (400, 404)
 #: The largest ``X-HubSpot-RateLimit-Daily-Remaining`` believed: HubSpot's daily limits
 #: reach a few million (facts §2); the emulator shows 1,000,000,000 with its limit off.
 MAX_BELIEVABLE_DAILY = 1_000_000_000

@@ -20,6 +20,7 @@ from typing import Any
 
 from reconciler.errors import ApiError
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.failures import UNKNOWN_TYPE_STATUSES
 from reconciler.model import DesiredState
 from reconciler.planning.catalogue import (
     Catalogue,
@@ -31,9 +32,6 @@ from reconciler.planning.catalogue import (
 from reconciler.planning.schema_planner import SchemaPlan
 from reconciler.settings import Target
 from reconciler.workflow.catalogue_cache import load_cached, save_cached
-
-#: The portal does not know an object type (HubSpot: 400 "Unable to infer object type").
-_UNKNOWN_TYPE_STATUSES = (400, 404)
 
 
 def check_against_portal(
@@ -79,7 +77,6 @@ def check_against_portal(
     check(desired, catalogue, planned=planned, owner_emails=owner_emails, existing=existing)
 
 
-
 def check_cached(desired: DesiredState, target: Target,
                  planned: SchemaPlan | None = None) -> None:
     """``plan --offline``: check against the cached catalogue, if there is a usable one."""
@@ -87,7 +84,6 @@ def check_cached(desired: DesiredState, target: Target,
     if catalogue is None:
         return
     check(desired, catalogue, planned=planned)
-
 
 
 def read_catalogue(
@@ -107,7 +103,7 @@ def read_catalogue(
             results = (bodies[object_type] if bodies and object_type in bodies
                        else client.property_bodies(object_type))
         except ApiError as error:
-            if error.status not in _UNKNOWN_TYPE_STATUSES:
+            if error.status not in UNKNOWN_TYPE_STATUSES:
                 raise
             unknown.add(object_type)
             continue
@@ -128,7 +124,7 @@ def read_catalogue(
         try:
             labels = client.association_labels(from_type, to_type)
         except ApiError as error:
-            if error.status not in _UNKNOWN_TYPE_STATUSES:
+            if error.status not in UNKNOWN_TYPE_STATUSES:
                 raise
             continue
         catalogue.labels[(from_type, to_type)] = tuple(
@@ -138,7 +134,6 @@ def read_catalogue(
             (label.category, label.type_id) for label in labels
         )
     return catalogue
-
 
 
 def _existing_ids(client: HubSpotClient, desired: DesiredState) -> dict[str, frozenset[str]]:
@@ -154,7 +149,7 @@ def _existing_ids(client: HubSpotClient, desired: DesiredState) -> dict[str, fro
         try:
             found = client.read_all(to_type, sorted(ids), [])
         except ApiError as error:
-            if error.status not in _UNKNOWN_TYPE_STATUSES:
+            if error.status not in UNKNOWN_TYPE_STATUSES:
                 raise
             continue
         existing[to_type] = frozenset(found)

@@ -19,6 +19,7 @@ from typing import Any
 
 from reconciler.errors import ApiError, SpecError, SpecIssue
 from reconciler.hubspot.client import HubSpotClient
+from reconciler.hubspot.failures import UNKNOWN_TYPE_STATUSES
 from reconciler.hubspot.schema_wire import SchemaWire
 from reconciler.model import DesiredState
 from reconciler.planning.schema_changes import schema_issue
@@ -31,9 +32,6 @@ from reconciler.planning.schema_remote import (
 from reconciler.planning.schema_step import SchemaStep, plan_schema_step
 from reconciler.planning.schema_usage import usage_questions
 from reconciler.state.model import State
-
-#: The portal does not know an object type (HubSpot: 400 "Unable to infer object type").
-_UNKNOWN_TYPE_STATUSES = (400, 404)
 
 
 def schema_step(
@@ -68,7 +66,7 @@ def read_portal_schema(
         try:
             bodies[object_type] = client.property_bodies(object_type)
         except ApiError as error:
-            if error.status not in _UNKNOWN_TYPE_STATUSES:
+            if error.status not in UNKNOWN_TYPE_STATUSES:
                 raise
             unknown[object_type] = error.api_message
             continue
@@ -103,7 +101,7 @@ def read_portal_schema(
         try:
             listed = client.association_labels(from_type, to_type)
         except ApiError as error:
-            if error.status not in _UNKNOWN_TYPE_STATUSES:
+            if error.status not in UNKNOWN_TYPE_STATUSES:
                 raise
             refused.extend(
                 schema_issue(label.source, f"schema.labels.{label.key}", (

@@ -4,7 +4,7 @@
 value will be accepted: its type, its options (value and label), whether it is read-only
 (``modificationMetadata.readOnlyValue``) or calculated, and whether its values are owner
 ids. ``Catalogue`` is everything one plan checks against; it round-trips through JSON for
-the per-target cache (``reconciler.planning.catalogue.cache``).
+the per-target cache (``reconciler.workflow.catalogue_cache``).
 """
 
 from __future__ import annotations

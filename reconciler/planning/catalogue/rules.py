@@ -4,7 +4,7 @@ Each rule mirrors a refusal HubSpot answers a write with (facts §10: PROPERTY_D
 INVALID_OPTION, INVALID_INTEGER, INVALID_DATE, INVALID_BOOLEAN, read-only values, owners
 and labels that do not exist, associations to records that do not exist), so ``plan``
 reports it with the place in the spec instead of ``apply`` failing on it. No I/O here:
-``reconciler.planning.catalogue`` reads the portal, its ``positions`` finds lines.
+``reconciler.workflow.catalogue_reads`` reads the portal, ``positions`` finds lines.
 """
 
 from __future__ import annotations
