@@ -38,8 +38,8 @@ from reconciler.cli.options import find_project, once, read_project, run_options
               "default: all five, with the records they hang on), and contacts, companies, "
               "deals, tickets (every record of the type).")
 @click.option("--since", "since", metavar="TIME",
-              help="Only activities at or after this time (2026-11-01, an ISO time, or -30d) "
-              "by their hs_timestamp: a meeting's start, a task's due date.")
+              help="Only activities whose hs_timestamp (a meeting's start, a task's due "
+              "date) is at or after TIME: 2026-11-01, an ISO time, or -30d.")
 @click.option("--relative-to", "relative_to", metavar="TIME",
               help="Write times relative to this moment (`now`: the export's), like -3d 10:00, "
               "so a copy seeded next month is as recent as the original was.")
