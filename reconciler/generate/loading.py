@@ -10,7 +10,7 @@ other; the expansion itself is cached by a digest of everything it depends on.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
@@ -45,11 +45,8 @@ class _Positions(Protocol):
 
 class _Cache(Protocol):
     def key(self, content: bytes) -> str: ...
-    def get(self, key: str) -> dict[str, Any] | None: ...
+    def get(self, key: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None: ...
     def put(self, key: str, payload: dict[str, Any]) -> None: ...
-    def seal_checked(self, key: str, payload: dict[str, Any]) -> None: ...
-    #: keys of entries this user's own runs wrote (``loading.cache``: sealed)
-    sealed: set[str]
 
 
 def file_sections(
@@ -405,16 +402,13 @@ def generate(
         sort_keys=True, default=str, separators=(",", ":"),
     ).encode()
     key = cache.key(b"generate\x00" + content) if cache is not None else ""
-    payload = cache.get(key) if cache is not None else None
-    found = payload.get("generated") if payload is not None else None
+    payload = cache.get(
+        key, lambda found: entries_are_sound(found.get("generated"), len(displays))
+    ) if cache is not None else None
     result = Generated()
     records: list[list[Any]]
-    if cache is not None and key in cache.sealed and type(found) is list:
-        records = found  # (an entry this user's runs sealed has the shape ``expand`` gives it)
-    elif entries_are_sound(found, len(displays)):
-        records = found
-        if cache is not None:
-            cache.seal_checked(key, {"generated": records})
+    if payload is not None:
+        records = payload["generated"]
     else:
         from reconciler.generate.expand import expand  # Faker and Jinja2: only when needed
 

@@ -181,12 +181,11 @@ def load_placements(
     content = json.dumps([key, today.isoformat(), sorted(busy), default_owner],
                          separators=(",", ":")).encode()
     cache_key = cache.key(b"calendar\x00" + content) if cache is not None else ""
-    payload = cache.get(cache_key) if cache is not None else None
-    found = payload.get("starts") if payload is not None else None
-    if type(found) is list and len(found) == len(entries) and all(
-        s is None or type(s) is int for s in found
-    ):
-        return found, []
+    payload = cache.get(cache_key, lambda found: _starts_are_sound(found, len(entries))) if (
+        cache is not None
+    ) else None
+    if payload is not None:
+        return payload["starts"], []
     indexes, requests, _ = requests_of(entries, default_owner)
     placed = place(requests, today=today, tz=tz, settings=settings, days=days, busy=busy)
     starts: list[int | None] = [None] * len(entries)
@@ -278,6 +277,13 @@ class Schedule:
     days: BusinessDays
     timezone: str
     default_owner: str | None
+
+
+def _starts_are_sound(payload: dict[str, Any], count: int) -> bool:
+    found = payload.get("starts")
+    return type(found) is list and len(found) == count and all(
+        s is None or type(s) is int for s in found
+    )
 
 
 def settle(desired: Any, state: Any) -> Any:

@@ -32,7 +32,7 @@ class HolidayProblem(ValueError):
 
 class _Cache(Protocol):
     def key(self, content: bytes) -> str: ...
-    def get(self, key: str) -> dict[str, Any] | None: ...
+    def get(self, key: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None: ...
     def put(self, key: str, payload: dict[str, Any]) -> None: ...
 
 
@@ -122,19 +122,27 @@ def country_holidays(
         key = ""
         if cache is not None:
             key = cache.key(f"holidays\x00{country}\x00{subdiv}\x00{year}\x00{version}".encode())
-            payload = cache.get(key)
-            found = payload.get("dates") if payload is not None else None
-            if type(found) is list and all(type(d) is str for d in found):
-                try:
-                    return frozenset(date.fromisoformat(d) for d in found)
-                except ValueError:
-                    pass
+            payload = cache.get(key, _dates_are_sound)
+            if payload is not None:
+                return frozenset(date.fromisoformat(d) for d in payload["dates"])
         made = _load(country, subdiv, year)
         if cache is not None:
             cache.put(key, {"dates": sorted(d.isoformat() for d in made)})
         return made
 
     return dates
+
+
+def _dates_are_sound(payload: dict[str, Any]) -> bool:
+    found = payload.get("dates")
+    if type(found) is not list or not all(type(d) is str for d in found):
+        return False
+    try:
+        for text in found:
+            date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def check_country(country: str, subdiv: str | None) -> str | None:

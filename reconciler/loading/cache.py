@@ -18,14 +18,15 @@ write the cache can write the YAML next to it.)
 The entries this user's runs write are also **sealed** with this user's own key
 (``user_key``: 32 random bytes in the user's cache folder, never in a project): the
 header's ``seal`` is an HMAC of the entry's key and digest. A sealed payload is one this
-tool wrote, so its callers skip their shape check (``sealed``), and it is stored with
-``marshal``, which keeps Python's values exactly and reads about twice as fast as JSON (at
-50,000 generated records the check and the JSON decoding were ~0.35 s of every warm plan).
-``marshal`` is not made to read bytes from anyone else: only a sealed body is ever
-unmarshalled. Any other entry (committed to a repository, copied from another machine or
-user, forged, or written where there was no place for a key) is JSON, and its payload is
-shape-checked by the caller before use, or it is ignored: a seal saves time, it never lets
-in what the check would refuse.
+tool wrote, so ``get`` returns it without the caller's shape check (``check``), and it is
+stored with ``marshal``, which keeps Python's values exactly and reads about twice as fast
+as JSON (at 50,000 generated records the check and the JSON decoding were ~0.35 s of every
+warm plan). ``marshal`` is not made to read bytes from anyone else: only a sealed body is
+ever unmarshalled. Any other entry (committed to a repository, copied from another machine
+or user, forged, or written where there was no place for a key) is JSON: ``get`` returns
+its payload only if the check passes, and then writes it again sealed. A seal saves time;
+it never lets in what the check would refuse. Each kind of entry has its own key prefix,
+so no entry is ever read by another kind's reader.
 
 The cache folder is used only when ``.reconciler`` and ``.reconciler/cache`` are real
 folders inside the project, never links: entries are written and pruned there.
@@ -42,6 +43,7 @@ import re
 import stat
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,16 +73,29 @@ class DraftCache:
             user_key() if self.enabled and code_fingerprint() is not None else None
         )
         self.used: set[str] = set()
-        #: keys whose last read found an entry this user's runs wrote (a valid seal): its
-        #: payload has the writer's shape, and needs no shape check
-        self.sealed: set[str] = set()
 
     def key(self, content: bytes) -> str:
         return hashlib.sha256(self._salt + content).hexdigest()
 
-    def get(self, key: str) -> dict[str, Any] | None:
-        """The payload stored for ``key``, if an intact entry holds it; else None."""
-        self.sealed.discard(key)  # (whatever an earlier read of it found)
+    def get(self, key: str, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        """The payload stored for ``key``, if an intact entry holds it, and either this
+        user's runs sealed it (it has the shape they write) or ``check``, the caller's
+        shape check, passes on it (it is then written again, sealed: checked once, not on
+        every load); else None."""
+        found = self._read(key)
+        if found is None:
+            return None
+        payload, sealed = found
+        if not sealed:
+            if not check(payload):
+                return None
+            if self._seal_key is not None:
+                self.put(key, payload)
+        self.used.add(key)
+        return payload
+
+    def _read(self, key: str) -> tuple[dict[str, Any], bool] | None:
+        """``key``'s intact entry: its payload, and whether it is sealed."""
         if not self.enabled:
             return None
         raw = _read_entry(self.folder / f"{key}{SUFFIX}")
@@ -117,19 +132,7 @@ class DraftCache:
                 payload = json.loads(text)
         except (ValueError, RecursionError, EOFError, TypeError):
             return None
-        if type(payload) is not dict:
-            return None
-        self.used.add(key)
-        if sealed:
-            self.sealed.add(key)
-        return payload
-
-    def seal_checked(self, key: str, payload: dict[str, Any]) -> None:
-        """After the caller's shape check passed on ``key``'s unsealed payload: write it
-        again, sealed (an entry written without a key, or copied here, is then checked once,
-        not on every load)."""
-        if self._seal_key is not None and key not in self.sealed:
-            self.put(key, payload)
+        return (payload, sealed) if type(payload) is dict else None
 
     def put(self, key: str, payload: dict[str, Any]) -> None:
         if not self.enabled:

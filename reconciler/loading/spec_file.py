@@ -67,9 +67,8 @@ def load_file(
         return result
     # (each kind of entry has its own prefix: no file's bytes make another kind's key)
     key = cache.key(b"file\x00" + raw)
-    cached = cache.get(key)
-    if cached is not None and _entry_fits(cached, sealed=key in cache.sealed):
-        cache.seal_checked(key, cached)
+    cached = cache.get(key, _entry_fits)
+    if cached is not None:
         result.sections = cached.get("generate")
         result.schema = cached.get("schema")
         result.refactors = cached.get("refactors", [])
@@ -132,11 +131,9 @@ def load_file(
     return result
 
 
-def _entry_fits(cached: dict[str, Any], *, sealed: bool) -> bool:
-    """A file's cache entry can be used as it is: sealed by this user's own runs (then it
-    has the shape they write), or checked to have exactly that shape."""
-    if sealed and type(cached.get("rows")) is list:
-        return True
+def _entry_fits(cached: dict[str, Any]) -> bool:
+    """A file's cache entry (not sealed by this user's runs) has exactly the shape they
+    write."""
     return (
         rows_are_sound(cached.get("rows"))
         and sections_are_sound(cached.get("generate"))

@@ -41,6 +41,10 @@ def _entries(root: Path) -> list[Path]:
     return sorted((root / ".reconciler" / "cache").glob("*.entry"))
 
 
+def _any(payload: dict[str, Any]) -> bool:
+    return True
+
+
 def _title(root: Path) -> str:
     desired = load_project(root, reference_time=REFERENCE)
     return desired.records["meetings/kickoff"].properties["hs_meeting_title"]
@@ -148,7 +152,7 @@ def test_entries_say_what_they_are(cached: Path) -> None:
 def test_an_unsealed_entry_of_the_right_shape_is_used(cached: Path) -> None:
     """What the shape check lets in is used (whoever can write the cache can write the
     YAML beside it): the seal only saves the check."""
-    rows = DraftCache(cached, enabled=True, salt="any").get(_entries(cached)[0].stem)
+    rows = DraftCache(cached, enabled=True, salt="any").get(_entries(cached)[0].stem, _any)
     assert rows is not None
     rows["rows"][0][4]["hs_meeting_title"] = "From the cache"
     _rewrite(cached, rows)
@@ -188,7 +192,7 @@ def test_a_marshalled_entry_not_sealed_by_this_user_is_never_read(
 def test_an_entry_sealed_by_this_user_is_used_as_it_is(cached: Path) -> None:
     key = user_key()
     assert key is not None
-    payload = DraftCache(cached, enabled=True, salt="any").get(_entries(cached)[0].stem)
+    payload = DraftCache(cached, enabled=True, salt="any").get(_entries(cached)[0].stem, _any)
     assert payload is not None
     payload["rows"][0][4]["hs_meeting_title"] = "Sealed"
     _marshalled(cached, payload, key)
@@ -241,12 +245,18 @@ def test_without_a_fingerprint_of_the_code_nothing_is_sealed(
     assert set(header) == {"format", "key", "sha256"}
 
 
-def test_an_entry_replaced_since_it_was_read_sealed_is_checked(cached: Path) -> None:
+def test_a_sealed_entry_skips_the_check_and_an_unsealed_one_is_checked(cached: Path) -> None:
     cache = DraftCache(cached, enabled=True, salt="any")
     key = _entries(cached)[0].stem
-    assert cache.get(key) is not None and key in cache.sealed
-    _rewrite(cached, {"rows": [7]})
-    assert cache.get(key) == {"rows": [7]} and key not in cache.sealed
+    checked: list[object] = []
+
+    def check(payload: dict[str, Any]) -> bool:
+        checked.append(payload)
+        return type(payload.get("rows")) is list and all(type(r) is list for r in payload["rows"])
+
+    assert cache.get(key, check) is not None and checked == []  # sealed: not checked
+    _rewrite(cached, {"rows": [7]})  # replaced since, unsealed: checked, and refused
+    assert cache.get(key, check) is None and checked == [{"rows": [7]}]
 
 
 def test_another_build_of_the_tool_does_not_believe_the_seal(
@@ -255,7 +265,7 @@ def test_another_build_of_the_tool_does_not_believe_the_seal(
     """An entry whose shape changed without a FORMAT bump is made again, not believed."""
     key = _entries(cached)[0].stem
     monkeypatch.setattr(cache_module, "_fingerprint", ["another build"])
-    assert DraftCache(cached, enabled=True, salt="any").get(key) is None
+    assert DraftCache(cached, enabled=True, salt="any").get(key, _any) is None
 
 
 def test_pruning_goes_past_what_it_cannot_remove(cached: Path) -> None:
