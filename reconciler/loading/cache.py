@@ -255,6 +255,23 @@ def user_key() -> bytes | None:
     return _keys[path]
 
 
+def seal_report() -> tuple[bool, str]:
+    """Whether this user's runs seal their cache entries, and what to tell them (``doctor``)."""
+    home = user_cache_home()
+    if home is None:
+        return False, ("no home folder to keep the cache's seal key in: every load checks "
+                       "the parse cache's entries (slower, never wrong)")
+    path = home / KEY_FILE
+    if code_fingerprint() is None:
+        return False, ("the tool's own files cannot be listed, so nothing is sealed: every "
+                       "load checks the parse cache's entries (slower, never wrong)")
+    if user_key() is None:
+        return False, (f"{path} cannot be the cache's seal key (not a file of yours, or its "
+                       "folder is not writable): every load checks the parse cache's entries "
+                       "(slower, never wrong); remove what is there, or set XDG_CACHE_HOME")
+    return True, f"parse cache entries are sealed with your key ({path})"
+
+
 def user_cache_home() -> Path | None:
     """Where this user's caches go: ``$XDG_CACHE_HOME`` (absolute), else ``~/.cache``
     (Windows: ``%LOCALAPPDATA%``); None if there is no home to put it in."""

@@ -12,7 +12,9 @@ Read-only. It checks, in order, and reports one finding a line (``ok``, ``warn``
    through the API: the target's ``owners:`` map is the way round);
 5. the schema the spec declares against the portal's, in one line (what apply will
    create, adopt, update), or what plan would refuse about it;
-6. the rate-limit tier and what is left of today's API budget against the first apply.
+6. the rate-limit tier and what is left of today's API budget against the first apply;
+7. this machine's parse cache: whether its entries are sealed (``reconciler.loading.cache``;
+   a warning at most: without a seal every load only checks its entries, slower).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from reconciler.hubspot.budget import estimate_requests
 from reconciler.hubspot.client import HubSpotClient, PropertyDefinition
 from reconciler.identity.applied_digest import DIGEST_PROPERTY
 from reconciler.identity.markers import MARKER_PROPERTY, NO_UNIQUE_PROPERTIES, PROJECT_PROPERTY
+from reconciler.loading.cache import seal_report
 from reconciler.planning.planner import plan
 from reconciler.planning.schema_step import SchemaStep
 from reconciler.settings import TIER_REQUESTS_PER_10S, Target
@@ -45,7 +48,7 @@ from reconciler.workflow.scopes import (
 
 Level = Literal["ok", "warn", "fail"]
 #: The order findings are shown in (the order in which they matter).
-TOPICS = ("token", "scopes", "markers", "owners", "schema", "budget")
+TOPICS = ("token", "scopes", "markers", "owners", "schema", "budget", "cache")
 MARKERS = (MARKER_PROPERTY, PROJECT_PROPERTY, DIGEST_PROPERTY)
 #: HubSpot allows at most 10 unique-value properties per object type (facts §7).
 UNIQUE_LIMIT = 10
@@ -61,7 +64,7 @@ TIER_OF_DAILY_LIMIT = {
 @dataclass(frozen=True, slots=True)
 class Finding:
     level: Level
-    topic: str  # token, scopes, markers, owners, schema, budget
+    topic: str  # token, scopes, markers, owners, schema, budget, cache
     message: str
 
 
@@ -96,6 +99,8 @@ def diagnose(options: RunOptions) -> DoctorReport:
         portal_id = _check_portal(client, target, state, found)
         if portal_id is not None or not any(f.level == "fail" for f in found.items):
             _check_the_rest(client, loaded, state, portal_id, found)
+    sealed, message = seal_report()  # (this machine's, not the portal's: never a problem)
+    found.add("ok" if sealed else "warn", "cache", message)
     ordered = sorted(found.items, key=lambda f: TOPICS.index(f.topic))
     return DoctorReport(target, portal_id, tuple(ordered))
 

@@ -61,6 +61,7 @@ def test_a_fresh_portal_is_all_clear(run: Run, emulator: Any, tmp_path: Path) ->
             "be created on the first apply on companies, deals") in out
     assert "ok    owners: the spec's 2 owner(s) are active owners" in out
     assert "ok    budget: daily limit" in out
+    assert "ok    cache: parse cache entries are sealed with your key (" in out
     assert out.rstrip().endswith("All clear: apply can work on target local (portal 1234567).")
     assert emulator.token not in out
     writes = [r for r in emulator.requests() if r["method"] != "GET"
@@ -220,3 +221,15 @@ def test_schema_writes_need_the_schema_scope(run: Run, emulator: Any, tmp_path: 
         "fail  scopes: the token may not change the companies schema (properties, pipelines): "
         "grant the private app crm.schemas.companies.write",
     ]
+
+
+def test_a_cache_that_cannot_be_sealed_is_a_warning_only(
+    run: Run, emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    code, out = doctor(run, project(tmp_path))
+    assert code == 0, out
+    (line,) = lines_of(out, "warn")
+    assert line.startswith("warn  cache: ") and "cannot be the cache's seal key" in line, line
