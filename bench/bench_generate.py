@@ -64,6 +64,23 @@ _STEP = textwrap.dedent(
         target = resolve_target(desired.project, target_name=None, environ={{}})
         store = store_for(desired.project, target)
         state = store.load()
+        # the schema as apply would have left it: made here, with ids of this state's own
+        # (so the records that name its pipeline or label resolve, and the plan is unchanged)
+        from reconciler.planning.schema_step import plan_schema_step
+        from reconciler.state.schema_ids import LabelIds, PipelineIds, StageIds
+        schema, ids = desired.schema, state.schema
+        ids.groups.update({{g.address: "created" for g in schema.groups.values()}})
+        ids.properties.update({{p.address: "created" for p in schema.properties.values()}})
+        for n, pipeline in enumerate(schema.pipelines.values()):
+            ids.pipelines[pipeline.address] = PipelineIds(
+                f"9{{n}}", pipeline.label, "created",
+                {{s.key: StageIds(f"9{{n}}{{i}}", s.label) for i, s in enumerate(pipeline.stages)}},
+            )
+        for n, label in enumerate(schema.labels.values()):
+            ids.labels[label.key] = LabelIds(label.from_type, label.to_type, 900 + 2 * n,
+                                             label.label, "created", 901 + 2 * n, label.inverse)
+        desired = plan_schema_step(desired, state, None, protected=False,
+                                   allow_data_loss=False).desired
         for change in plan(desired, state).changes:
             state.records[change.address] = RecordState(
                 id=str(len(state.records) + 1), object_type=change.object_type,
