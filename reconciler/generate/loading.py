@@ -402,9 +402,11 @@ def generate(
         sort_keys=True, default=str, separators=(",", ":"),
     ).encode()
     key = cache.key(b"generate\x00" + content) if cache is not None else ""
-    payload = cache.get(
-        key, lambda found: entries_are_sound(found.get("generated"), len(displays))
-    ) if cache is not None else None
+    payload = None
+    if cache is not None:
+        payload = cache.get(
+            key, lambda found: entries_are_sound(found.get("generated"), len(displays))
+        )
     result = Generated()
     records: list[list[Any]]
     if payload is not None:

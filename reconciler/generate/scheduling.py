@@ -181,9 +181,9 @@ def load_placements(
     content = json.dumps([key, today.isoformat(), sorted(busy), default_owner],
                          separators=(",", ":")).encode()
     cache_key = cache.key(b"calendar\x00" + content) if cache is not None else ""
-    payload = cache.get(cache_key, lambda found: _starts_are_sound(found, len(entries))) if (
-        cache is not None
-    ) else None
+    payload = None
+    if cache is not None:
+        payload = cache.get(cache_key, lambda found: _starts_are_sound(found, len(entries)))
     if payload is not None:
         return payload["starts"], []
     indexes, requests, _ = requests_of(entries, default_owner)
